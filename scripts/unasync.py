@@ -1,0 +1,70 @@
+"""Generate the synchronous twins of the asynchronous sources.
+
+The async code is the only hand-written copy; this script rewrites it token by token
+into the sync flavour (``_async/x.py`` -> ``_sync/x.py``). ``--check`` fails when a
+generated file is out of date, so the twins can never drift.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "src" / "stockade"
+PACKAGES = ("stores", "engine")
+
+SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
+    (r"\basync def\b", "def"),
+    (r"\basync with\b", "with"),
+    (r"\basync for\b", "for"),
+    (r"\bawait ", ""),
+    (r"\bAsyncLockoutStore\b", "LockoutStore"),
+    (r"\bAsyncGuard\b", "Guard"),
+    (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bAsyncContextManager\b", "ContextManager"),
+    (r"\b__aenter__\b", "__enter__"),
+    (r"\b__aexit__\b", "__exit__"),
+    (r"\baclose\b", "close"),
+    (r"\b_async\b", "_sync"),
+    (r"\basyncio\.Lock\b", "threading.Lock"),
+    (r"\bimport asyncio\b", "import threading"),
+)
+
+HEADER = "# GENERATED from {source} by scripts/unasync.py; edit the source, not this file.\n"
+
+
+def transform(text: str, source: str) -> str:
+    for pattern, replacement in SUBSTITUTIONS:
+        text = re.sub(pattern, replacement, text)
+    return HEADER.format(source=source) + text
+
+
+def targets() -> list[tuple[Path, Path]]:
+    pairs = []
+    for package in PACKAGES:
+        for src in sorted((ROOT / package / "_async").glob("*.py")):
+            pairs.append((src, ROOT / package / "_sync" / src.name))
+    return pairs
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for src, dst in targets():
+        expected = transform(src.read_text(), str(src.relative_to(ROOT.parent.parent)))
+        if dst.exists() and dst.read_text() == expected:
+            continue
+        if check:
+            stale.append(str(dst.relative_to(ROOT.parent.parent)))
+        else:
+            dst.write_text(expected)
+            print(f"wrote {dst.relative_to(ROOT.parent.parent)}")
+    if stale:
+        print("out of date (run python scripts/unasync.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,30 @@
+"""Entry point of the ``stockade`` command.
+
+Exit status: 0 on success, 1 on a runtime error (``not_blocked``, ``no_such_directory``,
+a store failure), 2 on a usage or configuration error; always with a one-line message.
+"""
+
+from __future__ import annotations
+
+import click
+
+from stockade import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stockade")
+def cli() -> None:
+    """Stockade keeps abusers out of web applications."""
+
+
+def _register() -> None:
+    from stockade.cli import check, serve, users
+
+    cli.add_command(serve.serve)
+    cli.add_command(check.check)
+    cli.add_command(users.users)
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="stockade")

@@ -1,0 +1,52 @@
+"""What the engine needs to know, independent of how it was configured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stockade.core.lockout import LockoutPolicy
+
+LockoutBy = Literal["user", "ip", "user_ip"]
+LOCKOUT_BY: tuple[LockoutBy, ...] = ("user", "ip", "user_ip")
+
+EventCallback = Callable[[str, "str | None", int, str, Mapping[str, object]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A listening socket as the lockout keys see it: ``address`` is ``None`` when bound to all."""
+
+    address: str | None
+    port: int
+
+    def __str__(self) -> str:
+        host = self.address or "*"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+
+NO_LISTENER = Listener(None, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorySettings:
+    """Lockout settings of one protected directory.
+
+    ``lockout_by`` chooses what failures count against: the user name (the reference),
+    the client IP, or the pair. ``blocked_status`` is 403 as in the reference; 401 hides
+    the lockout from an attacker who guessed the password.
+    """
+
+    path: str
+    policy: LockoutPolicy = field(default_factory=LockoutPolicy)
+    lockout_by: LockoutBy = "user"
+    blocked_status: int = 403
+    callbacks: tuple[EventCallback, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSettings:
+    directories: tuple[DirectorySettings, ...] = ()
+    listeners: tuple[Listener, ...] = (NO_LISTENER,)
+    sweep_interval: float = 60.0

@@ -1,0 +1,84 @@
+"""What the lockout API returns: flat, immutable, printable as JSON."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from stockade.core.lockout import LockoutKey
+from stockade.stores.records import AuthRecord, BlockRecord
+
+
+def iso_utc(ts: float | None) -> str | None:
+    """ISO 8601 UTC with seconds, or ``None`` for infinity."""
+    if ts is None or math.isinf(ts):
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedUser:
+    user: str
+    directory: str
+    address: str | None
+    port: int
+    until: float
+    client: str = ""
+
+    @classmethod
+    def from_record(cls, record: BlockRecord) -> BlockedUser:
+        k = record.key
+        return cls(k.user, k.directory, k.address, k.port, record.until, k.client)
+
+    @property
+    def infinite(self) -> bool:
+        return math.isinf(self.until)
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "user": self.user,
+            "dir": self.directory,
+            "address": self.address,
+            "port": self.port,
+            "until": iso_utc(self.until),
+        }
+        if self.client:
+            out["client"] = self.client
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    user: str
+    directory: str
+    address: str | None
+    port: int
+    until: float
+
+    @classmethod
+    def from_record(cls, record: AuthRecord) -> AuthUser:
+        k = record.key
+        return cls(k.user, k.directory, k.address, k.port, record.until)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "user": self.user,
+            "dir": self.directory,
+            "address": self.address,
+            "port": self.port,
+            "until": iso_utc(self.until),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A reserved password check; report its outcome with ``report_attempt``."""
+
+    granted: bool
+    directory: str
+    user: str
+    keys: tuple[LockoutKey, ...]
+    blocked: bool = False
+    until: float | None = None
+    request: str | None = None

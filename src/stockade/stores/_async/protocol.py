@@ -1,0 +1,67 @@
+"""The store protocol: the lockout transitions, each applied atomically by the backend.
+
+The operations are the transitions themselves, never get/set, so that every backend can
+make each one atomic in its own way: a lock in memory, one ``BEGIN IMMEDIATE``
+transaction in SQLite, one Lua script in Redis. N parallel failures therefore always give
+the same counts and events as some serial order.
+
+Only the asynchronous flavour is written by hand; the synchronous one is generated from
+it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+
+
+class AsyncLockoutStore(Protocol):
+    """Holds lockout state; every method is one atomic transition or one consistent read."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def record_failure(
+        self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> FailureOutcome:
+        """Count a failed authentication (and maybe block) in one atomic step."""
+        ...
+
+    async def record_success(
+        self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> LoginResult:
+        """Valid credentials: refused if any of ``keys`` is blocked, else recorded on ``keys[0]``."""
+        ...
+
+    async def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
+        """Take a password-check slot on ``keys[0]`` unless a block or the limit forbids it."""
+        ...
+
+    async def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
+        """Give back a slot taken by :meth:`reserve` without an outcome."""
+        ...
+
+    async def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
+        """Set a block ending at ``until`` (``math.inf`` for infinity)."""
+        ...
+
+    async def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
+        """Remove every block record (expired or not) in ``scope``; returns their keys."""
+        ...
+
+    async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
+        """Active blocks in ``scope``, one per key, sorted by key."""
+        ...
+
+    async def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        """Successful logins still remembered in ``scope``, one per key, sorted by key."""
+        ...
+
+    async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
+        """Delete up to ``limit`` records that hold nothing live; returns keys whose block expired."""
+        ...
+
+    async def aclose(self) -> None: ...

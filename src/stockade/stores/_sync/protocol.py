@@ -1,0 +1,68 @@
+# GENERATED from src/stockade/stores/_async/protocol.py by scripts/unasync.py; edit the source, not this file.
+"""The store protocol: the lockout transitions, each applied atomically by the backend.
+
+The operations are the transitions themselves, never get/set, so that every backend can
+make each one atomic in its own way: a lock in memory, one ``BEGIN IMMEDIATE``
+transaction in SQLite, one Lua script in Redis. N parallel failures therefore always give
+the same counts and events as some serial order.
+
+Only the asynchronous flavour is written by hand; the synchronous one is generated from
+it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+
+
+class LockoutStore(Protocol):
+    """Holds lockout state; every method is one atomic transition or one consistent read."""
+
+    @property
+    def url(self) -> str: ...
+
+    def record_failure(
+        self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> FailureOutcome:
+        """Count a failed authentication (and maybe block) in one atomic step."""
+        ...
+
+    def record_success(
+        self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> LoginResult:
+        """Valid credentials: refused if any of ``keys`` is blocked, else recorded on ``keys[0]``."""
+        ...
+
+    def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
+        """Take a password-check slot on ``keys[0]`` unless a block or the limit forbids it."""
+        ...
+
+    def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
+        """Give back a slot taken by :meth:`reserve` without an outcome."""
+        ...
+
+    def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
+        """Set a block ending at ``until`` (``math.inf`` for infinity)."""
+        ...
+
+    def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
+        """Remove every block record (expired or not) in ``scope``; returns their keys."""
+        ...
+
+    def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
+        """Active blocks in ``scope``, one per key, sorted by key."""
+        ...
+
+    def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        """Successful logins still remembered in ``scope``, one per key, sorted by key."""
+        ...
+
+    def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
+        """Delete up to ``limit`` records that hold nothing live; returns keys whose block expired."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,67 @@
+"""In-process store: a bounded dictionary behind one lock.
+
+State lives only as long as the process and is not shared with other workers; use it for
+tests, for a single process, or for replaying traffic. The number of records is capped
+(``memory://?max_records=N``): when full, the least recently written record is dropped,
+so a flood of distinct user names cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+
+from stockade.core.lockout import LockoutKey, LockoutState
+from stockade.stores.base import TransitionStore, record_order
+from stockade.stores.records import Scope
+
+DEFAULT_MAX_RECORDS = 100_000
+
+
+class MemoryStore(TransitionStore):
+    def __init__(self, max_records: int = DEFAULT_MAX_RECORDS) -> None:
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self.max_records = max_records
+        self._rows: OrderedDict[LockoutKey, tuple[LockoutState, float]] = OrderedDict()
+        self._lock = threading.RLock()
+        self.evicted = 0
+
+    @property
+    def url(self) -> str:
+        return f"memory://?max_records={self.max_records}"
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _atomic(self, operation: str) -> AbstractContextManager[object]:
+        return self._lock
+
+    def _load(self, key: LockoutKey) -> LockoutState:
+        row = self._rows.get(key)
+        return row[0] if row is not None else LockoutState()
+
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
+        if state.is_empty():
+            self._rows.pop(key, None)
+            return
+        self._rows[key] = (state, expires_at)
+        self._rows.move_to_end(key)
+        while len(self._rows) > self.max_records:
+            self._rows.popitem(last=False)
+            self.evicted += 1
+
+    def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
+        keys = sorted((k for k in self._rows if scope.matches(k)), key=record_order)
+        return iter([(k, self._rows[k][0]) for k in keys])
+
+    def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
+        found: list[tuple[LockoutKey, LockoutState]] = []
+        for key, (state, expires_at) in self._rows.items():
+            if expires_at <= now:
+                found.append((key, state))
+                if len(found) >= limit:
+                    break
+        return found

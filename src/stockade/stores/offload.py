@@ -1,0 +1,68 @@
+"""Async access to a synchronous store.
+
+SQLite calls may wait on another process's write lock, so the async flavour runs them on
+a worker thread; the memory store never blocks and is called directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.stores._sync.protocol import LockoutStore
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+
+T = TypeVar("T")
+
+
+class OffloadedStore:
+    """An ``AsyncLockoutStore`` over a ``LockoutStore``."""
+
+    def __init__(self, store: LockoutStore, *, threaded: bool = True) -> None:
+        self.sync = store
+        self._threaded = threaded
+
+    async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if self._threaded:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return self.sync.url
+
+    async def record_failure(
+        self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> FailureOutcome:
+        return await self._run(self.sync.record_failure, key, now, policy, reserved=reserved)
+
+    async def record_success(
+        self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> LoginResult:
+        return await self._run(self.sync.record_success, keys, now, policy, reserved=reserved)
+
+    async def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
+        return await self._run(self.sync.reserve, keys, now, policy)
+
+    async def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
+        await self._run(self.sync.release, key, now, policy)
+
+    async def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
+        await self._run(self.sync.block, key, until, now, policy)
+
+    async def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
+        return await self._run(self.sync.unblock, scope, now)
+
+    async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
+        return await self._run(self.sync.list_blocked, scope, now)
+
+    async def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        return await self._run(self.sync.list_auth, scope, now)
+
+    async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
+        return await self._run(self.sync.sweep, now, limit)
+
+    async def aclose(self) -> None:
+        await self._run(self.sync.close)

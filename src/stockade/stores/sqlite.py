@@ -1,0 +1,235 @@
+"""SQLite data file store: the embedded default, safe for several processes on one host.
+
+Each transition runs in one ``BEGIN IMMEDIATE`` transaction, which takes the database's
+write lock before reading, so concurrent workers apply transitions one after another and
+counts stay exact. The file uses WAL with ``synchronous=FULL`` by default (``NORMAL`` on
+request: it survives a killed process but not a power cut). The schema is versioned by
+numbered migrations keyed on ``PRAGMA user_version``.
+
+URL forms: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, with optional
+query parameters ``synchronous=full|normal`` and ``busy_timeout`` (milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from stockade.core.lockout import LockoutKey, LockoutState
+from stockade.errors import InvalidArgument, StoreError
+from stockade.stores.base import TransitionStore
+from stockade.stores.records import ANY, Scope
+
+# Each entry moves the schema from version i to i + 1. Never edit a released entry.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE lockout (
+        directory     TEXT    NOT NULL,
+        user          TEXT    NOT NULL,
+        client        TEXT    NOT NULL,
+        address       TEXT    NOT NULL,  -- '' when the listener is bound to every address
+        port          INTEGER NOT NULL,
+        failures      TEXT    NOT NULL,  -- JSON array of failure times, oldest first
+        blocked_until REAL,
+        auth_until    REAL,
+        reservations  TEXT    NOT NULL,  -- JSON array of reservation expiry times
+        expires_at    REAL    NOT NULL,
+        PRIMARY KEY (directory, user, client, port, address)
+    ) WITHOUT ROWID;
+    CREATE INDEX lockout_expires_at ON lockout (expires_at);
+    CREATE INDEX lockout_user ON lockout (user);
+    """,
+)
+
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
+_READS = frozenset({"list_blocked", "list_auth"})
+
+
+def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
+    """Split ``sqlite:///path?synchronous=..&busy_timeout=..`` into its parts."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        raise InvalidArgument("store url", url, "sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    raw_path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not raw_path:
+        raise InvalidArgument("store url", url, "a file path after sqlite:///")
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = set(query) - {"synchronous", "busy_timeout"}
+    if unknown:
+        raise InvalidArgument("store url parameter", sorted(unknown)[0], "synchronous or busy_timeout")
+    synchronous = _SYNCHRONOUS.get(query.get("synchronous", "full").lower())
+    if synchronous is None:
+        raise InvalidArgument("synchronous", query["synchronous"], "full, normal or extra")
+    try:
+        busy_timeout = int(query.get("busy_timeout", "10000"))
+    except ValueError:
+        raise InvalidArgument("busy_timeout", query["busy_timeout"], "milliseconds as an integer") from None
+    return Path(raw_path), synchronous, busy_timeout
+
+
+class SQLiteStore(TransitionStore):
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000) -> None:
+        self.path = Path(path)
+        self._url = f"sqlite:///{self.path}"
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path,
+                timeout=busy_timeout_ms / 1000.0,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(self._url, "open", exc) from exc
+
+    @classmethod
+    def from_url(cls, url: str, base: Path | None = None) -> SQLiteStore:
+        path, synchronous, busy_timeout = parse_sqlite_url(url)
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return cls(path, synchronous=synchronous, busy_timeout_ms=busy_timeout)
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    self._url, "open", f"schema version {version} is newer than this stockade ({len(MIGRATIONS)})"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _atomic(self, operation: str) -> Iterator[None]:
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN" if operation in _READS else "BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(self._url, operation, exc) from exc
+            try:
+                yield
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise StoreError(self._url, operation, exc) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def _load(self, key: LockoutKey) -> LockoutState:
+        row = self._conn.execute(
+            "SELECT failures, blocked_until, auth_until, reservations FROM lockout"
+            " WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
+            (key.directory, key.user, key.client, key.port, key.address or ""),
+        ).fetchone()
+        if row is None:
+            return LockoutState()
+        return _state(row)
+
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
+        ident = (key.directory, key.user, key.client, key.port, key.address or "")
+        if state.is_empty():
+            self._conn.execute(
+                "DELETE FROM lockout WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
+                ident,
+            )
+            return
+        self._conn.execute(
+            "INSERT OR REPLACE INTO lockout (directory, user, client, port, address, failures,"
+            " blocked_until, auth_until, reservations, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *ident,
+                json.dumps(list(state.failures)),
+                state.blocked_until,
+                state.auth_until,
+                json.dumps(list(state.reservations)),
+                expires_at,
+            ),
+        )
+
+    def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
+        where: list[str] = []
+        args: list[object] = []
+        if scope.directory is not None:
+            where.append("directory = ?")
+            args.append(scope.directory)
+        if scope.user is not None:
+            where.append("user = ?")
+            args.append(scope.user)
+        if scope.address is not ANY:
+            where.append("address = ?")
+            args.append(scope.address or "")
+        if scope.port is not ANY:
+            where.append("port = ?")
+            args.append(scope.port)
+        sql = (
+            "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations"
+            " FROM lockout"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY directory, user, client, port, address"
+        rows = self._conn.execute(sql, args).fetchall()
+        return iter([(_key(row), _state(row[5:])) for row in rows])
+
+    def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
+        rows = self._conn.execute(
+            "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations"
+            " FROM lockout WHERE expires_at <= ? LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [(_key(row), _state(row[5:])) for row in rows]
+
+
+def _key(row: tuple[object, ...]) -> LockoutKey:
+    directory, user, client, port, address = row[:5]
+    return LockoutKey(
+        directory=str(directory), user=str(user), client=str(client), address=str(address) or None, port=int(str(port))
+    )
+
+
+def _state(row: tuple[object, ...]) -> LockoutState:
+    failures, blocked_until, auth_until, reservations = row
+    return LockoutState(
+        failures=tuple(float(t) for t in json.loads(str(failures))),
+        blocked_until=None if blocked_until is None else float(str(blocked_until)),
+        auth_until=None if auth_until is None else float(str(auth_until)),
+        reservations=tuple(float(t) for t in json.loads(str(reservations))),
+    )
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
