@@ -29,6 +29,8 @@ INFINITY = math.inf
 
 # With max_retries = infinity no block ever happens; keep a bounded tail of failures anyway.
 _MAX_KEPT_FAILURES = 64
+# A valid login refreshes the success record only when it is older than this (seconds).
+_AUTH_REFRESH = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,22 @@ def succeed(
     unblocked = state.blocked_until is not None
     new = LockoutState(auth_until=now + policy.auth_timeout, reservations=reservations)
     return new, SuccessOutcome(accepted=True, unblocked=unblocked)
+
+
+def login_needs_no_write(state: LockoutState, now: float, policy: LockoutPolicy) -> bool:
+    """True when a valid login would change nothing worth a write.
+
+    Repeated logins of a user with no failures, no block and a success record refreshed
+    within the last second skip the write, so authenticated traffic costs a read, not a
+    durable transaction. The success record may then end up to a second early.
+    """
+    return (
+        not state.failures
+        and state.blocked_until is None
+        and not state.reservations
+        and state.auth_until is not None
+        and state.auth_until - now >= policy.auth_timeout - _AUTH_REFRESH
+    )
 
 
 def check_block(state: LockoutState, now: float) -> tuple[LockoutState, SuccessOutcome]:

@@ -67,6 +67,12 @@ class TransitionStore(abc.ABC):
         self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
     ) -> LoginResult:
         primary, *others = keys
+        if not reserved:
+            with self._atomic("peek_success"):
+                if core.login_needs_no_write(self._load(primary), now, policy) and not any(
+                    self._load(k).blocked_until is not None for k in others
+                ):
+                    return LoginResult(accepted=True)
         with self._atomic("record_success"):
             states: dict[LockoutKey, LockoutState] = {}
             unblocked: list[LockoutKey] = []

@@ -47,7 +47,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
-_READS = frozenset({"list_blocked", "list_auth"})
+_READS = frozenset({"list_blocked", "list_auth", "peek_success"})
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
