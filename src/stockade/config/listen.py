@@ -10,12 +10,14 @@ from stockade.engine.settings import Listener
 
 @dataclass(frozen=True, slots=True)
 class ListenAddress:
+    """An address the server binds; ``host`` is a normalised IP literal without brackets."""
+
     host: str
     port: int
 
     @property
     def wildcard(self) -> bool:
-        return self.host in ("0.0.0.0", "::")
+        return self.host in ("0.0.0.0", "::")  # noqa: S104 - naming the wildcard, not binding
 
     @property
     def listener(self) -> Listener:
@@ -30,10 +32,10 @@ class ListenAddress:
 
 
 def parse_listen(spec: str) -> ListenAddress:
-    """Parse ``host:port``; raises ``ValueError`` saying what is accepted."""
+    """Parse ``host:port`` (an IP literal, not a host name); raises ``ValueError`` saying what is accepted."""
     accepted = "expected 'IPv4:port', '[IPv6]:port' or ':port' with a port from 0 to 65535"
     host, sep, port_text = spec.rpartition(":")
-    if not sep or not port_text.isdigit():
+    if not sep or not (port_text.isascii() and port_text.isdigit()):
         raise ValueError(accepted)
     port = int(port_text)
     if port > 65535:
@@ -42,7 +44,7 @@ def parse_listen(spec: str) -> ListenAddress:
         host = host[1:-1]
         version = 6
     elif host in ("", "*"):
-        host, version = "0.0.0.0", 4
+        host, version = "0.0.0.0", 4  # noqa: S104 - ':port' means every address, as documented
     else:
         version = 4
     try:

@@ -1,27 +1,50 @@
 """Load a configuration file and every file it names, reporting all problems at once.
 
+Each section is validated on its own, so a typo in one ``[[directory]]`` does not hide a
+missing htpasswd file in the next: the one :class:`ConfigError` lists every problem with
+its field path (``directory[1].max_retries``), the bad value and what is accepted.
+
 Relative paths (document root, htpasswd files, SQLite data file, audit logs) are
 resolved against the directory of the configuration file.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from stockade.auth.htpasswd import Htpasswd
 from stockade.config.listen import ListenAddress, parse_listen
-from stockade.config.schema import ConfigFile, DirectorySection
+from stockade.config.schema import AuditSection, ConfigFile, DirectorySection, Section, ServerSection, StoreSection
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
-from stockade.engine.events import resolve_callback
+from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import DirectorySettings, EventCallback, GuardSettings
-from stockade.errors import ConfigError, ConfigIssue, FileFormatError, StockadeError
+from stockade.errors import ConfigError, ConfigIssue, FileFormatError, InvalidArgument
+from stockade.stores import open_store
 from stockade.stores.sqlite import parse_sqlite_url
+
+S = TypeVar("S", bound=Section)
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
+_SECTIONS: dict[str, type[Section]] = {"server": ServerSection, "store": StoreSection, "audit": AuditSection}
+_GENERIC_MESSAGES = {
+    "missing": "required key is missing",
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "list_type": "expected an array",
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +63,8 @@ class ProtectedDirectory:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """A validated configuration with every path resolved and every named file loaded."""
+
     path: Path
     raw: ConfigFile
     listen: tuple[ListenAddress, ...]
@@ -67,110 +92,234 @@ def load_config(path: str | Path, *, callbacks: Mapping[str, EventCallback] | No
     pass functions instead of import paths.
     """
     path = Path(path).absolute()
+    return _Loader(path, callbacks or {}).load(_read_toml(path))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     file = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(file, [ConfigIssue("", f"cannot read the file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError:
         raise ConfigError(file, [ConfigIssue("", "the file is not valid UTF-8")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(file, [ConfigIssue("", f"not valid TOML: {exc}")]) from None
-    try:
-        raw = ConfigFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(file, [_issue(e) for e in exc.errors()]) from None
-    return _resolve(path, raw, callbacks or {})
+        match = _TOML_POSITION.match(str(exc))
+        where, message = (match["where"], match["message"]) if match else ("", str(exc))
+        raise ConfigError(file, [ConfigIssue(where, f"not valid TOML: {message}")]) from None
 
 
-def _issue(error: Mapping[str, object]) -> ConfigIssue:
-    loc = error.get("loc", ())
-    parts: list[str] = []
-    for item in loc if isinstance(loc, tuple) else ():
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in ("function-before[_count_or_infinity()]", "function-after"):
-            continue
-        else:
-            parts.append(("." if parts else "") + str(item))
-    message = str(error.get("msg", "invalid value"))
-    if error.get("type") == "extra_forbidden":
-        message = "unknown key"
-    elif error.get("type") == "missing":
-        message = "required key is missing"
-    has_value = error.get("type") not in ("missing",)
-    return ConfigIssue("".join(parts), message, error.get("input"), has_value)
+def _issue(error: Mapping[str, Any], prefix: str, model: type[Section]) -> ConfigIssue:
+    """A pydantic error of one section, as a path like ``directory[0].max_retries``.
+
+    Sections are flat tables, so the first location item is a key and later integers index
+    into an array; other items are pydantic's union tags and are not part of the path.
+    """
+    loc = tuple(error.get("loc", ()))
+    path = prefix
+    if loc:
+        path += f".{loc[0]}" if prefix else str(loc[0])
+        path += "".join(f"[{item}]" for item in loc[1:] if isinstance(item, int))
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return ConfigIssue(path, f"unknown key: expected one of {', '.join(_keys(model))}")
+    message = _GENERIC_MESSAGES.get(str(kind), str(error.get("msg", "invalid value")))
+    return ConfigIssue(path, message, error.get("input"), kind != "missing")
 
 
-def _resolve(path: Path, raw: ConfigFile, callbacks: Mapping[str, EventCallback]) -> Config:
-    base = path.parent
-    issues: list[ConfigIssue] = []
+def _document_order(issue: ConfigIssue) -> tuple[int, int]:
+    """Sort key: issues of one section together, sections in the order of the file's layout."""
+    head = re.match(r"^(server|store|audit|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    if head is None:
+        return (0, 0)
+    if head[2] is not None:
+        return (4, int(head[2]))
+    return (("server", "store", "audit").index(head[1]) + 1, 0)
 
-    def check(field: str, value: object, action: Callable[[], object]) -> object:
+
+def _keys(model: type[Section]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+class _Loader:
+    """One load: the issues found so far and the files already read."""
+
+    def __init__(self, path: Path, callbacks: Mapping[str, EventCallback]) -> None:
+        self.path = path
+        self.base = path.parent
+        self.callbacks = callbacks
+        self.issues: list[ConfigIssue] = []
+        self._users: dict[Path, Htpasswd | ConfigIssue] = {}
+
+    def load(self, data: dict[str, Any]) -> Config:
+        for key in data:
+            if key not in _SECTIONS and key != "directory":
+                self.issues.append(ConfigIssue(key, f"unknown key: expected one of {', '.join(_keys(ConfigFile))}"))
+        server = self._section(ServerSection, data, "server")
+        store = self._section(StoreSection, data, "store")
+        audit = self._section(AuditSection, data, "audit")
+        raw_dirs = data.get("directory", [])
+        if not isinstance(raw_dirs, list):
+            self.issues.append(ConfigIssue("directory", "expected an array of tables ([[directory]])", raw_dirs, True))
+            raw_dirs = []
+        sections = [self._validate(DirectorySection, item, f"directory[{i}]") for i, item in enumerate(raw_dirs)]
+
+        listen = self._listen(server, data) if server else ()
+        document_root = self._document_root(server) if server else None
+        store_url = self._store_url(store) if store else ""
+        audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
+        audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
+        directories = self._directories(sections, raw_dirs)
+
+        if self.issues or server is None or store is None or audit is None:
+            raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
+        valid_sections = [s for s in sections if s is not None]
+        return Config(
+            path=self.path,
+            raw=ConfigFile(server=server, store=store, audit=audit, directory=valid_sections),
+            listen=listen,
+            document_root=document_root,
+            store_url=store_url,
+            directories=directories,
+            audit_json=audit_json,
+            audit_text=audit_text,
+        )
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def _section(self, model: type[S], data: Mapping[str, Any], key: str) -> S | None:
+        return self._validate(model, data.get(key, {}), key)
+
+    def _validate(self, model: type[S], value: object, where: str) -> S | None:
+        if not isinstance(value, dict):
+            self.issues.append(ConfigIssue(where, "expected a table", value, True))
+            return None
         try:
-            return action()
-        except FileFormatError as exc:
-            issues.append(ConfigIssue(field, str(exc), value, True))
-        except (StockadeError, ValueError) as exc:
-            issues.append(ConfigIssue(field, str(exc), value, True))
-        return None
+            return model.model_validate(value)
+        except ValidationError as exc:
+            errors = exc.errors()
+            self.issues.extend(_issue(e, where, model) for e in errors)
+        # Check what the valid keys name too (files, callbacks), so that every problem shows at once;
+        # without a required key there is nothing to check.
+        bad = {e["loc"][0] for e in errors if e["loc"]}
+        try:
+            return model.model_validate({k: v for k, v in value.items() if k not in bad})
+        except ValidationError:
+            return None
 
-    listen: list[ListenAddress] = []
-    for i, spec in enumerate(raw.server.listen):
-        parsed = check(f"server.listen[{i}]", spec, lambda spec=spec: parse_listen(spec))
-        if isinstance(parsed, ListenAddress):
-            listen.append(parsed)
+    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenAddress, ...]:
+        single = isinstance(data.get("server", {}).get("listen"), str)
+        addresses: list[ListenAddress] = []
+        first: dict[ListenAddress, str] = {}
+        for i, spec in enumerate(server.listen):
+            where = "server.listen" if single else f"server.listen[{i}]"
+            try:
+                address = parse_listen(spec)
+            except ValueError as exc:
+                self.issues.append(ConfigIssue(where, str(exc), spec, True))
+                continue
+            if address in first and address.port != 0:
+                self.issues.append(ConfigIssue(where, f"same address as {first[address]}", spec, True))
+                continue
+            first.setdefault(address, where)
+            addresses.append(address)
+        return tuple(addresses)
 
-    document_root = None
-    if raw.server.document_root is not None:
-        document_root = (base / raw.server.document_root).resolve()
-        if not document_root.is_dir():
-            issues.append(
-                ConfigIssue("server.document_root", "is not a directory", str(document_root), True)
+    def _document_root(self, server: ServerSection) -> Path | None:
+        if server.document_root is None:
+            return None
+        root = (self.base / server.document_root).resolve()
+        if not root.is_dir():
+            self.issues.append(ConfigIssue("server.document_root", "expected an existing directory", str(root), True))
+        return root
+
+    def _store_url(self, store: StoreSection) -> str:
+        url = store.url
+        scheme = urlsplit(url).scheme
+        if scheme not in ("sqlite", "memory"):
+            self.issues.append(
+                ConfigIssue("store.url", "expected sqlite:///path.db (relative to this file) or memory://", url, True)
             )
-
-    store_url = raw.store.url
-    if store_url.startswith("sqlite:"):
-        parsed_url = check("store.url", store_url, lambda: parse_sqlite_url(store_url))
-        if isinstance(parsed_url, tuple) and not parsed_url[0].is_absolute():
-            store_url = "sqlite:///" + str(base / parsed_url[0]) + _query(store_url)
-    elif not store_url.startswith("memory:"):
-        issues.append(ConfigIssue("store.url", "unsupported store: expected sqlite:///path.db or memory://", store_url, True))
-
-    directories: list[ProtectedDirectory] = []
-    seen: dict[str, int] = {}
-    for i, section in enumerate(raw.directory):
-        where = f"directory[{i}]"
-        normalized = normalize_directory(section.path)
-        if normalized in seen:
-            issues.append(
-                ConfigIssue(f"{where}.path", f"same directory as directory[{seen[normalized]}]", section.path, True)
+            return url
+        try:
+            if scheme == "memory":
+                open_store(url).close()
+                return url
+            file, _, _ = parse_sqlite_url(url)
+        except InvalidArgument as exc:
+            message = f"expected {exc.accepted}" if exc.value == url else str(exc)
+            self.issues.append(ConfigIssue("store.url", message, url, True))
+            return url
+        file = self.base / file
+        if not file.parent.is_dir():
+            self.issues.append(
+                ConfigIssue("store.url", f"expected a file in an existing directory: {file.parent} is not", url, True)
             )
-        seen.setdefault(normalized, i)
-        users_path = base / section.auth_user_file
-        users = check(f"{where}.auth_user_file", section.auth_user_file, lambda p=users_path: Htpasswd.load(p))
-        fns: list[EventCallback] = []
-        for j, name in enumerate(section.callback):
-            fn = callbacks.get(name) or check(f"{where}.callback[{j}]", name, lambda n=name: resolve_callback(n))
-            if callable(fn):
-                fns.append(fn)
-        if isinstance(users, Htpasswd):
-            directories.append(_directory(section, normalized, users, tuple(fns)))
+        _, sep, query = url.partition("?")
+        return f"sqlite:///{file}{sep}{query}"
 
-    audit_json = base / raw.audit.json_file if raw.audit.json_file else None
-    audit_text = base / raw.audit.text_file if raw.audit.text_file else None
-    if issues:
-        raise ConfigError(str(path), issues)
-    return Config(
-        path=path,
-        raw=raw,
-        listen=tuple(listen),
-        document_root=document_root,
-        store_url=store_url,
-        directories=tuple(directories),
-        audit_json=audit_json,
-        audit_text=audit_text,
-    )
+    def _audit_file(self, audit: AuditSection, key: str, name: str | None) -> Path | None:
+        if name is None:
+            return None
+        file = (self.base / name).resolve()
+        if file.is_dir():
+            self.issues.append(ConfigIssue(f"audit.{key}", "expected a file, not a directory", str(file), True))
+        return file
+
+    # -- directories ------------------------------------------------------------------------
+
+    def _directories(self, sections: list[DirectorySection | None], raw: list[Any]) -> tuple[ProtectedDirectory, ...]:
+        directories: list[ProtectedDirectory] = []
+        seen: dict[str, int] = {}
+        for i, section in enumerate(sections):
+            if section is None:
+                continue
+            where = f"directory[{i}]"
+            normalized = normalize_directory(section.path)
+            if normalized in seen:
+                message = f"same directory as directory[{seen[normalized]}]"
+                self.issues.append(ConfigIssue(f"{where}.path", message, section.path, True))
+            seen.setdefault(normalized, i)
+            users = self._htpasswd(f"{where}.auth_user_file", section.auth_user_file)
+            single = isinstance(raw[i].get("callback"), str)
+            functions = self._callbacks(where, section.callback, single)
+            if users is not None:
+                directories.append(_directory(section, normalized, users, functions))
+        return tuple(directories)
+
+    def _htpasswd(self, where: str, name: str) -> Htpasswd | None:
+        file = (self.base / name).resolve()
+        if file not in self._users:
+            self._users[file] = _read_htpasswd(file, name)
+        loaded = self._users[file]
+        if isinstance(loaded, ConfigIssue):
+            self.issues.append(ConfigIssue(where, loaded.message, loaded.value, loaded.has_value))
+            return None
+        return loaded
+
+    def _callbacks(self, where: str, names: list[str], single: bool) -> tuple[EventCallback, ...]:
+        functions: list[EventCallback] = []
+        for j, name in enumerate(names):
+            given = self.callbacks.get(name)
+            if given is not None:
+                functions.append(given)
+                continue
+            try:
+                functions.append(resolve_callback(name))
+            except ValueError as exc:
+                self.issues.append(callback_issue(f"{where}.callback" + ("" if single else f"[{j}]"), name, str(exc)))
+        return tuple(functions)
+
+
+def _read_htpasswd(file: Path, name: str) -> Htpasswd | ConfigIssue:
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        return ConfigIssue("", f"cannot read {file}: {exc.strerror or exc}", name, True)
+    try:
+        return Htpasswd.from_bytes(file, raw)
+    except FileFormatError as exc:
+        return ConfigIssue("", str(exc))
 
 
 def _directory(
@@ -191,8 +340,3 @@ def _directory(
     )
     required = frozenset(section.require_user) if section.require_user is not None else None
     return ProtectedDirectory(settings, users, section.auth_name, required)
-
-
-def _query(url: str) -> str:
-    _, sep, query = url.partition("?")
-    return sep + query

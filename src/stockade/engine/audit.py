@@ -71,8 +71,9 @@ class AuditLog:
         self.errors = 0
 
     def submit(self, event: Event) -> None:
-        record = {"at": _iso(event.at), **event.as_dict()}
-        del record["data"]
+        # "at" first, as an ISO 8601 string (the event's own "at" is epoch seconds).
+        record: dict[str, object] = {"at": _iso(event.at)}
+        record.update((k, v) for k, v in event.as_dict().items() if k not in ("at", "data"))
         record.update({k: v for k, v in event.data.items() if k not in record})
         lines: list[tuple[int, bytes]] = []
         if self._json_fd is not None:

@@ -47,7 +47,10 @@ class TransitionStore(abc.ABC):
 
     @abc.abstractmethod
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
-        """Up to ``limit`` records whose ``expires_at`` has passed."""
+        """Up to ``limit`` records with ``expires_at < now``.
+
+        Strictly less: a failure exactly ``fail_expire_time`` old still counts.
+        """
 
     def close(self) -> None:
         return None

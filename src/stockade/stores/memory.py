@@ -60,7 +60,7 @@ class MemoryStore(TransitionStore):
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
         found: list[tuple[LockoutKey, LockoutState]] = []
         for key, (state, expires_at) in self._rows.items():
-            if expires_at <= now:
+            if expires_at < now:
                 found.append((key, state))
                 if len(found) >= limit:
                     break

@@ -84,12 +84,19 @@ class SQLiteStore(TransitionStore):
                 isolation_level=None,
                 check_same_thread=False,
             )
+        except sqlite3.Error as exc:
+            raise StoreError(self._url, "open", exc) from exc
+        try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(self._url, "open", exc) from exc
+        except BaseException as exc:
+            # Do not leak the file handle of a store that failed to open.
+            self._conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(self._url, "open", exc) from exc
+            raise
 
     @classmethod
     def from_url(cls, url: str, base: Path | None = None) -> SQLiteStore:
@@ -207,7 +214,7 @@ class SQLiteStore(TransitionStore):
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
         rows = self._conn.execute(
             "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations"
-            " FROM lockout WHERE expires_at <= ? LIMIT ?",
+            " FROM lockout WHERE expires_at < ? LIMIT ?",
             (now, limit),
         ).fetchall()
         return [(_key(row), _state(row[5:])) for row in rows]

@@ -1,0 +1,116 @@
+"""``stockade users``: list, block and unblock users of the protected directories.
+
+The commands act on the configured store, so they work while a server runs and its
+workers see the change on their next request. Events (``user_block``) reach the audit log
+and the directories' callbacks from this process too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from stockade.cli.common import config_option, load, open_guard
+from stockade.engine.settings import Listener
+from stockade.engine.views import AuthUser, BlockedUser, iso_utc
+
+INFINITY_WORD = "infinity"
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--seconds``: a number >= 0 or ``infinity``; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    if value.strip().lower() == INFINITY_WORD:
+        return math.inf
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or number < 0:
+        raise click.BadParameter(f'expected a number of seconds >= 0 or "infinity" (got {value!r})', ctx, param)
+    return number
+
+
+dir_option = click.option("--dir", "directory", metavar="PATH", help="A protected directory, like /secure.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+
+
+@click.group()
+def users() -> None:
+    """List, block and unblock users of the protected directories."""
+
+
+@users.command("list-blocked")
+@config_option
+@dir_option
+@json_option
+def list_blocked(config_path: Path, directory: str | None, as_json: bool) -> None:
+    """Users blocked now, one line per user, directory and listener."""
+    with open_guard(load(config_path)) as guard:
+        _print(guard.list_blocked_users(directory), as_json, empty="no blocked users")
+
+
+@users.command("list-auth")
+@config_option
+@dir_option
+@json_option
+def list_auth(config_path: Path, directory: str | None, as_json: bool) -> None:
+    """Users who logged in successfully within the directory's auth_timeout."""
+    with open_guard(load(config_path)) as guard:
+        _print(guard.list_auth_users(directory), as_json, empty="no authenticated users")
+
+
+@users.command("block")
+@click.argument("user")
+@config_option
+@click.option("--dir", "directory", metavar="PATH", required=True, help="The protected directory, like /secure.")
+@click.option(
+    "--seconds", callback=_seconds, metavar="N|infinity", help="How long, or infinity [default: the block_time]."
+)
+def block(user: str, config_path: Path, directory: str, seconds: float | None) -> None:
+    """Block USER in a directory, on every listener."""
+    with open_guard(load(config_path)) as guard:
+        for entry in guard.block_user(user, directory, seconds):
+            until = iso_utc(entry.until) or INFINITY_WORD
+            click.echo(f"blocked {entry.user} in {entry.directory} on {_listener(entry)} until {until}")
+
+
+@users.command("unblock")
+@click.argument("user")
+@config_option
+@click.option("--dir", "directory", metavar="PATH", help="A protected directory [default: every directory].")
+def unblock(user: str, config_path: Path, directory: str | None) -> None:
+    """Remove USER's blocks in a directory, or in every directory."""
+    with open_guard(load(config_path)) as guard:
+        for entry in guard.unblock_user(user, directory):
+            client = f" for client {entry.client}" if entry.client else ""
+            click.echo(f"unblocked {entry.user} in {entry.directory} on {_listener(entry)}{client}")
+
+
+def _listener(entry: BlockedUser | AuthUser) -> str:
+    return str(Listener(entry.address, entry.port))
+
+
+def _print(entries: Sequence[BlockedUser | AuthUser], as_json: bool, *, empty: str) -> None:
+    if as_json:
+        click.echo(json.dumps([e.as_dict() for e in entries]))
+        return
+    if not entries:
+        click.echo(empty)
+        return
+    with_client = any(isinstance(e, BlockedUser) and e.client for e in entries)
+    header = ["USER", "DIR", "LISTENER", "UNTIL"] + (["CLIENT"] if with_client else [])
+    rows = [header]
+    for e in entries:
+        row = [e.user, e.directory, _listener(e), iso_utc(e.until) or INFINITY_WORD]
+        if with_client:
+            row.append(e.client if isinstance(e, BlockedUser) else "")
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
