@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from stockade.cli.serve import serve
 from stockade.clock import ManualClock
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import PUBLIC, SECRET, HttpClient, Reply, Site, basic, htpasswd_text
@@ -366,3 +371,76 @@ def test_server_thread_is_reusable_as_context(site: Site, tmp_path: Path) -> Non
     for _ in range(2):
         with ServerThread(config) as server:
             assert HttpClient(server.port).get("/").status == 200
+
+
+# -- the example site and the command ---------------------------------------------------------
+
+
+def test_example_site_works(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    site = tmp_path / "examples"
+    shutil.copytree(examples, site, ignore=shutil.ignore_patterns("*.db*", "*.jsonl", "*.log"))
+    config = site / "stockade.toml"
+    config.write_text(config.read_text().replace("127.0.0.1:8080", "127.0.0.1:0"))
+    with ServerThread(config, clock=ManualClock()) as server:
+        client = HttpClient(server.port)
+        assert b'href="/secure/"' in client.get("/").body
+        assert client.get("/secure/").header("www-authenticate") == CHALLENGE
+        assert client.get("/secure/", auth=("alice", "wonderland")).status == 200
+        assert client.get("/secure/", auth=("bob", "builder")).status == 200
+        fail_three_times(client, "bob")
+        assert client.get("/secure/", auth=("bob", "builder")).status == 403
+    assert "Blocking user bob from dir /secure for 1 minutes" in (site / "security.log").read_text()
+
+
+def test_serve_command_reports_a_bad_config_with_status_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[server]\nlisten = ["nowhere"]\n')
+    result = CliRunner().invoke(serve, ["-c", str(config)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{config}: server.listen[0]: expected")
+    missing = CliRunner().invoke(serve, ["-c", str(tmp_path / "missing.toml")])
+    assert missing.exit_code == 2
+    assert "cannot read the file" in missing.stderr
+
+
+def test_serve_command_reports_a_busy_port(site: Site, server: ServerThread) -> None:
+    config = site.write_config(listen=[f"127.0.0.1:{server.port}"], name="busy.toml")
+    result = CliRunner().invoke(serve, ["-c", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stockade: cannot listen:")
+
+
+def test_serve_command_reports_a_broken_store(site: Site) -> None:
+    site.store.write_bytes(b"not a database" * 100)
+    result = CliRunner().invoke(serve, ["-c", str(site.write_config())])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stockade: store sqlite:///")
+
+
+def test_unreadable_file_is_404_not_500(site: Site, client: HttpClient) -> None:
+    (site.docroot / "private.html").write_text("x")
+    (site.docroot / "private.html").chmod(0)
+    if os.access(site.docroot / "private.html", os.R_OK):
+        pytest.skip("running as root: permissions are not enforced")
+    assert client.get("/private.html").status == 404
+
+
+def test_no_input_produces_a_500(site: Site, clock: ManualClock) -> None:
+    header_bytes = st.binary(max_size=300).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b""))
+    path_text = st.text(alphabet="/.%2e5cfsecurpub\\~:?#", max_size=30).map(lambda p: "/" + p)
+    tokens = st.one_of(header_bytes, header_bytes.map(lambda b: b"Basic " + base64.b64encode(b)))
+    with ServerThread(site.write_config(), clock=clock) as server:
+        client = HttpClient(server.port)
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(path=path_text, authorization=st.lists(tokens, max_size=2))
+        def check(path: str, authorization: list[bytes]) -> None:
+            lines = b"".join(b"Authorization: " + value + b"\r\n" for value in authorization)
+            request = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + lines + b"Connection: close\r\n\r\n"
+            reply = client.raw(request)
+            assert reply.startswith(b"HTTP/1.1 ")
+            assert int(reply.split(b" ", 2)[1]) in (200, 301, 400, 401, 404)
+            assert b"top secret" not in reply
+
+        check()

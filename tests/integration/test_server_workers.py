@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sqlite3
@@ -27,13 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _command(config: Path, workers: int) -> list[str]:
-    """The ``stockade`` console script; ``stockade.cli.serve`` directly while the CLI is incomplete."""
-    script = Path(sys.executable).with_name("stockade")
-    complete = all(importlib.util.find_spec(f"stockade.cli.{name}") for name in ("check", "users"))
-    if script.exists() and complete:
-        return [str(script), "serve", "-c", str(config), "--workers", str(workers)]
-    code = "from stockade.cli.serve import serve; serve(prog_name='stockade serve')"
-    return [sys.executable, "-c", code, "-c", str(config), "--workers", str(workers)]
+    """The ``stockade`` console script of the interpreter running the tests."""
+    return [str(Path(sys.executable).with_name("stockade")), "serve", "-c", str(config), "--workers", str(workers)]
 
 
 @contextmanager

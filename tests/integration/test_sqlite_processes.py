@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -40,7 +41,7 @@ def _reserve_worker(path: str, calls: int, barrier: Barrier, results: Queue[list
         store.close()
 
 
-def _run(target: object, path: Path, calls: int) -> list[list[bool]]:
+def _run(target: Callable[..., None], path: Path, calls: int) -> list[list[bool]]:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)
     results: Queue[list[bool]] = ctx.Queue()

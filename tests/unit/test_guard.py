@@ -410,7 +410,10 @@ def test_api_unblock_fires_no_callback_but_is_audited(clock: ManualClock, record
         guard.close()
     assert recorder.whats == ["user_block"]
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [(r["what"], r["user"], r["by"]) for r in lines] == [("user_block", "dave", "api"), ("user_unblock", "dave", "api")]
+    assert [(r["what"], r["user"], r["by"]) for r in lines] == [
+        ("user_block", "dave", "api"),
+        ("user_unblock", "dave", "api"),
+    ]
 
 
 def test_list_blocked_users_scoping(guard: Guard, clock: ManualClock) -> None:
@@ -427,7 +430,13 @@ def test_list_blocked_users_scoping(guard: Guard, clock: ManualClock) -> None:
     assert [b.user for b in guard.list_blocked_users("/secure", address="127.0.0.1")] == ["alice"]
     assert [b.user for b in guard.list_blocked_users(address=None)] == ["carol", "bob"]
     alice = guard.list_blocked_users(port=8080)[0].as_dict()
-    assert alice == {"user": "alice", "dir": "/secure", "address": "127.0.0.1", "port": 8080, "until": "2027-01-15T08:01:00Z"}
+    assert alice == {
+        "user": "alice",
+        "dir": "/secure",
+        "address": "127.0.0.1",
+        "port": 8080,
+        "until": "2027-01-15T08:01:00Z",
+    }
     clock.advance(61)
     assert [b.user for b in guard.list_blocked_users()] == ["carol"]
 
@@ -473,20 +482,21 @@ def test_lockout_by_ip(clock: ManualClock, recorder: Recorder) -> None:
             guard.login_failed("alice", "/secure")
         # A block made through the API names a user; it refuses that user from every client.
         guard.block_user("alice", "/secure", 100)
-        assert not guard.login_succeeded("alice", "/secure", client="10.0.0.3").accepted
-        assert not guard.reserve_attempt("alice", "/secure", client="10.0.0.3").granted
-        assert guard.login_succeeded("bob", "/secure", client="10.0.0.3").accepted
+        assert not guard.login_succeeded("alice", "/secure", client="10.0.0.3", listener=L1).accepted
+        refused = guard.reserve_attempt("alice", "/secure", client="10.0.0.3", listener=L2)
+        assert (refused.granted, refused.blocked) == (False, True)
+        assert guard.login_succeeded("bob", "/secure", client="10.0.0.3", listener=L1).accepted
         assert guard.flush_events()
-        block = [c for c in recorder.calls if c.what == "user_block"][0]
+        block = next(c for c in recorder.calls if c.what == "user_block")
         assert block.data == {"user": "c", "client": "10.0.0.1", "seconds": 60.0}
-        blocked = [(b.user, b.client) for b in guard.list_blocked_users("/secure", port=0)]
-        assert blocked == [("", "10.0.0.1")]
+        blocked = [(b.user, b.client, b.port) for b in guard.list_blocked_users("/secure")]
+        assert blocked == [("", "10.0.0.1", 0), ("alice", "", 8080), ("alice", "", 8443)]
     finally:
         guard.close()
 
 
 def test_lockout_by_user_ip(clock: ManualClock) -> None:
-    guard = Guard(settings(lockout_by="user_ip"), MemoryStore(), clock=clock)
+    guard = Guard(settings(lockout_by="user_ip", listeners=(Listener(None, 0),)), MemoryStore(), clock=clock)
     try:
         assert fail_times(guard, "alice", 3, client="10.0.0.1") == [False, False, True]
         assert not guard.login_succeeded("alice", "/secure", client="10.0.0.1").accepted
@@ -496,6 +506,11 @@ def test_lockout_by_user_ip(clock: ManualClock) -> None:
         assert (b.user, b.client) == ("alice", "10.0.0.1")
         assert len(guard.unblock_user("alice")) == 1
         assert guard.login_succeeded("alice", "/secure", client="10.0.0.1").accepted
+        # A block made through the API by user name refuses that user from every client.
+        guard.block_user("alice", "/secure", 100, port=0)
+        assert not guard.login_succeeded("alice", "/secure", client="10.0.0.7").accepted
+        assert not guard.reserve_attempt("alice", "/secure", client="10.0.0.8").granted
+        assert guard.login_succeeded("bob", "/secure", client="10.0.0.7").accepted
     finally:
         guard.close()
 
@@ -584,8 +599,8 @@ def test_reserved_success_clears_and_is_recorded(guard: Guard) -> None:
 
 
 def test_reserved_success_while_blocked_is_refused(guard: Guard) -> None:
-    a = guard.reserve_attempt("alice", "/secure")
-    guard.block_user("alice", "/secure", 100, port=0)
+    a = guard.reserve_attempt("alice", "/secure", listener=L1)
+    guard.block_user("alice", "/secure", 100, port=8080)
     result = guard.report_attempt(a, success=True)
     assert isinstance(result, LoginResult)
     assert not result.accepted

@@ -138,21 +138,30 @@ def test_a_known_user_does_not_touch_the_dummy(tmp_path: Path) -> None:
 
 
 GOOD = "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
-ACCEPTED = "bcrypt ($2y$, $2b$, $2a$), apr1-md5 ($apr1$), SHA1 ({SHA}), md5/sha-crypt ($1$, $5$, $6$) or crypt"
+BOB_UNSUPPORTED = (
+    "unsupported or malformed password hash for user 'bob': expected bcrypt ($2y$, $2b$, $2a$), apr1-md5 ($apr1$), "
+    "SHA1 ({SHA}), md5/sha-crypt ($1$, $5$, $6$) or crypt"
+)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (GOOD + "bob\n", "2: expected 'user:hash'"),
-        (GOOD + "bob:plaintext\n", f"2: unsupported or malformed password hash for user 'bob': expected {ACCEPTED}"),
-        (GOOD + "bob:$2y$03$" + "a" * 53 + "\n", "2: unsupported or malformed password hash for user 'bob': expected "),
-        (GOOD + "bob:$2x$04$" + "a" * 53 + "\n", "2: unsupported or malformed password hash for user 'bob': expected "),
-        (GOOD + "bob:{SHA}short\n", "2: unsupported or malformed password hash for user 'bob': expected "),
-        (GOOD + "bob:$5$salt\n", "2: unsupported or malformed password hash for user 'bob': expected "),
-        (GOOD + "bob:$apr1$x\n", "2: unsupported or malformed password hash for user 'bob': expected "),
-        ("# c\n\n" + GOOD.replace("alice", "al ice"), "3: invalid user name 'al ice': expected 1 to 256 characters without spaces"),
-        (":{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", "1: invalid user name '': expected 1 to 256 characters without spaces"),
+        (GOOD + "bob:plaintext\n", f"2: {BOB_UNSUPPORTED}"),
+        (GOOD + "bob:$2y$03$" + "a" * 53 + "\n", f"2: {BOB_UNSUPPORTED}"),
+        (GOOD + "bob:$2x$04$" + "a" * 53 + "\n", f"2: {BOB_UNSUPPORTED}"),
+        (GOOD + "bob:{SHA}short\n", f"2: {BOB_UNSUPPORTED}"),
+        (GOOD + "bob:$5$salt\n", f"2: {BOB_UNSUPPORTED}"),
+        (GOOD + "bob:$apr1$x\n", f"2: {BOB_UNSUPPORTED}"),
+        (
+            "# c\n\n" + GOOD.replace("alice", "al ice"),
+            "3: invalid user name 'al ice': expected 1 to 256 characters without spaces",
+        ),
+        (
+            ":{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
+            "1: invalid user name '': expected 1 to 256 characters without spaces",
+        ),
         ("# first\n" + GOOD + "\n" + GOOD, "4: user 'alice' appears twice (first on line 2)"),
     ],
 )
@@ -160,9 +169,9 @@ def test_bad_lines_name_the_file_and_line(tmp_path: Path, content: str, message:
     path = write(tmp_path, content)
     with pytest.raises(FileFormatError) as caught:
         Htpasswd.load(path)
-    assert str(caught.value).startswith(f"{path}:{message}")
+    assert str(caught.value) == f"{path}:{message}"
     assert caught.value.file == str(path)
-    assert caught.value.line == int(message.split(":")[0])
+    assert caught.value.line == int(message.split(":", maxsplit=1)[0])
 
 
 def test_unsupported_hash_message_in_full(tmp_path: Path) -> None:

@@ -28,3 +28,7 @@ def _register() -> None:
 def main() -> None:
     _register()
     cli(prog_name="stockade")
+
+
+if __name__ == "__main__":
+    main()

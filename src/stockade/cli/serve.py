@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from stockade.errors import ConfigError
+from stockade.errors import ConfigError, StockadeError
 from stockade.server.run import serve as run_server
 
 
@@ -33,6 +33,9 @@ def serve(config_path: Path, workers: int | None) -> None:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    except StockadeError as exc:
+        click.echo(f"stockade: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"stockade: cannot listen: {exc.strerror or exc}", err=True)
         sys.exit(1)

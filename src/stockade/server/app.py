@@ -22,7 +22,7 @@ from stockade.config.listen import ListenAddress
 from stockade.engine import AsyncGuard
 from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
-from stockade.errors import StockadeError
+from stockade.errors import StockadeError, StoreError
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
 from stockade.server.listeners import ListenerMap, decode_listeners, normalize_ip
@@ -128,7 +128,11 @@ class StockadeApp:
         except BadPath as exc:
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        guard = self.guard or await self.startup()
+        try:
+            guard = self.guard or await self.startup()
+        except StoreError:
+            await responses.send_response(send, responses.unavailable(), head=head)
+            return
         directory = guard.protecting(path)
         if directory is not None:
             refusal = await self.gates[directory.path].check(guard, self._request(scope, method, raw_path, path))
@@ -161,10 +165,14 @@ class StockadeApp:
         if isinstance(found, files.Redirect):
             await responses.send_response(send, responses.redirect(quote(found.location, safe=_URL_SAFE)), head=head)
             return
+        handle = None if head else await files.open_file(found.path)
+        if handle is None and not head:
+            await responses.send_response(send, responses.not_found())
+            return
         headers = [(b"content-type", found.content_type.encode()), (b"content-length", str(found.size).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        if not head:
-            async for chunk in files.read_chunks(found.path, found.size):
+        if handle is not None:
+            async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_BYTES = 64 * 1024
 INDEX = "index.html"
@@ -69,9 +70,16 @@ def lookup(root: Path, url_path: str) -> Found | Redirect | None:
     return Found(resolved, st.st_size, content_type)
 
 
-async def read_chunks(path: Path, size: int) -> AsyncIterator[bytes]:
-    """The first ``size`` bytes of ``path`` (the size announced in Content-Length), chunk by chunk."""
-    handle = await asyncio.to_thread(open, path, "rb")
+async def open_file(path: Path) -> BinaryIO | None:
+    """Open before the status line goes out, so an unreadable file is still a clean 404."""
+    try:
+        return await asyncio.to_thread(open, path, "rb")
+    except OSError:
+        return None
+
+
+async def read_chunks(handle: BinaryIO, size: int) -> AsyncIterator[bytes]:
+    """The first ``size`` bytes (the size announced in Content-Length), chunk by chunk; closes ``handle``."""
     try:
         remaining = size
         while remaining > 0:

@@ -9,6 +9,7 @@ wrong password when ``blocked_status = 401``). The password reaches nothing but 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from stockade.errors import StoreError
 from stockade.server.basic import parse_authorization
 from stockade.server.responses import Response, forbidden, unauthorized, unavailable
 from stockade.server.users import UserFile
+
+log = logging.getLogger("stockade.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class DirectoryGate:
         self.require_user = directory.require_user
         self.challenge = unauthorized(directory.realm)
         self.blocked_status = directory.settings.blocked_status
+        self._store_failing = False
 
     async def check(self, guard: AsyncGuard, request: Request) -> Response | None:
         """``None`` when the request may proceed, else the response that refuses it."""
@@ -61,9 +65,15 @@ class DirectoryGate:
             result = await guard.login_succeeded(
                 user, self.path, client=request.client, listener=request.listener, request=request.line
             )
-        except StoreError:
+        except StoreError as exc:
             # Fail closed: without the store we cannot know whether the user is blocked.
+            if not self._store_failing:
+                self._store_failing = True
+                log.error("answering 503 in %s until the store recovers: %s", self.path, exc)
             return unavailable()
+        if self._store_failing:
+            self._store_failing = False
+            log.warning("the store works again; %s answers normally", self.path)
         if result.accepted:
             return None
         if self.blocked_status == 401:

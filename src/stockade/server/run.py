@@ -19,6 +19,7 @@ from uvicorn.supervisors import Multiprocess
 from stockade.config import load_config
 from stockade.server.app import CONFIG_ENV, LISTENERS_ENV, StockadeApp
 from stockade.server.listeners import bind_all, encode_listeners
+from stockade.stores import open_store
 
 
 def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
@@ -37,12 +38,15 @@ def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
 def serve(config_path: str | Path, *, workers: int | None = None) -> None:
     """Serve until interrupted; ``workers`` defaults to ``[server] workers`` of the config.
 
-    Raises :class:`~stockade.errors.ConfigError` for a bad configuration and ``OSError``
-    when an address cannot be bound, before anything is served.
+    Raises :class:`~stockade.errors.ConfigError` for a bad configuration,
+    :class:`~stockade.errors.StoreError` when the store cannot be opened and ``OSError``
+    when an address cannot be bound, all before anything is served.
     """
     path = Path(config_path).absolute()
     config = load_config(path)
     count = workers if workers is not None else config.raw.server.workers
+    # Fail here, with one clear message, rather than in every worker's startup.
+    open_store(config.store_url, config.base).close()
     sockets, bound = bind_all(config.listen)
     try:
         for address in bound:
@@ -54,6 +58,9 @@ def serve(config_path: str | Path, *, workers: int | None = None) -> None:
         os.environ[LISTENERS_ENV] = encode_listeners(bound)
         multi = uvicorn_config("stockade.server.app:app_from_env", factory=True, workers=count)
         Multiprocess(multi, sockets=sockets).run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the SIGINT it handled once it has shut down gracefully.
+        pass
     finally:
         for sock in sockets:
             sock.close()

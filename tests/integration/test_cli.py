@@ -1,0 +1,254 @@
+"""The ``stockade check`` and ``stockade users`` commands, run as real processes on a real SQLite file.
+
+A few cases also run in-process through click's runner, for the exact text of messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from stockade.cli.check import check
+from stockade.cli.users import users
+from stockade.config import load_config
+from stockade.engine import Guard, Listener
+from stockade.stores import open_store
+from tests.integration import callbacks
+
+REPO = Path(__file__).resolve().parents[2]
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+SHA_PASSWORD = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="  # "password"
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:8080"
+[store]
+url = "sqlite:///state.db"
+[audit]
+json = "audit.jsonl"
+[[directory]]
+path = "/secure"
+auth_user_file = "users.htpasswd"
+block_time = 2
+auth_timeout = "infinity"
+callback = "tests.integration.callbacks:record"
+[[directory]]
+path = "/admin"
+auth_user_file = "users.htpasswd"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob:{SHA_PASSWORD}\n")
+    path = tmp_path / "stockade.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``stockade ARGS -c CONFIG`` in a fresh process; callbacks record to events.jsonl beside the config."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "STOCKADE_TEST_EVENTS": str(config.parent / "events.jsonl"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "stockade", *args, "-c", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=60,
+        check=False,
+    )
+
+
+def blocked(config: Path, *args: str) -> list[dict[str, object]]:
+    result = run(config, "users", "list-blocked", "--json", *args)
+    assert (result.returncode, result.stderr) == (0, "")
+    entries: list[dict[str, object]] = json.loads(result.stdout)
+    return entries
+
+
+def test_block_list_unblock(config: Path) -> None:
+    result = run(config, "users", "block", "alice", "--dir", "/secure")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert re.fullmatch(r"blocked alice in /secure on 127\.0\.0\.1:8080 until \S+Z\n", result.stdout)
+    result = run(config, "users", "block", "bob", "--dir", "/admin", "--seconds", "infinity")
+    assert result.stdout == "blocked bob in /admin on 127.0.0.1:8080 until infinity\n"
+
+    entries = blocked(config)
+    assert sorted(str(e["user"]) for e in entries) == ["alice", "bob"]
+    alice, bob = sorted(entries, key=lambda e: str(e["user"]))
+    assert bob == {"user": "bob", "dir": "/admin", "address": "127.0.0.1", "port": 8080, "until": None}
+    assert isinstance(alice["until"], str)
+    assert ISO.match(alice["until"])
+    assert alice["until"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    assert {k: v for k, v in alice.items() if k != "until"} == {
+        "user": "alice",
+        "dir": "/secure",
+        "address": "127.0.0.1",
+        "port": 8080,
+    }
+    assert [e["user"] for e in blocked(config, "--dir", "/admin")] == ["bob"]
+
+    table = run(config, "users", "list-blocked")
+    assert table.returncode == 0
+    header, *rows = table.stdout.splitlines()
+    assert header.split() == ["USER", "DIR", "LISTENER", "UNTIL"]
+    assert ["bob", "/admin", "127.0.0.1:8080", "infinity"] in [row.split() for row in rows]
+    assert all(row.index("/") == header.index("DIR") for row in rows)
+
+    result = run(config, "users", "unblock", "alice", "--dir", "/secure")
+    assert (result.returncode, result.stdout) == (0, "unblocked alice in /secure on 127.0.0.1:8080\n")
+    result = run(config, "users", "unblock", "bob")  # without --dir: every directory
+    assert (result.returncode, result.stdout) == (0, "unblocked bob in /admin on 127.0.0.1:8080\n")
+    assert blocked(config) == []
+    assert run(config, "users", "list-blocked").stdout == "no blocked users\n"
+
+    again = run(config, "users", "unblock", "alice", "--dir", "/secure")
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == "error: not_blocked: user 'alice' is not blocked in '/secure'\n"
+
+    # Callbacks of the directory fire from the CLI process; API unblocks reach only the audit log.
+    events = callbacks.read(config.parent / "events.jsonl")
+    assert [(e["what"], e["directory"], e["data"]) for e in events] == [
+        ("user_block", "/secure", {"user": "alice", "seconds": 120.0, "by": "api"})
+    ]
+    audit = [json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()]
+    assert [(a["what"], a["user"], a["directory"]) for a in audit] == [
+        ("user_block", "alice", "/secure"),
+        ("user_block", "bob", "/admin"),
+        ("user_unblock", "alice", "/secure"),
+        ("user_unblock", "bob", "/admin"),
+    ]
+
+
+def test_the_cli_and_a_server_share_the_store(config: Path) -> None:
+    loaded = load_config(config)
+    guard = Guard(loaded.guard_settings(), open_store(loaded.store_url))
+    try:
+        guard.login_succeeded("alice", "/secure", listener=Listener("127.0.0.1", 8080))
+        assert run(config, "users", "block", "bob", "--dir", "/admin", "--seconds", "600").returncode == 0
+        assert [b.user for b in guard.list_blocked_users()] == ["bob"]
+    finally:
+        guard.close()
+    result = run(config, "users", "list-auth", "--json")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout) == [
+        {"user": "alice", "dir": "/secure", "address": "127.0.0.1", "port": 8080, "until": None}
+    ]
+    assert run(config, "users", "list-auth", "--dir", "/admin").stdout == "no authenticated users\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list-blocked", "--dir", "/nope"),
+        ("users", "list-auth", "--dir", "/nope"),
+        ("users", "block", "alice", "--dir", "/nope"),
+        ("users", "unblock", "alice", "--dir", "/nope"),
+    ],
+)
+def test_unknown_directory(config: Path, args: tuple[str, ...]) -> None:
+    result = run(config, *args)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: no_such_directory: '/nope' is not a protected directory\n"
+
+
+def test_bad_config_exits_2_with_one_line(config: Path) -> None:
+    config.write_text(CONFIG.replace("block_time = 2", "block_time = -2\nmax_retries = 'x'"))
+    for args in (("check",), ("users", "list-blocked")):
+        result = run(config, *args)
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"{config}: 2 problems: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x'); "
+            'directory[0].block_time: expected a number >= 0 or "infinity" (got -2)\n'
+        )
+
+
+def test_check_ok(config: Path) -> None:
+    result = run(config, "check")
+    assert (result.returncode, result.stderr) == (0, "")
+    base = config.parent
+    assert result.stdout.splitlines() == [
+        f"{config}: OK",
+        "  listen: 127.0.0.1:8080",
+        f"  store: sqlite:///{base}/state.db",
+        f"  directory /secure: 2 users from {base}/users.htpasswd, max_retries 3, block_time 2 min, lockout by user",
+        f"  directory /admin: 2 users from {base}/users.htpasswd, max_retries 3, block_time 60 min, lockout by user",
+        f"  audit: {base}/audit.jsonl",
+    ]
+    assert not (base / "state.db").exists()
+
+
+def test_check_names_the_bad_htpasswd_line(config: Path) -> None:
+    (config.parent / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob\n")
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    htpasswd = config.parent / "users.htpasswd"
+    assert result.stderr == (
+        f"{config}: 2 problems: directory[0].auth_user_file: {htpasswd}:2: expected 'user:hash'; "
+        f"directory[1].auth_user_file: {htpasswd}:2: expected 'user:hash'\n"
+    )
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = run(tmp_path / "absent.toml", "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"{tmp_path}/absent.toml: (top level): cannot read the file: No such file or directory\n"
+
+
+# -- in process, through click's runner ------------------------------------------------------
+
+
+def invoke(command: click.Command, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(command, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_usage_errors_exit_2(config: Path) -> None:
+    code, out, err = invoke(users, "block", "alice", "-c", str(config), "--dir", "/secure", "--seconds", "-1")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "Error: Invalid value for '--seconds': expected a number of seconds >= 0 or \"infinity\" (got '-1')"
+    )
+    code, _, err = invoke(users, "block", "alice", "-c", str(config))
+    assert code == 2
+    assert err.splitlines()[-1] == "Error: Missing option '--dir'."
+    code, _, err = invoke(check)
+    assert code == 2
+    assert err.splitlines()[-1] == "Error: Missing option '-c' / '--config'."
+
+
+def test_block_with_seconds_and_an_invalid_user(config: Path) -> None:
+    code, out, err = invoke(users, "block", "carol", "-c", str(config), "--dir", "/admin", "--seconds", "90.5")
+    assert (code, err) == (0, "")
+    assert re.fullmatch(r"blocked carol in /admin on 127\.0\.0\.1:8080 until \S+Z\n", out)
+    code, out, err = invoke(users, "block", "a\x00b", "-c", str(config), "--dir", "/admin")
+    assert (code, out) == (1, "")
+    assert err == "error: invalid user 'a\\x00b': expected a string of at most 256 characters without NUL\n"
+
+
+def test_store_failure_exits_1(config: Path) -> None:
+    (config.parent / "state.db").write_bytes(b"this is not a database" * 100)
+    code, out, err = invoke(users, "list-blocked", "-c", str(config))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: store sqlite:///{config.parent}/state.db failed during open: ")
+    assert len(err.splitlines()) == 1
+
+
+def test_check_in_process(config: Path) -> None:
+    code, out, err = invoke(check, "-c", str(config))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"{config}: OK"

@@ -1,0 +1,429 @@
+"""Loading stockade.toml: resolved values, and every problem reported at once with exact messages."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from stockade.config import Config, load_config
+from stockade.config.listen import ListenAddress, parse_listen
+from stockade.engine.settings import Listener
+from stockade.errors import ConfigError
+from tests.integration.callbacks import record
+
+SHA_PASSWORD = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="  # "password"
+DIRECTORY_KEYS = (
+    "path, auth_user_file, auth_name, require_user, max_retries, block_time, fail_expire_time, auth_timeout, "
+    "callback, blocked_status, lockout_by"
+)
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    (tmp_path / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob:{SHA_PASSWORD}\n")
+    (tmp_path / "htdocs").mkdir()
+    return tmp_path
+
+
+def write(base: Path, text: str, name: str = "stockade.toml") -> Path:
+    path = base / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load(base: Path, text: str) -> Config:
+    return load_config(write(base, text))
+
+
+def issues(base: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(base, text)
+    assert caught.value.file == str(base / "stockade.toml")
+    return [str(issue) for issue in caught.value.issues]
+
+
+DIRECTORY = '[[directory]]\npath = "/secure"\nauth_user_file = "users.htpasswd"\n'
+
+
+# -- valid files ------------------------------------------------------------------------------
+
+
+def test_an_empty_file_means_the_defaults(base: Path) -> None:
+    config = load(base, "")
+    assert config.listen == (ListenAddress("127.0.0.1", 8080),)
+    assert config.store_url == f"sqlite:///{base}/stockade.db"
+    assert config.directories == ()
+    assert config.document_root is None
+    assert config.audit_json is None
+    assert config.audit_text is None
+    assert config.raw.server.workers == 1
+
+
+def test_every_key(base: Path) -> None:
+    (base / "state").mkdir()
+    config = load(
+        base,
+        """
+[server]
+listen = ["127.0.0.1:8080", "[::1]:8081", ":8082"]
+document_root = "htdocs"
+workers = 4
+[store]
+url = "sqlite:///state/stockade.db?synchronous=normal"
+[audit]
+json = "logs/audit.jsonl"
+text = "logs/security.log"
+[[directory]]
+path = "/secure/"
+auth_user_file = "users.htpasswd"
+auth_name = "Secure Area"
+require_user = ["alice", "bob"]
+max_retries = 5
+block_time = 90
+fail_expire_time = 0.5
+auth_timeout = 15
+callback = "tests.integration.callbacks:record"
+blocked_status = 401
+lockout_by = "user_ip"
+""",
+    )
+    assert config.listen == (
+        ListenAddress("127.0.0.1", 8080),
+        ListenAddress("::1", 8081),
+        ListenAddress("0.0.0.0", 8082),
+    )
+    assert config.guard_settings().listeners == (
+        Listener("127.0.0.1", 8080),
+        Listener("::1", 8081),
+        Listener(None, 8082),
+    )
+    assert config.document_root == base / "htdocs"
+    assert config.store_url == f"sqlite:///{base}/state/stockade.db?synchronous=normal"
+    assert config.audit_json == base / "logs" / "audit.jsonl"
+    assert config.audit_text == base / "logs" / "security.log"
+    (secure,) = config.directories
+    assert secure.path == "/secure"
+    assert secure.realm == "Secure Area"
+    assert secure.require_user == frozenset({"alice", "bob"})
+    assert secure.users.path == base / "users.htpasswd"
+    assert secure.users.verify("alice", "password")
+    policy = secure.settings.policy
+    assert (policy.max_retries, policy.block_time, policy.fail_expire_time, policy.auth_timeout) == (5, 5400, 30, 15)
+    assert secure.settings.callbacks == (record,)
+    assert secure.settings.blocked_status == 401
+    assert secure.settings.lockout_by == "user_ip"
+
+
+def test_the_sqlite_directory_must_exist(base: Path) -> None:
+    assert issues(base, '[store]\nurl = "sqlite:///state/x.db"\n') == [
+        f"store.url: expected a file in an existing directory: {base}/state is not (got 'sqlite:///state/x.db')"
+    ]
+
+
+def test_infinity_works_for_every_setting(base: Path) -> None:
+    config = load(
+        base,
+        DIRECTORY
+        + 'max_retries = "infinity"\nblock_time = "Infinity"\nfail_expire_time = inf\nauth_timeout = "infinity"\n',
+    )
+    policy = config.directories[0].settings.policy
+    assert policy.max_retries is None
+    assert policy.block_time == policy.fail_expire_time == policy.auth_timeout == math.inf
+
+
+def test_defaults_of_a_directory(base: Path) -> None:
+    (secure,) = load(base, DIRECTORY).directories
+    policy = secure.settings.policy
+    assert (policy.max_retries, policy.block_time, policy.fail_expire_time, policy.auth_timeout) == (3, 3600, 1800, 30)
+    assert secure.realm == "Restricted"
+    assert secure.require_user is None
+    assert secure.settings.callbacks == ()
+    assert secure.settings.blocked_status == 403
+    assert secure.settings.lockout_by == "user"
+
+
+def test_single_strings_for_lists(base: Path) -> None:
+    config = load(base, '[server]\nlisten = "[::]:9000"\n' + DIRECTORY + 'require_user = "alice"\n')
+    assert config.listen == (ListenAddress("::", 9000),)
+    assert config.directories[0].require_user == frozenset({"alice"})
+
+
+def test_memory_store(base: Path) -> None:
+    assert load(base, '[store]\nurl = "memory://?max_records=10"\n').store_url == "memory://?max_records=10"
+
+
+def test_callbacks_given_by_name(base: Path) -> None:
+    def mine(what: str, address: str | None, port: int, directory: str, data: object) -> None:
+        return None
+
+    config = load_config(write(base, DIRECTORY + 'callback = ["mine"]\n'), callbacks={"mine": mine})
+    assert config.directories[0].settings.callbacks == (mine,)
+
+
+def test_directories_sharing_a_file_share_its_entries(base: Path) -> None:
+    config = load(base, DIRECTORY + DIRECTORY.replace("/secure", "/admin"))
+    assert [d.path for d in config.directories] == ["/secure", "/admin"]
+    assert config.directories[0].users is config.directories[1].users
+
+
+# -- problems, one by one ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("max_retries = -1", 'max_retries: expected an integer >= 0 or "infinity" (got -1)'),
+        ("max_retries = 2.5", 'max_retries: expected an integer >= 0 or "infinity" (got 2.5)'),
+        ("max_retries = true", 'max_retries: expected an integer >= 0 or "infinity" (got True)'),
+        ('max_retries = "forever"', "max_retries: expected an integer >= 0 or \"infinity\" (got 'forever')"),
+        ("block_time = -1", 'block_time: expected a number >= 0 or "infinity" (got -1)'),
+        ("fail_expire_time = nan", 'fail_expire_time: expected a number >= 0 or "infinity" (got nan)'),
+        ('auth_timeout = "30s"', "auth_timeout: expected a number >= 0 or \"infinity\" (got '30s')"),
+        ("blocked_status = 404", "blocked_status: expected 401 or 403 (got 404)"),
+        ('blocked_status = "403"', "blocked_status: expected 401 or 403 (got '403')"),
+        ("blocked_status = 403.0", "blocked_status: expected 401 or 403 (got 403.0)"),
+        ('lockout_by = "client"', 'lockout_by: expected "user", "ip" or "user_ip" (got \'client\')'),
+        ("require_user = []", None),
+        ("require_user = [1]", "require_user: expected a string or an array of non-empty strings (got [1])"),
+        ('callback = [""]', "callback: expected a string or an array of non-empty strings (got [''])"),
+        (
+            'auth_name = "say \\"hi\\""',
+            "auth_name: expected a non-empty realm without quotes, backslashes or "
+            "control characters (got 'say \"hi\"')",
+        ),
+        (
+            'auth_name = ""',
+            "auth_name: expected a non-empty realm without quotes, backslashes or control characters (got '')",
+        ),
+        (
+            "auth_name = 5",
+            "auth_name: expected a non-empty realm without quotes, backslashes or control characters (got 5)",
+        ),
+        ("realm = 'x'", f"realm: unknown key: expected one of {DIRECTORY_KEYS}"),
+    ],
+)
+def test_directory_values(base: Path, extra: str, expected: str | None) -> None:
+    text = DIRECTORY + extra + "\n"
+    if expected is None:
+        load(base, text)
+        return
+    assert issues(base, text) == [f"directory[0].{expected}"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("secure", "expected a URL path starting with '/', like \"/secure\" (got 'secure')"),
+        ("/a//b", "expected a URL path starting with '/', like \"/secure\" (got '/a//b')"),
+        ("/a/../b", "expected a URL path without '.' or '..' segments (got '/a/../b')"),
+        ("", "expected a URL path starting with '/', like \"/secure\" (got '')"),
+    ],
+)
+def test_directory_paths(base: Path, path: str, expected: str) -> None:
+    text = f'[[directory]]\npath = "{path}"\nauth_user_file = "users.htpasswd"\n'
+    assert issues(base, text) == [f"directory[0].path: {expected}"]
+
+
+def test_required_keys(base: Path) -> None:
+    assert issues(base, "[[directory]]\nauth_name = 'x'\n") == [
+        "directory[0].path: required key is missing",
+        "directory[0].auth_user_file: required key is missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("listen = 8080", "server.listen: expected a string or an array of non-empty strings (got 8080)"),
+        (
+            'listen = "localhost:80"',
+            "server.listen: expected 'IPv4:port', '[IPv6]:port' or ':port' with a port "
+            "from 0 to 65535 (got 'localhost:80')",
+        ),
+        (
+            'listen = ["127.0.0.1:80", "::1:80"]',
+            "server.listen[1]: expected 'IPv4:port', '[IPv6]:port' or ':port' "
+            "with a port from 0 to 65535 (got '::1:80')",
+        ),
+        (
+            'listen = ["127.0.0.1:65536"]',
+            "server.listen[0]: expected 'IPv4:port', '[IPv6]:port' or ':port' with a "
+            "port from 0 to 65535 (got '127.0.0.1:65536')",
+        ),
+        (
+            'listen = ["127.0.0.1:80", "127.0.0.1:80"]',
+            "server.listen[1]: same address as server.listen[0] (got '127.0.0.1:80')",
+        ),
+        ("workers = 0", "server.workers: expected an integer from 1 to 256 (got 0)"),
+        ('workers = "2"', "server.workers: expected an integer from 1 to 256 (got '2')"),
+        ("document_root = 1", "server.document_root: expected a non-empty string (got 1)"),
+        ("port = 1", "server.port: unknown key: expected one of listen, document_root, workers"),
+    ],
+)
+def test_server_values(base: Path, text: str, expected: str) -> None:
+    assert issues(base, f"[server]\n{text}\n") == [expected]
+
+
+def test_document_root_must_be_a_directory(base: Path) -> None:
+    (base / "file.txt").write_text("x")
+    assert issues(base, '[server]\ndocument_root = "file.txt"\n') == [
+        f"server.document_root: expected an existing directory (got '{base}/file.txt')"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://localhost", "expected sqlite:///path.db (relative to this file) or memory://"),
+        ("stockade.db", "expected sqlite:///path.db (relative to this file) or memory://"),
+        ("sqlite://host/x.db", "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"),
+        ("sqlite:///x.db?synchronous=off", "invalid synchronous 'off': expected full, normal or extra"),
+        ("memory://?max_records=0", "invalid max_records '0': expected a positive integer"),
+    ],
+)
+def test_store_urls(base: Path, url: str, expected: str) -> None:
+    assert issues(base, f'[store]\nurl = "{url}"\n') == [f"store.url: {expected} (got {url!r})"]
+
+
+def test_audit_values(base: Path) -> None:
+    assert issues(base, '[audit]\njson = "htdocs"\ntext = ""\nsyslog = true\n') == [
+        "audit.text: expected a non-empty string (got '')",
+        "audit.syslog: unknown key: expected one of json, text",
+        f"audit.json: expected a file, not a directory (got '{base}/htdocs')",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("listen = 1", "listen: unknown key: expected one of server, store, audit, directory"),
+        ("server = 3", "server: expected a table (got 3)"),
+        (
+            '[directory]\npath = "/a"',
+            "directory: expected an array of tables ([[directory]]) (got {'path': '/a'})",
+        ),
+        ("directory = [1]", "directory[0]: expected a table (got 1)"),
+    ],
+)
+def test_tables(base: Path, text: str, expected: str) -> None:
+    assert issues(base, text + "\n") == [expected]
+
+
+def test_toml_syntax_error_names_line_and_column(base: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(base, '[server]\nlisten = "127.0.0.1:80"\nworkers = = 2\n')
+    assert str(caught.value) == f"{base}/stockade.toml: line 3, column 11: not valid TOML: Invalid value"
+
+
+def test_toml_error_at_the_end(base: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(base, "[server]\nworkers =")
+    assert str(caught.value) == f"{base}/stockade.toml: end of document: not valid TOML: Invalid value"
+
+
+def test_unreadable_and_non_utf8_files(base: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(base / "absent.toml")
+    assert str(caught.value) == f"{base}/absent.toml: (top level): cannot read the file: No such file or directory"
+    (base / "latin1.toml").write_bytes(b'[[directory]]\nauth_name = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(base / "latin1.toml")
+    assert str(caught.value) == f"{base}/latin1.toml: (top level): the file is not valid UTF-8"
+
+
+def test_files_the_config_names(base: Path) -> None:
+    (base / "bad.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob\n")
+    text = (
+        DIRECTORY.replace("users.htpasswd", "missing.htpasswd")
+        + DIRECTORY.replace("/secure", "/bad").replace("users.htpasswd", "bad.htpasswd")
+        + DIRECTORY.replace("/secure", "/cb")
+        + 'callback = ["tests.integration.callbacks:record", "tests.integration.nope:f", "os:nope", "os.path"]\n'
+    )
+    assert issues(base, text) == [
+        f"directory[0].auth_user_file: cannot read {base}/missing.htpasswd: No such file or directory "
+        "(got 'missing.htpasswd')",
+        f"directory[1].auth_user_file: {base}/bad.htpasswd:2: expected 'user:hash'",
+        "directory[2].callback[1]: cannot load callback: cannot import module 'tests.integration.nope': No module "
+        "named 'tests.integration.nope' (got 'tests.integration.nope:f')",
+        "directory[2].callback[2]: cannot load callback: module 'os' has no attribute 'nope' (got 'os:nope')",
+        "directory[2].callback[3]: cannot load callback: expected 'package.module:function' (got 'os.path')",
+    ]
+
+
+def test_duplicate_directories(base: Path) -> None:
+    text = DIRECTORY + DIRECTORY.replace("/secure", "/other") + DIRECTORY.replace('"/secure"', '"/secure/"')
+    assert issues(base, text) == ["directory[2].path: same directory as directory[0] (got '/secure/')"]
+
+
+def test_every_problem_at_once(base: Path) -> None:
+    (base / "bad.htpasswd").write_text("carol:plaintext\n")
+    text = """
+[server]
+listen = ["127.0.0.1:80", "localhost:80"]
+document_root = "missing"
+workers = 0
+
+[[directory]]
+path = "/secure"
+auth_user_file = "bad.htpasswd"
+max_retries = -1
+blocked_status = 404
+
+[[directory]]
+path = "/secure/"
+auth_user_file = "absent.htpasswd"
+callback = "no.such.module:fn"
+lockout_by = "nobody"
+typo = 1
+"""
+    with pytest.raises(ConfigError) as caught:
+        load(base, text)
+    file = base / "stockade.toml"
+    assert str(caught.value) == "\n".join(
+        [
+            f"{file}: 11 problems:",
+            "  - server.workers: expected an integer from 1 to 256 (got 0)",
+            "  - server.listen[1]: expected 'IPv4:port', '[IPv6]:port' or ':port' with a port from 0 to 65535 "
+            "(got 'localhost:80')",
+            f"  - server.document_root: expected an existing directory (got '{base}/missing')",
+            '  - directory[0].max_retries: expected an integer >= 0 or "infinity" (got -1)',
+            "  - directory[0].blocked_status: expected 401 or 403 (got 404)",
+            f"  - directory[0].auth_user_file: {base}/bad.htpasswd:1: unsupported or malformed password hash for "
+            "user 'carol': expected bcrypt ($2y$, $2b$, $2a$), apr1-md5 ($apr1$), SHA1 ({SHA}), md5/sha-crypt "
+            "($1$, $5$, $6$) or crypt",
+            '  - directory[1].lockout_by: expected "user", "ip" or "user_ip" (got \'nobody\')',
+            f"  - directory[1].typo: unknown key: expected one of {DIRECTORY_KEYS}",
+            "  - directory[1].path: same directory as directory[0] (got '/secure/')",
+            f"  - directory[1].auth_user_file: cannot read {base}/absent.htpasswd: No such file or directory "
+            "(got 'absent.htpasswd')",
+            "  - directory[1].callback: cannot load callback: cannot import module 'no.such.module': No module "
+            "named 'no' (got 'no.such.module:fn')",
+        ]
+    )
+
+
+# -- listen addresses ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "host", "port", "text"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1", 8080, "127.0.0.1:8080"),
+        ("[::1]:80", "::1", 80, "[::1]:80"),
+        ("[0:0::1]:80", "::1", 80, "[::1]:80"),
+        (":8080", "0.0.0.0", 8080, "0.0.0.0:8080"),
+        ("*:0", "0.0.0.0", 0, "0.0.0.0:0"),
+    ],
+)
+def test_parse_listen(spec: str, host: str, port: int, text: str) -> None:
+    address = parse_listen(spec)
+    assert (address.host, address.port, str(address)) == (host, port, text)
+
+
+@pytest.mark.parametrize("spec", ["8080", "localhost:80", "::1:80", "[127.0.0.1]:80", "1.2.3.4:x", "1.2.3.4:٣"])
+def test_parse_listen_rejects(spec: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_listen(spec)
+    assert str(caught.value) == "expected 'IPv4:port', '[IPv6]:port' or ':port' with a port from 0 to 65535"
