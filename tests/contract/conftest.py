@@ -76,3 +76,14 @@ def opener(backend: Backend, tmp_path: Path) -> Iterator[Opened]:
 @pytest.fixture
 def store(opener: Opened) -> LockoutStore:
     return opener()
+
+
+PERSISTENT = tuple(b for b in BACKENDS if b.persistent)
+
+
+@pytest.fixture(params=PERSISTENT, ids=[b.name for b in PERSISTENT])
+def persistent_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opened]:
+    """Opens stores of a backend whose state is shared between instances and survives a reopen."""
+    opened = Opened(cast(Backend, request.param), tmp_path)
+    yield opened
+    opened.close_all()

@@ -9,7 +9,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -392,10 +392,8 @@ def test_exact_reservations_under_concurrency(store: LockoutStore) -> None:
     assert sum(o.granted for o in outcomes) == 3
 
 
-def test_concurrent_stores_on_one_file_count_exactly(backend: object, opener: Opened) -> None:
-    if not getattr(backend, "persistent", False):
-        pytest.skip("state is not shared between store instances")
-    stores = [opener() for _ in range(4)]
+def test_concurrent_stores_on_one_file_count_exactly(persistent_opener: Opened) -> None:
+    stores = [persistent_opener() for _ in range(4)]
     counter = iter(range(1000))
     lock = threading.Lock()
 
@@ -410,9 +408,8 @@ def test_concurrent_stores_on_one_file_count_exactly(backend: object, opener: Op
 # -- persistence ---------------------------------------------------------------------------------
 
 
-def test_state_survives_a_reopen(backend: object, opener: Opened) -> None:
-    if not getattr(backend, "persistent", False):
-        pytest.skip("not persistent")
+def test_state_survives_a_reopen(persistent_opener: Opened) -> None:
+    opener = persistent_opener
     store = opener()
     fail(store, ALICE, 2)
     store.block(BOB, math.inf, T0, POLICY)
@@ -568,29 +565,31 @@ _operations = st.lists(
 )
 
 
-def _apply(store: LockoutStore, now: float, op: tuple[str, object, object]) -> object:
+def _apply(store: LockoutStore, now: float, op: tuple[str, Any, Any]) -> object:
     name, a, b = op
     match name:
         case "fail":
-            return store.record_failure(_KEYS[a], now, _SMALL, reserved=bool(b))  # type: ignore[index]
+            return store.record_failure(_KEYS[a], now, _SMALL, reserved=bool(b))
         case "succeed":
-            return store.record_success([_KEYS[a]], now, _SMALL, reserved=bool(b))  # type: ignore[index]
+            return store.record_success([_KEYS[a]], now, _SMALL, reserved=bool(b))
         case "reserve":
-            return store.reserve([_KEYS[a], _KEYS[b]], now, _SMALL)  # type: ignore[index]
+            return store.reserve([_KEYS[a], _KEYS[b]], now, _SMALL)
         case "release":
-            return store.release(_KEYS[a], now, _SMALL)  # type: ignore[index]
+            store.release(_KEYS[a], now, _SMALL)
+            return None
         case "block":
-            return store.block(_KEYS[a], now + b, now, _SMALL)  # type: ignore[index, operator]
+            store.block(_KEYS[a], now + b, now, _SMALL)
+            return None
         case "unblock":
-            return store.unblock(Scope(user=str(a), port=b), now)  # type: ignore[arg-type]
+            return store.unblock(Scope(user=str(a), port=b), now)
         case _:
-            return sorted(store.sweep(now, limit=a), key=str)  # type: ignore[arg-type]
+            return sorted(store.sweep(now, limit=a), key=str)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=_operations)
 def test_backends_agree_with_the_reference(
-    backend: Backend, operations: list[tuple[int, tuple[str, object, object]]]
+    backend: Backend, operations: list[tuple[int, tuple[str, Any, Any]]]
 ) -> None:
     reference = MemoryStore()
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -148,6 +149,29 @@ def test_a_full_queue_drops_and_counts() -> None:
         gate.set()
         assert sink.flush(5)
         sink.close()
+
+
+def test_close_does_not_hang_on_a_stuck_callback_with_a_full_queue(caplog: pytest.LogCaptureFixture) -> None:
+    gate = threading.Event()
+    entered = threading.Event()
+    delivered: list[str] = []
+
+    def stuck(what: str, address: str | None, port: int, directory: str, data: Mapping[str, object]) -> None:
+        entered.set()
+        gate.wait(timeout=10)
+        delivered.append(what)
+
+    sink = CallbackSink(stuck, capacity=1)
+    sink.submit(lockout_event("auth_fail", KEY, T0))
+    assert entered.wait(timeout=10)
+    sink.submit(lockout_event("user_block", KEY, T0))
+    with caplog.at_level(logging.WARNING, logger="stockade.events"):
+        sink.close()  # returns although the callback is stuck and the queue is full
+    assert "is stuck; closing without waiting for it" in caplog.text
+    gate.set()
+    assert sink.flush(5)
+    assert delivered == ["auth_fail", "user_block"]
+    sink.close()
 
 
 # -- callbacks from configuration --------------------------------------------------------------

@@ -63,7 +63,13 @@ class CallbackSink:
         return done.wait(timeout)
 
     def close(self) -> None:
-        self._queue.put(None)
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            # The callback is stuck behind a full queue: never hang the shutdown on it (the
+            # thread is a daemon and ends with the process).
+            log.warning("event callback %s is stuck; closing without waiting for it", self.name)
+            return
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
