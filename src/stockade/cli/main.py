@@ -9,6 +9,9 @@ from __future__ import annotations
 import click
 
 from stockade import __version__
+from stockade.cli.check import check
+from stockade.cli.serve import serve
+from stockade.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,16 +20,12 @@ def cli() -> None:
     """Stockade keeps abusers out of web applications."""
 
 
-def _register() -> None:
-    from stockade.cli import check, serve, users
-
-    cli.add_command(serve.serve)
-    cli.add_command(check.check)
-    cli.add_command(users.users)
+cli.add_command(serve)
+cli.add_command(check)
+cli.add_command(users)
 
 
 def main() -> None:
-    _register()
     cli(prog_name="stockade")
 
 
