@@ -243,7 +243,8 @@ def test_scopes(store: LockoutStore, scope: Scope, expected: list[LockoutKey]) -
         store.block(key, T0 + 100, T0, POLICY)
     assert blocked_keys(store, T0, scope) == _expected_order(expected)
     removed = store.unblock(scope, T0)
-    assert removed == _expected_order(expected)
+    assert [r.key for r in removed] == _expected_order(expected)
+    assert {r.until for r in removed} <= {T0 + 100}
     assert blocked_keys(store, T0) == _expected_order([k for k in KEYS if k not in expected])
 
 
@@ -273,7 +274,7 @@ def test_block_sets_exactly_the_requested_end(store: LockoutStore) -> None:
 def test_block_clears_failures(store: LockoutStore) -> None:
     fail(store, ALICE, 2)
     store.block(ALICE, T0 + 1, T0, POLICY)
-    assert store.unblock(Scope(user="alice"), T0 + 2) == [ALICE]
+    assert store.unblock(Scope(user="alice"), T0 + 2) == [BlockRecord(ALICE, T0 + 1)]
     assert fail(store, ALICE, 2, T0 + 3) == [False, False]
 
 
@@ -281,7 +282,7 @@ def test_unblock_removes_expired_blocks_and_reports_nothing_else(store: LockoutS
     store.block(ALICE, T0 + 10, T0, POLICY)
     fail(store, BOB, 1)
     assert store.list_blocked(Scope(), T0 + 20) == []
-    assert store.unblock(Scope(user="alice"), T0 + 20) == [ALICE]
+    assert store.unblock(Scope(user="alice"), T0 + 20) == [BlockRecord(ALICE, T0 + 10)]
     assert store.unblock(Scope(user="alice"), T0 + 20) == []
     assert store.unblock(Scope(user="bob"), T0 + 20) == []
     assert store.record_success([ALICE], T0 + 21, POLICY).unblocked == ()
@@ -290,7 +291,7 @@ def test_unblock_removes_expired_blocks_and_reports_nothing_else(store: LockoutS
 def test_unblock_keeps_the_login_record(store: LockoutStore) -> None:
     store.record_success([ALICE], T0, POLICY)
     store.block(ALICE, T0 + 100, T0 + 1, POLICY)
-    assert store.unblock(Scope(), T0 + 2) == [ALICE]
+    assert store.unblock(Scope(), T0 + 2) == [BlockRecord(ALICE, T0 + 100)]
     assert [r.key for r in store.list_auth(Scope(), T0 + 2)] == [ALICE]
 
 
@@ -367,7 +368,7 @@ def test_infinity_round_trips(store: LockoutStore, opener: Opened) -> None:
     assert opener.rows(store) == 4
     assert store.record_failure(carol, T0 + 1e12, policy).blocked
     assert store.record_success([ALICE], T0 + 1e12, POLICY).until == math.inf
-    assert sorted(store.unblock(Scope(), T0), key=str) == sorted([ALICE, BOB, carol], key=str)
+    assert sorted((r.key for r in store.unblock(Scope(), T0)), key=str) == sorted([ALICE, BOB, carol], key=str)
 
 
 def test_max_retries_infinity_never_blocks(store: LockoutStore) -> None:

@@ -123,8 +123,9 @@ def test_block_list_unblock(config: Path) -> None:
     # Callbacks of the directory fire from the CLI process; API unblocks reach only the audit log.
     events = callbacks.read(config.parent / "events.jsonl")
     assert [(e["what"], e["directory"], e["data"]) for e in events] == [
-        ("user_block", "/secure", {"user": "alice", "seconds": 120.0, "by": "api"})
+        ("user_block", "/secure", {"user": "alice", "seconds": 120.0, "until": events[0]["data"]["until"], "by": "api"})
     ]
+    assert str(events[0]["data"]["until"]).endswith("Z")
     audit = [json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()]
     assert [(a["what"], a["user"], a["directory"]) for a in audit] == [
         ("user_block", "alice", "/secure"),

@@ -25,7 +25,7 @@ from stockade import (
 )
 from stockade.engine.audit import AuditLog
 from stockade.engine.settings import EventCallback, LockoutBy
-from stockade.engine.views import BlockedUser
+from stockade.engine.views import BlockedUser, iso_utc
 from stockade.stores import MemoryStore, SQLiteStore
 from stockade.stores.records import LoginResult
 
@@ -34,7 +34,7 @@ POLICY = LockoutPolicy(max_retries=3, block_time=60.0, fail_expire_time=60.0, au
 L1 = Listener("127.0.0.1", 8080)
 L2 = Listener(None, 8443)
 # Data keys an event may carry; never a password.
-DATA_KEYS = {"user", "client", "request", "seconds", "by", "expired"}
+DATA_KEYS = {"user", "client", "request", "seconds", "until", "by", "expired"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def test_auth_fail_then_user_block_in_order(guard: Guard, recorder: Recorder) ->
     assert (first.address, first.port, first.directory) == ("127.0.0.1", 8080, "/secure")
     assert first.data == {"user": "alice", "request": "GET /secure/ HTTP/1.1"}
     assert (block.address, block.port, block.directory) == ("127.0.0.1", 8080, "/secure")
-    assert block.data == {"user": "alice", "seconds": 60.0}
+    assert block.data == {"user": "alice", "seconds": 60.0, "until": iso_utc(guard.clock.now() + 60)}
 
 
 def test_event_data_never_has_a_password(guard: Guard, recorder: Recorder, clock: ManualClock) -> None:
@@ -288,8 +288,8 @@ def test_block_user_on_every_listener(guard: Guard, recorder: Recorder) -> None:
     assert guard.login_succeeded("dave", "/secure/top", listener=L1).accepted
     assert guard.flush_events()
     assert [(c.what, c.address, c.port, c.data) for c in recorder.calls] == [
-        ("user_block", "127.0.0.1", 8080, {"user": "dave", "seconds": 100.0, "by": "api"}),
-        ("user_block", None, 8443, {"user": "dave", "seconds": 100.0, "by": "api"}),
+        ("user_block", "127.0.0.1", 8080, {"user": "dave", "seconds": 100.0, "until": iso_utc(T0 + 100), "by": "api"}),
+        ("user_block", None, 8443, {"user": "dave", "seconds": 100.0, "until": iso_utc(T0 + 100), "by": "api"}),
     ]
 
 
@@ -488,7 +488,11 @@ def test_lockout_by_ip(clock: ManualClock, recorder: Recorder) -> None:
         assert guard.login_succeeded("bob", "/secure", client="10.0.0.3", listener=L1).accepted
         assert guard.flush_events()
         block = next(c for c in recorder.calls if c.what == "user_block")
-        assert block.data == {"user": "c", "client": "10.0.0.1", "seconds": 60.0}
+        assert {k: v for k, v in block.data.items() if k != "until"} == {
+            "user": "c",
+            "client": "10.0.0.1",
+            "seconds": 60.0,
+        }
         blocked = [(b.user, b.client, b.port) for b in guard.list_blocked_users("/secure")]
         assert blocked == [("", "10.0.0.1", 0), ("alice", "", 8080), ("alice", "", 8443)]
     finally:

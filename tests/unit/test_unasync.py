@@ -51,6 +51,7 @@ def test_guard_twins_have_the_same_public_methods() -> None:
         "report_attempt",
         "reserve_attempt",
         "sweep",
+        "unblock_client",
         "unblock_user",
     }
 

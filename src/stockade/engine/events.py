@@ -108,6 +108,11 @@ class EventBus:
             self._by_directory[directory] = [shared.setdefault(id(fn), CallbackSink(fn)) for fn in functions]
         self._callback_sinks = list(shared.values())
 
+    @property
+    def listening(self) -> bool:
+        """Whether any sink or callback exists; without one, events need not be built."""
+        return bool(self._sinks or self._callback_sinks)
+
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 

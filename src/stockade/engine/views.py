@@ -71,9 +71,9 @@ class AuthUser:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
-    """A reserved password check; report its outcome with ``report_attempt``."""
+    """A reserved password check; report its outcome with ``report_attempt``, exactly once."""
 
     granted: bool
     directory: str
@@ -82,3 +82,4 @@ class Attempt:
     blocked: bool = False
     until: float | None = None
     request: str | None = None
+    settled: bool = False

@@ -75,7 +75,7 @@ class TransitionStore(abc.ABC):
                 if core.login_needs_no_write(self._load(primary), now, policy) and not any(
                     self._load(k).blocked_until is not None for k in others
                 ):
-                    return LoginResult(accepted=True)
+                    return _ACCEPTED
         with self._atomic("record_success"):
             states: dict[LockoutKey, LockoutState] = {}
             unblocked: list[LockoutKey] = []
@@ -118,13 +118,13 @@ class TransitionStore(abc.ABC):
         with self._atomic("block"):
             self._put(key, core.block(self._load(key), until), policy)
 
-    def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
-        removed: list[LockoutKey] = []
+    def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
+        removed: list[BlockRecord] = []
         with self._atomic("unblock"):
             for key, state in list(self._scan(scope)):
                 new, was_blocked = core.unblock(state)
-                if was_blocked:
-                    removed.append(key)
+                if was_blocked and state.blocked_until is not None:
+                    removed.append(BlockRecord(key, state.blocked_until))
                     # Unblocking clears the failures, so what remains carries absolute
                     # expiry times and any policy gives the same answer.
                     self._put(key, new, _NO_FAILURES)
@@ -156,6 +156,7 @@ class TransitionStore(abc.ABC):
 
 
 _NO_FAILURES = LockoutPolicy()
+_ACCEPTED = LoginResult(accepted=True)
 
 
 def record_order(key: LockoutKey) -> tuple[str, str, str, int, str]:

@@ -2,8 +2,9 @@
 
 State lives only as long as the process and is not shared with other workers; use it for
 tests, for a single process, or for replaying traffic. The number of records is capped
-(``memory://?max_records=N``): when full, the least recently written record is dropped,
-so a flood of distinct user names cannot exhaust memory.
+(``memory://?max_records=N``): when full, the least recently written record without a
+block is dropped (the oldest record of all when the oldest few all hold blocks), so a
+flood of distinct user names can neither exhaust memory nor cheaply evict its own block.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from itertools import islice
 
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.stores.base import TransitionStore, record_order
 from stockade.stores.records import Scope
 
 DEFAULT_MAX_RECORDS = 100_000
+# How many of the oldest records eviction looks at to find one without a block.
+_EVICTION_SCAN = 32
 
 
 class MemoryStore(TransitionStore):
@@ -50,8 +54,18 @@ class MemoryStore(TransitionStore):
         self._rows[key] = (state, expires_at)
         self._rows.move_to_end(key)
         while len(self._rows) > self.max_records:
-            self._rows.popitem(last=False)
+            self._rows.pop(self._victim())
             self.evicted += 1
+
+    def _victim(self) -> LockoutKey:
+        oldest: LockoutKey | None = None
+        for key, (state, _) in islice(self._rows.items(), _EVICTION_SCAN):
+            oldest = oldest or key
+            if state.blocked_until is None:
+                return key
+        if oldest is None:
+            raise LookupError("no record to evict")
+        return oldest
 
     def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
         keys = sorted((k for k in self._rows if scope.matches(k)), key=record_order)

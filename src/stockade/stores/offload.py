@@ -52,7 +52,7 @@ class OffloadedStore:
     async def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
         await self._run(self.sync.block, key, until, now, policy)
 
-    async def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
+    async def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
         return await self._run(self.sync.unblock, scope, now)
 
     async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:

@@ -57,11 +57,13 @@ class Scope:
     address: AddressFilter = ANY
     port: PortFilter = ANY
     user: str | None = None
+    client: str | None = None
 
     def matches(self, key: LockoutKey) -> bool:
         return (
             (self.directory is None or key.directory == self.directory)
             and (self.user is None or key.user == self.user)
+            and (self.client is None or key.client == self.client)
             and (self.address is ANY or key.address == self.address)
             and (self.port is ANY or key.port == self.port)
         )

@@ -195,6 +195,9 @@ class SQLiteStore(TransitionStore):
         if scope.user is not None:
             where.append("user = ?")
             args.append(scope.user)
+        if scope.client is not None:
+            where.append("client = ?")
+            args.append(scope.client)
         if scope.address is not ANY:
             where.append("address = ?")
             args.append(scope.address or "")
@@ -227,13 +230,25 @@ def _key(row: tuple[object, ...]) -> LockoutKey:
     )
 
 
+def _times(text: object) -> tuple[float, ...]:
+    if text == "[]":
+        return ()
+    return tuple(map(float, json.loads(str(text))))
+
+
+def _real(value: object) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    return float(str(value))
+
+
 def _state(row: tuple[object, ...]) -> LockoutState:
     failures, blocked_until, auth_until, reservations = row
     return LockoutState(
-        failures=tuple(float(t) for t in json.loads(str(failures))),
-        blocked_until=None if blocked_until is None else float(str(blocked_until)),
-        auth_until=None if auth_until is None else float(str(auth_until)),
-        reservations=tuple(float(t) for t in json.loads(str(reservations))),
+        failures=_times(failures),
+        blocked_until=_real(blocked_until),
+        auth_until=_real(auth_until),
+        reservations=_times(reservations),
     )
 
 

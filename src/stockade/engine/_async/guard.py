@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from stockade.clock import Clock, SystemClock
 from stockade.core.directories import DirectoryTable, normalize_directory
-from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, Event, lockout_event
+from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.settings import NO_LISTENER, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BlockedUser
+from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked
 from stockade.stores._async.protocol import AsyncLockoutStore
 from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope
@@ -43,8 +44,10 @@ class AsyncGuard:
         self.settings = settings
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.directories: DirectoryTable[DirectorySettings] = DirectoryTable((d.path, d) for d in settings.directories)
-        self.events = EventBus(sinks, {normalize_directory(d.path): d.callbacks for d in settings.directories})
+        # Normalised once here, so that every key, event and lookup uses the same spelling.
+        directories = tuple(replace(d, path=normalize_directory(d.path)) for d in settings.directories)
+        self.directories: DirectoryTable[DirectorySettings] = DirectoryTable((d.path, d) for d in directories)
+        self.events = EventBus(sinks, {d.path: d.callbacks for d in directories})
         self.listeners = settings.listeners
         self._next_sweep = -INFINITY
 
@@ -64,7 +67,7 @@ class AsyncGuard:
 
     def _keys(self, d: DirectorySettings, user: str, client: str, listener: Listener) -> tuple[LockoutKey, ...]:
         _check_user(user)
-        directory = normalize_directory(d.path)
+        directory = d.path
         if d.lockout_by == "user":
             return (LockoutKey(directory, user, "", listener.address, listener.port),)
         if not client:
@@ -75,8 +78,9 @@ class AsyncGuard:
         # Blocks made through the API name a user; they apply whatever the client.
         return (primary, LockoutKey(directory, user, "", listener.address, listener.port))
 
-    def _event(self, what: str, key: LockoutKey, user: str, client: str, **data: object) -> Event:
-        return lockout_event(what, _with_identity(key, user, client), self.clock.now(), **data)
+    def _emit(self, what: str, key: LockoutKey, user: str, client: str, now: float, **data: object) -> None:
+        if self.events.listening:
+            self.events.emit(lockout_event(what, _with_identity(key, user, client), now, **data))
 
     # -- the login flow ----------------------------------------------------------------------
 
@@ -107,9 +111,11 @@ class AsyncGuard:
         now = self.clock.now()
         await self._maybe_sweep(now)
         outcome = await self.store.record_failure(keys[0], now, d.policy, reserved=reserved)
-        self.events.emit(self._event(AUTH_FAIL, keys[0], user, client, request=request))
+        self._emit(AUTH_FAIL, keys[0], user, client, now, request=request)
         if outcome.blocked:
-            self.events.emit(self._event(USER_BLOCK, keys[0], user, client, seconds=_seconds(d.policy.block_time)))
+            # A re-block keeps a longer block in force: report the real end, not just block_time.
+            until = INFINITY if outcome.until is None else outcome.until
+            self._emit(USER_BLOCK, keys[0], user, client, now, seconds=_seconds(until - now), until=_until(until))
         return outcome
 
     async def login_succeeded(
@@ -140,9 +146,9 @@ class AsyncGuard:
         await self._maybe_sweep(now)
         result = await self.store.record_success(keys, now, d.policy, reserved=reserved)
         for key in result.unblocked:
-            self.events.emit(self._event(USER_UNBLOCK, key, user, client))
+            self._emit(USER_UNBLOCK, key, user, client, now)
         what = "auth_success" if result.accepted else "auth_refused"
-        self.events.emit(self._event(what, keys[0], user, client, request=request))
+        self._emit(what, keys[0], user, client, now, request=request)
         return result
 
     async def reserve_attempt(
@@ -166,7 +172,7 @@ class AsyncGuard:
         outcome = await self.store.reserve(keys, now, d.policy)
         return Attempt(
             granted=outcome.granted,
-            directory=normalize_directory(d.path),
+            directory=d.path,
             user=user,
             keys=keys,
             blocked=outcome.blocked,
@@ -175,9 +181,8 @@ class AsyncGuard:
         )
 
     async def report_attempt(self, attempt: Attempt, *, success: bool) -> FailureOutcome | LoginResult:
-        """Report the outcome of a granted attempt, releasing its slot."""
-        if not attempt.granted:
-            raise InvalidArgument("attempt", attempt.user, "an attempt that reserve_attempt granted")
+        """Report the outcome of a granted attempt, releasing its slot (once)."""
+        _settle(attempt)
         d = self.directory(attempt.directory)
         client = attempt.keys[0].client
         if success:
@@ -186,7 +191,8 @@ class AsyncGuard:
 
     async def release_attempt(self, attempt: Attempt) -> None:
         """Give back a granted slot without an outcome (the check was abandoned)."""
-        if attempt.granted:
+        if attempt.granted and not attempt.settled:
+            _settle(attempt)
             d = self.directory(attempt.directory)
             await self.store.release(attempt.keys[0], self.clock.now(), d.policy)
 
@@ -212,9 +218,9 @@ class AsyncGuard:
         until = now + duration
         blocked: list[BlockedUser] = []
         for listener in self._listeners(address, port):
-            key = LockoutKey(normalize_directory(d.path), user, "", listener.address, listener.port)
+            key = LockoutKey(d.path, user, "", listener.address, listener.port)
             await self.store.block(key, until, now, d.policy)
-            self.events.emit(lockout_event(USER_BLOCK, key, now, seconds=_seconds(duration), by="api"))
+            self._emit(USER_BLOCK, key, user, "", now, seconds=_seconds(duration), until=_until(until), by="api")
             blocked.append(BlockedUser(user, key.directory, key.address, key.port, until))
         return blocked
 
@@ -228,32 +234,48 @@ class AsyncGuard:
     ) -> list[BlockedUser]:
         """Remove ``user``'s blocks in ``directory``, or in every directory when it is omitted.
 
-        Raises :class:`NotBlocked` when there was nothing to remove. As the reference's
-        documentation says, no ``user_unblock`` callback fires; the audit log records it.
+        Returns the blocks removed (expired ones included, as in the reference) and raises
+        :class:`NotBlocked` when there was none. As the reference's documentation says, no
+        ``user_unblock`` callback fires; the audit log records it.
         """
-        scope_dir = None if directory is None else normalize_directory(self.directory(directory).path)
+        return await self._unblock(Scope(self._scope_dir(directory), address, port, user=user), user, directory)
+
+    async def unblock_client(
+        self,
+        client: str,
+        directory: str | None = None,
+        *,
+        address: AddressFilter = ANY,
+        port: PortFilter = ANY,
+    ) -> list[BlockedUser]:
+        """Remove the blocks of a client IP (directories with ``lockout_by`` ``ip`` or ``user_ip``)."""
+        return await self._unblock(Scope(self._scope_dir(directory), address, port, client=client), client, directory)
+
+    async def _unblock(self, scope: Scope, who: str, directory: str | None) -> list[BlockedUser]:
         now = self.clock.now()
-        removed = await self.store.unblock(Scope(scope_dir, address, port, user), now)
+        removed = await self.store.unblock(scope, now)
         if not removed:
-            raise NotBlocked(user, directory)
-        for key in removed:
-            self.events.emit(lockout_event(USER_UNBLOCK, key, now, by="api").as_audit_only())
-        return [BlockedUser(k.user, k.directory, k.address, k.port, now, k.client) for k in removed]
+            raise NotBlocked(who, directory)
+        if self.events.listening:
+            for record in removed:
+                self.events.emit(lockout_event(USER_UNBLOCK, record.key, now, by="api").as_audit_only())
+        return [BlockedUser.from_record(r) for r in removed]
+
+    def _scope_dir(self, directory: str | None) -> str | None:
+        return None if directory is None else self.directory(directory).path
 
     async def list_blocked_users(
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[BlockedUser]:
         """Active blocks, one entry per user, directory and listener."""
-        scope_dir = None if directory is None else normalize_directory(self.directory(directory).path)
-        records = await self.store.list_blocked(Scope(scope_dir, address, port), self.clock.now())
+        records = await self.store.list_blocked(Scope(self._scope_dir(directory), address, port), self.clock.now())
         return [BlockedUser.from_record(r) for r in records]
 
     async def list_auth_users(
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[AuthUser]:
         """Users who logged in successfully within ``auth_timeout``, without duplicates."""
-        scope_dir = None if directory is None else normalize_directory(self.directory(directory).path)
-        records = await self.store.list_auth(Scope(scope_dir, address, port), self.clock.now())
+        records = await self.store.list_auth(Scope(self._scope_dir(directory), address, port), self.clock.now())
         return [AuthUser.from_record(r) for r in records]
 
     async def sweep(self) -> int:
@@ -261,7 +283,7 @@ class AsyncGuard:
         now = self.clock.now()
         unblocked = await self.store.sweep(now)
         for key in unblocked:
-            self.events.emit(lockout_event(USER_UNBLOCK, key, now, expired=True))
+            self._emit(USER_UNBLOCK, key, key.user, key.client, now, expired=True)
         return len(unblocked)
 
     async def _maybe_sweep(self, now: float) -> None:
@@ -309,6 +331,18 @@ def _duration(seconds: float | str) -> float:
 
 def _seconds(duration: float) -> float | None:
     return None if math.isinf(duration) else duration
+
+
+def _until(until: float) -> str | None:
+    return iso_utc(until)
+
+
+def _settle(attempt: Attempt) -> None:
+    if not attempt.granted:
+        raise InvalidArgument("attempt", attempt.user, "an attempt that reserve_attempt granted")
+    if attempt.settled:
+        raise InvalidArgument("attempt", attempt.user, "an attempt not yet reported or released")
+    attempt.settled = True
 
 
 def _with_identity(key: LockoutKey, user: str, client: str) -> LockoutKey:

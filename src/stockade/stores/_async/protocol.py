@@ -48,8 +48,8 @@ class AsyncLockoutStore(Protocol):
         """Set a block ending at ``until`` (``math.inf`` for infinity)."""
         ...
 
-    async def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
-        """Remove every block record (expired or not) in ``scope``; returns their keys."""
+    async def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
+        """Remove every block record (expired or not) in ``scope``; returns what was removed."""
         ...
 
     async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:

@@ -49,8 +49,8 @@ class LockoutStore(Protocol):
         """Set a block ending at ``until`` (``math.inf`` for infinity)."""
         ...
 
-    def unblock(self, scope: Scope, now: float) -> list[LockoutKey]:
-        """Remove every block record (expired or not) in ``scope``; returns their keys."""
+    def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
+        """Remove every block record (expired or not) in ``scope``; returns what was removed."""
         ...
 
     def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
