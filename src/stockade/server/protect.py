@@ -41,7 +41,10 @@ class DirectoryGate:
     def __init__(self, directory: ProtectedDirectory, clock: Clock) -> None:
         self.directory = directory
         self.path = directory.path
-        self.users = UserFile(directory.users, clock)
+        # A cached success answers faster than a real check. When the lockout is hidden
+        # (blocked_status = 401) that speed would tell a blocked attacker the password is
+        # right, so such directories pay a full check on every request.
+        self.users = UserFile(directory.users, clock, cache_successes=directory.settings.blocked_status != 401)
         self.require_user = directory.require_user
         self.challenge = unauthorized(directory.realm)
         self.blocked_status = directory.settings.blocked_status

@@ -42,6 +42,8 @@ class SuccessCache:
         return user, hmac.new(self._key, password.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
     def hit(self, user: str, password: str) -> bool:
+        if self.capacity == 0:
+            return False
         key = self._digest(user, password)
         with self._lock:
             expires = self._entries.get(key)
@@ -54,6 +56,8 @@ class SuccessCache:
             return True
 
     def add(self, user: str, password: str) -> None:
+        if self.capacity == 0:
+            return
         key = self._digest(user, password)
         with self._lock:
             self._entries[key] = self.clock.now() + self.lifetime
@@ -73,10 +77,10 @@ class UserFile:
     broken on reload keeps the previous entries and is logged once until it changes again.
     """
 
-    def __init__(self, users: Htpasswd, clock: Clock) -> None:
+    def __init__(self, users: Htpasswd, clock: Clock, *, cache_successes: bool = True) -> None:
         self.users = users
         self.clock = clock
-        self.cache = SuccessCache(clock)
+        self.cache = SuccessCache(clock, capacity=CACHE_ENTRIES if cache_successes else 0)
         self._mtime = _mtime(users)
         self._next_check = clock.now() + RELOAD_CHECK_SECONDS
         self._failed_mtime: int | None = None
