@@ -28,6 +28,7 @@ import pytest
 from stockade.clock import ManualClock
 from stockade.server.testing import ServerThread
 from tests.integration import callbacks
+from tests.integration.toml_text import toml_value
 
 PASSWORDS = {"alice": "wonderland", "bob": "builder", "carol": "c:o:l:o:n"}
 SECRET = b"<h1>top secret</h1>\n"
@@ -41,18 +42,6 @@ def _sha1(password: str) -> str:
 def htpasswd_text() -> str:
     bob = bcrypt.hashpw(PASSWORDS["bob"].encode(), bcrypt.gensalt(4)).decode()
     return f"alice:{_sha1(PASSWORDS['alice'])}\nbob:{bob}\ncarol:{_sha1(PASSWORDS['carol'])}\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
 
 
 @dataclass
@@ -93,14 +82,14 @@ class Site:
                 "callback": "tests.integration.callbacks:record",
             }
             directories = [{**defaults, **directory}]
-        lines = ["[server]", f"listen = {_toml(list(listen))}", f"document_root = {_toml(self.docroot.name)}"]
+        lines = ["[server]", f"listen = {toml_value(list(listen))}", f"document_root = {toml_value(self.docroot.name)}"]
         if workers is not None:
             lines.append(f"workers = {workers}")
-        lines += ["", "[store]", f"url = {_toml(store_url or 'sqlite:///' + self.store.name)}"]
+        lines += ["", "[store]", f"url = {toml_value(store_url or 'sqlite:///' + self.store.name)}"]
         if audit:
             lines += ["", "[audit]", 'json = "audit.jsonl"', 'text = "security.log"']
         for table in directories:
-            lines += ["", "[[directory]]", *(f"{key} = {_toml(value)}" for key, value in table.items())]
+            lines += ["", "[[directory]]", *(f"{key} = {toml_value(value)}" for key, value in table.items())]
         path = self.base / name
         path.write_text("\n".join(lines) + "\n")
         return path

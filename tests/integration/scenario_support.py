@@ -27,6 +27,7 @@ from stockade import Guard, ManualClock, open_store
 from stockade.engine.audit import AuditLog
 from stockade.server.testing import ServerThread
 from tests.integration import callbacks
+from tests.integration.toml_text import toml_value
 
 USERS = ("alice", "bob", "dave", "kate", "erin", "leo", "henry", "ivan", "judy", "frank", "outsider")
 REQUIRED = tuple(u for u in USERS if u != "outsider")
@@ -71,16 +72,6 @@ def free_port() -> int:
         return port
 
 
-def _toml(value: TomlValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return "[" + ", ".join(_toml(v) for v in value) + "]"
-
-
 @dataclass(frozen=True, slots=True)
 class Site:
     """The files of one server: document root, users, configuration, event and audit files."""
@@ -108,19 +99,19 @@ class Site:
         overrides = {"/secure": {}, "/fast": {}, **(directories or {})}
         lines = [
             "[server]",
-            f"listen = {_toml([f'127.0.0.1:{port}'])}",
-            f"document_root = {_toml(str(root))}",
+            f"listen = {toml_value([f'127.0.0.1:{port}'])}",
+            f"document_root = {toml_value(str(root))}",
             "",
             "[store]",
-            f"url = {_toml('sqlite:///' + str(base / 'state.db'))}",
+            f"url = {toml_value('sqlite:///' + str(base / 'state.db'))}",
             "",
             "[audit]",
-            f"json = {_toml(str(base / 'audit.jsonl'))}",
+            f"json = {toml_value(str(base / 'audit.jsonl'))}",
         ]
         for path, override in overrides.items():
             settings = {"path": path, "auth_user_file": str(users), **DEFAULT_DIRECTORY, **override}
             lines += ["", "[[directory]]"]
-            lines += [f"{key} = {_toml(value)}" for key, value in settings.items()]
+            lines += [f"{key} = {toml_value(value)}" for key, value in settings.items()]
         config_path = base / "stockade.toml"
         config_path.write_text("\n".join(lines) + "\n")
         return cls(base, config_path, base / "events.jsonl", base / "audit.jsonl")

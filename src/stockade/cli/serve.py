@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from stockade.cli.common import EXIT_CONFIG, config_option, fail, one_line
 from stockade.errors import ConfigError, StockadeError
 from stockade.server.run import serve as run_server
 
 
 @click.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The stockade.toml to serve.",
-)
+@config_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 256),
@@ -31,11 +24,8 @@ def serve(config_path: Path, workers: int | None) -> None:
     try:
         run_server(config_path, workers=workers)
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+        fail(one_line(exc), EXIT_CONFIG)
     except StockadeError as exc:
-        click.echo(f"stockade: {exc}", err=True)
-        sys.exit(1)
+        fail(f"stockade: {exc}")
     except OSError as exc:
-        click.echo(f"stockade: cannot listen: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        fail(f"stockade: cannot listen: {exc.strerror or exc}")
