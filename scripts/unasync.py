@@ -8,6 +8,8 @@ generated file is out of date, so the twins can never drift.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,7 +39,19 @@ HEADER = "# GENERATED from {source} by scripts/unasync.py; edit the source, not 
 def transform(text: str, source: str) -> str:
     for pattern, replacement in SUBSTITUTIONS:
         text = re.sub(pattern, replacement, text)
-    return HEADER.format(source=source) + text
+    return _formatted(HEADER.format(source=source) + text, source)
+
+
+def _formatted(text: str, source: str) -> str:
+    """Dropping ``await`` shortens lines; let ruff re-wrap them so the output stays ruff-clean."""
+    beside = Path(sys.executable).parent / "ruff"
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
+    if ruff is None:
+        return text
+    result = subprocess.run(  # noqa: S603 - a fixed tool on a file of this repository
+        [ruff, "format", "--stdin-filename", source, "-"], input=text, capture_output=True, text=True, check=False
+    )
+    return result.stdout if result.returncode == 0 else text
 
 
 def targets() -> list[tuple[Path, Path]]:
