@@ -10,6 +10,7 @@ import click
 
 from stockade import __version__
 from stockade.cli.check import check
+from stockade.cli.conditions import conditions
 from stockade.cli.serve import serve
 from stockade.cli.users import users
 
@@ -23,6 +24,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(check)
 cli.add_command(users)
+cli.add_command(conditions)
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""What the primitives share: the request values they read (sources) and how a matcher is assembled.
+
+Most of BFE's 58 primitives are one *source* (a value fetched from the request: the path, a
+header's first value, a cookie) paired with one predicate from :mod:`~stockade.conditions.matchers`.
+A :class:`Source` knows how to fetch its value (``get``, for the ``test`` closure) and how to
+write it as an expression over the facts (for the compiler's inline template), and whether
+it can be missing (``None``: a missing cookie, no TLS session, no response), in which case
+the primitive is false, as a fetch error is in BFE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stockade.conditions.matchers import Predicate, Template
+from stockade.conditions.registry import Matcher
+from stockade.core.facts import RequestFacts, go_upper
+
+__all__ = ["Source", "attribute", "bool_matcher", "keyed", "string_matcher"]
+
+Hint = tuple[str, frozenset[str] | tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A string value of the request.
+
+    ``expr`` writes the value as an expression over ``{r}`` (constants through the template);
+    ``upper`` names a facts attribute that caches the upper-case form, when there is one;
+    ``optional`` sources yield ``None`` when the data is missing.
+    """
+
+    get: Callable[[RequestFacts], str | None]
+    expr: Callable[[Template], str]
+    upper: str | None = None
+    optional: bool = False
+
+
+def attribute(name: str, upper: str | None = None) -> Source:
+    """A source that is a plain (possibly derived) attribute of the facts, never missing."""
+
+    def get(facts: RequestFacts) -> str:
+        value: str = getattr(facts, name)
+        return value
+
+    return Source(get, lambda _tpl: "{r}." + name, upper)
+
+
+def keyed(mapping: str, key: str, default: str | None) -> Source:
+    """A source that looks ``key`` up in a dict attribute of the facts; ``default`` when absent."""
+
+    def get(facts: RequestFacts) -> str | None:
+        values: dict[str, str] = getattr(facts, mapping)
+        return values.get(key, default)
+
+    def expr(tpl: Template) -> str:
+        fallback = "" if default is None else ', ""' if default == "" else ", " + tpl.const(default)
+        return "{r}." + mapping + ".get(" + tpl.const(key) + fallback + ")"
+
+    return Source(get, expr, optional=default is None)
+
+
+def string_matcher(source: Source, predicate: Predicate, hint: Hint | None = None) -> Matcher:
+    """A primitive that applies ``predicate`` to the value of ``source``."""
+    get = source.get
+
+    def test(facts: RequestFacts) -> bool:
+        return predicate(get(facts))
+
+    tpl = Template()
+    value = source.expr(tpl)
+
+    def upper() -> str:
+        return "{r}." + source.upper if source.upper else f"{tpl.const(go_upper)}({value})"
+
+    if source.optional and not predicate.inline_takes_none:
+        expr = f"{tpl.const(predicate)}({value})"  # the predicate itself makes a missing value false
+    else:
+        expr = predicate.inline(value, upper, tpl)
+    return Matcher(test=test, expr=expr, consts=tuple(tpl.consts), hint=hint)
+
+
+def bool_matcher(test: Callable[[RequestFacts], bool], expr: str | None = None) -> Matcher:
+    """A primitive that is a plain condition on the facts (``req_proto_secure()``)."""
+    return Matcher(test=test, expr=expr)

@@ -1,0 +1,162 @@
+"""An ordered list of named rules where the first rule whose condition matches wins.
+
+BFE tries block rules one after another until one matches. With hundreds of rules most
+cannot match a given request because they name other hosts or paths, so the list is
+indexed by what its conditions require (:attr:`Condition.hints`):
+
+- by host, when a rule requires one of a set of hosts (a ``req_host_in`` ANDed at the top
+  level, or on both sides of an ``||``): a dict from ``facts.host_lower`` to rules;
+- else by path prefix: a dict from prefix to rules, probed for the prefix lengths in use,
+  and only after one C-level ``str.startswith`` over every prefix says that one applies;
+- every other rule is tried for every request ("always").
+
+A hint is a necessary condition, so leaving out a rule whose hint the request fails never
+changes the answer. Each group of rules (one host, one prefix, "always") is compiled into
+one generated function that tries its conditions inline, in their original order, and
+returns the position of the first that matches below a ``limit`` (or ``limit``): one Python
+call per group instead of one per rule, which is most of the cost of a miss. The groups
+that apply run one after another, each with the best position found so far as its limit,
+so the answer is the first rule in the original order that matches, exactly what a linear
+scan finds (a hypothesis test checks this); conditions have no side effects, so the order
+in which groups run cannot be observed. Should a generated group ever raise, it falls back
+to the rules' own compiled conditions, which never raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
+
+from stockade.conditions.compiler import Condition, SourceBuilder
+from stockade.core.facts import RequestFacts
+
+_Group = Callable[[RequestFacts, int], int]
+
+
+class RuleList:
+    """Named conditions tried in order; :meth:`first_match` names the first that matches."""
+
+    __slots__ = (
+        "_always",
+        "_always_all",
+        "_by_host",
+        "_by_prefix",
+        "_lengths",
+        "_members",
+        "_prefixes",
+        "conditions",
+        "names",
+    )
+
+    def __init__(self, rules: Iterable[tuple[str, Condition]]) -> None:
+        pairs = list(rules)
+        self.names: tuple[str, ...] = tuple(name for name, _ in pairs)
+        self.conditions: tuple[Condition, ...] = tuple(condition for _, condition in pairs)
+        always: list[int] = []
+        by_host: dict[str, list[int]] = {}
+        by_prefix: dict[str, list[int]] = {}
+        for index, condition in enumerate(self.conditions):
+            hosts = condition.hints.get("host")
+            prefixes = condition.hints.get("path_prefix")
+            if hosts is not None:
+                for host in hosts:
+                    by_host.setdefault(host, []).append(index)
+            elif prefixes:
+                for prefix in dict.fromkeys(prefixes):
+                    by_prefix.setdefault(prefix, []).append(index)
+            else:
+                always.append(index)
+        # The members of every group, by group function, for candidates().
+        self._members: dict[_Group, tuple[int, ...]] = {}
+        self._always = self._group(always, "always")
+        # Most requests match no rule, so no other group lowers the limit: skip its checks then.
+        self._always_all = self._group(always, "always, no limit", limited=False)
+        self._by_host = {host: self._group(members, f"host {host}") for host, members in by_host.items()}
+        self._by_prefix = {prefix: self._group(members, f"prefix {prefix}") for prefix, members in by_prefix.items()}
+        self._prefixes = tuple(by_prefix)
+        self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"RuleList({len(self.names)} rules)"
+
+    def first_index(self, facts: RequestFacts) -> int | None:
+        """The position of the first rule, in order, whose condition matches ``facts`` (names may repeat), or None."""
+        best = none = len(self.names)
+        if self._by_host:
+            host = self._by_host.get(facts.host_lower)
+            if host is not None:
+                best = host(facts, best)
+        if self._prefixes:
+            path = facts.path
+            if path.startswith(self._prefixes):
+                for length in self._lengths:
+                    if length > len(path):
+                        break
+                    prefix = self._by_prefix.get(path[:length])
+                    if prefix is not None:
+                        best = prefix(facts, best)
+        best = self._always_all(facts, best) if best == none else self._always(facts, best)
+        return None if best == none else best
+
+    def first_match(self, facts: RequestFacts) -> str | None:
+        """The name of the first rule, in order, whose condition matches ``facts``, or None."""
+        index = self.first_index(facts)
+        return None if index is None else self.names[index]
+
+    def candidates(self, facts: RequestFacts) -> list[str]:
+        """The names of the rules the index lets through for ``facts``, in order (for tests and debugging)."""
+        members = sorted({index for group in self._groups(facts) for index in self._members[group]})
+        return [self.names[index] for index in members]
+
+    def _groups(self, facts: RequestFacts) -> list[_Group]:
+        """The groups of rules that may match ``facts``: the walk of :meth:`first_index`, as a list."""
+        groups = [self._always]
+        if self._by_host:
+            host = self._by_host.get(facts.host_lower)
+            if host is not None:
+                groups.append(host)
+        if self._prefixes:
+            path = facts.path
+            if path.startswith(self._prefixes):
+                for length in self._lengths:
+                    if length > len(path):
+                        break
+                    prefix = self._by_prefix.get(path[:length])
+                    if prefix is not None:
+                        groups.append(prefix)
+        return groups
+
+    def _group(self, members: Sequence[int], label: str, *, limited: bool = True) -> _Group:
+        """One function that tries ``members`` in order: ``group(facts, limit)`` -> first match below limit, or limit.
+
+        Unless ``limited``, it assumes ``limit`` is above every member and does not check it.
+        """
+        builder = SourceBuilder()
+        lines = ["def group(r, limit):", "    try:"]
+        for index in members:
+            condition = self.conditions[index]
+            if limited:
+                lines.append(f"        if limit <= {index}:")
+                lines.append("            return limit")
+            lines.append(f"        if {builder.expression(condition.tree, condition.matchers)}:")
+            lines.append(f"            return {index}")
+        lines += ["        return limit", "    except Exception:", "        return fallback(r, limit)"]
+        conditions = [(index, self.conditions[index]) for index in members]
+
+        def fallback(facts: RequestFacts, limit: int) -> int:
+            for index, condition in conditions:
+                if index >= limit:
+                    break
+                if condition(facts):
+                    return index
+            return limit
+
+        builder.namespace["fallback"] = fallback
+        namespace = builder.define(builder.source("\n".join(lines) + "\n"), f"rules: {label}")
+        group = cast(_Group, namespace["group"])
+        if limited:
+            self._members[group] = tuple(members)
+        return group

@@ -1,0 +1,131 @@
+"""Run a file of condition test vectors (the format of BFE's ``bfe_conditions.json``).
+
+A vector file is a JSON list of cases. A match case has ``cond``, an optional ``request``
+(see :meth:`RequestFacts.from_vector`) and ``expect`` (a bool); an error case has ``cond``,
+``expect_error: true`` and ``error_kind`` (the :attr:`ConditionError.kind` expected).
+``note``, ``source`` and ``quirk`` are informative.
+
+The whole file is validated before any case runs, so a malformed file is reported as one
+:class:`VectorFileError` (naming the case and the field) instead of half a run. This
+module does no I/O: the caller reads and decodes the file and injects ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from stockade.conditions.compiler import compile_condition
+from stockade.conditions.errors import ConditionError
+from stockade.core.facts import RequestFacts
+from stockade.errors import StockadeError
+
+ERROR_KINDS = frozenset(
+    {"syntax", "lexer", "keyword", "unresolved_variable", "unknown_primitive", "arg_count", "arg_type", "build"}
+)
+
+
+class VectorFileError(StockadeError):
+    """A vector file is not a list of well-formed cases."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message, index)
+        self.message = message
+        self.index = index
+
+    def __str__(self) -> str:
+        if self.index is None:
+            return f"invalid vector file: {self.message}"
+        return f"invalid vector file: case {self.index}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One validated case: ``expect`` is a bool for a match case, None for an error case."""
+
+    index: int
+    cond: str
+    expect: bool | None
+    error_kind: str | None
+    request: Mapping[str, object]
+    quirk: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """The outcome of one case; ``reason`` says what went wrong when it failed."""
+
+    case: Case
+    passed: bool
+    reason: str = ""
+
+    def describe(self) -> str:
+        """One line: ``case 7: "cond text": expected true, got false``."""
+        return f"case {self.case.index}: {json.dumps(self.case.cond, ensure_ascii=False)}: {self.reason}"
+
+
+def load_cases(data: object) -> list[Case]:
+    """Validate the decoded JSON of a vector file; raise :class:`VectorFileError` if it is malformed."""
+    if not isinstance(data, list):
+        raise VectorFileError(f"expected a JSON list of cases, got {type(data).__name__}")
+    return [_case(index, item) for index, item in enumerate(data)]
+
+
+def _case(index: int, item: object) -> Case:
+    if not isinstance(item, dict):
+        raise VectorFileError(f"expected an object, got {type(item).__name__}", index)
+    cond = item.get("cond")
+    if not isinstance(cond, str):
+        raise VectorFileError("'cond' must be a string", index)
+    request = item.get("request", {})
+    if not isinstance(request, dict):
+        raise VectorFileError("'request' must be an object", index)
+    try:
+        RequestFacts.from_vector(request)
+    except ValueError as exc:
+        raise VectorFileError(f"invalid 'request': {exc}", index) from None
+    quirk = item.get("quirk", False)
+    if not isinstance(quirk, bool):
+        raise VectorFileError("'quirk' must be true or false", index)
+    if item.get("expect_error", False) is True:
+        kind = item.get("error_kind")
+        if kind not in ERROR_KINDS:
+            accepted = ", ".join(sorted(ERROR_KINDS))
+            raise VectorFileError(f"'error_kind' must be one of {accepted}, got {kind!r}", index)
+        return Case(index, cond, None, str(kind), request, quirk)
+    if item.get("expect_error", False) is not False:
+        raise VectorFileError("'expect_error' must be true or false", index)
+    expect = item.get("expect")
+    if not isinstance(expect, bool):
+        raise VectorFileError("a match case needs 'expect': true or false", index)
+    return Case(index, cond, expect, None, request, quirk)
+
+
+def run_case(case: Case, *, now: float = 0.0) -> CaseResult:
+    """Compile and evaluate one case; never raises for a bad condition (that is a result)."""
+    try:
+        condition = compile_condition(case.cond)
+    except ConditionError as exc:
+        if case.error_kind is None:
+            return CaseResult(case, False, f"expected {_word(case.expect)}, got {exc.kind} error: {exc.bfe_message}")
+        if exc.kind != case.error_kind:
+            return CaseResult(case, False, f"expected {case.error_kind} error, got {exc.kind} error: {exc.bfe_message}")
+        return CaseResult(case, True)
+    if case.error_kind is not None:
+        return CaseResult(case, False, f"expected {case.error_kind} error, got no error")
+    got = condition(RequestFacts.from_vector(case.request, now=now))
+    if condition.errors:
+        return CaseResult(case, False, f"expected {_word(case.expect)}, got an exception inside the condition")
+    if got != case.expect:
+        return CaseResult(case, False, f"expected {_word(case.expect)}, got {_word(got)}")
+    return CaseResult(case, True)
+
+
+def run_cases(cases: Sequence[Case], *, now: float = 0.0) -> list[CaseResult]:
+    """Run every case in order."""
+    return [run_case(case, now=now) for case in cases]
+
+
+def _word(value: bool | None) -> str:
+    return "true" if value else "false"

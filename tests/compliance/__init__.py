@@ -1,0 +1,1 @@
+"""Compliance suites: stockade against vectors run on the reference implementations."""

@@ -1,0 +1,130 @@
+"""RuleList: the first rule in order that matches wins, whatever the index skips."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stockade.conditions import Condition, RuleList, compile_condition, registry
+from stockade.conditions.registry import Matcher, PrimitiveSpec
+from stockade.core.facts import RequestFacts
+
+
+@cache
+def compiled(text: str) -> Condition:
+    return compile_condition(text)
+
+
+def rules(*pairs: tuple[str, str]) -> RuleList:
+    return RuleList([(name, compiled(text)) for name, text in pairs])
+
+
+def facts(**request: object) -> RequestFacts:
+    return RequestFacts.from_vector(request)
+
+
+def linear(pairs: list[tuple[str, Condition]], request: RequestFacts) -> int | None:
+    """The reference: try every rule in order."""
+    for index, (_, condition) in enumerate(pairs):
+        if condition(request):
+            return index
+    return None
+
+
+def test_the_first_matching_rule_in_order_wins() -> None:
+    table = rules(
+        ("admin", 'req_host_in("a.com") && req_path_prefix_in("/admin", false)'),
+        ("posts", 'req_method_in("POST")'),
+        ("a-host", 'req_host_in("a.com")'),
+        ("git", 'req_path_prefix_in("/.git", false)'),
+    )
+    assert table.first_match(facts(host="a.com", path="/admin/x", method="POST")) == "admin"
+    assert table.first_match(facts(host="A.COM:443", path="/x", method="POST")) == "posts"
+    assert table.first_match(facts(host="a.com", path="/.git/config")) == "a-host"
+    assert table.first_match(facts(host="b.com", path="/.git/config")) == "git"
+    assert table.first_match(facts(host="b.com", path="/")) is None
+    assert table.first_index(facts(host="b.com", path="/.git/config")) == 3
+    assert len(table) == 4
+    assert table.names == ("admin", "posts", "a-host", "git")
+
+
+def test_rules_an_index_excludes_are_not_even_candidates() -> None:
+    table = rules(
+        ("host", 'req_host_in("a.com")'),
+        ("prefix", 'req_path_prefix_in("/api|/static", false)'),
+        ("always", 'req_method_in("DELETE")'),
+    )
+    assert table.candidates(facts(host="b.com", path="/index")) == ["always"]
+    assert table.candidates(facts(host="a.com", path="/api/v1")) == ["host", "prefix", "always"]
+
+
+def test_repeated_names_and_empty_lists() -> None:
+    assert RuleList([]).first_match(facts()) is None
+    table = rules(("same", 'req_method_in("PUT")'), ("same", 'req_method_in("GET")'))
+    assert table.first_match(facts(method="GET")) == "same"
+    assert table.first_index(facts(method="GET")) == 1
+
+
+def test_a_rule_that_raises_is_false_and_the_others_still_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(facts: RequestFacts) -> bool:
+        raise RuntimeError("boom")
+
+    spec = PrimitiveSpec("boom_t", (), "Always raises.", lambda: Matcher(test=explode))
+    monkeypatch.setitem(registry.REGISTRY, "boom_t", spec)
+    boom = compile_condition("boom_t()")
+    table = RuleList([("boom", boom), ("get", compile_condition('req_method_in("GET")'))])
+    assert table.first_match(facts(method="GET")) == "get"
+    assert table.first_match(facts(method="PUT")) is None
+    assert boom.errors == 2  # the group fell back to the rules' own conditions, which counted it
+
+
+# -- the index never changes the answer --------------------------------------------------
+
+HOSTS = ["a.com", "A.com", "b.org", "www.a.com", ""]
+PREFIXES = ["/", "/a", "/ab", "/a/b", "/B", "", "/a|/b"]
+TERMS = st.one_of(
+    st.builds(lambda hosts: f'req_host_in("{"|".join(hosts)}")', st.lists(st.sampled_from(HOSTS[:-1]), min_size=1)),
+    st.builds(
+        lambda prefix, ci: f'req_path_prefix_in("{prefix}", {str(ci).lower()})',
+        st.sampled_from(PREFIXES),
+        st.booleans(),
+    ),
+    st.builds(lambda prefix: f'req_path_element_prefix_in("{prefix}", false)', st.sampled_from(["/a", "/ab", "/"])),
+    st.builds(lambda methods: f'req_method_in("{methods}")', st.sampled_from(["GET", "POST|put", "DELETE"])),
+    st.builds(lambda suffix: f'req_host_suffix_in("{suffix}")', st.sampled_from([".com", "a.com", ".org"])),
+    st.just("default_t()"),
+)
+CONDITIONS = st.recursive(
+    TERMS,
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"{a} && {b}", inner, inner),
+        st.builds(lambda a, b: f"({a} || {b})", inner, inner),
+        st.builds(lambda a, b: f"{a} || {b}", inner, inner),  # binds tighter than a surrounding &&
+        st.builds(lambda a: f"!({a})", inner),
+    ),
+    max_leaves=4,
+)
+REQUESTS = st.fixed_dictionaries(
+    {
+        "host": st.sampled_from([*HOSTS, "a.com:8080", "WWW.A.COM", "c.net"]),
+        "path": st.sampled_from(["/", "/a", "/ab", "/abc", "/a/b/c", "/B", "/b", "/A", "/x"]),
+        "method": st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(CONDITIONS, min_size=1, max_size=12), st.lists(REQUESTS, min_size=1, max_size=6))
+def test_first_match_equals_a_linear_scan(texts: list[str], requests: list[dict[str, object]]) -> None:
+    pairs = [(f"rule-{i}", compiled(text)) for i, text in enumerate(texts)]
+    table = RuleList(pairs)
+    for request in requests:
+        expected = linear(pairs, RequestFacts.from_vector(request))
+        request_facts = RequestFacts.from_vector(request)
+        assert table.first_index(request_facts) == expected, (texts, request)
+        assert table.first_match(request_facts) == (None if expected is None else f"rule-{expected}")
+        if expected is not None:
+            assert f"rule-{expected}" in table.candidates(request_facts)
