@@ -189,7 +189,11 @@ def test_every_error_is_a_condition_error_with_a_bfe_message() -> None:
 
 def test_hints_come_from_the_top_level_conjuncts() -> None:
     both = compile_condition('req_host_in("A.com|b.com") && req_path_prefix_in("/x|/y", false) && req_method_in("GET")')
-    assert both.hints == {"host": frozenset({"a.com", "b.com"}), "path_prefix": ("/x", "/y")}
+    assert both.hints == {
+        "host": frozenset({"a.com", "b.com"}),
+        "path_prefix": ("/x", "/y"),
+        "method": frozenset({"GET"}),
+    }
     narrowed = compile_condition('req_host_in("a.com|b.com") && req_host_in("b.com|c.com")')
     assert narrowed.hints == {"host": frozenset({"b.com"})}
     united = compile_condition('req_host_in("a.com") || req_host_in("b.com") && default_t()')
@@ -237,3 +241,14 @@ def test_the_primitive_table_in_the_docs_is_current() -> None:
     doc = (ROOT / "docs" / "conditions.md").read_text(encoding="utf-8")
     for name in registry.names():
         assert f"| `{name}` |" in doc
+
+
+def test_compiled_conditions_return_bools_on_every_vector() -> None:
+    # The generated function returns its expression as is: every template must be a bool.
+    for case in json.loads(VECTORS.read_text()):
+        if case.get("expect_error"):
+            continue
+        facts = RequestFacts.from_vector(case.get("request", {}), now=1_800_000_000.0)
+        for strategy in ("source", "closures"):
+            result = compile_condition(case["cond"], strategy=strategy)(facts)
+            assert type(result) is bool, (case["cond"], strategy, result)

@@ -192,11 +192,19 @@ def test_url_defaults_to_path_and_query() -> None:
 # -- lazy derivation -----------------------------------------------------------------------
 
 
-def test_derived_values_reflect_fields_set_before_the_first_read() -> None:
+def test_line_values_are_derived_at_construction_and_the_rest_on_first_read() -> None:
     request = RequestFacts()
-    request.host = "late.example:81"
     request.headers.append(("Cookie", "a=1"))
-    assert (request.host_name, request.port, request.cookies) == ("late.example", "81", {"a": "1"})
+    assert request._cookies is None
+    assert request.cookies == {"a": "1"}
+    assert request._cookies == {"a": "1"}
+    moved = dataclasses.replace(request, host="late.example:81")
+    assert (moved.host_name, moved.port) == ("late.example", "81")
+
+
+def test_the_class_has_no_getattr_hook() -> None:
+    # CPython specialises slot reads only for classes without __getattr__: keep it that way.
+    assert not hasattr(RequestFacts, "__getattr__")
 
 
 def test_an_unknown_attribute_is_still_an_attribute_error() -> None:

@@ -55,9 +55,11 @@ def test_rules_an_index_excludes_are_not_even_candidates() -> None:
     table = rules(
         ("host", 'req_host_in("a.com")'),
         ("prefix", 'req_path_prefix_in("/api|/static", false)'),
-        ("always", 'req_method_in("DELETE")'),
+        ("method", 'req_method_in("DELETE")'),
+        ("always", 'req_header_key_in("X-Scanner")'),
     )
     assert table.candidates(facts(host="b.com", path="/index")) == ["always"]
+    assert table.candidates(facts(host="b.com", path="/index", method="delete")) == ["method", "always"]
     assert table.candidates(facts(host="a.com", path="/api/v1")) == ["host", "prefix", "always"]
 
 

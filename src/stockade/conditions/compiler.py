@@ -97,9 +97,8 @@ def compile_condition(text: str, *, strategy: Strategy = "source") -> Condition:
         source = builder.source(
             f"def evaluate({_FACTS}):\n"
             f"    try:\n"
-            f"        if {body}:\n"
-            f"            return True\n"
-            f"        return False\n"
+            # Every inline template is a bool expression, and so are `and`/`or`/`not` of them.
+            f"        return {body}\n"
             f"    except Exception:\n"
             f"        evaluate.errors += 1\n"
             f"        return False\n"

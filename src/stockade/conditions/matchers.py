@@ -231,6 +231,7 @@ class Regexp(Predicate):
         self._search: Callable[[str], object] | None = None
         if self._literal is None:
             self._compile(pattern)
+        self._words, self._fold = _literal_alternatives(pattern)
 
     def _compile(self, pattern: str) -> None:
         if _ANY_BYTE.search(pattern):
@@ -254,12 +255,36 @@ class Regexp(Predicate):
     def __call__(self, value: str | None) -> bool:
         if value is None:
             return False
+        words = self._words
+        if words is not None and value.isascii():
+            # Scanner signatures are mostly literal alternations: substring tests give RE2's
+            # answer several times faster. Folding is exact only for ASCII text (RE2 also folds
+            # the long s and the Kelvin sign into ASCII letters), so other text goes to RE2.
+            if self._fold:
+                value = value.lower()
+            for word in words:  # noqa: SIM110 - a loop is cheaper here than any() over a generator
+                if word in value:
+                    return True
+            return False
         text = go_text(value)
         if self._literal is not None:
             return self._literal in text
         if self._match is not None:
             return self._match(text.encode("utf-8"))
         return self._search is not None and self._search(text) is not None
+
+
+_ALTERNATIVE = re.compile(r"[A-Za-z0-9 _\-/:;,=@#%&'\"<>~!`]+")
+
+
+def _literal_alternatives(pattern: str) -> tuple[tuple[str, ...] | None, bool]:
+    """``a|b|c`` or ``(?i)a|b|c`` of plain ASCII words: the words (lower-cased under ``(?i)``)."""
+    fold = pattern.startswith("(?i)")
+    body = pattern[4:] if fold else pattern
+    words = body.split("|")
+    if not all(_ALTERNATIVE.fullmatch(word) for word in words):
+        return None, False
+    return tuple(word.lower() for word in words) if fold else tuple(words), fold
 
 
 def _go_regexp_error(exc: Exception) -> str:

@@ -32,7 +32,8 @@ class Matcher:
     ``test(facts)`` decides and never raises; missing data is false as in BFE (``bfe.md``
     §1.4-1.5). ``expr``, when set, is an equivalent Python expression the compiler may
     inline instead of calling ``test``: ``{r}`` stands for the facts and ``{c0}``, ``{c1}``,
-    ... for the entries of ``consts``; it never raises either. ``hint`` tells an index
+    ... for the entries of ``consts``; it never raises either and its value is a ``bool``
+    (the generated function returns it as is). ``hint`` tells an index
     what every matching request has: ``("host", keys)`` (its ``facts.host_lower`` is one of
     ``keys``) or ``("path_prefix", prefixes)`` (its ``facts.path`` starts with one of them).
     """

@@ -8,6 +8,7 @@ indexed by what its conditions require (:attr:`Condition.hints`):
   level, or on both sides of an ``||``): a dict from ``facts.host_lower`` to rules;
 - else by path prefix: a dict from prefix to rules, probed for the prefix lengths in use,
   and only after one C-level ``str.startswith`` over every prefix says that one applies;
+- else by method, when a rule requires one of a set of methods (``req_method_in``);
 - every other rule is tried for every request ("always").
 
 A hint is a necessary condition, so leaving out a rule whose hint the request fails never
@@ -40,6 +41,7 @@ class RuleList:
         "_always",
         "_always_all",
         "_by_host",
+        "_by_method",
         "_by_prefix",
         "_lengths",
         "_members",
@@ -55,15 +57,20 @@ class RuleList:
         always: list[int] = []
         by_host: dict[str, list[int]] = {}
         by_prefix: dict[str, list[int]] = {}
+        by_method: dict[str, list[int]] = {}
         for index, condition in enumerate(self.conditions):
             hosts = condition.hints.get("host")
             prefixes = condition.hints.get("path_prefix")
+            methods = condition.hints.get("method")
             if hosts is not None:
                 for host in hosts:
                     by_host.setdefault(host, []).append(index)
             elif prefixes:
                 for prefix in dict.fromkeys(prefixes):
                     by_prefix.setdefault(prefix, []).append(index)
+            elif methods is not None:
+                for method in methods:
+                    by_method.setdefault(method, []).append(index)
             else:
                 always.append(index)
         # The members of every group, by group function, for candidates().
@@ -73,6 +80,7 @@ class RuleList:
         self._always_all = self._group(always, "always, no limit", limited=False)
         self._by_host = {host: self._group(members, f"host {host}") for host, members in by_host.items()}
         self._by_prefix = {prefix: self._group(members, f"prefix {prefix}") for prefix, members in by_prefix.items()}
+        self._by_method = {method: self._group(members, f"method {method}") for method, members in by_method.items()}
         self._prefixes = tuple(by_prefix)
         self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
 
@@ -98,6 +106,10 @@ class RuleList:
                     prefix = self._by_prefix.get(path[:length])
                     if prefix is not None:
                         best = prefix(facts, best)
+        if self._by_method:
+            method = self._by_method.get(facts.method_upper)
+            if method is not None:
+                best = method(facts, best)
         best = self._always_all(facts, best) if best == none else self._always(facts, best)
         return None if best == none else best
 
@@ -127,6 +139,10 @@ class RuleList:
                     prefix = self._by_prefix.get(path[:length])
                     if prefix is not None:
                         groups.append(prefix)
+        if self._by_method:
+            method = self._by_method.get(facts.method_upper)
+            if method is not None:
+                groups.append(method)
         return groups
 
     def _group(self, members: Sequence[int], label: str, *, limited: bool = True) -> _Group:

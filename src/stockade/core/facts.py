@@ -2,12 +2,15 @@
 
 A rule engine that runs many conditions over one request should not parse the query, the
 cookies or an IP address once per condition. :class:`RequestFacts` holds the raw values an
-adapter knows (method, Host header, path, headers, addresses, TLS state, ...) and derives
-everything else on first use: a derived attribute is an unset slot that ``__getattr__``
-computes once and stores, so every later read is a plain attribute read. That is what lets
-the condition compiler inline ``r.host_upper in {...}`` with no function call per request.
-Derived values are computed from the raw fields as they are when first read: fill the facts
-before evaluating conditions, and build a new object (``dataclasses.replace``) to change one.
+adapter knows (method, Host header, path, headers, addresses, TLS state, ...). The cheap
+values of the request line (host without port, upper/lower-case forms, port, protocol) are
+derived once when the facts are built; the costly ones (parsed query, cookies, header map,
+16-byte addresses) on first use, cached in a private slot. The class deliberately has no
+``__getattr__``: CPython only specialises slot reads for classes without one, and the
+condition compiler inlines reads such as ``r.host_lower in {...}`` or
+``(r._query_params or r.query_params)`` (see :func:`read_expr`), which then cost no
+function call once the value exists. Derived values reflect the fields given at
+construction: build a new object (``dataclasses.replace``) to change one.
 
 Every derivation follows BFE (Go) exactly, because conditions must mean what they mean in
 BFE (``shared/spec/bfe.md`` §1.5): the host is the Host header up to the first ``:`` and the
@@ -29,13 +32,22 @@ import json
 import math
 import re
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["GO_SPACE", "RequestFacts", "go_lower", "go_upper", "host_key", "ip16", "json_path_value"]
+__all__ = [
+    "GO_SPACE",
+    "LAZY_ATTRIBUTES",
+    "RequestFacts",
+    "go_lower",
+    "go_upper",
+    "host_key",
+    "ip16",
+    "json_path_value",
+    "read_expr",
+]
 
 # Go's unicode.IsSpace (strings.TrimSpace, the fmt scanner); Python's str.strip also strips \x1c-\x1f.
 GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
@@ -196,24 +208,72 @@ class RequestFacts:
     path_upper: str = field(init=False, repr=False, compare=False)
     url: str = field(init=False, repr=False, compare=False)
     protocol: str = field(init=False, repr=False, compare=False)
-    query_params: dict[str, str] = field(init=False, repr=False, compare=False)
-    cookies: dict[str, str] = field(init=False, repr=False, compare=False)
-    header_map: dict[str, str] = field(init=False, repr=False, compare=False)
-    response_header_map: dict[str, str] | None = field(init=False, repr=False, compare=False)
-    client_ip16: bytes = field(init=False, repr=False, compare=False)
-    remote_ip16: bytes = field(init=False, repr=False, compare=False)
-    vip16: bytes = field(init=False, repr=False, compare=False)
-    memo: dict[object, object] = field(init=False, repr=False, compare=False)
+    _query_params: dict[str, str] | None = field(init=False, default=None, repr=False, compare=False)
+    _cookies: dict[str, str] | None = field(init=False, default=None, repr=False, compare=False)
+    _header_map: dict[str, str] | None = field(init=False, default=None, repr=False, compare=False)
+    _response_header_map: dict[str, str] | None = field(init=False, default=None, repr=False, compare=False)
+    _client_ip16: bytes | None = field(init=False, default=None, repr=False, compare=False)
+    _remote_ip16: bytes | None = field(init=False, default=None, repr=False, compare=False)
+    _vip16: bytes | None = field(init=False, default=None, repr=False, compare=False)
+    _memo: dict[object, object] | None = field(init=False, default=None, repr=False, compare=False)
 
-    if not TYPE_CHECKING:  # hidden from mypy, so that a misspelt attribute stays a type error
+    def __post_init__(self) -> None:
+        _derive_line(self)
 
-        def __getattr__(self, name: str) -> object:
-            # Only called for an unset slot: fill it (and its group) once; later reads are plain slot reads.
-            derive = _DERIVE.get(name)
-            if derive is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            derive(self)
-            return getattr(self, name)
+    @property
+    def query_params(self) -> dict[str, str]:
+        """The query parsed like Go's ``url.ParseQuery``, first value per key."""
+        if self._query_params is None:
+            self._query_params = _parse_query(self.query)
+        return self._query_params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies of every ``Cookie`` line, parsed like Go's ``readCookies`` (first wins)."""
+        if self._cookies is None:
+            self._cookies = _parse_cookies(value for name, value in self.headers if name.lower() == "cookie")
+        return self._cookies
+
+    @property
+    def header_map(self) -> dict[str, str]:
+        """Lower-case header name to its first value."""
+        if self._header_map is None:
+            self._header_map = _header_map(self.headers)
+        return self._header_map
+
+    @property
+    def response_header_map(self) -> dict[str, str] | None:
+        """Like :attr:`header_map` for the response; ``None`` while there is no response."""
+        if self.response_headers is None and self.response_code is None:
+            return None
+        if self._response_header_map is None:
+            self._response_header_map = _header_map(self.response_headers or ())
+        return self._response_header_map
+
+    @property
+    def client_ip16(self) -> bytes:
+        if self._client_ip16 is None:
+            self._client_ip16 = ip16(self.client_ip)
+        return self._client_ip16
+
+    @property
+    def remote_ip16(self) -> bytes:
+        if self._remote_ip16 is None:
+            self._remote_ip16 = ip16(self.remote_ip)
+        return self._remote_ip16
+
+    @property
+    def vip16(self) -> bytes:
+        if self._vip16 is None:
+            self._vip16 = ip16(self.vip)
+        return self._vip16
+
+    @property
+    def memo(self) -> dict[object, object]:
+        """A per-request cache for condition primitives."""
+        if self._memo is None:
+            self._memo = {}
+        return self._memo
 
     def header(self, name: str) -> str:
         """The first value of a request header (any case of ``name``), ``""`` when absent."""
@@ -316,43 +376,19 @@ def _derive_line(facts: RequestFacts) -> None:
     facts.protocol = (facts.session_proto or "") if facts.secure else facts.proto
 
 
-def _derive_query(facts: RequestFacts) -> None:
-    facts.query_params = _parse_query(facts.query)
+# Lazily derived values: read them in generated code with read_expr, which costs no call once cached.
+LAZY_ATTRIBUTES = frozenset({"query_params", "cookies", "header_map", "client_ip16", "remote_ip16", "vip16"})
 
 
-def _derive_cookies(facts: RequestFacts) -> None:
-    facts.cookies = _parse_cookies(value for name, value in facts.headers if name.lower() == "cookie")
+def read_expr(name: str) -> str:
+    """An inline expression template (``{r}`` is the facts) reading a derived attribute.
 
-
-def _derive_headers(facts: RequestFacts) -> None:
-    facts.header_map = _header_map(facts.headers)
-
-
-def _derive_response(facts: RequestFacts) -> None:
-    missing = facts.response_headers is None and facts.response_code is None
-    facts.response_header_map = None if missing else _header_map(facts.response_headers or ())
-
-
-def _derive_addresses(facts: RequestFacts) -> None:
-    facts.client_ip16 = ip16(facts.client_ip)
-    facts.remote_ip16 = ip16(facts.remote_ip)
-    facts.vip16 = ip16(facts.vip)
-
-
-def _derive_memo(facts: RequestFacts) -> None:
-    facts.memo = {}
-
-
-_LINE = ("host_name", "host_upper", "host_lower", "port", "method_upper", "path_upper", "url", "protocol")
-_DERIVE: dict[str, Callable[[RequestFacts], None]] = {
-    **dict.fromkeys(_LINE, _derive_line),
-    **dict.fromkeys(("client_ip16", "remote_ip16", "vip16"), _derive_addresses),
-    "query_params": _derive_query,
-    "cookies": _derive_cookies,
-    "header_map": _derive_headers,
-    "response_header_map": _derive_response,
-    "memo": _derive_memo,
-}
+    For a lazily derived value it reads the private slot and calls the property only when
+    the slot is still empty (or holds an empty value), so a warm read is a plain slot read.
+    """
+    if name in LAZY_ATTRIBUTES:
+        return f"({{r}}._{name} or {{r}}.{name})"
+    return "{r}." + name
 
 
 # -- the gjson subset of BFE's body conditions ---------------------------------------------

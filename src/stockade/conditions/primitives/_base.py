@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from stockade.conditions.matchers import Predicate, Template
 from stockade.conditions.registry import Matcher
-from stockade.core.facts import RequestFacts, go_upper
+from stockade.core.facts import RequestFacts, go_upper, read_expr
 
 __all__ = ["Source", "attribute", "bool_matcher", "keyed", "string_matcher"]
 
@@ -44,7 +44,7 @@ def attribute(name: str, upper: str | None = None) -> Source:
         value: str = getattr(facts, name)
         return value
 
-    return Source(get, lambda _tpl: "{r}." + name, upper)
+    return Source(get, lambda _tpl: read_expr(name), upper)
 
 
 def keyed(mapping: str, key: str, default: str | None) -> Source:
@@ -56,7 +56,7 @@ def keyed(mapping: str, key: str, default: str | None) -> Source:
 
     def expr(tpl: Template) -> str:
         fallback = "" if default is None else ', ""' if default == "" else ", " + tpl.const(default)
-        return "{r}." + mapping + ".get(" + tpl.const(key) + fallback + ")"
+        return read_expr(mapping) + ".get(" + tpl.const(key) + fallback + ")"
 
     return Source(get, expr, optional=default is None)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from stockade.conditions.matchers import ContainIn, HashIn, InList, PrefixIn, Regexp, SuffixIn, Template, split_list
 from stockade.conditions.primitives._base import Source, keyed, string_matcher
 from stockade.conditions.registry import Matcher, primitive
-from stockade.core.facts import RequestFacts
+from stockade.core.facts import RequestFacts, read_expr
 
 _LIST = "`|`-separated"
 
@@ -21,7 +21,8 @@ def _header(name: str) -> Source:
 
 def _body_json(path: str) -> Source:
     def expr(tpl: Template) -> str:
-        return "{r}.body_json(" + tpl.const(path) + ")"
+        # Most requests have no body: read "" then without a call.
+        return '("" if {r}.body is None else {r}.body_json(' + tpl.const(path) + "))"
 
     return Source(lambda facts: facts.body_json(path), expr)
 
@@ -47,7 +48,10 @@ def req_header_key_in(names: str) -> Matcher:
         headers = facts.header_map
         return any(headers.get(key) for key in keys)
 
-    return Matcher(test=test, expr="{c0}({r})", consts=(test,))
+    # Inline: one membership test and one comparison per name, no call once the map exists.
+    headers = read_expr("header_map")
+    expr = " or ".join(f'({{c{i}}} in {headers} and {headers}[{{c{i}}}] != "")' for i in range(len(keys)))
+    return Matcher(test=test, expr=f"({expr})", consts=keys)
 
 
 @primitive(

@@ -11,7 +11,7 @@ from stockade.conditions.hashing import bucket, go_ip_string, parse_buckets
 from stockade.conditions.matchers import ip_list, ip_range
 from stockade.conditions.primitives._base import bool_matcher
 from stockade.conditions.registry import Matcher, primitive
-from stockade.core.facts import RequestFacts
+from stockade.core.facts import RequestFacts, read_expr
 
 _RANGE = "inclusive range `start`..`end` (two IPv4 or two IPv6 addresses, no CIDR)"
 
@@ -23,7 +23,7 @@ def _range(attribute: str, start: str, end: str) -> Matcher:
         address: bytes = getattr(facts, attribute)
         return first <= address <= last
 
-    return Matcher(test=test, expr="{c0} <= {r}." + attribute + " <= {c1}", consts=(first, last))
+    return Matcher(test=test, expr="{c0} <= " + read_expr(attribute) + " <= {c1}", consts=(first, last))
 
 
 @primitive(
@@ -52,7 +52,9 @@ def req_cip_hash_in(buckets: str) -> Matcher:
     def hashed(address: bytes) -> bool:
         return address != b"" and bucket(go_ip_string(address)) in selected
 
-    return Matcher(test=lambda facts: hashed(facts.client_ip16), expr="{c0}({r}.client_ip16)", consts=(hashed,))
+    return Matcher(
+        test=lambda facts: hashed(facts.client_ip16), expr="{c0}(" + read_expr("client_ip16") + ")", consts=(hashed,)
+    )
 
 
 @primitive(
@@ -63,7 +65,7 @@ def req_cip_hash_in(buckets: str) -> Matcher:
 )
 def req_vip_in(addresses: str) -> Matcher:
     wanted = ip_list(addresses)
-    return Matcher(test=lambda facts: facts.vip16 in wanted, expr="{r}.vip16 in {c0}", consts=(wanted,))
+    return Matcher(test=lambda facts: facts.vip16 in wanted, expr=read_expr("vip16") + " in {c0}", consts=(wanted,))
 
 
 @primitive("req_vip_range", ("STRING", "STRING"), f"True if the VIP is in the {_RANGE}.")

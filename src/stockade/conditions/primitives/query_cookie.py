@@ -9,7 +9,7 @@ from __future__ import annotations
 from stockade.conditions.matchers import ContainIn, HashIn, InList, PrefixIn, Regexp, SuffixIn, split_list
 from stockade.conditions.primitives._base import keyed, string_matcher
 from stockade.conditions.registry import Matcher, primitive
-from stockade.core.facts import RequestFacts
+from stockade.core.facts import RequestFacts, read_expr
 
 _LIST = "`|`-separated"
 
@@ -19,9 +19,16 @@ def req_query_key_in(keys: str) -> Matcher:
     wanted = frozenset(split_list(keys))
     return Matcher(
         test=lambda facts: not wanted.isdisjoint(facts.query_params),
-        expr="not {c0}.isdisjoint({r}.query_params)",
-        consts=(wanted,),
+        expr=_any_key_expr(wanted, "query_params"),
+        consts=tuple(wanted) if len(wanted) == 1 else (wanted,),
     )
+
+
+def _any_key_expr(wanted: frozenset[str], mapping: str) -> str:
+    """One key is a plain ``in`` test (no call); several are one ``isdisjoint`` call."""
+    if len(wanted) == 1:
+        return "{c0} in " + read_expr(mapping)
+    return "not {c0}.isdisjoint(" + read_expr(mapping) + ")"
 
 
 @primitive(
@@ -44,7 +51,7 @@ def req_query_key_prefix_in(prefixes: str) -> Matcher:
     "True if the query has at least one parameter (`?` alone, or pairs Go's parser drops, do not count).",
 )
 def req_query_exist() -> Matcher:
-    return Matcher(test=lambda facts: len(facts.query_params) > 0, expr="len({r}.query_params) > 0")
+    return Matcher(test=lambda facts: len(facts.query_params) > 0, expr="len(" + read_expr("query_params") + ") > 0")
 
 
 @primitive(
@@ -108,8 +115,8 @@ def req_cookie_key_in(names: str) -> Matcher:
     wanted = frozenset(split_list(names))
     return Matcher(
         test=lambda facts: not wanted.isdisjoint(facts.cookies),
-        expr="not {c0}.isdisjoint({r}.cookies)",
-        consts=(wanted,),
+        expr=_any_key_expr(wanted, "cookies"),
+        consts=tuple(wanted) if len(wanted) == 1 else (wanted,),
     )
 
 

@@ -15,7 +15,7 @@ from stockade.conditions.matchers import (
 )
 from stockade.conditions.primitives._base import Source, attribute, bool_matcher, string_matcher
 from stockade.conditions.registry import Matcher, primitive
-from stockade.core.facts import RequestFacts, host_key
+from stockade.core.facts import RequestFacts, go_upper, host_key
 
 _HOST = attribute("host_name", upper="host_upper")
 _PATH = attribute("path", upper="path_upper")
@@ -163,7 +163,8 @@ def req_port_in(ports: str) -> Matcher:
 
 @primitive("req_method_in", ("STRING",), "True if the method is one of the `|`-separated methods, ignoring case.")
 def req_method_in(methods: str) -> Matcher:
-    return string_matcher(_METHOD, InList(methods, True))
+    wanted = frozenset(go_upper(method) for method in split_list(methods))
+    return string_matcher(_METHOD, InList(methods, True), hint=("method", wanted))
 
 
 @primitive(
@@ -175,7 +176,8 @@ def req_tag_match(name: str, value: str) -> Matcher:
     def test(facts: RequestFacts) -> bool:
         return any(tag.split(":", 1)[0] == value for tag in facts.tags.get(name, ()))
 
-    return bool_matcher(test)
+    # Most requests carry no tag of that name: answer those without a call.
+    return Matcher(test=test, expr="({c0} in {r}.tags and {c1}({r}))", consts=(name, test))
 
 
 @primitive(
