@@ -34,6 +34,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lockout.py
+	$(BIN)/python bench/conditions.py
 
 unasync: $(STAMP)
 	$(BIN)/python scripts/unasync.py
