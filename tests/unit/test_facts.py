@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stockade.core.facts import RequestFacts, go_lower, go_upper, host_key, ip16, json_path_value
+from stockade.core.facts import RequestFacts, go_lower, go_upper, host_key, ip16
+from stockade.core.jsonpath import json_path_value
 
 V4 = b"\x00" * 10 + b"\xff\xff"
 

@@ -28,14 +28,13 @@ Nothing here raises on access: a missing value is ``""``, ``b""`` or ``None`` as
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from urllib.parse import unquote_to_bytes
+
+from stockade.core.jsonpath import json_path_value
 
 __all__ = [
     "GO_SPACE",
@@ -45,7 +44,6 @@ __all__ = [
     "go_upper",
     "host_key",
     "ip16",
-    "json_path_value",
     "read_expr",
 ]
 
@@ -55,7 +53,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _V4_PREFIX = b"\x00" * 10 + b"\xff\xff"
-_BODY_LIMIT = 2 * 1024 * 1024  # BFE reads at most 2 MiB of a body for JSON conditions
 
 
 def _upper_rune(char: str) -> str:
@@ -389,118 +386,3 @@ def read_expr(name: str) -> str:
     if name in LAZY_ATTRIBUTES:
         return f"({{r}}._{name} or {{r}}.{name})"
     return "{r}." + name
-
-
-# -- the gjson subset of BFE's body conditions ---------------------------------------------
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-_INTEGER = re.compile(r"-?[0-9]+")
-
-
-def _path_parts(path: str) -> tuple[list[str], bool] | None:
-    """Split a gjson path on unescaped dots, and tell whether it ends with a bare ``#`` (array length).
-
-    ``None`` for syntax outside the subset: wildcards, queries, modifiers, pipes.
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    special = False  # the current component holds an unescaped special character
-    chars = iter(path)
-    for char in chars:
-        if char == "\\":
-            current.append(next(chars, ""))
-        elif char == ".":
-            if special:
-                return None
-            parts.append("".join(current))
-            current = []
-        else:
-            special = special or char in "*?|@!#"
-            current.append(char)
-    last = "".join(current)
-    if special and last != "#":
-        return None
-    if not special:
-        parts.append(last)
-    return parts, special
-
-
-def _skip(text: str, pos: int) -> int:
-    match = _WHITESPACE.match(text, pos)
-    return match.end() if match else pos
-
-
-def _members(text: str, pos: int) -> Iterator[tuple[str | int, int]]:
-    """The key (or index) and value position of each member of the object or array at ``pos``."""
-    is_object = text[pos] == "{"
-    closing = "}" if is_object else "]"
-    pos = _skip(text, pos + 1)
-    index = 0
-    while text[pos] != closing:
-        name: str | int = index
-        if is_object:
-            name, pos = _DECODER.raw_decode(text, pos)
-            pos = _skip(text, _skip(text, pos) + 1)  # past the ':'
-        yield name, pos
-        pos = _skip(text, _DECODER.raw_decode(text, pos)[1])
-        index += 1
-        if text[pos] == ",":
-            pos = _skip(text, pos + 1)
-
-
-def _number_text(raw: str) -> str:
-    """gjson's ``Result.String()`` of a number: integers as written, others as Go's ``FormatFloat(f, 'f', -1)``."""
-    if _INTEGER.fullmatch(raw):
-        return raw
-    value = float(raw)
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def json_path_value(body: bytes | None, path: str) -> str:
-    """BFE's ``gjson.GetBytes(body, path).String()`` for dotted keys, array indices and a final ``#``.
-
-    Strings come back unquoted, numbers as gjson prints them, ``true``/``false`` as text,
-    objects and arrays as their raw JSON. No body, invalid JSON, ``null``, a missing path or
-    a path outside the subset (wildcards, queries, modifiers) give ``""``.
-    """
-    split = _path_parts(path) if path else None
-    if body is None or split is None:
-        return ""
-    parts, count = split
-    try:
-        text = body[:_BODY_LIMIT].decode("utf-8")
-        _DECODER.decode(text)
-    except (ValueError, RecursionError):
-        return ""
-    pos = _skip(text, 0)
-    for part in parts:
-        if text[pos] == "{":
-            wanted: str | int = part
-        elif text[pos] == "[" and part.isascii() and part.isdigit():
-            wanted = int(part)
-        else:
-            return ""
-        pos = next((found for name, found in _members(text, pos) if name == wanted), -1)
-        if pos < 0:
-            return ""
-    if count:
-        return str(sum(1 for _ in _members(text, pos))) if text[pos] == "[" else ""
-    value, end = _DECODER.raw_decode(text, pos)
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return _number_text(text[pos:end])
-    return text[pos:end]
