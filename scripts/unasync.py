@@ -23,7 +23,11 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\bAsyncLockoutStore\b", "LockoutStore"),
     (r"\bAsyncGuard\b", "Guard"),
+    (r"\bAsyncRedisStore\b", "RedisStore"),
+    (r"\bAsyncScript\b", "Script"),
+    (r"\bredis\.asyncio\b", "redis"),
     (r"\bAsyncIterator\b", "Iterator"),
+    (r"\basynccontextmanager\b", "contextmanager"),
     (r"\bAsyncContextManager\b", "ContextManager"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
@@ -43,15 +47,19 @@ def transform(text: str, source: str) -> str:
 
 
 def _formatted(text: str, source: str) -> str:
-    """Dropping ``await`` shortens lines; let ruff re-wrap them so the output stays ruff-clean."""
+    """Renamed modules may sort differently and dropping ``await`` shortens lines: let ruff re-sort
+    the imports and re-wrap the lines so that the output stays ruff-clean."""
     beside = Path(sys.executable).parent / "ruff"
     ruff = str(beside) if beside.exists() else shutil.which("ruff")
     if ruff is None:
         return text
-    result = subprocess.run(  # noqa: S603 - a fixed tool on a file of this repository
-        [ruff, "format", "--stdin-filename", source, "-"], input=text, capture_output=True, text=True, check=False
-    )
-    return result.stdout if result.returncode == 0 else text
+    for command in (["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], ["format"]):
+        result = subprocess.run(  # noqa: S603 - a fixed tool on a file of this repository
+            [ruff, *command, "--stdin-filename", source, "-"], input=text, capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0:
+            text = result.stdout
+    return text
 
 
 def targets() -> list[tuple[Path, Path]]:

@@ -1,21 +1,28 @@
 """Every store backend behind one fixture, so one contract suite runs against all of them.
 
-To add a backend (Redis, say), append one :class:`Backend` to ``BACKENDS``: how to open it
-for a test (``open`` may be called again after ``close`` to reopen the same state), whether
-its state survives a reopen, and how to count its stored records.
+To add a backend, append one :class:`Backend` to ``BACKENDS``: how to open it for a test
+(``open`` may be called again after ``close`` to reopen the same state), whether its state
+survives a reopen, and how to count its stored records. A backend that needs a server names
+the session fixture that starts it (``server``); :func:`_bind` then flushes the server and
+binds ``open`` and ``rows`` to it. Each Redis store gets a key prefix derived from its
+temporary directory, so the stores of one test (or one hypothesis example) share state and
+no others do.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
-from stockade.stores import LockoutStore, MemoryStore, SQLiteStore
+from stockade.stores import LockoutStore, MemoryStore, SQLiteStore, open_store
+from tests.redis_servers import ClusterServers, SingleServer, redis_cluster, redis_single, unique_prefix
+
+__all__ = ["redis_cluster", "redis_single"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class Backend:
     open: Callable[[Path], LockoutStore]
     rows: Callable[[LockoutStore], int]
     persistent: bool
+    server: str | None = None
 
 
 def _sqlite_rows(store: LockoutStore) -> int:
@@ -34,10 +42,32 @@ def _sqlite_rows(store: LockoutStore) -> int:
         conn.close()
 
 
+def _unbound(_: object) -> Any:
+    raise RuntimeError("a server backend must be bound to its server first (see _bind)")
+
+
 BACKENDS: tuple[Backend, ...] = (
     Backend("memory", lambda _tmp: MemoryStore(), lambda store: len(cast(MemoryStore, store)), persistent=False),
     Backend("sqlite", lambda tmp: SQLiteStore(tmp / "lockout.db"), _sqlite_rows, persistent=True),
+    Backend("redis", _unbound, _unbound, persistent=True, server="redis_single"),
+    Backend("redis-cluster", _unbound, _unbound, persistent=True, server="redis_cluster"),
 )
+
+
+def _bind(request: pytest.FixtureRequest, backend: Backend) -> Backend:
+    """A server backend with ``open`` and ``rows`` bound to its (flushed) server."""
+    if backend.server is None:
+        return backend
+    servers = cast(SingleServer | ClusterServers, request.getfixturevalue(backend.server))
+    servers.flush()
+
+    def open_redis(tmp: Path) -> LockoutStore:
+        return open_store(servers.url(unique_prefix(tmp)))
+
+    def rows(store: LockoutStore) -> int:
+        return servers.count(f"{store.keys.prefix}lockout:*")  # type: ignore[attr-defined]
+
+    return replace(backend, open=open_redis, rows=rows)
 
 
 class Opened:
@@ -63,7 +93,7 @@ class Opened:
 
 @pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    return cast(Backend, request.param)
+    return _bind(request, cast(Backend, request.param))
 
 
 @pytest.fixture
@@ -84,6 +114,6 @@ PERSISTENT = tuple(b for b in BACKENDS if b.persistent)
 @pytest.fixture(params=PERSISTENT, ids=[b.name for b in PERSISTENT])
 def persistent_opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opened]:
     """Opens stores of a backend whose state is shared between instances and survives a reopen."""
-    opened = Opened(cast(Backend, request.param), tmp_path)
+    opened = Opened(_bind(request, cast(Backend, request.param)), tmp_path)
     yield opened
     opened.close_all()

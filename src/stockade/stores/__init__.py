@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from stockade.errors import InvalidArgument
+from stockade.errors import InvalidArgument, StoreError
 from stockade.stores._async.protocol import AsyncLockoutStore
 from stockade.stores._sync.protocol import LockoutStore
 from stockade.stores.memory import MemoryStore
 from stockade.stores.offload import OffloadedStore
+from stockade.stores.redis import SCHEMES as REDIS_SCHEMES
+from stockade.stores.redis import is_redis_url, parse_redis_url
 from stockade.stores.sqlite import SQLiteStore
 
-SCHEMES = ("memory", "sqlite")
+if TYPE_CHECKING:
+    from stockade.stores._async.redis_store import AsyncRedisStore
+    from stockade.stores._sync.redis_store import RedisStore
+
+SCHEMES = ("memory", "sqlite", *REDIS_SCHEMES)
+_ACCEPTED = "memory://, sqlite:///path.db, redis://, rediss://, redis+sentinel:// or redis+cluster://"
 
 
 def open_store(url: str, base: Path | None = None) -> LockoutStore:
     """Open the store named by ``url``; relative SQLite paths are resolved against ``base``."""
+    if is_redis_url(url):
+        return _redis_store(url)
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         query = parse_qs(urlsplit(url).query)
@@ -27,12 +37,33 @@ def open_store(url: str, base: Path | None = None) -> LockoutStore:
             raise InvalidArgument("max_records", raw, "a positive integer") from None
     if scheme == "sqlite":
         return SQLiteStore.from_url(url, base)
-    raise InvalidArgument("store url", url, "memory:// or sqlite:///path.db")
+    raise InvalidArgument("store url", url, _ACCEPTED)
 
 
 def open_async_store(url: str, base: Path | None = None) -> AsyncLockoutStore:
+    """Open the store named by ``url`` for asyncio: Redis natively, the others offloaded."""
+    if is_redis_url(url):
+        return _async_redis_store(url)
     store = open_store(url, base)
     return OffloadedStore(store, threaded=not isinstance(store, MemoryStore))
+
+
+def _redis_store(url: str) -> RedisStore:
+    target = parse_redis_url(url)
+    try:
+        from stockade.stores._sync.redis_store import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
+    except ImportError as exc:
+        raise StoreError(target.url, "open", f"{exc}; install stockade[redis]") from None
+    return RedisStore(target)
+
+
+def _async_redis_store(url: str) -> AsyncRedisStore:
+    target = parse_redis_url(url)
+    try:
+        from stockade.stores._async.redis_store import AsyncRedisStore  # noqa: PLC0415 - redis-py is an optional extra
+    except ImportError as exc:
+        raise StoreError(target.url, "open", f"{exc}; install stockade[redis]") from None
+    return AsyncRedisStore(target)
 
 
 __all__ = [

@@ -1,0 +1,296 @@
+"""Redis, Redis Sentinel and Redis Cluster store.
+
+Every transition runs on the server as one Lua script (``stores/redis/lua``), so it is
+atomic however many workers share the server; the scripts mirror
+:mod:`stockade.core.lockout` expression for expression. A record and the index of its
+shard share a hash tag (:mod:`stockade.stores.redis.keys`), so a script touches one
+cluster slot. Listings read the shard indexes and then the records, pipelined; they are
+not one snapshot, which an admin listing does not need.
+
+Two operations consult several keys: a login (``record_success``) and ``reserve`` with
+secondary keys, which for IP-keyed directories carry the blocks set through the API on
+user names. The secondary keys are checked first, one script or read each, then the
+primary key's transition runs; each step is atomic, the whole is not. That is enough:
+the secondary keys only hold API blocks, and a block set a moment after the check would
+equally have come a moment after a single transaction.
+
+Each record's TTL is its ``expires_at`` plus a day's grace (so a sweep can still report a
+block's end); a record that never expires (a block or a duration of infinity) has no TTL.
+The shard indexes have none either; the sweep trims them.
+
+Errors of every kind the client raises become one :class:`~stockade.errors.StoreError`
+in :meth:`AsyncRedisStore._failure`, through the ``_errors`` wrapper of every operation;
+the password never shows. A lost connection is retried once at once (a pooled connection
+the server closed); should the connection drop after a script ran but before its reply
+arrived, that transition is applied twice, the one way counts can exceed the exact ones.
+
+Only this file is written by hand: ``scripts/unasync.py`` generates the synchronous twin,
+``RedisStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
+
+from stockade.core import lockout as core
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.errors import StoreError
+from stockade.stores.base import record_order
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.redis import RedisTarget, parse_redis_url
+from stockade.stores.redis.keys import KeySpace
+from stockade.stores.redis.scripts import load_scripts, number, optional_number, parse_state, policy_args
+
+_SCRIPTS = load_scripts()
+_ERRORS = (RedisError, RedisClusterException, OSError)
+_ACCEPTED = LoginResult(accepted=True)
+
+
+class AsyncRedisStore:
+    """A lockout store on Redis: a single server, a Sentinel-watched master or a cluster."""
+
+    def __init__(self, target: RedisTarget) -> None:
+        self.target = target
+        self.keys = KeySpace(target.prefix)
+        self._sentinel: Sentinel | None = None
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        try:
+            self._client = self._connect()
+        except _ERRORS as exc:
+            error = self._failure("open", exc)
+            raise error from (exc if error.cause is exc else None)
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._client.register_script(text) for name, text in _SCRIPTS.items()
+        }
+
+    @classmethod
+    def from_url(cls, url: str) -> AsyncRedisStore:
+        return cls(parse_redis_url(url))
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def _connect(self) -> Redis | RedisCluster:
+        target = self.target
+        options: dict[str, Any] = {
+            "username": target.username,
+            "password": target.password.reveal() if target.password is not None else None,
+            "socket_timeout": target.timeout,
+            "socket_connect_timeout": target.timeout,
+            "decode_responses": True,
+            # One immediate retry replaces a pooled connection the server has closed; a single
+            # server's client never retries after a timeout, when the script may have run.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        }
+        if target.kind == "cluster":
+            return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.hosts], **options)
+        if target.kind == "sentinel":
+            # Without a retry of its own, a sentinel that is down costs seconds of backoff.
+            asking = {key: options[key] for key in ("socket_timeout", "socket_connect_timeout", "retry")}
+            self._sentinel = Sentinel(list(target.hosts), sentinel_kwargs=asking, **options)
+            master: Redis = self._sentinel.master_for(str(target.service_name), db=target.db)
+            return master
+        if target.tls:
+            options.update(
+                ssl=True,
+                ssl_cert_reqs=target.ssl_cert_reqs,
+                ssl_ca_certs=target.ssl_ca_certs,
+                ssl_check_hostname=target.ssl_cert_reqs == "required",
+            )
+        host, port = target.hosts[0]
+        return Redis(host=host, port=port, db=target.db, **options)
+
+    def _failure(self, operation: str, exc: BaseException) -> StoreError:
+        """The one place where the client's failures become :class:`StoreError`, password removed."""
+        secret = self.target.password.reveal() if self.target.password is not None else ""
+        if secret and secret in str(exc):
+            return StoreError(self.url, operation, str(exc).replace(secret, "***"))
+        return StoreError(self.url, operation, exc)
+
+    @asynccontextmanager
+    async def _errors(self, operation: str, *, start: bool = True) -> AsyncIterator[None]:
+        """Wraps every operation: connects on first use, turns client errors into StoreError."""
+        try:
+            if start and not self._started:
+                await self._start()
+            yield
+        except _ERRORS as exc:
+            error = self._failure(operation, exc)
+            raise error from (exc if error.cause is exc else None)
+
+    async def _start(self) -> None:
+        """Reach the server once, before the first operation, one caller at a time.
+
+        redis-py's asyncio cluster client (8.1) breaks connections when commands race its lazy
+        start-up; the ping makes that start-up happen once, first. Elsewhere it only costs one
+        round trip in the store's lifetime.
+        """
+        async with self._start_lock:
+            if not self._started:
+                await self._client.ping()
+                self._started = True
+
+    async def _run(self, script: str, key: LockoutKey, now: float, policy: LockoutPolicy, *extra: str) -> Any:
+        """Run a transition script on ``key``'s record; returns the script's reply."""
+        name, index = self.keys.locate(key)
+        return await self._scripts[script](keys=[name, index], args=[number(now), *policy_args(policy), *extra])
+
+    async def record_failure(
+        self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> FailureOutcome:
+        async with self._errors("record_failure"):
+            count, blocked, until = await self._run("record_failure", key, now, policy, _flag(reserved))
+        return FailureOutcome(int(count), bool(blocked), optional_number(until))
+
+    async def record_success(
+        self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> LoginResult:
+        primary, *others = keys
+        unblocked: list[LockoutKey] = []
+        refused: float | None = None
+        async with self._errors("record_success"):
+            if not reserved and await self._needs_no_write(primary, others, now, policy):
+                return _ACCEPTED
+            for other in others:
+                status, until = await self._run("check_block", other, now, policy)
+                if status == "unblocked":
+                    unblocked.append(other)
+                elif status == "blocked":
+                    end = float(until)
+                    refused = end if refused is None else max(refused, end)
+            accepted, until, lifted = await self._run(
+                "record_success", primary, now, policy, _flag(reserved), "" if refused is None else number(refused)
+            )
+        if int(lifted):
+            unblocked.insert(0, primary)
+        return LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+
+    async def _needs_no_write(
+        self, primary: LockoutKey, others: list[LockoutKey], now: float, policy: LockoutPolicy
+    ) -> bool:
+        """A repeated login that changes nothing costs one pipelined read (core.login_needs_no_write)."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.locate(primary)[0], ["f", "b", "a", "r"])
+            for other in others:
+                pipe.hget(self.keys.locate(other)[0], "b")
+            fields, *blocks = await pipe.execute()
+        return core.login_needs_no_write(parse_state(*fields), now, policy) and all(b is None for b in blocks)
+
+    async def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
+        primary, *others = keys
+        async with self._errors("reserve"):
+            for other in others:
+                blocked_until = optional_number(await self._client.hget(self.keys.locate(other)[0], "b") or "")
+                if blocked_until is not None and blocked_until - now > 0:
+                    return ReserveOutcome(granted=False, blocked=True, until=blocked_until)
+            granted, blocked, until = await self._run("reserve", primary, now, policy)
+        return ReserveOutcome(granted=bool(int(granted)), blocked=bool(int(blocked)), until=optional_number(until))
+
+    async def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
+        async with self._errors("release"):
+            await self._run("release", key, now, policy)
+
+    async def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
+        async with self._errors("block"):
+            await self._run("block", key, now, policy, number(until))
+
+    async def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
+        removed: list[BlockRecord] = []
+        async with self._errors("unblock"):
+            for key, name in await self._members(scope):
+                until = optional_number(
+                    await self._scripts["unblock"](keys=[name, self.keys.index_of(name)], args=[number(now)])
+                )
+                if until is not None:
+                    removed.append(BlockRecord(key, until))
+        return removed
+
+    async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
+        async with self._errors("list_blocked"):
+            found = await self._members(scope)
+            ends = await self._field([name for _, name in found], "b")
+        return [
+            BlockRecord(key, until)
+            for (key, _), until in zip(found, ends, strict=True)
+            if until is not None and until - now > 0
+        ]
+
+    async def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        async with self._errors("list_auth"):
+            found = await self._members(scope)
+            ends = await self._field([name for _, name in found], "a")
+        return [
+            AuthRecord(key, until)
+            for (key, _), until in zip(found, ends, strict=True)
+            if until is not None and until > now
+        ]
+
+    async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
+        ended: list[LockoutKey] = []
+        if limit <= 0:
+            return ended
+        async with self._errors("sweep"):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for index in self.keys.indexes:
+                    pipe.zcount(index, "-inf", f"({number(now)}")
+                counts = await pipe.execute()
+            remaining = limit
+            for index, count in zip(self.keys.indexes, counts, strict=True):
+                if not int(count) or remaining <= 0:
+                    continue
+                deleted, names = await self._scripts["sweep"](keys=[index], args=[number(now), str(remaining)])
+                remaining -= int(deleted)
+                ended.extend(key for key in map(self.keys.parse, names) if key is not None)
+        return ended
+
+    async def _members(self, scope: Scope) -> list[tuple[LockoutKey, str]]:
+        """The records in ``scope``, as (key, record name), in listing order."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for index in self.keys.indexes:
+                pipe.zrange(index, 0, -1)
+            replies = await pipe.execute()
+        found: list[tuple[LockoutKey, str]] = []
+        for names in replies:
+            for name in names:
+                key = self.keys.parse(name)
+                if key is not None and scope.matches(key):
+                    found.append((key, name))
+        found.sort(key=lambda item: record_order(item[0]))
+        return found
+
+    async def _field(self, names: list[str], field: str) -> list[float | None]:
+        if not names:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(name, field)
+            values = await pipe.execute()
+        return [None if value is None else optional_number(value) for value in values]
+
+    async def aclose(self) -> None:
+        async with self._errors("close", start=False):
+            await self._client.aclose()
+            if self._sentinel is not None:
+                for sentinel in self._sentinel.sentinels:
+                    await sentinel.aclose()
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"

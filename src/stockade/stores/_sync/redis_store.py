@@ -1,0 +1,293 @@
+# GENERATED from src/stockade/stores/_async/redis_store.py by scripts/unasync.py; edit the source, not this file.
+"""Redis, Redis Sentinel and Redis Cluster store.
+
+Every transition runs on the server as one Lua script (``stores/redis/lua``), so it is
+atomic however many workers share the server; the scripts mirror
+:mod:`stockade.core.lockout` expression for expression. A record and the index of its
+shard share a hash tag (:mod:`stockade.stores.redis.keys`), so a script touches one
+cluster slot. Listings read the shard indexes and then the records, pipelined; they are
+not one snapshot, which an admin listing does not need.
+
+Two operations consult several keys: a login (``record_success``) and ``reserve`` with
+secondary keys, which for IP-keyed directories carry the blocks set through the API on
+user names. The secondary keys are checked first, one script or read each, then the
+primary key's transition runs; each step is atomic, the whole is not. That is enough:
+the secondary keys only hold API blocks, and a block set a moment after the check would
+equally have come a moment after a single transaction.
+
+Each record's TTL is its ``expires_at`` plus a day's grace (so a sweep can still report a
+block's end); a record that never expires (a block or a duration of infinity) has no TTL.
+The shard indexes have none either; the sweep trims them.
+
+Errors of every kind the client raises become one :class:`~stockade.errors.StoreError`
+in :meth:`RedisStore._failure`, through the ``_errors`` wrapper of every operation;
+the password never shows. A lost connection is retried once at once (a pooled connection
+the server closed); should the connection drop after a script ran but before its reply
+arrived, that transition is applied twice, the one way counts can exceed the exact ones.
+
+Only this file is written by hand: ``scripts/unasync.py`` generates the synchronous twin,
+``RedisStore``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from stockade.core import lockout as core
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.errors import StoreError
+from stockade.stores.base import record_order
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.redis import RedisTarget, parse_redis_url
+from stockade.stores.redis.keys import KeySpace
+from stockade.stores.redis.scripts import load_scripts, number, optional_number, parse_state, policy_args
+
+_SCRIPTS = load_scripts()
+_ERRORS = (RedisError, RedisClusterException, OSError)
+_ACCEPTED = LoginResult(accepted=True)
+
+
+class RedisStore:
+    """A lockout store on Redis: a single server, a Sentinel-watched master or a cluster."""
+
+    def __init__(self, target: RedisTarget) -> None:
+        self.target = target
+        self.keys = KeySpace(target.prefix)
+        self._sentinel: Sentinel | None = None
+        self._started = False
+        self._start_lock = threading.Lock()
+        try:
+            self._client = self._connect()
+        except _ERRORS as exc:
+            error = self._failure("open", exc)
+            raise error from (exc if error.cause is exc else None)
+        self._scripts: dict[str, Script] = {name: self._client.register_script(text) for name, text in _SCRIPTS.items()}
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        return cls(parse_redis_url(url))
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def _connect(self) -> Redis | RedisCluster:
+        target = self.target
+        options: dict[str, Any] = {
+            "username": target.username,
+            "password": target.password.reveal() if target.password is not None else None,
+            "socket_timeout": target.timeout,
+            "socket_connect_timeout": target.timeout,
+            "decode_responses": True,
+            # One immediate retry replaces a pooled connection the server has closed; a single
+            # server's client never retries after a timeout, when the script may have run.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        }
+        if target.kind == "cluster":
+            return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in target.hosts], **options)
+        if target.kind == "sentinel":
+            # Without a retry of its own, a sentinel that is down costs seconds of backoff.
+            asking = {key: options[key] for key in ("socket_timeout", "socket_connect_timeout", "retry")}
+            self._sentinel = Sentinel(list(target.hosts), sentinel_kwargs=asking, **options)
+            master: Redis = self._sentinel.master_for(str(target.service_name), db=target.db)
+            return master
+        if target.tls:
+            options.update(
+                ssl=True,
+                ssl_cert_reqs=target.ssl_cert_reqs,
+                ssl_ca_certs=target.ssl_ca_certs,
+                ssl_check_hostname=target.ssl_cert_reqs == "required",
+            )
+        host, port = target.hosts[0]
+        return Redis(host=host, port=port, db=target.db, **options)
+
+    def _failure(self, operation: str, exc: BaseException) -> StoreError:
+        """The one place where the client's failures become :class:`StoreError`, password removed."""
+        secret = self.target.password.reveal() if self.target.password is not None else ""
+        if secret and secret in str(exc):
+            return StoreError(self.url, operation, str(exc).replace(secret, "***"))
+        return StoreError(self.url, operation, exc)
+
+    @contextmanager
+    def _errors(self, operation: str, *, start: bool = True) -> Iterator[None]:
+        """Wraps every operation: connects on first use, turns client errors into StoreError."""
+        try:
+            if start and not self._started:
+                self._start()
+            yield
+        except _ERRORS as exc:
+            error = self._failure(operation, exc)
+            raise error from (exc if error.cause is exc else None)
+
+    def _start(self) -> None:
+        """Reach the server once, before the first operation, one caller at a time.
+
+        redis-py's asyncio cluster client (8.1) breaks connections when commands race its lazy
+        start-up; the ping makes that start-up happen once, first. Elsewhere it only costs one
+        round trip in the store's lifetime.
+        """
+        with self._start_lock:
+            if not self._started:
+                self._client.ping()
+                self._started = True
+
+    def _run(self, script: str, key: LockoutKey, now: float, policy: LockoutPolicy, *extra: str) -> Any:
+        """Run a transition script on ``key``'s record; returns the script's reply."""
+        name, index = self.keys.locate(key)
+        return self._scripts[script](keys=[name, index], args=[number(now), *policy_args(policy), *extra])
+
+    def record_failure(
+        self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> FailureOutcome:
+        with self._errors("record_failure"):
+            count, blocked, until = self._run("record_failure", key, now, policy, _flag(reserved))
+        return FailureOutcome(int(count), bool(blocked), optional_number(until))
+
+    def record_success(
+        self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
+    ) -> LoginResult:
+        primary, *others = keys
+        unblocked: list[LockoutKey] = []
+        refused: float | None = None
+        with self._errors("record_success"):
+            if not reserved and self._needs_no_write(primary, others, now, policy):
+                return _ACCEPTED
+            for other in others:
+                status, until = self._run("check_block", other, now, policy)
+                if status == "unblocked":
+                    unblocked.append(other)
+                elif status == "blocked":
+                    end = float(until)
+                    refused = end if refused is None else max(refused, end)
+            accepted, until, lifted = self._run(
+                "record_success", primary, now, policy, _flag(reserved), "" if refused is None else number(refused)
+            )
+        if int(lifted):
+            unblocked.insert(0, primary)
+        return LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+
+    def _needs_no_write(self, primary: LockoutKey, others: list[LockoutKey], now: float, policy: LockoutPolicy) -> bool:
+        """A repeated login that changes nothing costs one pipelined read (core.login_needs_no_write)."""
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.keys.locate(primary)[0], ["f", "b", "a", "r"])
+            for other in others:
+                pipe.hget(self.keys.locate(other)[0], "b")
+            fields, *blocks = pipe.execute()
+        return core.login_needs_no_write(parse_state(*fields), now, policy) and all(b is None for b in blocks)
+
+    def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
+        primary, *others = keys
+        with self._errors("reserve"):
+            for other in others:
+                blocked_until = optional_number(self._client.hget(self.keys.locate(other)[0], "b") or "")
+                if blocked_until is not None and blocked_until - now > 0:
+                    return ReserveOutcome(granted=False, blocked=True, until=blocked_until)
+            granted, blocked, until = self._run("reserve", primary, now, policy)
+        return ReserveOutcome(granted=bool(int(granted)), blocked=bool(int(blocked)), until=optional_number(until))
+
+    def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
+        with self._errors("release"):
+            self._run("release", key, now, policy)
+
+    def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
+        with self._errors("block"):
+            self._run("block", key, now, policy, number(until))
+
+    def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
+        removed: list[BlockRecord] = []
+        with self._errors("unblock"):
+            for key, name in self._members(scope):
+                until = optional_number(
+                    self._scripts["unblock"](keys=[name, self.keys.index_of(name)], args=[number(now)])
+                )
+                if until is not None:
+                    removed.append(BlockRecord(key, until))
+        return removed
+
+    def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
+        with self._errors("list_blocked"):
+            found = self._members(scope)
+            ends = self._field([name for _, name in found], "b")
+        return [
+            BlockRecord(key, until)
+            for (key, _), until in zip(found, ends, strict=True)
+            if until is not None and until - now > 0
+        ]
+
+    def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        with self._errors("list_auth"):
+            found = self._members(scope)
+            ends = self._field([name for _, name in found], "a")
+        return [
+            AuthRecord(key, until)
+            for (key, _), until in zip(found, ends, strict=True)
+            if until is not None and until > now
+        ]
+
+    def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
+        ended: list[LockoutKey] = []
+        if limit <= 0:
+            return ended
+        with self._errors("sweep"):
+            with self._client.pipeline(transaction=False) as pipe:
+                for index in self.keys.indexes:
+                    pipe.zcount(index, "-inf", f"({number(now)}")
+                counts = pipe.execute()
+            remaining = limit
+            for index, count in zip(self.keys.indexes, counts, strict=True):
+                if not int(count) or remaining <= 0:
+                    continue
+                deleted, names = self._scripts["sweep"](keys=[index], args=[number(now), str(remaining)])
+                remaining -= int(deleted)
+                ended.extend(key for key in map(self.keys.parse, names) if key is not None)
+        return ended
+
+    def _members(self, scope: Scope) -> list[tuple[LockoutKey, str]]:
+        """The records in ``scope``, as (key, record name), in listing order."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for index in self.keys.indexes:
+                pipe.zrange(index, 0, -1)
+            replies = pipe.execute()
+        found: list[tuple[LockoutKey, str]] = []
+        for names in replies:
+            for name in names:
+                key = self.keys.parse(name)
+                if key is not None and scope.matches(key):
+                    found.append((key, name))
+        found.sort(key=lambda item: record_order(item[0]))
+        return found
+
+    def _field(self, names: list[str], field: str) -> list[float | None]:
+        if not names:
+            return []
+        with self._client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(name, field)
+            values = pipe.execute()
+        return [None if value is None else optional_number(value) for value in values]
+
+    def close(self) -> None:
+        with self._errors("close", start=False):
+            self._client.close()
+            if self._sentinel is not None:
+                for sentinel in self._sentinel.sentinels:
+                    sentinel.close()
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"

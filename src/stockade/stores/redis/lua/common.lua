@@ -1,0 +1,146 @@
+-- Shared helpers, prepended to every script of this directory when it is loaded.
+--
+-- The state of one lockout key is a hash, the image of core/lockout.py's LockoutState:
+--   f  failure times, oldest first, separated by spaces
+--   b  blocked_until (no field: no block record)
+--   a  auth_until (no field: no login remembered)
+--   r  expiry times of the reservations, separated by spaces
+--   e  expires_at: after it nothing in the record matters and the sweep deletes it
+-- Every key of a shard shares the shard's hash tag with the shard's index, a sorted set
+-- (member: state key, score: expires_at), so a transition updates both in one script on
+-- one cluster slot.
+--
+-- Lua numbers are doubles like Python floats: the same expressions as core/lockout.py give
+-- bit-identical results. Numbers are written with 17 significant digits, which round-trips
+-- every double; "inf" and "-inf" stand for the infinities.
+
+-- Seconds a record outlives expires_at before Redis drops it by itself, so that the sweep
+-- can still report the end of a block.
+local GRACE = 86400
+-- The longest TTL set (milliseconds), far beyond any real setting, short of overflow.
+local MAX_TTL_MS = 1e15
+
+local function num(s)
+  if s == 'inf' then return math.huge end
+  if s == '-inf' then return -math.huge end
+  return tonumber(s)
+end
+
+local function fmt(x)
+  if x == math.huge then return 'inf' end
+  if x == -math.huge then return '-inf' end
+  return string.format('%.17g', x)
+end
+
+local function times(s)
+  local out = {}
+  if s then
+    for word in string.gmatch(s, '%S+') do out[#out + 1] = num(word) end
+  end
+  return out
+end
+
+local function join(list)
+  local parts = {}
+  for i, t in ipairs(list) do parts[i] = fmt(t) end
+  return table.concat(parts, ' ')
+end
+
+-- The policy travels as six arguments from ARGV[i]: max_retries ('' for infinity),
+-- block_time, fail_expire_time, auth_timeout, reservation_timeout, kept failures.
+local function policy(i)
+  return {
+    max = ARGV[i] ~= '' and tonumber(ARGV[i]) or nil,
+    block = num(ARGV[i + 1]),
+    window = num(ARGV[i + 2]),
+    auth = num(ARGV[i + 3]),
+    reservation = num(ARGV[i + 4]),
+    kept = tonumber(ARGV[i + 5]),
+  }
+end
+
+local function load(key)
+  local v = redis.call('HMGET', key, 'f', 'b', 'a', 'r')
+  return {f = times(v[1]), b = v[2] and num(v[2]) or nil, a = v[3] and num(v[3]) or nil, r = times(v[4])}
+end
+
+local function is_empty(st)
+  return #st.f == 0 and st.b == nil and st.a == nil and #st.r == 0
+end
+
+local function is_blocked(st, now)
+  return st.b ~= nil and st.b - now > 0
+end
+
+local function expires_at(st, window)
+  local e = -math.huge
+  for _, t in ipairs(st.f) do e = math.max(e, t + window) end
+  for _, t in ipairs(st.r) do e = math.max(e, t) end
+  if st.b ~= nil then e = math.max(e, st.b) end
+  if st.a ~= nil then e = math.max(e, st.a) end
+  return e
+end
+
+-- Write st (delete the record when it is empty), its TTL and its index entry.
+local function save(key, index, st, window, now)
+  redis.call('DEL', key)
+  if is_empty(st) then
+    redis.call('ZREM', index, key)
+    return
+  end
+  local e = expires_at(st, window)
+  local fields = {'f', join(st.f), 'r', join(st.r), 'e', fmt(e)}
+  if st.b ~= nil then
+    fields[#fields + 1] = 'b'
+    fields[#fields + 1] = fmt(st.b)
+  end
+  if st.a ~= nil then
+    fields[#fields + 1] = 'a'
+    fields[#fields + 1] = fmt(st.a)
+  end
+  redis.call('HSET', key, unpack(fields))
+  -- The TTL counts from the caller's `now`, so that clock skew between the application and
+  -- Redis does not matter. A record that lives forever (a block or a duration of infinity)
+  -- is the one kind of key without a TTL.
+  if e ~= math.huge then
+    local ms = math.ceil((math.max(e - now, 0) + GRACE) * 1000)
+    redis.call('PEXPIRE', key, string.format('%d', math.min(ms, MAX_TTL_MS)))
+  end
+  redis.call('ZADD', index, fmt(e), key)
+end
+
+-- Failures still inside the window: strictly `now - t > window` is forgotten.
+local function window(failures, now, w)
+  local out = {}
+  for _, t in ipairs(failures) do
+    if not (now - t > w) then out[#out + 1] = t end
+  end
+  return out
+end
+
+local function live(reservations, now)
+  local out = {}
+  for _, t in ipairs(reservations) do
+    if t > now then out[#out + 1] = t end
+  end
+  return out
+end
+
+-- Give back the reservation that ends first.
+local function drop_one(reservations)
+  local ordered = {}
+  for i, t in ipairs(reservations) do ordered[i] = t end
+  table.sort(ordered)
+  table.remove(ordered, 1)
+  return ordered
+end
+
+local function opt(x)
+  if x == nil then return '' end
+  return fmt(x)
+end
+
+local function flag(b)
+  if b then return 1 end
+  return 0
+end
