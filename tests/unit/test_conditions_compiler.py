@@ -8,6 +8,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stockade.conditions import (
     ArgCountError,
@@ -252,3 +254,44 @@ def test_compiled_conditions_return_bools_on_every_vector() -> None:
         for strategy in ("source", "closures"):
             result = compile_condition(case["cond"], strategy=strategy)(facts)
             assert type(result) is bool, (case["cond"], strategy, result)
+
+
+# -- robustness: any arguments -------------------------------------------------------------
+
+ARGUMENT_TEXT = st.text(st.sampled_from(list("aZ09 |:-.+*?()[]\\^$/=;%é\u212a")), max_size=12)
+FUZZ_FACTS = [
+    facts(),
+    facts(
+        host="a.com:1",
+        path="/é",
+        query="a=%ff&b",
+        headers={"X-Bfe-Debug-Time": "20190101000000Z", "Cookie": "a=1", "User-Agent": "x"},
+        client_ip="1.2.3.4",
+        vip="::1",
+        secure=True,
+        tls={"sni": "x", "client_auth": True, "client_ca": "c"},
+        body='{"a": [1]}',
+        response={"code": 200},
+    ),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(registry.names()), data=st.data())
+def test_any_arguments_fail_at_compile_time_or_never_at_run_time(name: str, data: st.DataObject) -> None:
+    """Every argument is validated when the condition compiles; a compiled condition never raises."""
+    spec = registry.REGISTRY[name]
+
+    def literal(kind: str) -> str:
+        if kind == "BOOL":
+            return "true" if data.draw(st.booleans()) else "false"
+        return "`" + data.draw(ARGUMENT_TEXT) + "`"
+
+    call = f"{name}({', '.join(literal(kind) for kind in spec.params)})"
+    try:
+        condition = compile_condition(f"{call} || !{call}")
+    except PrimitiveBuildError:
+        return
+    for request in FUZZ_FACTS:
+        assert condition(request) is True  # a primitive is a bool, never an error
+    assert condition.errors == 0

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stockade.conditions import registry
+from stockade.conditions import compile_condition, registry
 from stockade.conditions.errors import (
     ArgCountError,
     ArgTypeError,
@@ -131,6 +131,23 @@ def test_bytes_sources_are_shown_decoded() -> None:
     with pytest.raises(ConditionLexerError) as caught:
         parse(b"x(\xff)")
     assert str(caught.value) == "1:3 illegal UTF-8 encoding\nx(\ufffd)\n  ^"
+
+
+def test_the_kinds_bfe_prints_without_a_position_get_one_before_the_caret() -> None:
+    text = 'default_t() &&\n  req_host_in("a.com:80")'
+    with pytest.raises(PrimitiveBuildError) as caught:
+        compile_condition(text)
+    assert caught.value.bfe_message == "port should not be included in host(a.com:80)"
+    assert str(caught.value).splitlines() == [
+        "port should not be included in host(a.com:80) (at 2:3)",
+        '  req_host_in("a.com:80")',
+        "  ^",
+    ]
+    with pytest.raises(UnresolvedVariableError) as unresolved:
+        compile_condition("default_t() &&\n x")
+    assert str(unresolved.value).splitlines()[0] == "found unresolved variable x 17 (at 2:2)"
+    # Without the source there is nothing to point at: the BFE text alone.
+    assert str(PrimitiveBuildError("compile regexp err x", line=1, col=1)) == "compile regexp err x"
 
 
 def test_the_hint_comes_last() -> None:

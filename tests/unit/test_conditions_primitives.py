@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from stockade.conditions import registry
 from stockade.conditions.errors import BuildFailure
 from stockade.conditions.hashing import bucket, go_ip_string, parse_buckets
-from stockade.conditions.matchers import Regexp
+from stockade.conditions.matchers import Regexp, prefix_bounds
 from stockade.conditions.registry import Matcher
 from stockade.core.facts import RequestFacts, ip16
 from tests.vectors import condition_vectors
@@ -575,3 +575,28 @@ def test_primitives_never_raise_and_templates_agree(
         assert isinstance(result, bool)
         if matcher.expr is not None:
             assert run_expr(matcher, facts(request)) is result
+
+
+PREFIX_TEXT = st.text(st.sampled_from(list("ab/\x00\uffff\U0010ffff\udcff")), max_size=5)
+
+
+@settings(deadline=None)
+@given(prefix=PREFIX_TEXT, value=PREFIX_TEXT)
+def test_prefix_bounds_admit_exactly_the_strings_with_the_prefix(prefix: str, value: str) -> None:
+    bounds = prefix_bounds((prefix,))
+    if bounds is None:
+        assert prefix in ("",) or prefix.endswith("\U0010ffff")
+        return
+    low, high = bounds
+    assert (low <= value < high) is value.startswith(prefix)
+    assert (low <= prefix + value < high) is True
+
+
+def test_prefix_bounds_only_for_one_usable_prefix() -> None:
+    assert prefix_bounds(("/index/",)) == ("/index/", "/index0")
+    assert prefix_bounds(("/a", "/b")) is None
+    assert prefix_bounds(("",)) is None
+    assert prefix_bounds(("a\U0010ffff",)) is None
+    # The compiled form of one prefix is two comparisons, no call.
+    assert build("req_path_prefix_in(`/a`, false)").expr == "{c0} <= {r}.path < {c1}"
+    assert build("req_path_prefix_in(`/a`, true)").expr == "{c0} <= {r}.path_upper < {c1}"

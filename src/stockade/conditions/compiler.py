@@ -3,7 +3,7 @@
 A condition is compiled once and evaluated on every request, so the compiler spends time
 at build to save it at run time. It generates the Python source of one function per
 condition and compiles it, because there is then one Python frame per evaluation instead of
-one per node: ``bench/conditions.py`` measures a 3-term condition about six times as fast
+one per node: ``bench/conditions.py`` measures a 3-term condition about ten times as fast
 as closures over the same matchers.
 
 - Every argument is checked and validated when the condition compiles, never when it runs:

@@ -14,7 +14,7 @@ Two kinds carry no position in BFE's text, because BFE raises them after parsing
 ``fmt.Errorf``: an unresolved variable (``found unresolved variable x 1``, the number being
 Go's ``token.Pos``, the byte offset plus one) and a failed primitive build (``compile regexp
 err ...``). Their :attr:`~ConditionError.bfe_message` is the message alone; ``line`` and
-``col`` still point at the culprit for the caret.
+``col`` still point at the culprit, and ``str()`` adds them (``... (at 2:3)``) before the caret.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ class ConditionError(StockadeError):
         return self.message
 
     def __str__(self) -> str:
-        parts = [self.bfe_message]
         excerpt = _excerpt(self.source, self.line, self.col)
+        # BFE's text of the unlocated kinds has no position: add it, a multi-line condition needs it.
+        parts = [self.bfe_message if self.located or not excerpt else f"{self.bfe_message} (at {self.line}:{self.col})"]
         if excerpt:
             parts.extend(excerpt)
         if self.hint:

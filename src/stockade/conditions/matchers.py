@@ -45,6 +45,7 @@ __all__ = [
     "go_text",
     "ip_list",
     "ip_range",
+    "prefix_bounds",
     "split_list",
 ]
 
@@ -151,7 +152,26 @@ class PrefixIn(Predicate):
         return text.startswith(self.values) if self.method == "startswith" else text.endswith(self.values)
 
     def inline(self, value: str, upper: Callable[[], str], tpl: Template) -> str:
-        return f"{upper() if self.fold else value}.{self.method}({tpl.const(self.values)})"
+        subject = upper() if self.fold else value
+        bounds = prefix_bounds(self.values) if self.method == "startswith" else None
+        if bounds is not None:
+            # Two string comparisons instead of a call of str.startswith (about 35 ns here).
+            low, high = bounds
+            return f"{tpl.const(low)} <= {subject} < {tpl.const(high)}"
+        return f"{subject}.{self.method}({tpl.const(self.values)})"
+
+
+def prefix_bounds(prefixes: tuple[str, ...]) -> tuple[str, str] | None:
+    """``(low, high)`` such that ``low <= s < high`` exactly when ``s`` starts with the one prefix; else None.
+
+    Strings compare by code point, and the strings that start with ``p`` are exactly those
+    from ``p`` up to, not including, ``p`` with its last character incremented. There is no
+    such bound for several prefixes, the empty prefix or one ending in U+10FFFF.
+    """
+    if len(prefixes) != 1 or not prefixes[0] or prefixes[0][-1] == "\U0010ffff":
+        return None
+    prefix = prefixes[0]
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class SuffixIn(PrefixIn):
