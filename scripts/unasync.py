@@ -32,6 +32,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"\baclose\b", "close"),
+    (r"\basettle\b", "settle"),
     (r"\b_async\b", "_sync"),
     (r"\basyncio\.Lock\b", "threading.Lock"),
     (r"\bimport asyncio\b", "import threading"),

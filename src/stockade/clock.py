@@ -42,3 +42,8 @@ class ManualClock:
     def set(self, when: float) -> None:
         with self._lock:
             self._now = float(when)
+
+
+def monotonic() -> float:
+    """Seconds on a monotonic clock: for timing and pacing background work, never for decisions."""
+    return time.perf_counter()

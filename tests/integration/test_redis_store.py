@@ -179,7 +179,7 @@ def test_times_round_trip_bit_for_bit(store: RedisStore) -> None:
 @pytest.fixture
 def acl_user(single: SingleServer) -> Iterator[str]:
     with single.server.client() as client:
-        client.execute_command("ACL", "SETUSER", "stockade-test", "on", f">{SECRET}", "~*", "+@all")
+        client.execute_command("ACL", "SETUSER", "stockade-test", "on", f">{SECRET}", "~acl:*", "&acl:*", "+@all")
     yield f"redis://stockade-test:{SECRET}@127.0.0.1:{single.server.port}/0?prefix=acl:"
     with single.server.client() as client:
         client.execute_command("ACL", "DELUSER", "stockade-test")

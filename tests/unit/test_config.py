@@ -273,11 +273,17 @@ def test_document_root_must_be_a_directory(base: Path) -> None:
     ]
 
 
+ANY_STORE = (
+    "expected sqlite:///path.db (relative to this file), memory://, redis://, rediss://, redis+sentinel://"
+    " or redis+cluster://"
+)
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("redis://localhost", "expected sqlite:///path.db (relative to this file) or memory://"),
-        ("stockade.db", "expected sqlite:///path.db (relative to this file) or memory://"),
+        ("ftp://localhost", ANY_STORE),
+        ("stockade.db", ANY_STORE),
         ("sqlite://host/x.db", "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"),
         ("sqlite:///x.db?synchronous=off", "invalid synchronous 'off': expected full, normal or extra"),
         ("memory://?max_records=0", "invalid max_records '0': expected a positive integer"),
@@ -285,6 +291,32 @@ def test_document_root_must_be_a_directory(base: Path) -> None:
 )
 def test_store_urls(base: Path, url: str, expected: str) -> None:
     assert issues(base, f'[store]\nurl = "{url}"\n') == [f"store.url: {expected} (got {url!r})"]
+
+
+def test_redis_store_urls_are_checked_without_connecting(base: Path) -> None:
+    load_config(write(base, '[store]\nurl = "redis+cluster://127.0.0.1:1,127.0.0.1:2?prefix=app:"\n'))
+    assert issues(base, '[store]\nurl = "redis://h:99999"\n') == [
+        "store.url: invalid redis port '99999': expected an integer from 1 to 65535"
+    ]
+    assert issues(base, '[store]\nurl = "redis://:hunter2@h/0?pool=3"\n') == [
+        "store.url: invalid store url parameter 'pool': expected prefix or timeout"
+    ]
+
+
+def test_on_error_policies(base: Path) -> None:
+    default = load_config(write(base, "")).guard_settings().on_error
+    assert (default.lockout, default.bans) == ("closed", "open")
+    both = load_config(write(base, '[store]\non_error = "open"\n')).guard_settings().on_error
+    assert (both.lockout, both.bans) == ("open", "open")
+    split = load_config(write(base, '[store]\non_error = { lockout = "open", bans = "closed" }\n'))
+    assert (split.guard_settings().on_error.lockout, split.guard_settings().on_error.bans) == ("open", "closed")
+    assert issues(base, '[store]\non_error = "ajar"\n') == [
+        'store.on_error: expected "open" or "closed" (got \'ajar\')'
+    ]
+    assert issues(base, '[store]\non_error = { lockout = "shut", ip = "open" }\n') == [
+        'store.on_error.lockout: expected "open" or "closed" (got \'shut\')',
+        "store.on_error.ip: unknown key: expected one of lockout, bans",
+    ]
 
 
 def test_audit_values(base: Path) -> None:

@@ -50,6 +50,7 @@ def test_guard_twins_have_the_same_public_methods() -> None:
         "release_attempt",
         "report_attempt",
         "reserve_attempt",
+        "store_status",
         "sweep",
         "unblock_client",
         "unblock_user",

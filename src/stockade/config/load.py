@@ -26,9 +26,10 @@ from stockade.config.schema import AuditSection, ConfigFile, DirectorySection, S
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
 from stockade.engine.events import callback_issue, resolve_callback
-from stockade.engine.settings import DirectorySettings, EventCallback, GuardSettings
+from stockade.engine.settings import DirectorySettings, ErrorPolicy, EventCallback, GuardSettings
 from stockade.errors import ConfigError, ConfigIssue, FileFormatError, InvalidArgument
 from stockade.stores import open_store
+from stockade.stores.redis import is_redis_url, parse_redis_url, redact
 from stockade.stores.sqlite import parse_sqlite_url
 
 S = TypeVar("S", bound=Section)
@@ -79,9 +80,11 @@ class Config:
         return self.path.parent
 
     def guard_settings(self) -> GuardSettings:
+        on_error = self.raw.store.on_error
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
             listeners=tuple(a.listener for a in self.listen),
+            on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
         )
 
 
@@ -112,19 +115,35 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _issue(error: Mapping[str, Any], prefix: str, model: type[Section]) -> ConfigIssue:
     """A pydantic error of one section, as a path like ``directory[0].max_retries``.
 
-    Sections are flat tables, so the first location item is a key and later integers index
-    into an array; other items are pydantic's union tags and are not part of the path.
+    The first location item is a key of the section; later integers index into an array
+    and later strings are keys of a nested table (``store.on_error.lockout``). Other items
+    are pydantic's union tags and are not part of the path.
     """
     loc = tuple(error.get("loc", ()))
     path = prefix
-    if loc:
-        path += f".{loc[0]}" if prefix else str(loc[0])
-        path += "".join(f"[{item}]" for item in loc[1:] if isinstance(item, int))
+    table = model
+    for depth, item in enumerate(loc):
+        if isinstance(item, int):
+            path += f"[{item}]"
+            continue
+        if depth and (item not in table.model_fields and error.get("type") != "extra_forbidden"):
+            continue
+        path += f".{item}" if path else str(item)
+        nested = _table(table, str(item))
+        if nested is not None and depth + 1 < len(loc):
+            table = nested
     kind = error.get("type")
     if kind == "extra_forbidden":
-        return ConfigIssue(path, f"unknown key: expected one of {', '.join(_keys(model))}")
+        return ConfigIssue(path, f"unknown key: expected one of {', '.join(_keys(table))}")
     message = _GENERIC_MESSAGES.get(str(kind), str(error.get("msg", "invalid value")))
     return ConfigIssue(path, message, error.get("input"), kind != "missing")
+
+
+def _table(model: type[Section], key: str) -> type[Section] | None:
+    """The model of ``model.key`` when that key is a nested table."""
+    info = model.model_fields.get(key)
+    kind = info.annotation if info is not None else None
+    return kind if isinstance(kind, type) and issubclass(kind, Section) else None
 
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
@@ -236,9 +255,22 @@ class _Loader:
     def _store_url(self, store: StoreSection) -> str:
         url = store.url
         scheme = urlsplit(url).scheme
+        if is_redis_url(url):
+            try:
+                parse_redis_url(url)
+                return url
+            except InvalidArgument as exc:
+                self.issues.append(ConfigIssue("store.url", str(exc)))
+                return url
         if scheme not in ("sqlite", "memory"):
             self.issues.append(
-                ConfigIssue("store.url", "expected sqlite:///path.db (relative to this file) or memory://", url, True)
+                ConfigIssue(
+                    "store.url",
+                    "expected sqlite:///path.db (relative to this file), memory://, redis://, rediss://,"
+                    " redis+sentinel:// or redis+cluster://",
+                    redact(url),
+                    True,
+                )
             )
             return url
         try:

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.engine.settings import LOCKOUT_BY, LockoutBy
+from stockade.engine.settings import LOCKOUT_BY, ON_ERROR, LockoutBy, OnError
 
 INFINITY_WORD = "infinity"
 MAX_WORKERS = 256
@@ -115,8 +115,25 @@ class ServerSection(Section):
     workers: Annotated[int, BeforeValidator(_workers)] = 1
 
 
+class OnErrorSection(Section):
+    """``on_error = { lockout = "closed", bans = "open" }``: the outage policy per capability."""
+
+    lockout: Annotated[OnError, _choice(*ON_ERROR)] = "closed"
+    bans: Annotated[OnError, _choice(*ON_ERROR)] = "open"
+
+
+def _on_error(value: object) -> object:
+    """``on_error = "open"`` is short for the same policy for every capability."""
+    if isinstance(value, str):
+        if value not in ON_ERROR:
+            raise PydanticCustomError("choice", "expected {accepted}", {"accepted": one_of(ON_ERROR)})
+        return {"lockout": value, "bans": value}
+    return value
+
+
 class StoreSection(Section):
     url: NonEmpty = "sqlite:///stockade.db"
+    on_error: Annotated[OnErrorSection, BeforeValidator(_on_error)] = Field(default_factory=OnErrorSection)
 
 
 class AuditSection(Section):

@@ -10,6 +10,8 @@ from stockade.core.lockout import LockoutPolicy
 
 LockoutBy = Literal["user", "ip", "user_ip"]
 LOCKOUT_BY: tuple[LockoutBy, ...] = ("user", "ip", "user_ip")
+OnError = Literal["open", "closed"]
+ON_ERROR: tuple[OnError, ...] = ("open", "closed")
 
 EventCallback = Callable[[str, "str | None", int, str, Mapping[str, object]], object]
 
@@ -46,7 +48,24 @@ class DirectorySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorPolicy:
+    """What each capability does while the store fails: ``closed`` refuses, ``open`` lets through.
+
+    A login lockout that cannot read its blocks fails closed by default (an attacker must
+    not gain unlimited guesses from an outage); bans fail open (an outage must not turn
+    every visitor away).
+    """
+
+    lockout: OnError = "closed"
+    bans: OnError = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class GuardSettings:
     directories: tuple[DirectorySettings, ...] = ()
     listeners: tuple[Listener, ...] = (NO_LISTENER,)
     sweep_interval: float = 60.0
+    # A sweep also runs after this many writes, so that deletion keeps pace with a flood of
+    # new keys however short the interval's share of it.
+    sweep_every_writes: int = 500
+    on_error: ErrorPolicy = field(default_factory=ErrorPolicy)

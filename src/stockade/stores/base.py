@@ -4,6 +4,12 @@ Memory (a lock) and SQLite (``BEGIN IMMEDIATE``) both load the state of a few ke
 apply a pure transition from :mod:`stockade.core.lockout` and write the result back,
 all inside one atomic section. Subclasses provide only that section and row access.
 Redis, which runs transitions as server-side scripts, does not use this class.
+
+A store shared between processes (SQLite) sets ``view`` to a
+:class:`~stockade.stores.view.LocalView` and ``writer`` to a
+:class:`~stockade.stores.refresher.SuccessWriter`: every transition then tells the view
+what it learnt, and :meth:`TransitionStore.peek_login` answers clean logins from it. The
+memory store needs neither: it is local already.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import abc
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 
+from stockade.clock import monotonic
 from stockade.core import lockout as core
 from stockade.core.lockout import (
     FailureOutcome,
@@ -20,11 +27,16 @@ from stockade.core.lockout import (
     LockoutState,
     ReserveOutcome,
 )
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
+from stockade.stores.refresher import SuccessWriter
+from stockade.stores.view import LocalView
 
 
 class TransitionStore(abc.ABC):
     """Implements the :class:`~stockade.stores.protocol.LockoutStore` transitions."""
+
+    view: LocalView | None = None
+    writer: SuccessWriter | None = None
 
     @property
     @abc.abstractmethod
@@ -52,8 +64,25 @@ class TransitionStore(abc.ABC):
         Strictly less: a failure exactly ``fail_expire_time`` old still counts.
         """
 
+    @abc.abstractmethod
+    def _catch_up(self) -> None:
+        """Apply other processes' changes to ``view`` (stores that have one)."""
+
     def close(self) -> None:
-        return None
+        if self.writer is not None:
+            self.writer.close()
+
+    def peek_login(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> LoginResult | None:
+        """Valid credentials answered without a transaction, or ``None`` (see :mod:`stockade.stores.view`)."""
+        if self.view is None:
+            return None
+        self._catch_up()
+        peek = self.view.peek_login(keys, now, policy)
+        if peek is None:
+            return None
+        if peek.refresh and self.writer is not None:
+            self.writer.submit(keys, now, policy)
+        return peek.result
 
     def _put(self, key: LockoutKey, state: LockoutState, policy: LockoutPolicy) -> None:
         self._save(key, state, state.expires_at(policy))
@@ -64,7 +93,9 @@ class TransitionStore(abc.ABC):
         with self._atomic("record_failure"):
             state, outcome = core.fail(self._load(key), now, policy, reserved=reserved)
             self._put(key, state, policy)
-            return outcome
+        if self.view is not None:
+            self.view.failed(key, outcome)
+        return outcome
 
     def record_success(
         self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -97,10 +128,15 @@ class TransitionStore(abc.ABC):
             states[primary] = state
             for key, new in states.items():
                 self._put(key, new, policy)
-            return LoginResult(accepted=until is None, until=until, unblocked=tuple(unblocked))
+        result = LoginResult(accepted=until is None, until=until, unblocked=tuple(unblocked))
+        if self.view is not None:
+            self.view.logged_in(keys, result, now, policy)
+        return result
 
     def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
         primary, *others = keys
+        if self.view is not None:
+            self.view.touched(primary)
         with self._atomic("reserve"):
             for other in others:
                 state = self._load(other)
@@ -117,6 +153,8 @@ class TransitionStore(abc.ABC):
     def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
         with self._atomic("block"):
             self._put(key, core.block(self._load(key), until), policy)
+        if self.view is not None:
+            self.view.blocked(key, until)
 
     def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
         removed: list[BlockRecord] = []
@@ -128,6 +166,9 @@ class TransitionStore(abc.ABC):
                     # Unblocking clears the failures, so what remains carries absolute
                     # expiry times and any policy gives the same answer.
                     self._put(key, new, _NO_FAILURES)
+        if self.view is not None:
+            for record in removed:
+                self.view.touched(record.key)
         return removed
 
     def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
@@ -139,6 +180,8 @@ class TransitionStore(abc.ABC):
             ]
 
     def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        if self.writer is not None:
+            self.writer.settle()
         with self._atomic("list_auth"):
             return [
                 AuthRecord(key, state.auth_until)
@@ -153,6 +196,49 @@ class TransitionStore(abc.ABC):
             for key, _ in expired:
                 self._save(key, core.EMPTY, 0.0)
             return unblocked
+
+    def export_records(self, now: float) -> list[StoredRecord]:
+        """Every record that still holds something live, in listing order."""
+        if self.writer is not None:
+            self.writer.settle()
+        with self._atomic("export"):
+            return [
+                StoredRecord(key, state, expires_at)
+                for key, state, expires_at in self._dump()
+                if not expires_at < now and not state.is_empty()
+            ]
+
+    def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
+        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        with self._atomic("import"):
+            for record in records:
+                self._save(record.key, record.state, record.expires_at)
+        if self.view is not None:
+            for record in records:
+                self.view.touched(record.key)
+        return len(records)
+
+    @abc.abstractmethod
+    def _dump(self) -> Iterator[tuple[LockoutKey, LockoutState, float]]:
+        """Every stored record with its ``expires_at``, in listing order."""
+
+    def ping(self) -> float:
+        """One consistent read of the store, timed (seconds)."""
+        started = monotonic()
+        with self._atomic("ping"):
+            pass
+        return monotonic() - started
+
+    def status(self) -> StoreStatus:
+        view = self.view
+        return StoreStatus(
+            url=self.url,
+            latency=self.ping(),
+            view_entries=None if view is None else len(view),
+            view_trusted=None if view is None else view.trusted,
+            view_lag=None if view is None else 0.0,
+            pending_writes=0 if self.writer is None else self.writer.pending,
+        )
 
 
 _NO_FAILURES = LockoutPolicy()

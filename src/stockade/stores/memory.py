@@ -43,6 +43,9 @@ class MemoryStore(TransitionStore):
     def _atomic(self, operation: str) -> AbstractContextManager[object]:
         return self._lock
 
+    def _catch_up(self) -> None:
+        """Nothing to catch up with: no other process shares this store."""
+
     def _load(self, key: LockoutKey) -> LockoutState:
         row = self._rows.get(key)
         return row[0] if row is not None else LockoutState()
@@ -70,6 +73,10 @@ class MemoryStore(TransitionStore):
     def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
         keys = sorted((k for k in self._rows if scope.matches(k)), key=record_order)
         return iter([(k, self._rows[k][0]) for k in keys])
+
+    def _dump(self) -> Iterator[tuple[LockoutKey, LockoutState, float]]:
+        keys = sorted(self._rows, key=record_order)
+        return iter([(k, *self._rows[k]) for k in keys])
 
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
         found: list[tuple[LockoutKey, LockoutState]] = []

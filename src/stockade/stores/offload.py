@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
 from stockade.stores._sync.protocol import LockoutStore
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
 
 T = TypeVar("T")
 
@@ -32,6 +32,9 @@ class OffloadedStore:
     @property
     def url(self) -> str:
         return self.sync.url
+
+    def peek_login(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> LoginResult | None:
+        return self.sync.peek_login(keys, now, policy)
 
     async def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -63,6 +66,18 @@ class OffloadedStore:
 
     async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
         return await self._run(self.sync.sweep, now, limit)
+
+    async def export_records(self, now: float) -> list[StoredRecord]:
+        return await self._run(self.sync.export_records, now)
+
+    async def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
+        return await self._run(self.sync.import_records, records, now)
+
+    async def ping(self) -> float:
+        return await self._run(self.sync.ping)
+
+    async def status(self) -> StoreStatus:
+        return await self._run(self.sync.status)
 
     async def aclose(self) -> None:
         await self._run(self.sync.close)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from stockade.core.lockout import LockoutKey
+from stockade.core.lockout import LockoutKey, LockoutState
 
 
 class _AnyListener:
@@ -67,3 +67,30 @@ class Scope:
             and (self.address is ANY or key.address == self.address)
             and (self.port is ANY or key.port == self.port)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as a store holds it: what ``stockade store migrate`` copies."""
+
+    key: LockoutKey
+    state: LockoutState
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """How a store is doing, for ``stockade status``.
+
+    ``latency`` is one round trip in seconds; ``view_lag`` the last measured delay of a
+    change notification (``0`` where changes are read inline, ``None`` when unknown);
+    ``view_trusted`` whether the local view may answer requests now.
+    """
+
+    url: str
+    latency: float
+    view_entries: int | None = None
+    view_trusted: bool | None = None
+    view_lag: float | None = None
+    pending_writes: int = 0
+    errors: int = 0

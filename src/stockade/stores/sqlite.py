@@ -6,6 +6,14 @@ counts stay exact. The file uses WAL with ``synchronous=FULL`` by default (``NOR
 request: it survives a killed process but not a power cut). The schema is versioned by
 numbered migrations keyed on ``PRAGMA user_version``.
 
+Workers on one host see each other's changes without a query per request: every write
+appends the keys it changed to the ``changes`` table (with the writer's ``origin``), and
+before answering a login from its local view (:mod:`stockade.stores.view`) a store asks
+its second, read-only connection for ``PRAGMA data_version``, which changes only when
+another connection has committed; only then does it read the new ``changes`` rows. The
+table keeps the newest :data:`CHANGES_KEPT` rows; a store that fell further behind
+forgets its view and starts afresh.
+
 URL forms: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, with optional
 query parameters ``synchronous=full|normal`` and ``busy_timeout`` (milliseconds).
 """
@@ -13,6 +21,7 @@ query parameters ``synchronous=full|normal`` and ``busy_timeout`` (milliseconds)
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -24,6 +33,8 @@ from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.errors import InvalidArgument, StoreError
 from stockade.stores.base import TransitionStore
 from stockade.stores.records import ANY, Scope
+from stockade.stores.refresher import SuccessWriter
+from stockade.stores.view import Change, LocalView
 
 # Each entry moves the schema from version i to i + 1. Never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -44,10 +55,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX lockout_expires_at ON lockout (expires_at);
     CREATE INDEX lockout_user ON lockout (user);
     """,
+    """
+    CREATE TABLE changes (
+        seq       INTEGER PRIMARY KEY,
+        origin    INTEGER NOT NULL,  -- the writing store instance
+        directory TEXT    NOT NULL,
+        user      TEXT    NOT NULL,
+        client    TEXT    NOT NULL,
+        address   TEXT    NOT NULL,
+        port      INTEGER NOT NULL
+    );
+    """,
+)
+CHANGES_KEPT = 10_000
+_CHANGED = (
+    "SELECT c.seq, c.origin, c.directory, c.user, c.client, c.port, c.address,"
+    " l.failures, l.blocked_until, l.auth_until, l.reservations"
+    " FROM changes c LEFT JOIN lockout l USING (directory, user, client, port, address)"
+    " WHERE c.seq > ? ORDER BY c.seq"
 )
 
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
-_READS = frozenset({"list_blocked", "list_auth", "peek_success"})
+_READS = frozenset({"list_blocked", "list_auth", "peek_success", "export", "ping"})
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
@@ -77,6 +106,10 @@ class SQLiteStore(TransitionStore):
         self.path = Path(path)
         self._url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
+        self._origin = secrets.randbits(62)
+        self._watch_lock = threading.Lock()
+        self._seen_version: int | None = None
+        self._seen_seq = 0
         try:
             self._conn = sqlite3.connect(
                 self.path,
@@ -91,12 +124,17 @@ class SQLiteStore(TransitionStore):
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(f"PRAGMA synchronous = {synchronous}")
             self._migrate()
+            self._watch = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000.0, check_same_thread=False)
+            self._seen_seq = int(self._watch.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+            self._seen_version = self._data_version()
         except BaseException as exc:
             # Do not leak the file handle of a store that failed to open.
             self._conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(self._url, "open", exc) from exc
             raise
+        self.view = LocalView()
+        self.writer = SuccessWriter(self.record_success, self._url)
 
     @classmethod
     def from_url(cls, url: str, base: Path | None = None) -> SQLiteStore:
@@ -134,8 +172,38 @@ class SQLiteStore(TransitionStore):
             raise
 
     def close(self) -> None:
-        with self._lock:
+        super().close()
+        with self._lock, self._watch_lock:
             self._conn.close()
+            self._watch.close()
+
+    def _data_version(self) -> int:
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def _catch_up(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        with self._watch_lock:
+            try:
+                version = self._data_version()
+                if version == self._seen_version:
+                    return
+                rows = self._watch.execute(_CHANGED, (self._seen_seq,)).fetchall()
+            except sqlite3.Error:
+                # The view cannot be trusted without the changes; the next request asks the file.
+                view.forget(trusted=True)
+                self._seen_version = None
+                return
+            self._seen_version = version
+            if rows and rows[0][0] > self._seen_seq + 1 and self._seen_seq:
+                view.forget(trusted=True)  # fell behind the kept changes
+            for row in rows:
+                if row[1] != self._origin:
+                    state = LockoutState() if row[7] is None else _state(row[7:])
+                    view.apply(Change.of(_key(row[2:7]), state))
+            if rows:
+                self._seen_seq = int(rows[-1][0])
 
     @contextmanager
     def _atomic(self, operation: str) -> Iterator[None]:
@@ -167,6 +235,10 @@ class SQLiteStore(TransitionStore):
 
     def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
         ident = (key.directory, key.user, key.client, key.port, key.address or "")
+        self._conn.execute(
+            "INSERT INTO changes (origin, directory, user, client, port, address) VALUES (?, ?, ?, ?, ?, ?)",
+            (self._origin, *ident),
+        )
         if state.is_empty():
             self._conn.execute(
                 "DELETE FROM lockout WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
@@ -214,7 +286,15 @@ class SQLiteStore(TransitionStore):
         rows = self._conn.execute(sql, args).fetchall()
         return iter([(_key(row), _state(row[5:])) for row in rows])
 
+    def _dump(self) -> Iterator[tuple[LockoutKey, LockoutState, float]]:
+        rows = self._conn.execute(
+            "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations,"
+            " expires_at FROM lockout ORDER BY directory, user, client, port, address"
+        ).fetchall()
+        return iter([(_key(row), _state(row[5:9]), float(row[9])) for row in rows])
+
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
+        self._conn.execute("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (CHANGES_KEPT,))
         rows = self._conn.execute(
             "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations"
             " FROM lockout WHERE expires_at < ? LIMIT ?",

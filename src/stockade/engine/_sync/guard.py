@@ -14,13 +14,14 @@ from dataclasses import replace
 from stockade.clock import Clock, SystemClock
 from stockade.core.directories import DirectoryTable, normalize_directory
 from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
-from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey
+from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, ReserveOutcome
 from stockade.engine.events import EventBus, EventSink
+from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, DirectorySettings, GuardSettings, Listener
 from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
-from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked
+from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._sync.protocol import LockoutStore
-from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope
+from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope, StoreStatus
 
 MAX_USER_LENGTH = 256
 
@@ -32,6 +33,11 @@ class Guard:
     password themselves, or :meth:`reserve_attempt` before the check and
     :meth:`report_attempt` after it, which guarantees that parallel attempts never get
     more than ``max_retries`` password checks.
+
+    A clean login (valid credentials, nothing counted against the user) is answered from
+    the store's local view without waiting on the store. When the store fails, the login
+    flow follows ``settings.on_error.lockout`` (:mod:`stockade.engine.health`); the
+    administration API always raises :class:`~stockade.errors.StoreError`.
     """
 
     def __init__(
@@ -50,7 +56,9 @@ class Guard:
         self.directories: DirectoryTable[DirectorySettings] = DirectoryTable((d.path, d) for d in directories)
         self.events = EventBus(sinks, {d.path: d.callbacks for d in directories})
         self.listeners = settings.listeners
+        self.health = StoreHealth()
         self._next_sweep = -INFINITY
+        self._writes = 0
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -111,7 +119,13 @@ class Guard:
     ) -> FailureOutcome:
         now = self.clock.now()
         self._maybe_sweep(now)
-        outcome = self.store.record_failure(keys[0], now, d.policy, reserved=reserved)
+        try:
+            outcome = self.store.record_failure(keys[0], now, d.policy, reserved=reserved)
+        except StoreError as exc:
+            self._store_failed(exc)
+            outcome = _NOT_COUNTED
+        else:
+            self.health.answered()
         self._emit(AUTH_FAIL, keys[0], user, client, now, request=request)
         if outcome.blocked:
             # A re-block keeps a longer block in force: report the real end, not just block_time.
@@ -144,8 +158,16 @@ class Guard:
         reserved: bool,
     ) -> LoginResult:
         now = self.clock.now()
-        self._maybe_sweep(now)
-        result = self.store.record_success(keys, now, d.policy, reserved=reserved)
+        result = None if reserved else self.store.peek_login(keys, now, d.policy)
+        if result is None:
+            self._maybe_sweep(now)
+            try:
+                result = self.store.record_success(keys, now, d.policy, reserved=reserved)
+            except StoreError as exc:
+                self._store_failed(exc)
+                result = _UNCHECKED
+            else:
+                self.health.answered()
         for key in result.unblocked:
             self._emit(USER_UNBLOCK, key, user, client, now)
         what = "auth_success" if result.accepted else "auth_refused"
@@ -170,7 +192,13 @@ class Guard:
         keys = self._keys(d, user, client, listener)
         now = self.clock.now()
         self._maybe_sweep(now)
-        outcome = self.store.reserve(keys, now, d.policy)
+        try:
+            outcome = self.store.reserve(keys, now, d.policy)
+        except StoreError as exc:
+            self._store_failed(exc)
+            outcome = _GRANTED_UNCHECKED
+        else:
+            self.health.answered()
         return Attempt(
             granted=outcome.granted,
             directory=d.path,
@@ -195,7 +223,10 @@ class Guard:
         if attempt.granted and not attempt.settled:
             _settle(attempt)
             d = self.directory(attempt.directory)
-            self.store.release(attempt.keys[0], self.clock.now(), d.policy)
+            try:
+                self.store.release(attempt.keys[0], self.clock.now(), d.policy)
+            except StoreError as exc:
+                self._store_failed(exc)  # the reservation expires by itself
 
     # -- the administration API ----------------------------------------------------------------
 
@@ -288,9 +319,27 @@ class Guard:
         return len(unblocked)
 
     def _maybe_sweep(self, now: float) -> None:
-        if now >= self._next_sweep:
+        """Housekeeping on the write paths: every ``sweep_interval`` and every ``sweep_every_writes``."""
+        self._writes += 1
+        if now >= self._next_sweep or self._writes >= self.settings.sweep_every_writes:
             self._next_sweep = now + self.settings.sweep_interval
-            self.sweep()
+            self._writes = 0
+            try:
+                self.sweep()
+            except StoreError as exc:
+                self.health.failed(exc, "open")  # the next sweep catches up
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """The login flow's outage policy: ``closed`` raises, ``open`` carries on unchecked."""
+        policy = self.settings.on_error.lockout
+        self.health.failed(exc, policy)
+        if policy == "closed":
+            raise exc
+
+    def store_status(self) -> StoreStatus:
+        """The store's latency and local view, with the failures this guard counted."""
+        status = self.store.status()
+        return replace(status, errors=status.errors + self.health.errors)
 
     def _listeners(self, address: AddressFilter, port: PortFilter) -> list[Listener]:
         chosen = [
@@ -310,6 +359,12 @@ class Guard:
     def close(self) -> None:
         self.events.close()
         self.store.close()
+
+
+# What the login flow assumes while the store fails and the policy is "open".
+_NOT_COUNTED = FailureOutcome(failures=0, blocked=False, until=None)
+_UNCHECKED = LoginResult(accepted=True)
+_GRANTED_UNCHECKED = ReserveOutcome(granted=True)
 
 
 def _check_user(user: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
 
 
 class AsyncLockoutStore(Protocol):
@@ -23,6 +23,14 @@ class AsyncLockoutStore(Protocol):
 
     @property
     def url(self) -> str: ...
+
+    def peek_login(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> LoginResult | None:
+        """Valid credentials answered from the store's local view, with no I/O that can wait.
+
+        ``None`` when the view cannot tell; then :meth:`record_success` decides. A store that
+        is local already (memory) always answers ``None``.
+        """
+        ...
 
     async def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -62,6 +70,22 @@ class AsyncLockoutStore(Protocol):
 
     async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
         """Delete up to ``limit`` records that hold nothing live; returns keys whose block expired."""
+        ...
+
+    async def export_records(self, now: float) -> list[StoredRecord]:
+        """Every record that still holds something live (``stockade store migrate``)."""
+        ...
+
+    async def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
+        """Write ``records`` as they are, replacing what their keys held."""
+        ...
+
+    async def ping(self) -> float:
+        """Seconds of one round trip (one consistent read)."""
+        ...
+
+    async def status(self) -> StoreStatus:
+        """Latency, local view and pending writes, for ``stockade status``."""
         ...
 
     async def aclose(self) -> None: ...

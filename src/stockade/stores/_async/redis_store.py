@@ -24,6 +24,12 @@ the password never shows. A lost connection is retried once at once (a pooled co
 the server closed); should the connection drop after a script ran but before its reply
 arrived, that transition is applied twice, the one way counts can exceed the exact ones.
 
+Each store keeps a local view of blocks and clean users (:mod:`stockade.stores.view`),
+followed by a :class:`~stockade.stores.redis.feed.ChangeFeed`: a clean login is answered
+by :meth:`AsyncRedisStore.peek_login` without a round trip, and its success record is
+written off the request path. ``watch=False`` (the command line, the feed's own store)
+goes without.
+
 Only this file is written by hand: ``scripts/unasync.py`` generates the synchronous twin,
 ``RedisStore``.
 """
@@ -44,14 +50,17 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 
+from stockade.clock import monotonic
 from stockade.core import lockout as core
-from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, LockoutState, ReserveOutcome
 from stockade.errors import StoreError
 from stockade.stores.base import record_order
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
 from stockade.stores.redis import RedisTarget, parse_redis_url
+from stockade.stores.redis.feed import ChangeFeed
 from stockade.stores.redis.keys import KeySpace
 from stockade.stores.redis.scripts import load_scripts, number, optional_number, parse_state, policy_args
+from stockade.stores.view import LocalView
 
 _SCRIPTS = load_scripts()
 _ERRORS = (RedisError, RedisClusterException, OSError)
@@ -61,24 +70,26 @@ _ACCEPTED = LoginResult(accepted=True)
 class AsyncRedisStore:
     """A lockout store on Redis: a single server, a Sentinel-watched master or a cluster."""
 
-    def __init__(self, target: RedisTarget) -> None:
+    def __init__(self, target: RedisTarget, *, watch: bool = True) -> None:
         self.target = target
         self.keys = KeySpace(target.prefix)
         self._sentinel: Sentinel | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
         try:
-            self._client = self._connect()
+            self.client = self._connect()
         except _ERRORS as exc:
             error = self._failure("open", exc)
             raise error from (exc if error.cause is exc else None)
         self._scripts: dict[str, AsyncScript] = {
-            name: self._client.register_script(text) for name, text in _SCRIPTS.items()
+            name: self.client.register_script(text) for name, text in _SCRIPTS.items()
         }
+        self.view = LocalView(trusted=False)
+        self.feed = ChangeFeed(target, self.view) if watch else None
 
     @classmethod
-    def from_url(cls, url: str) -> AsyncRedisStore:
-        return cls(parse_redis_url(url))
+    def from_url(cls, url: str, *, watch: bool = True) -> AsyncRedisStore:
+        return cls(parse_redis_url(url), watch=watch)
 
     @property
     def url(self) -> str:
@@ -144,7 +155,7 @@ class AsyncRedisStore:
         """
         async with self._start_lock:
             if not self._started:
-                await self._client.ping()
+                await self.client.ping()
                 self._started = True
 
     async def _run(self, script: str, key: LockoutKey, now: float, policy: LockoutPolicy, *extra: str) -> Any:
@@ -152,12 +163,25 @@ class AsyncRedisStore:
         name, index = self.keys.locate(key)
         return await self._scripts[script](keys=[name, index], args=[number(now), *policy_args(policy), *extra])
 
+    def peek_login(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> LoginResult | None:
+        """Valid credentials answered from the local view, or ``None`` when Redis must decide."""
+        if self.feed is None:
+            return None
+        peek = self.view.peek_login(keys, now, policy)
+        if peek is None:
+            return None
+        if peek.refresh:
+            self.feed.writer.submit(keys, now, policy)
+        return peek.result
+
     async def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
     ) -> FailureOutcome:
         async with self._errors("record_failure"):
             count, blocked, until = await self._run("record_failure", key, now, policy, _flag(reserved))
-        return FailureOutcome(int(count), bool(blocked), optional_number(until))
+        outcome = FailureOutcome(int(count), bool(blocked), optional_number(until))
+        self.view.failed(key, outcome)
+        return outcome
 
     async def record_success(
         self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -167,6 +191,7 @@ class AsyncRedisStore:
         refused: float | None = None
         async with self._errors("record_success"):
             if not reserved and await self._needs_no_write(primary, others, now, policy):
+                self.view.logged_in(keys, _ACCEPTED, now, policy)
                 return _ACCEPTED
             for other in others:
                 status, until = await self._run("check_block", other, now, policy)
@@ -180,13 +205,15 @@ class AsyncRedisStore:
             )
         if int(lifted):
             unblocked.insert(0, primary)
-        return LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+        result = LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+        self.view.logged_in(keys, result, now, policy)
+        return result
 
     async def _needs_no_write(
         self, primary: LockoutKey, others: list[LockoutKey], now: float, policy: LockoutPolicy
     ) -> bool:
         """A repeated login that changes nothing costs one pipelined read (core.login_needs_no_write)."""
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=False) as pipe:
             pipe.hmget(self.keys.locate(primary)[0], ["f", "b", "a", "r"])
             for other in others:
                 pipe.hget(self.keys.locate(other)[0], "b")
@@ -195,9 +222,10 @@ class AsyncRedisStore:
 
     async def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
         primary, *others = keys
+        self.view.touched(primary)
         async with self._errors("reserve"):
             for other in others:
-                blocked_until = optional_number(await self._client.hget(self.keys.locate(other)[0], "b") or "")
+                blocked_until = optional_number(await self.client.hget(self.keys.locate(other)[0], "b") or "")
                 if blocked_until is not None and blocked_until - now > 0:
                     return ReserveOutcome(granted=False, blocked=True, until=blocked_until)
             granted, blocked, until = await self._run("reserve", primary, now, policy)
@@ -210,6 +238,7 @@ class AsyncRedisStore:
     async def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
         async with self._errors("block"):
             await self._run("block", key, now, policy, number(until))
+        self.view.blocked(key, until)
 
     async def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
         removed: list[BlockRecord] = []
@@ -220,6 +249,8 @@ class AsyncRedisStore:
                 )
                 if until is not None:
                     removed.append(BlockRecord(key, until))
+        for record in removed:
+            self.view.touched(record.key)
         return removed
 
     async def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
@@ -233,6 +264,8 @@ class AsyncRedisStore:
         ]
 
     async def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        if self.feed is not None:
+            await self.feed.writer.asettle()
         async with self._errors("list_auth"):
             found = await self._members(scope)
             ends = await self._field([name for _, name in found], "a")
@@ -247,7 +280,7 @@ class AsyncRedisStore:
         if limit <= 0:
             return ended
         async with self._errors("sweep"):
-            async with self._client.pipeline(transaction=False) as pipe:
+            async with self.client.pipeline(transaction=False) as pipe:
                 for index in self.keys.indexes:
                     pipe.zcount(index, "-inf", f"({number(now)}")
                 counts = await pipe.execute()
@@ -260,9 +293,77 @@ class AsyncRedisStore:
                 ended.extend(key for key in map(self.keys.parse, names) if key is not None)
         return ended
 
+    async def read_states(self, keys: Sequence[LockoutKey]) -> list[LockoutState]:
+        """The current state of each of ``keys`` (one pipelined read)."""
+        if not keys:
+            return []
+        async with self._errors("read"), self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(self.keys.locate(key)[0], ["f", "b", "a", "r"])
+            rows = await pipe.execute()
+        return [parse_state(*fields) for fields in rows]
+
+    async def export_records(self, now: float) -> list[StoredRecord]:
+        """Every record that still holds something live, in listing order."""
+        if self.feed is not None:
+            await self.feed.writer.asettle()
+        async with self._errors("export"):
+            found = await self._members(Scope())
+            async with self.client.pipeline(transaction=False) as pipe:
+                for _, name in found:
+                    pipe.hmget(name, ["f", "b", "a", "r", "e"])
+                rows = await pipe.execute()
+        records = []
+        for (key, _), fields in zip(found, rows, strict=True):
+            if fields[4] is None:
+                continue  # expired by its TTL since the index was read
+            state, expires_at = parse_state(*fields[:4]), float(fields[4])
+            if not expires_at < now and not state.is_empty():
+                records.append(StoredRecord(key, state, expires_at))
+        return records
+
+    async def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
+        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        async with self._errors("import"):
+            for record in records:
+                name, index = self.keys.locate(record.key)
+                state = record.state
+                await self._scripts["put"](
+                    keys=[name, index],
+                    args=[
+                        number(now),
+                        " ".join(map(number, state.failures)),
+                        "" if state.blocked_until is None else number(state.blocked_until),
+                        "" if state.auth_until is None else number(state.auth_until),
+                        " ".join(map(number, state.reservations)),
+                        number(record.expires_at),
+                    ],
+                )
+                self.view.touched(record.key)
+        return len(records)
+
+    async def ping(self) -> float:
+        """One round trip to the server, timed (seconds)."""
+        async with self._errors("ping"):
+            started = monotonic()
+            await self.client.ping()
+            return monotonic() - started
+
+    async def status(self) -> StoreStatus:
+        feed = self.feed
+        return StoreStatus(
+            url=self.url,
+            latency=await self.ping(),
+            view_entries=len(self.view) if feed is not None else None,
+            view_trusted=self.view.trusted if feed is not None else None,
+            view_lag=feed.lag if feed is not None else None,
+            pending_writes=feed.writer.pending if feed is not None else 0,
+            errors=feed.errors if feed is not None else 0,
+        )
+
     async def _members(self, scope: Scope) -> list[tuple[LockoutKey, str]]:
         """The records in ``scope``, as (key, record name), in listing order."""
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=False) as pipe:
             for index in self.keys.indexes:
                 pipe.zrange(index, 0, -1)
             replies = await pipe.execute()
@@ -278,15 +379,17 @@ class AsyncRedisStore:
     async def _field(self, names: list[str], field: str) -> list[float | None]:
         if not names:
             return []
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hget(name, field)
             values = await pipe.execute()
         return [None if value is None else optional_number(value) for value in values]
 
     async def aclose(self) -> None:
+        if self.feed is not None:
+            await self.feed.aclose()
         async with self._errors("close", start=False):
-            await self._client.aclose()
+            await self.client.aclose()
             if self._sentinel is not None:
                 for sentinel in self._sentinel.sentinels:
                     await sentinel.aclose()

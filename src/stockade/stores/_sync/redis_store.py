@@ -25,6 +25,12 @@ the password never shows. A lost connection is retried once at once (a pooled co
 the server closed); should the connection drop after a script ran but before its reply
 arrived, that transition is applied twice, the one way counts can exceed the exact ones.
 
+Each store keeps a local view of blocks and clean users (:mod:`stockade.stores.view`),
+followed by a :class:`~stockade.stores.redis.feed.ChangeFeed`: a clean login is answered
+by :meth:`RedisStore.peek_login` without a round trip, and its success record is
+written off the request path. ``watch=False`` (the command line, the feed's own store)
+goes without.
+
 Only this file is written by hand: ``scripts/unasync.py`` generates the synchronous twin,
 ``RedisStore``.
 """
@@ -45,14 +51,17 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from stockade.clock import monotonic
 from stockade.core import lockout as core
-from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
+from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, LockoutState, ReserveOutcome
 from stockade.errors import StoreError
 from stockade.stores.base import record_order
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope
+from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
 from stockade.stores.redis import RedisTarget, parse_redis_url
+from stockade.stores.redis.feed import ChangeFeed
 from stockade.stores.redis.keys import KeySpace
 from stockade.stores.redis.scripts import load_scripts, number, optional_number, parse_state, policy_args
+from stockade.stores.view import LocalView
 
 _SCRIPTS = load_scripts()
 _ERRORS = (RedisError, RedisClusterException, OSError)
@@ -62,22 +71,24 @@ _ACCEPTED = LoginResult(accepted=True)
 class RedisStore:
     """A lockout store on Redis: a single server, a Sentinel-watched master or a cluster."""
 
-    def __init__(self, target: RedisTarget) -> None:
+    def __init__(self, target: RedisTarget, *, watch: bool = True) -> None:
         self.target = target
         self.keys = KeySpace(target.prefix)
         self._sentinel: Sentinel | None = None
         self._started = False
         self._start_lock = threading.Lock()
         try:
-            self._client = self._connect()
+            self.client = self._connect()
         except _ERRORS as exc:
             error = self._failure("open", exc)
             raise error from (exc if error.cause is exc else None)
-        self._scripts: dict[str, Script] = {name: self._client.register_script(text) for name, text in _SCRIPTS.items()}
+        self._scripts: dict[str, Script] = {name: self.client.register_script(text) for name, text in _SCRIPTS.items()}
+        self.view = LocalView(trusted=False)
+        self.feed = ChangeFeed(target, self.view) if watch else None
 
     @classmethod
-    def from_url(cls, url: str) -> RedisStore:
-        return cls(parse_redis_url(url))
+    def from_url(cls, url: str, *, watch: bool = True) -> RedisStore:
+        return cls(parse_redis_url(url), watch=watch)
 
     @property
     def url(self) -> str:
@@ -143,7 +154,7 @@ class RedisStore:
         """
         with self._start_lock:
             if not self._started:
-                self._client.ping()
+                self.client.ping()
                 self._started = True
 
     def _run(self, script: str, key: LockoutKey, now: float, policy: LockoutPolicy, *extra: str) -> Any:
@@ -151,12 +162,25 @@ class RedisStore:
         name, index = self.keys.locate(key)
         return self._scripts[script](keys=[name, index], args=[number(now), *policy_args(policy), *extra])
 
+    def peek_login(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> LoginResult | None:
+        """Valid credentials answered from the local view, or ``None`` when Redis must decide."""
+        if self.feed is None:
+            return None
+        peek = self.view.peek_login(keys, now, policy)
+        if peek is None:
+            return None
+        if peek.refresh:
+            self.feed.writer.submit(keys, now, policy)
+        return peek.result
+
     def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
     ) -> FailureOutcome:
         with self._errors("record_failure"):
             count, blocked, until = self._run("record_failure", key, now, policy, _flag(reserved))
-        return FailureOutcome(int(count), bool(blocked), optional_number(until))
+        outcome = FailureOutcome(int(count), bool(blocked), optional_number(until))
+        self.view.failed(key, outcome)
+        return outcome
 
     def record_success(
         self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -166,6 +190,7 @@ class RedisStore:
         refused: float | None = None
         with self._errors("record_success"):
             if not reserved and self._needs_no_write(primary, others, now, policy):
+                self.view.logged_in(keys, _ACCEPTED, now, policy)
                 return _ACCEPTED
             for other in others:
                 status, until = self._run("check_block", other, now, policy)
@@ -179,11 +204,13 @@ class RedisStore:
             )
         if int(lifted):
             unblocked.insert(0, primary)
-        return LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+        result = LoginResult(accepted=bool(int(accepted)), until=optional_number(until), unblocked=tuple(unblocked))
+        self.view.logged_in(keys, result, now, policy)
+        return result
 
     def _needs_no_write(self, primary: LockoutKey, others: list[LockoutKey], now: float, policy: LockoutPolicy) -> bool:
         """A repeated login that changes nothing costs one pipelined read (core.login_needs_no_write)."""
-        with self._client.pipeline(transaction=False) as pipe:
+        with self.client.pipeline(transaction=False) as pipe:
             pipe.hmget(self.keys.locate(primary)[0], ["f", "b", "a", "r"])
             for other in others:
                 pipe.hget(self.keys.locate(other)[0], "b")
@@ -192,9 +219,10 @@ class RedisStore:
 
     def reserve(self, keys: Sequence[LockoutKey], now: float, policy: LockoutPolicy) -> ReserveOutcome:
         primary, *others = keys
+        self.view.touched(primary)
         with self._errors("reserve"):
             for other in others:
-                blocked_until = optional_number(self._client.hget(self.keys.locate(other)[0], "b") or "")
+                blocked_until = optional_number(self.client.hget(self.keys.locate(other)[0], "b") or "")
                 if blocked_until is not None and blocked_until - now > 0:
                     return ReserveOutcome(granted=False, blocked=True, until=blocked_until)
             granted, blocked, until = self._run("reserve", primary, now, policy)
@@ -207,6 +235,7 @@ class RedisStore:
     def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
         with self._errors("block"):
             self._run("block", key, now, policy, number(until))
+        self.view.blocked(key, until)
 
     def unblock(self, scope: Scope, now: float) -> list[BlockRecord]:
         removed: list[BlockRecord] = []
@@ -217,6 +246,8 @@ class RedisStore:
                 )
                 if until is not None:
                     removed.append(BlockRecord(key, until))
+        for record in removed:
+            self.view.touched(record.key)
         return removed
 
     def list_blocked(self, scope: Scope, now: float) -> list[BlockRecord]:
@@ -230,6 +261,8 @@ class RedisStore:
         ]
 
     def list_auth(self, scope: Scope, now: float) -> list[AuthRecord]:
+        if self.feed is not None:
+            self.feed.writer.settle()
         with self._errors("list_auth"):
             found = self._members(scope)
             ends = self._field([name for _, name in found], "a")
@@ -244,7 +277,7 @@ class RedisStore:
         if limit <= 0:
             return ended
         with self._errors("sweep"):
-            with self._client.pipeline(transaction=False) as pipe:
+            with self.client.pipeline(transaction=False) as pipe:
                 for index in self.keys.indexes:
                     pipe.zcount(index, "-inf", f"({number(now)}")
                 counts = pipe.execute()
@@ -257,9 +290,77 @@ class RedisStore:
                 ended.extend(key for key in map(self.keys.parse, names) if key is not None)
         return ended
 
+    def read_states(self, keys: Sequence[LockoutKey]) -> list[LockoutState]:
+        """The current state of each of ``keys`` (one pipelined read)."""
+        if not keys:
+            return []
+        with self._errors("read"), self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(self.keys.locate(key)[0], ["f", "b", "a", "r"])
+            rows = pipe.execute()
+        return [parse_state(*fields) for fields in rows]
+
+    def export_records(self, now: float) -> list[StoredRecord]:
+        """Every record that still holds something live, in listing order."""
+        if self.feed is not None:
+            self.feed.writer.settle()
+        with self._errors("export"):
+            found = self._members(Scope())
+            with self.client.pipeline(transaction=False) as pipe:
+                for _, name in found:
+                    pipe.hmget(name, ["f", "b", "a", "r", "e"])
+                rows = pipe.execute()
+        records = []
+        for (key, _), fields in zip(found, rows, strict=True):
+            if fields[4] is None:
+                continue  # expired by its TTL since the index was read
+            state, expires_at = parse_state(*fields[:4]), float(fields[4])
+            if not expires_at < now and not state.is_empty():
+                records.append(StoredRecord(key, state, expires_at))
+        return records
+
+    def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
+        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        with self._errors("import"):
+            for record in records:
+                name, index = self.keys.locate(record.key)
+                state = record.state
+                self._scripts["put"](
+                    keys=[name, index],
+                    args=[
+                        number(now),
+                        " ".join(map(number, state.failures)),
+                        "" if state.blocked_until is None else number(state.blocked_until),
+                        "" if state.auth_until is None else number(state.auth_until),
+                        " ".join(map(number, state.reservations)),
+                        number(record.expires_at),
+                    ],
+                )
+                self.view.touched(record.key)
+        return len(records)
+
+    def ping(self) -> float:
+        """One round trip to the server, timed (seconds)."""
+        with self._errors("ping"):
+            started = monotonic()
+            self.client.ping()
+            return monotonic() - started
+
+    def status(self) -> StoreStatus:
+        feed = self.feed
+        return StoreStatus(
+            url=self.url,
+            latency=self.ping(),
+            view_entries=len(self.view) if feed is not None else None,
+            view_trusted=self.view.trusted if feed is not None else None,
+            view_lag=feed.lag if feed is not None else None,
+            pending_writes=feed.writer.pending if feed is not None else 0,
+            errors=feed.errors if feed is not None else 0,
+        )
+
     def _members(self, scope: Scope) -> list[tuple[LockoutKey, str]]:
         """The records in ``scope``, as (key, record name), in listing order."""
-        with self._client.pipeline(transaction=False) as pipe:
+        with self.client.pipeline(transaction=False) as pipe:
             for index in self.keys.indexes:
                 pipe.zrange(index, 0, -1)
             replies = pipe.execute()
@@ -275,15 +376,17 @@ class RedisStore:
     def _field(self, names: list[str], field: str) -> list[float | None]:
         if not names:
             return []
-        with self._client.pipeline(transaction=False) as pipe:
+        with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hget(name, field)
             values = pipe.execute()
         return [None if value is None else optional_number(value) for value in values]
 
     def close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
         with self._errors("close", start=False):
-            self._client.close()
+            self.client.close()
             if self._sentinel is not None:
                 for sentinel in self._sentinel.sentinels:
                     sentinel.close()

@@ -12,7 +12,7 @@ from importlib.resources import files
 
 from stockade.core.lockout import LockoutPolicy, LockoutState
 
-NAMES = ("record_failure", "record_success", "check_block", "reserve", "release", "block", "unblock", "sweep")
+NAMES = ("record_failure", "record_success", "check_block", "reserve", "release", "block", "unblock", "sweep", "put")
 
 
 def _read(name: str) -> str:

@@ -81,14 +81,31 @@ local function expires_at(st, window)
   return e
 end
 
--- Write st (delete the record when it is empty), its TTL and its index entry.
-local function save(key, index, st, window, now)
+local function opt(x)
+  if x == nil then return '' end
+  return fmt(x)
+end
+
+-- Every change is announced on <prefix>changes, so that each process's local view of blocks
+-- and clean users follows it: "<state key>\t<blocked_until>\t<busy 1/0>\t<auth_until>", the
+-- empty string for an absent number. Key names hold no tab (their fields are percent-encoded).
+local function announce(key, st)
+  local channel = string.match(key, '^(.-)lockout:{') .. 'changes'
+  local busy = '0'
+  if st ~= nil and (#st.f > 0 or #st.r > 0) then busy = '1' end
+  local b, a = '', ''
+  if st ~= nil then b, a = opt(st.b), opt(st.a) end
+  redis.call('PUBLISH', channel, key .. '\t' .. b .. '\t' .. busy .. '\t' .. a)
+end
+
+-- Write st with expires_at e (delete the record when it is empty), its TTL and its index entry.
+local function store(key, index, st, e, now)
   redis.call('DEL', key)
+  announce(key, st)
   if is_empty(st) then
     redis.call('ZREM', index, key)
     return
   end
-  local e = expires_at(st, window)
   local fields = {'f', join(st.f), 'r', join(st.r), 'e', fmt(e)}
   if st.b ~= nil then
     fields[#fields + 1] = 'b'
@@ -107,6 +124,10 @@ local function save(key, index, st, window, now)
     redis.call('PEXPIRE', key, string.format('%d', math.min(ms, MAX_TTL_MS)))
   end
   redis.call('ZADD', index, fmt(e), key)
+end
+
+local function save(key, index, st, window, now)
+  store(key, index, st, expires_at(st, window), now)
 end
 
 -- Failures still inside the window: strictly `now - t > window` is forgotten.
@@ -133,11 +154,6 @@ local function drop_one(reservations)
   table.sort(ordered)
   table.remove(ordered, 1)
   return ordered
-end
-
-local function opt(x)
-  if x == nil then return '' end
-  return fmt(x)
 end
 
 local function flag(b)

@@ -17,6 +17,7 @@ while deleted < limit do
     elseif num(v[1]) < now then
       redis.call('DEL', name)
       redis.call('ZREM', index, name)
+      announce(name, nil)
       deleted = deleted + 1
       if v[2] then ended[#ended + 1] = name end
     else
