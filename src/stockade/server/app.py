@@ -55,6 +55,7 @@ class StockadeApp:
         self.guard: AsyncGuard | None = None
         self.startup_error: Exception | None = None
         self._opening = asyncio.Lock()
+        self._housekeeping: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -63,7 +64,21 @@ class StockadeApp:
         async with self._opening:
             if self.guard is None:
                 self.guard = await asyncio.to_thread(self._open_guard)
+                self._housekeeping = asyncio.create_task(self._sweep_periodically(self.guard))
             return self.guard
+
+    async def _sweep_periodically(self, guard: AsyncGuard) -> None:
+        """Expired records go and ended blocks report ``user_unblock`` even with only clean traffic.
+
+        The request paths sweep too, but a clean login is answered from the local view and
+        never waits for housekeeping.
+        """
+        while True:
+            await asyncio.sleep(guard.settings.sweep_interval)
+            try:
+                await guard.sweep()
+            except StoreError as exc:
+                guard.health.failed(exc, "open")
 
     def _open_guard(self) -> AsyncGuard:
         settings = dataclasses.replace(self.config.guard_settings(), listeners=tuple(a.listener for a in self.listen))
@@ -74,6 +89,9 @@ class StockadeApp:
         return AsyncGuard(settings, store, clock=self.clock, sinks=sinks)
 
     async def shutdown(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            self._housekeeping = None
         guard, self.guard = self.guard, None
         if guard is not None:
             await guard.aclose()

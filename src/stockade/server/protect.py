@@ -9,7 +9,6 @@ wrong password when ``blocked_status = 401``). The password reaches nothing but 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,8 +19,6 @@ from stockade.errors import StoreError
 from stockade.server.basic import parse_authorization
 from stockade.server.responses import Response, forbidden, unauthorized, unavailable
 from stockade.server.users import UserFile
-
-log = logging.getLogger("stockade.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,6 @@ class DirectoryGate:
         self.require_user = directory.require_user
         self.challenge = unauthorized(directory.realm)
         self.blocked_status = directory.settings.blocked_status
-        self._store_failing = False
 
     async def check(self, guard: AsyncGuard, request: Request) -> Response | None:
         """``None`` when the request may proceed, else the response that refuses it."""
@@ -68,15 +64,9 @@ class DirectoryGate:
             result = await guard.login_succeeded(
                 user, self.path, client=request.client, listener=request.listener, request=request.line
             )
-        except StoreError as exc:
-            # Fail closed: without the store we cannot know whether the user is blocked.
-            if not self._store_failing:
-                self._store_failing = True
-                log.error("answering 503 in %s until the store recovers: %s", self.path, exc)
+        except StoreError:
+            # The lockout fails closed ([store] on_error); the guard has counted and logged it.
             return unavailable()
-        if self._store_failing:
-            self._store_failing = False
-            log.warning("the store works again; %s answers normally", self.path)
         if result.accepted:
             return None
         if self.blocked_status == 401:

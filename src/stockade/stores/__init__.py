@@ -23,10 +23,14 @@ SCHEMES = ("memory", "sqlite", *REDIS_SCHEMES)
 _ACCEPTED = "memory://, sqlite:///path.db, redis://, rediss://, redis+sentinel:// or redis+cluster://"
 
 
-def open_store(url: str, base: Path | None = None) -> LockoutStore:
-    """Open the store named by ``url``; relative SQLite paths are resolved against ``base``."""
+def open_store(url: str, base: Path | None = None, *, watch: bool = True) -> LockoutStore:
+    """Open the store named by ``url``; relative SQLite paths are resolved against ``base``.
+
+    ``watch=False`` skips the Redis change feed, for short-lived processes (the CLI) that
+    never answer a request from a local view.
+    """
     if is_redis_url(url):
-        return _redis_store(url)
+        return _redis_store(url, watch=watch)
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         query = parse_qs(urlsplit(url).query)
@@ -40,30 +44,30 @@ def open_store(url: str, base: Path | None = None) -> LockoutStore:
     raise InvalidArgument("store url", url, _ACCEPTED)
 
 
-def open_async_store(url: str, base: Path | None = None) -> AsyncLockoutStore:
+def open_async_store(url: str, base: Path | None = None, *, watch: bool = True) -> AsyncLockoutStore:
     """Open the store named by ``url`` for asyncio: Redis natively, the others offloaded."""
     if is_redis_url(url):
-        return _async_redis_store(url)
-    store = open_store(url, base)
+        return _async_redis_store(url, watch=watch)
+    store = open_store(url, base, watch=watch)
     return OffloadedStore(store, threaded=not isinstance(store, MemoryStore))
 
 
-def _redis_store(url: str) -> RedisStore:
+def _redis_store(url: str, *, watch: bool) -> RedisStore:
     target = parse_redis_url(url)
     try:
         from stockade.stores._sync.redis_store import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
     except ImportError as exc:
         raise StoreError(target.url, "open", f"{exc}; install stockade[redis]") from None
-    return RedisStore(target)
+    return RedisStore(target, watch=watch)
 
 
-def _async_redis_store(url: str) -> AsyncRedisStore:
+def _async_redis_store(url: str, *, watch: bool) -> AsyncRedisStore:
     target = parse_redis_url(url)
     try:
         from stockade.stores._async.redis_store import AsyncRedisStore  # noqa: PLC0415 - redis-py is an optional extra
     except ImportError as exc:
         raise StoreError(target.url, "open", f"{exc}; install stockade[redis]") from None
-    return AsyncRedisStore(target)
+    return AsyncRedisStore(target, watch=watch)
 
 
 __all__ = [

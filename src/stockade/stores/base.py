@@ -90,6 +90,8 @@ class TransitionStore(abc.ABC):
     def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
     ) -> FailureOutcome:
+        if self.view is not None:
+            self.view.touched(key)  # even when the write fails: this key is not known clean any more
         with self._atomic("record_failure"):
             state, outcome = core.fail(self._load(key), now, policy, reserved=reserved)
             self._put(key, state, policy)

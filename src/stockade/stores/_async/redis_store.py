@@ -177,6 +177,7 @@ class AsyncRedisStore:
     async def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
     ) -> FailureOutcome:
+        self.view.touched(key)  # even when the write fails: this key is not known clean any more
         async with self._errors("record_failure"):
             count, blocked, until = await self._run("record_failure", key, now, policy, _flag(reserved))
         outcome = FailureOutcome(int(count), bool(blocked), optional_number(until))

@@ -66,6 +66,7 @@ class ChangeFeed:
         self._id = secrets.token_hex(8)
         self._stop = threading.Event()
         self._subscribed = threading.Event()
+        self._measured = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stockade-feed {target.url}", daemon=True)
         self._thread.start()
 
@@ -87,6 +88,10 @@ class ChangeFeed:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+    def wait_measured(self, timeout: float) -> bool:
+        """True once a heartbeat has come back, so that ``lag`` holds a measurement."""
+        return self._measured.wait(timeout)
 
     def close(self) -> None:
         self.writer.close()
@@ -151,6 +156,7 @@ class ChangeFeed:
                 if text.startswith(beat_prefix):
                     self.lag = now - float(text[len(beat_prefix) :])
                     heard = now
+                    self._measured.set()
                 elif not text.startswith("beat "):
                     self._apply(text)
             if now >= next_beat:

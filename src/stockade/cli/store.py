@@ -1,0 +1,127 @@
+"""``stockade store migrate`` and ``stockade status``: operate the state store itself.
+
+``migrate`` copies every live record (blocks, failure counts, remembered logins) from one
+store to another, the step a deployment takes when it outgrows one host (SQLite to Redis)
+or moves back. Records are copied as they are, expiry times included, so a block ends at
+the same moment in the new store. The source is only read.
+
+``status`` shows the configured store, its round-trip latency and how current this
+process's local view is (the delay of a change notification).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stockade.cli.common import EXIT_CONFIG, config_option, fail, load
+from stockade.clock import SystemClock
+from stockade.errors import InvalidArgument, StoreError
+from stockade.stores import LockoutStore, open_store
+from stockade.stores.records import Scope
+from stockade.stores.redis import redact
+
+# How long ``status`` waits for its change feed to measure a first notification delay.
+_LAG_WAIT = 2.0
+_PINGS = 5
+
+
+@click.group()
+def store() -> None:
+    """Operate the state store: copy its state elsewhere."""
+
+
+@store.command()
+@click.argument("from_url", metavar="FROM_URL")
+@click.argument("to_url", metavar="TO_URL")
+def migrate(from_url: str, to_url: str) -> None:
+    """Copy every live record from FROM_URL to TO_URL (for example sqlite:///stockade.db to redis://host).
+
+    Relative SQLite paths are relative to the current directory. Records already in TO_URL
+    under the same keys are replaced; others are kept.
+    """
+    if from_url == to_url:
+        fail("error: FROM_URL and TO_URL are the same store", EXIT_CONFIG)
+    source = _open(from_url)
+    try:
+        target = _open(to_url)
+        try:
+            now = SystemClock().now()
+            copied = target.import_records(source.export_records(now), now)
+        except StoreError as exc:
+            fail(f"error: {exc}")
+        finally:
+            target.close()
+    finally:
+        source.close()
+    click.echo(f"copied {copied} record{'s' if copied != 1 else ''} from {source.url} to {target.url}")
+
+
+def _open(url: str) -> LockoutStore:
+    try:
+        return open_store(url, Path.cwd(), watch=False)
+    except InvalidArgument as exc:
+        fail(f"error: {exc}", EXIT_CONFIG)
+    except StoreError as exc:
+        fail(f"error: {exc}")
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(config_path: Path, as_json: bool) -> None:
+    """The configured store: latency, local view, blocked users."""
+    config = load(config_path)
+    try:
+        opened = open_store(config.store_url, config.base)
+    except (InvalidArgument, StoreError) as exc:
+        fail(f"error: {exc}")
+    try:
+        report = _report(opened)
+    except StoreError as exc:
+        fail(f"error: {exc}")
+    finally:
+        opened.close()
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+        return
+    view = report["view"]
+    click.echo(f"store:   {report['store']}")
+    click.echo(f"latency: {report['latency_ms']:.3f} ms (median of {_PINGS})")
+    if view is None:
+        click.echo("view:    none (the store is local)")
+    else:
+        lag = "unknown" if view["lag_ms"] is None else f"{view['lag_ms']:.3f} ms"
+        click.echo(f"view:    {'trusted' if view['trusted'] else 'NOT trusted'}, lag {lag}")
+    click.echo(f"blocked: {report['blocked']} user record{'s' if report['blocked'] != 1 else ''}")
+    click.echo(f"errors:  {report['errors']}")
+
+
+def _report(opened: LockoutStore) -> dict[str, Any]:
+    feed = getattr(opened, "feed", None)
+    if feed is not None:
+        feed.wait_measured(_LAG_WAIT)
+    latency = statistics.median(opened.ping() for _ in range(_PINGS))
+    state = opened.status()
+    blocked = len(opened.list_blocked(Scope(), SystemClock().now()))
+    view = (
+        None
+        if state.view_trusted is None
+        else {
+            "trusted": state.view_trusted,
+            "lag_ms": None if state.view_lag is None else state.view_lag * 1000,
+            "entries": state.view_entries,
+        }
+    )
+    return {
+        "store": redact(state.url),
+        "latency_ms": latency * 1000,
+        "view": view,
+        "blocked": blocked,
+        "errors": state.errors,
+        "pending_writes": state.pending_writes,
+    }
