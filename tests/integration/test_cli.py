@@ -8,20 +8,25 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
+from stockade import __version__
 from stockade.cli.check import check
+from stockade.cli.main import main
 from stockade.cli.users import users
 from stockade.config import load_config
 from stockade.engine import Guard, Listener
 from stockade.stores import open_store
+from stockade.stores.sqlite import MIGRATIONS
 from tests.integration import callbacks
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,6 +191,7 @@ def test_check_ok(config: Path) -> None:
         f"{config}: OK",
         "  listen: 127.0.0.1:8080",
         f"  store: sqlite:///{base}/state.db",
+        f"  data file: {base}/state.db: not created yet (stockade serve creates it)",
         f"  directory /secure: 2 users from {base}/users.htpasswd, max_retries 3, block_time 2 min, lockout by user",
         f"  directory /admin: 2 users from {base}/users.htpasswd, max_retries 3, block_time 60 min, lockout by user",
         f"  audit: {base}/audit.jsonl",
@@ -218,18 +224,64 @@ def invoke(command: click.Command, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_usage_errors_exit_2(config: Path) -> None:
-    code, out, err = invoke(users, "block", "alice", "-c", str(config), "--dir", "/secure", "--seconds", "-1")
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The ``stockade`` entry point in this process: exit status, stdout and stderr."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    assert isinstance(exited.value.code, int)
+    return exited.value.code, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("users", "block", "alice", "-c", "{config}", "--dir", "/secure", "--seconds", "-1"),
+            "Invalid value for '--seconds': expected a number of seconds >= 0 or \"infinity\" (got '-1')",
+        ),
+        (("users", "block", "alice", "-c", "{config}"), "Missing option '--dir'."),
+        (("users", "block", "-c", "{config}", "--dir", "/secure"), "Missing argument 'USER'."),
+        (("users", "block", "alice", "-c", "{config}", "--dir"), "Option '--dir' requires an argument."),
+        (("check",), "Missing option '-c' / '--config'."),
+        (("check", "-c", "{config}", "--bogus"), "No such option '--bogus'."),
+        (("check", "--conf", "{config}"), "No such option '--conf'. Did you mean '--config'?"),
+        (("check", "-c", "{config}", "extra"), "Got unexpected extra argument (extra)"),
+        (("nope",), "No such command 'nope'."),
+        (("users", "nope"), "No such command 'nope'."),
+        (
+            ("serve", "-c", "{config}", "--workers", "x"),
+            "Invalid value for '--workers': 'x' is not a valid integer range.",
+        ),
+        ((), "Missing command for 'stockade'; choose from check, conditions, serve, users."),
+        (("users",), "Missing command for 'stockade users'; choose from block, list-auth, list-blocked, unblock."),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = run_main(capsys, *(a.format(config=config) for a in args))
     assert (code, out) == (2, "")
-    assert err.splitlines()[-1] == (
-        "Error: Invalid value for '--seconds': expected a number of seconds >= 0 or \"infinity\" (got '-1')"
+    assert err == f"error: {message}\n"
+
+
+def test_usage_errors_through_the_real_entry_point(config: Path) -> None:
+    result = run(config, "users", "block", "alice", "--dir", "/secure", "--seconds", "-1")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: Invalid value for '--seconds': expected a number of seconds >= 0 or \"infinity\" (got '-1')\n"
     )
-    code, _, err = invoke(users, "block", "alice", "-c", str(config))
-    assert code == 2
-    assert err.splitlines()[-1] == "Error: Missing option '--dir'."
-    code, _, err = invoke(check)
-    assert code == 2
-    assert err.splitlines()[-1] == "Error: Missing option '-c' / '--config'."
+    result = run(config, "users", "block", "alice")
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: Missing option '--dir'.\n")
+
+
+def test_help_and_version_still_work(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "--version")
+    assert (code, out, err) == (0, f"stockade, version {__version__}\n", "")
+    code, out, err = run_main(capsys, "users", "block", "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: stockade users block [OPTIONS] USER\n")
+    assert "--seconds" in out
 
 
 def test_block_with_seconds_and_an_invalid_user(config: Path) -> None:
@@ -253,3 +305,70 @@ def test_check_in_process(config: Path) -> None:
     code, out, err = invoke(check, "-c", str(config))
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"{config}: OK"
+
+
+# -- the SQLite data file ----------------------------------------------------------------------
+
+
+def test_check_validates_an_existing_data_file(config: Path) -> None:
+    store = open_store(f"sqlite:///{config.parent / 'state.db'}")
+    store.close()
+    result = run(config, "check")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert f"  data file: {config.parent}/state.db: schema version {len(MIGRATIONS)}, quick_check ok" in (
+        result.stdout.splitlines()
+    )
+
+
+def test_check_refuses_a_garbage_data_file(config: Path) -> None:
+    data = config.parent / "state.db"
+    data.write_bytes(b"this is not a database" * 100)
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"{config}: store.url: {data}: not a usable SQLite data file: file is not a database\n"
+    assert data.read_bytes() == b"this is not a database" * 100
+
+
+def test_check_refuses_a_corrupt_data_file(config: Path) -> None:
+    data = config.parent / "state.db"
+    with closing(sqlite3.connect(data)) as conn:
+        conn.execute("CREATE TABLE t (a TEXT)")
+        conn.execute("CREATE INDEX t_a ON t (a)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(f"{i:040d}",) for i in range(3000)])
+        conn.commit()
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    damaged = bytearray(data.read_bytes())
+    damaged[3 * page_size : 4 * page_size] = b"\x55" * page_size  # page 4, a b-tree page
+    data.write_bytes(damaged)
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"{config}: store.url: {data}: PRAGMA quick_check failed: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_check_refuses_a_data_file_from_a_newer_stockade(config: Path) -> None:
+    data = config.parent / "state.db"
+    open_store(f"sqlite:///{data}").close()
+    with closing(sqlite3.connect(data)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"{config}: store.url: {data}: schema version {len(MIGRATIONS) + 1} is newer than this stockade "
+        f"({len(MIGRATIONS)})\n"
+    )
+
+
+def test_check_never_creates_or_migrates_the_data_file(config: Path) -> None:
+    data = config.parent / "state.db"
+    assert run(config, "check").returncode == 0
+    assert not data.exists()
+    with closing(sqlite3.connect(data)) as conn:  # a database at schema version 0
+        conn.execute("CREATE TABLE other (a)")
+        conn.commit()
+    result = run(config, "check")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert f"  data file: {data}: schema version 0, quick_check ok" in result.stdout.splitlines()
+    with closing(sqlite3.connect(f"{data.as_uri()}?mode=ro", uri=True)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (0,)
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("other",)]

@@ -6,10 +6,14 @@ a store failure), 2 on a usage or configuration error; always with a one-line me
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 import click
 
 from stockade import __version__
 from stockade.cli.check import check
+from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.cli.conditions import conditions
 from stockade.cli.serve import serve
 from stockade.cli.users import users
@@ -27,8 +31,29 @@ cli.add_command(users)
 cli.add_command(conditions)
 
 
-def main() -> None:
-    cli(prog_name="stockade")
+# click >= 8.2 raises this for a group run without a command, with the whole help page as
+# its message; older versions print the help and exit 0 themselves.
+_NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run the ``stockade`` command on ``args`` (default: ``sys.argv[1:]``) and exit.
+
+    click's own error display is several lines (usage, a hint, a blank line, the error);
+    here every usage error is one line, ``error: <click's message>``, with exit status 2.
+    """
+    try:
+        result = cli.main(args, prog_name="stockade", standalone_mode=False)
+    except _NO_COMMAND as exc:
+        group = exc.ctx.command
+        names = ", ".join(group.list_commands(exc.ctx))
+        fail(f"error: Missing command for '{exc.ctx.command_path}'; choose from {names}.", EXIT_CONFIG)
+    except click.ClickException as exc:
+        fail(f"error: {exc.format_message()}", exc.exit_code)
+    except click.Abort:
+        fail("error: Aborted!", EXIT_RUNTIME)
+    # ``--help``, ``--version`` and ``ctx.exit(n)`` come back as their exit status.
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":
