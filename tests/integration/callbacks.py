@@ -2,6 +2,7 @@
 
 Configured as ``callback = "tests.integration.callbacks:record"``; it works in server
 worker processes too (they inherit the environment; PYTHONPATH must include the repo root).
+Each line carries the ``pid`` of the process that fired it, so a test can tell workers apart.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ def record(what: str, address: str | None, port: int, directory: str, data: Mapp
     target = os.environ.get("STOCKADE_TEST_EVENTS")
     if not target:
         return
-    line = json.dumps({"what": what, "address": address, "port": port, "directory": directory, "data": dict(data)})
+    event = {"what": what, "address": address, "port": port, "directory": directory, "data": dict(data)}
+    line = json.dumps({**event, "pid": os.getpid()})
     fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, (line + "\n").encode())

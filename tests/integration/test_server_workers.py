@@ -69,20 +69,50 @@ def blocked_users(site: Site) -> list[str]:
         store.close()
 
 
+def failure_pids(site: Site, *, probe: bool) -> set[int]:
+    """The processes whose callbacks reported ``auth_fail`` for the probe users, or for the others."""
+    events = site.read_events("auth_fail")
+    return {int(str(e["pid"])) for e in events if str(e["data"]["user"]).startswith("probe") == probe}  # type: ignore[index]
+
+
+def wait_for_workers(site: Site, client: HttpClient, pool: ThreadPoolExecutor, count: int) -> set[int]:
+    """Send one-off failures for throwaway users until ``count`` worker processes have answered.
+
+    The listening socket exists before the workers do, so a burst sent as soon as the first
+    worker answers may all land on it; once every worker is accepting, they share the load.
+    Each probe user fails once, far below ``max_retries``, so no probe blocks anybody.
+    """
+    deadline = time.monotonic() + 60
+    sent = 0
+    while len(pids := failure_pids(site, probe=True)) < count:
+        assert time.monotonic() < deadline, f"only workers {pids} answered {sent} probes"
+        batch = range(sent, sent + 8)
+        assert set(pool.map(lambda i: client.get("/secure/", auth=(f"probe{i}", "wrong")).status, batch)) == {401}
+        sent += len(batch)
+        time.sleep(0.05)  # the workers write events from a background thread
+    return pids
+
+
 def test_concurrent_failures_across_two_workers_are_counted_exactly(site: Site) -> None:
     config = site.write_config(audit=False)
     with serving(config, workers=2) as (process, port):
         client = HttpClient(port)
         wait_until_ready(client)
         with ThreadPoolExecutor(max_workers=25) as pool:
+            workers = wait_for_workers(site, client, pool, 2)
             statuses = list(pool.map(lambda _: client.get("/secure/", auth=("alice", "wrong")).status, range(50)))
         assert statuses == [401] * 50
         assert client.get("/secure/", auth=("alice", "wonderland")).status == 403
         process.send_signal(signal.SIGINT)  # a graceful stop delivers every queued event
         assert process.wait(timeout=20) == 0
-    assert len(site.read_events("auth_fail")) == 50
+    failures = [e for e in site.read_events("auth_fail") if e["data"]["user"] == "alice"]  # type: ignore[index]
+    assert len(failures) == 50
     assert len(site.read_events("user_block")) == 16
     assert blocked_users(site) == ["alice"]
+    # Both worker processes (not the supervisor) answered part of the burst.
+    assert failure_pids(site, probe=False) == workers
+    assert len(workers) == 2
+    assert process.pid not in workers
 
 
 def test_sigkill_never_loses_an_answered_block(site: Site) -> None:
