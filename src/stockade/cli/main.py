@@ -16,6 +16,7 @@ from stockade.cli.check import check
 from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.cli.conditions import conditions
 from stockade.cli.serve import serve
+from stockade.cli.store import status, store
 from stockade.cli.users import users
 
 
@@ -29,6 +30,8 @@ cli.add_command(serve)
 cli.add_command(check)
 cli.add_command(users)
 cli.add_command(conditions)
+cli.add_command(store)
+cli.add_command(status)
 
 
 # click >= 8.2 raises this for a group run without a command, with the whole help page as

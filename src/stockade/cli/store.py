@@ -12,6 +12,7 @@ process's local view is (the delay of a change notification).
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ def _open(url: str) -> LockoutStore:
 def status(config_path: Path, as_json: bool) -> None:
     """The configured store: latency, local view, blocked users."""
     config = load(config_path)
+    # The change feed logs a lost connection for servers' logs; here the one-line error says it.
+    logging.getLogger("stockade.store").addHandler(logging.NullHandler())
+    logging.getLogger("stockade.store").propagate = False
     try:
         opened = open_store(config.store_url, config.base)
     except (InvalidArgument, StoreError) as exc:
