@@ -35,6 +35,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lockout.py
 	$(BIN)/python bench/conditions.py
+	$(BIN)/python bench/stores.py
 
 unasync: $(STAMP)
 	$(BIN)/python scripts/unasync.py
