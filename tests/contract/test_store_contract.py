@@ -605,3 +605,73 @@ def test_backends_agree_with_the_reference(
             assert backend.rows(store) == len(reference)
         finally:
             store.close()
+
+
+# -- export and import (stockade store migrate) ------------------------------------------------
+
+
+def _fill_for_export(store: LockoutStore) -> None:
+    store.block(ALICE, math.inf, T0, POLICY)
+    fail(store, BOB, 2)
+    assert store.record_success((LockoutKey("/admin", "carol", "", "::1", 8443),), T0, POLICY).accepted
+    fail(store, LockoutKey("/secure", "", "192.0.2.7"), 3)
+    assert store.reserve((LockoutKey("/secure", "dave"),), T0, POLICY).granted
+    fail(store, LockoutKey("/secure", "gone"), 1, now=T0 - 1000)  # expired by T0
+
+
+def test_export_lists_every_live_record_in_listing_order(store: LockoutStore) -> None:
+    _fill_for_export(store)
+    exported = store.export_records(T0)
+    assert [r.key.user or r.key.client for r in exported] == ["carol", "192.0.2.7", "alice", "bob", "dave"]
+    by_user = {r.key.user: r for r in exported}
+    assert by_user["alice"].state.blocked_until == math.inf
+    assert by_user["alice"].expires_at == math.inf
+    assert len(by_user["bob"].state.failures) == 2
+    assert by_user["bob"].expires_at == pytest.approx(T0 + 0.001 + POLICY.fail_expire_time)
+    assert by_user["carol"].state.auth_until == T0 + POLICY.auth_timeout
+    assert by_user["dave"].state.reservations == (T0 + POLICY.reservation_timeout,)
+
+
+def test_import_reproduces_an_export_on_every_backend(opener: Opened, tmp_path: Path) -> None:
+    source = opener()
+    _fill_for_export(source)
+    exported = source.export_records(T0)
+    target = SQLiteStore(tmp_path / "imported.db")
+    try:
+        assert target.import_records(exported, T0) == len(exported)
+        assert target.export_records(T0) == exported
+        # And back into a fresh store of the backend under test.
+        back = MemoryStore()
+        back.import_records(target.export_records(T0), T0)
+        assert back.export_records(T0) == exported
+    finally:
+        target.close()
+
+
+def test_an_imported_record_replaces_what_its_key_held(store: LockoutStore) -> None:
+    fail(store, BOB, 2)
+    other = MemoryStore()
+    other.block(BOB, T0 + 500, T0, POLICY)
+    store.import_records(other.export_records(T0), T0)
+    assert [(r.key, r.until) for r in store.list_blocked(Scope(), T0)] == [(BOB, T0 + 500)]
+    assert store.export_records(T0)[0].state.failures == ()
+
+
+# -- the local view never accepts what the store would refuse --------------------------------
+
+
+def test_peek_login_defers_to_the_store_whenever_in_doubt(store: LockoutStore) -> None:
+    assert store.peek_login((ALICE,), T0, POLICY) is None
+    assert store.record_success((ALICE,), T0, POLICY).accepted
+    peeked = store.peek_login((ALICE,), T0 + 0.1, POLICY)
+    assert peeked is None or peeked.accepted  # memory: always None (it is local already)
+    fail(store, ALICE, 1, now=T0 + 0.2)
+    assert store.peek_login((ALICE,), T0 + 0.3, POLICY) is None
+    fail(store, ALICE, 2, now=T0 + 0.4)
+    refused = store.peek_login((ALICE,), T0 + 0.5, POLICY)
+    assert refused is None or not refused.accepted
+    assert not store.record_success((ALICE,), T0 + 0.5, POLICY).accepted
+    assert store.peek_login((ALICE,), T0 + 61, POLICY) is None  # the block ended: the store lifts it
+    result = store.record_success((ALICE,), T0 + 61, POLICY)
+    assert result.accepted
+    assert result.unblocked == (ALICE,)

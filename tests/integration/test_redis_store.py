@@ -102,11 +102,29 @@ def test_every_record_has_a_ttl_unless_it_lasts_forever(store: RedisStore, singl
                 # expires_at (from `now`) plus a day's grace, counted on the server's clock.
                 assert 86_400_000 < ttl <= (expires_at - T0 + 86_400) * 1000, name
         assert sorted(client.hget(name, "e") for name in records).count("inf") == 2
-        # The shard indexes are the only other keys; the sweep trims them.
+        # The shard indexes are the only other keys; each lives as long as its longest-lived
+        # record (no TTL when that one lasts forever).
         others = set(client.scan_iter(match="test:*")) - set(records)
         assert others
         assert all(name.startswith("test:index:{") for name in others)
-        assert all(client.pttl(name) == -1 for name in others)
+        for index in others:
+            top = float(client.zrange(index, -1, -1, withscores=True)[0][1])
+            if math.isinf(top):
+                assert client.pttl(index) == -1, index
+            else:
+                assert 86_400_000 < client.pttl(index) <= (top - T0 + 86_400) * 1000, index
+
+
+def test_an_index_outlives_its_records_by_the_grace_only(store: RedisStore, single: SingleServer) -> None:
+    store.block(ALICE, math.inf, T0, POLICY)
+    name, index = store.keys.locate(ALICE)
+    with single.server.client() as client:
+        assert client.pttl(index) == -1
+        store.unblock(Scope(user="alice"), T0 + 1)
+        # Nothing left in the shard: Redis removed the empty index itself.
+        assert not client.exists(index)
+        store.record_failure(ALICE, T0, POLICY)
+        assert 86_400_000 < client.pttl(index) <= (60 + 86_400) * 1000
 
 
 def test_record_and_index_of_each_transition_share_a_slot(cluster: ClusterServers) -> None:

@@ -98,12 +98,29 @@ local function announce(key, st)
   redis.call('PUBLISH', channel, key .. '\t' .. b .. '\t' .. busy .. '\t' .. a)
 end
 
+local function ttl_ms(e, now)
+  return string.format('%d', math.min(math.ceil((math.max(e - now, 0) + GRACE) * 1000), MAX_TTL_MS))
+end
+
+-- An index lives as long as its longest-lived record (its highest score) plus the grace.
+local function index_ttl(index, now)
+  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  if #top == 0 then return end
+  local e = num(top[2])
+  if e == math.huge then
+    redis.call('PERSIST', index)
+  else
+    redis.call('PEXPIRE', index, ttl_ms(e, now))
+  end
+end
+
 -- Write st with expires_at e (delete the record when it is empty), its TTL and its index entry.
 local function store(key, index, st, e, now)
   redis.call('DEL', key)
   announce(key, st)
   if is_empty(st) then
     redis.call('ZREM', index, key)
+    index_ttl(index, now)
     return
   end
   local fields = {'f', join(st.f), 'r', join(st.r), 'e', fmt(e)}
@@ -120,10 +137,10 @@ local function store(key, index, st, e, now)
   -- Redis does not matter. A record that lives forever (a block or a duration of infinity)
   -- is the one kind of key without a TTL.
   if e ~= math.huge then
-    local ms = math.ceil((math.max(e - now, 0) + GRACE) * 1000)
-    redis.call('PEXPIRE', key, string.format('%d', math.min(ms, MAX_TTL_MS)))
+    redis.call('PEXPIRE', key, ttl_ms(e, now))
   end
   redis.call('ZADD', index, fmt(e), key)
+  index_ttl(index, now)
 end
 
 local function save(key, index, st, window, now)

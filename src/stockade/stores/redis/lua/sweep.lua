@@ -25,4 +25,5 @@ while deleted < limit do
     end
   end
 end
+index_ttl(index, now)
 return {deleted, ended}
