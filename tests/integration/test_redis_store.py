@@ -117,7 +117,7 @@ def test_every_record_has_a_ttl_unless_it_lasts_forever(store: RedisStore, singl
 
 def test_an_index_outlives_its_records_by_the_grace_only(store: RedisStore, single: SingleServer) -> None:
     store.block(ALICE, math.inf, T0, POLICY)
-    name, index = store.keys.locate(ALICE)
+    _, index = store.keys.locate(ALICE)
     with single.server.client() as client:
         assert client.pttl(index) == -1
         store.unblock(Scope(user="alice"), T0 + 1)
