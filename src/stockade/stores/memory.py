@@ -5,10 +5,13 @@ tests, for a single process, or for replaying traffic. The number of records is 
 (``memory://?max_records=N``): when full, the least recently written record without a
 block is dropped (the oldest record of all when the oldest few all hold blocks), so a
 flood of distinct user names can neither exhaust memory nor cheaply evict its own block.
+A heap of expiry times finds expired records for the sweep without scanning them all; its
+entries for records rewritten since are skipped when popped and dropped when it is rebuilt.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -30,6 +33,8 @@ class MemoryStore(TransitionStore):
             raise ValueError("max_records must be at least 1")
         self.max_records = max_records
         self._rows: OrderedDict[LockoutKey, tuple[LockoutState, float]] = OrderedDict()
+        self._expiries: list[tuple[float, int, LockoutKey]] = []
+        self._pushed = 0
         self._lock = threading.RLock()
         self.evicted = 0
 
@@ -56,6 +61,11 @@ class MemoryStore(TransitionStore):
             return
         self._rows[key] = (state, expires_at)
         self._rows.move_to_end(key)
+        self._pushed += 1
+        heapq.heappush(self._expiries, (expires_at, self._pushed, key))
+        if len(self._expiries) > 2 * len(self._rows) + 1024:
+            self._expiries = [(e, i, k) for i, (k, (_, e)) in enumerate(self._rows.items())]
+            heapq.heapify(self._expiries)
         while len(self._rows) > self.max_records:
             self._rows.pop(self._victim())
             self.evicted += 1
@@ -79,10 +89,11 @@ class MemoryStore(TransitionStore):
         return iter([(k, *self._rows[k]) for k in keys])
 
     def _expired(self, now: float, limit: int) -> list[tuple[LockoutKey, LockoutState]]:
-        found: list[tuple[LockoutKey, LockoutState]] = []
-        for key, (state, expires_at) in self._rows.items():
-            if expires_at < now:
-                found.append((key, state))
-                if len(found) >= limit:
-                    break
-        return found
+        found: dict[LockoutKey, LockoutState] = {}
+        heap = self._expiries
+        while heap and heap[0][0] < now and len(found) < limit:
+            expires_at, _, key = heapq.heappop(heap)
+            row = self._rows.get(key)
+            if row is not None and row[1] == expires_at and key not in found:
+                found[key] = row[0]
+        return list(found.items())
