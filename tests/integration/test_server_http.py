@@ -6,6 +6,8 @@ import base64
 import hashlib
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -358,6 +360,26 @@ def test_two_listeners_count_separately(site: Site, clock: ManualClock) -> None:
         fail_three_times(first)
         assert first.get("/secure/", auth=("alice", "wonderland")).status == 403
         assert second.get("/secure/", auth=("alice", "wonderland")).status == 200
+
+
+def test_a_directory_with_a_data_file_of_its_own(site: Site, clock: ManualClock) -> None:
+    (site.docroot / "pub" / "private").mkdir()
+    (site.docroot / "pub" / "private" / "index.html").write_bytes(SECRET)
+    base = {"auth_user_file": site.htpasswd.name, "max_retries": 3, "block_time": 1}
+    config = site.write_config(
+        directories=[{"path": "/secure", **base}, {"path": "/pub/private", "data_file": "private.db", **base}]
+    )
+    with ServerThread(config, clock=clock) as server:
+        client = HttpClient(server.port)
+        for path in ("/secure/", "/pub/private/"):
+            for _ in range(3):
+                assert client.get(path, auth=("alice", "wrong")).status == 401
+            assert client.get(path, auth=("alice", "wonderland")).status == 403
+    for file, directory in ((site.store, "/secure"), (site.base / "private.db", "/pub/private")):
+        with closing(sqlite3.connect(file)) as conn:
+            assert conn.execute("SELECT directory FROM lockout WHERE blocked_until IS NOT NULL").fetchall() == [
+                (directory,)
+            ]
 
 
 def test_startup_fails_on_a_broken_store(site: Site, clock: ManualClock) -> None:

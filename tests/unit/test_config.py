@@ -16,7 +16,7 @@ from tests.integration.callbacks import record
 SHA_PASSWORD = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="  # "password"
 DIRECTORY_KEYS = (
     "path, auth_user_file, auth_name, require_user, max_retries, block_time, fail_expire_time, auth_timeout, "
-    "callback, blocked_status, lockout_by"
+    "callback, blocked_status, lockout_by, data_file"
 )
 
 
@@ -459,3 +459,13 @@ def test_parse_listen_rejects(spec: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_listen(spec)
     assert str(caught.value) == "expected 'IPv4:port', '[IPv6]:port' or ':port' with a port from 0 to 65535"
+
+
+def test_a_directory_may_keep_its_own_data_file(base: Path) -> None:
+    config = load(base, DIRECTORY + 'data_file = "secure.db"\n')
+    assert config.directories[0].store_url == f"sqlite:///{base.resolve()}/secure.db"
+    assert config.directory_store_urls == {"/secure": f"sqlite:///{base.resolve()}/secure.db"}
+    assert load(base, DIRECTORY).directory_store_urls == {}
+    assert issues(base, DIRECTORY + 'data_file = "nowhere/secure.db"\n') == [
+        f"directory[0].data_file: expected a file in an existing directory (got '{base.resolve()}/nowhere/secure.db')"
+    ]

@@ -27,7 +27,7 @@ from stockade.engine.audit import AuditLog
 from stockade.engine.settings import EventCallback, LockoutBy
 from stockade.engine.views import BlockedUser, iso_utc
 from stockade.stores import MemoryStore, SQLiteStore
-from stockade.stores.records import LoginResult
+from stockade.stores.records import LoginResult, Scope
 
 T0 = 1_800_000_000.0
 POLICY = LockoutPolicy(max_retries=3, block_time=60.0, fail_expire_time=60.0, auth_timeout=30.0)
@@ -618,3 +618,34 @@ def test_protecting(guard: Guard) -> None:
     assert secure is not None
     assert secure.path == "/secure"
     assert guard.protecting("/secure2") is None
+
+
+# -- directories with data files of their own ------------------------------------------------
+
+
+def test_directories_with_data_files_of_their_own(tmp_path: Path) -> None:
+    settings = GuardSettings(
+        directories=(
+            DirectorySettings("/a", POLICY),
+            DirectorySettings("/b", POLICY),
+            DirectorySettings("/c", POLICY),
+        )
+    )
+    shared, own = SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "b.db")
+    guard = Guard(settings, shared, clock=ManualClock(T0), directory_stores={"/b/": own})
+    try:
+        for directory in ("/a", "/b", "/c"):
+            for _ in range(3):
+                guard.login_failed("alice", directory)
+        assert guard.login_succeeded("bob", "/b").accepted
+        # Each record sits in its directory's file; listings and unblocks span them all.
+        assert [b.directory for b in guard.list_blocked_users()] == ["/a", "/b", "/c"]
+        assert [r.key.directory for r in own.list_blocked(Scope(), T0)] == ["/b"]
+        assert [r.key.directory for r in shared.list_blocked(Scope(), T0)] == ["/a", "/c"]
+        assert [u.user for u in guard.list_auth_users("/b")] == ["bob"]
+        assert guard.list_auth_users("/a") == []
+        assert [b.directory for b in guard.unblock_user("alice")] == ["/a", "/b", "/c"]
+        assert guard.list_blocked_users() == []
+        assert guard.stores == (shared, own)
+    finally:
+        guard.close()

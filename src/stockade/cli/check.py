@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,9 +31,9 @@ from stockade.stores.sqlite import MIGRATIONS, parse_sqlite_url
 def check(config_path: Path) -> None:
     """Check a configuration file and the files it names."""
     config = load(config_path)
-    data_file = _data_file(config)
+    data_files = _data_files(config)
     click.echo(f"{config.path}: OK")
-    for line in summary(config, data_file):
+    for line in summary(config, data_files):
         click.echo(f"  {line}")
 
 
@@ -55,29 +56,42 @@ def inspect_data_file(path: Path) -> tuple[int, str]:
     return version, ""
 
 
-def _data_file(config: Config) -> str | None:
-    """The summary line for a SQLite store's data file; exit 2 if the file is unusable."""
-    if urlsplit(config.store_url).scheme != "sqlite":
-        return None
-    path, _, _ = parse_sqlite_url(config.store_url)  # load() has validated the URL
-    path = config.base / path
-    if not path.exists():
-        return f"data file: {path}: not created yet (stockade serve creates it)"
-    version, problem = inspect_data_file(path)
-    if problem:
-        issue = ConfigIssue("store.url", f"{path}: {problem}")
-        fail(one_line(ConfigError(str(config.path), [issue])), EXIT_CONFIG)
-    return f"data file: {path}: schema version {version}, quick_check ok"
+def _data_files(config: Config) -> list[str]:
+    """The summary lines for the SQLite data files (the store's, the directories'); exit 2 if one is unusable."""
+    named = [("store.url", config.store_url)]
+    for i, directory in enumerate(config.directories):
+        if directory.store_url is not None:
+            named.append((f"directory[{i}].data_file", directory.store_url))
+    lines: list[str] = []
+    issues: list[ConfigIssue] = []
+    seen: set[Path] = set()
+    for field, url in named:
+        if urlsplit(url).scheme != "sqlite":
+            continue
+        path, _, _ = parse_sqlite_url(url)  # load() has validated the URL
+        path = config.base / path
+        if path in seen:
+            continue
+        seen.add(path)
+        if not path.exists():
+            lines.append(f"data file: {path}: not created yet (stockade serve creates it)")
+            continue
+        version, problem = inspect_data_file(path)
+        if problem:
+            issues.append(ConfigIssue(field, f"{path}: {problem}"))
+        lines.append(f"data file: {path}: schema version {version}, quick_check ok")
+    if issues:
+        fail(one_line(ConfigError(str(config.path), issues)), EXIT_CONFIG)
+    return lines
 
 
-def summary(config: Config, data_file: str | None = None) -> list[str]:
-    """What the configuration sets up, one line per topic (``data_file`` after the store)."""
+def summary(config: Config, data_files: Sequence[str] = ()) -> list[str]:
+    """What the configuration sets up, one line per topic (``data_files`` after the store)."""
     lines = [
         "listen: " + ", ".join(str(a) for a in config.listen),
         f"store: {config.store_url}",
     ]
-    if data_file is not None:
-        lines.append(data_file)
+    lines.extend(data_files)
     if config.document_root is not None:
         lines.append(f"document root: {config.document_root}")
     if not config.directories:
@@ -94,7 +108,8 @@ def _directory(d: ProtectedDirectory) -> str:
     users = len(d.users.entries)
     retries = "infinity" if policy.max_retries is None else str(policy.max_retries)
     block = "infinity" if math.isinf(policy.block_time) else f"{policy.block_time / 60:g} min"
+    own = "" if d.store_url is None else f", data file {parse_sqlite_url(d.store_url)[0]}"
     return (
         f"{users} user{'s' if users != 1 else ''} from {d.users.path}, "
-        f"max_retries {retries}, block_time {block}, lockout by {d.settings.lockout_by}"
+        f"max_retries {retries}, block_time {block}, lockout by {d.settings.lockout_by}{own}"
     )

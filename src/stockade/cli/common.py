@@ -20,7 +20,7 @@ from stockade.engine import Guard
 from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
 from stockade.errors import ConfigError, InvalidArgument, LockoutError, StoreError
-from stockade.stores import open_store
+from stockade.stores import open_directory_stores, open_store
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -80,7 +80,9 @@ def open_guard(config: Config) -> Iterator[Guard]:
         sinks: list[EventSink] = []
         if config.audit_json is not None or config.audit_text is not None:
             sinks.append(AuditLog(config.audit_json, config.audit_text))
-        guard = Guard(config.guard_settings(), open_store(config.store_url, config.base), sinks=sinks)
+        store = open_store(config.store_url, config.base, watch=False)
+        own = open_directory_stores(store, config.store_url, config.directory_store_urls, open_store)
+        guard = Guard(config.guard_settings(), store, sinks=sinks, directory_stores=own)
     except (StoreError, InvalidArgument, OSError) as exc:
         fail(f"error: {_describe(exc)}")
     try:

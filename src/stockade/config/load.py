@@ -56,6 +56,7 @@ class ProtectedDirectory:
     users: Htpasswd
     realm: str
     require_user: frozenset[str] | None
+    store_url: str | None = None  # ``data_file``: this directory's own SQLite store
 
     @property
     def path(self) -> str:
@@ -78,6 +79,11 @@ class Config:
     @property
     def base(self) -> Path:
         return self.path.parent
+
+    @property
+    def directory_store_urls(self) -> dict[str, str]:
+        """The directories that keep their records in a data file of their own, and its URL."""
+        return {d.path: d.store_url for d in self.directories if d.store_url is not None}
 
     def guard_settings(self) -> GuardSettings:
         on_error = self.raw.store.on_error
@@ -315,9 +321,18 @@ class _Loader:
             users = self._htpasswd(f"{where}.auth_user_file", section.auth_user_file)
             single = isinstance(raw[i].get("callback"), str)
             functions = self._callbacks(where, section.callback, single)
+            store_url = self._data_file(f"{where}.data_file", section.data_file)
             if users is not None:
-                directories.append(_directory(section, normalized, users, functions))
+                directories.append(_directory(section, normalized, users, functions, store_url))
         return tuple(directories)
+
+    def _data_file(self, where: str, name: str | None) -> str | None:
+        if name is None:
+            return None
+        file = (self.base / name).resolve()
+        if file.is_dir() or not file.parent.is_dir():
+            self.issues.append(ConfigIssue(where, "expected a file in an existing directory", str(file), True))
+        return f"sqlite:///{file}"
 
     def _htpasswd(self, where: str, name: str) -> Htpasswd | None:
         file = (self.base / name).resolve()
@@ -355,7 +370,11 @@ def _read_htpasswd(file: Path, name: str) -> Htpasswd | ConfigIssue:
 
 
 def _directory(
-    section: DirectorySection, path: str, users: Htpasswd, callbacks: tuple[EventCallback, ...]
+    section: DirectorySection,
+    path: str,
+    users: Htpasswd,
+    callbacks: tuple[EventCallback, ...],
+    store_url: str | None,
 ) -> ProtectedDirectory:
     policy = LockoutPolicy(
         max_retries=section.max_retries,
@@ -371,4 +390,4 @@ def _directory(
         callbacks=callbacks,
     )
     required = frozenset(section.require_user) if section.require_user is not None else None
-    return ProtectedDirectory(settings, users, section.auth_name, required)
+    return ProtectedDirectory(settings, users, section.auth_name, required, store_url)

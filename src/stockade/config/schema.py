@@ -155,6 +155,7 @@ class DirectorySection(Section):
     callback: StringList = Field(default_factory=list)
     blocked_status: Annotated[Literal[401, 403], _choice(401, 403)] = 403
     lockout_by: Annotated[LockoutBy, _choice(*LOCKOUT_BY)] = "user"
+    data_file: NonEmpty | None = None  # a SQLite file of its own; default: the [store]
 
 
 class ConfigFile(Section):

@@ -28,7 +28,7 @@ from stockade.server.asgi import Message, Receive, Scope, Send
 from stockade.server.listeners import ListenerMap, decode_listeners, normalize_ip
 from stockade.server.paths import BadPath, normalize_path
 from stockade.server.protect import DirectoryGate, Request
-from stockade.stores import open_async_store
+from stockade.stores import open_async_store, open_directory_stores
 
 log = logging.getLogger("stockade.server")
 
@@ -85,8 +85,10 @@ class StockadeApp:
         sinks: list[EventSink] = []
         if self.config.audit_json is not None or self.config.audit_text is not None:
             sinks.append(AuditLog(self.config.audit_json, self.config.audit_text))
-        store = open_async_store(self.config.store_url, self.config.base)
-        return AsyncGuard(settings, store, clock=self.clock, sinks=sinks)
+        config = self.config
+        store = open_async_store(config.store_url, config.base)
+        own = open_directory_stores(store, config.store_url, config.directory_store_urls, open_async_store)
+        return AsyncGuard(settings, store, clock=self.clock, sinks=sinks, directory_stores=own)
 
     async def shutdown(self) -> None:
         if self._housekeeping is not None:

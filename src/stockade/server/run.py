@@ -46,7 +46,8 @@ def serve(config_path: str | Path, *, workers: int | None = None) -> None:
     config = load_config(path)
     count = workers if workers is not None else config.raw.server.workers
     # Fail here, with one clear message, rather than in every worker's startup.
-    open_store(config.store_url, config.base).close()
+    for url in {config.store_url, *config.directory_store_urls.values()}:
+        open_store(url, config.base, watch=False).close()
     sockets, bound = bind_all(config.listen)
     try:
         for address in bound:

@@ -7,7 +7,7 @@ it by ``scripts/unasync.py``, and a test fails when the two drift apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from stockade.clock import Clock, SystemClock
@@ -20,6 +20,7 @@ from stockade.engine.settings import NO_LISTENER, DirectorySettings, GuardSettin
 from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._async.protocol import AsyncLockoutStore
+from stockade.stores.base import record_order
 from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope, StoreStatus
 
 MAX_USER_LENGTH = 256
@@ -46,6 +47,7 @@ class AsyncGuard:
         *,
         clock: Clock | None = None,
         sinks: Sequence[EventSink] = (),
+        directory_stores: Mapping[str, AsyncLockoutStore] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -53,6 +55,11 @@ class AsyncGuard:
         # Normalised once here, so that every key, event and lookup uses the same spelling.
         directories = tuple(replace(d, path=normalize_directory(d.path)) for d in settings.directories)
         self.directories: DirectoryTable[DirectorySettings] = DirectoryTable((d.path, d) for d in directories)
+        # A directory may keep its records in a data file of its own (the reference's
+        # SecurityDataFile); the others, and directories that share a file, share a store.
+        own = {normalize_directory(path): s for path, s in (directory_stores or {}).items()}
+        self._stores: dict[str, AsyncLockoutStore] = {d.path: own.get(d.path, store) for d in directories}
+        self.stores: tuple[AsyncLockoutStore, ...] = tuple({id(s): s for s in (store, *own.values())}.values())
         self.events = EventBus(sinks, {d.path: d.callbacks for d in directories})
         self.listeners = settings.listeners
         self.health = StoreHealth()
@@ -119,7 +126,7 @@ class AsyncGuard:
         now = self.clock.now()
         await self._maybe_sweep(now)
         try:
-            outcome = await self.store.record_failure(keys[0], now, d.policy, reserved=reserved)
+            outcome = await self._stores[d.path].record_failure(keys[0], now, d.policy, reserved=reserved)
         except StoreError as exc:
             self._store_failed(exc)
             outcome = _NOT_COUNTED
@@ -157,11 +164,12 @@ class AsyncGuard:
         reserved: bool,
     ) -> LoginResult:
         now = self.clock.now()
-        result = None if reserved else self.store.peek_login(keys, now, d.policy)
+        store = self._stores[d.path]
+        result = None if reserved else store.peek_login(keys, now, d.policy)
         if result is None:
             await self._maybe_sweep(now)
             try:
-                result = await self.store.record_success(keys, now, d.policy, reserved=reserved)
+                result = await store.record_success(keys, now, d.policy, reserved=reserved)
             except StoreError as exc:
                 self._store_failed(exc)
                 result = _UNCHECKED
@@ -192,7 +200,7 @@ class AsyncGuard:
         now = self.clock.now()
         await self._maybe_sweep(now)
         try:
-            outcome = await self.store.reserve(keys, now, d.policy)
+            outcome = await self._stores[d.path].reserve(keys, now, d.policy)
         except StoreError as exc:
             self._store_failed(exc)
             outcome = _GRANTED_UNCHECKED
@@ -223,7 +231,7 @@ class AsyncGuard:
             _settle(attempt)
             d = self.directory(attempt.directory)
             try:
-                await self.store.release(attempt.keys[0], self.clock.now(), d.policy)
+                await self._stores[d.path].release(attempt.keys[0], self.clock.now(), d.policy)
             except StoreError as exc:
                 self._store_failed(exc)  # the reservation expires by itself
 
@@ -250,7 +258,7 @@ class AsyncGuard:
         blocked: list[BlockedUser] = []
         for listener in self._listeners(address, port):
             key = LockoutKey(d.path, user, "", listener.address, listener.port)
-            await self.store.block(key, until, now, d.policy)
+            await self._stores[d.path].block(key, until, now, d.policy)
             self._emit(USER_BLOCK, key, user, "", now, seconds=_seconds(duration), until=_until(until), by="api")
             blocked.append(BlockedUser(user, key.directory, key.address, key.port, until))
         return blocked
@@ -284,13 +292,20 @@ class AsyncGuard:
 
     async def _unblock(self, scope: Scope, who: str, directory: str | None) -> list[BlockedUser]:
         now = self.clock.now()
-        removed = await self.store.unblock(scope, now)
+        removed = [record for store in self._scoped(scope) for record in await store.unblock(scope, now)]
+        removed.sort(key=lambda r: record_order(r.key))
         if not removed:
             raise NotBlocked(who, directory)
         if self.events.listening:
             for record in removed:
                 self.events.emit(lockout_event(USER_UNBLOCK, record.key, now, by="api").as_audit_only())
         return [BlockedUser.from_record(r) for r in removed]
+
+    def _scoped(self, scope: Scope) -> tuple[AsyncLockoutStore, ...]:
+        """The stores that may hold records in ``scope``: the directory's, or every one."""
+        if scope.directory is None:
+            return self.stores
+        return (self._stores[scope.directory],)
 
     def _scope_dir(self, directory: str | None) -> str | None:
         return None if directory is None else self.directory(directory).path
@@ -299,20 +314,24 @@ class AsyncGuard:
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[BlockedUser]:
         """Active blocks, one entry per user, directory and listener."""
-        records = await self.store.list_blocked(Scope(self._scope_dir(directory), address, port), self.clock.now())
-        return [BlockedUser.from_record(r) for r in records]
+        scope = Scope(self._scope_dir(directory), address, port)
+        now = self.clock.now()
+        records = [record for store in self._scoped(scope) for record in await store.list_blocked(scope, now)]
+        return [BlockedUser.from_record(r) for r in sorted(records, key=lambda r: record_order(r.key))]
 
     async def list_auth_users(
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[AuthUser]:
         """Users who logged in successfully within ``auth_timeout``, without duplicates."""
-        records = await self.store.list_auth(Scope(self._scope_dir(directory), address, port), self.clock.now())
-        return [AuthUser.from_record(r) for r in records]
+        scope = Scope(self._scope_dir(directory), address, port)
+        now = self.clock.now()
+        records = [record for store in self._scoped(scope) for record in await store.list_auth(scope, now)]
+        return [AuthUser.from_record(r) for r in sorted(records, key=lambda r: record_order(r.key))]
 
     async def sweep(self) -> int:
         """Delete expired records now; each removed block fires ``user_unblock`` once."""
         now = self.clock.now()
-        unblocked = await self.store.sweep(now)
+        unblocked = [key for store in self.stores for key in await store.sweep(now)]
         for key in unblocked:
             self._emit(USER_UNBLOCK, key, key.user, key.client, now, expired=True)
         return len(unblocked)
@@ -357,7 +376,8 @@ class AsyncGuard:
 
     async def aclose(self) -> None:
         self.events.close()
-        await self.store.aclose()
+        for store in self.stores:
+            await store.aclose()
 
 
 # What the login flow assumes while the store fails and the policy is "open".

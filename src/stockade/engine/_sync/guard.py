@@ -8,7 +8,7 @@ it by ``scripts/unasync.py``, and a test fails when the two drift apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from stockade.clock import Clock, SystemClock
@@ -21,6 +21,7 @@ from stockade.engine.settings import NO_LISTENER, DirectorySettings, GuardSettin
 from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._sync.protocol import LockoutStore
+from stockade.stores.base import record_order
 from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope, StoreStatus
 
 MAX_USER_LENGTH = 256
@@ -47,6 +48,7 @@ class Guard:
         *,
         clock: Clock | None = None,
         sinks: Sequence[EventSink] = (),
+        directory_stores: Mapping[str, LockoutStore] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -54,6 +56,11 @@ class Guard:
         # Normalised once here, so that every key, event and lookup uses the same spelling.
         directories = tuple(replace(d, path=normalize_directory(d.path)) for d in settings.directories)
         self.directories: DirectoryTable[DirectorySettings] = DirectoryTable((d.path, d) for d in directories)
+        # A directory may keep its records in a data file of its own (the reference's
+        # SecurityDataFile); the others, and directories that share a file, share a store.
+        own = {normalize_directory(path): s for path, s in (directory_stores or {}).items()}
+        self._stores: dict[str, LockoutStore] = {d.path: own.get(d.path, store) for d in directories}
+        self.stores: tuple[LockoutStore, ...] = tuple({id(s): s for s in (store, *own.values())}.values())
         self.events = EventBus(sinks, {d.path: d.callbacks for d in directories})
         self.listeners = settings.listeners
         self.health = StoreHealth()
@@ -120,7 +127,7 @@ class Guard:
         now = self.clock.now()
         self._maybe_sweep(now)
         try:
-            outcome = self.store.record_failure(keys[0], now, d.policy, reserved=reserved)
+            outcome = self._stores[d.path].record_failure(keys[0], now, d.policy, reserved=reserved)
         except StoreError as exc:
             self._store_failed(exc)
             outcome = _NOT_COUNTED
@@ -158,11 +165,12 @@ class Guard:
         reserved: bool,
     ) -> LoginResult:
         now = self.clock.now()
-        result = None if reserved else self.store.peek_login(keys, now, d.policy)
+        store = self._stores[d.path]
+        result = None if reserved else store.peek_login(keys, now, d.policy)
         if result is None:
             self._maybe_sweep(now)
             try:
-                result = self.store.record_success(keys, now, d.policy, reserved=reserved)
+                result = store.record_success(keys, now, d.policy, reserved=reserved)
             except StoreError as exc:
                 self._store_failed(exc)
                 result = _UNCHECKED
@@ -193,7 +201,7 @@ class Guard:
         now = self.clock.now()
         self._maybe_sweep(now)
         try:
-            outcome = self.store.reserve(keys, now, d.policy)
+            outcome = self._stores[d.path].reserve(keys, now, d.policy)
         except StoreError as exc:
             self._store_failed(exc)
             outcome = _GRANTED_UNCHECKED
@@ -224,7 +232,7 @@ class Guard:
             _settle(attempt)
             d = self.directory(attempt.directory)
             try:
-                self.store.release(attempt.keys[0], self.clock.now(), d.policy)
+                self._stores[d.path].release(attempt.keys[0], self.clock.now(), d.policy)
             except StoreError as exc:
                 self._store_failed(exc)  # the reservation expires by itself
 
@@ -251,7 +259,7 @@ class Guard:
         blocked: list[BlockedUser] = []
         for listener in self._listeners(address, port):
             key = LockoutKey(d.path, user, "", listener.address, listener.port)
-            self.store.block(key, until, now, d.policy)
+            self._stores[d.path].block(key, until, now, d.policy)
             self._emit(USER_BLOCK, key, user, "", now, seconds=_seconds(duration), until=_until(until), by="api")
             blocked.append(BlockedUser(user, key.directory, key.address, key.port, until))
         return blocked
@@ -285,13 +293,20 @@ class Guard:
 
     def _unblock(self, scope: Scope, who: str, directory: str | None) -> list[BlockedUser]:
         now = self.clock.now()
-        removed = self.store.unblock(scope, now)
+        removed = [record for store in self._scoped(scope) for record in store.unblock(scope, now)]
+        removed.sort(key=lambda r: record_order(r.key))
         if not removed:
             raise NotBlocked(who, directory)
         if self.events.listening:
             for record in removed:
                 self.events.emit(lockout_event(USER_UNBLOCK, record.key, now, by="api").as_audit_only())
         return [BlockedUser.from_record(r) for r in removed]
+
+    def _scoped(self, scope: Scope) -> tuple[LockoutStore, ...]:
+        """The stores that may hold records in ``scope``: the directory's, or every one."""
+        if scope.directory is None:
+            return self.stores
+        return (self._stores[scope.directory],)
 
     def _scope_dir(self, directory: str | None) -> str | None:
         return None if directory is None else self.directory(directory).path
@@ -300,20 +315,24 @@ class Guard:
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[BlockedUser]:
         """Active blocks, one entry per user, directory and listener."""
-        records = self.store.list_blocked(Scope(self._scope_dir(directory), address, port), self.clock.now())
-        return [BlockedUser.from_record(r) for r in records]
+        scope = Scope(self._scope_dir(directory), address, port)
+        now = self.clock.now()
+        records = [record for store in self._scoped(scope) for record in store.list_blocked(scope, now)]
+        return [BlockedUser.from_record(r) for r in sorted(records, key=lambda r: record_order(r.key))]
 
     def list_auth_users(
         self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
     ) -> list[AuthUser]:
         """Users who logged in successfully within ``auth_timeout``, without duplicates."""
-        records = self.store.list_auth(Scope(self._scope_dir(directory), address, port), self.clock.now())
-        return [AuthUser.from_record(r) for r in records]
+        scope = Scope(self._scope_dir(directory), address, port)
+        now = self.clock.now()
+        records = [record for store in self._scoped(scope) for record in store.list_auth(scope, now)]
+        return [AuthUser.from_record(r) for r in sorted(records, key=lambda r: record_order(r.key))]
 
     def sweep(self) -> int:
         """Delete expired records now; each removed block fires ``user_unblock`` once."""
         now = self.clock.now()
-        unblocked = self.store.sweep(now)
+        unblocked = [key for store in self.stores for key in store.sweep(now)]
         for key in unblocked:
             self._emit(USER_UNBLOCK, key, key.user, key.client, now, expired=True)
         return len(unblocked)
@@ -358,7 +377,8 @@ class Guard:
 
     def close(self) -> None:
         self.events.close()
-        self.store.close()
+        for store in self.stores:
+            store.close()
 
 
 # What the login flow assumes while the store fails and the policy is "open".
