@@ -1,0 +1,123 @@
+"""What the protecting server needs to know, independent of how it was configured.
+
+The configuration (``stockade.config``) builds these; the HTTP server
+(``stockade.server.http``), the reverse proxy (``stockade.server.proxy``) and the admin API
+(``stockade.admin``) take them. Durations are seconds; ``None`` for a size means no limit.
+
+The HTTP server hands each request to an ASGI application with the usual scope, plus
+``scope["extensions"]["stockade"]``, a :class:`ConnectionFacts` of the connection the request
+came on: the socket peer, the PROXY-protocol source when the listener speaks it, the TLS
+facts, and ``close()``, which drops the connection at once without a response (BFE's
+``CLOSE``). ``scope["client"]`` is the PROXY-protocol source when there is one, else the
+socket peer; which client IP the guard believes is decided later, from the trusted proxies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from stockade.config.listen import ListenAddress
+
+ProxyProtocol = Literal["off", "v1", "v2", "any"]
+ClientAuth = Literal["none", "optional", "required"]
+RouteTarget = Literal["files", "upstream"]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """A TLS listener: the certificate chain and key, and optionally client certificates."""
+
+    certfile: Path
+    keyfile: Path
+    client_ca: Path | None = None
+    client_auth: ClientAuth = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    """One listening address with its options.
+
+    ``proxy_protocol``: ``off``; ``v1`` or ``v2`` (that version only); ``any`` (either). When
+    on, every connection must start with a PROXY header, or it is closed without a response.
+    """
+
+    address: ListenAddress
+    tls: TlsSettings | None = None
+    proxy_protocol: ProxyProtocol = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one client may send and how slowly."""
+
+    max_header_bytes: int = 64 * 1024  # request line plus headers
+    max_body_bytes: int | None = None
+    header_timeout: float = 10.0  # from the connection (or the previous response) to the end of the headers
+    body_timeout: float = 30.0  # the longest pause between two pieces of a request body
+    keepalive_timeout: float = 5.0  # an idle keep-alive connection is closed after this
+    drain_timeout: float = 30.0  # on SIGTERM, how long in-flight requests may take to finish
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    """The HTTP backend that ``stockade serve`` protects."""
+
+    url: str  # http://host:port, optionally with a base path
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0  # until the first response byte, and between two pieces of it
+    max_idle_connections: int = 64  # keep-alive connections kept per worker process
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A URL path prefix (segment boundaries) and what serves it."""
+
+    path: str
+    to: RouteTarget
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """Peers whose forwarding headers are believed, and which headers those are."""
+
+    networks: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """The administration API, on a listener of its own."""
+
+    listen: ListenAddress = field(default_factory=lambda: ListenAddress("127.0.0.1", 9180))
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFacts:
+    """What a TLS handshake told about the client, for rules (``ses_tls_*``)."""
+
+    sni: str | None = None
+    version: str | None = None
+    client_auth: bool = False  # a client certificate was presented and verified
+    client_ca: str | None = None  # the issuer of the client certificate, as its RFC 4514 name
+
+
+@dataclass(slots=True)
+class ConnectionFacts:
+    """The connection a request came on (``scope["extensions"]["stockade"]``)."""
+
+    peer: tuple[str, int]  # the socket peer
+    local: tuple[str, int]  # the socket's own address
+    listener: ListenerSpec
+    source: tuple[str, int] | None = None  # the PROXY-protocol source address, if any
+    tls: TlsFacts | None = None
+    close: Callable[[], None] = lambda: None  # drop the connection now, without a response
+
+
+# Runs when a connection is accepted (after its PROXY header, if the listener has one) and
+# before any HTTP byte is read: False closes the connection without a response. It must not
+# block: it runs on the event loop for every connection.
+ConnectionCheck = Callable[[ConnectionFacts], bool]
