@@ -236,7 +236,7 @@ def test_required_keys(base: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("listen = 8080", "server.listen: expected a string or an array of non-empty strings (got 8080)"),
+        ("listen = 8080", "server.listen: expected an address, a table, or an array of them (got 8080)"),
         (
             'listen = "localhost:80"',
             "server.listen: expected 'IPv4:port', '[IPv6]:port' or ':port' with a port "
@@ -259,7 +259,11 @@ def test_required_keys(base: Path) -> None:
         ("workers = 0", "server.workers: expected an integer from 1 to 256 (got 0)"),
         ('workers = "2"', "server.workers: expected an integer from 1 to 256 (got '2')"),
         ("document_root = 1", "server.document_root: expected a non-empty string (got 1)"),
-        ("port = 1", "server.port: unknown key: expected one of listen, document_root, workers"),
+        (
+            "port = 1",
+            "server.port: unknown key: expected one of listen, document_root, upstream, route, workers,"
+            " access_log, limits",
+        ),
     ],
 )
 def test_server_values(base: Path, text: str, expected: str) -> None:
@@ -330,7 +334,7 @@ def test_audit_values(base: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("listen = 1", "listen: unknown key: expected one of server, store, audit, directory"),
+        ("listen = 1", "listen: unknown key: expected one of server, store, audit, proxy, admin, directory"),
         ("server = 3", "server: expected a table (got 3)"),
         (
             '[directory]\npath = "/a"',
@@ -468,4 +472,126 @@ def test_a_directory_may_keep_its_own_data_file(base: Path) -> None:
     assert load(base, DIRECTORY).directory_store_urls == {}
     assert issues(base, DIRECTORY + 'data_file = "nowhere/secure.db"\n') == [
         f"directory[0].data_file: expected a file in an existing directory (got '{base.resolve()}/nowhere/secure.db')"
+    ]
+
+
+# -- the protecting server's sections --------------------------------------------------------------
+
+
+def test_listeners_with_tls_and_proxy_protocol(base: Path) -> None:
+    (base / "cert.pem").write_text("x")
+    (base / "key.pem").write_text("x")
+    (base / "ca.pem").write_text("x")
+    config = load(
+        base,
+        "[server]\nlisten = ["
+        '"127.0.0.1:8080", '
+        '{ address = "[::]:8443", certfile = "cert.pem", keyfile = "key.pem", client_ca = "ca.pem",'
+        ' client_auth = "optional", proxy_protocol = "v2" }]\n',
+    )
+    plain, tls = config.listeners
+    assert (plain.address, plain.tls, plain.proxy_protocol) == (ListenAddress("127.0.0.1", 8080), None, "off")
+    assert tls.address == ListenAddress("::", 8443)
+    assert tls.proxy_protocol == "v2"
+    assert tls.tls is not None
+    assert (tls.tls.certfile, tls.tls.client_ca, tls.tls.client_auth) == (
+        base.resolve() / "cert.pem",
+        base.resolve() / "ca.pem",
+        "optional",
+    )
+    assert config.listen == (ListenAddress("127.0.0.1", 8080), ListenAddress("::", 8443))
+    single = load(base, '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "any" }\n')
+    assert single.listeners[0].proxy_protocol == "any"
+
+
+def test_listener_problems(base: Path) -> None:
+    assert issues(
+        base,
+        "[server]\nlisten = ["
+        '{ address = "localhost:80" }, '
+        '{ address = "127.0.0.1:1", certfile = "missing.pem" }, '
+        '{ address = "127.0.0.1:2", certfile = "a", keyfile = "b" }, '
+        '{ address = "127.0.0.1:3", client_auth = "required" }, '
+        '{ address = "127.0.0.1:4", proxy_protocol = "v3" }]\n',
+    ) == [
+        "server.listen[0].address: expected 'IPv4:port', '[IPv6]:port' or ':port' with a port from 0 to 65535"
+        " (got 'localhost:80')",
+        "server.listen[1]: expected both certfile and keyfile for a TLS listener",
+        f"server.listen[2].certfile: expected a readable file (got '{base.resolve()}/a')",
+        f"server.listen[2].keyfile: expected a readable file (got '{base.resolve()}/b')",
+        "server.listen[3]: client certificates need certfile and keyfile (TLS)",
+        'server.listen[4].proxy_protocol: expected "off", "v1", "v2" or "any" (got \'v3\')',
+    ]
+
+
+def test_upstream_routes_and_limits(base: Path) -> None:
+    config = load(
+        base,
+        '[server]\ndocument_root = "htdocs"\nupstream = "http://127.0.0.1:9000/app"\n'
+        '[[server.route]]\npath = "/static/"\nto = "files"\n'
+        "[server.limits]\nmax_body_bytes = 1048576\nheader_timeout = 2.5\n",
+    )
+    assert config.upstream is not None
+    assert (config.upstream.url, config.upstream.read_timeout) == ("http://127.0.0.1:9000/app", 60.0)
+    assert [(r.path, r.to) for r in config.routes] == [("/static", "files")]
+    assert (config.limits.max_body_bytes, config.limits.header_timeout, config.limits.max_header_bytes) == (
+        1048576,
+        2.5,
+        65536,
+    )
+    table = load(base, '[server]\nupstream = { url = "http://[::1]:9000", connect_timeout = 1 }\n')
+    assert table.upstream is not None
+    assert table.upstream.connect_timeout == 1.0
+    assert load(base, "").limits.max_body_bytes is None
+
+
+def test_upstream_route_and_limit_problems(base: Path) -> None:
+    assert issues(
+        base,
+        '[server]\nupstream = "https://example.org"\n'
+        '[[server.route]]\npath = "/static"\nto = "files"\n'
+        '[server.limits]\nmax_body_bytes = 0\nbody_timeout = "long"\n',
+    ) == [
+        'server.limits.max_body_bytes: expected a number of bytes >= 1 or "infinity" (got 0)',
+        "server.limits.body_timeout: expected a number of seconds > 0 (got 'long')",
+        "server.upstream: expected http://host:port or http://host:port/base/path (got 'https://example.org')",
+        "server.route[0].to: needs server.document_root (got 'files')",
+    ]
+
+
+def test_trusted_proxies(base: Path) -> None:
+    config = load(base, '[proxy]\ntrusted = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]\nheaders = "forwarded"\n')
+    assert config.trusted.networks == ("10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32")
+    assert config.trusted.headers == ("forwarded",)
+    assert load(base, "").trusted.networks == ()
+    assert issues(base, '[proxy]\ntrusted = ["10.0.0.0/33", "proxy.example"]\nheaders = ["via"]\n') == [
+        'proxy.headers: expected an array of "x-forwarded-for", "forwarded" or "x-real-ip" (got [\'via\'])',
+        "proxy.trusted[0]: expected an IP address or a CIDR network like 10.0.0.0/8 (got '10.0.0.0/33')",
+        "proxy.trusted[1]: expected an IP address or a CIDR network like 10.0.0.0/8 (got 'proxy.example')",
+    ]
+
+
+def test_admin_token_sources(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(base, "").admin is None
+    token = "s3cret-admin-token-0123"
+    admin = load(base, f'[admin]\ntoken = "{token}"\n').admin
+    assert admin is not None
+    assert (admin.listen, admin.token) == (ListenAddress("127.0.0.1", 9180), token)
+    assert token not in repr(admin)
+    (base / "admin.token").write_text(token + "\n")
+    from_file = load(base, '[admin]\nlisten = "[::1]:9999"\ntoken_file = "admin.token"\n').admin
+    assert from_file is not None
+    assert (from_file.listen, from_file.token) == (ListenAddress("::1", 9999), token)
+    monkeypatch.setenv("STOCKADE_TEST_TOKEN", token)
+    from_env = load(base, '[admin]\ntoken_env = "STOCKADE_TEST_TOKEN"\n').admin
+    assert from_env is not None
+    assert from_env.token == token
+
+
+def test_admin_token_problems(base: Path) -> None:
+    assert issues(base, "[admin]\n") == ["admin: expected exactly one of token, token_file or token_env"]
+    assert issues(base, '[admin]\ntoken = "short"\n') == ["admin.token: expected a token of at least 16 characters"]
+    assert "short" not in str(issues(base, '[admin]\ntoken = "short"\n'))
+    assert issues(base, '[admin]\ntoken_env = "STOCKADE_UNSET_VARIABLE"\n') == [
+        "admin.token_env: the environment variable is not set (got 'STOCKADE_UNSET_VARIABLE')"
     ]

@@ -10,10 +10,12 @@ resolved against the directory of the configuration file.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,12 +24,31 @@ from pydantic import ValidationError
 
 from stockade.auth.htpasswd import Htpasswd
 from stockade.config.listen import ListenAddress, parse_listen
-from stockade.config.schema import AuditSection, ConfigFile, DirectorySection, Section, ServerSection, StoreSection
+from stockade.config.schema import (
+    AdminSection,
+    AuditSection,
+    ConfigFile,
+    DirectorySection,
+    ListenerTable,
+    ProxySection,
+    Section,
+    ServerSection,
+    StoreSection,
+)
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import DirectorySettings, ErrorPolicy, EventCallback, GuardSettings
 from stockade.errors import ConfigError, ConfigIssue, FileFormatError, InvalidArgument
+from stockade.server.settings import (
+    AdminSettings,
+    Limits,
+    ListenerSpec,
+    Route,
+    TlsSettings,
+    TrustedProxies,
+    UpstreamSettings,
+)
 from stockade.stores import open_store
 from stockade.stores.redis import is_redis_url, parse_redis_url, redact
 from stockade.stores.sqlite import parse_sqlite_url
@@ -35,7 +56,14 @@ from stockade.stores.sqlite import parse_sqlite_url
 S = TypeVar("S", bound=Section)
 
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
-_SECTIONS: dict[str, type[Section]] = {"server": ServerSection, "store": StoreSection, "audit": AuditSection}
+_SECTIONS: dict[str, type[Section]] = {
+    "server": ServerSection,
+    "store": StoreSection,
+    "audit": AuditSection,
+    "proxy": ProxySection,
+    "admin": AdminSection,
+}
+MIN_TOKEN_LENGTH = 16
 _GENERIC_MESSAGES = {
     "missing": "required key is missing",
     "string_type": "expected a string",
@@ -75,6 +103,14 @@ class Config:
     directories: tuple[ProtectedDirectory, ...]
     audit_json: Path | None
     audit_text: Path | None
+    listeners: tuple[ListenerSpec, ...] = ()
+    upstream: UpstreamSettings | None = None
+    routes: tuple[Route, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    access_log: Path | None = None
+    access_log_stdout: bool = False
+    trusted: TrustedProxies = field(default_factory=TrustedProxies)
+    admin: AdminSettings | None = None
 
     @property
     def base(self) -> Path:
@@ -154,12 +190,12 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
     """Sort key: issues of one section together, sections in the order of the file's layout."""
-    head = re.match(r"^(server|store|audit|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    head = re.match(r"^(server|store|audit|proxy|admin|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
     if head is None:
         return (0, 0)
     if head[2] is not None:
-        return (4, int(head[2]))
-    return (("server", "store", "audit").index(head[1]) + 1, 0)
+        return (len(_SECTIONS) + 1, int(head[2]))
+    return (list(_SECTIONS).index(head[1]) + 1, 0)
 
 
 def _keys(model: type[Section]) -> list[str]:
@@ -183,31 +219,46 @@ class _Loader:
         server = self._section(ServerSection, data, "server")
         store = self._section(StoreSection, data, "store")
         audit = self._section(AuditSection, data, "audit")
+        proxy = self._section(ProxySection, data, "proxy")
+        admin = self._section(AdminSection, data, "admin") if "admin" in data else None
         raw_dirs = data.get("directory", [])
         if not isinstance(raw_dirs, list):
             self.issues.append(ConfigIssue("directory", "expected an array of tables ([[directory]])", raw_dirs, True))
             raw_dirs = []
         sections = [self._validate(DirectorySection, item, f"directory[{i}]") for i, item in enumerate(raw_dirs)]
 
-        listen = self._listen(server, data) if server else ()
+        listeners = self._listen(server, data) if server else ()
         document_root = self._document_root(server) if server else None
+        upstream = self._upstream(server) if server else None
+        routes = self._routes(server) if server else ()
+        access_log = self._access_log(server) if server else None
+        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
+        admin_settings = self._admin(admin)
         store_url = self._store_url(store) if store else ""
         audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
         directories = self._directories(sections, raw_dirs)
 
-        if self.issues or server is None or store is None or audit is None:
+        if self.issues or server is None or store is None or audit is None or proxy is None:
             raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
         valid_sections = [s for s in sections if s is not None]
         return Config(
             path=self.path,
-            raw=ConfigFile(server=server, store=store, audit=audit, directory=valid_sections),
-            listen=listen,
+            raw=ConfigFile(server=server, store=store, audit=audit, proxy=proxy, admin=admin, directory=valid_sections),
+            listen=tuple(spec.address for spec in listeners),
             document_root=document_root,
             store_url=store_url,
             directories=directories,
             audit_json=audit_json,
             audit_text=audit_text,
+            listeners=listeners,
+            upstream=upstream,
+            routes=routes,
+            limits=self._limits(server),
+            access_log=access_log,
+            access_log_stdout=server.access_log == "-",
+            trusted=trusted,
+            admin=admin_settings,
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -232,23 +283,159 @@ class _Loader:
         except ValidationError:
             return None
 
-    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenAddress, ...]:
-        single = isinstance(data.get("server", {}).get("listen"), str)
-        addresses: list[ListenAddress] = []
+    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenerSpec, ...]:
+        raw = data.get("server", {}).get("listen")
+        single = isinstance(raw, str | dict)
+        listeners: list[ListenerSpec] = []
         first: dict[ListenAddress, str] = {}
-        for i, spec in enumerate(server.listen):
+        for i, raw_item in enumerate(server.listen):
             where = "server.listen" if single else f"server.listen[{i}]"
+            item = raw_item if isinstance(raw_item, str) else self._validate(ListenerTable, raw_item, where)
+            if item is None:
+                continue
+            text = item if isinstance(item, str) else item.address
             try:
-                address = parse_listen(spec)
+                address = parse_listen(text)
             except ValueError as exc:
-                self.issues.append(ConfigIssue(where, str(exc), spec, True))
+                self.issues.append(
+                    ConfigIssue(where if isinstance(item, str) else f"{where}.address", str(exc), text, True)
+                )
                 continue
             if address in first and address.port != 0:
-                self.issues.append(ConfigIssue(where, f"same address as {first[address]}", spec, True))
+                self.issues.append(ConfigIssue(where, f"same address as {first[address]}", text, True))
                 continue
             first.setdefault(address, where)
-            addresses.append(address)
-        return tuple(addresses)
+            if isinstance(item, str):
+                listeners.append(ListenerSpec(address))
+                continue
+            tls = self._tls(where, item)
+            listeners.append(ListenerSpec(address, tls, item.proxy_protocol))
+        return tuple(listeners)
+
+    def _tls(self, where: str, item: ListenerTable) -> TlsSettings | None:
+        if item.certfile is None and item.keyfile is None:
+            if item.client_ca is not None or item.client_auth != "none":
+                self.issues.append(ConfigIssue(where, "client certificates need certfile and keyfile (TLS)"))
+            return None
+        if item.certfile is None or item.keyfile is None:
+            self.issues.append(ConfigIssue(where, "expected both certfile and keyfile for a TLS listener"))
+            return None
+        certfile = self._readable(f"{where}.certfile", item.certfile)
+        keyfile = self._readable(f"{where}.keyfile", item.keyfile)
+        client_ca = None if item.client_ca is None else self._readable(f"{where}.client_ca", item.client_ca)
+        if item.client_auth != "none" and client_ca is None:
+            self.issues.append(
+                ConfigIssue(f"{where}.client_auth", "expected client_ca as well", item.client_auth, True)
+            )
+        return TlsSettings(certfile, keyfile, client_ca, item.client_auth)
+
+    def _readable(self, where: str, name: str) -> Path:
+        file = (self.base / name).resolve()
+        if not file.is_file():
+            self.issues.append(ConfigIssue(where, "expected a readable file", str(file), True))
+        return file
+
+    def _upstream(self, server: ServerSection) -> UpstreamSettings | None:
+        table = server.upstream
+        if table is None:
+            return None
+        parts = urlsplit(table.url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme != "http" or not parts.hostname or port == -1 or parts.query or parts.fragment:
+            self.issues.append(
+                ConfigIssue(
+                    "server.upstream", "expected http://host:port or http://host:port/base/path", table.url, True
+                )
+            )
+        return UpstreamSettings(
+            url=table.url,
+            connect_timeout=table.connect_timeout,
+            read_timeout=table.read_timeout,
+            max_idle_connections=table.max_idle_connections,
+        )
+
+    def _routes(self, server: ServerSection) -> tuple[Route, ...]:
+        routes: list[Route] = []
+        for i, table in enumerate(server.route):
+            if table.to == "files" and server.document_root is None:
+                self.issues.append(ConfigIssue(f"server.route[{i}].to", "needs server.document_root", "files", True))
+            if table.to == "upstream" and server.upstream is None:
+                self.issues.append(ConfigIssue(f"server.route[{i}].to", "needs server.upstream", "upstream", True))
+            routes.append(Route(normalize_directory(table.path), table.to))
+        return tuple(routes)
+
+    def _limits(self, server: ServerSection) -> Limits:
+        limits = server.limits
+        return Limits(
+            max_header_bytes=limits.max_header_bytes,
+            max_body_bytes=limits.max_body_bytes,
+            header_timeout=limits.header_timeout,
+            body_timeout=limits.body_timeout,
+            keepalive_timeout=limits.keepalive_timeout,
+            drain_timeout=limits.drain_timeout,
+        )
+
+    def _access_log(self, server: ServerSection) -> Path | None:
+        if server.access_log is None or server.access_log == "-":
+            return None
+        file = (self.base / server.access_log).resolve()
+        if file.is_dir() or not file.parent.is_dir():
+            self.issues.append(
+                ConfigIssue("server.access_log", 'expected a file in an existing directory, or "-"', str(file), True)
+            )
+        return file
+
+    def _trusted(self, proxy: ProxySection, data: Mapping[str, Any]) -> TrustedProxies:
+        single = isinstance(data.get("proxy", {}).get("trusted"), str)
+        networks: list[str] = []
+        for i, text in enumerate(proxy.trusted):
+            try:
+                networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                where = "proxy.trusted" if single else f"proxy.trusted[{i}]"
+                self.issues.append(
+                    ConfigIssue(where, "expected an IP address or a CIDR network like 10.0.0.0/8", text, True)
+                )
+        return TrustedProxies(tuple(networks), tuple(proxy.headers))
+
+    def _admin(self, admin: AdminSection | None) -> AdminSettings | None:
+        if admin is None:
+            return None
+        try:
+            address = parse_listen(admin.listen)
+        except ValueError as exc:
+            self.issues.append(ConfigIssue("admin.listen", str(exc), admin.listen, True))
+            address = ListenAddress("127.0.0.1", 9180)
+        sources = [name for name in ("token", "token_file", "token_env") if getattr(admin, name) is not None]
+        if len(sources) != 1:
+            self.issues.append(ConfigIssue("admin", "expected exactly one of token, token_file or token_env"))
+            return AdminSettings(address)
+        token = ""
+        if admin.token is not None:
+            token = admin.token
+        elif admin.token_file is not None:
+            file = (self.base / admin.token_file).resolve()
+            try:
+                token = file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                self.issues.append(ConfigIssue("admin.token_file", f"cannot read the token: {exc}", str(file), True))
+                return AdminSettings(address)
+        elif admin.token_env is not None:
+            token = os.environ.get(admin.token_env, "").strip()
+            if not token:
+                self.issues.append(
+                    ConfigIssue("admin.token_env", "the environment variable is not set", admin.token_env, True)
+                )
+                return AdminSettings(address)
+        if len(token) < MIN_TOKEN_LENGTH:
+            # The value itself is never shown: it is a secret even when it is a bad one.
+            self.issues.append(
+                ConfigIssue(f"admin.{sources[0]}", f"expected a token of at least {MIN_TOKEN_LENGTH} characters")
+            )
+        return AdminSettings(address, token)
 
     def _document_root(self, server: ServerSection) -> Path | None:
         if server.document_root is None:

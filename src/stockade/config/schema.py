@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -109,10 +109,123 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def _positive_seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise PydanticCustomError("seconds", "expected a number of seconds > 0")
+    return float(value)
+
+
+def _size_or_infinity(value: object) -> int | None:
+    if _is_infinity(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PydanticCustomError("size", 'expected a number of bytes >= 1 or "infinity"')
+    return value
+
+
+def _positive_count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PydanticCustomError("count", "expected an integer >= 1")
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_positive_seconds)]
+SizeOrInfinity = Annotated[int | None, BeforeValidator(_size_or_infinity)]
+PositiveCount = Annotated[int, BeforeValidator(_positive_count)]
+
+
+class ListenerTable(Section):
+    """A listen address with options: ``{ address = "0.0.0.0:8443", certfile = ..., keyfile = ... }``."""
+
+    address: NonEmpty
+    certfile: NonEmpty | None = None
+    keyfile: NonEmpty | None = None
+    client_ca: NonEmpty | None = None
+    client_auth: Annotated[Literal["none", "optional", "required"], _choice("none", "optional", "required")] = "none"
+    proxy_protocol: Annotated[Literal["off", "v1", "v2", "any"], _choice("off", "v1", "v2", "any")] = "off"
+
+
+def _listen_items(value: object) -> object:
+    """Addresses and tables; the loader validates each table as a :class:`ListenerTable`."""
+    items = [value] if isinstance(value, str | dict) else value
+    if not isinstance(items, list) or not all((isinstance(i, str) and i) or isinstance(i, dict) for i in items):
+        raise PydanticCustomError("listen", "expected an address, a table, or an array of them")
+    return items
+
+
+class LimitsSection(Section):
+    max_header_bytes: PositiveCount = 64 * 1024
+    max_body_bytes: SizeOrInfinity = None
+    header_timeout: Seconds = 10.0
+    body_timeout: Seconds = 30.0
+    keepalive_timeout: Seconds = 5.0
+    drain_timeout: Seconds = 30.0
+
+
+class UpstreamTable(Section):
+    """``upstream = { url = "http://127.0.0.1:9000", read_timeout = 60 }``."""
+
+    url: NonEmpty
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 60.0
+    max_idle_connections: PositiveCount = 64
+
+
+def _upstream(value: object) -> object:
+    return {"url": value} if isinstance(value, str) else value
+
+
+class RouteTable(Section):
+    """``[[server.route]]``: a path prefix and what serves it, ``"files"`` or ``"upstream"``."""
+
+    path: Annotated[str, BeforeValidator(_url_path)]
+    to: Annotated[Literal["files", "upstream"], _choice("files", "upstream")]
+
+
+def _default_listen() -> list[str | dict[str, Any]]:
+    return ["127.0.0.1:8080"]
+
+
 class ServerSection(Section):
-    listen: StringList = Field(default_factory=lambda: ["127.0.0.1:8080"])
+    listen: Annotated[list[str | dict[str, Any]], BeforeValidator(_listen_items)] = Field(
+        default_factory=_default_listen
+    )
     document_root: NonEmpty | None = None
+    upstream: Annotated[UpstreamTable | None, BeforeValidator(_upstream)] = None
+    route: list[RouteTable] = Field(default_factory=list)
     workers: Annotated[int, BeforeValidator(_workers)] = 1
+    access_log: NonEmpty | None = None  # a file, or "-" for standard output
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+
+
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def _forwarding_headers(value: object) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.lower() in FORWARDING_HEADERS for i in items):
+        raise PydanticCustomError(
+            "headers", "expected an array of {accepted}", {"accepted": one_of(FORWARDING_HEADERS)}
+        )
+    return [i.lower() for i in items]
+
+
+class ProxySection(Section):
+    """``[proxy]``: the peers whose forwarding headers are believed."""
+
+    trusted: StringList = Field(default_factory=list)
+    headers: Annotated[list[str], BeforeValidator(_forwarding_headers)] = Field(
+        default_factory=lambda: list(FORWARDING_HEADERS)
+    )
+
+
+class AdminSection(Section):
+    """``[admin]``: the administration API on a listener of its own (loopback by default)."""
+
+    listen: NonEmpty = "127.0.0.1:9180"
+    token: NonEmpty | None = Field(default=None, repr=False)
+    token_file: NonEmpty | None = None
+    token_env: NonEmpty | None = None
 
 
 class OnErrorSection(Section):
@@ -164,4 +277,6 @@ class ConfigFile(Section):
     server: ServerSection = Field(default_factory=ServerSection)
     store: StoreSection = Field(default_factory=StoreSection)
     audit: AuditSection = Field(default_factory=AuditSection)
+    proxy: ProxySection = Field(default_factory=ProxySection)
+    admin: AdminSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)

@@ -1,6 +1,6 @@
-"""The protecting server: static files behind Basic-auth directories with login lockout."""
+"""The protecting server: reverse proxy and static files, Basic-auth directories, admin API.
 
-from stockade.server.app import StockadeApp
-from stockade.server.run import serve
-
-__all__ = ["StockadeApp", "serve"]
+The application is ``stockade.server.app.StockadeApp`` and ``stockade serve`` runs
+``stockade.server.run.serve``; this package imports neither, so that the configuration can
+use :mod:`stockade.server.settings` without importing the server.
+"""
