@@ -1,0 +1,267 @@
+"""The real client IP: forwarding headers are believed only from trusted proxies.
+
+The peer (the socket peer, or the PROXY-protocol source) is the client unless it is a
+trusted proxy. From a trusted peer, the first forwarding header present in the order of
+``TrustedProxies.headers`` decides:
+
+- ``X-Forwarded-For``: every line, joined in order, is a list of hops. It is walked from
+  the right, where the proxies closest to us appended what they saw: trusted hops are
+  skipped and the first untrusted address is the client. When every hop is trusted, the
+  leftmost is. An entry that is not an address stops the walk, and the last good hop (the
+  peer itself when it is the rightmost entry) is the client: nothing left of a broken entry
+  can be vouched for.
+- ``Forwarded`` (RFC 7239): the ``for=`` node of each element, walked the same way.
+  Quoted and bracketed IPv6 and ports are understood; ``unknown``, obfuscated identifiers
+  (``_hidden``) and elements without ``for=`` are never taken as addresses and stop the
+  walk like garbage.
+- ``X-Real-IP``: one address, believed as it is (the proxy that set it already chose).
+
+Lists are split at every comma before anything else, quotes or not. A client can write
+anything left of what a trusted proxy appends, such as an unterminated quote; splitting
+first keeps the proxy's own entries intact whatever comes before them, at the price of
+refusing the (legal, unused) commas inside quoted ``Forwarded`` parameters.
+
+The resolver is pure: the warnings that the outcome calls for (forwarding headers from an
+untrusted peer) are logged by :mod:`stockade.server.forwarding`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from stockade.errors import InvalidArgument
+from stockade.netaddr import NetworkSet, normalize_ip
+
+XFF: Final = "x-forwarded-for"
+FORWARDED: Final = "forwarded"
+X_REAL_IP: Final = "x-real-ip"
+FORWARDING_HEADERS: Final = (XFF, FORWARDED, X_REAL_IP)
+
+_NAMES = {name.encode(): name for name in FORWARDING_HEADERS}
+_NAME_LENGTHS = frozenset(len(name) for name in FORWARDING_HEADERS)
+_PEER_CACHE_SIZE = 4096
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_OWS = " \t"
+
+
+class ProxyTrust(Protocol):
+    """What the resolver reads from :class:`stockade.server.settings.TrustedProxies`."""
+
+    @property
+    def networks(self) -> Sequence[str]: ...
+
+    @property
+    def headers(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIp:
+    """Who the client is, and why.
+
+    ``address`` is the normalised client address (the peer as given when the peer is not an
+    IP address at all, such as a Unix socket); ``peer`` the normalised peer; ``trusted``
+    whether the peer is a trusted proxy; ``header`` the forwarding header that named the
+    client (``None`` when the client is the peer); ``forwarded`` whether the request carried
+    any forwarding header, believed or not.
+    """
+
+    address: str
+    peer: str
+    trusted: bool = False
+    header: str | None = None
+    forwarded: bool = False
+
+
+class ClientIpResolver:
+    """Decides the client address of each request from its peer and its forwarding headers."""
+
+    __slots__ = ("_peers", "headers", "trusted")
+
+    def __init__(self, proxies: ProxyTrust) -> None:
+        headers: list[str] = []
+        for name in proxies.headers:
+            if not isinstance(name, str) or name.lower() not in FORWARDING_HEADERS:
+                raise InvalidArgument("forwarding header", name, ", ".join(FORWARDING_HEADERS))
+            if name.lower() not in headers:
+                headers.append(name.lower())
+        self.headers: tuple[str, ...] = tuple(headers)
+        self.trusted = NetworkSet.from_strings(proxies.networks)
+        # Peers repeat (keep-alive, proxies): remember their spelling and trust.
+        self._peers: dict[str, tuple[str, bool]] = {}
+
+    def _peer(self, peer: str) -> tuple[str, bool]:
+        known = self._peers.get(peer)
+        if known is None:
+            address = normalize_ip(peer)
+            known = (peer, False) if address is None else (address, address in self.trusted)
+            if len(self._peers) >= _PEER_CACHE_SIZE:
+                self._peers.clear()
+            self._peers[peer] = known
+        return known
+
+    def resolve(self, peer: str, headers: Sequence[tuple[bytes, bytes]]) -> ClientIp:
+        """The client of a request from ``peer`` with these (ASGI-style) header lines."""
+        address, trusted = self._peer(peer)
+        values: dict[str, list[bytes]] | None = None
+        forwarded = False
+        for name, value in headers:
+            if len(name) not in _NAME_LENGTHS:
+                continue
+            known = _NAMES.get(name) or _NAMES.get(name.lower())
+            if known is None:
+                continue
+            forwarded = True
+            if not trusted:
+                break
+            if values is None:
+                values = {}
+            values.setdefault(known, []).append(value)
+        if values is None:
+            return ClientIp(address, address, trusted, None, forwarded)
+        for header in self.headers:
+            lines = values.get(header)
+            if not lines:
+                continue
+            text = [line.decode("latin-1") for line in lines]
+            if header == X_REAL_IP:
+                client = _node(text[-1].strip(_OWS))
+            else:
+                hops = _xff_hops(text) if header == XFF else _forwarded_hops(text)
+                if not hops:
+                    continue  # only empty elements: as if absent
+                client = self._walk(hops)
+            if client is None:
+                return ClientIp(address, address, trusted, None, forwarded)
+            return ClientIp(client, address, trusted, header, forwarded)
+        return ClientIp(address, address, trusted, None, forwarded)
+
+    def _walk(self, hops: list[str | None]) -> str | None:
+        """The first untrusted hop from the right; the last good one if garbage comes first."""
+        last_good: str | None = None
+        for hop in reversed(hops):
+            if hop is None:
+                return last_good
+            if hop not in self.trusted:
+                return hop
+            last_good = hop
+        return last_good
+
+
+def _xff_hops(lines: list[str]) -> list[str | None]:
+    """The hops of ``X-Forwarded-For`` lines, left to right; ``None`` for a bad one."""
+    hops: list[str | None] = []
+    for line in lines:
+        for raw in line.split(","):
+            entry = raw.strip(_OWS)
+            if entry:
+                hops.append(_node(entry))
+    return hops
+
+
+def _forwarded_hops(lines: list[str]) -> list[str | None]:
+    """The ``for=`` nodes of ``Forwarded`` lines, left to right; ``None`` for unusable ones."""
+    hops: list[str | None] = []
+    for line in lines:
+        for raw in line.split(","):
+            element = raw.strip(_OWS)
+            if not element:
+                continue
+            params = _forwarded_pairs(element)
+            node = None if params is None else params.get("for")
+            hops.append(None if node is None else _node(node))
+    return hops
+
+
+def _forwarded_pairs(element: str) -> dict[str, str] | None:
+    """``name=value`` pairs of one element, values unquoted; ``None`` if it is malformed."""
+    pairs = _split_pairs(element)
+    if pairs is None:
+        return None
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.lower()
+        if not sep or not name or not _TCHAR.issuperset(name) or name in params:
+            return None  # RFC 7239: a parameter occurs at most once in an element
+        unquoted = _unquote(value)
+        if unquoted is None:
+            return None
+        params[name] = unquoted
+    return params
+
+
+def _split_pairs(element: str) -> list[str] | None:
+    """The non-empty pairs of an element, split at semicolons outside quoted strings."""
+    pairs: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for i, char in enumerate(element):
+        if escaped:
+            escaped = False
+        elif quoted:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ";":
+            pairs.append(element[start:i].strip(_OWS))
+            start = i + 1
+    if quoted:
+        return None
+    pairs.append(element[start:].strip(_OWS))
+    return [pair for pair in pairs if pair]
+
+
+def _unquote(value: str) -> str | None:
+    """A token or a quoted-string, as its text; ``None`` if it is neither."""
+    if not value.startswith('"'):
+        return value if value and '"' not in value and "\\" not in value and value.isprintable() else None
+    if len(value) < 2 or not value.endswith('"'):
+        return None
+    out: list[str] = []
+    escaped = False
+    for char in value[1:-1]:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            return None
+        else:
+            out.append(char)
+    if escaped:
+        return None
+    return "".join(out)
+
+
+def _node(text: str) -> str | None:
+    """The address of a node (``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``::1``), or ``None``.
+
+    ``unknown`` and obfuscated identifiers (``_x``) are not addresses; neither is an
+    obfuscated port after a real address, which is fine (``[::1]:_p`` is ``::1``).
+    """
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            return None
+        rest = text[close + 1 :]
+        if rest and not (rest.startswith(":") and _port(rest[1:])):
+            return None
+        inner = text[1:close]
+        return normalize_ip(inner) if ":" in inner else None
+    address = normalize_ip(text)
+    if address is not None or text.count(":") != 1:
+        return address
+    host, _, port = text.partition(":")
+    return normalize_ip(host) if _port(port) else None
+
+
+def _port(text: str) -> bool:
+    if text.startswith("_"):
+        return len(text) > 1 and all(c.isascii() and (c.isalnum() or c in "._-") for c in text[1:])
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit()

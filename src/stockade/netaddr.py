@@ -1,0 +1,195 @@
+"""IP addresses and networks: one spelling for every address, and compact network sets.
+
+Every module that compares client addresses goes through :func:`normalize_ip`, so that a
+ban, a lockout key and a trusted-proxy check all see the same text for the same host:
+
+- IPv4 as a dotted quad (no leading zeros, as ``inet_pton`` accepts it);
+- IPv6 compressed and lower-case (RFC 5952, the spelling of :mod:`ipaddress`);
+- an IPv4-mapped IPv6 address (``::ffff:1.2.3.4``, what a dual-stack socket reports for an
+  IPv4 peer) is the IPv4 address;
+- a zone id (``fe80::1%eth0``) is dropped: it names an interface of this host, not the
+  client, and a link-local peer must get one key whatever interface it came on;
+- surrounding spaces and tabs (HTTP's optional whitespace) are ignored; anything else that
+  is not an address is ``None``.
+
+:class:`NetworkSet` answers "is this address in one of these networks" in about a
+microsecond for any number of networks: the networks are merged into sorted, disjoint
+integer ranges held in :mod:`array` columns and searched with :mod:`bisect`. Addresses are
+parsed with :func:`socket.inet_pton` (about 200 ns); :mod:`ipaddress` (2-7 µs an address)
+is used only while building a set. IPv4 lives in 32-bit columns; IPv6 in two 64-bit
+columns per bound, searched by the high half first and then by the low half among the
+ranges that share it. IPv6 networks that overlap ``::ffff:0:0/96`` also hold the IPv4
+addresses they map, so ``::/0`` contains every address, as in the 16-byte comparisons of
+the condition primitives.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+
+from stockade.errors import InvalidArgument
+
+__all__ = ["NetworkSet", "is_ip", "normalize_ip", "parse_network"]
+
+_MAPPED = b"\x00" * 10 + b"\xff\xff"
+_MAPPED_START = 0xFFFF << 32
+_MAPPED_END = _MAPPED_START | 0xFFFF_FFFF
+_LOW64 = (1 << 64) - 1
+_OWS = " \t"
+_ACCEPTED = "an IP address or a network in CIDR notation without host bits set (like 10.0.0.0/8 or 2001:db8::/32)"
+
+
+def _pack(text: str) -> bytes | None:
+    """The 4- or 16-byte form of an address (mapped IPv6 as 4 bytes), or ``None``."""
+    if not text:
+        return None
+    if text[0] in _OWS or text[-1] in _OWS:
+        text = text.strip(_OWS)
+    if "%" in text:
+        if not _valid_zone(text):
+            return None
+        text = text.partition("%")[0]
+    try:
+        if ":" not in text:
+            return socket.inet_pton(socket.AF_INET, text)
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):  # ValueError: NUL characters, lone surrogates
+        return None
+    return packed[12:] if packed[:12] == _MAPPED else packed
+
+
+def normalize_ip(text: str) -> str | None:
+    """The one spelling of an IP address (see the module docstring), or ``None`` if it is none."""
+    packed = _pack(text)
+    if packed is None:
+        return None
+    if len(packed) == 4:
+        return socket.inet_ntop(socket.AF_INET, packed)
+    spelled = socket.inet_ntop(socket.AF_INET6, packed)
+    if "." in spelled:
+        # The C library writes ::/96 addresses in mixed notation (``::1.2.3.4``); RFC 5952
+        # keeps that for mapped addresses only, which are IPv4 here.
+        return str(ipaddress.IPv6Address(packed))
+    return spelled
+
+
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an IP address as :func:`normalize_ip` accepts it."""
+    return normalize_ip(text) is not None
+
+
+def _valid_zone(text: str) -> bool:
+    address, _, zone = text.partition("%")
+    return ":" in address and bool(zone) and zone.isprintable() and not any(c in zone for c in " \t%/[]")
+
+
+def parse_network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address or CIDR network from configuration; :class:`InvalidArgument` names a bad entry."""
+    if not isinstance(entry, str):
+        raise InvalidArgument("network", entry, _ACCEPTED)
+    if "%" in entry:
+        raise InvalidArgument("network", entry, _ACCEPTED + ", without a zone id")
+    try:
+        return ipaddress.ip_network(entry, strict=True)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        raise InvalidArgument("network", entry, _ACCEPTED) from None
+    raise InvalidArgument("network", entry, f"a network without host bits set ({loose})")
+
+
+class NetworkSet:
+    """An immutable set of IP networks with a fast ``address in networks`` for address strings.
+
+    Build it once with :meth:`from_strings` (or :meth:`from_networks`); membership takes an
+    address as text, in any spelling :func:`normalize_ip` accepts, and is ``False`` for
+    anything that is not an address.
+    """
+
+    __slots__ = ("_v4_ends", "_v4_starts", "_v6_end_hi", "_v6_end_lo", "_v6_start_hi", "_v6_start_lo", "entries")
+
+    def __init__(
+        self, v4: Iterable[tuple[int, int]] = (), v6: Iterable[tuple[int, int]] = (), *, entries: int = 0
+    ) -> None:
+        """Inclusive integer ranges; prefer :meth:`from_strings`."""
+        v4_ranges = _merge(v4)
+        v6_ranges = _merge(v6)
+        self._v4_starts = array("I", (s for s, _ in v4_ranges))
+        self._v4_ends = array("I", (e for _, e in v4_ranges))
+        self._v6_start_hi = array("Q", (s >> 64 for s, _ in v6_ranges))
+        self._v6_start_lo = array("Q", (s & _LOW64 for s, _ in v6_ranges))
+        self._v6_end_hi = array("Q", (e >> 64 for _, e in v6_ranges))
+        self._v6_end_lo = array("Q", (e & _LOW64 for _, e in v6_ranges))
+        self.entries = entries  # how many networks it was built from
+
+    @classmethod
+    def from_strings(cls, entries: Iterable[str]) -> NetworkSet:
+        """A set of ``10.0.0.0/8``, ``::1``, ``2001:db8::/32``-style entries.
+
+        Raises :class:`InvalidArgument` for the first bad entry, naming it.
+        """
+        return cls.from_networks(parse_network(entry) for entry in entries)
+
+    @classmethod
+    def from_networks(cls, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> NetworkSet:
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        count = 0
+        for network in networks:
+            count += 1
+            start, end = int(network.network_address), int(network.broadcast_address)
+            if network.version == 4:
+                v4.append((start, end))
+                continue
+            v6.append((start, end))
+            if start <= _MAPPED_END and end >= _MAPPED_START:
+                v4.append((max(start, _MAPPED_START) - _MAPPED_START, min(end, _MAPPED_END) - _MAPPED_START))
+        return cls(v4, v6, entries=count)
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str):
+            return False
+        packed = _pack(address)
+        if packed is None:
+            return False
+        if len(packed) == 4:
+            value = int.from_bytes(packed)
+            i = bisect_right(self._v4_starts, value) - 1
+            return i >= 0 and value <= self._v4_ends[i]
+        hi, lo = int.from_bytes(packed[:8]), int.from_bytes(packed[8:])
+        starts_hi = self._v6_start_hi
+        # Ranges whose start shares the high half are sorted by their low half.
+        first, past = bisect_left(starts_hi, hi), bisect_right(starts_hi, hi)
+        i = bisect_right(self._v6_start_lo, lo, first, past) - 1 if first < past else first - 1
+        if i < 0:
+            return False
+        end_hi = self._v6_end_hi[i]
+        return end_hi > hi or (end_hi == hi and self._v6_end_lo[i] >= lo)
+
+    def __len__(self) -> int:
+        """The number of disjoint ranges the networks merged into."""
+        return len(self._v4_starts) + len(self._v6_start_hi)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __repr__(self) -> str:
+        return f"<NetworkSet of {self.entries} networks in {len(self)} ranges>"
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint, non-adjacent inclusive ranges covering the same addresses."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1] + 1:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
