@@ -9,7 +9,7 @@ from stockade.errors import InvalidArgument
 from stockade.stores import open_store
 from stockade.stores.redis import ACCEPTED, RedisTarget, Secret, is_redis_url, parse_redis_url, redact
 from stockade.stores.redis.keys import SHARDS, KeySpace
-from stockade.stores.redis.scripts import NAMES, load_scripts, parse_state, policy_args
+from stockade.stores.redis.scripts import BAN_NAMES, NAMES, load_scripts, parse_state, policy_args
 
 # -- URL forms -----------------------------------------------------------------------------------
 
@@ -217,9 +217,11 @@ def test_foreign_names_parse_to_nothing(name: str) -> None:
 
 def test_every_script_carries_the_shared_helpers() -> None:
     scripts = load_scripts()
-    assert sorted(scripts) == sorted(NAMES)
+    assert sorted(scripts) == sorted(NAMES + BAN_NAMES)
     for text in scripts.values():
         assert "local function save(" in text
+    for name in BAN_NAMES:
+        assert "local function store_ban(" in scripts[name]
 
 
 def test_policy_and_state_encoding() -> None:

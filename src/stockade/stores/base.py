@@ -19,7 +19,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from stockade.clock import monotonic
+from stockade.core import bans
 from stockade.core import lockout as core
+from stockade.core.bans import BanPolicy, BanState, NetworkBans, StrikeOutcome
 from stockade.core.lockout import (
     FailureOutcome,
     LockoutKey,
@@ -27,9 +29,19 @@ from stockade.core.lockout import (
     LockoutState,
     ReserveOutcome,
 )
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
+from stockade.stores.records import (
+    AuthRecord,
+    BanPeek,
+    BanRecord,
+    BlockRecord,
+    LoginResult,
+    Scope,
+    StoredBan,
+    StoredRecord,
+    StoreStatus,
+)
 from stockade.stores.refresher import SuccessWriter
-from stockade.stores.view import LocalView
+from stockade.stores.view import BanView, LocalView
 
 
 class TransitionStore(abc.ABC):
@@ -37,6 +49,7 @@ class TransitionStore(abc.ABC):
 
     view: LocalView | None = None
     writer: SuccessWriter | None = None
+    ban_view: BanView | None = None
 
     @property
     @abc.abstractmethod
@@ -63,6 +76,26 @@ class TransitionStore(abc.ABC):
 
         Strictly less: a failure exactly ``fail_expire_time`` old still counts.
         """
+
+    @abc.abstractmethod
+    def _load_ban(self, key: str) -> tuple[BanState, bool]:
+        """The state of a ban key and whether it is a network banned by hand."""
+
+    @abc.abstractmethod
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+        """Write a ban record (delete it when the state is empty)."""
+
+    @abc.abstractmethod
+    def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
+        """Every ban record with its ``expires_at`` and network flag, sorted by key."""
+
+    @abc.abstractmethod
+    def _expired_bans(self, now: float, limit: int) -> list[tuple[str, BanState, bool]]:
+        """Up to ``limit`` ban records with ``expires_at < now`` or an ended ban to report."""
+
+    @abc.abstractmethod
+    def _network_bans(self) -> Iterator[tuple[str, float]]:
+        """The networks banned by hand with their ban's end (ended ones included)."""
 
     @abc.abstractmethod
     def _catch_up(self) -> None:
@@ -199,6 +232,97 @@ class TransitionStore(abc.ABC):
                 self._save(key, core.EMPTY, 0.0)
             return unblocked
 
+    # -- IP bans --------------------------------------------------------------------------------
+
+    def peek_ban(self, ip: str, key: str, now: float) -> BanPeek:
+        if self.ban_view is None:
+            return BanPeek(True, self.find_ban(ip, key, now))
+        self._catch_up()
+        return self.ban_view.peek(ip, key, now)
+
+    def find_ban(self, ip: str, key: str, now: float) -> float | None:
+        with self._atomic("find_ban"):
+            state, _ = self._load_ban(key)
+            networks = NetworkBans()
+            for network, until in self._network_bans():
+                networks.set(network, until)
+        best = state.banned_until if state.is_banned(now) else None
+        covering = networks.lookup(ip, now) if networks else None
+        if covering is not None and (best is None or covering > best):
+            best = covering
+        return best
+
+    def record_strike(self, key: str, now: float, policy: BanPolicy) -> StrikeOutcome:
+        with self._atomic("record_strike"):
+            state, network = self._load_ban(key)
+            new, outcome = bans.strike(state, now, policy)
+            if new != state:
+                self._save_ban(key, new, new.expires_at(policy), network)
+        if self.ban_view is not None and outcome.banned:
+            self.ban_view.set(key, outcome.until, network=network)
+        return outcome
+
+    def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+        with self._atomic("ban_ip"):
+            state, _ = self._load_ban(key)
+            new = bans.ban(state, until)
+            self._save_ban(key, new, new.expires_at(policy), network)
+        if self.ban_view is not None:
+            self.ban_view.set(key, until, network=network)
+
+    def unban_ip(self, key: str, now: float) -> float | None:
+        with self._atomic("unban_ip"):
+            state, network = self._load_ban(key)
+            if not state.is_empty():
+                self._save_ban(key, bans.EMPTY, 0.0, network)
+        if self.ban_view is not None:
+            self.ban_view.set(key, None, network=network)
+        return state.banned_until
+
+    def ban_state(self, key: str, now: float) -> BanState:
+        with self._atomic("ban_state"):
+            return self._load_ban(key)[0]
+
+    def list_bans(self, now: float) -> list[BanRecord]:
+        with self._atomic("list_bans"):
+            return [
+                BanRecord(key, state.banned_until, network)
+                for key, state, _, network in self._dump_bans()
+                if state.banned_until is not None and state.is_banned(now)
+            ]
+
+    def sweep_bans(self, now: float, limit: int = 1000) -> list[str]:
+        ended: list[tuple[str, bool]] = []
+        with self._atomic("sweep_bans"):
+            for key, state, network in self._expired_bans(now, limit):
+                lifted, was_banned = bans.lift(state, now)
+                if was_banned:
+                    ended.append((key, network))
+                # What is left (offences to remember) keeps its own expiry; nothing left goes.
+                expires_at = lifted.expires_at(_NO_STRIKES) if not lifted.is_empty() else 0.0
+                self._save_ban(key, lifted if expires_at >= now else bans.EMPTY, expires_at, network)
+        if self.ban_view is not None:
+            for key, network in ended:
+                self.ban_view.set(key, None, network=network)
+        return [key for key, _ in ended]
+
+    def export_bans(self, now: float) -> list[StoredBan]:
+        with self._atomic("export"):
+            return [
+                StoredBan(key, state, expires_at, network)
+                for key, state, expires_at, network in self._dump_bans()
+                if not expires_at < now and not state.is_empty()
+            ]
+
+    def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        with self._atomic("import"):
+            for record in records:
+                self._save_ban(record.key, record.state, record.expires_at, record.network)
+        if self.ban_view is not None:
+            for record in records:
+                self.ban_view.set(record.key, record.state.banned_until, network=record.network)
+        return len(records)
+
     def export_records(self, now: float) -> list[StoredRecord]:
         """Every record that still holds something live, in listing order."""
         if self.writer is not None:
@@ -244,6 +368,8 @@ class TransitionStore(abc.ABC):
 
 
 _NO_FAILURES = LockoutPolicy()
+# Strikes never survive a lifted ban's sweep, so their window does not matter for its expiry.
+_NO_STRIKES = BanPolicy(window=0.0)
 _ACCEPTED = LoginResult(accepted=True)
 
 

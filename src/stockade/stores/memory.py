@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from itertools import islice
 
+from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.stores.base import TransitionStore, record_order
 from stockade.stores.records import Scope
@@ -35,6 +36,9 @@ class MemoryStore(TransitionStore):
         self._rows: OrderedDict[LockoutKey, tuple[LockoutState, float]] = OrderedDict()
         self._expiries: list[tuple[float, int, LockoutKey]] = []
         self._pushed = 0
+        self._bans: OrderedDict[str, tuple[BanState, float, bool]] = OrderedDict()
+        self._ban_due: list[tuple[float, int, str]] = []
+        self._networks: set[str] = set()
         self._lock = threading.RLock()
         self.evicted = 0
 
@@ -43,7 +47,7 @@ class MemoryStore(TransitionStore):
         return f"memory://?max_records={self.max_records}"
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + len(self._bans)
 
     def _atomic(self, operation: str) -> AbstractContextManager[object]:
         return self._lock
@@ -97,3 +101,64 @@ class MemoryStore(TransitionStore):
             if row is not None and row[1] == expires_at and key not in found:
                 found[key] = row[0]
         return list(found.items())
+
+    # -- ban records ------------------------------------------------------------------------------
+
+    def _load_ban(self, key: str) -> tuple[BanState, bool]:
+        row = self._bans.get(key)
+        return (row[0], row[2]) if row is not None else (BanState(), False)
+
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+        if state.is_empty():
+            self._bans.pop(key, None)
+            self._networks.discard(key)
+            return
+        self._bans[key] = (state, expires_at, network)
+        self._bans.move_to_end(key)
+        if network:
+            self._networks.add(key)
+        self._pushed += 1
+        heapq.heappush(self._ban_due, (_due(state, expires_at), self._pushed, key))
+        if len(self._ban_due) > 2 * len(self._bans) + 1024:
+            self._ban_due = [(_due(st, e), i, k) for i, (k, (st, e, _)) in enumerate(self._bans.items())]
+            heapq.heapify(self._ban_due)
+        while len(self._bans) > self.max_records:
+            victim = self._ban_victim()
+            self._bans.pop(victim)
+            self._networks.discard(victim)
+            self.evicted += 1
+
+    def _ban_victim(self) -> str:
+        """The oldest record that bans nothing (strikes, remembered offences), else the oldest."""
+        oldest: str | None = None
+        for key, (state, _, _) in islice(self._bans.items(), _EVICTION_SCAN):
+            oldest = oldest or key
+            if state.banned_until is None:
+                return key
+        if oldest is None:
+            raise LookupError("no record to evict")
+        return oldest
+
+    def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
+        return iter([(k, *self._bans[k]) for k in sorted(self._bans)])
+
+    def _expired_bans(self, now: float, limit: int) -> list[tuple[str, BanState, bool]]:
+        found: dict[str, tuple[BanState, bool]] = {}
+        heap = self._ban_due
+        while heap and heap[0][0] <= now and len(found) < limit:
+            due, _, key = heapq.heappop(heap)
+            row = self._bans.get(key)
+            if row is not None and _due(row[0], row[1]) == due and key not in found:
+                found[key] = (row[0], row[2])
+        return [(key, state, network) for key, (state, network) in found.items()]
+
+    def _network_bans(self) -> Iterator[tuple[str, float]]:
+        for key in self._networks:
+            state = self._bans[key][0]
+            if state.banned_until is not None:
+                yield key, state.banned_until
+
+
+def _due(state: BanState, expires_at: float) -> float:
+    """When a ban record next needs the sweep: its ban's end, or its expiry."""
+    return expires_at if state.banned_until is None else min(state.banned_until, expires_at)

@@ -10,9 +10,20 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from stockade.core.bans import BanPolicy, BanState, StrikeOutcome
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
 from stockade.stores._sync.protocol import LockoutStore
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
+from stockade.stores.records import (
+    AuthRecord,
+    BanPeek,
+    BanRecord,
+    BlockRecord,
+    LoginResult,
+    Scope,
+    StoredBan,
+    StoredRecord,
+    StoreStatus,
+)
 
 T = TypeVar("T")
 
@@ -66,6 +77,36 @@ class OffloadedStore:
 
     async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
         return await self._run(self.sync.sweep, now, limit)
+
+    def peek_ban(self, ip: str, key: str, now: float) -> BanPeek:
+        return self.sync.peek_ban(ip, key, now)
+
+    async def find_ban(self, ip: str, key: str, now: float) -> float | None:
+        return await self._run(self.sync.find_ban, ip, key, now)
+
+    async def record_strike(self, key: str, now: float, policy: BanPolicy) -> StrikeOutcome:
+        return await self._run(self.sync.record_strike, key, now, policy)
+
+    async def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+        await self._run(self.sync.ban_ip, key, until, now, policy, network=network)
+
+    async def unban_ip(self, key: str, now: float) -> float | None:
+        return await self._run(self.sync.unban_ip, key, now)
+
+    async def ban_state(self, key: str, now: float) -> BanState:
+        return await self._run(self.sync.ban_state, key, now)
+
+    async def list_bans(self, now: float) -> list[BanRecord]:
+        return await self._run(self.sync.list_bans, now)
+
+    async def sweep_bans(self, now: float, limit: int = 1000) -> list[str]:
+        return await self._run(self.sync.sweep_bans, now, limit)
+
+    async def export_bans(self, now: float) -> list[StoredBan]:
+        return await self._run(self.sync.export_bans, now)
+
+    async def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        return await self._run(self.sync.import_bans, records, now)
 
     async def export_records(self, now: float) -> list[StoredRecord]:
         return await self._run(self.sync.export_records, now)

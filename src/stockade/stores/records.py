@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 
 
@@ -94,3 +95,30 @@ class StoreStatus:
     view_lag: float | None = None
     pending_writes: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BanRecord:
+    """An active ban: the key (an address, an IPv6 prefix or a network) and its end."""
+
+    key: str
+    until: float
+    network: bool = False  # banned by hand as a network: it covers every address inside
+
+
+@dataclass(frozen=True, slots=True)
+class BanPeek:
+    """What the local view knows of one client: ``known`` False means the store must be asked."""
+
+    known: bool
+    until: float | None = None  # the end of the ban that applies, None when not banned
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBan:
+    """One ban record as a store holds it: what ``stockade store migrate`` copies."""
+
+    key: str
+    state: BanState
+    expires_at: float
+    network: bool = False

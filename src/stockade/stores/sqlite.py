@@ -29,12 +29,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.errors import InvalidArgument, StoreError
 from stockade.stores.base import TransitionStore
 from stockade.stores.records import ANY, Scope
 from stockade.stores.refresher import SuccessWriter
-from stockade.stores.view import Change, LocalView
+from stockade.stores.view import BanView, Change, LocalView
 
 # Each entry moves the schema from version i to i + 1. Never edit a released entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -66,8 +67,43 @@ MIGRATIONS: tuple[str, ...] = (
         port      INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE bans (
+        key            TEXT    NOT NULL PRIMARY KEY,  -- an address, an IPv6 prefix or a network
+        strikes        TEXT    NOT NULL,  -- JSON array of strike times, oldest first
+        banned_until   REAL,
+        offences       INTEGER NOT NULL,
+        remember_until REAL,
+        network        INTEGER NOT NULL,  -- 1: a network banned by hand
+        expires_at     REAL    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX bans_expires_at ON bans (expires_at);
+    CREATE INDEX bans_banned_until ON bans (banned_until) WHERE banned_until IS NOT NULL;
+    CREATE TABLE ban_changes (
+        seq    INTEGER PRIMARY KEY,
+        origin INTEGER NOT NULL,
+        key    TEXT    NOT NULL
+    );
+    """,
 )
 CHANGES_KEPT = 10_000
+_LOAD_BAN = "SELECT key, strikes, banned_until, offences, remember_until, network FROM bans WHERE key = ?"
+_SAVE_BAN = (
+    "INSERT OR REPLACE INTO bans (key, strikes, banned_until, offences, remember_until, network, expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_DUMP_BANS = "SELECT key, strikes, banned_until, offences, remember_until, network, expires_at FROM bans ORDER BY key"
+_EXPIRED_BANS = (
+    "SELECT key, strikes, banned_until, offences, remember_until, network FROM bans"
+    " WHERE banned_until IS NOT NULL AND banned_until <= ?"
+    " UNION SELECT key, strikes, banned_until, offences, remember_until, network FROM bans"
+    " WHERE expires_at < ? LIMIT ?"
+)
+_BAN_CHANGED = (
+    "SELECT c.seq, c.origin, c.key, b.banned_until, b.network FROM ban_changes c"
+    " LEFT JOIN bans b USING (key) WHERE c.seq > ? ORDER BY c.seq"
+)
+_ALL_BANS = "SELECT key, banned_until, network FROM bans WHERE banned_until IS NOT NULL"
 _CHANGED = (
     "SELECT c.seq, c.origin, c.directory, c.user, c.client, c.port, c.address,"
     " l.failures, l.blocked_until, l.auth_until, l.reservations"
@@ -76,7 +112,9 @@ _CHANGED = (
 )
 
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
-_READS = frozenset({"list_blocked", "list_auth", "peek_success", "export", "ping"})
+_READS = frozenset(
+    {"list_blocked", "list_auth", "peek_success", "export", "ping", "find_ban", "ban_state", "list_bans"}
+)
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
@@ -110,6 +148,7 @@ class SQLiteStore(TransitionStore):
         self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
         self._seen_seq = 0
+        self._ban_seq = 0
         try:
             self._conn = sqlite3.connect(
                 self.path,
@@ -126,6 +165,8 @@ class SQLiteStore(TransitionStore):
             self._migrate()
             self._watch = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000.0, check_same_thread=False)
             self._seen_seq = int(self._watch.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+            self._ban_seq = int(self._watch.execute("SELECT coalesce(max(seq), 0) FROM ban_changes").fetchone()[0])
+            active_bans = self._watch.execute(_ALL_BANS).fetchall()
             self._seen_version = self._data_version()
         except BaseException as exc:
             # Do not leak the file handle of a store that failed to open.
@@ -135,6 +176,8 @@ class SQLiteStore(TransitionStore):
             raise
         self.view = LocalView()
         self.writer = SuccessWriter(self.record_success, self._url)
+        self.ban_view = BanView()
+        self.ban_view.replace_all(_ban_rows(active_bans))
 
     @classmethod
     def from_url(cls, url: str, base: Path | None = None) -> SQLiteStore:
@@ -181,8 +224,8 @@ class SQLiteStore(TransitionStore):
         return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     def _catch_up(self) -> None:
-        view = self.view
-        if view is None:
+        view, ban_view = self.view, self.ban_view
+        if view is None or ban_view is None:
             return
         with self._watch_lock:
             try:
@@ -190,9 +233,13 @@ class SQLiteStore(TransitionStore):
                 if version == self._seen_version:
                     return
                 rows = self._watch.execute(_CHANGED, (self._seen_seq,)).fetchall()
+                ban_rows = self._watch.execute(_BAN_CHANGED, (self._ban_seq,)).fetchall()
+                behind = not ban_view.trusted or (ban_rows and ban_rows[0][0] > self._ban_seq + 1)
+                every_ban = self._watch.execute(_ALL_BANS).fetchall() if behind else None
             except sqlite3.Error:
-                # The view cannot be trusted without the changes; the next request asks the file.
+                # Without the changes neither view can be trusted; the next request asks the file.
                 view.forget(trusted=True)
+                ban_view.forget(trusted=False)
                 self._seen_version = None
                 return
             self._seen_version = version
@@ -204,6 +251,15 @@ class SQLiteStore(TransitionStore):
                     view.apply(Change.of(_key(row[2:7]), state))
             if rows:
                 self._seen_seq = int(rows[-1][0])
+            if every_ban is not None:
+                ban_view.replace_all(_ban_rows(every_ban))
+                ban_view.trusted = True
+            else:
+                for _, origin, key, until, network in ban_rows:
+                    if origin != self._origin:
+                        ban_view.set(str(key), _real(until), network=None if network is None else bool(network))
+            if ban_rows:
+                self._ban_seq = int(ban_rows[-1][0])
 
     @contextmanager
     def _atomic(self, operation: str) -> Iterator[None]:
@@ -286,6 +342,47 @@ class SQLiteStore(TransitionStore):
         rows = self._conn.execute(sql, args).fetchall()
         return iter([(_key(row), _state(row[5:])) for row in rows])
 
+    # -- ban records ------------------------------------------------------------------------------
+
+    def _load_ban(self, key: str) -> tuple[BanState, bool]:
+        row = self._conn.execute(_LOAD_BAN, (key,)).fetchone()
+        if row is None:
+            return BanState(), False
+        return _ban_state(row), bool(row[5])
+
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+        self._conn.execute("INSERT INTO ban_changes (origin, key) VALUES (?, ?)", (self._origin, key))
+        if state.is_empty():
+            self._conn.execute("DELETE FROM bans WHERE key = ?", (key,))
+            return
+        self._conn.execute(
+            _SAVE_BAN,
+            (
+                key,
+                json.dumps(list(state.strikes)),
+                state.banned_until,
+                state.offences,
+                state.remember_until,
+                int(network),
+                expires_at,
+            ),
+        )
+
+    def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
+        rows = self._conn.execute(_DUMP_BANS).fetchall()
+        return iter([(str(row[0]), _ban_state(row), float(row[6]), bool(row[5])) for row in rows])
+
+    def _expired_bans(self, now: float, limit: int) -> list[tuple[str, BanState, bool]]:
+        self._conn.execute(
+            "DELETE FROM ban_changes WHERE seq <= (SELECT max(seq) FROM ban_changes) - ?", (CHANGES_KEPT,)
+        )
+        rows = self._conn.execute(_EXPIRED_BANS, (now, now, limit)).fetchall()
+        return [(str(row[0]), _ban_state(row), bool(row[5])) for row in rows]
+
+    def _network_bans(self) -> Iterator[tuple[str, float]]:
+        rows = self._conn.execute("SELECT key, banned_until FROM bans WHERE network = 1 AND banned_until IS NOT NULL")
+        return iter([(str(key), float(until)) for key, until in rows.fetchall()])
+
     def _dump(self) -> Iterator[tuple[LockoutKey, LockoutState, float]]:
         rows = self._conn.execute(
             "SELECT directory, user, client, port, address, failures, blocked_until, auth_until, reservations,"
@@ -335,3 +432,19 @@ def _state(row: tuple[object, ...]) -> LockoutState:
 def _rollback(conn: sqlite3.Connection) -> None:
     with suppress(sqlite3.Error):
         conn.execute("ROLLBACK")
+
+
+def _ban_state(row: tuple[object, ...]) -> BanState:
+    _, strikes, banned_until, offences, remember_until = row[:5]
+    return BanState(
+        strikes=_times(strikes),
+        banned_until=_real(banned_until),
+        offences=int(str(offences)),
+        remember_until=_real(remember_until),
+    )
+
+
+def _ban_rows(rows: list[tuple[object, ...]]) -> Iterator[tuple[str, float, bool]]:
+    for key, until, network in rows:
+        if until is not None:
+            yield str(key), float(str(until)), bool(network)

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from stockade.core.bans import NetworkBans
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, LockoutPolicy, LockoutState
-from stockade.stores.records import LoginResult
+from stockade.stores.records import BanPeek, LoginResult
 
 DEFAULT_CAPACITY = 50_000
 # A success record is rewritten (off the request path) once it is older than this (seconds),
@@ -160,3 +161,79 @@ class LocalView:
         table.move_to_end(key)
         while len(table) > self.capacity:
             table.popitem(last=False)
+
+
+class BanView:
+    """Every active ban of a shared store, held by each process so that no request waits on it.
+
+    Unlike :class:`LocalView`, which may answer only for keys it knows, this view answers for
+    every client: it holds all bans (loaded whole, then kept current by the same change
+    notifications), so a key it does not hold is not banned. Past ``capacity`` bans, or
+    while notifications are lost, it is not ``complete`` and every answer says "ask the store".
+    """
+
+    def __init__(self, capacity: int = 1_000_000, *, trusted: bool = True) -> None:
+        self.capacity = capacity
+        self.trusted = trusted
+        self._bans: dict[str, float] = {}
+        self._networks = NetworkBans()
+        self._network_keys: set[str] = set()
+        self._lock = threading.Lock()
+        self._overflow = False
+
+    def __len__(self) -> int:
+        return len(self._bans) + len(self._network_keys)
+
+    @property
+    def complete(self) -> bool:
+        return self.trusted and not self._overflow
+
+    def peek(self, ip: str, key: str, now: float) -> BanPeek:
+        if not self.trusted or self._overflow:
+            return _ASK
+        until = self._bans.get(key)
+        best = until if until is not None and until - now > 0 else None
+        if self._networks:
+            covering = self._networks.lookup(ip, now)
+            if covering is not None and (best is None or covering > best):
+                best = covering
+        return _NOT_BANNED if best is None else BanPeek(True, best)
+
+    def set(self, key: str, until: float | None, *, network: bool | None) -> None:
+        """A ban's new end (``None``: no ban); ``network`` None when not known (both kinds tried)."""
+        with self._lock:
+            if network or (network is None and key in self._network_keys):
+                self._networks.set(key, until)
+                if until is None:
+                    self._network_keys.discard(key)
+                else:
+                    self._network_keys.add(key)
+                return
+            if until is None:
+                self._bans.pop(key, None)
+            elif key in self._bans or len(self._bans) < self.capacity:
+                self._bans[key] = until
+            else:
+                self._overflow = True
+
+    def replace_all(self, records: Iterable[tuple[str, float, bool]]) -> None:
+        """Load every ban at once (start-up, a new subscription); the view is complete again."""
+        with self._lock:
+            self._bans.clear()
+            self._networks = NetworkBans()
+            self._network_keys.clear()
+            self._overflow = False
+        for key, until, network in records:
+            self.set(key, until, network=network)
+
+    def forget(self, *, trusted: bool) -> None:
+        with self._lock:
+            self._bans.clear()
+            self._networks = NetworkBans()
+            self._network_keys.clear()
+            self._overflow = False
+            self.trusted = trusted
+
+
+_ASK = BanPeek(False)
+_NOT_BANNED = BanPeek(True, None)

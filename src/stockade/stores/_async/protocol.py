@@ -14,8 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from stockade.core.bans import BanPolicy, BanState, StrikeOutcome
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, ReserveOutcome
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
+from stockade.stores.records import (
+    AuthRecord,
+    BanPeek,
+    BanRecord,
+    BlockRecord,
+    LoginResult,
+    Scope,
+    StoredBan,
+    StoredRecord,
+    StoreStatus,
+)
 
 
 class AsyncLockoutStore(Protocol):
@@ -71,6 +82,54 @@ class AsyncLockoutStore(Protocol):
     async def sweep(self, now: float, limit: int = 1000) -> list[LockoutKey]:
         """Delete up to ``limit`` records that hold nothing live; returns keys whose block expired."""
         ...
+
+    # -- IP bans ------------------------------------------------------------------------------
+
+    def peek_ban(self, ip: str, key: str, now: float) -> BanPeek:
+        """Whether ``ip`` (whose ban key is ``key``) is banned, from local knowledge alone.
+
+        Stores keep every active ban in their local view, so a clean request never waits on
+        the store; ``known`` is False only while the view cannot be trusted.
+        """
+        ...
+
+    async def find_ban(self, ip: str, key: str, now: float) -> float | None:
+        """The end of the ban that applies to ``ip`` (its key's, or a network's), asking the store."""
+        ...
+
+    async def record_strike(self, key: str, now: float, policy: BanPolicy) -> StrikeOutcome:
+        """Count one malicious request against ``key`` (and maybe ban it) in one atomic step."""
+        ...
+
+    async def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+        """Ban ``key`` until ``until`` (``math.inf``: forever); ``network`` for a CIDR banned by hand."""
+        ...
+
+    async def unban_ip(self, key: str, now: float) -> float | None:
+        """Forget ``key`` (its ban, strikes and offences); returns the end of the ban removed."""
+        ...
+
+    async def ban_state(self, key: str, now: float) -> BanState:
+        """The stored state of ``key`` (for ``ip_address_status``)."""
+        ...
+
+    async def list_bans(self, now: float) -> list[BanRecord]:
+        """Active bans, sorted by key."""
+        ...
+
+    async def sweep_bans(self, now: float, limit: int = 1000) -> list[str]:
+        """Delete up to ``limit`` ban records holding nothing live; returns keys whose ban ended."""
+        ...
+
+    async def export_bans(self, now: float) -> list[StoredBan]:
+        """Every ban record that still holds something live (``stockade store migrate``)."""
+        ...
+
+    async def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        """Write ban records as they are, replacing what their keys held."""
+        ...
+
+    # -- operations -----------------------------------------------------------------------------
 
     async def export_records(self, now: float) -> list[StoredRecord]:
         """Every record that still holds something live (``stockade store migrate``)."""

@@ -53,15 +53,34 @@ from redis.sentinel import Sentinel
 
 from stockade.clock import monotonic
 from stockade.core import lockout as core
+from stockade.core.bans import BanPolicy, BanState, NetworkBans, StrikeOutcome
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy, LockoutState, ReserveOutcome
 from stockade.errors import StoreError
 from stockade.stores.base import record_order
-from stockade.stores.records import AuthRecord, BlockRecord, LoginResult, Scope, StoredRecord, StoreStatus
+from stockade.stores.records import (
+    AuthRecord,
+    BanPeek,
+    BanRecord,
+    BlockRecord,
+    LoginResult,
+    Scope,
+    StoredBan,
+    StoredRecord,
+    StoreStatus,
+)
 from stockade.stores.redis import RedisTarget, parse_redis_url
 from stockade.stores.redis.feed import ChangeFeed
 from stockade.stores.redis.keys import KeySpace
-from stockade.stores.redis.scripts import load_scripts, number, optional_number, parse_state, policy_args
-from stockade.stores.view import LocalView
+from stockade.stores.redis.scripts import (
+    ban_policy_args,
+    load_scripts,
+    number,
+    optional_number,
+    parse_ban_state,
+    parse_state,
+    policy_args,
+)
+from stockade.stores.view import BanView, LocalView
 
 _SCRIPTS = load_scripts()
 _ERRORS = (RedisError, RedisClusterException, OSError)
@@ -84,7 +103,8 @@ class RedisStore:
             raise error from (exc if error.cause is exc else None)
         self._scripts: dict[str, Script] = {name: self.client.register_script(text) for name, text in _SCRIPTS.items()}
         self.view = LocalView(trusted=False)
-        self.feed = ChangeFeed(target, self.view) if watch else None
+        self.ban_view = BanView(trusted=False)
+        self.feed = ChangeFeed(target, self.view, self.ban_view) if watch else None
 
     @classmethod
     def from_url(cls, url: str, *, watch: bool = True) -> RedisStore:
@@ -290,6 +310,155 @@ class RedisStore:
                 remaining -= int(deleted)
                 ended.extend(key for key in map(self.keys.parse, names) if key is not None)
         return ended
+
+    # -- IP bans ----------------------------------------------------------------------------------
+
+    def peek_ban(self, ip: str, key: str, now: float) -> BanPeek:
+        """Whether ``ip`` is banned, from the view of every active ban (no round trip)."""
+        return self.ban_view.peek(ip, key, now)
+
+    def find_ban(self, ip: str, key: str, now: float) -> float | None:
+        name = self.keys.locate_ban(key, network=False)[0]
+        networks_set = self.keys.ban_shards[-1][1]
+        with self._errors("find_ban"), self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(name, "b")
+            pipe.zrange(networks_set, 0, -1, withscores=True)
+            own, nets = pipe.execute()
+        until = optional_number(own or "")
+        best = until if until is not None and until - now > 0 else None
+        networks = NetworkBans()
+        for member, score in nets:
+            parsed = self.keys.parse_ban(member)
+            if parsed is not None:
+                networks.set(parsed[0], float(score))
+        covering = networks.lookup(ip, now) if networks else None
+        if covering is not None and (best is None or covering > best):
+            best = covering
+        return best
+
+    def record_strike(self, key: str, now: float, policy: BanPolicy) -> StrikeOutcome:
+        names = list(self.keys.locate_ban(key, network=False))
+        with self._errors("record_strike"):
+            count, banned, until = self._scripts["ban_strike"](keys=names, args=[number(now), *ban_policy_args(policy)])
+        outcome = StrikeOutcome(int(count), bool(int(banned)), optional_number(until))
+        if outcome.banned:
+            self.ban_view.set(key, outcome.until, network=False)
+        return outcome
+
+    def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+        names = list(self.keys.locate_ban(key, network=network))
+        with self._errors("ban_ip"):
+            self._scripts["ban_set"](
+                keys=names, args=[number(now), *ban_policy_args(policy), number(until), _flag(network)]
+            )
+        self.ban_view.set(key, until, network=network)
+
+    def unban_ip(self, key: str, now: float) -> float | None:
+        removed: float | None = None
+        with self._errors("unban_ip"):
+            for network in (False, True):
+                names = list(self.keys.locate_ban(key, network=network))
+                until = optional_number(self._scripts["ban_unban"](keys=names, args=[number(now)]))
+                if until is not None:
+                    removed = until if removed is None else max(removed, until)
+        self.ban_view.set(key, None, network=None)
+        return removed
+
+    def ban_state(self, key: str, now: float) -> BanState:
+        with self._errors("ban_state"):
+            fields: list[str | None] = self.client.hmget(
+                self.keys.locate_ban(key, network=False)[0], ["s", "b", "o", "m"]
+            )  # type: ignore[assignment]  # decode_responses: str, never bytes
+        return parse_ban_state(*fields)
+
+    def list_bans(self, now: float) -> list[BanRecord]:
+        with self._errors("list_bans"):
+            found = self._all_bans()
+        return sorted(
+            (BanRecord(key, until, network) for key, until, network in found if until - now > 0),
+            key=lambda record: record.key,
+        )
+
+    def all_bans(self) -> list[tuple[str, float, bool]]:
+        """Every ban record with a ban (ended ones included): what a process loads into its view."""
+        with self._errors("all_bans"):
+            return self._all_bans()
+
+    def _all_bans(self) -> list[tuple[str, float, bool]]:
+        """Every ban record with a ban (ended ones included), from the shards' banned sets."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for _, banned in self.keys.ban_shards:
+                pipe.zrange(banned, 0, -1, withscores=True)
+            replies = pipe.execute()
+        found: list[tuple[str, float, bool]] = []
+        for members in replies:
+            for member, score in members:
+                parsed = self.keys.parse_ban(member)
+                if parsed is not None:
+                    found.append((parsed[0], float(score), parsed[1]))
+        return found
+
+    def sweep_bans(self, now: float, limit: int = 1000) -> list[str]:
+        ended: list[str] = []
+        if limit <= 0:
+            return ended
+        with self._errors("sweep_bans"):
+            with self.client.pipeline(transaction=False) as pipe:
+                for index, _ in self.keys.ban_shards:
+                    pipe.zcount(index, "-inf", number(now))
+                counts = pipe.execute()
+            remaining = limit
+            for (index, banned), count in zip(self.keys.ban_shards, counts, strict=True):
+                if not int(count) or remaining <= 0:
+                    continue
+                handled, names = self._scripts["ban_sweep"](keys=[index, banned], args=[number(now), str(remaining)])
+                remaining -= int(handled)
+                for name in names:
+                    parsed = self.keys.parse_ban(name)
+                    if parsed is not None:
+                        ended.append(parsed[0])
+                        self.ban_view.set(parsed[0], None, network=parsed[1])
+        return ended
+
+    def export_bans(self, now: float) -> list[StoredBan]:
+        with self._errors("export"):
+            with self.client.pipeline(transaction=False) as pipe:
+                for index, _ in self.keys.ban_shards:
+                    pipe.zrange(index, 0, -1)
+                replies = pipe.execute()
+            names = sorted({name for members in replies for name in members})
+            with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.hmget(name, ["s", "b", "o", "m", "n", "e"])
+                rows = pipe.execute()
+        records = []
+        for name, fields in zip(names, rows, strict=True):
+            parsed = self.keys.parse_ban(name)
+            if parsed is None or fields[5] is None:
+                continue
+            state, expires_at = parse_ban_state(*fields[:4]), float(fields[5])
+            if not expires_at < now and not state.is_empty():
+                records.append(StoredBan(parsed[0], state, expires_at, fields[4] == "1"))
+        return sorted(records, key=lambda record: record.key)
+
+    def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        with self._errors("import"):
+            for record in records:
+                state = record.state
+                self._scripts["ban_put"](
+                    keys=list(self.keys.locate_ban(record.key, network=record.network)),
+                    args=[
+                        number(now),
+                        " ".join(map(number, state.strikes)),
+                        "" if state.banned_until is None else number(state.banned_until),
+                        str(state.offences),
+                        "" if state.remember_until is None else number(state.remember_until),
+                        _flag(record.network),
+                        number(record.expires_at),
+                    ],
+                )
+                self.ban_view.set(record.key, state.banned_until, network=record.network)
+        return len(records)
 
     def read_states(self, keys: Sequence[LockoutKey]) -> list[LockoutState]:
         """The current state of each of ``keys`` (one pipelined read)."""

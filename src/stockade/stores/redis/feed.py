@@ -37,7 +37,7 @@ from stockade.errors import StoreError
 from stockade.stores.redis import RedisTarget
 from stockade.stores.redis.scripts import optional_number
 from stockade.stores.refresher import SuccessWriter
-from stockade.stores.view import Change, LocalView
+from stockade.stores.view import BanView, Change, LocalView
 
 if TYPE_CHECKING:
     from stockade.stores._sync.redis_store import RedisStore
@@ -54,10 +54,11 @@ _ERRORS = (RedisError, RedisClusterException, OSError, StoreError)
 class ChangeFeed:
     """Subscribes to a store's announcements on a daemon thread and applies them to ``view``."""
 
-    def __init__(self, target: RedisTarget, view: LocalView, *, resync: float = 30.0) -> None:
+    def __init__(self, target: RedisTarget, view: LocalView, bans: BanView, *, resync: float = 30.0) -> None:
         self.target = target
         self._store: RedisStore | None = None
         self.view = view
+        self.bans = bans
         self.channel = f"{target.prefix}changes"
         self.resync = resync
         self.lag: float | None = None
@@ -109,6 +110,7 @@ class ChangeFeed:
             except _ERRORS as exc:
                 self._subscribed.clear()
                 self.view.forget(trusted=False)
+                self.bans.forget(trusted=False)
                 self.errors += 1
                 if not failing:
                     failing = True
@@ -133,6 +135,10 @@ class ChangeFeed:
                 if monotonic() > deadline:
                     raise StoreError(self.target.url, "subscribe", "no confirmation from the server")
             self.view.forget(trusted=True)
+            # Subscribed first, then every active ban read: a ban made meanwhile arrives as a
+            # message and is applied after the load, so none is missed.
+            self.bans.replace_all(self.store.all_bans())
+            self.bans.trusted = True
             self._subscribed.set()
             self._follow(pubsub)
         finally:
@@ -157,6 +163,8 @@ class ChangeFeed:
                     self.lag = now - float(text[len(beat_prefix) :])
                     heard = now
                     self._measured.set()
+                elif text.startswith("ban\t"):
+                    self._apply_ban(text)
                 elif not text.startswith("beat "):
                     self._apply(text)
             if now >= next_beat:
@@ -175,6 +183,12 @@ class ChangeFeed:
         if key is None:
             return
         self.view.apply(Change(key, optional_number(blocked), busy == "1", optional_number(auth)))
+
+    def _apply_ban(self, text: str) -> None:
+        _, name, until, network = [*text.split("\t"), "", "", ""][:4]
+        parsed = self.store.keys.parse_ban(name)
+        if parsed is not None:
+            self.bans.set(parsed[0], optional_number(until), network=network == "1")
 
     def _resync(self) -> None:
         keys = self.view.known_keys()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+from stockade.core.bans import BanPolicy, BanState
 from stockade.core.lockout import LockoutPolicy, LockoutState
 
 NAMES = ("record_failure", "record_success", "check_block", "reserve", "release", "block", "unblock", "sweep", "put")
+BAN_NAMES = ("ban_strike", "ban_set", "ban_unban", "ban_sweep", "ban_put")
 
 
 def _read(name: str) -> str:
@@ -20,9 +22,35 @@ def _read(name: str) -> str:
 
 
 def load_scripts() -> dict[str, str]:
-    """Every transition's full script text, by name."""
+    """Every transition's full script text, by name (the ban scripts with ``ban_common.lua`` too)."""
     common = _read("common")
-    return {name: f"{common}\n{_read(name)}" for name in NAMES}
+    scripts = {name: f"{common}\n{_read(name)}" for name in NAMES}
+    ban_common = _read("ban_common")
+    scripts.update({name: f"{common}\n{ban_common}\n{_read(name)}" for name in BAN_NAMES})
+    return scripts
+
+
+def ban_policy_args(policy: BanPolicy) -> tuple[str, ...]:
+    """The seven ban-policy arguments every ban script takes after ``now``."""
+    return (
+        str(int(policy.threshold)),
+        number(policy.window),
+        number(policy.block_duration),
+        number(policy.escalation_factor),
+        number(policy.escalation_max),
+        number(policy.remember),
+        str(policy.kept_strikes()),
+    )
+
+
+def parse_ban_state(strikes: str | None, banned: str | None, offences: str | None, remember: str | None) -> BanState:
+    """A ban record's state from its hash fields ``s``, ``b``, ``o`` and ``m`` (see ``lua/ban_common.lua``)."""
+    return BanState(
+        strikes=_times(strikes),
+        banned_until=None if banned is None else float(banned),
+        offences=0 if offences is None else int(offences),
+        remember_until=None if remember is None else float(remember),
+    )
 
 
 def number(value: float) -> str:
