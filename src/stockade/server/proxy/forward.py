@@ -1,0 +1,350 @@
+"""The reverse proxy as a plain ASGI 3 application: one request in, the same request upstream.
+
+Bodies are streamed both ways and never held whole: each piece the server hands over
+from ``receive()`` is written upstream at once (``Content-Length`` kept when the client
+sent one, chunked otherwise) and the proxy waits for the upstream to take it; each piece
+of the response is passed to ``send`` as it arrives, and the server's flow control (the
+``await`` on ``send``) paces the reads from the upstream.
+
+Failures before the response has started are answered here (502, 504, 413); after it has
+started, :class:`~stockade.server.proxy.errors.ResponseAborted` is raised so the server
+drops the client connection, since a truncated body must not look complete.
+
+The client as this hop believes it comes from the scope: ``scope["stockade.client_ip"]``
+and ``scope["stockade.peer_trusted"]``, set by the application that mounts the proxy,
+else the socket peer and untrusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from stockade.errors import ConfigError, ConfigIssue
+from stockade.server.asgi import Receive, Scope, Send
+from stockade.server.proxy.errors import ClientGone, ResponseAborted, UpstreamClosed, UpstreamError
+from stockade.server.proxy.headers import Headers, upstream_request
+from stockade.server.proxy.pool import Connection, UpstreamPool
+
+if TYPE_CHECKING:
+    from stockade.server.settings import UpstreamSettings
+
+log = logging.getLogger("stockade.server.proxy")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_CLOSE = (b"connection", b"close")
+_REASONS = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    504: "Gateway Timeout",
+}
+_CHUNK_END = b"0\r\n\r\n"
+_BODY_SENT, _ANSWERED_EARLY, _CLIENT_GONE = 0, 1, -1
+_CRLF = b"\r\n"
+
+
+def _page(status: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    body = f"{status} {_REASONS[status]}\n".encode()
+    return [_TEXT, (b"content-length", str(len(body)).encode())], body
+
+
+_PAGES = {status: _page(status) for status in _REASONS}
+
+
+async def answer(send: Send, status: int, *, head: bool = False, close: bool = False) -> None:
+    """One of the proxy's own small plain-text answers (they never name the upstream)."""
+    headers, body = _PAGES[status]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, _CLOSE] if close else headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def _upstream_issue(url: str) -> ConfigIssue:
+    return ConfigIssue("server.upstream", "expected http://host:port or http://host:port/base/path", url, True)
+
+
+class ReverseProxy:
+    """An ASGI application that forwards every HTTP request to one upstream.
+
+    ``upstream`` names the backend and its timeouts; ``max_body_bytes`` bounds a request
+    body (413 beyond it). Each worker process keeps its own pool of keep-alive
+    connections; :meth:`close` (or the ASGI lifespan shutdown) closes the idle ones.
+    """
+
+    def __init__(self, upstream: UpstreamSettings, *, max_body_bytes: int | None = None) -> None:
+        parts = urlsplit(upstream.url)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(None, [_upstream_issue(upstream.url)]) from None
+        if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError(None, [_upstream_issue(upstream.url)])
+        if max_body_bytes is not None and max_body_bytes < 0:
+            raise ConfigError(None, [ConfigIssue("limits.max_body_bytes", "must be 0 or more", max_body_bytes, True)])
+        self.upstream = upstream
+        self.max_body_bytes = max_body_bytes
+        host = parts.hostname
+        port = port or 80
+        self._default_host = (f"[{host}]" if ":" in host else host).encode("idna") + (
+            b"" if port == 80 else b":%d" % port
+        )
+        self._prefix = parts.path.rstrip("/").encode("ascii")
+        self.pool = UpstreamPool(
+            host,
+            port,
+            connect_timeout=upstream.connect_timeout,
+            read_timeout=upstream.read_timeout,
+            max_idle=upstream.max_idle_connections,
+        )
+        self._methods: dict[str, bytes] = {}
+
+    def close(self) -> None:
+        """Close the idle upstream connections."""
+        self.pool.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    # -- http --------------------------------------------------------------------------------
+
+    def _target(self, scope: Scope) -> bytes:
+        raw = scope.get("raw_path")
+        if raw is None:
+            raw = quote(scope["path"], safe="/!$&'()*+,;=:@-._~%").encode("ascii")
+        if self._prefix:
+            raw = self._prefix + raw if raw != b"*" else self._prefix
+        query = scope.get("query_string")
+        return raw + b"?" + query if query else raw
+
+    def _method(self, method: str) -> bytes:
+        encoded = self._methods.get(method)
+        if encoded is None:
+            encoded = method.encode("ascii")
+            if len(self._methods) < 64:
+                self._methods[method] = encoded
+        return encoded
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        head = method == "HEAD"
+        client_ip = scope.get("stockade.client_ip")
+        if client_ip is None:
+            client = scope.get("client")
+            client_ip = client[0] if client else None
+        request = upstream_request(
+            scope["headers"],
+            client_ip=client_ip,
+            trusted=scope.get("stockade.peer_trusted") is True,
+            proto=b"https" if scope.get("scheme") == "https" else b"http",
+            default_host=self._default_host,
+        )
+        length = request.content_length
+        limit = self.max_body_bytes
+        if request.upgrade:
+            await answer(send, 501, head=head)
+            return
+        if request.bad_length:
+            await answer(send, 400, head=head, close=True)
+            return
+        if length is not None and limit is not None and length > limit:
+            await answer(send, 413, head=head, close=True)
+            return
+
+        # The first piece of the body goes out with the request head, in one write.
+        first = await receive()
+        if first["type"] != "http.request":
+            return  # the client is gone already
+        body: bytes = first.get("body", b"")
+        more: bool = first.get("more_body", False)
+        if length is not None and (len(body) > length or (not more and len(body) < length)):
+            await answer(send, 400, head=head, close=True)  # not what the client announced
+            return
+        if limit is not None and len(body) > limit:
+            await answer(send, 413, head=head, close=True)
+            return
+        chunked = request.chunked or (length is None and (more or bool(body)))
+        if chunked:
+            request.headers.append((b"transfer-encoding", b"chunked"))
+
+        data = self._request_bytes(
+            self._method(method), self._target(scope), request.headers, body=body, more=more, chunked=chunked
+        )
+        pool = self.pool
+        conn: Connection | None = None
+        try:
+            conn = await self._send_request(
+                data, receive, send, method=method, more=more, length=length, chunked=chunked, sent=len(body)
+            )
+            if conn is not None:
+                await self._relay(conn, send)
+        except ClientGone:
+            return
+        except UpstreamError as exc:
+            log.warning("proxy: %s %s: %s", method, scope.get("path", ""), exc)
+            await answer(send, exc.status, head=head)
+        finally:
+            if conn is not None:
+                pool.release(conn)
+
+    @staticmethod
+    def _request_bytes(
+        method: bytes, target: bytes, headers: Headers, *, body: bytes, more: bool, chunked: bool
+    ) -> bytes:
+        """The request head and the first piece of the body, framed, as one buffer."""
+        parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+        for name, value in headers:
+            parts += (name, b": ", value, _CRLF)
+        parts.append(_CRLF)
+        if chunked:
+            if body:
+                parts += (b"%x\r\n" % len(body), body, _CRLF)
+            if not more:
+                parts.append(_CHUNK_END)
+        elif body:
+            parts.append(body)
+        return b"".join(parts)
+
+    async def _send_request(
+        self,
+        data: bytes,
+        receive: Receive,
+        send: Send,
+        *,
+        method: str,
+        more: bool,
+        length: int | None,
+        chunked: bool,
+        sent: int,
+    ) -> Connection | None:
+        """Send the request and wait for the response head; None when answered here instead."""
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        conn = pool.take_idle(loop)
+        retry = conn is not None and not more and method in IDEMPOTENT
+        if conn is None:
+            conn = await pool.connect(loop)
+        head = method == "HEAD"
+        try:
+            conn.begin(head=head)
+            conn.write(data)
+            if more:
+                status = await self._stream_body(conn, receive, sent, length, chunked)
+                if status == _BODY_SENT:
+                    conn.watch_client(receive)
+                elif status != _ANSWERED_EARLY:
+                    pool.release(conn)  # the body is incomplete: this closes the connection
+                    if status != _CLIENT_GONE:
+                        await answer(send, status, head=head, close=True)
+                    return None
+            else:
+                conn.watch_client(receive)
+            try:
+                await conn.response_head()
+            except UpstreamClosed as exc:
+                if not retry or exc.received:
+                    raise
+                # A pooled connection the upstream had closed while idle: once more, afresh.
+                pool.release(conn)
+                conn = await pool.connect(loop)
+                conn.begin(head=head)
+                conn.write(data)
+                conn.watch_client(receive)
+                await conn.response_head()
+        except BaseException:
+            pool.release(conn)
+            raise
+        return conn
+
+    async def _relay(self, conn: Connection, send: Send) -> None:
+        """Pass the response on as it arrives; after its start, a failure aborts the client connection."""
+        await send({"type": "http.response.start", "status": conn.status, "headers": conn.headers})
+        try:
+            while True:
+                piece = conn.take()
+                if conn.complete:
+                    await send({"type": "http.response.body", "body": piece})
+                    return
+                conn.start_watch()
+                if piece:
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                else:
+                    await conn.more()
+        except UpstreamError as exc:
+            log.warning("proxy: response from %s aborted: %s", self.pool.name, exc)
+            raise ResponseAborted(exc) from exc
+
+    async def _stream_body(
+        self, conn: Connection, receive: Receive, received: int, length: int | None, chunked: bool
+    ) -> int:
+        """Send the rest of the request body upstream as it arrives.
+
+        Returns :data:`_BODY_SENT`, :data:`_ANSWERED_EARLY` (the upstream answered before the
+        body ended: its response is waiting on ``conn``), :data:`_CLIENT_GONE`, or the status
+        to answer when the body must not go on (413, 400). Raises :class:`UpstreamError` when
+        the upstream failed.
+        """
+        limit = self.max_body_bytes
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _CLIENT_GONE
+            piece: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            received += len(piece)
+            if limit is not None and received > limit:
+                return 413
+            if length is not None and (received > length or (not more and received < length)):
+                return 400  # the server handed over something else than the client announced
+            if chunked:
+                if piece:
+                    size = b"%x\r\n" % len(piece)
+                    conn.writelines([size, piece, _CRLF] if more else [size, piece, _CRLF, _CHUNK_END])
+                elif not more:
+                    conn.write(_CHUNK_END)
+            elif piece:
+                conn.write(piece)
+            while conn.must_drain and not conn.headers_done:
+                await conn.drain()  # raises once the connection failed or timed out
+            if conn.headers_done:
+                if more:
+                    conn.keep_alive = False  # the upstream did not read the whole body
+                    return _ANSWERED_EARLY
+                return _BODY_SENT
+            if conn.error is not None:
+                raise conn.error
+        return _BODY_SENT
+
+    # -- other scopes ------------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in (scope.get("extensions") or {}):
+            headers, body = _PAGES[501]
+            await send({"type": "websocket.http.response.start", "status": 501, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,241 @@
+"""The header rules of a reverse proxy, as pure functions over ASGI header lists.
+
+Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection, not the message, so
+they are dropped in both directions: the fixed set below plus every header the
+``Connection`` header names. The forwarding headers then say who the client was:
+``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and the standard
+``Forwarded`` (RFC 7239). What a peer claims about earlier hops is kept only when the peer
+is trusted; otherwise this hop starts the list afresh, so an untrusted client cannot plant
+an address the upstream would believe.
+
+Names are compared lower-case, as ASGI servers hand them over. The request side runs once
+per proxied request, so it walks the header list once and builds nothing it can skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+Headers = list[tuple[bytes, bytes]]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+
+# Tokens of a Connection header that name no other header (RFC 9112 section 9.6).
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
+
+# The forwarding headers a client may mark as hop-by-hop in its Connection header.
+_FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+
+# Upgrades an HTTP/1.1 server may ignore and answer normally (RFC 9110 section 7.8).
+_IGNORABLE_UPGRADES = frozenset({b"h2c"})
+
+# tchar of RFC 9110 section 5.6.2: a Forwarded value made only of these needs no quotes.
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+# Request headers that the forwarding step reads, replaces or drops.
+_REQUEST_SPECIAL = frozenset(
+    {
+        *HOP_BY_HOP,
+        b"host",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"forwarded",
+        b"content-length",
+        # The proxy reads the whole body itself (the server answers 100 Continue when asked
+        # for the body), so the upstream must not be asked for an interim response.
+        b"expect",
+    }
+)
+
+
+def connection_tokens(values: Iterable[bytes]) -> set[bytes]:
+    """The lower-case options of one or several ``Connection`` header values."""
+    tokens: set[bytes] = set()
+    for value in values:
+        for part in value.split(b","):
+            token = part.strip().lower()
+            if token:
+                tokens.add(token)
+    return tokens
+
+
+def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """The end-to-end headers: without the hop-by-hop set and whatever ``Connection`` lists.
+
+    Names are compared case-insensitively and passed on as they came.
+    """
+    pairs = list(headers)
+    listed = connection_tokens(v for n, v in pairs if n.lower() == b"connection")
+    drop = HOP_BY_HOP | listed if listed else HOP_BY_HOP
+    return [(n, v) for n, v in pairs if n.lower() not in drop]
+
+
+def forwarded_node(ip: str | None) -> bytes:
+    """An RFC 7239 node for ``for=``: IPv6 bracketed and quoted, ``unknown`` when not known."""
+    if not ip:
+        return b"unknown"
+    if ":" in ip:
+        return b'"[' + ip.encode("ascii", "replace") + b']"'
+    return ip.encode("ascii", "replace")
+
+
+def forwarded_value(value: bytes) -> bytes:
+    """``value`` as an RFC 7239 value: a token as it is, anything else as a quoted string."""
+    if value and all(c in _TCHAR for c in value):
+        return value
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def forwarded_element(ip: str | None, proto: bytes, host: bytes | None) -> bytes:
+    """This hop's element of the ``Forwarded`` header: ``for=...;proto=...;host=...``."""
+    element = b"for=" + forwarded_node(ip) + b";proto=" + proto
+    if host is not None:
+        element += b";host=" + forwarded_value(host)
+    return element
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """What the proxy sends upstream, from one ASGI request's headers.
+
+    ``headers`` are the end-to-end headers plus the forwarding headers, ``Host`` first.
+    ``content_length`` is the client's when it sent one and no ``Transfer-Encoding``;
+    ``chunked`` says the client's body has no length known in advance (it sent
+    ``Transfer-Encoding``); ``upgrade`` says the client asked for a protocol switch.
+    """
+
+    headers: Headers
+    content_length: int | None
+    chunked: bool
+    upgrade: bool
+    bad_length: bool = False  # a Content-Length that is not one non-negative integer
+
+
+def _add_forwarding(
+    out: Headers,
+    *,
+    client_ip: str | None,
+    proto: bytes,
+    host: bytes | None,
+    seen: dict[bytes, list[bytes]],
+    trusted: bool,
+) -> None:
+    """Append this hop's forwarding headers; a trusted peer's own are extended or kept."""
+    ip = client_ip.encode("ascii", "replace") if client_ip else b"unknown"
+    element = forwarded_element(client_ip, proto, host)
+    if not trusted or not seen:
+        out += ((b"x-forwarded-for", ip), (b"forwarded", element), (b"x-forwarded-proto", proto))
+        if host is not None:
+            out.append((b"x-forwarded-host", host))
+        return
+    xff = seen.get(b"x-forwarded-for")
+    fwd = seen.get(b"forwarded")
+    xfp = seen.get(b"x-forwarded-proto")
+    xfh = seen.get(b"x-forwarded-host")
+    out.append((b"x-forwarded-for", b", ".join([*xff, ip]) if xff else ip))
+    out.append((b"forwarded", b", ".join([*fwd, element]) if fwd else element))
+    out.append((b"x-forwarded-proto", xfp[-1] if xfp else proto))
+    forwarded_host = xfh[-1] if xfh else host
+    if forwarded_host is not None:
+        out.append((b"x-forwarded-host", forwarded_host))
+
+
+def upstream_request(
+    headers: Sequence[tuple[bytes, bytes]],
+    *,
+    client_ip: str | None,
+    trusted: bool,
+    proto: bytes,
+    default_host: bytes,
+) -> UpstreamRequest:
+    """Turn a client's request headers into the upstream's, in one walk over the list.
+
+    ``client_ip`` is the client as this hop believes it; ``trusted`` says the peer's own
+    forwarding headers are believed (and appended to) rather than replaced. ``proto`` is
+    ``b"http"`` or ``b"https"``; ``default_host`` is sent as ``Host`` when the client sent
+    none (HTTP/1.0).
+    """
+    out: Headers = [(b"host", default_host)]
+    seen: dict[bytes, list[bytes]] = {}
+    special = _REQUEST_SPECIAL
+    append = out.append
+    for pair in headers:
+        if pair[0] in special:
+            seen.setdefault(pair[0], []).append(pair[1])
+        else:
+            append(pair)
+    if not seen:
+        _add_forwarding(out, client_ip=client_ip, proto=proto, host=None, seen=seen, trusted=False)
+        return UpstreamRequest(out, None, False, False)
+
+    listed = connection_tokens(seen[b"connection"]) - _CONNECTION_OPTIONS if b"connection" in seen else None
+    if listed:
+        # Whatever the client marked as meant for this hop only goes no further.
+        out[1:] = [pair for pair in out[1:] if pair[0] not in listed]
+        for name in listed & _FORWARDING:
+            seen.pop(name, None)
+    host = seen[b"host"][0] if b"host" in seen else None
+    if host is not None:
+        out[0] = (b"host", host)
+    _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, seen=seen, trusted=trusted)
+    offered = connection_tokens(seen.get(b"upgrade", ()))
+    upgrade = bool(offered - _IGNORABLE_UPGRADES)
+    chunked = b"transfer-encoding" in seen
+    lengths = seen.get(b"content-length")
+    content_length: int | None = None
+    bad_length = False
+    if not chunked and lengths is not None:
+        text = lengths[0].strip()
+        if len(lengths) == 1 and text.isdigit() and len(text) < 19:
+            content_length = int(text)
+            append((b"content-length", text))
+        else:
+            bad_length = True
+    return UpstreamRequest(out, content_length, chunked, upgrade, bad_length)
+
+
+def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, bool, bool]:
+    """An upstream response's headers for the client, whether it said ``close``, whether it is framed.
+
+    ``raw`` are the headers as parsed (any case); the result has lower-case names and no
+    ``Date`` (the server in front of the proxy sends its own). Framed
+    means the body's end is known without the connection closing: a ``Content-Length``,
+    or ``chunked`` as the last transfer coding.
+    """
+    out: Headers = []
+    connection: list[bytes] = []
+    framed = False
+    for name, value in raw:
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            if lower == b"connection":
+                connection.append(value)
+            elif lower == b"transfer-encoding":
+                framed = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            continue
+        if lower == b"content-length":
+            framed = True
+        elif lower == b"date":
+            continue  # the server in front sends its own, as nginx does; two would be wrong
+        out.append((lower, value))
+    if not connection:
+        return out, False, framed
+    tokens = connection_tokens(connection)
+    listed = tokens - _CONNECTION_OPTIONS
+    if listed:
+        out = [pair for pair in out if pair[0] not in listed]
+    return out, b"close" in tokens, framed
