@@ -1,0 +1,102 @@
+"""Detection rules: the false-positive and detection rates, and each rule's reach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from stockade.conditions import compile_condition
+from stockade.conditions.ruleset import RuleList
+from stockade.core.detection import BUILTIN, BUILTIN_NAMES, Detector, builtin_rules
+from stockade.core.facts import RequestFacts
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DETECTOR = Detector(BUILTIN)
+
+
+def facts_of(url: str) -> RequestFacts:
+    parts = urlsplit(url)
+    raw = parts.path or "/"
+    return RequestFacts(path=unquote(raw), query=parts.query, uri=raw + (f"?{parts.query}" if parts.query else ""))
+
+
+def urls(name: str) -> list[str]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_no_ordinary_url_of_real_sites_counts_as_malicious() -> None:
+    ordinary = urls("ordinary_urls.txt")
+    assert len(ordinary) >= 200
+    flagged = [(url, DETECTOR.detect(facts_of(url))) for url in ordinary]
+    assert [pair for pair in flagged if pair[1] is not None] == []
+
+
+def test_every_probe_is_recognised() -> None:
+    probes = urls("probe_urls.txt")
+    assert len(probes) >= 200
+    missed = [url for url in probes if DETECTOR.detect(facts_of(url)) is None]
+    assert missed == []
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("/.env", "env_file"),
+        ("/.git/config", "vcs_metadata"),
+        ("/.htpasswd", "secret_files"),
+        ("/.vscode/settings.json", "dotfiles"),
+        ("/index.php.bak", "backup_files"),
+        ("/wp-login.php", "cms_admin"),
+        ("/shell.php", "script_extensions"),
+        ("/a/..%2f..%2fb", "path_traversal"),
+        ("/read?f=/etc/passwd", "system_files"),
+        ("/?c=;wget%20x", "shell_injection"),
+        ("/?id=1%20union%20select%20null,null", "sql_injection"),
+        ("/?q=%3Cscript%3E", "xss_markers"),
+    ],
+)
+def test_each_rule_names_its_probes(url: str, rule: str) -> None:
+    assert DETECTOR.detect(facts_of(url)) == rule
+
+
+def test_case_and_encodings_hide_nothing() -> None:
+    for url in ("/WP-LOGIN.PHP", "/%2Eenv", "/.%67it/config", "/%252e%252e/etc/passwd", "/a%2F..%2F..%2Fb"):
+        assert DETECTOR.detect(facts_of(url)) is not None, url
+
+
+def test_well_known_is_not_a_dotfile() -> None:
+    assert DETECTOR.detect(facts_of("/.well-known/acme-challenge/abc")) is None
+    # The match that starts first names the request: here the traversal, before the .env.
+    assert DETECTOR.detect(facts_of("/.well-known/../.env")) == "path_traversal"
+    assert DETECTOR.detect(facts_of("/.well-known/.env")) == "env_file"
+
+
+def test_a_real_route_is_never_counted_by_the_probe_rules() -> None:
+    assert DETECTOR.detect(facts_of("/admin.php"), known_route=True) is None
+    assert DETECTOR.detect(facts_of("/backup.zip"), known_route=True) is None
+    # Injection and traversal are evidence on any route.
+    assert DETECTOR.detect(facts_of("/admin.php?id=1%20or%201=1"), known_route=True) == "sql_injection"
+    assert DETECTOR.detect(facts_of("/files/..%2f..%2fsecret"), known_route=True) == "path_traversal"
+
+
+def test_user_rules_in_the_condition_language() -> None:
+    custom = RuleList([("old-admin", compile_condition('req_path_prefix_in("/old-admin", true)'))])
+    detector = Detector(builtin_rules(["env_file"]), custom)
+    assert detector.detect(facts_of("/OLD-ADMIN/users")) == "old-admin"
+    assert detector.detect(facts_of("/old-admin"), known_route=True) == "old-admin"
+    assert detector.detect(facts_of("/.env")) == "env_file"
+    assert detector.detect(facts_of("/wp-login.php")) is None  # only env_file was chosen
+
+
+def test_rule_selection() -> None:
+    assert builtin_rules(["builtin"]) == BUILTIN
+    assert [r.name for r in builtin_rules(["sql_injection", "env_file"])] == ["env_file", "sql_injection"]
+    with pytest.raises(ValueError, match="unknown rule 'nope'"):
+        builtin_rules(["nope"])
+    assert len(set(BUILTIN_NAMES)) == len(BUILTIN_NAMES)
+    for rule in BUILTIN:
+        assert rule.label
+        assert rule.description.endswith(".") or rule.description.endswith(")")
