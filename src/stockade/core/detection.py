@@ -11,9 +11,10 @@ over views of the request:
 
 All rules of a view are joined into one expression with a named group per rule, so a
 clean request costs one regular-expression search per view; the match that starts first
-names the request (at one position, the first rule in the pack's order). Rules marked ``probe`` look for files and paths an
-application may really have: with router awareness (``known_route``) a request for one of
-the app's own routes is never counted by them. The user's rules (conditions) always apply.
+names the request (at one position, the first rule in the pack's order). Rules marked
+``probe`` look for files and paths an application may really have: with router awareness
+(``known_route``) a request for one of the app's own routes is never counted by them. The
+user's rules (conditions) always apply.
 """
 
 from __future__ import annotations
