@@ -23,6 +23,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\bAsyncLockoutStore\b", "LockoutStore"),
     (r"\bAsyncGuard\b", "Guard"),
+    (r"\bAsyncBans\b", "Bans"),
     (r"\bAsyncRedisStore\b", "RedisStore"),
     (r"\bAsyncScript\b", "Script"),
     (r"\bredis\.asyncio\b", "redis"),

@@ -115,3 +115,142 @@ class StoreError(StockadeError):
 
     def __str__(self) -> str:
         return f"store {self.store} failed during {self.operation}: {self.cause}"
+
+
+class BlockFileError(StockadeError):
+    """A file of the block module (``mod_block.conf``, ``block_rules.data``, ``ip_blocklist.data``) is invalid.
+
+    ``bfe_message`` is the text BFE gives for the same mistake (the reload API answers with
+    it); ``str()`` adds where it is, for a person: the file, the line when known, and for a
+    rule the product, the rule's index and name.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        product: str | None = None,
+        rule: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(file, message, line, product, rule)
+        self.file = file
+        self.message = message
+        self.line = line
+        self.product = product
+        self.rule = rule
+        self.name = name
+
+    @property
+    def bfe_message(self) -> str:
+        """The error as BFE words it."""
+        return self.message
+
+    def _where(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        return f"{self._where()}: {self.message}"
+
+
+class BlockConfError(BlockFileError):
+    """``mod_block.conf`` is not a valid gcfg file for mod_block; every problem is listed, each as ``line:col: text``."""
+
+    def __init__(self, file: str, issues: Sequence[tuple[int, int, str]]) -> None:
+        first = issues[0] if issues else (0, 0, "invalid configuration")
+        super().__init__(file, first[2], line=first[0] or None)
+        self.issues = tuple(issues)
+
+    @property
+    def bfe_message(self) -> str:
+        line, col, message = self.issues[0] if self.issues else (0, 0, self.message)
+        return f"{self.file}:{line}:{col}: {message}" if line else message
+
+    def __str__(self) -> str:
+        if not self.issues:
+            return f"{self.file}: {self.message}"
+        lines = [f"{self.file}:{line}:{col}: {message}" if line else f"{self.file}: {message}" for line, col, message in self.issues]
+        return "\n".join(lines)
+
+
+class RuleFileError(BlockFileError):
+    """``block_rules.data`` failed to decode, to validate, or one rule's condition failed to compile.
+
+    ``cause`` is the condition's own error (its ``str()`` shows the condition with a caret
+    under the mistake); BFE reports that error alone, so ``bfe_message`` is its text.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        product: str | None = None,
+        rule: int | None = None,
+        name: str | None = None,
+        cause: StockadeError | None = None,
+    ) -> None:
+        super().__init__(file, message, line=line, product=product, rule=rule, name=name)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        if self.cause is None:
+            return f"{self._where()}: {self.message}"
+        return f"{self.file}: product {self.product!r}, rule {self.rule} (name {self.name!r}): condition: {self.cause}"
+
+
+class BlocklistError(BlockFileError):
+    """``ip_blocklist.data`` was rejected as a whole (a bad line, a bad range, or more entries than its header allows).
+
+    ``message`` is BFE's chain of messages (``bfe_message`` adds the ``load dict:`` of the
+    reload API); ``reason`` says the same for a person and ``text`` is the offending line.
+    """
+
+    def __init__(
+        self, file: str, message: str, *, line: int | None = None, text: str | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(file, message, line=line)
+        self.text = text
+        self.reason = reason
+
+    @property
+    def bfe_message(self) -> str:
+        return f"load dict: {self.message}"
+
+    def __str__(self) -> str:
+        if self.reason is None:
+            return f"{self._where()}: {self.message}"
+        if self.text is None:
+            return f"{self._where()}: {self.reason}"
+        return f"{self._where()}: {self.reason}: {self.text!r}"
+
+
+class BanError(StockadeError):
+    """Base of the errors of the IP ban API."""
+
+
+class InvalidIpAddress(BanError, ValueError):
+    """``ip_address_status`` and the ban API were given no address, or something that is not one."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(value)
+        self.value = value
+
+    def __str__(self) -> str:
+        if self.value is None or self.value == "":
+            return "invalid_ip_address: no client address"
+        return f"invalid_ip_address: {self.value!r} is not an IP address or network"
+
+
+class NotBanned(BanError):
+    """``unblock_ip_address`` found no ban for the address or network."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"not_banned: {self.key!r} is not banned"

@@ -41,8 +41,11 @@ def test_guard_twins_have_the_same_public_methods() -> None:
     assert not any(sync.values())
     # Everything that touches the store is a coroutine in the async flavour.
     assert {name for name, is_coro in asynchronous.items() if is_coro} == {
+        "block_ip_address",
         "block_user",
         "close",
+        "ip_address_status",
+        "list_banned_ips",
         "list_auth_users",
         "list_blocked_users",
         "login_failed",
@@ -53,6 +56,7 @@ def test_guard_twins_have_the_same_public_methods() -> None:
         "store_status",
         "sweep",
         "unblock_client",
+        "unblock_ip_address",
         "unblock_user",
     }
 

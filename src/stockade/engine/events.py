@@ -22,7 +22,20 @@ from stockade.errors import ConfigIssue
 log = logging.getLogger("stockade.events")
 
 # Events that reach user callbacks; the others (logins, refusals, API unblocks) are audit only.
-CALLBACK_EVENTS = frozenset({"auth_fail", "user_block", "user_unblock"})
+CALLBACK_EVENTS = frozenset(
+    {
+        "auth_fail",
+        "user_block",
+        "user_unblock",
+        "ip_block",
+        "ip_unblock",
+        "malicious_request",
+        "request_rejected",
+        "valid_request",
+    }
+)
+# One per clean or banned request: for callbacks that ask for them, never for the audit log.
+CALLBACK_ONLY_EVENTS = frozenset({"valid_request", "request_rejected"})
 
 
 class EventSink(Protocol):
@@ -116,9 +129,13 @@ class EventBus:
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
+    def has_callbacks(self, directory: str) -> bool:
+        return bool(self._by_directory.get(directory))
+
     def emit(self, event: Event) -> None:
-        for sink in self._sinks:
-            _submit(sink, event)
+        if event.what not in CALLBACK_ONLY_EVENTS:
+            for sink in self._sinks:
+                _submit(sink, event)
         if event.what in CALLBACK_EVENTS and not event.audit_only:
             for callback in self._by_directory.get(event.directory, ()):
                 callback.submit(event)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from stockade.core.bans import BanPolicy
+from stockade.core.detection import BUILTIN, Detector
 from stockade.core.lockout import LockoutPolicy
+from stockade.netaddr import NetworkSet
 
 LockoutBy = Literal["user", "ip", "user_ip"]
 LOCKOUT_BY: tuple[LockoutBy, ...] = ("user", "ip", "user_ip")
@@ -61,6 +65,42 @@ class ErrorPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseRule:
+    """Answers are evidence too: more than ``count`` responses with one of ``statuses`` in ``window``."""
+
+    name: str
+    statuses: frozenset[int]
+    count: int
+    window: float
+
+
+@dataclass(frozen=True, slots=True)
+class BanSettings:
+    """Automatic IP bans (Phx2Ban): what counts as malicious and what a ban does.
+
+    ``ignore_paths`` are path prefixes (segment boundaries) and ``ignore_patterns`` regular
+    expressions searched in the path: such requests are never inspected nor refused.
+    ``dry_run`` counts and reports bans (``ip_block`` events with ``dry_run``) without
+    enforcing any.
+    """
+
+    enabled: bool = True
+    policy: BanPolicy = field(default_factory=BanPolicy)
+    ipv6_prefix: int = 64
+    allow: NetworkSet = field(default_factory=NetworkSet)
+    ignore_paths: tuple[str, ...] = ()
+    ignore_patterns: tuple[re.Pattern[str], ...] = ()
+    inspect_percentage: float = 100.0
+    detector: Detector = field(default_factory=lambda: Detector(BUILTIN))
+    response_rules: tuple[ResponseRule, ...] = ()
+    resp_status_code: int = 403
+    resp_body: bytes = b"Forbidden"
+    resp_headers: tuple[tuple[str, str], ...] = ()
+    dry_run: bool = False
+    callbacks: tuple[EventCallback, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class GuardSettings:
     directories: tuple[DirectorySettings, ...] = ()
     listeners: tuple[Listener, ...] = (NO_LISTENER,)
@@ -69,3 +109,4 @@ class GuardSettings:
     # new keys however short the interval's share of it.
     sweep_every_writes: int = 500
     on_error: ErrorPolicy = field(default_factory=ErrorPolicy)
+    bans: BanSettings | None = None

@@ -12,12 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from stockade.clock import Clock, SystemClock
+from stockade.core.bans import BanStatus
+from stockade.core.detection import Detector
 from stockade.core.directories import DirectoryTable, normalize_directory
 from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
+from stockade.core.facts import RequestFacts
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, ReserveOutcome
+from stockade.engine._sync.bans import BANS_DIRECTORY, BannedIp, Bans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
-from stockade.engine.settings import NO_LISTENER, DirectorySettings, GuardSettings, Listener
+from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
 from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._sync.protocol import LockoutStore
@@ -25,6 +29,8 @@ from stockade.stores.base import record_order
 from stockade.stores.records import ANY, AddressFilter, LoginResult, PortFilter, Scope, StoreStatus
 
 MAX_USER_LENGTH = 256
+# Without a [bans] section nothing is detected, but bans made by hand are enforced.
+MANUAL_BANS_ONLY = BanSettings(detector=Detector(()))
 
 
 class Guard:
@@ -61,9 +67,14 @@ class Guard:
         own = {normalize_directory(path): s for path, s in (directory_stores or {}).items()}
         self._stores: dict[str, LockoutStore] = {d.path: own.get(d.path, store) for d in directories}
         self.stores: tuple[LockoutStore, ...] = tuple({id(s): s for s in (store, *own.values())}.values())
-        self.events = EventBus(sinks, {d.path: d.callbacks for d in directories})
+        ban_settings = settings.bans or MANUAL_BANS_ONLY
+        callbacks = {d.path: d.callbacks for d in directories}
+        if ban_settings.callbacks:
+            callbacks[BANS_DIRECTORY] = ban_settings.callbacks
+        self.events = EventBus(sinks, callbacks)
         self.listeners = settings.listeners
         self.health = StoreHealth()
+        self.bans = Bans(ban_settings, store, self.clock, self.events, self.health, on_error=settings.on_error.bans)
         self._next_sweep = -INFINITY
         self._writes = 0
 
@@ -330,12 +341,30 @@ class Guard:
         return [AuthUser.from_record(r) for r in sorted(records, key=lambda r: record_order(r.key))]
 
     def sweep(self) -> int:
-        """Delete expired records now; each removed block fires ``user_unblock`` once."""
+        """Delete expired records now; each removed block fires ``user_unblock`` once, each ended ban ``ip_unblock``."""
         now = self.clock.now()
         unblocked = [key for store in self.stores for key in store.sweep(now)]
         for key in unblocked:
             self._emit(USER_UNBLOCK, key, key.user, key.client, now, expired=True)
-        return len(unblocked)
+        return len(unblocked) + self.bans.sweep()
+
+    # -- IP bans (see stockade.engine._sync.bans) -------------------------------------------------
+
+    def ip_address_status(self, subject: str | RequestFacts | None) -> BanStatus:
+        """``safe``, ``warning`` with the count, or ``blocked`` with the seconds left."""
+        return self.bans.ip_address_status(subject)
+
+    def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``)."""
+        return self.bans.block_ip_address(target, seconds)
+
+    def unblock_ip_address(self, target: str) -> BannedIp:
+        """Lift the ban of an address or network (:class:`~stockade.errors.NotBanned` if none)."""
+        return self.bans.unblock_ip_address(target)
+
+    def list_banned_ips(self) -> list[BannedIp]:
+        """Every active ban, sorted."""
+        return self.bans.list_banned_ips()
 
     def _maybe_sweep(self, now: float) -> None:
         """Housekeeping on the write paths: every ``sweep_interval`` and every ``sweep_every_writes``."""

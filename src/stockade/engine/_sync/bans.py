@@ -1,0 +1,285 @@
+# GENERATED from src/stockade/engine/_async/bans.py by scripts/unasync.py; edit the source, not this file.
+"""Automatic IP bans: joins a store's ban records to the pure ban core and the detection rules.
+
+The request path asks two questions. :meth:`Bans.refusal` ("is this client banned?")
+is answered from the store's local view of every active ban, so a clean request never
+waits on the store, and a banned one costs no rule evaluation and no write.
+:meth:`Bans.inspect` ("is this request malicious?") runs the detection rules and, for a
+malicious request only, counts a strike in the store, which bans at the threshold.
+:meth:`Bans.observe_response` feeds the response rules (too many 404s, say).
+
+When the store fails, bans follow ``on_error.bans`` (by default ``open``: an outage lets
+requests through rather than turning every visitor away). The administration calls
+(``ip_address_status``, ``block_ip_address``, ...) always raise the store's error.
+
+Only this file is written by hand; ``scripts/unasync.py`` generates the synchronous twin.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import socket
+from dataclasses import dataclass
+from typing import Final
+
+from stockade.clock import Clock
+from stockade.core import bans
+from stockade.core.bans import BanPolicy, BanStatus, ban_key, parse_network
+from stockade.core.events import Event
+from stockade.core.facts import RequestFacts
+from stockade.engine.events import EventBus
+from stockade.engine.health import StoreHealth
+from stockade.engine.settings import BanSettings, ResponseRule
+from stockade.engine.views import iso_utc
+from stockade.errors import InvalidIpAddress, NotBanned, StoreError
+from stockade.netaddr import normalize_ip
+from stockade.stores._sync.protocol import LockoutStore
+
+IP_BLOCK: Final = "ip_block"
+IP_UNBLOCK: Final = "ip_unblock"
+MALICIOUS_REQUEST: Final = "malicious_request"
+REQUEST_REJECTED: Final = "request_rejected"
+VALID_REQUEST: Final = "valid_request"
+BAN_EVENTS: Final = frozenset({IP_BLOCK, IP_UNBLOCK, MALICIOUS_REQUEST, REQUEST_REJECTED, VALID_REQUEST})
+# Ban events carry no listener or directory; their callbacks are registered under this name.
+BANS_DIRECTORY: Final = ""
+# Keys of records that are not bans of their own: dry-run counts and response-rule counts.
+_DRY = "dry|"
+
+
+@dataclass(frozen=True, slots=True)
+class Banned:
+    """A refused request: the ban's end (``math.inf`` for ever) and the seconds to retry after."""
+
+    until: float
+    retry_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BannedIp:
+    """One entry of :meth:`Bans.list_banned_ips`."""
+
+    ip: str  # an address, an IPv6 prefix (``2001:db8::/64``) or a network banned by hand
+    until: float
+    network: bool
+
+    @property
+    def until_iso(self) -> str | None:
+        return iso_utc(self.until)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ip": self.ip, "until": self.until_iso, "network": self.network}
+
+
+class Bans:
+    """The ban half of the guard; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: BanSettings,
+        store: LockoutStore,
+        clock: Clock,
+        events: EventBus,
+        health: StoreHealth,
+        *,
+        on_error: str = "open",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self.health = health
+        self.on_error = on_error
+        self.policy = settings.policy
+        self._callbacks = events.has_callbacks(BANS_DIRECTORY)
+        self._sample = settings.inspect_percentage / 100.0
+        self._response_policies = {
+            rule.name: BanPolicy(threshold=rule.count + 1, window=rule.window, block_duration=rule.window)
+            for rule in settings.response_rules
+        }
+
+    # -- the request path ----------------------------------------------------------------------
+
+    def exempt(self, ip: str, path: str) -> bool:
+        """Allow-listed clients and ignored routes are never inspected nor refused."""
+        settings = self.settings
+        if not settings.enabled or ip in settings.allow:
+            return True
+        for prefix in settings.ignore_paths:
+            if path == prefix or path.startswith(prefix + "/") or prefix == "/":
+                return True
+        return any(pattern.search(path) for pattern in settings.ignore_patterns)
+
+    def refusal(self, ip: str, path: str = "/") -> Banned | None:
+        """The ban that refuses this client, if any (``ip`` already normalised)."""
+        if not ip or self.exempt(ip, path):
+            return None
+        now = self.clock.now()
+        key = ban_key(ip, self.settings.ipv6_prefix)
+        peek = self.store.peek_ban(ip, key, now)
+        until = peek.until
+        if not peek.known:
+            try:
+                until = self.store.find_ban(ip, key, now)
+            except StoreError as exc:
+                self.health.failed(exc, self.on_error)
+                if self.on_error == "closed":
+                    raise
+                return None
+            self.health.answered()
+        if until is None:
+            return None
+        if self._callbacks:
+            self._emit(REQUEST_REJECTED, now, ip=ip, key=key, until=iso_utc(until))
+        return Banned(until, None if math.isinf(until) else max(1, math.ceil(until - now)))
+
+    def inspect(self, ip: str, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+        """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
+        if not ip or self.exempt(ip, facts.path):
+            return None
+        if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
+            return None
+        rule = self.settings.detector.detect(facts, known_route=known_route)
+        now = self.clock.now()
+        if rule is None:
+            if self._callbacks:
+                self._emit(VALID_REQUEST, now, ip=ip, path=facts.path)
+            return None
+        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=rule, path=facts.path)
+        self._strike(ip, rule, now)
+        return rule
+
+    def observe_response(self, ip: str, path: str, status: int) -> str | None:
+        """Response rules: the answer a client got is evidence too. Returns the rule that struck."""
+        if not ip or not self._response_policies or self.exempt(ip, path):
+            return None
+        for rule in self.settings.response_rules:
+            if status in rule.statuses:
+                return self._count_response(ip, rule)
+        return None
+
+    def _count_response(self, ip: str, rule: ResponseRule) -> str | None:
+        now = self.clock.now()
+        key = f"{rule.name}|{ban_key(ip, self.settings.ipv6_prefix)}"
+        try:
+            outcome = self.store.record_strike(key, now, self._response_policies[rule.name])
+        except StoreError as exc:
+            self.health.failed(exc, self.on_error)
+            return None
+        if not outcome.banned or outcome.count == 0:
+            return None
+        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=rule.name)
+        self._strike(ip, rule.name, now)
+        return rule.name
+
+    def _strike(self, ip: str, rule: str, now: float) -> None:
+        key = ban_key(ip, self.settings.ipv6_prefix)
+        dry = self.settings.dry_run
+        try:
+            outcome = self.store.record_strike(_DRY + key if dry else key, now, self.policy)
+        except StoreError as exc:
+            self.health.failed(exc, self.on_error)
+            return
+        self.health.answered()
+        if outcome.banned and outcome.count:
+            until = math.inf if outcome.until is None else outcome.until
+            self._emit(
+                IP_BLOCK,
+                now,
+                ip=ip,
+                key=key,
+                rule=rule,
+                seconds=_seconds(until - now),
+                until=iso_utc(until),
+                dry_run=dry,
+            )
+
+    # -- the administration API ----------------------------------------------------------------
+
+    def ip_address_status(self, subject: str | RequestFacts | None) -> BanStatus:
+        """``safe``, ``warning`` with the count, or ``blocked`` with the seconds left.
+
+        ``subject`` is an address or a request (its client address). Raises
+        :class:`~stockade.errors.InvalidIpAddress` for a missing or invalid address.
+        """
+        raw = subject.client_ip if isinstance(subject, RequestFacts) else subject
+        ip = normalize_ip(raw) if isinstance(raw, str) else None
+        if ip is None:
+            raise InvalidIpAddress(raw)
+        now = self.clock.now()
+        key = ban_key(ip, self.settings.ipv6_prefix)
+        until = self.store.find_ban(ip, key, now)
+        if until is not None:
+            return bans.BanStatus("blocked", seconds_left=None if math.isinf(until) else until - now)
+        return bans.status(self.store.ban_state(key, now), now, self.policy)
+
+    def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``; inf: forever)."""
+        key, network = _target(target, self.settings.ipv6_prefix)
+        duration = self.policy.block_duration if seconds is None else float(seconds)
+        if math.isnan(duration) or duration < 0:
+            raise InvalidIpAddress(seconds)
+        now = self.clock.now()
+        until = now + duration
+        self.store.ban_ip(key, until, now, self.policy, network=network)
+        self._emit(IP_BLOCK, now, ip=key, key=key, seconds=_seconds(duration), until=iso_utc(until), by="api")
+        return BannedIp(key, until, network)
+
+    def unblock_ip_address(self, target: str) -> BannedIp:
+        """Lift the ban of an address or network; raises :class:`~stockade.errors.NotBanned` if none."""
+        key, network = _target(target, self.settings.ipv6_prefix)
+        now = self.clock.now()
+        until = self.store.unban_ip(key, now)
+        if until is None or not until - now > 0:
+            raise NotBanned(key)
+        self._emit(IP_UNBLOCK, now, ip=key, key=key, by="api")
+        return BannedIp(key, until, network)
+
+    def list_banned_ips(self) -> list[BannedIp]:
+        """Every active ban (dry-run counts and response-rule counts left out)."""
+        records = self.store.list_bans(self.clock.now())
+        return [BannedIp(r.key, r.until, r.network) for r in records if "|" not in r.key]
+
+    def sweep(self) -> int:
+        """Lift ended bans; each fires ``ip_unblock`` exactly once. Returns how many."""
+        now = self.clock.now()
+        ended = [key for key in self.store.sweep_bans(now) if "|" not in key]
+        for key in ended:
+            self._emit(IP_UNBLOCK, now, ip=key, key=key, expired=True)
+        return len(ended)
+
+    def _emit(self, what: str, now: float, **data: object) -> None:
+        if self.events.listening:
+            payload = {name: value for name, value in data.items() if value is not None and value is not False}
+            self.events.emit(Event(what, None, 0, BANS_DIRECTORY, payload, now))
+
+
+def _seconds(duration: float) -> float | None:
+    return None if math.isinf(duration) else duration
+
+
+def _target(text: str, ipv6_prefix: int) -> tuple[str, bool]:
+    """The ban key of an address (aggregated as requests are) or of a network (``a.b.c.d/n``)."""
+    if not isinstance(text, str):
+        raise InvalidIpAddress(text)
+    if "/" in text:
+        parsed = parse_network(text.strip())
+        if parsed is None:
+            raise InvalidIpAddress(text)
+        value, prefix, bits = parsed
+        address = normalize_ip(_address(value, bits))
+        if address is None:
+            raise InvalidIpAddress(text)
+        if bits == 128 and prefix == ipv6_prefix:
+            return ban_key(address, ipv6_prefix), False  # the key requests of that prefix count against
+        return f"{address}/{prefix}", True
+    ip = normalize_ip(text)
+    if ip is None:
+        raise InvalidIpAddress(text)
+    return ban_key(ip, ipv6_prefix), False
+
+
+def _address(value: int, bits: int) -> str:
+    family = socket.AF_INET if bits == 32 else socket.AF_INET6
+    return socket.inet_ntop(family, value.to_bytes(bits // 8, "big"))
