@@ -1,0 +1,141 @@
+"""Counters and gauges of one process, exposed in the Prometheus text format.
+
+Each :class:`Metrics` owns its own :class:`~prometheus_client.CollectorRegistry` (not the
+library's global one), so two servers in one test process never share numbers.
+
+What costs what on the request path: a pre-bound counter increment takes about 0.3 µs, so
+the server counts each request once, by outcome, and nothing else there. Lockout events
+are counted by an event sink (:attr:`Metrics.sink`), which runs only for logins. The store
+gauges and the store error counter cost nothing until a scrape: :meth:`Metrics.refresh`
+reads ``guard.store_status()`` then.
+
+Several worker processes: every process has its own registry, so a scrape of one worker's
+admin listener shows that worker's counters only, and Prometheus must scrape each worker
+(or sum across them). prometheus-client's multiprocess mode, which shares counters through
+files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is not used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+
+from stockade.errors import StoreError
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics import Counter as CounterChild
+
+    from stockade.core.events import Event
+    from stockade.engine import AsyncGuard
+    from stockade.stores.records import StoreStatus
+
+# Outcomes of a request as the protecting server counts them; others are counted as given.
+REQUEST_OUTCOMES: Final = ("allowed", "challenged", "refused", "blocked", "banned", "closed", "error")
+# Events of the engine (stockade.core.events), bound ahead so that the first ones cost no more.
+LOCKOUT_EVENTS: Final = ("auth_fail", "auth_success", "auth_refused", "user_block", "user_unblock")
+
+
+class Metrics:
+    """The numbers of one process, and their exposition for ``GET /metrics``."""
+
+    content_type: Final = CONTENT_TYPE_LATEST
+
+    def __init__(self, *, process: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("stockade_requests", "Requests decided, by outcome.", ["outcome"], registry=r)
+        self.lockout_events = Counter(
+            "stockade_lockout_events", "Login lockout events, by event.", ["event"], registry=r
+        )
+        self.store_errors = Counter(
+            "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
+        )
+        self.store_up = Gauge("stockade_store_up", "1 if the store answered the last scrape, else 0.", registry=r)
+        self.store_latency = Gauge(
+            "stockade_store_latency_seconds", "One round trip to the store, measured at the last scrape.", registry=r
+        )
+        self.view_lag = Gauge(
+            "stockade_view_lag_seconds",
+            "Last measured delay of a change notification to the local view (NaN when unknown).",
+            registry=r,
+        )
+        self.view_entries = Gauge(
+            "stockade_view_entries", "Entries in the local view of the store (NaN when it has none).", registry=r
+        )
+        self.pending_writes = Gauge(
+            "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
+        )
+        if process:
+            ProcessCollector(registry=r)
+        self._requests: dict[str, CounterChild] = {o: self.requests.labels(o) for o in REQUEST_OUTCOMES}
+        self._events: dict[str, CounterChild] = {e: self.lockout_events.labels(e) for e in LOCKOUT_EVENTS}
+        self._errors_seen = 0
+        self.sink = MetricsSink(self)
+        for gauge in (self.store_latency, self.view_lag, self.view_entries):
+            gauge.set(math.nan)
+
+    def count_request(self, outcome: str) -> None:
+        """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
+        child = self._requests.get(outcome)
+        if child is None:
+            child = self._requests[outcome] = self.requests.labels(outcome)
+        child.inc()
+
+    def count_event(self, what: str) -> None:
+        """One lockout event (``auth_fail``, ``user_block``...)."""
+        child = self._events.get(what)
+        if child is None:
+            child = self._events[what] = self.lockout_events.labels(what)
+        child.inc()
+
+    def observe_status(self, status: StoreStatus | None) -> None:
+        """Set the store gauges from a status, or mark the store down (``None``)."""
+        if status is None:
+            self.store_up.set(0)
+            self.store_latency.set(math.nan)
+            self.store_errors.inc()  # the status call itself failed; the store does not count that
+            return
+        self.store_up.set(1)
+        self.store_latency.set(status.latency)
+        self.view_lag.set(math.nan if status.view_lag is None else status.view_lag)
+        self.view_entries.set(math.nan if status.view_entries is None else status.view_entries)
+        self.pending_writes.set(status.pending_writes)
+        # The status carries a running total; the counter grows by what is new since.
+        if status.errors > self._errors_seen:
+            self.store_errors.inc(status.errors - self._errors_seen)
+            self._errors_seen = status.errors
+
+    async def refresh(self, guard: AsyncGuard) -> None:
+        """Read the store status now, for the gauges; a failing store is reported as down."""
+        try:
+            status = await guard.store_status()
+        except StoreError:
+            status = None
+        self.observe_status(status)
+
+    def exposition(self) -> bytes:
+        """Every metric in the Prometheus text format (:attr:`content_type`)."""
+        return generate_latest(self.registry)
+
+    async def scrape(self, guard: AsyncGuard) -> bytes:
+        """:meth:`refresh`, then :meth:`exposition`: what ``GET /metrics`` answers."""
+        await self.refresh(guard)
+        return self.exposition()
+
+
+class MetricsSink:
+    """An event sink for the guard (``sinks=[metrics.sink]``) that counts lockout events."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def submit(self, event: Event) -> None:
+        self.metrics.count_event(event.what)
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
