@@ -14,6 +14,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from stockade.core.events import Event
@@ -82,6 +83,23 @@ class AuditLog:
             message = inets_message(event)
             if message is not None:
                 lines.append((self._text_fd, f"[{inets_date(event.at)}] {message}\n".encode()))
+        self._write(lines)
+
+    def admin_call(self, at: float, by: str, action: str, args: Mapping[str, object], status: int) -> None:
+        """One mutating call of the admin API, whatever its outcome (JSON lines only)."""
+        if self._json_fd is None:
+            return
+        record = {
+            "at": _iso(at),
+            "what": "admin_call",
+            "by": by,
+            "action": action,
+            "args": dict(args),
+            "status": status,
+        }
+        self._write([(self._json_fd, (json.dumps(record, default=str) + "\n").encode())])
+
+    def _write(self, lines: list[tuple[int, bytes]]) -> None:
         with self._lock:
             for fd, line in lines:
                 try:
