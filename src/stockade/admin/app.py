@@ -1,0 +1,293 @@
+"""The admin HTTP API: a plain ASGI 3 application over an :class:`~stockade.engine.AsyncGuard`.
+
+It runs on a listener of its own (loopback by default) under any ASGI server. Every route
+but ``GET /health`` and ``GET /openapi.json`` needs ``Authorization: Bearer <token>``; the
+token is compared in constant time and never kept in clear. Answers are JSON; errors are
+``{"error": kind, "message": text}`` with 400, 401, 404, 405, 409 or 413, and 503 while the
+store fails. Each mutating call (block, unblock, reload) is written to the audit log with
+who made it, what it asked and how it ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from stockade.admin.http import (
+    JSON_TYPE,
+    ApiError,
+    BearerToken,
+    Disconnected,
+    Receive,
+    Scope,
+    Send,
+    bad_argument,
+    dump_json,
+    header_list,
+    parse_json_object,
+    parse_query,
+    port,
+    read_body,
+    seconds,
+    send_json,
+    send_response,
+    text,
+)
+from stockade.admin.openapi import openapi
+from stockade.core.directories import normalize_directory
+from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StockadeError, StoreError
+from stockade.stores.records import ANY, AddressFilter, PortFilter
+from stockade.stores.redis import redact
+
+if TYPE_CHECKING:
+    from stockade.engine import AsyncGuard
+    from stockade.engine.audit import AuditLog
+    from stockade.metrics import Metrics
+    from stockade.server.settings import AdminSettings
+
+Reload = Callable[[], Awaitable[dict[str, Any]]]
+Handler = Callable[["Request"], Awaitable[tuple[int, object]]]
+
+# The token has no name of its own; the audit log calls its holder this.
+ADMIN = "admin"
+
+
+@dataclass(slots=True)
+class Request:
+    scope: Scope
+    receive: Receive
+    args: dict[str, object] = field(default_factory=dict)  # the JSON body, for the audit log
+
+    @property
+    def query(self) -> bytes:
+        return bytes(self.scope.get("query_string") or b"")
+
+    async def json(self) -> dict[str, object]:
+        self.args = parse_json_object(await read_body(self.receive))
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A body that is not JSON, or is JSON already."""
+
+    body: bytes
+    content_type: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    handler: Handler
+    auth: bool = True
+    audit: str | None = None  # the action name in the audit log, for mutating routes
+
+
+class AdminApp:
+    """``AdminApp(guard, settings, metrics=..., reload=..., audit=...)``, an ASGI 3 app."""
+
+    def __init__(
+        self,
+        guard: AsyncGuard,
+        settings: AdminSettings,
+        *,
+        metrics: Metrics,
+        reload: Reload | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.guard = guard
+        self.metrics = metrics
+        self.reload = reload
+        self.audit = audit
+        self._token = BearerToken(settings.token)
+        directories = sorted(normalize_directory(d.path) for d in guard.settings.directories)
+        self._description = Raw(dump_json(openapi(tuple(directories))), JSON_TYPE)
+        self.routes: dict[str, dict[str, Route]] = {
+            "/health": {"GET": Route(self._health, auth=False)},
+            "/openapi.json": {"GET": Route(self._openapi_json, auth=False)},
+            "/metrics": {"GET": Route(self._metrics)},
+            "/status": {"GET": Route(self._status)},
+            "/users/blocked": {"GET": Route(self._blocked)},
+            "/users/auth": {"GET": Route(self._auth)},
+            "/users/block": {"POST": Route(self._block, audit="block_user")},
+            "/users/unblock": {"POST": Route(self._unblock, audit="unblock_user")},
+            "/reload": {"POST": Route(self._reload, audit="reload")},
+        }
+
+    def __repr__(self) -> str:
+        return f"<AdminApp over {self.guard!r}>"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        methods = self.routes.get(scope["path"])
+        route = methods.get(scope["method"]) if methods else None
+        try:
+            if route is None or route.auth:
+                self._token.check(header_list(scope))
+            if methods is None:
+                raise ApiError(404, "not_found", f"no such endpoint: {scope['path']}")
+            if route is None:
+                allowed = ", ".join(sorted(methods))
+                raise ApiError(405, "method_not_allowed", f"use {allowed}", [(b"allow", allowed.encode())])
+        except ApiError as error:
+            await send_json(send, error.status, error.body(), error.headers)
+            return
+        await self._answer(route, Request(scope, receive), send)
+
+    async def _answer(self, route: Route, request: Request, send: Send) -> None:
+        try:
+            status, body = await route.handler(request)
+        except Disconnected:
+            return
+        except ApiError as error:
+            status, body, headers = error.status, error.body(), error.headers
+        else:
+            headers = ()
+        if route.audit is not None and self.audit is not None:
+            self.audit.admin_call(self.guard.clock.now(), ADMIN, route.audit, request.args, status)
+        if isinstance(body, Raw):
+            await send_response(send, status, body.body, content_type=body.content_type)
+        else:
+            await send_json(send, status, body, headers)
+
+    # -- the routes ------------------------------------------------------------------------
+
+    async def _health(self, request: Request) -> tuple[int, object]:
+        return 200, {"status": "ok"}
+
+    async def _openapi_json(self, request: Request) -> tuple[int, object]:
+        return 200, self._description
+
+    async def _metrics(self, request: Request) -> tuple[int, object]:
+        return 200, Raw(await self.metrics.scrape(self.guard), self.metrics.content_type.encode())
+
+    async def _status(self, request: Request) -> tuple[int, object]:
+        parse_query(request.query, ())
+        with _translated():
+            status = await self.guard.store_status()
+        view = None
+        if status.view_trusted is not None:
+            view = {"trusted": status.view_trusted, "lag": status.view_lag, "entries": status.view_entries}
+        store = {
+            "url": redact(status.url),
+            "latency": status.latency,
+            "pending_writes": status.pending_writes,
+            "errors": status.errors,
+        }
+        return 200, {
+            "store": store,
+            "view": view,
+            "directories": sorted(normalize_directory(d.path) for d in self.guard.settings.directories),
+        }
+
+    async def _blocked(self, request: Request) -> tuple[int, object]:
+        directory, address, port_ = _listing_filters(parse_query(request.query, ("dir", "address", "port")))
+        with _translated():
+            users = await self.guard.list_blocked_users(directory, address=address, port=port_)
+        return 200, {"users": [user.as_dict() for user in users]}
+
+    async def _auth(self, request: Request) -> tuple[int, object]:
+        directory, address, port_ = _listing_filters(parse_query(request.query, ("dir", "address", "port")))
+        with _translated():
+            users = await self.guard.list_auth_users(directory, address=address, port=port_)
+        return 200, {"users": [user.as_dict() for user in users]}
+
+    async def _block(self, request: Request) -> tuple[int, object]:
+        body = await request.json()
+        _only(body, ("user", "dir", "seconds", "address", "port"))
+        user = _required_text(body, "user")
+        directory = _required_text(body, "dir")
+        duration = None if body.get("seconds") is None else seconds(body["seconds"])
+        address, port_ = _listener_filters(body)
+        with _translated():
+            blocked = await self.guard.block_user(user, directory, duration, address=address, port=port_)
+        return 200, {"blocked": [entry.as_dict() for entry in blocked]}
+
+    async def _unblock(self, request: Request) -> tuple[int, object]:
+        body = await request.json()
+        _only(body, ("user", "dir", "address", "port"))
+        user = _required_text(body, "user")
+        directory = text("dir", body.get("dir"), optional=True)
+        address, port_ = _listener_filters(body)
+        with _translated():
+            removed = await self.guard.unblock_user(user, directory, address=address, port=port_)
+        return 200, {"unblocked": [entry.as_dict() for entry in removed]}
+
+    async def _reload(self, request: Request) -> tuple[int, object]:
+        await request.json()
+        if self.reload is None:
+            raise ApiError(501, "not_implemented", "this server cannot reload its configuration")
+        try:
+            result = await self.reload()
+        except (StockadeError, OSError) as exc:
+            raise ApiError(409, "reload_failed", f"the configuration was not reloaded: {exc}") from None
+        return 200, result
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn the guard's errors into API answers."""
+    try:
+        yield
+    except NotBlocked as exc:
+        raise ApiError(404, "not_blocked", str(exc).partition(": ")[2]) from None
+    except NoSuchDirectory as exc:
+        raise ApiError(404, "no_such_directory", str(exc).partition(": ")[2]) from None
+    except InvalidArgument as exc:
+        raise ApiError(400, "invalid_argument", str(exc)) from None
+    except StoreError:
+        raise ApiError(503, "store_error", "the store failed; try again") from None
+
+
+def _only(body: Mapping[str, object], fields: tuple[str, ...]) -> None:
+    for name in body:
+        if name not in fields:
+            raise bad_argument("field", name, ", ".join(fields))
+
+
+def _required_text(body: Mapping[str, object], name: str) -> str:
+    if name not in body:
+        raise ApiError(400, "invalid_argument", f"missing field {name!r}")
+    value = text(name, body[name])
+    if not value:
+        raise bad_argument(name, value, "a non-empty string")
+    return value
+
+
+def _address(value: object) -> AddressFilter:
+    """A listener address filter: ``*`` is the listener bound to every address."""
+    address = text("address", value)
+    return None if address == "*" else address
+
+
+def _listing_filters(params: Mapping[str, str]) -> tuple[str | None, AddressFilter, PortFilter]:
+    for name, value in params.items():
+        if not value:
+            raise bad_argument(name, value, "a value (leave the parameter out for all)")
+    address: AddressFilter = _address(params["address"]) if "address" in params else ANY
+    port_: PortFilter = port(params["port"]) if "port" in params else ANY
+    return text("dir", params.get("dir"), optional=True), address, port_
+
+
+def _listener_filters(body: Mapping[str, object]) -> tuple[AddressFilter, PortFilter]:
+    address: AddressFilter = _address(body["address"]) if body.get("address") is not None else ANY
+    port_: PortFilter = port(body["port"]) if body.get("port") is not None else ANY
+    return address, port_
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,298 @@
+"""The OpenAPI 3.1 description of the admin API, served at ``GET /openapi.json``.
+
+Written out by hand next to the routes it describes: the API is small, and a schema that
+says exactly what the handlers accept (no unknown fields, ports 0-65535, durations up to
+100 years) lets schemathesis hunt for answers that break it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from stockade.admin.http import MAX_SECONDS
+from stockade.engine._async.guard import MAX_USER_LENGTH
+
+API_VERSION = "1.0.0"
+
+_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
+_NAME = {**_TEXT, "minLength": 1}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+_UNAUTHORIZED = {
+    "description": "Missing, malformed or wrong bearer token",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+_STORE_FAILED = _error("The store failed")
+
+
+def _listing(summary: str, schema: str, directory: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": [
+                {
+                    "name": "dir",
+                    "in": "query",
+                    "description": "A protected directory, like /secure",
+                    "schema": directory,
+                },
+                {
+                    "name": "address",
+                    "in": "query",
+                    "description": "Only this listener address (* for a listener bound to every address)",
+                    "schema": _NAME,
+                },
+                {
+                    "name": "port",
+                    "in": "query",
+                    "description": "Only this listener port",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 65535},
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["users"],
+                        "properties": {"users": {"type": "array", "items": _ref(schema)}},
+                    },
+                    "The users, in a stable order",
+                ),
+                "400": _error("A bad parameter"),
+                "401": _UNAUTHORIZED,
+                "404": _error("No such directory (no_such_directory)"),
+                "503": _STORE_FAILED,
+            },
+        }
+    }
+
+
+def _mutation(summary: str, request: str, result: str, errors: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(request)}}},
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": [result],
+                        "properties": {result: {"type": "array", "items": _ref("BlockedUser")}},
+                    },
+                    "Done; one entry per directory and listener",
+                ),
+                "400": _error("A bad body or field"),
+                "401": _UNAUTHORIZED,
+                **errors,
+                "413": _error("The body is too large"),
+                "503": _STORE_FAILED,
+            },
+        }
+    }
+
+
+_LISTENER_FIELDS: dict[str, Any] = {
+    "address": {
+        "description": "Only this listener address (* for a listener bound to every address)",
+        "oneOf": [_TEXT, {"type": "null"}],
+    },
+    "port": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535}, {"type": "null"}]},
+}
+
+_ENTRY: dict[str, Any] = {
+    "user": {"type": "string"},
+    "dir": {"type": "string"},
+    "address": {"type": ["string", "null"], "description": "The listener address; null when bound to every address"},
+    "port": {"type": "integer"},
+    "until": {"type": ["string", "null"], "description": "ISO 8601 UTC; null for a block without end"},
+}
+
+
+def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string", "description": "A stable kind, like not_blocked"},
+                "message": {"type": "string"},
+            },
+        },
+        "BlockedUser": {
+            "type": "object",
+            "required": ["user", "dir", "address", "port", "until"],
+            "properties": {**_ENTRY, "client": {"type": "string", "description": "The client IP of an IP lockout"}},
+        },
+        "AuthUser": {"type": "object", "required": ["user", "dir", "address", "port", "until"], "properties": _ENTRY},
+        "BlockRequest": {
+            "type": "object",
+            "required": ["user", "dir"],
+            "additionalProperties": False,
+            "properties": {
+                "user": {**_NAME, "maxLength": MAX_USER_LENGTH},
+                "dir": {**directory, "description": "The protected directory, like /secure"},
+                "seconds": {
+                    "description": "How long; the directory's block_time when omitted",
+                    "oneOf": [
+                        {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+                        {"type": "string", "enum": ["infinity"]},
+                        {"type": "null"},
+                    ],
+                },
+                **_LISTENER_FIELDS,
+            },
+        },
+        "UnblockRequest": {
+            "type": "object",
+            "required": ["user"],
+            "additionalProperties": False,
+            "properties": {
+                "user": {**_NAME, "maxLength": MAX_USER_LENGTH},
+                "dir": {
+                    "description": "A protected directory; every directory when omitted",
+                    "oneOf": [_TEXT, {"type": "null"}],
+                },
+                **_LISTENER_FIELDS,
+            },
+        },
+        "Status": {
+            "type": "object",
+            "required": ["store", "view", "directories"],
+            "properties": {
+                "store": {
+                    "type": "object",
+                    "required": ["url", "latency", "pending_writes", "errors"],
+                    "properties": {
+                        "url": {"type": "string", "description": "Without its password"},
+                        "latency": {"type": "number", "description": "One round trip, in seconds"},
+                        "pending_writes": {"type": "integer"},
+                        "errors": {"type": "integer"},
+                    },
+                },
+                "view": {
+                    "oneOf": [
+                        {"type": "null", "description": "The store is local and needs no view"},
+                        {
+                            "type": "object",
+                            "required": ["trusted", "lag", "entries"],
+                            "properties": {
+                                "trusted": {"type": "boolean"},
+                                "lag": {"type": ["number", "null"], "description": "Seconds; null when unknown"},
+                                "entries": {"type": ["integer", "null"]},
+                            },
+                        },
+                    ]
+                },
+                "directories": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    }
+
+
+@cache
+def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
+    """The description; ``directories`` (a tuple) become examples of the ``dir`` fields.
+
+    Built once per set of directories: callers must not change it.
+    """
+    public: list[dict[str, list[str]]] = []
+    directory = {**_NAME, "examples": list(directories)} if directories else _NAME
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "stockade admin API",
+            "version": API_VERSION,
+            "description": "Lockout administration, status and metrics of a stockade server.",
+        },
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _schemas(directory),
+        },
+        "paths": {
+            "/health": {
+                "get": {
+                    "summary": "Liveness; needs no token",
+                    "security": public,
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+                            "The server is up",
+                        )
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This description; needs no token",
+                    "security": public,
+                    "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 description")},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this process",
+                    "responses": {
+                        "200": {
+                            "description": "The Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": _UNAUTHORIZED,
+                    },
+                }
+            },
+            "/status": {
+                "get": {
+                    "summary": "The store: its URL, latency and local view",
+                    "responses": {
+                        "200": _json(_ref("Status"), "The store answered"),
+                        "400": _error("A query parameter (none is accepted)"),
+                        "401": _UNAUTHORIZED,
+                        "503": _STORE_FAILED,
+                    },
+                }
+            },
+            "/users/blocked": _listing("Users blocked now", "BlockedUser", directory),
+            "/users/auth": _listing("Users who logged in within auth_timeout", "AuthUser", directory),
+            "/users/block": _mutation(
+                "Block a user in a directory",
+                "BlockRequest",
+                "blocked",
+                {"404": _error("No such directory (no_such_directory)")},
+            ),
+            "/users/unblock": _mutation(
+                "Remove a user's blocks",
+                "UnblockRequest",
+                "unblocked",
+                {"404": _error("No such directory (no_such_directory), or the user is not blocked (not_blocked)")},
+            ),
+            "/reload": {
+                "post": {
+                    "summary": "Reload the configuration and its files, keeping the old state on any error",
+                    "responses": {
+                        "200": _json({"type": "object"}, "What was reloaded"),
+                        "400": _error("A body that is not a JSON object"),
+                        "401": _UNAUTHORIZED,
+                        "409": _error("The new configuration is invalid; nothing changed (reload_failed)"),
+                        "413": _error("The body is too large"),
+                        "501": _error("This server cannot reload (not_implemented)"),
+                    },
+                }
+            },
+        },
+    }
