@@ -334,7 +334,7 @@ def test_audit_values(base: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("listen = 1", "listen: unknown key: expected one of server, store, audit, proxy, admin, directory"),
+        ("listen = 1", "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, directory"),
         ("server = 3", "server: expected a table (got 3)"),
         (
             '[directory]\npath = "/a"',
@@ -595,3 +595,82 @@ def test_admin_token_problems(base: Path) -> None:
     assert issues(base, '[admin]\ntoken_env = "STOCKADE_UNSET_VARIABLE"\n') == [
         "admin.token_env: the environment variable is not set (got 'STOCKADE_UNSET_VARIABLE')"
     ]
+
+
+# -- [bans] -------------------------------------------------------------------------------------
+
+
+BANS = """
+[bans]
+enabled = true
+malicious_req_threshold = 5
+window = 600
+block_duration = 86400
+escalation = { factor = 2, max = 2592000 }
+ipv6_prefix = 64
+allow = ["127.0.0.1", "10.0.0.0/8"]
+ignore_routes = ["/webhooks/stripe", "re:^/healthz?$"]
+inspect_percentage = 100
+rules = ["builtin"]
+additional_rules = [{ name = "old-admin", cond = 'req_path_prefix_in("/old-admin", true)' }]
+response_rules = [{ name = "not_found_flood", status = [404], count = 20, window = 60 }]
+resp_status_code = 403
+resp_body = "Forbidden"
+resp_headers = { "X-Blocked-By" = "stockade" }
+dry_run = false
+callback = "tests.integration.callbacks:record"
+"""
+
+
+def test_the_bans_section_of_the_issue(base: Path) -> None:
+    from stockade.core.facts import RequestFacts  # noqa: PLC0415
+
+    bans = load(base, BANS).bans
+    assert bans is not None
+    policy = bans.policy
+    assert (policy.threshold, policy.window, policy.block_duration) == (5, 600.0, 86400.0)
+    assert (policy.escalation_factor, policy.escalation_max) == (2.0, 2592000.0)
+    assert "10.9.9.9" in bans.allow
+    assert "11.0.0.1" not in bans.allow
+    assert bans.ignore_paths == ("/webhooks/stripe",)
+    assert bans.ignore_patterns[0].search("/healthz")
+    assert bans.detector.detect(RequestFacts(path="/old-admin/x")) == "old-admin"
+    assert bans.detector.detect(RequestFacts(path="/.env")) == "env_file"
+    assert [(r.name, r.statuses, r.count, r.window) for r in bans.response_rules] == [
+        ("not_found_flood", frozenset({404}), 20, 60.0)
+    ]
+    assert (bans.resp_status_code, bans.resp_body, bans.resp_headers) == (
+        403,
+        b"Forbidden",
+        (("X-Blocked-By", "stockade"),),
+    )
+    assert bans.callbacks == (record,)
+    assert load(base, BANS).guard_settings().bans is not None
+    assert load(base, "").bans is None
+    defaults = load(base, "[bans]\n").bans
+    assert defaults is not None
+    assert (defaults.policy.threshold, defaults.policy.escalation_factor, defaults.ipv6_prefix) == (5, 1.0, 64)
+
+
+def test_bans_problems_all_at_once(base: Path) -> None:
+    problems = issues(
+        base,
+        "[bans]\nmalicious_req_threshold = 0\nipv6_prefix = 129\ninspect_percentage = 101\n"
+        'allow = ["10.0.0.0/33"]\nignore_routes = ["webhooks", "re:("]\nrules = ["nope"]\n'
+        'additional_rules = [{ name = "x", cond = \'req_host_in("a"\' }]\nresp_status_code = 99\n'
+        'escalation = { factor = 0.5 }\nresp_headers = { "Bad Name" = "v" }\n',
+    )
+    assert problems[:6] == [
+        "bans.malicious_req_threshold: expected an integer >= 1 (got 0)",
+        "bans.escalation.factor: expected a number >= 1 (got 0.5)",
+        "bans.ipv6_prefix: expected an IPv6 prefix length from 1 to 128 (got 129)",
+        "bans.inspect_percentage: expected a number from 0 to 100 (got 101)",
+        "bans.resp_status_code: expected an HTTP status from 100 to 599 (got 99)",
+        "bans.allow[0]: expected an IP address or a network in CIDR notation without host bits set"
+        " (like 10.0.0.0/8 or 2001:db8::/32) (got '10.0.0.0/33')",
+    ]
+    assert problems[6].startswith("bans.ignore_routes[0]: expected a path")
+    assert problems[7].startswith("bans.ignore_routes[1]: not a regular expression")
+    assert problems[8].startswith("bans.rules: unknown rule 'nope'")
+    assert problems[9].startswith("bans.additional_rules[0].cond: 1:")
+    assert problems[10].startswith("bans.resp_headers.Bad Name: expected a header name")

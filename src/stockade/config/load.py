@@ -14,6 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,12 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from stockade.auth.htpasswd import Htpasswd
+from stockade.conditions import ConditionError, RuleList, compile_condition
 from stockade.config.listen import ListenAddress, parse_listen
 from stockade.config.schema import (
     AdminSection,
     AuditSection,
+    BansSection,
     ConfigFile,
     DirectorySection,
     ListenerTable,
@@ -35,11 +38,21 @@ from stockade.config.schema import (
     ServerSection,
     StoreSection,
 )
+from stockade.core.bans import BanPolicy
+from stockade.core.detection import Detector, builtin_rules
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
 from stockade.engine.events import callback_issue, resolve_callback
-from stockade.engine.settings import DirectorySettings, ErrorPolicy, EventCallback, GuardSettings
+from stockade.engine.settings import (
+    BanSettings,
+    DirectorySettings,
+    ErrorPolicy,
+    EventCallback,
+    GuardSettings,
+    ResponseRule,
+)
 from stockade.errors import ConfigError, ConfigIssue, FileFormatError, InvalidArgument
+from stockade.netaddr import NetworkSet
 from stockade.server.settings import (
     AdminSettings,
     Limits,
@@ -62,7 +75,9 @@ _SECTIONS: dict[str, type[Section]] = {
     "audit": AuditSection,
     "proxy": ProxySection,
     "admin": AdminSection,
+    "bans": BansSection,
 }
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
 _GENERIC_MESSAGES = {
     "missing": "required key is missing",
@@ -111,6 +126,7 @@ class Config:
     access_log_stdout: bool = False
     trusted: TrustedProxies = field(default_factory=TrustedProxies)
     admin: AdminSettings | None = None
+    bans: BanSettings | None = None
 
     @property
     def base(self) -> Path:
@@ -127,6 +143,7 @@ class Config:
             directories=tuple(d.settings for d in self.directories),
             listeners=tuple(a.listener for a in self.listen),
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
+            bans=self.bans,
         )
 
 
@@ -184,8 +201,8 @@ def _issue(error: Mapping[str, Any], prefix: str, model: type[Section]) -> Confi
 def _table(model: type[Section], key: str) -> type[Section] | None:
     """The model of ``model.key`` when that key is a nested table."""
     info = model.model_fields.get(key)
-    kind = info.annotation if info is not None else None
-    return kind if isinstance(kind, type) and issubclass(kind, Section) else None
+    kinds = (info.annotation, *typing.get_args(info.annotation)) if info is not None else ()
+    return next((kind for kind in kinds if isinstance(kind, type) and issubclass(kind, Section)), None)
 
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
@@ -221,6 +238,7 @@ class _Loader:
         audit = self._section(AuditSection, data, "audit")
         proxy = self._section(ProxySection, data, "proxy")
         admin = self._section(AdminSection, data, "admin") if "admin" in data else None
+        bans = self._section(BansSection, data, "bans") if "bans" in data else None
         raw_dirs = data.get("directory", [])
         if not isinstance(raw_dirs, list):
             self.issues.append(ConfigIssue("directory", "expected an array of tables ([[directory]])", raw_dirs, True))
@@ -234,6 +252,7 @@ class _Loader:
         access_log = self._access_log(server) if server else None
         trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
         admin_settings = self._admin(admin)
+        ban_settings = self._bans(bans, data) if bans is not None else None
         store_url = self._store_url(store) if store else ""
         audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
@@ -244,7 +263,9 @@ class _Loader:
         valid_sections = [s for s in sections if s is not None]
         return Config(
             path=self.path,
-            raw=ConfigFile(server=server, store=store, audit=audit, proxy=proxy, admin=admin, directory=valid_sections),
+            raw=ConfigFile(
+                server=server, store=store, audit=audit, proxy=proxy, admin=admin, bans=bans, directory=valid_sections
+            ),
             listen=tuple(spec.address for spec in listeners),
             document_root=document_root,
             store_url=store_url,
@@ -259,6 +280,7 @@ class _Loader:
             access_log_stdout=server.access_log == "-",
             trusted=trusted,
             admin=admin_settings,
+            bans=ban_settings,
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -490,6 +512,91 @@ class _Loader:
         if file.is_dir():
             self.issues.append(ConfigIssue(f"audit.{key}", "expected a file, not a directory", str(file), True))
         return file
+
+    # -- bans -----------------------------------------------------------------------------------
+
+    def _bans(self, bans: BansSection, data: Mapping[str, Any]) -> BanSettings:
+        raw = data.get("bans", {})
+        allow = self._networks("bans.allow", bans.allow, isinstance(raw.get("allow"), str))
+        paths, patterns = self._ignore_routes(bans.ignore_routes, isinstance(raw.get("ignore_routes"), str))
+        try:
+            chosen = builtin_rules(bans.rules)
+        except ValueError as exc:
+            self.issues.append(ConfigIssue("bans.rules", str(exc)))
+            chosen = ()
+        custom: list[tuple[str, Any]] = []
+        names: set[str] = {rule.name for rule in chosen}
+        for i, table in enumerate(bans.additional_rules):
+            where = f"bans.additional_rules[{i}]"
+            if table.name in names:
+                self.issues.append(ConfigIssue(f"{where}.name", "same name as another rule", table.name, True))
+            names.add(table.name)
+            try:
+                custom.append((table.name, compile_condition(table.cond)))
+            except ConditionError as exc:
+                self.issues.append(ConfigIssue(f"{where}.cond", str(exc)))
+        for name, value in bans.resp_headers.items():
+            if not _HEADER_NAME.match(name) or any(c in value for c in "\r\n\x00"):
+                self.issues.append(
+                    ConfigIssue(f"bans.resp_headers.{name}", "expected a header name and a one-line value", value, True)
+                )
+        escalation = bans.escalation
+        policy = BanPolicy(
+            threshold=bans.malicious_req_threshold,
+            window=bans.window,
+            block_duration=bans.block_duration,
+            escalation_factor=escalation.factor if escalation else 1.0,
+            escalation_max=escalation.max if escalation else bans.block_duration,
+            remember=escalation.remember if escalation else 0.0,
+        )
+        callbacks = self._callbacks("bans", bans.callback, isinstance(raw.get("callback"), str))
+        return BanSettings(
+            enabled=bans.enabled,
+            policy=policy,
+            ipv6_prefix=bans.ipv6_prefix,
+            allow=allow,
+            ignore_paths=paths,
+            ignore_patterns=patterns,
+            inspect_percentage=bans.inspect_percentage,
+            detector=Detector(chosen, RuleList(custom) if custom else None),
+            response_rules=tuple(
+                ResponseRule(r.name, frozenset(r.status), r.count, r.window) for r in bans.response_rules
+            ),
+            resp_status_code=bans.resp_status_code,
+            resp_body=bans.resp_body.encode("utf-8"),
+            resp_headers=tuple(bans.resp_headers.items()),
+            dry_run=bans.dry_run,
+            callbacks=callbacks,
+        )
+
+    def _networks(self, where: str, entries: list[str], single: bool) -> NetworkSet:
+        good: list[str] = []
+        for i, entry in enumerate(entries):
+            try:
+                NetworkSet.from_strings([entry.strip()])
+            except InvalidArgument as exc:
+                self.issues.append(
+                    ConfigIssue(where if single else f"{where}[{i}]", f"expected {exc.accepted}", entry, True)
+                )
+                continue
+            good.append(entry.strip())
+        return NetworkSet.from_strings(good)
+
+    def _ignore_routes(self, entries: list[str], single: bool) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
+        paths: list[str] = []
+        patterns: list[re.Pattern[str]] = []
+        for i, entry in enumerate(entries):
+            where = "bans.ignore_routes" if single else f"bans.ignore_routes[{i}]"
+            if entry.startswith("re:"):
+                try:
+                    patterns.append(re.compile(entry[3:]))
+                except re.error as exc:
+                    self.issues.append(ConfigIssue(where, f"not a regular expression: {exc}", entry, True))
+            elif entry.startswith("/"):
+                paths.append(normalize_directory(entry))
+            else:
+                self.issues.append(ConfigIssue(where, 'expected a path like "/webhooks" or "re:<regexp>"', entry, True))
+        return tuple(paths), tuple(patterns)
 
     # -- directories ------------------------------------------------------------------------
 

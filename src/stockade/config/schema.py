@@ -129,6 +129,41 @@ def _positive_count(value: object) -> int:
     return value
 
 
+def _factor(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value < math.inf:
+        raise PydanticCustomError("factor", "expected a number >= 1")
+    return float(value)
+
+
+def _statuses(value: object) -> list[int]:
+    items = [value] if isinstance(value, int) else value
+    if not isinstance(items, list) or not items or not all(_is_status(i) for i in items):
+        raise PydanticCustomError("status", "expected an HTTP status from 100 to 599, or an array of them")
+    return list(items)
+
+
+def _is_status(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
+
+
+def _status_code(value: object) -> int:
+    if not isinstance(value, int) or not _is_status(value):
+        raise PydanticCustomError("status", "expected an HTTP status from 100 to 599")
+    return value
+
+
+def _prefix_length(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 128:
+        raise PydanticCustomError("prefix", "expected an IPv6 prefix length from 1 to 128")
+    return value
+
+
+def _percentage(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise PydanticCustomError("percentage", "expected a number from 0 to 100")
+    return float(value)
+
+
 Seconds = Annotated[float, BeforeValidator(_positive_seconds)]
 SizeOrInfinity = Annotated[int | None, BeforeValidator(_size_or_infinity)]
 PositiveCount = Annotated[int, BeforeValidator(_positive_count)]
@@ -219,6 +254,52 @@ class ProxySection(Section):
     )
 
 
+class EscalationTable(Section):
+    """``escalation = { factor = 2, max = 2592000 }``: each repeat ban multiplied, up to ``max`` seconds."""
+
+    factor: Annotated[float, BeforeValidator(_factor)] = 2.0
+    max: DurationOrInfinity = 30 * 86_400.0
+    remember: DurationOrInfinity = 30 * 86_400.0  # how long earlier bans count
+
+
+class RuleTable(Section):
+    """``{ name = "old-admin", cond = 'req_path_prefix_in("/old-admin", true)' }``."""
+
+    name: NonEmpty
+    cond: NonEmpty
+
+
+class ResponseRuleTable(Section):
+    """``{ name = "not_found_flood", status = [404], count = 20, window = 60 }``: more than ``count`` in ``window``."""
+
+    name: NonEmpty
+    status: Annotated[list[int], BeforeValidator(_statuses)]
+    count: PositiveCount
+    window: Seconds
+
+
+class BansSection(Section):
+    """``[bans]``: automatic IP bans for malicious requests (Phx2Ban)."""
+
+    enabled: bool = True
+    malicious_req_threshold: PositiveCount = 5
+    window: Seconds = 600.0
+    block_duration: DurationOrInfinity = 86_400.0
+    escalation: EscalationTable | None = None
+    ipv6_prefix: Annotated[int, BeforeValidator(_prefix_length)] = 64
+    allow: StringList = Field(default_factory=list)
+    ignore_routes: StringList = Field(default_factory=list)
+    inspect_percentage: Annotated[float, BeforeValidator(_percentage)] = 100.0
+    rules: StringList = Field(default_factory=lambda: ["builtin"])
+    additional_rules: list[RuleTable] = Field(default_factory=list)
+    response_rules: list[ResponseRuleTable] = Field(default_factory=list)
+    resp_status_code: Annotated[int, BeforeValidator(_status_code)] = 403
+    resp_body: str = "Forbidden"
+    resp_headers: dict[str, str] = Field(default_factory=dict)
+    dry_run: bool = False
+    callback: StringList = Field(default_factory=list)
+
+
 class AdminSection(Section):
     """``[admin]``: the administration API on a listener of its own (loopback by default)."""
 
@@ -279,4 +360,5 @@ class ConfigFile(Section):
     audit: AuditSection = Field(default_factory=AuditSection)
     proxy: ProxySection = Field(default_factory=ProxySection)
     admin: AdminSection | None = None
+    bans: BansSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)
