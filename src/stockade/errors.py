@@ -156,7 +156,7 @@ class BlockFileError(StockadeError):
 
 
 class BlockConfError(BlockFileError):
-    """``mod_block.conf`` is not a valid gcfg file for mod_block; every problem is listed, each as ``line:col: text``."""
+    """``mod_block.conf`` is not a valid gcfg file for mod_block; each problem is listed as ``line:col: text``."""
 
     def __init__(self, file: str, issues: Sequence[tuple[int, int, str]]) -> None:
         first = issues[0] if issues else (0, 0, "invalid configuration")
@@ -171,7 +171,10 @@ class BlockConfError(BlockFileError):
     def __str__(self) -> str:
         if not self.issues:
             return f"{self.file}: {self.message}"
-        lines = [f"{self.file}:{line}:{col}: {message}" if line else f"{self.file}: {message}" for line, col, message in self.issues]
+        lines = [
+            f"{self.file}:{line}:{col}: {message}" if line else f"{self.file}: {message}"
+            for line, col, message in self.issues
+        ]
         return "\n".join(lines)
 
 

@@ -1,0 +1,154 @@
+"""mod_block at run time: the connection check, the request decision and the module counters.
+
+Two checks, in BFE's order (``bfe.md`` §2.4):
+
+- **Connection** (BFE's ``HandleAccept``, before TLS and before a byte is read): the peer
+  address is looked up in the IP blocklist; a listed peer's connection is closed without a
+  response.
+- **Request** (``HandleFoundProduct``, after the host table named the product): the
+  ``global`` rules, then the product's rules, each list in file order; the first rule whose
+  condition matches decides. ``CLOSE`` closes the connection without a response, ``ALLOW``
+  ends mod_block's processing (later stages still run). A request without a product (the
+  host table found none) never reaches mod_block, which then counts nothing.
+
+The counters follow BFE's increments exactly, including its corners: a request whose
+product has no rule list and which no global rule matched counts only in ``REQ_TOTAL``; a
+product with an empty list counts ``REQ_ACCEPT`` when nothing matches; a matched rule
+whose command is neither ``CLOSE`` nor ``ALLOW`` (only from rules made in code) counts
+``WRONG_COMMAND`` and the search goes on. ``REQ_TO_CHECK`` (listed in mod_block's
+documentation, gone from BFE's code) counts the requests for which at least one rule list
+is evaluated. The counters belong to the module, not to a table: reloads never reset them.
+
+:class:`BlockTable` holds the rule set and the blocklist in force as plain attributes; a
+reload builds new ones aside and assigns them (one atomic store each), and a check reads
+each once, so it sees one table from start to end. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from stockade.core.facts import RequestFacts
+from stockade.rules.decision import PASS, BlockDecision
+from stockade.rules.iptable import IPTable
+from stockade.rules.rule_file import GLOBAL, ProductRules, RuleSet
+
+__all__ = ["COUNTER_NAMES", "PASS", "BlockCounters", "BlockDecision", "BlockTable", "ConnectionDecision"]
+
+ConnectionDecision = Literal["accept", "close"]
+
+COUNTER_NAMES = (
+    "CONN_TOTAL",
+    "CONN_ACCEPT",
+    "CONN_REFUSE",
+    "REQ_TOTAL",
+    "REQ_ACCEPT",
+    "REQ_REFUSE",
+    "WRONG_COMMAND",
+    "REQ_TO_CHECK",
+)
+
+
+class BlockCounters:
+    """The module counters, as BFE names them in ``snapshot()``: ``CONN_TOTAL`` ... ``REQ_TO_CHECK``."""
+
+    __slots__ = (
+        "conn_accept",
+        "conn_refuse",
+        "conn_total",
+        "req_accept",
+        "req_refuse",
+        "req_to_check",
+        "req_total",
+        "wrong_command",
+    )
+
+    def __init__(self) -> None:
+        self.conn_total = self.conn_accept = self.conn_refuse = 0
+        self.req_total = self.req_accept = self.req_refuse = 0
+        self.wrong_command = self.req_to_check = 0
+
+    def snapshot(self) -> dict[str, int]:
+        """Every counter by its BFE name (the Prometheus name is ``mod_block_`` plus it)."""
+        return {name: getattr(self, name.lower()) for name in COUNTER_NAMES}
+
+    def __repr__(self) -> str:
+        return f"BlockCounters({self.snapshot()})"
+
+
+class BlockTable:
+    """The rules and the blocklist in force, and the counters: :meth:`check_connection`, :meth:`check_request`.
+
+    ``rules`` and ``blocklist`` may be replaced at any time by assignment (that is what a
+    reload does); ``counters`` live as long as the table object.
+    """
+
+    __slots__ = ("blocklist", "counters", "rules")
+
+    def __init__(
+        self, rules: RuleSet | None = None, blocklist: IPTable | None = None, counters: BlockCounters | None = None
+    ) -> None:
+        self.rules = rules if rules is not None else RuleSet.empty()
+        self.blocklist = blocklist if blocklist is not None else IPTable()
+        self.counters = counters if counters is not None else BlockCounters()
+
+    def check_connection(self, peer: str) -> ConnectionDecision:
+        """``"close"`` if the peer address (socket peer or PROXY-protocol source) is listed, else ``"accept"``."""
+        counters = self.counters
+        counters.conn_total += 1
+        if self.blocklist.contains(peer):
+            counters.conn_refuse += 1
+            return "close"
+        counters.conn_accept += 1
+        return "accept"
+
+    def check_request(self, facts: RequestFacts, product: str | None) -> BlockDecision:
+        """The decision for a request of ``product`` (None: the host table found no product, mod_block does not run)."""
+        if product is None:
+            return PASS
+        counters = self.counters
+        counters.req_total += 1
+        products = self.rules.products
+        shared = products.get(GLOBAL)
+        own = products.get(product)
+        if shared is None and own is None:
+            return PASS
+        counters.req_to_check += 1
+        info: str | None = None
+        if shared is not None:
+            decision, info = self._process(shared, facts, info)
+            if decision is not None:
+                return decision
+        if own is None:  # BFE returns here without counting REQ_ACCEPT
+            return PASS if info is None else BlockDecision("pass", info)
+        decision, info = self._process(own, facts, info)
+        if decision is not None:
+            return decision
+        counters.req_accept += 1
+        return PASS if info is None else BlockDecision("pass", info)
+
+    def _process(
+        self, rules: ProductRules, facts: RequestFacts, info: str | None
+    ) -> tuple[BlockDecision | None, str | None]:
+        """The first decisive match of one list, and the name left in block_info."""
+        index = rules.index.first_index(facts)
+        while index is not None:
+            decision = rules.decisions[index]
+            if decision is not None:
+                if decision.action == "allow":
+                    self.counters.req_accept += 1
+                else:
+                    self.counters.req_refuse += 1
+                return decision, decision.rule
+            self.counters.wrong_command += 1
+            info = rules.rules[index].name
+            index = _next_match(rules, facts, index + 1)
+        return None, info
+
+
+def _next_match(rules: ProductRules, facts: RequestFacts, start: int) -> int | None:
+    """The next matching rule from ``start`` on, by a plain scan (only after a rule with an unknown command)."""
+    for index in range(start, len(rules.rules)):
+        if rules.rules[index].condition(facts):
+            return index
+    return None
