@@ -7,6 +7,7 @@ one line on stderr, so scripts and log collectors can take it whole.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from stockade.config import Config, load_config
 from stockade.engine import Guard
 from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
-from stockade.errors import ConfigError, InvalidArgument, LockoutError, StoreError
+from stockade.errors import BanError, ConfigError, InvalidArgument, LockoutError, StoreError
 from stockade.stores import open_directory_stores, open_store
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -42,6 +43,21 @@ def config_option(function: F) -> F:
         help="The stockade.toml to use.",
     )
     return option(function)
+
+
+def seconds_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--seconds``: a number >= 0 or ``infinity``; anything else is a usage error (exit 2)."""
+    if value is None:
+        return None
+    if value.strip().lower() == "infinity":
+        return math.inf
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or number < 0:
+        raise click.BadParameter(f'expected a number of seconds >= 0 or "infinity" (got {value!r})', ctx, param)
+    return number
 
 
 def one_line(exc: ConfigError) -> str:
@@ -87,7 +103,7 @@ def open_guard(config: Config) -> Iterator[Guard]:
         fail(f"error: {_describe(exc)}")
     try:
         yield guard
-    except (LockoutError, InvalidArgument, StoreError) as exc:
+    except (LockoutError, BanError, InvalidArgument, StoreError) as exc:
         fail(f"error: {exc}")
     finally:
         guard.flush_events(EVENT_FLUSH_SECONDS)

@@ -15,6 +15,7 @@ from stockade import __version__
 from stockade.cli.check import check
 from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.cli.conditions import conditions
+from stockade.cli.ip import ip
 from stockade.cli.serve import serve
 from stockade.cli.store import status, store
 from stockade.cli.users import users
@@ -30,6 +31,7 @@ cli.add_command(serve)
 cli.add_command(check)
 cli.add_command(users)
 cli.add_command(conditions)
+cli.add_command(ip)
 cli.add_command(store)
 cli.add_command(status)
 

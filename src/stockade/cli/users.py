@@ -8,33 +8,16 @@ and the directories' callbacks from this process too.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from stockade.cli.common import config_option, load, open_guard
+from stockade.cli.common import config_option, load, open_guard, seconds_value
 from stockade.engine.settings import Listener
 from stockade.engine.views import AuthUser, BlockedUser, iso_utc
 
 INFINITY_WORD = "infinity"
-
-
-def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """``--seconds``: a number >= 0 or ``infinity``; anything else is a usage error (exit 2)."""
-    if value is None:
-        return None
-    if value.strip().lower() == INFINITY_WORD:
-        return math.inf
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if math.isnan(number) or number < 0:
-        raise click.BadParameter(f'expected a number of seconds >= 0 or "infinity" (got {value!r})', ctx, param)
-    return number
-
 
 dir_option = click.option("--dir", "directory", metavar="PATH", help="A protected directory, like /secure.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
@@ -70,7 +53,7 @@ def list_auth(config_path: Path, directory: str | None, as_json: bool) -> None:
 @config_option
 @click.option("--dir", "directory", metavar="PATH", required=True, help="The protected directory, like /secure.")
 @click.option(
-    "--seconds", callback=_seconds, metavar="N|infinity", help="How long, or infinity [default: the block_time]."
+    "--seconds", callback=seconds_value, metavar="N|infinity", help="How long, or infinity [default: the block_time]."
 )
 def block(user: str, config_path: Path, directory: str, seconds: float | None) -> None:
     """Block USER in a directory, on every listener."""
