@@ -59,6 +59,10 @@ AUTHENTICATED = [
     ("GET", "/users/auth"),
     ("POST", "/users/block"),
     ("POST", "/users/unblock"),
+    ("GET", "/ips/status?ip=192.0.2.7"),
+    ("GET", "/ips/banned"),
+    ("POST", "/ips/block"),
+    ("POST", "/ips/unblock"),
     ("POST", "/reload"),
     ("GET", "/no/such/endpoint"),
     ("DELETE", "/users/block"),
@@ -418,6 +422,54 @@ def test_a_body_too_large(admin: Admin) -> None:
     assert (reply.status, reply.json["error"]) == (413, "payload_too_large")
 
 
+# -- IP bans ------------------------------------------------------------------------------------
+
+
+def test_ban_status_list_unban(admin: Admin) -> None:
+    assert admin.call("GET", "/ips/status?ip=192.0.2.7").json == {
+        "ip": "192.0.2.7",
+        "verdict": "safe",
+        "count": 0,
+        "seconds_left": None,
+    }
+    banned = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 90})
+    assert (banned.status, banned.json) == (
+        200,
+        {"banned": {"ip": "192.0.2.7", "until": "2027-01-15T08:01:30Z", "network": False}},
+    )
+    network = admin.call("POST", "/ips/block", {"ip": "198.51.100.0/24", "seconds": "infinity"})
+    assert network.json == {"banned": {"ip": "198.51.100.0/24", "until": None, "network": True}}
+    status = admin.call("GET", "/ips/status?ip=::ffff:198.51.100.9").json
+    assert (status["verdict"], status["seconds_left"]) == ("blocked", None)
+    assert admin.call("GET", "/ips/status?ip=192.0.2.7").json["seconds_left"] == 90
+    assert admin.call("GET", "/ips/banned").json == {"bans": [banned.json["banned"], network.json["banned"]]}
+    unbanned = admin.call("POST", "/ips/unblock", {"ip": "192.0.2.7"})
+    assert (unbanned.status, unbanned.json["unbanned"]["ip"]) == (200, "192.0.2.7")
+    again = admin.call("POST", "/ips/unblock", {"ip": "192.0.2.7"})
+    assert again.status == 404
+    assert again.json == {"error": "not_banned", "message": "'192.0.2.7' is not banned"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "kind"),
+    [
+        ("GET", "/ips/status", None, 400, "invalid_argument"),
+        ("GET", "/ips/status?ip=banana", None, 400, "invalid_ip_address"),
+        ("GET", "/ips/status?ip=", None, 400, "invalid_ip_address"),
+        ("GET", "/ips/banned?ip=1.2.3.4", None, 400, "invalid_argument"),
+        ("POST", "/ips/block", {}, 400, "invalid_argument"),
+        ("POST", "/ips/block", {"ip": "1.2.3.4/99"}, 400, "invalid_ip_address"),
+        ("POST", "/ips/block", {"ip": "1.2.3.4", "seconds": -3}, 400, "invalid_argument"),
+        ("POST", "/ips/block", {"ip": "1.2.3.4", "port": 80}, 400, "invalid_argument"),
+        ("POST", "/ips/unblock", {"ip": 7}, 400, "invalid_argument"),
+        ("POST", "/ips/unblock", {"ip": "not an ip"}, 400, "invalid_ip_address"),
+    ],
+)
+def test_ban_errors(admin: Admin, method: str, path: str, body: object, status: int, kind: str) -> None:
+    reply = admin.call(method, path, body)
+    assert (reply.status, reply.json["error"]) == (status, kind), reply.json
+
+
 # -- reload -------------------------------------------------------------------------------------
 
 
@@ -456,6 +508,8 @@ def test_every_mutating_call_is_audited(admin: Admin) -> None:
     admin.call("POST", "/users/unblock", {"user": "alice"})
     admin.call("POST", "/users/block", {"user": "alice", "dir": "/nope"})
     admin.call("POST", "/users/block", raw=b"{")
+    admin.call("POST", "/ips/block", {"ip": "192.0.2.7"})
+    admin.call("POST", "/ips/unblock", {"ip": "192.0.2.7"})
     admin.call("POST", "/reload")
     admin.call("GET", "/users/blocked")  # reads are not audited
     admin.call("POST", "/users/block", {"user": "mallory", "dir": "/secure"}, token="guess")  # nor refusals
@@ -466,13 +520,22 @@ def test_every_mutating_call_is_audited(admin: Admin) -> None:
         ("unblock_user", {"user": "alice"}, 404),
         ("block_user", {"user": "alice", "dir": "/nope"}, 404),
         ("block_user", {}, 400),
+        ("block_ip", {"ip": "192.0.2.7"}, 200),
+        ("unblock_ip", {"ip": "192.0.2.7"}, 200),
         ("reload", {}, 200),
     ]
     assert {c["by"] for c in calls} == {"admin"}
     assert {c["at"] for c in calls} == {"2027-01-15T08:00:00.000Z"}
     # The guard's own events reach the same log, marked as made through the API.
     events = [(line["what"], line.get("by")) for line in admin.audit_lines() if line["what"] != "admin_call"]
-    assert events == [("user_block", "api"), ("user_block", "api"), ("user_unblock", "api"), ("user_unblock", "api")]
+    assert events == [
+        ("user_block", "api"),
+        ("user_block", "api"),
+        ("user_unblock", "api"),
+        ("user_unblock", "api"),
+        ("ip_block", "api"),
+        ("ip_unblock", "api"),
+    ]
 
 
 # -- schemathesis ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,7 +112,7 @@ def test_bad_ports(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(0, 0.0), (1.5, 1.5), ("infinity", "infinity"), (" Infinity ", "infinity")]
+    ("value", "expected"), [(0, 0.0), (1.5, 1.5), ("infinity", math.inf), (" Infinity ", math.inf)]
 )
 def test_seconds(value: object, expected: object) -> None:
     assert seconds(value) == expected

@@ -1,11 +1,13 @@
 """The admin HTTP API: a plain ASGI 3 application over an :class:`~stockade.engine.AsyncGuard`.
 
-It runs on a listener of its own (loopback by default) under any ASGI server. Every route
-but ``GET /health`` and ``GET /openapi.json`` needs ``Authorization: Bearer <token>``; the
-token is compared in constant time and never kept in clear. Answers are JSON; errors are
-``{"error": kind, "message": text}`` with 400, 401, 404, 405, 409 or 413, and 503 while the
-store fails. Each mutating call (block, unblock, reload) is written to the audit log with
-who made it, what it asked and how it ended.
+It runs on a listener of its own (loopback by default) under any ASGI server and covers the
+users of the protected directories (list, block, unblock), IP bans (status, list, ban,
+unban), the store status, Prometheus metrics and reload. Every route but ``GET /health``
+and ``GET /openapi.json`` needs ``Authorization: Bearer <token>``; the token is compared in
+constant time and never kept in clear. Answers are JSON; errors are ``{"error": kind,
+"message": text}`` with 400, 401, 404, 405, 409 or 413, and 503 while the store fails. Each
+mutating call (block, unblock, ban, unban, reload) is written to the audit log with who
+made it, what it asked and how it ended.
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from stockade.admin.http import (
 )
 from stockade.admin.openapi import openapi
 from stockade.core.directories import normalize_directory
-from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StockadeError, StoreError
+from stockade.errors import (
+    InvalidArgument,
+    InvalidIpAddress,
+    NoSuchDirectory,
+    NotBanned,
+    NotBlocked,
+    StockadeError,
+    StoreError,
+)
 from stockade.stores.records import ANY, AddressFilter, PortFilter
 from stockade.stores.redis import redact
 
@@ -112,6 +122,10 @@ class AdminApp:
             "/users/auth": {"GET": Route(self._auth)},
             "/users/block": {"POST": Route(self._block, audit="block_user")},
             "/users/unblock": {"POST": Route(self._unblock, audit="unblock_user")},
+            "/ips/status": {"GET": Route(self._ip_status)},
+            "/ips/banned": {"GET": Route(self._banned)},
+            "/ips/block": {"POST": Route(self._ban, audit="block_ip")},
+            "/ips/unblock": {"POST": Route(self._unban, audit="unblock_ip")},
             "/reload": {"POST": Route(self._reload, audit="reload")},
         }
 
@@ -221,6 +235,38 @@ class AdminApp:
             removed = await self.guard.unblock_user(user, directory, address=address, port=port_)
         return 200, {"unblocked": [entry.as_dict() for entry in removed]}
 
+    async def _ip_status(self, request: Request) -> tuple[int, object]:
+        params = parse_query(request.query, ("ip",))
+        if "ip" not in params:
+            raise ApiError(400, "invalid_argument", "missing query parameter 'ip'")
+        ip = text("ip", params["ip"])
+        with _translated():
+            status = await self.guard.ip_address_status(ip)
+        return 200, {"ip": ip, "verdict": status.verdict, "count": status.count, "seconds_left": status.seconds_left}
+
+    async def _banned(self, request: Request) -> tuple[int, object]:
+        parse_query(request.query, ())
+        with _translated():
+            banned = await self.guard.list_banned_ips()
+        return 200, {"bans": [entry.as_dict() for entry in banned]}
+
+    async def _ban(self, request: Request) -> tuple[int, object]:
+        body = await request.json()
+        _only(body, ("ip", "seconds"))
+        ip = _required_text(body, "ip")
+        duration = None if body.get("seconds") is None else seconds(body["seconds"])
+        with _translated():
+            banned = await self.guard.block_ip_address(ip, duration)
+        return 200, {"banned": banned.as_dict()}
+
+    async def _unban(self, request: Request) -> tuple[int, object]:
+        body = await request.json()
+        _only(body, ("ip",))
+        ip = _required_text(body, "ip")
+        with _translated():
+            removed = await self.guard.unblock_ip_address(ip)
+        return 200, {"unbanned": removed.as_dict()}
+
     async def _reload(self, request: Request) -> tuple[int, object]:
         await request.json()
         if self.reload is None:
@@ -241,6 +287,10 @@ def _translated() -> Iterator[None]:
         raise ApiError(404, "not_blocked", str(exc).partition(": ")[2]) from None
     except NoSuchDirectory as exc:
         raise ApiError(404, "no_such_directory", str(exc).partition(": ")[2]) from None
+    except NotBanned as exc:
+        raise ApiError(404, "not_banned", str(exc).partition(": ")[2]) from None
+    except InvalidIpAddress as exc:
+        raise ApiError(400, "invalid_ip_address", str(exc).partition(": ")[2]) from None
     except InvalidArgument as exc:
         raise ApiError(400, "invalid_argument", str(exc)) from None
     except StoreError:

@@ -133,10 +133,10 @@ def port(value: object) -> int:
 MAX_SECONDS = 100 * 365 * 86400.0  # beyond this, say "infinity"
 
 
-def seconds(value: object) -> float | str:
-    """A block duration: a number of seconds (0 to 100 years) or ``"infinity"``."""
+def seconds(value: object) -> float:
+    """A block duration: a number of seconds (0 to 100 years), or ``"infinity"`` (``math.inf``)."""
     if isinstance(value, str) and value.strip().lower() == "infinity":
-        return "infinity"
+        return math.inf
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad_argument("seconds", value, 'a number of seconds or "infinity"')
     number = float(value)

@@ -106,12 +106,40 @@ def _mutation(summary: str, request: str, result: str, errors: dict[str, Any]) -
     }
 
 
+def _ban_mutation(summary: str, request: str, result: str, errors: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(request)}}},
+            "responses": {
+                "200": _json(
+                    {"type": "object", "required": [result], "properties": {result: _ref("BannedIp")}}, "Done"
+                ),
+                "400": _error("A bad body or field, or not an IP address or network (invalid_ip_address)"),
+                "401": _UNAUTHORIZED,
+                **errors,
+                "413": _error("The body is too large"),
+                "503": _STORE_FAILED,
+            },
+        }
+    }
+
+
 _LISTENER_FIELDS: dict[str, Any] = {
     "address": {
         "description": "Only this listener address (* for a listener bound to every address)",
         "oneOf": [_TEXT, {"type": "null"}],
     },
     "port": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 65535}, {"type": "null"}]},
+}
+
+_SECONDS = {
+    "description": "How long; the configured duration when omitted",
+    "oneOf": [
+        {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+        {"type": "string", "enum": ["infinity"]},
+        {"type": "null"},
+    ],
 }
 
 _ENTRY: dict[str, Any] = {
@@ -146,14 +174,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
             "properties": {
                 "user": {**_NAME, "maxLength": MAX_USER_LENGTH},
                 "dir": {**directory, "description": "The protected directory, like /secure"},
-                "seconds": {
-                    "description": "How long; the directory's block_time when omitted",
-                    "oneOf": [
-                        {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
-                        {"type": "string", "enum": ["infinity"]},
-                        {"type": "null"},
-                    ],
-                },
+                "seconds": _SECONDS,
                 **_LISTENER_FIELDS,
             },
         },
@@ -169,6 +190,40 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                 },
                 **_LISTENER_FIELDS,
             },
+        },
+        "BannedIp": {
+            "type": "object",
+            "required": ["ip", "until", "network"],
+            "properties": {
+                "ip": {"type": "string", "description": "An address, an IPv6 prefix or a network banned by hand"},
+                "until": {"type": ["string", "null"], "description": "ISO 8601 UTC; null for a ban without end"},
+                "network": {"type": "boolean"},
+            },
+        },
+        "IpStatus": {
+            "type": "object",
+            "required": ["ip", "verdict", "count", "seconds_left"],
+            "properties": {
+                "ip": {"type": "string"},
+                "verdict": {"enum": ["safe", "warning", "blocked"]},
+                "count": {"type": "integer", "description": "Malicious requests counted in the window"},
+                "seconds_left": {"type": ["number", "null"], "description": "Of a ban; null when forever or none"},
+            },
+        },
+        "BanRequest": {
+            "type": "object",
+            "required": ["ip"],
+            "additionalProperties": False,
+            "properties": {
+                "ip": {**_NAME, "description": "An address or a network in CIDR notation"},
+                "seconds": _SECONDS,
+            },
+        },
+        "UnbanRequest": {
+            "type": "object",
+            "required": ["ip"],
+            "additionalProperties": False,
+            "properties": {"ip": {**_NAME, "description": "An address or a network in CIDR notation"}},
         },
         "Status": {
             "type": "object",
@@ -280,6 +335,50 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
                 "UnblockRequest",
                 "unblocked",
                 {"404": _error("No such directory (no_such_directory), or the user is not blocked (not_blocked)")},
+            ),
+            "/ips/status": {
+                "get": {
+                    "summary": "Whether an address is safe, warned (with the count) or banned (with the time left)",
+                    "parameters": [
+                        {
+                            "name": "ip",
+                            "in": "query",
+                            "required": True,
+                            "schema": {**_NAME, "examples": ["192.0.2.7"]},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(_ref("IpStatus"), "The address's status"),
+                        "400": _error("No address, or not an IP address (invalid_ip_address)"),
+                        "401": _UNAUTHORIZED,
+                        "503": _STORE_FAILED,
+                    },
+                }
+            },
+            "/ips/banned": {
+                "get": {
+                    "summary": "Every active ban",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["bans"],
+                                "properties": {"bans": {"type": "array", "items": _ref("BannedIp")}},
+                            },
+                            "The bans, sorted",
+                        ),
+                        "400": _error("A query parameter (none is accepted)"),
+                        "401": _UNAUTHORIZED,
+                        "503": _STORE_FAILED,
+                    },
+                }
+            },
+            "/ips/block": _ban_mutation("Ban an address or a network", "BanRequest", "banned", {}),
+            "/ips/unblock": _ban_mutation(
+                "Lift the ban of an address or a network",
+                "UnbanRequest",
+                "unbanned",
+                {"404": _error("Not banned (not_banned)")},
             ),
             "/reload": {
                 "post": {

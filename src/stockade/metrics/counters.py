@@ -33,8 +33,16 @@ if TYPE_CHECKING:
 
 # Outcomes of a request as the protecting server counts them; others are counted as given.
 REQUEST_OUTCOMES: Final = ("allowed", "challenged", "refused", "blocked", "banned", "closed", "error")
-# Events of the engine (stockade.core.events), bound ahead so that the first ones cost no more.
-LOCKOUT_EVENTS: Final = ("auth_fail", "auth_success", "auth_refused", "user_block", "user_unblock")
+# Events of the engine (lockout and bans), bound ahead so that they show as 0 before the first.
+LOCKOUT_EVENTS: Final = (
+    "auth_fail",
+    "auth_success",
+    "auth_refused",
+    "user_block",
+    "user_unblock",
+    "ip_block",
+    "ip_unblock",
+)
 
 
 class Metrics:
@@ -47,7 +55,7 @@ class Metrics:
         r = self.registry
         self.requests = Counter("stockade_requests", "Requests decided, by outcome.", ["outcome"], registry=r)
         self.lockout_events = Counter(
-            "stockade_lockout_events", "Login lockout events, by event.", ["event"], registry=r
+            "stockade_lockout_events", "Security events (login lockout and IP bans), by event.", ["event"], registry=r
         )
         self.store_errors = Counter(
             "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
