@@ -88,14 +88,15 @@ class ClientIpResolver:
                 headers.append(name.lower())
         self.headers: tuple[str, ...] = tuple(headers)
         self.trusted = NetworkSet.from_strings(proxies.networks)
-        # Peers repeat (keep-alive, proxies): remember their spelling and trust.
-        self._peers: dict[str, tuple[str, bool]] = {}
+        # Peers repeat (keep-alive, proxies): remember their spelling, trust, and the answer
+        # for a request without forwarding headers (the common case, built once).
+        self._peers: dict[str, ClientIp] = {}
 
-    def _peer(self, peer: str) -> tuple[str, bool]:
+    def _peer(self, peer: str) -> ClientIp:
         known = self._peers.get(peer)
         if known is None:
             address = normalize_ip(peer)
-            known = (peer, False) if address is None else (address, address in self.trusted)
+            known = ClientIp(peer, peer) if address is None else ClientIp(address, address, address in self.trusted)
             if len(self._peers) >= _PEER_CACHE_SIZE:
                 self._peers.clear()
             self._peers[peer] = known
@@ -103,7 +104,8 @@ class ClientIpResolver:
 
     def resolve(self, peer: str, headers: Sequence[tuple[bytes, bytes]]) -> ClientIp:
         """The client of a request from ``peer`` with these (ASGI-style) header lines."""
-        address, trusted = self._peer(peer)
+        plain = self._peer(peer)
+        address, trusted = plain.address, plain.trusted
         values: dict[str, list[bytes]] | None = None
         forwarded = False
         for name, value in headers:
@@ -118,6 +120,8 @@ class ClientIpResolver:
             if values is None:
                 values = {}
             values.setdefault(known, []).append(value)
+        if not forwarded:
+            return plain
         if values is None:
             return ClientIp(address, address, trusted, None, forwarded)
         for header in self.headers:
