@@ -24,6 +24,8 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bAsyncLockoutStore\b", "LockoutStore"),
     (r"\bAsyncGuard\b", "Guard"),
     (r"\bAsyncBans\b", "Bans"),
+    (r"\bAsyncLadder\b", "Ladder"),
+    (r"\bAsyncGate\b", "Gate"),
     (r"\bAsyncRedisStore\b", "RedisStore"),
     (r"\bAsyncScript\b", "Script"),
     (r"\bredis\.asyncio\b", "redis"),

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from stockade.config import Config, load_config
-from stockade.config.listen import ListenAddress, parse_listen
 from stockade.engine.settings import Listener
 from stockade.errors import ConfigError
+from stockade.server.listen import ListenAddress, parse_listen
 from tests.integration.callbacks import record
 
 SHA_PASSWORD = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="  # "password"
@@ -334,7 +334,10 @@ def test_audit_values(base: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("listen = 1", "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, directory"),
+        (
+            "listen = 1",
+            "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, block, directory",
+        ),
         ("server = 3", "server: expected a table (got 3)"),
         (
             '[directory]\npath = "/a"',
@@ -674,3 +677,74 @@ def test_bans_problems_all_at_once(base: Path) -> None:
     assert problems[8].startswith("bans.rules: unknown rule 'nope'")
     assert problems[9].startswith("bans.additional_rules[0].cond: 1:")
     assert problems[10].startswith("bans.resp_headers.Bad Name: expected a header name")
+
+
+# -- [block] ------------------------------------------------------------------------------------
+
+
+RULES = """{"Version": "1", "Config": {"pn": [
+  {"Name": "pn_close", "Cond": "req_path_prefix_in(\\"/x/\\", false)", "Action": {"Cmd": "CLOSE", "Params": []}}]}}"""
+
+
+def _mod_block(base: Path, rules: str = RULES, blocklist: str = "10.1.1.0 10.1.1.254\n") -> Path:
+    folder = base / "conf" / "mod_block"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "block_rules.data").write_text(rules)
+    (folder / "ip_blocklist.data").write_text(blocklist)
+    (folder / "mod_block.conf").write_text(
+        "[Basic]\nProductRulePath = mod_block/block_rules.data\nIPBlocklistPath = mod_block/ip_blocklist.data\n"
+    )
+    return folder
+
+
+def test_block_from_bfe_files_and_the_host_table(base: Path) -> None:
+    from stockade.core.facts import RequestFacts  # noqa: PLC0415
+
+    folder = _mod_block(base)
+    config = load(
+        base,
+        '[block]\nconf = "conf/mod_block/mod_block.conf"\n[block.hosts]\n"n.example.org" = "pn"\n'
+        '"*.example.com" = "shop"\ndefault_product = "web"\n',
+    )
+    block = config.block
+    assert block is not None
+    assert block.rules_path == str(folder / "block_rules.data")
+    assert (
+        block.hosts.product("N.Example.org:8080"),
+        block.hosts.product("a.example.com"),
+        block.hosts.product("x"),
+    ) == (
+        "pn",
+        "shop",
+        "web",
+    )
+    table = block.reloader().table
+    assert table.check_connection("10.1.1.9") == "close"
+    assert table.check_request(RequestFacts(path="/x/1"), "pn").rule == "pn_close"
+    direct = load(
+        base,
+        '[block]\nrules = "conf/mod_block/block_rules.data"\nip_blocklist = "conf/mod_block/ip_blocklist.data"\n',
+    )
+    assert direct.block is not None
+    assert direct.block.loaded is not None
+
+
+def test_block_problems_name_the_file(base: Path) -> None:
+    _mod_block(
+        base,
+        rules='{"Version": "1", "Config": {"pn": [{"Name": "a", "Cond": "req_host_in(",'
+        ' "Action": {"Cmd": "CLOSE", "Params": []}}]}}',
+    )
+    problems = issues(base, '[block]\nconf = "conf/mod_block/mod_block.conf"\n')
+    assert len(problems) == 1
+    assert problems[0].startswith(f"block.conf: {base}/conf/mod_block/block_rules.data: product 'pn', rule 0")
+    assert issues(base, '[block]\nrules = "r.data"\n') == ["block: expected conf, or both rules and ip_blocklist"]
+    assert issues(base, '[block]\nconf = "c"\nrules = "r.data"\n') == [
+        "block: expected conf, or rules and ip_blocklist, not both"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(base, '[block]\nrules = "r.data"\nip_blocklist = "b.data"\n'), load_block=False)
+    assert [str(i) for i in caught.value.issues] == [
+        f"block.rules: expected a readable file (got '{base.resolve()}/r.data')",
+        f"block.ip_blocklist: expected a readable file (got '{base.resolve()}/b.data')",
+    ]

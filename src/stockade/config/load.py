@@ -25,11 +25,11 @@ from pydantic import ValidationError
 
 from stockade.auth.htpasswd import Htpasswd
 from stockade.conditions import ConditionError, RuleList, compile_condition
-from stockade.config.listen import ListenAddress, parse_listen
 from stockade.config.schema import (
     AdminSection,
     AuditSection,
     BansSection,
+    BlockSection,
     ConfigFile,
     DirectorySection,
     ListenerTable,
@@ -51,8 +51,11 @@ from stockade.engine.settings import (
     GuardSettings,
     ResponseRule,
 )
-from stockade.errors import ConfigError, ConfigIssue, FileFormatError, InvalidArgument
+from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
 from stockade.netaddr import NetworkSet
+from stockade.rules import BlockReloader, HostTable
+from stockade.rules.bfe_conf import load_module_conf
+from stockade.server.listen import ListenAddress, parse_listen
 from stockade.server.settings import (
     AdminSettings,
     Limits,
@@ -76,6 +79,7 @@ _SECTIONS: dict[str, type[Section]] = {
     "proxy": ProxySection,
     "admin": AdminSection,
     "bans": BansSection,
+    "block": BlockSection,
 }
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
@@ -107,6 +111,22 @@ class ProtectedDirectory:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockConfig:
+    """BFE mod_block: the two data files, the host table, and the files loaded (unless asked not to)."""
+
+    rules_path: str
+    blocklist_path: str
+    hosts: HostTable
+    close_status: int = 403
+    watch: bool = True
+    loaded: BlockReloader | None = None
+
+    def reloader(self) -> BlockReloader:
+        """The loaded files, or a fresh load of them."""
+        return self.loaded if self.loaded is not None else BlockReloader.open(self.rules_path, self.blocklist_path)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated configuration with every path resolved and every named file loaded."""
 
@@ -127,6 +147,7 @@ class Config:
     trusted: TrustedProxies = field(default_factory=TrustedProxies)
     admin: AdminSettings | None = None
     bans: BanSettings | None = None
+    block: BlockConfig | None = None
 
     @property
     def base(self) -> Path:
@@ -147,14 +168,18 @@ class Config:
         )
 
 
-def load_config(path: str | Path, *, callbacks: Mapping[str, EventCallback] | None = None) -> Config:
+def load_config(
+    path: str | Path, *, callbacks: Mapping[str, EventCallback] | None = None, load_block: bool = True
+) -> Config:
     """Read and validate ``path``; raises :class:`ConfigError` listing every problem.
 
     ``callbacks`` maps names used in ``callback = ...`` to callables, for callers that
-    pass functions instead of import paths.
+    pass functions instead of import paths. ``load_block=False`` only checks that the
+    mod_block files exist, for commands that do not use them (a blocklist of a million
+    entries takes seconds to load).
     """
     path = Path(path).absolute()
-    return _Loader(path, callbacks or {}).load(_read_toml(path))
+    return _Loader(path, callbacks or {}, load_block=load_block).load(_read_toml(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -222,8 +247,9 @@ def _keys(model: type[Section]) -> list[str]:
 class _Loader:
     """One load: the issues found so far and the files already read."""
 
-    def __init__(self, path: Path, callbacks: Mapping[str, EventCallback]) -> None:
+    def __init__(self, path: Path, callbacks: Mapping[str, EventCallback], *, load_block: bool = True) -> None:
         self.path = path
+        self.load_block = load_block
         self.base = path.parent
         self.callbacks = callbacks
         self.issues: list[ConfigIssue] = []
@@ -239,6 +265,7 @@ class _Loader:
         proxy = self._section(ProxySection, data, "proxy")
         admin = self._section(AdminSection, data, "admin") if "admin" in data else None
         bans = self._section(BansSection, data, "bans") if "bans" in data else None
+        block = self._section(BlockSection, data, "block") if "block" in data else None
         raw_dirs = data.get("directory", [])
         if not isinstance(raw_dirs, list):
             self.issues.append(ConfigIssue("directory", "expected an array of tables ([[directory]])", raw_dirs, True))
@@ -253,6 +280,7 @@ class _Loader:
         trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
         admin_settings = self._admin(admin)
         ban_settings = self._bans(bans, data) if bans is not None else None
+        block_settings = self._block(block) if block is not None else None
         store_url = self._store_url(store) if store else ""
         audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
@@ -264,7 +292,14 @@ class _Loader:
         return Config(
             path=self.path,
             raw=ConfigFile(
-                server=server, store=store, audit=audit, proxy=proxy, admin=admin, bans=bans, directory=valid_sections
+                server=server,
+                store=store,
+                audit=audit,
+                proxy=proxy,
+                admin=admin,
+                bans=bans,
+                block=block,
+                directory=valid_sections,
             ),
             listen=tuple(spec.address for spec in listeners),
             document_root=document_root,
@@ -281,6 +316,7 @@ class _Loader:
             trusted=trusted,
             admin=admin_settings,
             bans=ban_settings,
+            block=block_settings,
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -512,6 +548,48 @@ class _Loader:
         if file.is_dir():
             self.issues.append(ConfigIssue(f"audit.{key}", "expected a file, not a directory", str(file), True))
         return file
+
+    # -- mod_block ------------------------------------------------------------------------------
+
+    def _block(self, block: BlockSection) -> BlockConfig | None:
+        if block.conf is not None and (block.rules is not None or block.ip_blocklist is not None):
+            self.issues.append(ConfigIssue("block", "expected conf, or rules and ip_blocklist, not both"))
+            return None
+        hosts_raw = dict(block.hosts)
+        default_product = hosts_raw.pop("default_product", None)
+        try:
+            hosts = HostTable(hosts_raw, default_product)
+        except ConfigError as exc:
+            self.issues.extend(exc.issues)
+            hosts = HostTable({})
+        if block.conf is not None:
+            conf_file = (self.base / block.conf).resolve()
+            try:
+                # BFE resolves the data files against the conf root: the parent of mod_block/.
+                module = load_module_conf(str(conf_file), str(conf_file.parent.parent))
+            except BlockFileError as exc:
+                self.issues.append(ConfigIssue("block.conf", str(exc)))
+                return None
+            rules_path, blocklist_path = module.product_rule_path, module.ip_blocklist_path
+        elif block.rules is not None and block.ip_blocklist is not None:
+            rules_path = str((self.base / block.rules).resolve())
+            blocklist_path = str((self.base / block.ip_blocklist).resolve())
+        else:
+            self.issues.append(ConfigIssue("block", "expected conf, or both rules and ip_blocklist"))
+            return None
+        loaded = None
+        if self.load_block:
+            try:
+                loaded = BlockReloader.open(rules_path, blocklist_path)
+            except BlockFileError as exc:
+                where = "block.rules" if exc.file == rules_path else "block.ip_blocklist"
+                self.issues.append(ConfigIssue("block.conf" if block.conf else where, str(exc)))
+                return None
+        else:
+            for where, file in (("block.rules", rules_path), ("block.ip_blocklist", blocklist_path)):
+                if not Path(file).is_file():
+                    self.issues.append(ConfigIssue(where, "expected a readable file", file, True))
+        return BlockConfig(rules_path, blocklist_path, hosts, block.close_status, block.watch, loaded)
 
     # -- bans -----------------------------------------------------------------------------------
 

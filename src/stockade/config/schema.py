@@ -300,6 +300,17 @@ class BansSection(Section):
     callback: StringList = Field(default_factory=list)
 
 
+class BlockSection(Section):
+    """``[block]``: BFE mod_block files (``conf``, or ``rules`` and ``ip_blocklist``) and the host table."""
+
+    conf: NonEmpty | None = None
+    rules: NonEmpty | None = None
+    ip_blocklist: NonEmpty | None = None
+    hosts: dict[str, str] = Field(default_factory=dict)  # "default_product" names the fallback product
+    close_status: Annotated[int, BeforeValidator(_status_code)] = 403  # CLOSE in middleware
+    watch: bool = True  # reload the files when they change
+
+
 class AdminSection(Section):
     """``[admin]``: the administration API on a listener of its own (loopback by default)."""
 
@@ -361,4 +372,5 @@ class ConfigFile(Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
     admin: AdminSection | None = None
     bans: BansSection | None = None
+    block: BlockSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)

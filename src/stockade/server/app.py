@@ -18,13 +18,13 @@ from urllib.parse import quote
 
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
-from stockade.config.listen import ListenAddress
 from stockade.engine import AsyncGuard
 from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
 from stockade.errors import StockadeError, StoreError
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
+from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap, decode_listeners, normalize_ip
 from stockade.server.paths import BadPath, normalize_path
 from stockade.server.protect import DirectoryGate, Request

@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Sequence
 
-from stockade.config.listen import ListenAddress, parse_listen
 from stockade.engine.settings import Listener
+from stockade.server.listen import ListenAddress, parse_listen
 
 BACKLOG = 2048
 

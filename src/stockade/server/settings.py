@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from stockade.config.listen import ListenAddress
+from stockade.server.listen import ListenAddress
 
 ProxyProtocol = Literal["off", "v1", "v2", "any"]
 ClientAuth = Literal["none", "optional", "required"]

@@ -114,6 +114,10 @@ class AsyncBans:
         """The ban that refuses this client, if any (``ip`` already normalised)."""
         if not ip or self.exempt(ip, path):
             return None
+        return await self.banned(ip)
+
+    async def banned(self, ip: str) -> Banned | None:
+        """:meth:`refusal` for a client already known not to be exempt."""
         now = self.clock.now()
         key = ban_key(ip, self.settings.ipv6_prefix)
         peek = self.store.peek_ban(ip, key, now)
@@ -137,6 +141,10 @@ class AsyncBans:
         """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
         if not ip or self.exempt(ip, facts.path):
             return None
+        return await self.detect(ip, facts, known_route=known_route)
+
+    async def detect(self, ip: str, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+        """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None
         rule = self.settings.detector.detect(facts, known_route=known_route)

@@ -115,6 +115,10 @@ class Bans:
         """The ban that refuses this client, if any (``ip`` already normalised)."""
         if not ip or self.exempt(ip, path):
             return None
+        return self.banned(ip)
+
+    def banned(self, ip: str) -> Banned | None:
+        """:meth:`refusal` for a client already known not to be exempt."""
         now = self.clock.now()
         key = ban_key(ip, self.settings.ipv6_prefix)
         peek = self.store.peek_ban(ip, key, now)
@@ -138,6 +142,10 @@ class Bans:
         """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
         if not ip or self.exempt(ip, facts.path):
             return None
+        return self.detect(ip, facts, known_route=known_route)
+
+    def detect(self, ip: str, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+        """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None
         rule = self.settings.detector.detect(facts, known_route=known_route)
