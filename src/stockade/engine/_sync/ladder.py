@@ -1,0 +1,153 @@
+# GENERATED from src/stockade/engine/_async/ladder.py by scripts/unasync.py; edit the source, not this file.
+"""The order of checks, in one function that reads like the specification.
+
+For every request, after the connection-level blocklist let the connection in:
+
+1. the allow list (an allowed client is never refused by a ban nor counted);
+2. bans: a banned client is refused at once, at the cost of a lookup in the local view:
+   no rule is evaluated and nothing is written;
+3. mod_block rules, ``global`` then the product's: ``CLOSE`` ends the request without a
+   response, ``ALLOW`` ends mod_block's processing only;
+4. malicious-request detection: a probe counts a strike against the client (and may ban
+   it), and the request goes on, as Phx2Ban lets the probe itself through;
+5. lockout directories: HTTP Basic authentication with the login lockout;
+6. the application.
+
+Adapters (the protecting server, the middleware, ``stockade replay``) fill an
+:class:`Incoming` and act on the :class:`Verdict`; they decide nothing themselves.
+
+Only this file is written by hand; ``scripts/unasync.py`` generates the synchronous twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from stockade.core.facts import RequestFacts
+from stockade.engine._sync.bans import Banned
+from stockade.engine._sync.guard import Guard
+from stockade.engine.settings import Listener
+from stockade.rules import BlockReloader, HostTable
+
+Action = Literal["pass", "refuse", "close"]
+Stage = Literal["ban", "block", "lockout", "app"]
+
+
+class ResponseLike(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An answer the guard gives instead of the application."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One request as the checks need it; ``facts.client_ip`` is the client the guard believes."""
+
+    facts: RequestFacts
+    authorization: Sequence[bytes] = ()
+    listener: Listener = field(default_factory=lambda: Listener(None, 0))
+    line: str = ""
+    known_route: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.facts.path
+
+    @property
+    def client(self) -> str:
+        return self.facts.client_ip or ""
+
+
+class Gate(Protocol):
+    """The authentication of one protected directory (HTTP Basic in the protecting server)."""
+
+    def check(self, guard: Guard, request: Incoming) -> ResponseLike | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What to do with a request: pass it on, answer ``response``, or close the connection."""
+
+    action: Action
+    stage: Stage
+    response: ResponseLike | None = None
+    block_rule: str | None = None  # the mod_block rule that matched, if any
+    malicious: str | None = None  # the detection rule the request triggered, if any
+    banned: Banned | None = None
+
+
+class Ladder:
+    """Runs the checks of :mod:`stockade.engine._sync.ladder` for one configuration."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        *,
+        block: BlockReloader | None = None,
+        hosts: HostTable | None = None,
+        gates: Mapping[str, Gate] | None = None,
+    ) -> None:
+        self.guard = guard
+        self.block = block
+        self.hosts = hosts
+        self.gates = dict(gates or {})
+        settings = guard.bans.settings
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in settings.resp_headers]
+        self._ban_headers = (
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(settings.resp_body)).encode()),
+            *headers,
+        )
+
+    def decide(self, request: Incoming) -> Verdict:
+        facts = request.facts
+        ip = request.client
+        bans = self.guard.bans
+        # 1-2. The allow list, then bans: a banned client costs no rule evaluation, no write.
+        exempt = not ip or bans.exempt(ip, facts.path)
+        if not exempt:
+            banned = bans.banned(ip)
+            if banned is not None:
+                return Verdict("refuse", "ban", self._ban_response(banned), banned=banned)
+        # 3. mod_block: global rules, then the product's; CLOSE ends the request silently.
+        block_rule = None
+        if self.block is not None:
+            product = self.hosts.product(facts.host) if self.hosts is not None else None
+            decision = self.block.table.check_request(facts, facts.product or product)
+            if decision.closes:
+                return Verdict("close", "block", block_rule=decision.rule)
+            block_rule = decision.rule
+        # 4. Detection: a probe counts a strike (and may ban); the request goes on.
+        malicious = None if exempt else bans.detect(ip, facts, known_route=request.known_route)
+        # 5. Lockout directories.
+        directory = self.guard.protecting(facts.path)
+        if directory is not None:
+            gate = self.gates.get(directory.path)
+            refusal = gate.check(self.guard, request) if gate is not None else None
+            if refusal is not None:
+                return Verdict("refuse", "lockout", refusal, block_rule, malicious)
+        # 6. The application.
+        return Verdict("pass", "app", None, block_rule, malicious)
+
+    def _ban_response(self, banned: Banned) -> Refusal:
+        settings = self.guard.bans.settings
+        headers = self._ban_headers
+        if banned.retry_after is not None:
+            headers = (*headers, (b"retry-after", str(banned.retry_after).encode()))
+        return Refusal(settings.resp_status_code, headers, settings.resp_body)
