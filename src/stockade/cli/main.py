@@ -16,6 +16,7 @@ from stockade.cli.check import check
 from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.cli.conditions import conditions
 from stockade.cli.ip import ip
+from stockade.cli.replay import replay
 from stockade.cli.serve import serve
 from stockade.cli.store import status, store
 from stockade.cli.users import users
@@ -32,6 +33,7 @@ cli.add_command(check)
 cli.add_command(users)
 cli.add_command(conditions)
 cli.add_command(ip)
+cli.add_command(replay)
 cli.add_command(store)
 cli.add_command(status)
 

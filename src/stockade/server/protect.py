@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from stockade.clock import Clock
 from stockade.config import ProtectedDirectory
@@ -32,6 +33,25 @@ class Request:
     line: str
 
 
+class GateRequest(Protocol):
+    """The request as a gate reads it: a :class:`Request`, or the ladder's ``Incoming``."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def authorization(self) -> Sequence[bytes]: ...
+
+    @property
+    def client(self) -> str: ...
+
+    @property
+    def listener(self) -> Listener: ...
+
+    @property
+    def line(self) -> str: ...
+
+
 class DirectoryGate:
     """The authentication of one protected directory, with its precomputed challenge."""
 
@@ -46,7 +66,7 @@ class DirectoryGate:
         self.challenge = unauthorized(directory.realm)
         self.blocked_status = directory.settings.blocked_status
 
-    async def check(self, guard: AsyncGuard, request: Request) -> Response | None:
+    async def check(self, guard: AsyncGuard, request: GateRequest) -> Response | None:
         """``None`` when the request may proceed, else the response that refuses it."""
         credentials = parse_authorization(request.authorization)
         if credentials is None:

@@ -89,6 +89,7 @@ class Verdict:
     block_rule: str | None = None  # the mod_block rule that matched, if any
     malicious: str | None = None  # the detection rule the request triggered, if any
     banned: Banned | None = None
+    allowed: bool = False  # a mod_block ALLOW rule matched
 
 
 class AsyncLadder:
@@ -125,13 +126,13 @@ class AsyncLadder:
             if banned is not None:
                 return Verdict("refuse", "ban", self._ban_response(banned), banned=banned)
         # 3. mod_block: global rules, then the product's; CLOSE ends the request silently.
-        block_rule = None
+        block_rule, allowed = None, False
         if self.block is not None:
             product = self.hosts.product(facts.host) if self.hosts is not None else None
             decision = self.block.table.check_request(facts, facts.product or product)
             if decision.closes:
                 return Verdict("close", "block", block_rule=decision.rule)
-            block_rule = decision.rule
+            block_rule, allowed = decision.rule, decision.action == "allow"
         # 4. Detection: a probe counts a strike (and may ban); the request goes on.
         malicious = None if exempt else await bans.detect(ip, facts, known_route=request.known_route)
         # 5. Lockout directories.
@@ -140,9 +141,9 @@ class AsyncLadder:
             gate = self.gates.get(directory.path)
             refusal = await gate.check(self.guard, request) if gate is not None else None
             if refusal is not None:
-                return Verdict("refuse", "lockout", refusal, block_rule, malicious)
+                return Verdict("refuse", "lockout", refusal, block_rule, malicious, allowed=allowed)
         # 6. The application.
-        return Verdict("pass", "app", None, block_rule, malicious)
+        return Verdict("pass", "app", None, block_rule, malicious, allowed=allowed)
 
     def _ban_response(self, banned: Banned) -> Refusal:
         settings = self.guard.bans.settings

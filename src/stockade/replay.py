@@ -1,0 +1,264 @@
+"""Replay recorded traffic through the guard with a simulated clock (backtesting).
+
+``stockade replay -c stockade.toml EVENTS`` feeds each event of a file through the very
+checks a running server makes (:mod:`stockade.engine._async.ladder`), on a fresh
+in-memory store unless another is named, with the clock set to each event's time, and
+prints one JSON line per event, then a last line with every mod_block counter. Users try
+rules on last week's traffic this way before switching them on.
+
+Inputs, one event per line:
+
+* JSON lines: ``{"at": 12.5, "type": "connection", "peer": "10.1.1.200"}``;
+  ``{"at": 13, "type": "request", "peer": "...", "request": {...}, "product": "pn"}``
+  where ``request`` follows the request schema of the BFE condition vectors (headers such
+  as ``Authorization`` included, ``response: {"code": 404}`` for response rules) and
+  ``product`` overrides the host table; ``{"at": 20, "type": "reload", "target":
+  "block_rules" | "ip_blocklist", "path": "..."}``.
+* nginx/Apache combined access logs: each line is a connection and a request from its
+  address at its time, with its Referer and User-Agent; its status feeds the response
+  rules.
+
+A line that is neither answers ``{"line": n, "error": "..."}`` and the replay goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from stockade.clock import ManualClock
+from stockade.config import Config
+from stockade.core.events import Event
+from stockade.core.facts import RequestFacts
+from stockade.engine import AsyncGuard
+from stockade.engine._async.ladder import AsyncLadder, Incoming
+from stockade.engine.events import EventSink
+from stockade.netaddr import normalize_ip
+from stockade.rules import COUNTER_NAMES, BlockReloader
+from stockade.server.protect import DirectoryGate
+from stockade.stores import MemoryStore, OffloadedStore, open_async_store
+
+_COMBINED = re.compile(
+    r'^(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: (?P<proto>HTTP/[\d.]+))?" '
+    r'(?P<status>\d{3}) \S+(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?'
+)
+_LOG_TIME = "%d/%b/%Y:%H:%M:%S %z"
+
+
+class _Collector:
+    """An event sink that keeps what one replayed event caused."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def submit(self, event: Event) -> None:
+        self.events.append(event)
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+    def take(self) -> list[dict[str, object]]:
+        taken = [_event_json(event) for event in self.events]
+        self.events.clear()
+        return taken
+
+
+@dataclass
+class Replay:
+    """One replay: the guard, the checks and the mod_block files of a configuration."""
+
+    config: Config
+    store_url: str | None = None
+    clock: ManualClock = field(default_factory=lambda: ManualClock(0.0))
+
+    def __post_init__(self) -> None:
+        self.collector = _Collector()
+        sinks: list[EventSink] = [self.collector]
+        store = (
+            open_async_store(self.store_url, self.config.base)
+            if self.store_url
+            else OffloadedStore(MemoryStore(max_records=10_000_000), threaded=False)
+        )
+        self.guard = AsyncGuard(self.config.guard_settings(), store, clock=self.clock, sinks=sinks)
+        block = self.config.block
+        self.block: BlockReloader | None = block.reloader() if block is not None else None
+        gates = {d.path: DirectoryGate(d, self.clock) for d in self.config.directories}
+        self.ladder = AsyncLadder(
+            self.guard, block=self.block, hosts=block.hosts if block is not None else None, gates=gates
+        )
+        self.listener = self.config.listen[0].listener if self.config.listen else self.guard.listeners[0]
+        self._next_sweep = -math.inf
+
+    async def run(self, lines: Iterable[str]) -> AsyncIterator[dict[str, object]]:
+        """One JSON object per input line, then the counters."""
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            try:
+                for output in await self._event(text):
+                    yield output
+            except _BadEvent as exc:
+                yield {"line": number, "error": str(exc)}
+        yield {"counters": self.counters()}
+
+    def counters(self) -> dict[str, int]:
+        if self.block is None:
+            return {f"mod_block_{name}": 0 for name in COUNTER_NAMES}
+        return {f"mod_block_{name}": value for name, value in self.block.table.counters.snapshot().items()}
+
+    async def close(self) -> None:
+        await self.guard.aclose()
+
+    async def _event(self, text: str) -> list[dict[str, object]]:
+        if text.startswith("{"):
+            try:
+                event = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _BadEvent(f"not JSON: {exc.msg} at column {exc.colno}") from None
+            if not isinstance(event, dict):
+                raise _BadEvent("expected a JSON object")
+            return [await self._json_event(event)]
+        found = _COMBINED.match(text)
+        if found is None:
+            raise _BadEvent("neither a JSON event nor a combined access-log line")
+        return await self._log_line(found)
+
+    async def _json_event(self, event: Mapping[str, Any]) -> dict[str, object]:
+        at = event.get("at", self.clock.now())
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+            raise _BadEvent(f"invalid at {at!r}: expected a number of seconds")
+        await self._advance(float(at))
+        kind = event.get("type")
+        if kind == "connection":
+            return {"at": at, "type": kind, **self._connection(_peer(event.get("peer")))}
+        if kind == "request":
+            request = event.get("request", {})
+            if not isinstance(request, Mapping):
+                raise _BadEvent("invalid request: expected an object")
+            product = event.get("product")
+            if product is not None and not isinstance(product, str):
+                raise _BadEvent("invalid product: expected a string")
+            peer = _peer(event.get("peer", request.get("client_ip")))
+            return {"at": at, "type": kind, **await self._request(peer, request, product)}
+        if kind == "reload":
+            return {"at": at, "type": kind, **self._reload(event.get("target"), event.get("path"))}
+        raise _BadEvent(f"invalid type {kind!r}: expected connection, request or reload")
+
+    async def _advance(self, at: float) -> None:
+        """Move the simulated clock (never backwards) and sweep as a server would on its timer."""
+        self.clock.set(max(at, self.clock.now()))
+        if self.clock.now() >= self._next_sweep:
+            self._next_sweep = self.clock.now() + self.guard.settings.sweep_interval
+            await self.guard.sweep()
+
+    def _connection(self, peer: str) -> dict[str, object]:
+        if self.block is not None and self.block.table.check_connection(peer) == "close":
+            return {"decision": "closed_at_connection"}
+        return {"decision": "accepted"}
+
+    async def _request(self, peer: str, request: Mapping[str, Any], product: str | None) -> dict[str, object]:
+        vector = dict(request)
+        vector.setdefault("client_ip", peer)
+        vector.setdefault("remote_ip", peer)
+        if product is not None:
+            vector["product"] = product
+        facts = RequestFacts.from_vector(vector, now=self.clock.now())
+        authorization = [value.encode("latin-1") for name, value in facts.headers if name.lower() == "authorization"]
+        incoming = Incoming(
+            facts, authorization, self.listener, f"{facts.method} {facts.uri or facts.path} {facts.proto}"
+        )
+        verdict = await self.ladder.decide(incoming)
+        if verdict.action == "close":
+            decision, status = "closed_at_request", None
+        elif verdict.action == "refuse":
+            decision = "denied"
+            status = verdict.response.status if verdict.response is not None else None
+        else:
+            decision, status = ("allowed" if verdict.allowed else "passed_through"), None
+            if facts.response_code is not None:
+                await self.guard.bans.observe_response(facts.client_ip or "", facts.path, facts.response_code)
+        events = self.collector.take()
+        if verdict.block_rule is not None:
+            action = "close" if verdict.action == "close" else "allow" if verdict.allowed else "matched"
+            events.insert(0, {"what": "block_rule", "data": {"rule": verdict.block_rule, "action": action}})
+        client = facts.client_ip or ""
+        ip_status = str(await self.guard.ip_address_status(client)) if normalize_ip(client) else None
+        return {
+            "decision": decision,
+            "status": status,
+            "rule": verdict.block_rule,
+            "malicious": verdict.malicious,
+            "ip_status": ip_status,
+            "events": events,
+        }
+
+    def _reload(self, target: object, path: object) -> dict[str, object]:
+        if target not in ("block_rules", "ip_blocklist"):
+            raise _BadEvent(f"invalid target {target!r}: expected block_rules or ip_blocklist")
+        if path is not None and not isinstance(path, str):
+            raise _BadEvent("invalid path: expected a string")
+        if self.block is None:
+            return {"reload": "error", "error": "no [block] section in the configuration"}
+        result = self.block.reload("block_rules" if target == "block_rules" else "ip_blocklist", path)
+        return {"reload": "ok"} if result.ok else {"reload": "error", "error": result.message}
+
+    async def _log_line(self, found: re.Match[str]) -> list[dict[str, object]]:
+        try:
+            at = datetime.strptime(found["time"], _LOG_TIME).timestamp()
+        except ValueError:
+            raise _BadEvent(f"invalid time {found['time']!r}: expected 10/Oct/2000:13:55:36 -0700") from None
+        await self._advance(at)
+        peer = _peer(found["ip"])
+        target = found["target"]
+        path, _, query = target.partition("?")
+        headers = {
+            name: value for name, value in (("Referer", found["referer"]), ("User-Agent", found["agent"])) if value
+        }
+        request = {
+            "method": found["method"],
+            "path": _decoded(path),
+            "query": query,
+            "uri": target,
+            "proto": found["proto"] or "HTTP/1.0",
+            "headers": headers,
+            "response": {"code": int(found["status"])},
+        }
+        connection = {"at": at, "type": "connection", **self._connection(peer)}
+        if connection["decision"] != "accepted":
+            return [connection]
+        return [connection, {"at": at, "type": "request", **await self._request(peer, request, None)}]
+
+
+class _BadEvent(ValueError):
+    """A line of the replay file that is not an event."""
+
+
+def _peer(value: object) -> str:
+    address = normalize_ip(value) if isinstance(value, str) else None
+    if address is None:
+        raise _BadEvent(f"invalid peer {value!r}: expected an IP address")
+    return address
+
+
+def _decoded(path: str) -> str:
+    return unquote(path) or "/"
+
+
+def _event_json(event: Event) -> dict[str, object]:
+    data = {
+        key: (None if isinstance(value, float) and math.isinf(value) else value) for key, value in event.data.items()
+    }
+    out: dict[str, object] = {"what": event.what, "data": data}
+    if event.directory:
+        out["directory"] = event.directory
+    return out
