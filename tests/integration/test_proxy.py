@@ -501,6 +501,18 @@ def test_client_disconnect_mid_download_closes_the_upstream_connection(front: Uv
     assert request(front.port, "/echo").status == 200
 
 
+def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: Uvicorn, upstream: Uvicorn) -> None:
+    before = stats(upstream)["slow_abandoned"]
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
+        sock.sendall(b"GET /slow?delay=0.9 HTTP/1.1\r\nHost: test\r\n\r\n")
+        time.sleep(0.2)  # the proxy is waiting for the upstream's answer
+    deadline = time.monotonic() + 15
+    while stats(upstream)["slow_abandoned"] == before:
+        assert time.monotonic() < deadline, "the proxy kept waiting for a client that had gone"
+        time.sleep(0.05)
+    assert request(front.port, "/echo").status == 200
+
+
 # -- keep-alive -----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@
 - ``/download?size=N``: N bytes of :func:`pattern` in 64 KiB pieces, chunked (``&length=1``:
   with a Content-Length); stops when the proxy disconnects and counts that in ``/stats``.
 - ``/chunked?parts=N``: N pieces of growing size, chunked, ``part 0 .. part N-1``.
-- ``/slow?delay=S``: answers ``slow`` after S seconds.
+- ``/slow?delay=S``: answers ``slow`` after S seconds, unless the proxy disconnects first
+  (counted in ``/stats``).
 - ``/truncated``: announces 100 000 bytes, sends half, then fails (uvicorn drops the connection).
 - ``/hop``: answers with hop-by-hop headers next to an end-to-end one.
 - ``/close``: answers with ``Connection: close``.
@@ -31,7 +32,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import stockade.config  # noqa: F401  (stockade.server.settings cannot yet be the first import: a cycle)
 from stockade.server.proxy import ReverseProxy
 from stockade.server.settings import UpstreamSettings
 
@@ -43,7 +43,7 @@ Send = Callable[[Message], Awaitable[None]]
 PIECE = 64 * 1024
 _BLOCK = hashlib.sha256(b"stockade").digest() * (PIECE // 32)
 
-STATS: dict[str, int] = {"downloads": 0, "downloads_finished": 0, "downloads_aborted": 0}
+STATS: dict[str, int] = {"downloads": 0, "downloads_finished": 0, "downloads_aborted": 0, "slow_abandoned": 0}
 
 
 def pattern(size: int) -> bytes:
@@ -136,6 +136,20 @@ async def _download(query: dict[str, list[str]], receive: Receive, send: Send) -
         watcher.cancel()
 
 
+async def _slow(delay: float, receive: Receive, send: Send) -> None:
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.create_task(disconnected())
+    done, _ = await asyncio.wait([watcher], timeout=delay)
+    if done:
+        STATS["slow_abandoned"] += 1  # the proxy gave up on this request and closed the connection
+        return
+    watcher.cancel()
+    await _text(send, b"slow")
+
+
 async def _chunked(query: dict[str, list[str]], send: Send) -> None:
     parts = int(query.get("parts", ["5"])[0])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -168,8 +182,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     elif path == "/chunked":
         await _chunked(query, send)
     elif path == "/slow":
-        await asyncio.sleep(float(query.get("delay", ["0.8"])[0]))
-        await _text(send, b"slow")
+        await _slow(float(query.get("delay", ["0.8"])[0]), receive, send)
     elif path == "/truncated":
         await _truncated(send)
     elif path == "/hop":

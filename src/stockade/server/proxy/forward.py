@@ -47,6 +47,7 @@ _REASONS = {
 _CHUNK_END = b"0\r\n\r\n"
 _BODY_SENT, _ANSWERED_EARLY, _CLIENT_GONE = 0, 1, -1
 _CRLF = b"\r\n"
+_HTTP1 = frozenset({"1.1", "1.0"})
 
 
 def _page(status: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -161,12 +162,16 @@ class ReverseProxy:
             await answer(send, 413, head=head, close=True)
             return
 
-        # The first piece of the body goes out with the request head, in one write.
-        first = await receive()
-        if first["type"] != "http.request":
-            return  # the client is gone already
-        body: bytes = first.get("body", b"")
-        more: bool = first.get("more_body", False)
+        body = b""
+        more = False
+        if length != 0 and (length is not None or request.chunked or scope.get("http_version") not in _HTTP1):
+            # The first piece of the body goes out with the request head, in one write. (An
+            # HTTP/1 request with neither length nor transfer coding has no body at all.)
+            first = await receive()
+            if first["type"] != "http.request":
+                return  # the client is gone already
+            body = first.get("body", b"")
+            more = first.get("more_body", False)
         if length is not None and (len(body) > length or (not more and len(body) < length)):
             await answer(send, 400, head=head, close=True)  # not what the client announced
             return

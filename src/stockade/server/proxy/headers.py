@@ -43,7 +43,7 @@ _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded
 _IGNORABLE_UPGRADES = frozenset({b"h2c"})
 
 # tchar of RFC 9110 section 5.6.2: a Forwarded value made only of these needs no quotes.
-_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Request headers that the forwarding step reads, replaces or drops.
 _REQUEST_SPECIAL = frozenset(
@@ -95,8 +95,8 @@ def forwarded_node(ip: str | None) -> bytes:
 
 def forwarded_value(value: bytes) -> bytes:
     """``value`` as an RFC 7239 value: a token as it is, anything else as a quoted string."""
-    if value and all(c in _TCHAR for c in value):
-        return value
+    if value and not value.translate(None, _TCHAR):
+        return value  # nothing is left once every tchar is deleted
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
@@ -125,6 +125,28 @@ class UpstreamRequest:
     bad_length: bool = False  # a Content-Length that is not one non-negative integer
 
 
+# This hop's forwarding headers depend only on the client, the scheme and the Host: most
+# requests repeat a recent combination (keep-alive clients), so they are built once.
+_HOP_CACHE: dict[tuple[str | None, bytes, bytes | None], tuple[tuple[bytes, bytes], ...]] = {}
+_CACHE_SIZE = 4096
+
+
+def _this_hop(client_ip: str | None, proto: bytes, host: bytes | None) -> tuple[tuple[bytes, bytes], ...]:
+    """X-Forwarded-For, Forwarded, X-Forwarded-Proto (and -Host) as this hop alone would set them."""
+    key = (client_ip, proto, host)
+    pairs = _HOP_CACHE.get(key)
+    if pairs is None:
+        ip = client_ip.encode("ascii", "replace") if client_ip else b"unknown"
+        pairs = ((b"x-forwarded-for", ip), (b"forwarded", forwarded_element(client_ip, proto, host)))
+        pairs += ((b"x-forwarded-proto", proto),)
+        if host is not None:
+            pairs += ((b"x-forwarded-host", host),)
+        if len(_HOP_CACHE) >= _CACHE_SIZE:
+            _HOP_CACHE.clear()
+        _HOP_CACHE[key] = pairs
+    return pairs
+
+
 def _add_forwarding(
     out: Headers,
     *,
@@ -135,23 +157,29 @@ def _add_forwarding(
     trusted: bool,
 ) -> None:
     """Append this hop's forwarding headers; a trusted peer's own are extended or kept."""
-    ip = client_ip.encode("ascii", "replace") if client_ip else b"unknown"
-    element = forwarded_element(client_ip, proto, host)
-    if not trusted or not seen:
-        out += ((b"x-forwarded-for", ip), (b"forwarded", element), (b"x-forwarded-proto", proto))
-        if host is not None:
-            out.append((b"x-forwarded-host", host))
-        return
+    hop = _this_hop(client_ip, proto, host)
     xff = seen.get(b"x-forwarded-for")
     fwd = seen.get(b"forwarded")
     xfp = seen.get(b"x-forwarded-proto")
     xfh = seen.get(b"x-forwarded-host")
+    if not trusted or not (xff or fwd or xfp or xfh):
+        out += hop
+        return
+    ip = hop[0][1]
+    element = hop[1][1]
     out.append((b"x-forwarded-for", b", ".join([*xff, ip]) if xff else ip))
     out.append((b"forwarded", b", ".join([*fwd, element]) if fwd else element))
     out.append((b"x-forwarded-proto", xfp[-1] if xfp else proto))
     forwarded_host = xfh[-1] if xfh else host
     if forwarded_host is not None:
         out.append((b"x-forwarded-host", forwarded_host))
+
+
+def _listed(values: list[bytes]) -> set[bytes]:
+    """The header names a Connection header lists (its options aside)."""
+    if len(values) == 1 and values[0].lower() in _CONNECTION_OPTIONS:
+        return set()  # the usual "keep-alive" or "close"
+    return connection_tokens(values) - _CONNECTION_OPTIONS
 
 
 def upstream_request(
@@ -179,10 +207,10 @@ def upstream_request(
         else:
             append(pair)
     if not seen:
-        _add_forwarding(out, client_ip=client_ip, proto=proto, host=None, seen=seen, trusted=False)
+        out += _this_hop(client_ip, proto, None)
         return UpstreamRequest(out, None, False, False)
 
-    listed = connection_tokens(seen[b"connection"]) - _CONNECTION_OPTIONS if b"connection" in seen else None
+    listed = _listed(seen[b"connection"]) if b"connection" in seen else None
     if listed:
         # Whatever the client marked as meant for this hop only goes no further.
         out[1:] = [pair for pair in out[1:] if pair[0] not in listed]
@@ -192,8 +220,7 @@ def upstream_request(
     if host is not None:
         out[0] = (b"host", host)
     _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, seen=seen, trusted=trusted)
-    offered = connection_tokens(seen.get(b"upgrade", ()))
-    upgrade = bool(offered - _IGNORABLE_UPGRADES)
+    upgrade = b"upgrade" in seen and bool(connection_tokens(seen[b"upgrade"]) - _IGNORABLE_UPGRADES)
     chunked = b"transfer-encoding" in seen
     lengths = seen.get(b"content-length")
     content_length: int | None = None
@@ -208,32 +235,56 @@ def upstream_request(
     return UpstreamRequest(out, content_length, chunked, upgrade, bad_length)
 
 
+# Response header names as the upstream spells them -> (lower-case name, what to do).
+_PASS, _DROP, _CONNECTION, _TRANSFER_ENCODING, _LENGTH = range(5)
+_RESPONSE_NAMES: dict[bytes, tuple[bytes, int]] = {}
+
+
+def _response_name(name: bytes) -> tuple[bytes, int]:
+    lower = name.lower()
+    if lower == b"connection":
+        kind = _CONNECTION
+    elif lower == b"transfer-encoding":
+        kind = _TRANSFER_ENCODING
+    elif lower == b"content-length":
+        kind = _LENGTH
+    # Date: the server in front sends its own, as nginx does; two would be wrong.
+    elif lower in HOP_BY_HOP or lower == b"date":
+        kind = _DROP
+    else:
+        kind = _PASS
+    if len(_RESPONSE_NAMES) < _CACHE_SIZE:
+        _RESPONSE_NAMES[name] = (lower, kind)
+    return lower, kind
+
+
 def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, bool, bool]:
     """An upstream response's headers for the client, whether it said ``close``, whether it is framed.
 
     ``raw`` are the headers as parsed (any case); the result has lower-case names and no
-    ``Date`` (the server in front of the proxy sends its own). Framed
-    means the body's end is known without the connection closing: a ``Content-Length``,
-    or ``chunked`` as the last transfer coding.
+    ``Date`` (the server in front of the proxy sends its own). Framed means the body's end
+    is known without the connection closing: a ``Content-Length``, or ``chunked`` as the
+    last transfer coding.
     """
     out: Headers = []
     connection: list[bytes] = []
     framed = False
+    names = _RESPONSE_NAMES
     for name, value in raw:
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            if lower == b"connection":
-                connection.append(value)
-            elif lower == b"transfer-encoding":
-                framed = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-            continue
-        if lower == b"content-length":
+        lower, kind = names.get(name) or _response_name(name)
+        if kind == _PASS:
+            out.append((lower, value))
+        elif kind == _LENGTH:
             framed = True
-        elif lower == b"date":
-            continue  # the server in front sends its own, as nginx does; two would be wrong
-        out.append((lower, value))
+            out.append((lower, value))
+        elif kind == _CONNECTION:
+            connection.append(value)
+        elif kind == _TRANSFER_ENCODING:
+            framed = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
     if not connection:
         return out, False, framed
+    if len(connection) == 1 and (only := connection[0].lower()) in _CONNECTION_OPTIONS:
+        return out, only == b"close", framed  # the usual "keep-alive" or "close"
     tokens = connection_tokens(connection)
     listed = tokens - _CONNECTION_OPTIONS
     if listed:

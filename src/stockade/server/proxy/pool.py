@@ -10,7 +10,8 @@ Flow control: body pieces queue up to :data:`HIGH_WATER` bytes, then the transpo
 reading until the proxy has passed them on to the client; writes wait in :meth:`drain`
 while the transport's buffer is full. Every wait on the upstream is bounded by the read
 timeout, measured while waiting only (from the request to the first byte, then between
-two pieces), never while the proxy is busy sending to a slow client.
+two pieces), never while the proxy is busy sending to a slow client; one coarse timer per
+pool checks the waits (to within :data:`TICK_SECONDS`).
 
 A connection goes back to the :class:`UpstreamPool` only when its response was parsed to
 the end, the upstream did not say ``close`` and nothing failed; an idle connection the
@@ -40,10 +41,42 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 HIGH_WATER = 256 * 1024  # queued response body bytes before reading from the upstream pauses
 MAX_RESPONSE_HEAD = 64 * 1024  # bytes of response headers accepted from the upstream
 STALL_SECONDS = 0.05  # a wait this long starts watching the client for a disconnect
+TICK_SECONDS = 0.05  # how often waits are checked against the read timeout
 
 
 class Connection(asyncio.Protocol):
     """One connection to the upstream, carrying one exchange at a time."""
+
+    __slots__ = (
+        "_active",
+        "_buffered",
+        "_chunks",
+        "_head_request",
+        "_head_size",
+        "_interim",
+        "_loop",
+        "_parser",
+        "_pool",
+        "_raw",
+        "_read_timeout",
+        "_reading_paused",
+        "_since",
+        "_until_eof",
+        "_waiter",
+        "_watch",
+        "_watch_task",
+        "_writing_paused",
+        "closed",
+        "complete",
+        "error",
+        "headers",
+        "headers_done",
+        "idle",
+        "keep_alive",
+        "received",
+        "status",
+        "transport",
+    )
 
     def __init__(self, pool: UpstreamPool, loop: asyncio.AbstractEventLoop) -> None:
         self._pool = pool
@@ -56,9 +89,13 @@ class Connection(asyncio.Protocol):
         self._writing_paused = False
         self._reading_paused = False
         self._waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0  # when the current wait began
         self._watch: Receive | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._chunks: list[bytes] = []
+        self._head_size = 0
+        self._interim = False
         self._begin(False)
 
     # -- one exchange ------------------------------------------------------------------------
@@ -73,12 +110,9 @@ class Connection(asyncio.Protocol):
         self.error: UpstreamError | ClientGone | None = None
         self._head_request = head
         self._active = True
-        self._raw: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
-        self._interim = False
         self._until_eof = False
-        self._chunks: list[bytes] = []
         self._buffered = 0
+        self._chunks.clear()
 
     def begin(self, *, head: bool) -> None:
         """Start a new exchange (``head``: the request is a HEAD, its response has no body)."""
@@ -127,7 +161,7 @@ class Connection(asyncio.Protocol):
         if not chunks:
             return b""
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
+        chunks.clear()  # the list is reused, the bytes are handed over
         self._buffered = 0
         if self._reading_paused:
             self._reading_paused = False
@@ -162,9 +196,14 @@ class Connection(asyncio.Protocol):
             task.cancel()
 
     async def _watch_client(self, receive: Receive) -> None:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            self.abort(ClientGone("the client disconnected"))
+        # A request with no body may still hold its one (empty) http.request message.
+        for _ in range(2):
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.abort(ClientGone("the client disconnected"))
+                return
+            if message.get("more_body", False):
+                return  # not a server that follows the ASGI spec: stop watching
 
     def abort(self, error: UpstreamError | ClientGone) -> None:
         """Fail the exchange with ``error`` and drop the connection at once."""
@@ -187,30 +226,37 @@ class Connection(asyncio.Protocol):
         loop = self._loop
         waiter = loop.create_future()
         self._waiter = waiter
-        if self._watch is not None and self._watch_task is None:
-            self._timer = loop.call_later(min(STALL_SECONDS, self._read_timeout), self._stalled)
-        else:
-            self._timer = loop.call_later(self._read_timeout, self._timed_out)
+        self._since = loop.time()
+        pool = self._pool
+        if pool.ticker is None:
+            pool.start_ticker(loop)
         try:
             await waiter
         finally:
             if self._waiter is waiter:
                 self._waiter = None
-                if self._timer is not None:
-                    self._timer.cancel()
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            if self._timer is not None:
-                self._timer.cancel()
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _stalled(self) -> None:
-        self._timer = self._loop.call_later(max(self._read_timeout - STALL_SECONDS, 0.0), self._timed_out)
-        self.start_watch()
+    def check_wait(self, now: float) -> bool:
+        """On the pool's tick: start watching the client, or time out, as the wait demands.
+
+        Returns whether the connection is (still) waiting.
+        """
+        if self._waiter is None:
+            return False
+        waited = now - self._since
+        if waited >= STALL_SECONDS and self._watch is not None and self._watch_task is None:
+            self.start_watch()
+        if waited >= self._read_timeout:
+            self._timed_out()
+            return False
+        return True
 
     def _timed_out(self) -> None:
         what = "more of the response" if self.received else "response"
@@ -220,6 +266,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # create_connection makes a Transport
+        self._pool.open.add(self)
 
     def data_received(self, data: bytes) -> None:
         if not self._active or self.complete:
@@ -244,6 +291,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._pool.open.discard(self)
         if self.idle:
             self._pool.discard(self)
             return
@@ -268,7 +316,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         if self.complete:
             raise BadUpstreamResponse("a second response to one request")
-        self._raw = []
+        self._raw.clear()
         self._head_size = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -328,11 +376,32 @@ class UpstreamPool:
         self.max_idle = max_idle
         self._idle: list[Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.open: set[Connection] = set()  # every connection not yet lost
+        self.ticker: asyncio.TimerHandle | None = None
+
+    def start_ticker(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Check the waiting connections every :data:`TICK_SECONDS` while there are any.
+
+        One coarse timer for all, rather than one timer per wait: arming and cancelling a
+        timer for every response costs more than the rest of the wait's bookkeeping.
+        """
+        self.ticker = loop.call_later(TICK_SECONDS, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.ticker = None
+        now = loop.time()
+        waiting = False
+        for conn in list(self.open):
+            if conn.check_wait(now):
+                waiting = True
+        if waiting:
+            self.start_ticker(loop)
 
     def take_idle(self, loop: asyncio.AbstractEventLoop) -> Connection | None:
         """An idle connection that is still open, or None."""
         if loop is not self._loop:
             self.close()  # connections of another event loop cannot be used here
+            self.open.clear()
             self._loop = loop
             return None
         idle = self._idle
@@ -371,6 +440,9 @@ class UpstreamPool:
 
     def close(self) -> None:
         """Close every idle connection."""
+        if self.ticker is not None:
+            self.ticker.cancel()
+            self.ticker = None
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.idle = False
