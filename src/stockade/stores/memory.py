@@ -22,6 +22,7 @@ from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.stores.base import TransitionStore, record_order
 from stockade.stores.records import Scope
+from stockade.stores.view import BanView
 
 DEFAULT_MAX_RECORDS = 100_000
 # How many of the oldest records eviction looks at to find one without a block.
@@ -39,6 +40,8 @@ class MemoryStore(TransitionStore):
         self._bans: OrderedDict[str, tuple[BanState, float, bool]] = OrderedDict()
         self._ban_due: list[tuple[float, int, str]] = []
         self._networks: set[str] = set()
+        # Every ban, for peek_ban without the lock (the transitions keep it current).
+        self.ban_view = BanView(capacity=max_records)
         self._lock = threading.RLock()
         self.evicted = 0
 
