@@ -271,3 +271,20 @@ def test_without_a_bans_section_manual_bans_still_apply(tmp_path: Path) -> None:
         assert Detector(BUILTIN).detect(PROBE) == "env_file"
     finally:
         guard.close()
+
+
+def test_a_flood_of_distinct_clients_keeps_memory_bounded() -> None:
+    store = MemoryStore(max_records=1000)
+    guard = Guard(GuardSettings(bans=BanSettings(policy=POLICY)), store, clock=ManualClock(T0))
+    try:
+        for i in range(20_000):
+            assert guard.bans.inspect(f"198.{18 + (i >> 16) % 2}.{(i >> 8) & 255}.{i & 255}", PROBE) == "env_file"
+        assert len(store) <= 1000
+        assert store.evicted >= 19_000
+        # Still counting and banning whoever keeps probing.
+        for _ in range(5):
+            guard.bans.inspect("203.0.113.200", PROBE)
+        assert guard.bans.refusal("203.0.113.200", "/") is not None
+        assert guard.bans.refusal("203.0.113.201", "/") is None
+    finally:
+        guard.close()
