@@ -100,3 +100,14 @@ def test_rule_selection() -> None:
     for rule in BUILTIN:
         assert rule.label
         assert rule.description.endswith(".") or rule.description.endswith(")")
+
+
+def test_the_rule_table_in_the_docs_is_current() -> None:
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("gen_bans_doc", DATA.parents[1] / "scripts" / "gen_bans_doc.py")
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.main(["--check"]) == 0, "run: python scripts/gen_bans_doc.py"
