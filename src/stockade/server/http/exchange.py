@@ -1,0 +1,251 @@
+"""One request and its response: the ASGI ``receive`` and ``send`` of an HTTP/1.1 exchange.
+
+Flow control runs both ways. The request body is buffered up to :data:`BODY_HIGH_WATER`,
+then the connection stops reading until the app has taken it; ``send`` waits while the
+transport's write buffer is above its high-water mark, so a slow client holds the app
+back instead of filling memory.
+
+The response head is written together with the first body message: a response that fits
+in one message takes one write and gets a ``content-length`` even when the app gave none.
+Otherwise an HTTP/1.1 response without a length is chunked, an HTTP/1.0 one is ended by
+closing the connection. A response that breaks its framing (more or fewer bytes than its
+``content-length``, a header with CR or LF) raises in the app's ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from stockade.server.asgi import Message, Scope
+from stockade.server.http import framing
+
+if TYPE_CHECKING:
+    from stockade.server.http.protocol import HttpProtocol
+
+log = logging.getLogger("stockade.server.http")
+
+BODY_HIGH_WATER = 64 * 1024
+
+_NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
+_LARGE_WRITE = 16 * 1024
+
+
+class Exchange:
+    """The state of one request on a connection, from its headers to the end of its response."""
+
+    __slots__ = (
+        "_final_delivered",
+        "_head_request",
+        "_head_written",
+        "_headers",
+        "_http10",
+        "_mode",
+        "_remaining",
+        "_waiter",
+        "body",
+        "body_complete",
+        "buffered",
+        "bytes_sent",
+        "complete",
+        "connection",
+        "disconnected",
+        "expect_continue",
+        "keep_alive",
+        "received",
+        "scope",
+        "started",
+        "started_at",
+        "status",
+        "target",
+        "task",
+    )
+
+    def __init__(
+        self, connection: HttpProtocol, scope: Scope, target: bytes, *, keep_alive: bool, expect_continue: bool
+    ) -> None:
+        self.connection = connection
+        self.scope = scope
+        self.target = target
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.body: list[bytes] = []
+        self.buffered = 0
+        self.received = 0
+        self.body_complete = False
+        self.started = False  # the app sent http.response.start
+        self.complete = False  # the app sent the last body message
+        self.disconnected = False
+        self.status = 0
+        self.bytes_sent = 0
+        self.started_at = 0.0
+        self._head_request = scope["method"] == "HEAD"
+        self._http10 = scope["http_version"] == "1.0"
+        self._headers: Any = ()
+        self._head_written = False
+        self._mode = _LENGTH
+        self._remaining = 0
+        self._final_delivered = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    # -- the connection's side --------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self.complete or self.disconnected:
+            return
+        self.body.append(data)
+        self.buffered += len(data)
+        self._wake()
+
+    def finish_body(self) -> None:
+        self.body_complete = True
+        self._wake()
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self) -> None:
+        """Run the app on this exchange; a failure answers 500 if nothing was sent yet, else aborts."""
+        connection = self.connection
+        try:
+            await connection.state.app(self.scope, self.receive, self.send)
+        except Exception:  # the app's bug must not take the connection's other requests down
+            if not self.disconnected:
+                log.exception("the ASGI application failed on %s %r", self.scope["method"], self.target)
+                connection.app_failed(self)
+            return
+        if not self.complete and not self.disconnected:
+            log.error("the ASGI application did not complete its response to %s %r", self.scope["method"], self.target)
+            connection.app_failed(self)
+
+    # -- the app's side ---------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        while True:
+            if self.disconnected or self.complete:
+                return {"type": "http.disconnect"}
+            if self.body or (self.body_complete and not self._final_delivered):
+                return self._request_message()
+            if self.expect_continue:
+                self.expect_continue = False
+                if not self.started:
+                    self.connection.write(framing.CONTINUE)
+            self._waiter = self.connection.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _request_message(self) -> Message:
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        self.body = []
+        drained = self.buffered >= BODY_HIGH_WATER
+        self.buffered = 0
+        more = not self.body_complete
+        if not more:
+            self._final_delivered = True
+        elif drained:
+            self.connection.body_drained(self)
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body" and self.started:
+            if self.complete:
+                raise RuntimeError("ASGI message http.response.body sent after the response was complete")
+            if self.disconnected:
+                return
+            more = message.get("more_body", False)
+            self._write(message.get("body", b""), more)
+            if more and self.connection.write_paused:
+                await self.connection.drain()
+            return
+        if kind == "http.response.start" and not self.started:
+            self.status = message["status"]
+            self._headers = message.get("headers", ())
+            self.started = True
+            return
+        raise RuntimeError(f"unexpected ASGI message {kind!r} (response started: {self.started})")
+
+    def _write(self, body: bytes, more: bool) -> None:
+        head = b"" if self._head_written else self._head(-1 if more else len(body))
+        mode = self._mode
+        if mode == _NO_BODY:
+            body = b""
+        elif mode == _LENGTH:
+            self._remaining -= len(body)
+            if self._remaining < 0:
+                raise RuntimeError("the response body is longer than its content-length")
+        connection = self.connection
+        if mode == _CHUNKED:
+            parts = [head, *framing.chunk(body)] if body else [head]
+            if not more:
+                parts.append(framing.LAST_CHUNK)
+            connection.write_parts(parts)
+        elif len(body) < _LARGE_WRITE:
+            connection.write(head + body)
+        else:
+            connection.write_parts([head, body])
+        self.bytes_sent += len(body)
+        if not more:
+            if mode == _LENGTH and self._remaining:
+                raise RuntimeError("the response body is shorter than its content-length")
+            self.complete = True
+            self._wake()
+            connection.response_complete(self)
+
+    def _head(self, final_length: int) -> bytes:
+        """The status line and headers; decides the framing and whether the connection stays open."""
+        status = self.status
+        parts = [framing.status_line(status)]
+        length = -1
+        date = False
+        keep_alive = self.keep_alive
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                if not value.isdigit():
+                    raise ValueError(f"invalid content-length {value!r}")
+                length = int(value)
+            elif lower == b"transfer-encoding":
+                continue  # the server frames the body itself
+            elif lower == b"connection":
+                keep_alive = keep_alive and b"close" not in value.lower()
+                continue
+            elif lower == b"date":
+                date = True
+            parts.append(framing.header_line(name, value))
+        if self._head_request or status in (204, 304) or status < 200:
+            self._mode = _NO_BODY
+        elif length >= 0:
+            self._mode, self._remaining = _LENGTH, length
+        elif final_length >= 0:
+            self._mode, self._remaining = _LENGTH, final_length
+            parts.append(b"content-length: %d\r\n" % final_length)
+        elif not self._http10:
+            self._mode = _CHUNKED
+            parts.append(framing.CHUNKED)
+        else:
+            self._mode = _UNTIL_CLOSE
+            keep_alive = False
+        connection = self.connection
+        if not date:
+            parts.append(connection.state.date)
+        # A request body not read to its end leaves the connection in an unknown state.
+        keep_alive = keep_alive and self.body_complete and not connection.state.stopping
+        if not keep_alive:
+            parts.append(framing.CLOSE)
+        elif self._http10:
+            parts.append(framing.KEEP_ALIVE)
+        parts.append(b"\r\n")
+        self.keep_alive = keep_alive
+        self._head_written = True
+        return b"".join(parts)
