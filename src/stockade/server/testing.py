@@ -1,8 +1,8 @@
 """Run the protecting server in-process, on a background thread, for tests.
 
 The sockets are bound before the thread starts (port 0 gives an ephemeral port), so
-``.url`` is known at once and no test has to guess a free port. uvicorn runs with its own
-event loop and installs no signal handlers off the main thread.
+``.url`` is known at once and no test has to guess a free port. The server runs on its
+own event loop and installs no signal handlers off the main thread.
 
     with ServerThread(config_path, clock=ManualClock()) as server:
         http.client.HTTPConnection("127.0.0.1", server.port).request("GET", "/secure/")
@@ -11,22 +11,22 @@ event loop and installs no signal handlers off the main thread.
 from __future__ import annotations
 
 import asyncio
-import threading
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-
-import uvicorn
 
 from stockade.clock import Clock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
 from stockade.server.app import StockadeApp
-from stockade.server.listeners import bind_all, url_of
-from stockade.server.run import uvicorn_config
+from stockade.server.http import AccessLogSink, BackgroundServer, JsonLinesLog, bind_listeners
+from stockade.server.run import ConnectionCheckFactory, ReloadHook, server_for
+from stockade.server.settings import Limits, ListenerSpec
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
-POLL_SECONDS = 0.01
+DRAIN_TIMEOUT = 5.0
 
 
 class ServerThread:
@@ -34,38 +34,50 @@ class ServerThread:
 
     ``url``/``port`` name the first listen address; ``urls`` all of them. ``guard`` is the
     running :class:`AsyncGuard` (call :meth:`flush_events` before reading callback output).
+    ``listeners`` replace the config's listen addresses (for TLS and PROXY protocol);
+    ``limits``, ``connection_check``, ``reload`` and ``access_log`` are those of
+    :func:`stockade.server.run.serve`. Without ``limits``, requests in flight get
+    ``DRAIN_TIMEOUT`` seconds to finish on :meth:`stop`.
     """
 
-    def __init__(self, config_path: str | Path, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | Path,
+        *,
+        clock: Clock | None = None,
+        listeners: Sequence[ListenerSpec] | None = None,
+        limits: Limits | None = None,
+        connection_check: ConnectionCheckFactory | None = None,
+        reload: ReloadHook | None = None,
+        access_log: str | Path | AccessLogSink | None = None,
+    ) -> None:
         self.config: Config = load_config(config_path)
-        self._sockets, self.listen = bind_all(self.config.listen)
+        specs = tuple(listeners) if listeners is not None else tuple(ListenerSpec(a) for a in self.config.listen)
+        self.listeners = bind_listeners(specs)
+        self.listen = tuple(listener.spec.address for listener in self.listeners)
         self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
-        self.server = uvicorn.Server(uvicorn_config(self.app, timeout_graceful_shutdown=5))
-        self.urls = tuple(url_of(a) for a in self.listen)
+        sink = JsonLinesLog.open(access_log) if isinstance(access_log, str | Path) else access_log
+        limits = limits or dataclasses.replace(Limits(), drain_timeout=DRAIN_TIMEOUT)
+        self.server = server_for(
+            self.app, self.listeners, limits=limits, connection_check=connection_check, reload=reload, access_log=sink
+        )
+        self.urls = tuple(listener.url for listener in self.listeners)
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="stockade-server", daemon=True)
+        self._background = BackgroundServer(self.server, name="stockade-server")
         self._stopped = False
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=self._sockets)
-        except BaseException as exc:  # SystemExit on a failed startup, or a bug: hand it to start()
-            self._error = exc
 
     def start(self) -> ServerThread:
         """Start serving; returns once the server accepts requests, or raises why it could not."""
-        self._thread.start()
-        for _ in range(int(START_TIMEOUT / POLL_SECONDS)):
-            if self.server.started:
-                return self
-            self._thread.join(POLL_SECONDS)
-            if not self._thread.is_alive():
-                self._close_sockets()
-                raise self.app.startup_error or RuntimeError(f"the server did not start: {self._error!r}")
-        self.stop()
-        raise RuntimeError(f"the server did not start within {START_TIMEOUT} s")
+        try:
+            self._background.start(START_TIMEOUT)
+        except TimeoutError:
+            self._close_sockets()
+            raise RuntimeError(f"the server did not start within {START_TIMEOUT} s") from None
+        except BaseException as exc:
+            self._close_sockets()
+            raise self.app.startup_error or RuntimeError(f"the server did not start: {exc!r}") from exc
+        return self
 
     @property
     def guard(self) -> AsyncGuard:
@@ -78,25 +90,26 @@ class ServerThread:
         guard = self.app.guard
         return guard.flush_events(timeout) if guard is not None else True
 
+    def reload(self) -> None:
+        """Run the ``reload`` hook on the server's loop, as SIGHUP does for ``stockade serve``."""
+        loop = self.server.loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self.server.reload_now)
+
     def stop(self) -> None:
         """Stop accepting, finish open requests, close the guard and its store (idempotent)."""
         if self._stopped:
             return
         self._stopped = True
-        self.server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(STOP_TIMEOUT)
-        if self._thread.is_alive():
-            self.server.force_exit = True
-            self._thread.join(STOP_TIMEOUT)
+        ended = self._background.stop(STOP_TIMEOUT)
         self._close_sockets()
-        if self.app.guard is not None and not self._thread.is_alive():
-            # The lifespan shutdown did not run (forced exit): close the guard here.
+        if self.app.guard is not None and ended:
+            # The lifespan shutdown did not run (the server failed): close the guard here.
             asyncio.run(self.app.shutdown())
 
     def _close_sockets(self) -> None:
-        for sock in self._sockets:
-            sock.close()
+        for listener in self.listeners:
+            listener.sock.close()
 
     def __enter__(self) -> ServerThread:
         return self.start()
