@@ -1,0 +1,192 @@
+"""Helpers for the HTTP server tests: a server on a thread, raw-socket clients, test certificates.
+
+- :func:`serving` runs an ASGI app under :class:`~stockade.server.http.HttpServer` on a
+  background thread, on freshly bound listeners, and yields the bound listeners.
+- :class:`Wire` is a raw connection that reads responses with the stdlib parser
+  (``http.client.HTTPResponse``) from one shared buffer, so pipelined answers can be read
+  one after the other.
+- :func:`make_certificates` writes a CA, a server certificate and a client certificate with
+  the ``openssl`` command-line tool.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from stockade.server.asgi import ASGIApp
+from stockade.server.http import AccessLogSink, BackgroundServer, BoundListener, HttpServer, bind_listeners
+from stockade.server.http.server import Reload
+from stockade.server.listen import ListenAddress
+from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
+
+LOCAL = ListenAddress("127.0.0.1", 0)
+
+
+@dataclass
+class Running:
+    server: HttpServer
+    listeners: list[BoundListener]
+
+    @property
+    def port(self) -> int:
+        return self.listeners[0].spec.address.port
+
+    def wire(self, index: int = 0, timeout: float = 5.0) -> Wire:
+        address = self.listeners[index].spec.address
+        return Wire(socket.create_connection((address.host, address.port), timeout=timeout))
+
+
+@contextmanager
+def serving(
+    app: ASGIApp,
+    *,
+    listeners: Sequence[ListenerSpec] = (ListenerSpec(LOCAL),),
+    bound: Sequence[BoundListener] = (),
+    limits: Limits | None = None,
+    check: ConnectionCheck | None = None,
+    reload: Reload | None = None,
+    access_log: AccessLogSink | None = None,
+) -> Iterator[Running]:
+    bound = list(bound) or bind_listeners(listeners)
+    server = HttpServer(app, bound, limits=limits, connection_check=check, reload=reload, access_log=access_log)
+    background = BackgroundServer(server)
+    try:
+        background.start(10)
+        yield Running(server, bound)
+    finally:
+        background.stop(10)
+        for listener in bound:
+            listener.sock.close()
+
+
+class _OneFile:
+    """Hands ``http.client.HTTPResponse`` the same buffered file for every response, never closed by it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def makefile(self, *args: Any, **kwargs: Any) -> _OneFile:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+    def close(self) -> None:
+        pass
+
+
+class Wire:
+    """One raw client connection."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file: BinaryIO = sock.makefile("rb")  # type: ignore[assignment]
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def response(self, method: str = "GET") -> http.client.HTTPResponse:
+        """Read the next response, body included (``.body``)."""
+        response = http.client.HTTPResponse(_OneFile(self.file), method=method)  # type: ignore[arg-type]
+        response.begin()
+        response.body = response.read()  # type: ignore[attr-defined]
+        return response
+
+    def read_all(self) -> bytes:
+        """Everything until the server closes; a reset counts as the end too."""
+        chunks = []
+        try:
+            while chunk := self.file.read1(65536):  # type: ignore[attr-defined]
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def closed_without_a_byte(sock: socket.socket) -> bool:
+    """The server closed (FIN or reset) without sending anything."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+def request(method: str, path: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: test", *(f"{k}: {v}" for k, v in headers)]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    def client_context(self, *, with_certificate: bool) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca)
+        if with_certificate:
+            context.load_cert_chain(self.client_cert, self.client_key)
+        return context
+
+
+def make_certificates(directory: Path) -> Certificates:
+    """A test CA, a server certificate for ``localhost``/``example.test``/127.0.0.1, a client certificate."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    days = ("-days", "2")
+    ca_subject = "/C=DE/O=Stockade Test/CN=Test CA"
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        *days,
+        "-subj",
+        ca_subject,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
+    (directory / "server.ext").write_text("subjectAltName=DNS:localhost,DNS:example.test,IP:127.0.0.1\n")
+    for name, subject in (("server", "/CN=localhost"), ("client", "/CN=client one")):
+        openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr"
+        )
+        extensions = ("-extfile", "server.ext") if name == "server" else ()
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            *days, "-out", f"{name}.pem", *extensions,
+        )  # fmt: skip
+    return Certificates(
+        directory / "ca.pem",
+        directory / "server.pem",
+        directory / "server.key",
+        directory / "client.pem",
+        directory / "client.key",
+    )
