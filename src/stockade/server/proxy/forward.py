@@ -192,7 +192,11 @@ class ReverseProxy:
                 data, receive, send, method=method, more=more, length=length, chunked=chunked, sent=len(body)
             )
             if conn is not None:
-                await self._relay(conn, send)
+                if conn.complete:  # the usual small response, whole already
+                    await send({"type": "http.response.start", "status": conn.status, "headers": conn.headers})
+                    await send({"type": "http.response.body", "body": conn.take()})
+                else:
+                    await self._relay(conn, send)
         except ClientGone:
             return
         except UpstreamError as exc:
@@ -255,7 +259,10 @@ class ReverseProxy:
             else:
                 conn.watch_client(receive)
             try:
-                await conn.response_head()
+                while not conn.headers_done:  # conn.response_head(), without a coroutine more
+                    if conn.error is not None:
+                        raise conn.error
+                    await conn.wait()
             except UpstreamClosed as exc:
                 if not retry or exc.received:
                     raise

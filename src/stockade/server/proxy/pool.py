@@ -146,14 +146,14 @@ class Connection(asyncio.Protocol):
         if self.closed:
             raise UpstreamClosed(f"{self._pool.name} closed the connection", received=self.received)
         if self._writing_paused:
-            await self._wait()
+            await self.wait()
 
     async def response_head(self) -> None:
         """Wait for the response's status and headers; raise what went wrong."""
         while not self.headers_done:
             if self.error is not None:
                 raise self.error
-            await self._wait()
+            await self.wait()
 
     def take(self) -> bytes:
         """The body bytes queued so far (possibly empty), resuming reads if they were paused."""
@@ -175,7 +175,7 @@ class Connection(asyncio.Protocol):
             return
         if self.error is not None:
             raise self.error
-        await self._wait()
+        await self.wait()
 
     def watch_client(self, receive: Receive) -> None:
         """Watch ``receive`` for the client's disconnect once a wait on the upstream stalls."""
@@ -222,7 +222,8 @@ class Connection(asyncio.Protocol):
 
     # -- waiting -----------------------------------------------------------------------------
 
-    async def _wait(self) -> None:
+    async def wait(self) -> None:
+        """Wait until something happens on the connection (or its wait times out)."""
         loop = self._loop
         waiter = loop.create_future()
         self._waiter = waiter
