@@ -398,6 +398,24 @@ def test_client_disconnect_reaches_the_app() -> None:
         assert seen.wait(5)
 
 
+def test_two_receivers_both_see_the_disconnect() -> None:
+    seen: list[str] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await receive()
+            seen.extend(message["type"] for message in await asyncio.gather(receive(), receive()))
+            done.set()
+
+    with serving(app) as running:
+        wire = running.wire()
+        wire.send(request("GET", "/"))
+        wire.close()
+        assert done.wait(5)
+    assert seen == ["http.disconnect", "http.disconnect"]
+
+
 # -- the connection check ---------------------------------------------------------------------
 
 

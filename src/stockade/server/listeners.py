@@ -1,8 +1,8 @@
 """Listening sockets, bound by the server itself, and the lockout listener of each request.
 
-Lockout keys include the listener's address and port. Binding the sockets here (rather
-than letting uvicorn do it) means the server knows the real port even for ``:0``, and can
-pass the very same sockets to every worker process.
+Lockout keys include the listener's address and port. Binding the sockets here, in the
+parent process, means the server knows the real port even for ``:0``, and every forked
+worker process serves the very same sockets.
 """
 
 from __future__ import annotations

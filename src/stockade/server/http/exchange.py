@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
 
 from stockade.server.asgi import Message, Scope
 from stockade.server.http import framing
@@ -30,6 +33,50 @@ BODY_HIGH_WATER = 64 * 1024
 
 _NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
 _LARGE_WRITE = 16 * 1024
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")}
+
+
+def http_scope(
+    connection: HttpProtocol, raw_method: bytes, version: str, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> Scope:
+    """The ASGI scope of a request; ``path`` percent-decoded (UTF-8), as uvicorn gives it."""
+    raw_path, query = split_target(target)
+    path = raw_path.decode("latin-1")  # llhttp admits only ASCII in the target
+    if "%" in path:
+        path = unquote(path)
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": version,
+        "server": connection.facts.local,
+        "client": connection.client,
+        "scheme": connection.scheme,
+        "method": _METHODS.get(raw_method) or raw_method.decode("ascii"),
+        "root_path": "",
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": headers,
+        "extensions": {"stockade": connection.facts},
+    }
+    state = connection.state.lifespan_state
+    if state is not None:
+        scope["state"] = state.copy()
+    return scope
+
+
+def split_target(target: bytes) -> tuple[bytes, bytes]:
+    """The path and query of a request target (origin form, absolute form or ``*``)."""
+    if target[:1] == b"/" or target == b"*":
+        if b"#" in target:
+            target = target.partition(b"#")[0]
+        path, _, query = target.partition(b"?")
+        return path, query
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        return target, b""  # authority form (CONNECT host:port): no path; the app decides
+    return url.path or b"/", url.query or b""
 
 
 class Exchange:
@@ -43,7 +90,7 @@ class Exchange:
         "_http10",
         "_mode",
         "_remaining",
-        "_waiter",
+        "_waiters",
         "body",
         "body_complete",
         "buffered",
@@ -87,7 +134,7 @@ class Exchange:
         self._mode = _LENGTH
         self._remaining = 0
         self._final_delivered = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiters: list[asyncio.Future[None]] = []  # receive() calls waiting (a disconnect listener may be one)
         self.task: asyncio.Task[None] | None = None
 
     # -- the connection's side --------------------------------------------------------------
@@ -108,9 +155,11 @@ class Exchange:
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters.clear()
 
     async def run(self) -> None:
         """Run the app on this exchange; a failure answers 500 if nothing was sent yet, else aborts."""
@@ -138,11 +187,9 @@ class Exchange:
                 self.expect_continue = False
                 if not self.started:
                     self.connection.write(framing.CONTINUE)
-            self._waiter = self.connection.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            waiter = self.connection.loop.create_future()
+            self._waiters.append(waiter)
+            await waiter
 
     def _request_message(self) -> Message:
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)

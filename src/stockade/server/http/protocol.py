@@ -4,12 +4,11 @@ Pipelined requests are parsed as they arrive and queued; reading pauses while on
 so a client cannot make the server buffer more than one socket read ahead. Each request
 body is fed to its exchange, which pauses reading when the app falls behind.
 
-One timer per connection, moved lazily: the deadline is a float updated on every event,
-and the timer only re-arms when it fires early or the deadline moves closer. Which
-deadline applies depends on the phase: waiting for the request headers (``header_timeout``
-from the connection or the previous response), idle between requests
-(``keepalive_timeout``), between two pieces of a body (``body_timeout``), or nothing while
-the app works. Timeouts close the connection without an answer, as nginx does.
+One lazily moved timer per connection (:mod:`~.timer`); which deadline runs depends on the
+phase: waiting for the request headers (``header_timeout`` from the connection or the
+previous response), idle between requests (``keepalive_timeout``), between two pieces of a
+body (``body_timeout``), or none while the app works. Timeouts close the connection
+without an answer, as nginx does.
 
 Malformed requests get a short 400 (431 for large headers, 413 for large bodies, 403 for
 WebSocket upgrades) and the connection closes. When input may still be on its way, the
@@ -22,23 +21,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, cast
-from urllib.parse import unquote
+from typing import cast
 
 import httptools
 
 from stockade.server.http import framing
 from stockade.server.http.accesslog import AccessEntry
-from stockade.server.http.exchange import BODY_HIGH_WATER, Exchange
+from stockade.server.http.exchange import BODY_HIGH_WATER, Exchange, http_scope
 from stockade.server.http.state import ServerState
+from stockade.server.http.timer import BODY, HEADER, IDLE, LINGER, NONE, Deadline
 from stockade.server.http.tls import facts_of
 from stockade.server.settings import ConnectionFacts
 
 log = logging.getLogger("stockade.server.http")
 
 LINGER_SECONDS = 2.0
-_NONE, _HEADER, _IDLE, _BODY, _LINGER = range(5)
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")}
 
 
 class _Refused(Exception):
@@ -89,11 +86,8 @@ class HttpProtocol(asyncio.Protocol):
         self._chunked = False
         self._upgrade = b""
         # the timer
-        self._timeout_kind = _NONE
-        self._deadline = 0.0
+        self._timer = Deadline(self.loop, self._timed_out)
         self._head_deadline = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_when = 0.0
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -104,7 +98,7 @@ class HttpProtocol(asyncio.Protocol):
             self.facts.tls = facts_of(transport.get_extra_info("ssl_object"))
         self.state.connections.add(self)
         self._head_deadline = self.loop.time() + self.state.limits.header_timeout
-        self._set_timeout(_HEADER, self._head_deadline)
+        self._timer.set(HEADER, self._head_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -112,9 +106,7 @@ class HttpProtocol(asyncio.Protocol):
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         self.state.closed(self)
 
     def eof_received(self) -> bool | None:
@@ -185,8 +177,8 @@ class HttpProtocol(asyncio.Protocol):
         self._expect = self._chunked = False
         self._content_length = -1
         self._upgrade = b""
-        if self._timeout_kind == _IDLE:
-            self._set_timeout(_HEADER, self._head_deadline)
+        if self._timer.kind == IDLE:
+            self._timer.set(HEADER, self._head_deadline)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -213,7 +205,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._timeout_kind = _NONE
+        self._timer.kind = NONE
         parser = self.parser
         if parser.should_upgrade() and b"websocket" in self._upgrade:
             self._refusal = 403
@@ -223,29 +215,7 @@ class HttpProtocol(asyncio.Protocol):
             self._refusal = 413
             raise _Refused
         target = self._url
-        raw_path, query = _split_target(target)
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path)
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": parser.get_http_version(),
-            "server": self.facts.local,
-            "client": self.client,
-            "scheme": self.scheme,
-            "method": method,
-            "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": self._headers,
-            "extensions": {"stockade": self.facts},
-        }
-        if self.state.lifespan_state is not None:
-            scope["state"] = self.state.lifespan_state.copy()
+        scope = http_scope(self, parser.get_method(), parser.get_http_version(), target, self._headers)
         # Any other upgrade (h2c, CONNECT) is answered as plain HTTP/1.1; the bytes after it
         # belong to a protocol this server does not speak, so the connection closes.
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
@@ -254,7 +224,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._current is None:
             self._start(exchange)
             if self._content_length > 0 or self._chunked:
-                self._set_timeout(_BODY, self.loop.time() + self.state.limits.body_timeout)
+                self._timer.after(BODY, self.state.limits.body_timeout)
         else:
             self._queue.append(exchange)
             self._pause_reading()
@@ -271,16 +241,16 @@ class HttpProtocol(asyncio.Protocol):
         exchange.feed(body)
         if exchange.buffered >= BODY_HIGH_WATER:
             self._pause_reading()
-        elif self._timeout_kind == _BODY:
-            self._deadline = self.loop.time() + self.state.limits.body_timeout
+        elif self._timer.kind == BODY:
+            self._timer.when = self.loop.time() + self.state.limits.body_timeout
 
     def on_message_complete(self) -> None:
         exchange = self._parsing
         self._parsing = None
         if exchange is not None:
             exchange.finish_body()
-        if self._timeout_kind == _BODY:
-            self._timeout_kind = _NONE
+        if self._timer.kind == BODY:
+            self._timer.kind = NONE
 
     # -- exchanges --------------------------------------------------------------------------
 
@@ -304,9 +274,9 @@ class HttpProtocol(asyncio.Protocol):
         now = self.loop.time()
         self._head_deadline = now + self.state.limits.header_timeout
         if self._in_head:
-            self._set_timeout(_HEADER, self._head_deadline)
+            self._timer.set(HEADER, self._head_deadline)
         else:
-            self._set_timeout(_IDLE, now + self.state.limits.keepalive_timeout)
+            self._timer.set(IDLE, now + self.state.limits.keepalive_timeout)
         if not self._reading and not self._stopped:
             self._resume_reading()
 
@@ -318,7 +288,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._start(item)
         if item is self._parsing:
-            self._set_timeout(_BODY, self.loop.time() + self.state.limits.body_timeout)
+            self._timer.after(BODY, self.state.limits.body_timeout)
         if not self._queue and not self._stopped and item.buffered < BODY_HIGH_WATER:
             self._resume_reading()
 
@@ -326,7 +296,7 @@ class HttpProtocol(asyncio.Protocol):
         """The app took a buffered body: read on if nothing else holds the connection back."""
         if not self._reading and exchange is self._parsing and exchange is self._current and not self._stopped:
             self._resume_reading()
-            self._set_timeout(_BODY, self.loop.time() + self.state.limits.body_timeout)
+            self._timer.after(BODY, self.state.limits.body_timeout)
 
     def app_failed(self, exchange: Exchange) -> None:
         if self._closed:
@@ -409,7 +379,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def _close_after_response(self) -> None:
         self._closing = True
-        self._timeout_kind = _NONE
+        self._timer.kind = NONE
         if self._closed:
             return
         pending_input = self._stopped or self._in_head or self._parsing is not None
@@ -418,7 +388,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.write_eof()
             self._lingering = True
             self._resume_reading()
-            self._set_timeout(_LINGER, self.loop.time() + LINGER_SECONDS)
+            self._timer.after(LINGER, LINGER_SECONDS)
             return
         self._closed = True
         self._disconnect_all()
@@ -433,50 +403,20 @@ class HttpProtocol(asyncio.Protocol):
         if self._reading:
             self._reading = False
             self.transport.pause_reading()
-            if self._timeout_kind == _BODY:
-                self._timeout_kind = _NONE
+            if self._timer.kind == BODY:
+                self._timer.kind = NONE
 
     def _resume_reading(self) -> None:
         if not self._reading and not self._closed:
             self._reading = True
             self.transport.resume_reading()
 
-    # -- the timer --------------------------------------------------------------------------
-
-    def _set_timeout(self, kind: int, deadline: float) -> None:
-        self._timeout_kind = kind
-        self._deadline = deadline
-        if self._timer is None or deadline < self._timer_when:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-            self._timer_when = deadline
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._timeout_kind == _NONE or self._closed:
-            return
-        if self.loop.time() < self._deadline:
-            self._timer = self.loop.call_at(self._deadline, self._on_timer)
-            self._timer_when = self._deadline
+    def _timed_out(self, kind: int) -> None:
+        if self._closed:
             return
         self._closed = True
         self._disconnect_all()
-        if self._timeout_kind == _BODY:
+        if kind == BODY:
             self.transport.abort()
         else:
             self.transport.close()  # a previous response may still be on its way out
-
-
-def _split_target(target: bytes) -> tuple[bytes, bytes]:
-    """The path and query of a request target (origin form, absolute form or ``*``)."""
-    if target[:1] == b"/" or target == b"*":
-        if b"#" in target:
-            target = target.partition(b"#")[0]
-        path, _, query = target.partition(b"?")
-        return path, query
-    try:
-        url = httptools.parse_url(target)
-    except httptools.HttpParserInvalidURLError:
-        return target, b""  # authority form (CONNECT host:port): no path; the app decides
-    return url.path or b"/", url.query or b""
