@@ -226,6 +226,22 @@ def test_connection_close_is_honoured() -> None:
     assert b"\r\nconnection: close\r\n" in reply
 
 
+def test_the_apps_connection_header_is_kept() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            close = scope["path"] == "/close"
+            headers = [(b"connection", b"close" if close else b"x-hop"), (b"x-hop", b"1")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving(app) as running, running.wire() as wire:
+        wire.send(request("GET", "/") + request("GET", "/close") + request("GET", "/never"))
+        first = wire.response()
+        assert first.getheader("connection") == "x-hop"  # names a hop-by-hop header for a proxy to drop
+        assert wire.response().getheader("connection") == "close"
+        assert wire.read_all() == b""
+
+
 def test_ipv6_listener() -> None:
     with serving(echo, listeners=[ListenerSpec(ListenAddress("::1", 0))]) as running:
         seen = decoded(get(running.port, host="::1"))

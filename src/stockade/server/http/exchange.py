@@ -264,9 +264,8 @@ class Exchange:
                 length = int(value)
             elif lower == b"transfer-encoding":
                 continue  # the server frames the body itself
-            elif lower == b"connection":
+            elif lower == b"connection":  # kept: it may name more hop-by-hop headers
                 keep_alive = keep_alive and b"close" not in value.lower()
-                continue
             elif lower == b"date":
                 date = True
             parts.append(framing.header_line(name, value))
