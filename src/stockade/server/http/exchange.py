@@ -256,6 +256,7 @@ class Exchange:
         length = -1
         date = False
         keep_alive = self.keep_alive
+        connection_options = b""
         for name, value in self._headers:
             lower = name.lower()
             if lower == b"content-length":
@@ -265,7 +266,7 @@ class Exchange:
             elif lower == b"transfer-encoding":
                 continue  # the server frames the body itself
             elif lower == b"connection":  # kept: it may name more hop-by-hop headers
-                keep_alive = keep_alive and b"close" not in value.lower()
+                connection_options += value.lower()
             elif lower == b"date":
                 date = True
             parts.append(framing.header_line(name, value))
@@ -286,10 +287,11 @@ class Exchange:
         if not date:
             parts.append(connection.state.date)
         # A request body not read to its end leaves the connection in an unknown state.
-        keep_alive = keep_alive and self.body_complete and not connection.state.stopping
-        if not keep_alive:
+        said_close = b"close" in connection_options
+        keep_alive = keep_alive and not said_close and self.body_complete and not connection.state.stopping
+        if not keep_alive and not said_close:
             parts.append(framing.CLOSE)
-        elif self._http10:
+        elif keep_alive and self._http10 and b"keep-alive" not in connection_options:
             parts.append(framing.KEEP_ALIVE)
         parts.append(b"\r\n")
         self.keep_alive = keep_alive
