@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import http.client
 import json
+import logging
 import os
 import signal
 import socket
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stockade.server.asgi import Receive, Scope, Send
 from stockade.server.http import AccessEntry, BoundListener, JsonLinesLog, StartupFailed, bind_listeners
@@ -319,6 +322,34 @@ def test_malformed_requests_are_400(data: bytes) -> None:
         assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply
         assert reply.endswith(b"\r\n\r\nBad Request\n")
         assert decoded(get(running.port))["path"] == "/"
+
+
+def test_no_input_makes_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Random bytes after a request line, sent in random pieces: 200 or 4xx, never a 5xx or a logged error."""
+    fragments = [b"Host: x\r\n", b"Transfer-Encoding: chunked\r\n", b"Expect: 100-continue\r\n", b"\r\n"]
+    fragments += [b"0\r\n\r\n", b"5\r\nhello\r\n", b"Content-Length: 2\r\n", b"Connection: close\r\n"]
+    fragments += [b"GET /next HTTP/1.1\r\n", b"Upgrade: h2c\r\n", b"X-A: \xff\r\n"]
+    fragment = st.sampled_from(fragments)
+    pieces = st.lists(st.one_of(fragment, fragment, fragment, st.binary(min_size=1, max_size=40)), max_size=8)
+    heads = st.sampled_from([b"GET / HTTP/1.1\r\n", b"POST /x HTTP/1.1\r\nContent-Length: 3\r\n", b"", b"PROXY "])
+    with serving(echo, limits=Limits(max_header_bytes=512, max_body_bytes=64, header_timeout=1.0)) as running:
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(head=heads, tail=pieces, end=st.sampled_from([b"", b"\r\n\r\n", b"\r\n\r\nabc"]))
+        def check(head: bytes, tail: list[bytes], end: bytes) -> None:
+            with running.wire() as wire:
+                try:
+                    for piece in [head, *tail, end]:
+                        wire.send(piece)
+                    wire.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass  # the server refused and closed early
+                reply = wire.read_all()
+            statuses = [int(line.split(b" ")[1]) for line in reply.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+            assert all(s in (100, 200) or 400 <= s < 500 for s in statuses), reply
+
+        check()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_header_timeout_closes_without_an_answer() -> None:
