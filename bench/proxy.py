@@ -3,18 +3,18 @@
 Speed is measured, not asserted. In one run: an upstream (nginx, one worker, answering a
 static ``hello`` from memory), then in front of it (a) nginx as a reverse proxy (one worker,
 ``proxy_pass`` with an upstream ``keepalive`` pool, the same forwarding headers) and (b)
-:class:`~stockade.server.proxy.ReverseProxy` under uvicorn (one worker, uvloop + httptools).
-wrk drives each front (``wrk -t2 -c64 -d10s --latency`` after a short warm-up) and the
-upstream directly, and the front server alone answering ``hello`` (its own ceiling), for
-scale. The figure to read is the ratio stockade / nginx
-(the target: at least 0.40).
+:class:`~stockade.server.proxy.ReverseProxy`, one worker, on each server of ``--servers``:
+uvicorn (uvloop + httptools) and stockade's own (``stockade.server.http``). wrk drives each
+front (``wrk -t2 -c64 -d10s --latency`` after a short warm-up); the upstream directly and
+each server answering ``hello`` itself (its own ceiling) are measured once, for scale. The
+figure to read is the ratio ReverseProxy / nginx per server (the target: at least 0.40).
 
-Run with ``python bench/proxy.py`` (about 100 s; ``--duration 3 --rounds 1`` for a quick
-look). nginx and stockade are measured in alternating rounds (3 by default) and the median
-ratio is reported, since the machine's load moves both. The CPU time the serving process
-spent per request (user and system, from ``/proc``) is printed next to each figure. Needs
-``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets a table and,
-as its last line, one JSON object with every figure.
+Run with ``python bench/proxy.py`` (about 2.5 min; ``--duration 3 --rounds 1`` for a quick
+look). nginx and the proxies are measured in alternating rounds (3 by default) and the
+median ratio is reported, since the machine's load moves all of them. The CPU time the
+serving process spent per request (user and system, from ``/proc``) is printed next to each
+figure. Needs ``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets
+a table and, as its last line, one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ from typing import Any
 
 import uvicorn
 
+from stockade.server.http import HttpServer, bind_listeners, run
+from stockade.server.listen import ListenAddress
 from stockade.server.proxy import ReverseProxy
-from stockade.server.settings import UpstreamSettings
+from stockade.server.settings import ListenerSpec, UpstreamSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -207,9 +209,13 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 HELLO_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
 
 
-def serve_front(upstream: str, port: int) -> None:
-    """The stockade side: ReverseProxy (or, for ``hello``, :func:`hello`) under uvicorn, one worker."""
-    app = hello if upstream == "hello" else ReverseProxy(UpstreamSettings(upstream))
+def serve_front(server: str, target: str, port: int) -> None:
+    """A front: ReverseProxy to ``target`` (or, for ``hello``, :func:`hello`), one worker, on ``server``."""
+    app = hello if target == "hello" else ReverseProxy(UpstreamSettings(target))
+    if server == "own":
+        listeners = bind_listeners([ListenerSpec(ListenAddress("127.0.0.1", port))])
+        run(HttpServer(app, listeners), handle_signals=True)
+        return
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -226,6 +232,9 @@ def serve_front(upstream: str, port: int) -> None:
     uvicorn.Server(config).run()
 
 
+SERVER_NAMES = {"uvicorn": "uvicorn", "own": "stockade's own server"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured wrk run")
@@ -236,47 +245,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--python",
         default=sys.executable,
-        help="the interpreter of the uvicorn fronts (with uvicorn, uvloop, httptools)",
+        help="the interpreter of the fronts (with stockade's dependencies importable)",
     )
-    parser.add_argument("--front", nargs=2, metavar=("UPSTREAM_URL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--servers",
+        default="uvicorn,own",
+        help="the servers to run the ReverseProxy on, comma-separated: uvicorn, own (stockade's own)",
+    )
+    parser.add_argument("--front", nargs=3, metavar=("SERVER", "TARGET", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.front:
-        serve_front(args.front[0], int(args.front[1]))
+        serve_front(args.front[0], args.front[1], int(args.front[2]))
         return 0
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             log(f"bench/proxy.py needs {tool} (apt-get install -y {tool})")
             return 2
 
-    up_port, nginx_port, stockade_port, hello_port = free_port(), free_port(), free_port(), free_port()
-    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], "nginx": [], "stockade": [], "server_hello": []}
-    ratios: list[float] = []
+    servers = [name for name in args.servers.split(",") if name]
+    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], "nginx": []}
+    ratios: dict[str, list[float]] = {server: [] for server in servers}
     with tempfile.TemporaryDirectory(prefix="stockade-bench-proxy-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
+        up_port, nginx_port = free_port(), free_port()
         up_pid = stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory))
         nginx_pid = stack.enter_context(
             nginx("proxy", NGINX_PROXY.format(port=nginx_port, upstream=up_port), directory)
         )
-        front = [args.python, str(Path(__file__).resolve()), "--front"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-        upstream_url = f"http://127.0.0.1:{up_port}"
-        stockade_pid = stack.enter_context(
-            process([*front, upstream_url, str(stockade_port)], "stockade", directory, env)
-        )
-        hello_pid = stack.enter_context(process([*front, "hello", str(hello_port)], "hello", directory, env))
-        for port in (up_port, nginx_port, stockade_port, hello_port):
+        fronts: dict[str, tuple[int, int]] = {}  # key -> (port, pid)
+        for server in servers:
+            for target, key in ((f"http://127.0.0.1:{up_port}", f"proxy_{server}"), ("hello", f"hello_{server}")):
+                port = free_port()
+                command = [args.python, str(Path(__file__).resolve()), "--front", server, target, str(port)]
+                fronts[key] = (port, stack.enter_context(process(command, key, directory, env)))
+                runs[key] = []
+        for port in (up_port, nginx_port, *(port for port, _ in fronts.values())):
             wait_ready(port)
         runs["upstream"].append(measure("upstream (nginx, direct)", up_port, up_pid, args))
-        runs["server_hello"].append(measure("uvicorn hello world", hello_port, hello_pid, args))
-        # nginx and stockade alternate, so that a change in the machine's load hits both alike.
+        for server in servers:
+            port, pid = fronts[f"hello_{server}"]
+            runs[f"hello_{server}"].append(measure(f"hello world on {SERVER_NAMES[server]}", port, pid, args))
+        # nginx and the proxies alternate, so that a change in the machine's load hits all alike.
         for round_ in range(1, args.rounds + 1):
             log(f"round {round_} of {args.rounds}")
             runs["nginx"].append(measure("nginx proxy", nginx_port, nginx_pid, args))
-            runs["stockade"].append(measure("stockade proxy", stockade_port, stockade_pid, args))
-            ratios.append(runs["stockade"][-1]["requests_per_s"] / runs["nginx"][-1]["requests_per_s"])
+            for server in servers:
+                port, pid = fronts[f"proxy_{server}"]
+                runs[f"proxy_{server}"].append(measure(f"ReverseProxy on {SERVER_NAMES[server]}", port, pid, args))
+                ratios[server].append(
+                    runs[f"proxy_{server}"][-1]["requests_per_s"] / runs["nginx"][-1]["requests_per_s"]
+                )
     results = {key: median_run(value) for key, value in runs.items()}
+    medians = {server: sorted(values)[len(values) // 2] for server, values in ratios.items()}
 
-    ratio = sorted(ratios)[len(ratios) // 2]
     version = subprocess.run(
         [args.python, "-c", "import platform; print(platform.python_version())"],
         capture_output=True,
@@ -285,24 +307,30 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.strip()
     print(f"fronts on python {version} ({args.python}), {os.cpu_count()} CPUs")
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, upstream: nginx 1 worker 'hello'")
-    head = f"{'target':<32} {'req/s':>10} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
+    head = f"{'target':<40} {'req/s':>10} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
     print(f"{head} {'user us/req':>11} {'sys us/req':>10} {'non-2xx':>7}")
-    labels = {
-        "upstream": "upstream direct (nginx)",
-        "nginx": "nginx proxy, 1 worker",
-        "stockade": "stockade ReverseProxy, 1 worker",
-        "server_hello": "uvicorn hello world (no proxy)",
-    }
+    labels = {"upstream": "upstream direct (nginx)", "nginx": "nginx proxy, 1 worker"}
+    for server in servers:
+        labels[f"proxy_{server}"] = f"ReverseProxy, {SERVER_NAMES[server]}"
+        labels[f"hello_{server}"] = f"hello world, {SERVER_NAMES[server]}"
     for key, label in labels.items():
         r = results[key]
         print(
-            f"{label:<32} {r['requests_per_s']:>10,.0f} {r.get('p50_ms', 0):>7.2f} {r.get('p75_ms', 0):>7.2f} "
+            f"{label:<40} {r['requests_per_s']:>10,.0f} {r.get('p50_ms', 0):>7.2f} {r.get('p75_ms', 0):>7.2f} "
             f"{r.get('p90_ms', 0):>7.2f} {r.get('p99_ms', 0):>7.2f} {r['user_us_per_request']:>11.1f} "
             f"{r['sys_us_per_request']:>10.1f} {r['non_2xx']:>7}"
         )
-    rounds = ", ".join(f"{x:.2f}" for x in ratios)
-    print(f"stockade / nginx throughput: {ratio:.2f} (median of rounds: {rounds}; target >= 0.40)")
-    summary = {"ratio_stockade_to_nginx": round(ratio, 4), "ratios": [round(x, 4) for x in ratios], **results}
+    for server in servers:
+        rounds = ", ".join(f"{x:.2f}" for x in ratios[server])
+        print(
+            f"ReverseProxy on {SERVER_NAMES[server]} / nginx throughput: {medians[server]:.2f}"
+            f" (median of rounds: {rounds}; target >= 0.40)"
+        )
+    summary = {
+        "ratio_to_nginx": {server: round(value, 4) for server, value in medians.items()},
+        "ratios": {server: [round(x, 4) for x in values] for server, values in ratios.items()},
+        **results,
+    }
     print(json.dumps(summary, sort_keys=True))
     return 0
 
