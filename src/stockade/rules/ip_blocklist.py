@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable, Iterator
 
 from stockade.errors import BlocklistError
 from stockade.rules.gojson import JSONObject, JSONSyntaxError, decode_first
@@ -34,6 +35,7 @@ from stockade.rules.iptable import DEFAULT_CACHE_SIZE, MAPPED_END, MAPPED_START,
 __all__ = ["BlocklistHeader", "load_ip_blocklist", "parse_ip_blocklist", "read_header"]
 
 _SCAN_LIMIT = 64 * 1024  # bufio.MaxScanTokenSize: a line (with its \r) must be shorter
+_BLOCK = 1 << 20  # lines are decoded a MiB at a time
 _READLINE_LIMIT = 4096  # bufio.Reader's buffer: the meta header is read from at most this much
 _INT64 = 1 << 63
 _SINGLE4 = (1 << 32) + 1  # x * _SINGLE4 == x << 32 | x, the packed range of one address
@@ -112,18 +114,25 @@ def parse_ip_blocklist(
     """The :class:`IPTable` of a blocklist file's content; raise :class:`BlocklistError` if BFE rejects it."""
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape")
     loader = _Loader(file, read_header(raw))
-    lines = raw.decode("utf-8", "surrogateescape").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    loader.run(lines)
-    return IPTable.from_packed(
-        loader.v4,
-        loader.v6,
-        version=loader.header.version if loader.header is not None else "",
-        singles=loader.singles,
-        pairs=loader.pairs,
-        cache_size=cache_size,
-    )
+    loader.run(_blocks(raw))
+    return loader.table(cache_size)
+
+
+def _blocks(raw: bytes) -> Iterator[list[str]]:
+    """The lines of ``raw`` split at ``\\n`` only, a block of about ``_BLOCK`` bytes at a time.
+
+    Decoding and splitting a block at once is cheaper than line by line, and a block ends
+    after a ``\\n``, which never occurs inside a UTF-8 sequence.
+    """
+    start, size = 0, len(raw)
+    while start < size:
+        end = raw.find(b"\n", min(start + _BLOCK, size) - 1)
+        end = size if end < 0 else end + 1
+        lines = raw[start:end].decode("utf-8", "surrogateescape").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        yield lines
+        start = end
 
 
 class _Loader:
@@ -140,33 +149,44 @@ class _Loader:
         # Without a header, BFE first checks every line's format, so a bad line anywhere wins over a bad range.
         self.pending: BlocklistError | None = None
 
-    def run(self, lines: list[str]) -> None:
+    def table(self, cache_size: int) -> IPTable:
+        version = self.header.version if self.header is not None else ""
+        v4, v6, self.v4, self.v6 = self.v4, self.v6, [], []
+        return IPTable.from_packed(
+            v4, v6, version=version, singles=self.singles, pairs=self.pairs, cache_size=cache_size
+        )
+
+    def run(self, blocks: Iterable[list[str]]) -> None:
+        """Read the lines (without their ``\\n``) as BFE does, in file order."""
         file, with_header = self.file, self.header is not None
         v4, v6 = self.v4, self.v6
         max_singles = self.max_singles
-        mapped_start, mapped_end = MAPPED_START, MAPPED_END
+        mapped_start, mapped_end, single4, single6 = MAPPED_START, MAPPED_END, _SINGLE4, _SINGLE6
         pton, from_bytes, af4, af6 = _pton, _from_bytes, _AF_INET, _AF_INET6
-        for number, text in enumerate(lines, 1):
-            if len(text) >= _SCAN_LIMIT // 4 and len(text.encode("utf-8", "surrogateescape")) >= _SCAN_LIMIT:
-                raise _too_long(file, number, with_header)
-            line = text.strip(" \t") if text[-1:] != "\r" else text[:-1].strip(" \t")
-            if not line or line[0] == "#":
-                continue
-            if "/" in line or " " in line or "\t" in line:
-                self.entry(number, line)
-                continue
-            # The common case, one address: Go's checkSplit without a separator.
-            try:
-                x = from_bytes(pton(af6, line)) if ":" in line else mapped_start | from_bytes(pton(af4, line))
-            except (OSError, ValueError):
-                raise _bad_line(file, number, line, with_header) from None
-            if mapped_start <= x <= mapped_end:
-                v4.append((x - mapped_start) * _SINGLE4)
-            else:
-                v6.append(x * _SINGLE6)
-            self.singles += 1
-            if self.singles > max_singles >= 0:
-                raise _exceeded(file, number, line, "single addresses", max_singles)
+        number = 0
+        for lines in blocks:
+            for text in lines:
+                number += 1
+                if len(text) >= _SCAN_LIMIT // 4 and len(text.encode("utf-8", "surrogateescape")) >= _SCAN_LIMIT:
+                    raise _too_long(file, number, with_header)
+                line = text.strip(" \t") if text[-1:] != "\r" else text[:-1].strip(" \t")
+                if not line or line[0] == "#":
+                    continue
+                if "/" in line or " " in line or "\t" in line:
+                    self.entry(number, line)
+                    continue
+                # The common case, one address: Go's checkSplit without a separator.
+                try:
+                    x = from_bytes(pton(af6, line)) if ":" in line else mapped_start | from_bytes(pton(af4, line))
+                except (OSError, ValueError):
+                    raise _bad_line(file, number, line, with_header) from None
+                if mapped_start <= x <= mapped_end:
+                    v4.append((x - mapped_start) * single4)
+                else:
+                    v6.append(x * single6)
+                self.singles += 1
+                if self.singles > max_singles >= 0:
+                    raise _exceeded(file, number, line, "single addresses", max_singles)
         if self.pending is not None:
             raise self.pending
 
