@@ -40,16 +40,26 @@ def bound_socket() -> socket.socket:
 
 
 class Uvicorn:
-    """uvicorn serving ``target`` in a subprocess, on a socket bound here (so the port is known at once)."""
+    """A server in a subprocess on a socket bound here (so the port is known at once).
 
-    def __init__(self, target: str, log: Path, *, factory: bool = False, env: dict[str, str] | None = None) -> None:
+    uvicorn serving ``target``, or with ``own``, the test front on stockade's own server.
+    """
+
+    def __init__(
+        self, target: str, log: Path, *, factory: bool = False, own: bool = False, env: dict[str, str] | None = None
+    ) -> None:
         self.sock = bound_socket()
         self.port: int = self.sock.getsockname()[1]
+        self.own = own
         fd = self.sock.fileno()
-        command = [sys.executable, "-m", "uvicorn", target, "--fd", str(fd), "--http", "httptools", "--loop", "uvloop"]
-        command += ["--log-level", "warning", "--no-access-log", "--no-server-header", "--no-proxy-headers"]
-        if factory:
-            command.append("--factory")
+        if own:
+            command = [sys.executable, "-m", "tests.integration.upstream_app", str(fd)]
+        else:
+            command = [sys.executable, "-m", "uvicorn", target, "--fd", str(fd), "--http", "httptools"]
+            command += ["--loop", "uvloop", "--log-level", "warning", "--no-access-log", "--no-server-header"]
+            command += ["--no-proxy-headers"]
+            if factory:
+                command.append("--factory")
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -162,8 +172,11 @@ def scripted() -> Iterator[ScriptedUpstream]:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def front(upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path) -> Iterator[Uvicorn]:
+@pytest.fixture(scope="module", params=["uvicorn", "own"], ids=["on-uvicorn", "on-own-server"])
+def front(
+    request: pytest.FixtureRequest, upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path
+) -> Iterator[Uvicorn]:
+    """The proxy under test, on uvicorn and on stockade's own server: it must not depend on which."""
     dead = socket.socket()  # bound, never listening: connecting to it is refused
     dead.bind(("127.0.0.1", 0))
     env = {
@@ -171,7 +184,9 @@ def front(upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path) -> Iterator
         "PROXY_TEST_DEAD": f"http://127.0.0.1:{dead.getsockname()[1]}",
         "PROXY_TEST_RAW": f"http://127.0.0.1:{scripted.port}",
     }
-    with Uvicorn("tests.integration.upstream_app:front", logs / "front.log", factory=True, env=env) as server:
+    own = request.param == "own"
+    log = logs / f"front-{request.param}.log"
+    with Uvicorn("tests.integration.upstream_app:front", log, factory=True, own=own, env=env) as server:
         yield server
     dead.close()
 
@@ -557,7 +572,8 @@ def test_websocket_upgrade_is_501(front: Uvicorn) -> None:
         b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     )
-    assert answer.startswith(b"HTTP/1.1 501 ")
+    # stockade's own server refuses WebSocket upgrades itself, before any application runs.
+    assert answer.startswith(b"HTTP/1.1 403 " if front.own else b"HTTP/1.1 501 ")
 
 
 def test_other_upgrade_is_501(front: Uvicorn) -> None:

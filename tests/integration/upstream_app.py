@@ -19,7 +19,8 @@
 picks a variant with the ``x-test-front`` header (``trusted`` believes the peer and takes
 the client IP from ``x-test-client-ip``; ``small`` limits bodies to 1 MiB; ``slow`` has a
 0.3 s read timeout; ``dead``, ``raw`` and ``prefix`` point at another upstream). Both test
-headers are removed before the proxy sees the request.
+headers are removed before the proxy sees the request. uvicorn runs it as a factory;
+``python -m tests.integration.upstream_app FD`` runs it on stockade's own server.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ import asyncio
 import hashlib
 import json
 import os
+import socket
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from stockade.server.http import BoundListener, HttpServer, run
+from stockade.server.listen import ListenAddress
 from stockade.server.proxy import ReverseProxy
-from stockade.server.settings import UpstreamSettings
+from stockade.server.settings import ListenerSpec, UpstreamSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -237,3 +242,15 @@ def front() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         await proxies[variant](scope, receive, send)
 
     return dispatch
+
+
+def serve_front_on_own_server(fd: int) -> None:
+    """Run :func:`front` on stockade's own HTTP server, on the listening socket ``fd`` (inherited)."""
+    sock = socket.socket(fileno=fd)
+    host, port = sock.getsockname()[:2]
+    listener = BoundListener(ListenerSpec(ListenAddress(host, port)), sock)
+    run(HttpServer(front(), [listener]), handle_signals=True)
+
+
+if __name__ == "__main__":
+    serve_front_on_own_server(int(sys.argv[1]))
