@@ -245,11 +245,11 @@ class _Reader:
         pending = ""  # blanks kept only if more value follows
         in_quote = False
         pos = _skip_blanks(text, pos)
-        start_line = number
+        start_line, start_col = number, pos + 1  # gcfg reports a value's errors where it starts
         while True:
             if pos >= len(text):
                 if in_quote:
-                    self.issue(start_line, 0, "string not terminated")
+                    self.issue(start_line, start_col, "string not terminated")
                     return None, number
                 break
             char = text[pos]
@@ -263,14 +263,14 @@ class _Reader:
             elif char == "\\" and in_quote:
                 escaped = text[pos : pos + 1]
                 if escaped not in _ESCAPES:
-                    self.issue(number, pos, "unknown escape sequence")
+                    self.issue(number, pos + 1, "unknown escape sequence")
                     return None, number
                 out.append(pending + _ESCAPES[escaped])
                 pending = ""
                 pos += 1
             elif char == "\\":
                 if text[pos:] not in ("", "\r") or number >= len(self.lines):
-                    self.issue(number, pos, "unquoted '\\' must be followed by new line")
+                    self.issue(start_line, start_col, "unquoted '\\' must be followed by new line")
                     return None, number
                 out.append(pending)
                 pending = ""
