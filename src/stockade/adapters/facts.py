@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stockade.core.facts import RequestFacts
+from stockade.server.settings import TlsFacts
 
 # WSGI turns these headers into CGI variables without the HTTP_ prefix.
 _CGI_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
@@ -32,8 +33,20 @@ def _secure_proto(secure: bool, http_version: str) -> str | None:
     return "h2" if http_version.startswith("2") else "https"
 
 
-def facts_from_asgi(scope: Mapping[str, Any], *, now: float, client_ip: str | None = None) -> RequestFacts:
-    """The facts of an ASGI ``http`` or ``websocket`` scope."""
+def facts_from_asgi(
+    scope: Mapping[str, Any],
+    *,
+    now: float,
+    client_ip: str | None = None,
+    path: str | None = None,
+    tls: TlsFacts | None = None,
+) -> RequestFacts:
+    """The facts of an ASGI ``http`` or ``websocket`` scope.
+
+    ``path`` replaces the scope's decoded path (the protecting server gives the normalised
+    one, so that no encoding or dot segment hides a path from the rules); ``tls`` are the
+    handshake's facts from the protecting server's connection.
+    """
     raw_headers: Iterable[tuple[bytes, bytes]] = scope.get("headers") or ()
     headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
     query = (scope.get("query_string") or b"").decode("latin-1")
@@ -43,12 +56,12 @@ def facts_from_asgi(scope: Mapping[str, Any], *, now: float, client_ip: str | No
     secure = scope.get("scheme") in ("https", "wss")
     peer = scope.get("client")
     local = scope.get("server")
-    tls = (scope.get("extensions") or {}).get("tls") or {}
+    asgi_tls = (scope.get("extensions") or {}).get("tls") or {}
     remote = normalize_ip(str(peer[0])) if peer else None
     return RequestFacts(
         method=str(scope.get("method", "GET")),
         host=next((value for name, value in headers if name.lower() == "host"), ""),
-        path=str(scope.get("path", "/")),
+        path=path if path is not None else str(scope.get("path", "/")),
         query=query,
         uri=raw_target + ("?" + query if query else ""),
         proto=f"HTTP/{http_version}",
@@ -58,8 +71,9 @@ def facts_from_asgi(scope: Mapping[str, Any], *, now: float, client_ip: str | No
         vip=normalize_ip(str(local[0])) if local else None,
         secure=secure,
         session_proto=_secure_proto(secure, http_version),
-        tls_sni=tls.get("server_name") or None,
-        tls_client_auth=bool(tls.get("client_cert_chain")),
+        tls_sni=tls.sni if tls is not None else asgi_tls.get("server_name") or None,
+        tls_client_auth=tls.client_auth if tls is not None else bool(asgi_tls.get("client_cert_chain")),
+        tls_client_ca=tls.client_ca if tls is not None else None,
         now=now,
     )
 

@@ -1,48 +1,59 @@
-"""The protecting server as a plain ASGI application (run by uvicorn with httptools).
+"""The protecting server as an ASGI application: reverse proxy and static files behind the guard.
 
-Each request is normalised once (:mod:`stockade.server.paths`); the protected directory
-is found and authenticated before the file system is touched, so a request can learn
-nothing about protected files without credentials. No input can produce a 500: every
-request is answered inside a guard that logs and answers 500 only for true internal bugs.
+Each request is normalised once (:mod:`stockade.server.paths`), its client is decided from
+the trusted proxies (:mod:`stockade.core.client_ip`), and the checks run in their one
+order (:mod:`stockade.engine._async.ladder`) before anything is served: a request can learn
+nothing about a protected file or reach the upstream without passing them. Then the route
+decides between the upstream and the document root.
+
+The connection-level check (:meth:`StockadeApp.admit`) runs in the server's accept loop on
+the peer, or the PROXY-protocol source, before a byte of HTTP is read: a blocklisted
+connection is closed without a response. mod_block's ``CLOSE`` drops a request's
+connection the same way. The admin API answers on its own listener.
+
+No input can produce a 500: every request is answered inside a guard that logs and answers
+500 only for true internal bugs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from stockade.adapters.facts import facts_from_asgi
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
-from stockade.engine.audit import AuditLog
-from stockade.engine.events import EventSink
-from stockade.errors import StockadeError, StoreError
+from stockade.engine._async.ladder import Incoming, Verdict
+from stockade.errors import ConfigError, StockadeError, StoreError
+from stockade.metrics import Metrics
+from stockade.rules.watch import watch_block_files
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
+from stockade.server.forwarding import ForwardingWarnings
 from stockade.server.listen import ListenAddress
-from stockade.server.listeners import ListenerMap, decode_listeners, normalize_ip
+from stockade.server.listeners import ListenerMap
 from stockade.server.paths import BadPath, normalize_path
-from stockade.server.protect import DirectoryGate, Request
-from stockade.stores import open_async_store, open_directory_stores
+from stockade.server.settings import ConnectionFacts
+from stockade.server.site import Site, Stores, build_site
 
 log = logging.getLogger("stockade.server")
 
-CONFIG_ENV = "STOCKADE_CONFIG"
-LISTENERS_ENV = "STOCKADE_LISTENERS"
 _URL_SAFE = "/!$&'()*+,;=:@-._~"
+_FILE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class StockadeApp:
-    """Static files and Basic-auth directories with login lockout, from one :class:`Config`.
+    """The protecting server of one :class:`Config`; the guard and its stores open at lifespan startup.
 
-    ``listen`` are the addresses actually bound (real ports, not ``:0``); the lockout
-    keys of each request use the one that accepted it. The guard and its store are opened
-    at lifespan startup, so each worker process opens its own store connection.
+    ``listen`` are the addresses actually bound (real ports, not ``:0``) of the server's own
+    listeners (the admin listener not among them); the lockout keys of each request use the
+    one that accepted it. Each worker process builds its own app, so each opens its own store
+    connections.
     """
 
     def __init__(self, config: Config, *, clock: Clock | None = None, listen: Sequence[ListenAddress] = ()) -> None:
@@ -50,53 +61,100 @@ class StockadeApp:
         self.clock: Clock = clock or SystemClock()
         self.listen = tuple(listen) or config.listen
         self.listeners = ListenerMap(self.listen)
-        self.root = config.document_root
-        self.gates = {d.path: DirectoryGate(d, self.clock) for d in config.directories}
-        self.guard: AsyncGuard | None = None
+        self.metrics = Metrics()
+        self.warnings = ForwardingWarnings()
+        self.site: Site | None = None
+        self.stores: Stores | None = None
         self.startup_error: Exception | None = None
         self._opening = asyncio.Lock()
-        self._housekeeping: asyncio.Task[None] | None = None
+        self._reloading = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def guard(self) -> AsyncGuard | None:
+        return self.site.guard if self.site is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def startup(self) -> AsyncGuard:
-        """Open the store and the guard (idempotent)."""
+    async def startup(self) -> Site:
+        """Open the stores and build the site (idempotent)."""
         async with self._opening:
-            if self.guard is None:
-                self.guard = await asyncio.to_thread(self._open_guard)
-                self._housekeeping = asyncio.create_task(self._sweep_periodically(self.guard))
-            return self.guard
+            if self.site is None:
+                self.site = await asyncio.to_thread(self._open)
+                self._tasks.append(asyncio.create_task(self._sweep_periodically()))
+                if self.site.block is not None and self.config.block is not None and self.config.block.watch:
+                    self._tasks.append(asyncio.create_task(self._watch_block(self.site)))
+            return self.site
 
-    async def _sweep_periodically(self, guard: AsyncGuard) -> None:
-        """Expired records go and ended blocks report ``user_unblock`` even with only clean traffic.
+    def _open(self) -> Site:
+        stores = Stores.open(self.config)
+        self.stores = stores
+        return self._build(self.config, None)
 
-        The request paths sweep too, but a clean login is answered from the local view and
-        never waits for housekeeping.
-        """
-        while True:
-            await asyncio.sleep(guard.settings.sweep_interval)
-            try:
-                await guard.sweep()
-            except StoreError as exc:
-                guard.health.failed(exc, "open")
-
-    def _open_guard(self) -> AsyncGuard:
-        settings = dataclasses.replace(self.config.guard_settings(), listeners=tuple(a.listener for a in self.listen))
-        sinks: list[EventSink] = []
-        if self.config.audit_json is not None or self.config.audit_text is not None:
-            sinks.append(AuditLog(self.config.audit_json, self.config.audit_text))
-        config = self.config
-        store = open_async_store(config.store_url, config.base)
-        own = open_directory_stores(store, config.store_url, config.directory_store_urls, open_async_store)
-        return AsyncGuard(settings, store, clock=self.clock, sinks=sinks, directory_stores=own)
+    def _build(self, config: Config, previous: Site | None) -> Site:
+        assert self.stores is not None
+        return build_site(
+            config,
+            self.stores,
+            clock=self.clock,
+            listen=self.listen,
+            metrics=self.metrics,
+            previous=previous,
+            reload=self.reload,
+        )
 
     async def shutdown(self) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            self._housekeeping = None
-        guard, self.guard = self.guard, None
-        if guard is not None:
-            await guard.aclose()
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        site, self.site = self.site, None
+        if site is not None:
+            site.close_events()
+            if site.proxy is not None:
+                site.proxy.close()
+        stores, self.stores = self.stores, None
+        if stores is not None:
+            await stores.aclose()
+
+    async def reload(self) -> dict[str, Any]:
+        """Reload the configuration and every file it names (``SIGHUP``, the admin API).
+
+        The new site is built aside and swapped in whole; on any error the old one stays
+        in force and the error is answered. The store and the listeners do not change
+        without a restart.
+        """
+        async with self._reloading:
+            old = self.site or await self.startup()
+            try:
+                config = await asyncio.to_thread(load_config, self.config.path)
+            except ConfigError as exc:
+                log.error("reload refused, the configuration in force stays: %s", exc)
+                return {"reload": "error", "error": str(exc)}
+            if config.store_url != old.config.store_url:
+                log.warning("reload: store.url changed; the new store is used after a restart")
+            site = await asyncio.to_thread(self._build, config, old)
+            self.site, self.config = site, config
+            old.close_events()
+            if old.proxy is not None and old.proxy is not site.proxy:
+                old.proxy.close()
+            log.info("reloaded %s", config.path)
+            return {"reload": "ok"}
+
+    async def _sweep_periodically(self) -> None:
+        """Ended blocks and bans are reported even when every request is answered from the local view."""
+        while True:
+            site = self.site
+            await asyncio.sleep(site.guard.settings.sweep_interval if site is not None else 60.0)
+            if self.site is None:
+                continue
+            try:
+                await self.site.guard.sweep()
+            except StoreError as exc:
+                self.site.guard.health.failed(exc, "open")
+
+    async def _watch_block(self, site: Site) -> None:
+        assert site.block is not None
+        await watch_block_files(site.block, _log_reload)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -114,7 +172,17 @@ class StockadeApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    # -- requests ---------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------
+
+    def admit(self, connection: ConnectionFacts) -> bool:
+        """The connection check: False closes a blocklisted peer (or PROXY source) before a byte is read."""
+        site = self.site
+        if site is None or site.block is None or connection.listener == site.admin_spec:
+            return True
+        source = connection.source or connection.peer
+        return site.block.table.check_connection(source[0]) == "accept"
+
+    # -- requests --------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -132,13 +200,23 @@ class StockadeApp:
             await send(message)
 
         try:
-            await self._http(scope, tracked)
+            await self._http(scope, receive, tracked)
         except Exception:  # the "never a 500" promise: isolate bugs, log them, answer if still possible
             log.exception("internal error answering %s %r", scope.get("method"), scope.get("raw_path"))
+            self.metrics.count_request("error")
             if not started:
                 await responses.send_response(send, responses.internal_error())
 
-    async def _http(self, scope: Scope, send: Send) -> None:
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection: ConnectionFacts | None = (scope.get("extensions") or {}).get("stockade")
+        try:
+            site = self.site or await self.startup()
+        except StoreError:
+            await responses.send_response(send, responses.unavailable(), head=scope["method"] == "HEAD")
+            return
+        if site.admin is not None and connection is not None and connection.listener == site.admin_spec:
+            await site.admin(scope, receive, send)
+            return
         method: str = scope["method"]
         head = method == "HEAD"
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
@@ -146,39 +224,87 @@ class StockadeApp:
         try:
             path = normalize_path(raw_path)
         except BadPath as exc:
+            self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        try:
-            guard = self.guard or await self.startup()
-        except StoreError:
-            await responses.send_response(send, responses.unavailable(), head=head)
+        request = self._incoming(site, scope, raw_path, path, connection=connection)
+        verdict = await site.ladder.decide(request)
+        if verdict.action != "pass":
+            await self._refuse(verdict, connection, send, head=head)
             return
-        directory = guard.protecting(path)
-        if directory is not None:
-            refusal = await self.gates[directory.path].check(guard, self._request(scope, method, raw_path, path))
-            if refusal is not None:
-                await responses.send_response(send, refusal, head=head)
-                return
-        if method not in ("GET", "HEAD"):
+        self.metrics.count_request("allowed")
+        target = site.target(path)
+        if site.guard.bans.settings.response_rules:
+            send = self._observed(site, request, send)
+        if target == "upstream" and site.proxy is not None:
+            scope["stockade.client_ip"] = request.client
+            scope["stockade.peer_trusted"] = request.facts.trusted
+            await site.proxy(scope, receive, send)
+            return
+        if method not in _FILE_METHODS:
             await responses.send_response(send, responses.method_not_allowed(), head=head)
             return
         await self._serve_file(path, send, head=head)
 
-    def _request(self, scope: Scope, method: str, raw_path: bytes, path: str) -> Request:
+    def _incoming(
+        self, site: Site, scope: Scope, raw_path: bytes, path: str, *, connection: ConnectionFacts | None
+    ) -> Incoming:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
+        client = scope.get("client")
+        peer = str(client[0]) if client else ""
+        decided = site.resolver.resolve(peer, headers)
+        self.warnings.observe(decided)
+        facts = facts_from_asgi(
+            scope,
+            now=self.clock.now(),
+            client_ip=decided.address or None,
+            path=path,
+            tls=connection.tls if connection is not None else None,
+        )
+        facts.trusted = decided.trusted
         query: bytes = scope.get("query_string", b"")
         target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        client = scope.get("client")
-        return Request(
-            path=path,
-            authorization=[value for name, value in headers if name == b"authorization"],
-            client=normalize_ip(str(client[0])) if client else "",
-            listener=self.listeners.lookup(scope.get("server")),
-            line=f"{method} {target} HTTP/{scope.get('http_version', '1.1')}",
+        return Incoming(
+            facts,
+            [value for name, value in headers if name == b"authorization"],
+            self.listeners.lookup(scope.get("server")),
+            f"{scope['method']} {target} HTTP/{scope.get('http_version', '1.1')}",
         )
 
+    async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:
+        if verdict.action == "close":
+            self.metrics.count_request("closed")
+            if connection is not None:
+                connection.close()  # BFE's CLOSE: no response at all
+                return
+            close_status = self.config.block.close_status if self.config.block is not None else 403
+            closing = responses.Response(close_status, ((b"connection", b"close"), (b"content-length", b"0")), b"")
+            await responses.send_response(send, closing, head=head)
+            return
+        self.metrics.count_request({"ban": "banned", "lockout": "challenged"}.get(verdict.stage, "refused"))
+        answer = verdict.response
+        if answer is not None:
+            await responses.send_response(
+                send, responses.Response(answer.status, answer.headers, answer.body), head=head
+            )
+
+    def _observed(self, site: Site, request: Incoming, send: Send) -> Send:
+        """``send``, noting the response status for the response rules once the response has gone."""
+        status = 0
+
+        async def observing(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False) and status:
+                await site.guard.bans.observe_response(request.client, request.path, status)
+
+        return observing
+
     async def _serve_file(self, path: str, send: Send, *, head: bool) -> None:
-        found = None if self.root is None else await asyncio.to_thread(files.lookup, self.root, path)
+        root = self.config.document_root
+        found = None if root is None else await asyncio.to_thread(files.lookup, root, path)
         if found is None:
             await responses.send_response(send, responses.not_found(), head=head)
             return
@@ -197,12 +323,13 @@ class StockadeApp:
         await send({"type": "http.response.body", "body": b""})
 
 
-def app_from_env() -> StockadeApp:
-    """The application of a worker process: config path and bound listeners from the environment.
+def _log_reload(result: Any) -> None:
+    if result.ok:
+        log.info("%s", result.message)
+    else:
+        log.error("%s", result.message)
 
-    ``stockade serve --workers N`` sets ``STOCKADE_CONFIG`` and ``STOCKADE_LISTENERS``
-    before it starts uvicorn's process supervisor, which calls this factory in each worker.
-    """
-    config = load_config(Path(os.environ[CONFIG_ENV]))
-    listen = decode_listeners(os.environ.get(LISTENERS_ENV, ""))
-    return StockadeApp(config, listen=listen)
+
+def app_from_config(path: str | Path) -> StockadeApp:
+    """The application of a configuration file, for running it under another ASGI server."""
+    return StockadeApp(load_config(Path(path)))

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from stockade.config import load_config
+from stockade.config import Config, load_config
 from stockade.server.app import StockadeApp
 from stockade.server.http import (
     AccessLogSink,
@@ -33,7 +33,7 @@ from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
 from stockade.stores import open_store
 
 ConnectionCheckFactory = Callable[[StockadeApp], ConnectionCheck | None]
-ReloadHook = Callable[[StockadeApp], Awaitable[None] | None]
+ReloadHook = Callable[[StockadeApp], Awaitable[object] | None]
 
 
 def serve(
@@ -60,19 +60,24 @@ def serve(
     # Fail here, with one clear message, rather than in every worker's startup.
     for url in {config.store_url, *config.directory_store_urls.values()}:
         open_store(url, config.base, watch=False).close()
-    specs = tuple(listeners) if listeners is not None else tuple(ListenerSpec(a) for a in config.listen)
-    bound = bind_listeners(specs)
+    bound = bind_listeners(listener_specs(config, listeners))
     try:
         for listener in bound:
             scheme = "https" if listener.context is not None else "http"
-            print(f"stockade: listening on {scheme}://{listener.spec.address}/", flush=True)
-        sink = JsonLinesLog.open(access_log) if isinstance(access_log, str | Path) else access_log
-        addresses = tuple(listener.spec.address for listener in bound)
+            what = "admin API" if is_admin(config, listener.spec) else "listening"
+            print(f"stockade: {what} on {scheme}://{listener.spec.address}/", flush=True)
+        sink = access_log_sink(config, access_log)
+        addresses = tuple(listener.spec.address for listener in bound if not is_admin(config, listener.spec))
 
         def make_server() -> HttpServer:
             app = StockadeApp(config, listen=addresses)
             return server_for(
-                app, bound, limits=limits, connection_check=connection_check, reload=reload, access_log=sink
+                app,
+                bound,
+                limits=limits or config.limits,
+                connection_check=connection_check or _admit,
+                reload=reload or _reload,
+                access_log=sink,
             )
 
         if count <= 1:
@@ -83,6 +88,33 @@ def serve(
         for listener in bound:
             listener.sock.close()
         sys.stdout.flush()
+
+
+def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) -> tuple[ListenerSpec, ...]:
+    """What to bind: the configured listeners (or ``given``), then the admin API's own."""
+    specs = tuple(given) if given is not None else config.listeners or tuple(ListenerSpec(a) for a in config.listen)
+    if config.admin is not None:
+        specs = (*specs, ListenerSpec(config.admin.listen))
+    return specs
+
+
+def is_admin(config: Config, spec: ListenerSpec) -> bool:
+    return config.admin is not None and spec == ListenerSpec(config.admin.listen)
+
+
+def access_log_sink(config: Config, given: str | Path | AccessLogSink | None) -> AccessLogSink | None:
+    """The access log: ``given``, else the configured file (``-``: standard output), else none."""
+    if given is None:
+        given = "-" if config.access_log_stdout else config.access_log
+    return JsonLinesLog.open(given) if isinstance(given, str | Path) else given
+
+
+def _admit(app: StockadeApp) -> ConnectionCheck:
+    return app.admit
+
+
+def _reload(app: StockadeApp) -> Awaitable[object]:
+    return app.reload()
 
 
 def server_for(
@@ -96,7 +128,7 @@ def server_for(
 ) -> HttpServer:
     """The HTTP server of one :class:`StockadeApp`, its hooks bound to that app."""
 
-    def reload_app() -> Awaitable[None] | None:
+    def reload_app() -> Awaitable[object] | None:
         return reload(app) if reload is not None else None
 
     return HttpServer(

@@ -20,8 +20,15 @@ from stockade.clock import Clock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
 from stockade.server.app import StockadeApp
-from stockade.server.http import AccessLogSink, BackgroundServer, JsonLinesLog, bind_listeners
-from stockade.server.run import ConnectionCheckFactory, ReloadHook, server_for
+from stockade.server.http import AccessLogSink, BackgroundServer, bind_listeners
+from stockade.server.run import (
+    ConnectionCheckFactory,
+    ReloadHook,
+    access_log_sink,
+    is_admin,
+    listener_specs,
+    server_for,
+)
 from stockade.server.settings import Limits, ListenerSpec
 
 START_TIMEOUT = 15.0
@@ -52,16 +59,22 @@ class ServerThread:
         access_log: str | Path | AccessLogSink | None = None,
     ) -> None:
         self.config: Config = load_config(config_path)
-        specs = tuple(listeners) if listeners is not None else tuple(ListenerSpec(a) for a in self.config.listen)
-        self.listeners = bind_listeners(specs)
-        self.listen = tuple(listener.spec.address for listener in self.listeners)
+        self.listeners = bind_listeners(listener_specs(self.config, listeners))
+        served = [listener for listener in self.listeners if not is_admin(self.config, listener.spec)]
+        admin = [listener for listener in self.listeners if is_admin(self.config, listener.spec)]
+        self.listen = tuple(listener.spec.address for listener in served)
         self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
-        sink = JsonLinesLog.open(access_log) if isinstance(access_log, str | Path) else access_log
-        limits = limits or dataclasses.replace(Limits(), drain_timeout=DRAIN_TIMEOUT)
+        limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)
         self.server = server_for(
-            self.app, self.listeners, limits=limits, connection_check=connection_check, reload=reload, access_log=sink
+            self.app,
+            self.listeners,
+            limits=limits,
+            connection_check=connection_check or (lambda app: app.admit),
+            reload=reload or (lambda app: app.reload()),
+            access_log=access_log_sink(self.config, access_log),
         )
-        self.urls = tuple(listener.url for listener in self.listeners)
+        self.admin_url = admin[0].url if admin else ""
+        self.urls = tuple(listener.url for listener in served)
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0
         self._background = BackgroundServer(self.server, name="stockade-server")

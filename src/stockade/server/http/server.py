@@ -27,7 +27,7 @@ from stockade.server.settings import ConnectionCheck, Limits
 
 log = logging.getLogger("stockade.server.http")
 
-Reload = Callable[[], Awaitable[None] | None]
+Reload = Callable[[], Awaitable[object] | None]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -166,7 +166,7 @@ class HttpServer:
             self._reloads.add(task)
             task.add_done_callback(self._reloads.discard)
 
-    async def _await_reload(self, result: Awaitable[None]) -> None:
+    async def _await_reload(self, result: Awaitable[object]) -> None:
         try:
             await result
         except Exception:  # reloading must never stop the serving

@@ -1,0 +1,128 @@
+"""Everything the protecting server builds from one configuration, swapped whole on reload.
+
+A :class:`Site` holds the guard, the checks (:class:`~stockade.engine.AsyncLadder`), the
+mod_block files, the reverse proxy, the client-IP resolver, the routes and the admin
+API of one :class:`~stockade.config.Config`. A reload builds a new site aside, on the
+same stores (their connections and local views stay), and the server swaps it in with
+one assignment: a request sees the old site or the new one, never a mix. The mod_block
+counters carry over, as BFE's module counters survive its reloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stockade.admin import AdminApp
+from stockade.clock import Clock
+from stockade.config import Config
+from stockade.core.client_ip import ClientIpResolver
+from stockade.core.directories import DirectoryTable
+from stockade.engine import AsyncGuard
+from stockade.engine._async.ladder import AsyncLadder
+from stockade.engine.audit import AuditLog
+from stockade.engine.events import EventSink
+from stockade.metrics import Metrics
+from stockade.rules import BlockReloader, BlockTable
+from stockade.server.listen import ListenAddress
+from stockade.server.protect import DirectoryGate
+from stockade.server.proxy import ReverseProxy
+from stockade.server.settings import ListenerSpec, RouteTarget
+from stockade.stores import AsyncLockoutStore, open_async_store, open_directory_stores
+
+
+@dataclass
+class Stores:
+    """The stores a server opened once: the default one and those of directories with a data file."""
+
+    default: AsyncLockoutStore
+    directories: dict[str, AsyncLockoutStore]
+
+    @classmethod
+    def open(cls, config: Config) -> Stores:
+        store = open_async_store(config.store_url, config.base)
+        own = open_directory_stores(store, config.store_url, config.directory_store_urls, open_async_store)
+        return cls(store, own)
+
+    async def aclose(self) -> None:
+        for store in {id(s): s for s in (self.default, *self.directories.values())}.values():
+            await store.aclose()
+
+
+@dataclass
+class Site:
+    """One configuration, built: see the module docstring."""
+
+    config: Config
+    guard: AsyncGuard
+    ladder: AsyncLadder
+    block: BlockReloader | None
+    proxy: ReverseProxy | None
+    resolver: ClientIpResolver
+    routes: DirectoryTable[RouteTarget]
+    default_target: RouteTarget | None
+    admin: AdminApp | None
+    admin_spec: ListenerSpec | None
+
+    def target(self, path: str) -> RouteTarget | None:
+        """What serves ``path``: the longest matching route, else the upstream, else the files."""
+        found = self.routes.match(path)
+        return found[1] if found is not None else self.default_target
+
+    def close_events(self) -> None:
+        """Stop this site's event threads (its stores stay open for the next site)."""
+        self.guard.events.close()
+
+
+def build_site(
+    config: Config,
+    stores: Stores,
+    *,
+    clock: Clock,
+    listen: Sequence[ListenAddress],
+    metrics: Metrics,
+    previous: Site | None = None,
+    reload: object = None,
+) -> Site:
+    """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included."""
+    sinks: list[EventSink] = [metrics.sink]
+    audit = None
+    if config.audit_json is not None or config.audit_text is not None:
+        audit = AuditLog(config.audit_json, config.audit_text)
+        sinks.append(audit)
+    settings = dataclasses.replace(config.guard_settings(), listeners=tuple(a.listener for a in listen))
+    guard = AsyncGuard(settings, stores.default, clock=clock, sinks=sinks, directory_stores=stores.directories)
+    block = config.block.reloader() if config.block is not None else None
+    if block is not None and previous is not None and previous.block is not None:
+        # The module's counters outlive reloads (BFE's do): the new table counts on in the old ones.
+        block.table = BlockTable(block.table.rules, block.table.blocklist, previous.block.table.counters)
+    gates = {d.path: DirectoryGate(d, clock) for d in config.directories}
+    ladder = AsyncLadder(
+        guard,
+        block=block,
+        hosts=config.block.hosts if config.block is not None else None,
+        gates=gates,
+    )
+    proxy = ReverseProxy(config.upstream, max_body_bytes=config.limits.max_body_bytes) if config.upstream else None
+    routes: DirectoryTable[RouteTarget] = DirectoryTable((route.path, route.to) for route in config.routes)
+    default: RouteTarget | None = "files" if config.document_root is not None else None
+    if config.upstream is not None:
+        default = "upstream"
+    admin = None
+    admin_spec = None
+    if config.admin is not None:
+        admin = AdminApp(guard, config.admin, metrics=metrics, reload=reload, audit=audit)  # type: ignore[arg-type]
+        admin_spec = ListenerSpec(config.admin.listen)
+    return Site(
+        config=config,
+        guard=guard,
+        ladder=ladder,
+        block=block,
+        proxy=proxy,
+        resolver=ClientIpResolver(config.trusted),
+        routes=routes,
+        default_target=default,
+        admin=admin,
+        admin_spec=admin_spec,
+    )
