@@ -177,7 +177,7 @@ class StockadeApp:
     def admit(self, connection: ConnectionFacts) -> bool:
         """The connection check: False closes a blocklisted peer (or PROXY source) before a byte is read."""
         site = self.site
-        if site is None or site.block is None or connection.listener == site.admin_spec:
+        if site is None or site.block is None or connection.listener.admin:
             return True
         source = connection.source or connection.peer
         return site.block.table.check_connection(source[0]) == "accept"
@@ -214,8 +214,11 @@ class StockadeApp:
         except StoreError:
             await responses.send_response(send, responses.unavailable(), head=scope["method"] == "HEAD")
             return
-        if site.admin is not None and connection is not None and connection.listener == site.admin_spec:
-            await site.admin(scope, receive, send)
+        if connection is not None and connection.listener.admin:
+            if site.admin is not None:
+                await site.admin(scope, receive, send)
+            else:
+                await responses.send_response(send, responses.not_found())
             return
         method: str = scope["method"]
         head = method == "HEAD"
@@ -237,7 +240,8 @@ class StockadeApp:
         if site.guard.bans.settings.response_rules:
             send = self._observed(site, request, send)
         if target == "upstream" and site.proxy is not None:
-            scope["stockade.client_ip"] = request.client
+            # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
+            scope["stockade.client_ip"] = request.facts.remote_ip or request.client
             scope["stockade.peer_trusted"] = request.facts.trusted
             await site.proxy(scope, receive, send)
             return

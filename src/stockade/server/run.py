@@ -64,10 +64,10 @@ def serve(
     try:
         for listener in bound:
             scheme = "https" if listener.context is not None else "http"
-            what = "admin API" if is_admin(config, listener.spec) else "listening"
+            what = "admin API" if listener.spec.admin else "listening"
             print(f"stockade: {what} on {scheme}://{listener.spec.address}/", flush=True)
         sink = access_log_sink(config, access_log)
-        addresses = tuple(listener.spec.address for listener in bound if not is_admin(config, listener.spec))
+        addresses = tuple(listener.spec.address for listener in bound if not listener.spec.admin)
 
         def make_server() -> HttpServer:
             app = StockadeApp(config, listen=addresses)
@@ -94,12 +94,8 @@ def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) 
     """What to bind: the configured listeners (or ``given``), then the admin API's own."""
     specs = tuple(given) if given is not None else config.listeners or tuple(ListenerSpec(a) for a in config.listen)
     if config.admin is not None:
-        specs = (*specs, ListenerSpec(config.admin.listen))
+        specs = (*specs, ListenerSpec(config.admin.listen, admin=True))
     return specs
-
-
-def is_admin(config: Config, spec: ListenerSpec) -> bool:
-    return config.admin is not None and spec == ListenerSpec(config.admin.listen)
 
 
 def access_log_sink(config: Config, given: str | Path | AccessLogSink | None) -> AccessLogSink | None:

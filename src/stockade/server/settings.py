@@ -47,6 +47,7 @@ class ListenerSpec:
     address: ListenAddress
     tls: TlsSettings | None = None
     proxy_protocol: ProxyProtocol = "off"
+    admin: bool = False  # the admin API's listener, not the protected site's
 
 
 @dataclass(frozen=True, slots=True)

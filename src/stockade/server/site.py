@@ -28,7 +28,7 @@ from stockade.rules import BlockReloader, BlockTable
 from stockade.server.listen import ListenAddress
 from stockade.server.protect import DirectoryGate
 from stockade.server.proxy import ReverseProxy
-from stockade.server.settings import ListenerSpec, RouteTarget
+from stockade.server.settings import RouteTarget
 from stockade.stores import AsyncLockoutStore, open_async_store, open_directory_stores
 
 
@@ -63,7 +63,6 @@ class Site:
     routes: DirectoryTable[RouteTarget]
     default_target: RouteTarget | None
     admin: AdminApp | None
-    admin_spec: ListenerSpec | None
 
     def target(self, path: str) -> RouteTarget | None:
         """What serves ``path``: the longest matching route, else the upstream, else the files."""
@@ -110,10 +109,8 @@ def build_site(
     if config.upstream is not None:
         default = "upstream"
     admin = None
-    admin_spec = None
     if config.admin is not None:
         admin = AdminApp(guard, config.admin, metrics=metrics, reload=reload, audit=audit)  # type: ignore[arg-type]
-        admin_spec = ListenerSpec(config.admin.listen)
     return Site(
         config=config,
         guard=guard,
@@ -124,5 +121,4 @@ def build_site(
         routes=routes,
         default_target=default,
         admin=admin,
-        admin_spec=admin_spec,
     )

@@ -25,7 +25,6 @@ from stockade.server.run import (
     ConnectionCheckFactory,
     ReloadHook,
     access_log_sink,
-    is_admin,
     listener_specs,
     server_for,
 )
@@ -60,8 +59,8 @@ class ServerThread:
     ) -> None:
         self.config: Config = load_config(config_path)
         self.listeners = bind_listeners(listener_specs(self.config, listeners))
-        served = [listener for listener in self.listeners if not is_admin(self.config, listener.spec)]
-        admin = [listener for listener in self.listeners if is_admin(self.config, listener.spec)]
+        served = [listener for listener in self.listeners if not listener.spec.admin]
+        admin = [listener for listener in self.listeners if listener.spec.admin]
         self.listen = tuple(listener.spec.address for listener in served)
         self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
         limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)

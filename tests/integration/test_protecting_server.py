@@ -1,0 +1,213 @@
+"""``stockade serve`` end to end, over real sockets: the reverse proxy behind every check.
+
+A real upstream (the proxy tests' ASGI app under uvicorn, in a process of its own) sits
+behind the protecting server (ServerThread), configured with lockout directories, BFE
+mod_block files, IP bans, trusted proxies, PROXY protocol listeners and the admin API.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stockade.clock import ManualClock
+from stockade.server.http.proxy_protocol import V2_SIGNATURE
+from stockade.server.listen import ListenAddress
+from stockade.server.settings import ListenerSpec
+from stockade.server.testing import ServerThread
+from tests.integration.conftest import PASSWORDS, Site, basic
+from tests.integration.test_proxy import Uvicorn
+
+TOKEN = "an-admin-token-of-enough-length"
+
+
+def _rule(name: str, cond: str, cmd: str) -> dict[str, object]:
+    return {"Name": name, "Cond": cond, "Action": {"Cmd": cmd, "Params": []}}
+
+
+RULES = {
+    "Version": "1",
+    "Config": {
+        "global": [_rule("no_debug", 'req_path_prefix_in("/debug", false)', "CLOSE")],
+        "web": [
+            _rule("ok_status", 'req_path_in("/echo/status", false)', "ALLOW"),
+            _rule("no_old", 'req_path_prefix_in("/echo/old", false)', "CLOSE"),
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
+    log = tmp_path_factory.mktemp("upstream") / "upstream.log"
+    with Uvicorn("tests.integration.upstream_app:app", log) as server:
+        yield server
+
+
+def _config(site: Site, upstream: Uvicorn, *, blocklist: str = "192.0.2.0/24\n", extra: str = "") -> Path:
+    (site.base / "rules.data").write_text(json.dumps(RULES))
+    (site.base / "ips.data").write_text(blocklist)
+    directories = [{"path": "/echo/secure", "auth_user_file": site.htpasswd.name, "max_retries": 3, "block_time": 1}]
+    path = site.write_config(directories=directories, audit=True)
+    text = path.read_text().replace(
+        "[store]",
+        f'upstream = "http://127.0.0.1:{upstream.port}"\n[[server.route]]\npath = "/files"\nto = "files"\n\n[store]',
+        1,
+    )
+    text += (
+        '\n[block]\nrules = "rules.data"\nip_blocklist = "ips.data"\nwatch = false\n'
+        '[block.hosts]\ndefault_product = "web"\n'
+        "\n[bans]\nmalicious_req_threshold = 3\nblock_duration = 600\n"
+        f'\n[proxy]\ntrusted = ["127.0.0.1"]\n\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n' + extra
+    )
+    path.write_text(text)
+    (site.docroot / "files").mkdir()
+    (site.docroot / "files" / "a.txt").write_bytes(b"file a\n")
+    return path
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None):  # type: ignore[no-untyped-def]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def raw(port: int, data: bytes) -> bytes:
+    """Send ``data`` and read until the server closes; b"" means it answered nothing at all."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(data)
+        except OSError:
+            return b""
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@pytest.fixture
+def server(site: Site, upstream: Uvicorn) -> Iterator[ServerThread]:
+    with ServerThread(_config(site, upstream), clock=ManualClock(time.time())) as running:
+        yield running
+
+
+def test_requests_reach_the_upstream_through_the_checks(server: ServerThread) -> None:
+    status, _, body = get(server.port, "/echo/hello?x=1", {"X-Forwarded-For": "203.0.113.9"})
+    assert status == 200
+    echoed = json.loads(body)
+    assert echoed["path"] == "/echo/hello"
+    headers = {name.lower(): value for name, value in echoed["headers"]}
+    # 127.0.0.1 is a trusted proxy: the spoofable leftmost entry is kept, this hop appended.
+    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    status, _, body = get(server.port, "/echo/upload", method="POST", body=b"x" * 100_000)
+    assert (status, json.loads(body)["body_size"]) == (200, 100_000)
+    assert get(server.port, "/files/a.txt")[2] == b"file a\n"
+
+
+def test_the_lockout_protects_the_upstream(server: ServerThread) -> None:
+    assert get(server.port, "/echo/secure/x")[0] == 401
+    for _ in range(3):
+        assert get(server.port, "/echo/secure/x", {"Authorization": basic("alice", "nope")})[0] == 401
+    assert get(server.port, "/echo/secure/x", {"Authorization": basic("alice", PASSWORDS["alice"])})[0] == 403
+    assert get(server.port, "/echo/secure/x", {"Authorization": basic("bob", PASSWORDS["bob"])})[0] == 200
+
+
+def test_close_rules_drop_the_connection_without_a_response(server: ServerThread) -> None:
+    assert raw(server.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n") == b""
+    assert raw(server.port, b"GET /echo/old/1 HTTP/1.1\r\nHost: a\r\n\r\n") == b""
+    assert get(server.port, "/echo/status")[0] == 200  # ALLOW: mod_block is done, the request goes on
+    counters = server.app.site.block.table.counters.snapshot()  # type: ignore[union-attr]
+    assert (counters["REQ_REFUSE"], counters["REQ_ACCEPT"]) == (2, 1)
+
+
+def test_a_blocklisted_source_is_closed_before_a_byte_is_read(site: Site, upstream: Uvicorn) -> None:
+    config = _config(site, upstream, blocklist="127.0.0.0/8\n")
+    with ServerThread(config) as running:
+        assert raw(running.port, b"GET /echo/x HTTP/1.1\r\nHost: a\r\n\r\n") == b""
+        counters = running.app.site.block.table.counters.snapshot()  # type: ignore[union-attr]
+        assert (counters["CONN_TOTAL"], counters["CONN_REFUSE"]) == (1, 1)
+        # The admin listener is not subject to the blocklist.
+        status, _, _ = get(int(running.admin_url.rsplit(":", 1)[1]), "/health")
+        assert status == 200
+
+
+def test_proxy_protocol_sources_are_the_clients(site: Site, upstream: Uvicorn) -> None:
+    config = _config(site, upstream, blocklist="198.51.100.66\n")
+    listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="any")]
+    with ServerThread(config, listeners=listeners) as running:
+        request = b"GET /echo/who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        v1 = b"PROXY TCP4 203.0.113.50 127.0.0.1 40000 80\r\n"
+        answer = raw(running.port, v1 + request)
+        assert answer.startswith(b"HTTP/1.1 200")
+        echoed = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        headers = {name.lower(): value for name, value in echoed["headers"]}
+        assert headers["x-forwarded-for"] == "203.0.113.50"
+        source = (
+            bytes([198, 51, 100, 66]) + bytes([127, 0, 0, 1]) + (40000).to_bytes(2, "big") + (80).to_bytes(2, "big")
+        )
+        v2 = V2_SIGNATURE + bytes([0x21, 0x11]) + len(source).to_bytes(2, "big") + source
+        assert raw(running.port, v2 + request) == b""  # the PROXY source is blocklisted
+
+
+def test_probes_ban_the_client_in_every_answer_after(site: Site, upstream: Uvicorn) -> None:
+    config = _config(site, upstream)
+    config.write_text(config.read_text().replace('trusted = ["127.0.0.1"]', "trusted = []"))
+    with ServerThread(config) as running:
+        for path in ("/.env", "/.git/config", "/wp-login.php"):
+            get(running.port, path)
+        status, headers, body = get(running.port, "/echo/clean")
+        assert (status, body) == (403, b"Forbidden")
+        assert 590 <= int(headers["retry-after"]) <= 600
+        admin = int(running.admin_url.rsplit(":", 1)[1])
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        status, _, body = get(admin, "/ips/status?ip=127.0.0.1", bearer)
+        assert status == 200
+        assert json.loads(body)["verdict"] == "blocked"
+        assert get(admin, "/ips/unblock", bearer, "POST", json.dumps({"ip": "127.0.0.1"}).encode())[0] == 200
+        assert get(running.port, "/echo/clean")[0] == 200
+
+
+def test_the_admin_api_needs_its_token(server: ServerThread) -> None:
+    admin = int(server.admin_url.rsplit(":", 1)[1])
+    assert get(admin, "/users/blocked")[0] == 401
+    assert get(admin, "/users/blocked", {"Authorization": "Bearer wrong"})[0] == 401
+    status, _, body = get(admin, "/users/blocked", {"Authorization": f"Bearer {TOKEN}"})
+    assert (status, json.loads(body)) == (200, {"users": []})
+    status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    assert b"stockade_requests_total" in body
+    # The admin API is not served on the public listener: the request goes to the upstream.
+    assert b'"users"' not in get(server.port, "/users/blocked")[2]
+
+
+def test_a_broken_rule_file_on_reload_keeps_the_old_rules(server: ServerThread, site: Site) -> None:
+    (site.base / "rules.data").write_text('{"Version": "2"}')
+    admin = int(server.admin_url.rsplit(":", 1)[1])
+    status, _, body = get(admin, "/reload", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"{}")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["reload"] == "error"
+    assert "no Config" in answer["error"]
+    assert raw(server.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n") == b""  # still in force
+    rules = dict(RULES)
+    rules["Config"] = {"web": []}
+    (site.base / "rules.data").write_text(json.dumps(rules))
+    status, _, body = get(admin, "/reload", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"{}")
+    assert json.loads(body)["reload"] == "ok"
+    assert get(server.port, "/debug/x")[0] in (200, 404)  # the global CLOSE rule is gone
