@@ -17,7 +17,8 @@ def test_a_banned_ip_is_refused_by_every_worker_without_waiting(site: Site) -> N
     config = site.write_config(audit=False)
     config.write_text(
         config.read_text()
-        + '\n[bans]\nmalicious_req_threshold = 3\nblock_duration = 600\ncallback = "tests.integration.callbacks:record"\n'
+        + "\n[bans]\nmalicious_req_threshold = 3\nblock_duration = 600\n"
+        + 'callback = "tests.integration.callbacks:record"\n'
     )
     with serving(config, workers=2) as (process, port):
         client = HttpClient(port)
