@@ -37,7 +37,8 @@ __all__ = ["ScenarioResult", "check_invalid_blocklist", "check_invalid_rules", "
 
 _REQUEST_OUTCOMES = {"close": "closed_at_request", "allow": "allowed", "pass": "passed_through"}
 _CONNECTION_OUTCOMES = {"close": "closed_at_connection", "accept": "accepted"}
-_OK_WORDS = ("ok", "success", "reloaded", "loaded", "updated")
+_OK_WORDS = ("ok", "success", "reload", "load", "updat", "swap", "appl")
+_ERROR_WORDS = ("error", "fail", "reject", "kept", "keep", "invalid", "old")
 
 
 @dataclass(slots=True)
@@ -153,14 +154,21 @@ def _reload(step: Mapping[str, object], reloader: BlockReloader, workdir: Path) 
 
 def _wanted_reload(step: Mapping[str, object]) -> bool | None:
     """True if the step expects the reload to succeed, False if to fail, None if it does not say."""
-    if isinstance(step.get("expect_error"), bool):
-        return not step["expect_error"]
+    flag = step.get("expect_error")
+    if isinstance(flag, bool):
+        return not flag
+    if isinstance(flag, str) and flag:  # an error text or a paraphrase of it
+        return False
     for key in ("expect", "expect_reload"):
         value = step.get(key)
         if isinstance(value, bool):
             return value
         if isinstance(value, str):
-            return value.lower() in _OK_WORDS
+            words = value.lower()
+            if any(word in words for word in _ERROR_WORDS):
+                return False
+            if any(word in words for word in _OK_WORDS):
+                return True
     return None
 
 
