@@ -50,7 +50,11 @@ COUNTER_NAMES = (
 
 
 class BlockCounters:
-    """The module counters, as BFE names them in ``snapshot()``: ``CONN_TOTAL`` ... ``REQ_TO_CHECK``."""
+    """The module counters, as BFE names them in ``snapshot()``: ``CONN_TOTAL`` ... ``REQ_TO_CHECK``.
+
+    Plain ints, incremented in place: exact under one event loop; threads sharing a table
+    could in principle lose an increment (BFE's are atomic), never a decision.
+    """
 
     __slots__ = (
         "conn_accept",
