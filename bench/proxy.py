@@ -1,19 +1,28 @@
-"""Benchmark the reverse proxy against nginx as a reverse proxy, in front of the same upstream.
+"""Benchmark ``stockade serve`` as a reverse proxy against nginx, in front of the same upstream.
 
 Speed is measured, not asserted. In one run: an upstream (nginx, one worker, answering a
-static ``hello`` from memory), then in front of it (a) nginx as a reverse proxy (one worker,
-``proxy_pass`` with an upstream ``keepalive`` pool, the same forwarding headers) and (b)
-:class:`~stockade.server.proxy.ReverseProxy`, one worker, on each server of ``--servers``:
-uvicorn (uvloop + httptools) and stockade's own (``stockade.server.http``). wrk drives each
-front (``wrk -t2 -c64 -d10s --latency`` after a short warm-up); the upstream directly and
-each server answering ``hello`` itself (its own ceiling) are measured once, for scale. The
-figure to read is the ratio ReverseProxy / nginx per server (the target: at least 0.40).
+static ``hello`` from memory), and in front of it three fronts, each one worker:
+
+- nginx as a reverse proxy (``proxy_pass`` with an upstream ``keepalive`` pool, the same
+  forwarding headers stockade sets);
+- (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
+  directories, no ``[block]``, no ``[bans]``);
+- (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
+  on each request: a lockout directory on a path the benchmark does not request (the
+  lockout table is consulted, no password is checked), a ``[block]`` with 100 mod_block
+  rules that do not match and a 100,000-entry ``ip_blocklist.data`` without 127.0.0.1,
+  and ``[bans]`` with the built-in detection rules.
+
+Both stockade fronts use a SQLite store in the run's temporary directory. wrk drives each
+front (``wrk -t2 -c64 -d10s --latency`` after a short warm-up). The fronts are measured in
+alternating rounds (3 by default), since the machine's load moves all of them, and the
+median of each round's ratio is reported: (a) / nginx (target: at least 0.40), (b) / nginx,
+and (b) / (a) (target: at least 0.90). The upstream alone is measured once, for scale. The
+CPU time the serving process spent per request (user and system, from ``/proc``) is
+printed next to each figure.
 
 Run with ``python bench/proxy.py`` (about 2.5 min; ``--duration 3 --rounds 1`` for a quick
-look). nginx and the proxies are measured in alternating rounds (3 by default) and the
-median ratio is reported, since the machine's load moves all of them. The CPU time the
-serving process spent per request (user and system, from ``/proc``) is printed next to each
-figure. Needs ``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets
+look). Needs ``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets
 a table and, as its last line, one JSON object with every figure.
 """
 
@@ -33,13 +42,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-
-import uvicorn
-
-from stockade.server.http import HttpServer, bind_listeners, run
-from stockade.server.listen import ListenAddress
-from stockade.server.proxy import ReverseProxy
-from stockade.server.settings import ListenerSpec, UpstreamSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +91,39 @@ NGINX_PROXY = """\
     }}
 """
 
+STOCKADE_PLAIN = """\
+[server]
+listen = ["127.0.0.1:{port}"]
+upstream = {{ url = "http://127.0.0.1:{upstream}", max_idle_connections = 64 }}
+workers = 1
+
+[store]
+url = "sqlite:///{name}.db"
+"""
+
+STOCKADE_CHECKS = """
+[[directory]]
+path = "/admin"
+auth_user_file = "users.htpasswd"
+max_retries = 3
+block_time = 1
+
+[block]
+rules = "block_rules.data"
+ip_blocklist = "ip_blocklist.data"
+watch = false
+
+[block.hosts]
+default_product = "web"
+
+[bans]
+rules = ["builtin"]
+"""
+
+FRONTS = {"nginx": "nginx proxy", "plain": "stockade serve (a) plain", "guarded": "stockade serve (b) checks"}
+BLOCK_RULES = 100
+BLOCKLIST_ENTRIES = 100_000
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -101,7 +136,7 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(port: int, timeout: float = 20.0) -> None:
+def wait_ready(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -119,7 +154,7 @@ def wait_ready(port: int, timeout: float = 20.0) -> None:
 @contextmanager
 def process(command: list[str], name: str, directory: Path, env: dict[str, str] | None = None) -> Iterator[int]:
     with (directory / f"{name}.log").open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=directory)
     try:
         yield proc.pid
     finally:
@@ -140,6 +175,46 @@ def nginx(name: str, body: str, directory: Path) -> Iterator[int]:
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     with process([nginx_bin, "-p", str(own), "-c", str(conf)], name, directory) as master:
         yield nginx_worker(master)
+
+
+def nginx_worker(master: int) -> int:
+    """The single worker process of an nginx master (``worker_processes 1``)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.05)
+    raise RuntimeError(f"nginx {master} has no worker")
+
+
+def write_checks_files(directory: Path) -> None:
+    """The files of config (b): none of them matches the benchmark's requests from 127.0.0.1."""
+    (directory / "users.htpasswd").write_text("admin:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+    rules = [
+        {
+            "Name": f"rule_{i}",
+            "Cond": f'req_path_prefix_in("/blocked/{i}/", false) && req_method_in("POST")',
+            "Action": {"Cmd": "CLOSE", "Params": []},
+        }
+        for i in range(BLOCK_RULES)
+    ]
+    (directory / "block_rules.data").write_text(json.dumps({"Version": "1", "Config": {"web": rules}}))
+    # 100,000 addresses in 10.0.0.0/8, none of them 127.0.0.1.
+    lines = (f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(1, BLOCKLIST_ENTRIES + 1))
+    (directory / "ip_blocklist.data").write_text("\n".join(lines) + "\n")
+
+
+def stockade_config(directory: Path, name: str, port: int, upstream: int, *, checks: bool) -> Path:
+    own = directory / name
+    own.mkdir()
+    text = STOCKADE_PLAIN.format(port=port, upstream=upstream, name=name)
+    if checks:
+        write_checks_files(own)
+        text += STOCKADE_CHECKS
+    path = own / "stockade.toml"
+    path.write_text(text)
+    return path
 
 
 def run_wrk(url: str, *, threads: int, connections: int, duration: float) -> dict[str, Any]:
@@ -168,17 +243,6 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def nginx_worker(master: int) -> int:
-    """The single worker process of an nginx master (``worker_processes 1``)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.05)
-    raise RuntimeError(f"nginx {master} has no worker")
-
-
 def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     """One warm-up and one measured wrk run; adds the CPU the serving process spent per request."""
     url = f"http://127.0.0.1:{port}/"
@@ -193,46 +257,14 @@ def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> dict[st
     return result
 
 
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median throughput, with every round's throughput next to it."""
     ordered = sorted(runs, key=lambda r: r["requests_per_s"])
     return {**ordered[len(ordered) // 2], "rounds_requests_per_s": [r["requests_per_s"] for r in runs]}
-
-
-async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The front server's own ceiling: an ASGI app that answers ``hello`` without going anywhere."""
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 200, "headers": HELLO_HEADERS})
-        await send({"type": "http.response.body", "body": b"hello"})
-
-
-HELLO_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
-
-
-def serve_front(server: str, target: str, port: int) -> None:
-    """A front: ReverseProxy to ``target`` (or, for ``hello``, :func:`hello`), one worker, on ``server``."""
-    app = hello if target == "hello" else ReverseProxy(UpstreamSettings(target))
-    if server == "own":
-        listeners = bind_listeners([ListenerSpec(ListenAddress("127.0.0.1", port))])
-        run(HttpServer(app, listeners), handle_signals=True)
-        return
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http="httptools",
-        loop="uvloop",
-        lifespan="on",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        proxy_headers=False,
-        backlog=4096,
-    )
-    uvicorn.Server(config).run()
-
-
-SERVER_NAMES = {"uvicorn": "uvicorn", "own": "stockade's own server"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,92 +275,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="nginx / stockade measurements, alternating")
     parser.add_argument(
-        "--python",
-        default=sys.executable,
-        help="the interpreter of the fronts (with stockade's dependencies importable)",
+        "--stockade",
+        default=str(Path(sys.executable).with_name("stockade")),
+        help="the stockade command of the fronts",
     )
-    parser.add_argument(
-        "--servers",
-        default="uvicorn,own",
-        help="the servers to run the ReverseProxy on, comma-separated: uvicorn, own (stockade's own)",
-    )
-    parser.add_argument("--front", nargs=3, metavar=("SERVER", "TARGET", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.front:
-        serve_front(args.front[0], args.front[1], int(args.front[2]))
-        return 0
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             log(f"bench/proxy.py needs {tool} (apt-get install -y {tool})")
             return 2
 
-    servers = [name for name in args.servers.split(",") if name]
-    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], "nginx": []}
-    ratios: dict[str, list[float]] = {server: [] for server in servers}
+    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], **{front: [] for front in FRONTS}}
+    ratios: dict[str, list[float]] = {"plain/nginx": [], "guarded/nginx": [], "guarded/plain": []}
     with tempfile.TemporaryDirectory(prefix="stockade-bench-proxy-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
-        up_port, nginx_port = free_port(), free_port()
+        up_port = free_port()
+        fronts: dict[str, tuple[int, int]] = {}  # front -> (port, pid)
         up_pid = stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory))
-        nginx_pid = stack.enter_context(
-            nginx("proxy", NGINX_PROXY.format(port=nginx_port, upstream=up_port), directory)
+        port = free_port()
+        fronts["nginx"] = (
+            port,
+            stack.enter_context(nginx("proxy", NGINX_PROXY.format(port=port, upstream=up_port), directory)),
         )
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-        fronts: dict[str, tuple[int, int]] = {}  # key -> (port, pid)
-        for server in servers:
-            for target, key in ((f"http://127.0.0.1:{up_port}", f"proxy_{server}"), ("hello", f"hello_{server}")):
-                port = free_port()
-                command = [args.python, str(Path(__file__).resolve()), "--front", server, target, str(port)]
-                fronts[key] = (port, stack.enter_context(process(command, key, directory, env)))
-                runs[key] = []
-        for port in (up_port, nginx_port, *(port for port, _ in fronts.values())):
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        for front in ("plain", "guarded"):
+            port = free_port()
+            config = stockade_config(directory, front, port, up_port, checks=front == "guarded")
+            command = [args.stockade, "serve", "-c", str(config)]
+            fronts[front] = (port, stack.enter_context(process(command, front, config.parent, env)))
+        for port in (up_port, *(port for port, _ in fronts.values())):
             wait_ready(port)
         runs["upstream"].append(measure("upstream (nginx, direct)", up_port, up_pid, args))
-        for server in servers:
-            port, pid = fronts[f"hello_{server}"]
-            runs[f"hello_{server}"].append(measure(f"hello world on {SERVER_NAMES[server]}", port, pid, args))
-        # nginx and the proxies alternate, so that a change in the machine's load hits all alike.
+        # The fronts alternate, so that a change in the machine's load hits all alike.
         for round_ in range(1, args.rounds + 1):
             log(f"round {round_} of {args.rounds}")
-            runs["nginx"].append(measure("nginx proxy", nginx_port, nginx_pid, args))
-            for server in servers:
-                port, pid = fronts[f"proxy_{server}"]
-                runs[f"proxy_{server}"].append(measure(f"ReverseProxy on {SERVER_NAMES[server]}", port, pid, args))
-                ratios[server].append(
-                    runs[f"proxy_{server}"][-1]["requests_per_s"] / runs["nginx"][-1]["requests_per_s"]
-                )
+            for front, (port, pid) in fronts.items():
+                runs[front].append(measure(FRONTS[front], port, pid, args))
+            rps = {front: runs[front][-1]["requests_per_s"] for front in FRONTS}
+            ratios["plain/nginx"].append(rps["plain"] / rps["nginx"])
+            ratios["guarded/nginx"].append(rps["guarded"] / rps["nginx"])
+            ratios["guarded/plain"].append(rps["guarded"] / rps["plain"])
     results = {key: median_run(value) for key, value in runs.items()}
-    medians = {server: sorted(values)[len(values) // 2] for server, values in ratios.items()}
+    medians = {key: median(values) for key, values in ratios.items()}
 
-    version = subprocess.run(
-        [args.python, "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    print(f"fronts on python {version} ({args.python}), {os.cpu_count()} CPUs")
+    print(f"stockade serve on python {sys.version.split()[0]}, {os.cpu_count()} CPUs, 1 worker each")
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, upstream: nginx 1 worker 'hello'")
-    head = f"{'target':<40} {'req/s':>10} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
+    head = f"{'front':<36} {'req/s':>10} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
     print(f"{head} {'user us/req':>11} {'sys us/req':>10} {'non-2xx':>7}")
-    labels = {"upstream": "upstream direct (nginx)", "nginx": "nginx proxy, 1 worker"}
-    for server in servers:
-        labels[f"proxy_{server}"] = f"ReverseProxy, {SERVER_NAMES[server]}"
-        labels[f"hello_{server}"] = f"hello world, {SERVER_NAMES[server]}"
+    labels = {"upstream": "upstream direct (nginx)", **FRONTS}
     for key, label in labels.items():
         r = results[key]
         print(
-            f"{label:<40} {r['requests_per_s']:>10,.0f} {r.get('p50_ms', 0):>7.2f} {r.get('p75_ms', 0):>7.2f} "
-            f"{r.get('p90_ms', 0):>7.2f} {r.get('p99_ms', 0):>7.2f} {r['user_us_per_request']:>11.1f} "
-            f"{r['sys_us_per_request']:>10.1f} {r['non_2xx']:>7}"
+            f"{label:<36} {r['requests_per_s']:>10,.0f} {r.get('p50_ms', 0):>7.2f} {r.get('p90_ms', 0):>7.2f} "
+            f"{r.get('p99_ms', 0):>7.2f} {r['user_us_per_request']:>11.1f} {r['sys_us_per_request']:>10.1f} "
+            f"{r['non_2xx']:>7}"
         )
-    for server in servers:
-        rounds = ", ".join(f"{x:.2f}" for x in ratios[server])
-        print(
-            f"ReverseProxy on {SERVER_NAMES[server]} / nginx throughput: {medians[server]:.2f}"
-            f" (median of rounds: {rounds}; target >= 0.40)"
-        )
+    targets = {"plain/nginx": ">= 0.40", "guarded/nginx": "", "guarded/plain": ">= 0.90"}
+    names = {"plain/nginx": "(a) / nginx", "guarded/nginx": "(b) / nginx", "guarded/plain": "(b) / (a)"}
+    for key, values in ratios.items():
+        rounds = ", ".join(f"{x:.2f}" for x in values)
+        target = f"; target {targets[key]}" if targets[key] else ""
+        print(f"throughput {names[key]}: {medians[key]:.2f} (median of rounds: {rounds}{target})")
     summary = {
-        "ratio_to_nginx": {server: round(value, 4) for server, value in medians.items()},
-        "ratios": {server: [round(x, 4) for x in values] for server, values in ratios.items()},
+        "ratios": {key: round(value, 4) for key, value in medians.items()},
+        "rounds": {key: [round(x, 4) for x in values] for key, values in ratios.items()},
         **results,
     }
     print(json.dumps(summary, sort_keys=True))
