@@ -289,7 +289,8 @@ def test_status(admin: Admin) -> None:
     assert body["store"]["url"] == f"sqlite:///{admin.store_path}"
     assert 0 <= body["store"]["latency"] < 5
     assert body["directories"] == ["/other", "/secure"]
-    assert set(body) == {"store", "view", "directories"}
+    assert set(body) == {"store", "view", "directories", "mod_block"}
+    assert body["mod_block"] is None  # no [block] section
     assert admin.call("GET", "/status?verbose=1").status == 400
 
 

@@ -189,9 +189,13 @@ def test_the_admin_api_needs_its_token(server: ServerThread) -> None:
     assert get(admin, "/users/blocked", {"Authorization": "Bearer wrong"})[0] == 401
     status, _, body = get(admin, "/users/blocked", {"Authorization": f"Bearer {TOKEN}"})
     assert (status, json.loads(body)) == (200, {"users": []})
+    raw(server.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n")
     status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
     assert status == 200
     assert b"stockade_requests_total" in body
+    assert b"\nmod_block_REQ_REFUSE 1.0\n" in body
+    status, _, body = get(admin, "/status", {"Authorization": f"Bearer {TOKEN}"})
+    assert json.loads(body)["mod_block"]["mod_block_REQ_REFUSE"] == 1
     # The admin API is not served on the public listener: the request goes to the upstream.
     assert b'"users"' not in get(server.port, "/users/blocked")[2]
 

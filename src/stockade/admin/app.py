@@ -95,7 +95,10 @@ class Route:
 
 
 class AdminApp:
-    """``AdminApp(guard, settings, metrics=..., reload=..., audit=...)``, an ASGI 3 app."""
+    """``AdminApp(guard, settings, metrics=..., reload=..., audit=..., counters=...)``, an ASGI 3 app.
+
+    ``counters`` gives the mod_block counters (``mod_block_CONN_TOTAL`` ...) for ``GET /status``.
+    """
 
     def __init__(
         self,
@@ -105,11 +108,13 @@ class AdminApp:
         metrics: Metrics,
         reload: Reload | None = None,
         audit: AuditLog | None = None,
+        counters: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.guard = guard
         self.metrics = metrics
         self.reload = reload
         self.audit = audit
+        self.counters = counters
         self._token = BearerToken(settings.token)
         directories = sorted(normalize_directory(d.path) for d in guard.settings.directories)
         self._description = Raw(dump_json(openapi(tuple(directories))), JSON_TYPE)
@@ -200,6 +205,7 @@ class AdminApp:
             "store": store,
             "view": view,
             "directories": sorted(normalize_directory(d.path) for d in self.guard.settings.directories),
+            "mod_block": dict(self.counters()) if self.counters is not None else None,
         }
 
     async def _blocked(self, request: Request) -> tuple[int, object]:

@@ -229,6 +229,16 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
             "type": "object",
             "required": ["store", "view", "directories"],
             "properties": {
+                "mod_block": {
+                    "oneOf": [
+                        {"type": "null", "description": "No [block] section"},
+                        {
+                            "type": "object",
+                            "description": "BFE mod_block counters of this worker process (mod_block_CONN_TOTAL ...)",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                    ]
+                },
                 "store": {
                     "type": "object",
                     "required": ["url", "latency", "pending_writes", "errors"],

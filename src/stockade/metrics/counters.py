@@ -18,9 +18,12 @@ files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is not used.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+from prometheus_client.core import UnknownMetricFamily
+from prometheus_client.registry import Collector
 
 from stockade.errors import StoreError
 
@@ -84,6 +87,10 @@ class Metrics:
         for gauge in (self.store_latency, self.view_lag, self.view_entries):
             gauge.set(math.nan)
 
+    def add_counters(self, name: str, read: Callable[[], Mapping[str, int]], description: str) -> None:
+        """Expose counters kept elsewhere (mod_block's), read at each scrape: ``<name>_<KEY>``."""
+        self.registry.register(_CountersCollector(name, read, description))
+
     def count_request(self, outcome: str) -> None:
         """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
         child = self._requests.get(outcome)
@@ -131,6 +138,23 @@ class Metrics:
         """:meth:`refresh`, then :meth:`exposition`: what ``GET /metrics`` answers."""
         await self.refresh(guard)
         return self.exposition()
+
+
+class _CountersCollector(Collector):
+    """A collector over a mapping of running totals, such as BFE's ``mod_block`` counters."""
+
+    def __init__(self, name: str, read: Callable[[], Mapping[str, int]], description: str) -> None:
+        self.name = name
+        self.read = read
+        self.description = description
+
+    def collect(self) -> Iterator[UnknownMetricFamily]:
+        # Untyped, so that the names stay exactly BFE's (a counter family would add "_total").
+        for key, value in self.read().items():
+            yield UnknownMetricFamily(f"{self.name}_{key}", self.description, value=value)
+
+    def describe(self) -> Iterator[UnknownMetricFamily]:
+        return iter(())
 
 
 class MetricsSink:

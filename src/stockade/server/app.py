@@ -69,10 +69,19 @@ class StockadeApp:
         self._opening = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
 
     @property
     def guard(self) -> AsyncGuard | None:
         return self.site.guard if self.site is not None else None
+
+    def _block_counters(self) -> dict[str, int]:
+        site = self.site
+        return site.block.table.counters.snapshot() if site is not None and site.block is not None else {}
+
+    def block_counters(self) -> dict[str, int]:
+        """mod_block's counters as exported: ``mod_block_CONN_TOTAL`` ... ``mod_block_REQ_TO_CHECK``."""
+        return {f"mod_block_{name}": value for name, value in self._block_counters().items()}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,6 +110,7 @@ class StockadeApp:
             metrics=self.metrics,
             previous=previous,
             reload=self.reload,
+            counters=self.block_counters if config.block is not None else None,
         )
 
     async def shutdown(self) -> None:

@@ -11,7 +11,7 @@ counters carry over, as BFE's module counters survive its reloads.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stockade.admin import AdminApp
@@ -83,6 +83,7 @@ def build_site(
     metrics: Metrics,
     previous: Site | None = None,
     reload: object = None,
+    counters: Callable[[], Mapping[str, int]] | None = None,
 ) -> Site:
     """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included."""
     sinks: list[EventSink] = [metrics.sink]
@@ -110,7 +111,14 @@ def build_site(
         default = "upstream"
     admin = None
     if config.admin is not None:
-        admin = AdminApp(guard, config.admin, metrics=metrics, reload=reload, audit=audit)  # type: ignore[arg-type]
+        admin = AdminApp(
+            guard,
+            config.admin,
+            metrics=metrics,
+            reload=reload,  # type: ignore[arg-type]
+            audit=audit,
+            counters=counters,
+        )
     return Site(
         config=config,
         guard=guard,
