@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from stockade.server.settings import ListenerSpec
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import PASSWORDS, Site, basic
 from tests.integration.test_proxy import Uvicorn
+from tests.redis_servers import free_port
 
 TOKEN = "an-admin-token-of-enough-length"
 
@@ -215,3 +219,22 @@ def test_a_broken_rule_file_on_reload_keeps_the_old_rules(server: ServerThread, 
     status, _, body = get(admin, "/reload", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"{}")
     assert json.loads(body)["reload"] == "ok"
     assert get(server.port, "/debug/x")[0] in (200, 404)  # the global CLOSE rule is gone
+
+
+def test_stockade_status_shows_the_running_servers_counters(site: Site, upstream: Uvicorn) -> None:
+    config = _config(site, upstream)
+    config.write_text(config.read_text().replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{free_port()}"'))
+    with ServerThread(config) as running:
+        raw(running.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "stockade", "status", "-c", str(config), "--json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    server = json.loads(result.stdout)["server"]
+    assert server["mod_block"]["mod_block_REQ_REFUSE"] == 1
+    assert server["mod_block"]["mod_block_CONN_TOTAL"] >= 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import click
 
 from stockade.cli.common import EXIT_CONFIG, config_option, fail, load
 from stockade.clock import SystemClock
+from stockade.config import Config
 from stockade.errors import InvalidArgument, StoreError
 from stockade.stores import LockoutStore, open_store
 from stockade.stores.records import Scope
@@ -90,6 +92,7 @@ def status(config_path: Path, as_json: bool) -> None:
         fail(f"error: {exc}")
     finally:
         opened.close()
+    report["server"] = _server_status(config)
     if as_json:
         click.echo(json.dumps(report, sort_keys=True))
         return
@@ -103,6 +106,31 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(f"view:    {'trusted' if view['trusted'] else 'NOT trusted'}, lag {lag}")
     click.echo(f"blocked: {report['blocked']} user record{'s' if report['blocked'] != 1 else ''}")
     click.echo(f"errors:  {report['errors']}")
+    server = report["server"]
+    if server is not None:
+        if "error" in server:
+            click.echo(f"server:  {server['error']}")
+        elif server.get("mod_block"):
+            counters = ", ".join(
+                f"{name.removeprefix('mod_block_')} {value}" for name, value in server["mod_block"].items()
+            )
+            click.echo(f"mod_block: {counters}")
+
+
+def _server_status(config: Config) -> dict[str, Any] | None:
+    """The running server's own status (its mod_block counters) from its admin API, if configured."""
+    admin = config.admin
+    if admin is None:
+        return None
+    host = "127.0.0.1" if admin.listen.wildcard else admin.listen.host
+    url = f"http://{f'[{host}]' if ':' in host else host}:{admin.listen.port}/status"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {admin.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=_LAG_WAIT) as answer:  # noqa: S310 - a URL built above
+            body: dict[str, Any] = json.loads(answer.read())
+    except (OSError, ValueError) as exc:
+        return {"error": f"no answer from the admin API at {url}: {exc}"}
+    return {"url": url, "mod_block": body.get("mod_block")}
 
 
 def _report(opened: LockoutStore) -> dict[str, Any]:
