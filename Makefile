@@ -36,6 +36,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/lockout.py
 	$(BIN)/python bench/conditions.py
 	$(BIN)/python bench/stores.py
+	$(BIN)/python bench/blocklist.py
+	$(BIN)/python bench/bans.py
+	$(BIN)/python bench/http_server.py
+	$(BIN)/python bench/proxy.py
 
 unasync: $(STAMP)
 	$(BIN)/python scripts/unasync.py
