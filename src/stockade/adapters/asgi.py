@@ -1,0 +1,250 @@
+"""ASGI middleware: the guard in front of any ASGI application (Starlette, FastAPI, Django ASGI...).
+
+Every ``http`` and ``websocket`` scope goes through the checks
+(:class:`~stockade.engine._async.ladder.AsyncLadder`) before the app sees it, exactly as in
+the protecting server: the client from the trusted proxies only, the path normalised, then
+bans, mod_block, detection and the lockout directories. The middleware answers refusals
+itself; a mod_block ``CLOSE`` cannot drop the connection from inside an app, so it is
+answered with ``[block] close_status`` (403 by default), ``Connection: close`` and no body.
+
+The guard opens at lifespan startup and closes at shutdown, or at the first request when
+the server runs no lifespan. A scope that was checked is marked: a second instance of the
+middleware in the same chain passes it on untouched, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stockade.adapters.basic import AsyncBasicGate
+from stockade.adapters.facts import facts_from_asgi
+from stockade.adapters.protection import Login, Protection, protection
+from stockade.adapters.routes import RouteMatcher, starlette_routes
+from stockade.clock import Clock, SystemClock
+from stockade.config import Config
+from stockade.engine import AsyncGuard
+from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike
+from stockade.engine.settings import NO_LISTENER, BanSettings
+from stockade.server.paths import BadPath, normalize_path
+from stockade.server.settings import TrustedProxies
+from stockade.stores import open_async_store, open_directory_stores
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CHECKED = "stockade.checked"  # the scope key that marks a request the guard has decided
+GUARD = "stockade.guard"  # the AsyncGuard, for the login helpers of the app
+CLIENT = "stockade.client"  # the client address the guard believes
+PROTECTION = "stockade.protection"
+
+
+class StockadeMiddleware:
+    """Pure ASGI middleware; ``config`` is a TOML file or a loaded ``Config``, keywords as in
+    :func:`stockade.adapters.protection.protection`.
+
+    ``routes`` tells the app's own routes (:mod:`stockade.adapters.routes`); by default a
+    Starlette or FastAPI app is recognised from ``scope["app"]``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: str | Path | Config | None = None,
+        *,
+        logins: Sequence[Login | dict[str, Any] | str] = (),
+        store: str | None = None,
+        bans: BanSettings | bool | None = None,
+        trusted: TrustedProxies | None = None,
+        routes: RouteMatcher | None = None,
+        clock: Clock | None = None,
+        prepared: Protection | None = None,
+    ) -> None:
+        self.app = app
+        self.protection = prepared or protection(config, logins=logins, store=store, bans=bans, trusted=trusted)
+        self.clock: Clock = clock or SystemClock()
+        self.routes = routes
+        self._auto_routes: dict[int, RouteMatcher] = {}
+        self.guard: AsyncGuard | None = None
+        self.ladder: AsyncLadder | None = None
+        self._opening: asyncio.Lock | None = None
+        bans_settings = self.protection.settings.bans
+        self._detects = bans_settings is not None and bans_settings.enabled
+        self._observes = bans_settings is not None and bool(bans_settings.response_rules)
+        self._closing: Message = {
+            "type": "http.response.start",
+            "status": self.protection.close_status,
+            "headers": [(b"connection", b"close"), (b"content-length", b"0")],
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def startup(self) -> AsyncGuard:
+        """Open the stores and the guard (idempotent)."""
+        if self.guard is not None:
+            return self.guard
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            guard = self.guard
+            if guard is None:
+                guard = await asyncio.to_thread(self._open)
+            return guard
+
+    def _open(self) -> AsyncGuard:
+        p = self.protection
+        store = open_async_store(p.store_url, p.base)
+        own = open_directory_stores(store, p.store_url, p.directory_store_urls, open_async_store)
+        guard = AsyncGuard(p.settings, store, clock=self.clock, sinks=p.sinks(), directory_stores=own)
+        gates = {d.path: AsyncBasicGate(d, self.clock) for d in p.directories}
+        self.ladder = AsyncLadder(guard, block=p.block, hosts=p.hosts, gates=gates)
+        self.guard = guard
+        return guard
+
+    async def shutdown(self) -> None:
+        guard, self.guard, self.ladder = self.guard, None, None
+        if guard is not None:
+            await guard.aclose()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        spoken = False
+
+        async def receiving() -> Message:
+            nonlocal spoken
+            message = await receive()
+            spoken = True
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+            return message
+
+        async def sending(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.shutdown()
+            await send(message)
+
+        try:
+            await self.app(scope, receiving, sending)
+        except Exception:
+            if spoken:
+                raise
+            await self._own_lifespan(receive, send)  # the app speaks no lifespan: the guard does
+
+    async def _own_lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind not in ("http", "websocket") or scope.get(CHECKED):
+            await self.app(scope, receive, send)
+            return
+        scope[CHECKED] = True
+        ladder = self.ladder
+        if ladder is None:
+            await self.startup()
+            ladder = self.ladder
+            assert ladder is not None
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw_path = raw_path.split(b"?", 1)[0]
+        try:
+            path = normalize_path(raw_path)
+        except BadPath:
+            await self._refuse(scope, send, _BAD_REQUEST)
+            return
+        request = self._incoming(scope, raw_path, path)
+        verdict = await ladder.decide(request)
+        if verdict.action == "close":
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await send(self._closing)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if verdict.action == "refuse":
+            await self._refuse(scope, send, verdict.response or _FORBIDDEN)
+            return
+        scope[GUARD] = ladder.guard
+        scope[CLIENT] = request.client
+        scope[PROTECTION] = self.protection
+        if self._observes and kind == "http":
+            send = self._observed(ladder.guard, request, send)
+        await self.app(scope, receive, send)
+
+    def _incoming(self, scope: Scope, raw_path: bytes, path: str) -> Incoming:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        client = scope.get("client")
+        decided = self.protection.resolver.resolve(str(client[0]) if client else "", headers)
+        facts = facts_from_asgi(scope, now=self.clock.now(), client_ip=decided.address or None, path=path)
+        facts.trusted = decided.trusted
+        method = str(scope.get("method", "GET"))
+        query: bytes = scope.get("query_string", b"")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        return Incoming(
+            facts,
+            [value for name, value in headers if name == b"authorization"],
+            NO_LISTENER,
+            f"{method} {target} HTTP/{scope.get('http_version', '1.1')}",
+            known_route=self._detects and self._known(scope, method, path),
+        )
+
+    def _known(self, scope: Scope, method: str, path: str) -> bool:
+        matcher = self.routes
+        if matcher is None:
+            app = scope.get("app")
+            if app is None or not hasattr(app, "routes"):
+                return False
+            matcher = self._auto_routes.get(id(app))
+            if matcher is None:
+                matcher = self._auto_routes[id(app)] = starlette_routes(app)
+        return matcher(method, path)
+
+    async def _refuse(self, scope: Scope, send: Send, response: ResponseLike) -> None:
+        if scope["type"] == "websocket":
+            # Closing before the handshake is accepted makes the server answer 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "http.response.start", "status": response.status, "headers": list(response.headers)})
+        head = scope.get("method") == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else response.body})
+
+    def _observed(self, guard: AsyncGuard, request: Incoming, send: Send) -> Send:
+        """``send``, noting the response status for the response rules once the response has gone."""
+        status = 0
+
+        async def observing(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False) and status:
+                await guard.bans.observe_response(request.client, request.path, status)
+
+        return observing
+
+
+class _Plain:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+        self.headers = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
+
+
+_BAD_REQUEST = _Plain(400, b"Bad Request")
+_FORBIDDEN = _Plain(403, b"Forbidden")

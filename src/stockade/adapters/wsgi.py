@@ -1,0 +1,186 @@
+"""WSGI middleware: the guard in front of any WSGI application (Flask, Django, ...).
+
+The same checks as the ASGI middleware, on the sync twins (:class:`~stockade.engine.Guard`,
+:class:`~stockade.engine._sync.ladder.Ladder`). Under gunicorn every worker process opens
+its own guard, lazily at its first request and under a lock (threads of a worker share it);
+a guard opened before a ``fork`` (``--preload``) is never used by the child, which opens its
+own. The SQLite store shares blocks, failures and bans between the processes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from stockade.adapters.basic import BasicGate
+from stockade.adapters.facts import facts_from_wsgi
+from stockade.adapters.protection import Login, Protection, protection
+from stockade.adapters.routes import RouteMatcher
+from stockade.clock import Clock, SystemClock
+from stockade.config import Config
+from stockade.engine import Guard
+from stockade.engine._sync.ladder import Incoming, Ladder, ResponseLike
+from stockade.engine.settings import NO_LISTENER, BanSettings
+from stockade.server.paths import BadPath, normalize_path
+from stockade.server.settings import TrustedProxies
+from stockade.stores import open_directory_stores, open_store
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+CHECKED = "stockade.checked"
+GUARD = "stockade.guard"
+CLIENT = "stockade.client"
+PROTECTION = "stockade.protection"
+
+
+class ProcessGuard:
+    """One guard and ladder per process, opened at first use; thread-safe, fork-aware."""
+
+    def __init__(self, protection: Protection, clock: Clock) -> None:
+        self.protection = protection
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._ladder: Ladder | None = None
+
+    def ladder(self) -> Ladder:
+        ladder = self._ladder
+        if ladder is not None and self._pid == os.getpid():
+            return ladder
+        with self._lock:
+            if self._ladder is None or self._pid != os.getpid():
+                self._ladder = self._open()
+                self._pid = os.getpid()
+            return self._ladder
+
+    def guard(self) -> Guard:
+        return self.ladder().guard
+
+    def _open(self) -> Ladder:
+        p = self.protection
+        store = open_store(p.store_url, p.base)
+        own = open_directory_stores(store, p.store_url, p.directory_store_urls, open_store)
+        guard = Guard(p.settings, store, clock=self.clock, sinks=p.sinks(), directory_stores=own)
+        gates = {d.path: BasicGate(d, self.clock) for d in p.directories}
+        return Ladder(guard, block=p.block, hosts=p.hosts, gates=gates)
+
+    def close(self) -> None:
+        with self._lock:
+            ladder, self._ladder = self._ladder, None
+            if ladder is not None and self._pid == os.getpid():
+                ladder.guard.close()
+
+
+class StockadeWSGI:
+    """WSGI middleware; arguments as :class:`stockade.adapters.asgi.StockadeMiddleware`."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        config: str | Path | Config | None = None,
+        *,
+        logins: Sequence[Login | dict[str, Any] | str] = (),
+        store: str | None = None,
+        bans: BanSettings | bool | None = None,
+        trusted: TrustedProxies | None = None,
+        routes: RouteMatcher | None = None,
+        clock: Clock | None = None,
+        prepared: Protection | None = None,
+    ) -> None:
+        self.app = app
+        self.protection = prepared or protection(config, logins=logins, store=store, bans=bans, trusted=trusted)
+        self.clock: Clock = clock or SystemClock()
+        self.routes = routes
+        self.process = ProcessGuard(self.protection, self.clock)
+        bans_settings = self.protection.settings.bans
+        self._detects = routes is not None and bans_settings is not None and bans_settings.enabled
+        self._observes = bans_settings is not None and bool(bans_settings.response_rules)
+        self._closing = (
+            _status_line(self.protection.close_status),
+            [("Connection", "close"), ("Content-Length", "0")],
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get(CHECKED):
+            return self.app(environ, start_response)
+        environ[CHECKED] = True
+        ladder = self.process.ladder()
+        raw_path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+        try:
+            path = normalize_path(raw_path.encode("latin-1") or b"/")
+        except BadPath:
+            return _answer(start_response, _BAD_REQUEST, environ)
+        request = self._incoming(environ, path)
+        verdict = ladder.decide(request)
+        if verdict.action == "close":
+            start_response(*self._closing)
+            return [b""]
+        if verdict.action == "refuse":
+            return _answer(start_response, verdict.response or _FORBIDDEN, environ)
+        environ[GUARD] = ladder.guard
+        environ[CLIENT] = request.client
+        environ[PROTECTION] = self.protection
+        if self._observes:
+            start_response = self._observed(ladder.guard, request, start_response)
+        return self.app(environ, start_response)
+
+    def _incoming(self, environ: Environ, path: str) -> Incoming:
+        headers = [
+            (key[5:].replace("_", "-").lower().encode("latin-1"), str(value).encode("latin-1"))
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ]
+        decided = self.protection.resolver.resolve(str(environ.get("REMOTE_ADDR") or ""), headers)
+        facts = facts_from_wsgi(environ, now=self.clock.now(), client_ip=decided.address or None)
+        facts.path = path
+        facts.trusted = decided.trusted
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or facts.uri)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        return Incoming(
+            facts,
+            [str(authorization).encode("latin-1")] if authorization is not None else [],
+            NO_LISTENER,
+            f"{method} {target} {environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}",
+            known_route=self._detects and self.routes is not None and self.routes(method, path),
+        )
+
+    def _observed(self, guard: Guard, request: Incoming, start_response: StartResponse) -> StartResponse:
+        """``start_response``, noting the status for the response rules."""
+
+        def observing(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            code = int(status.split(" ", 1)[0])
+            guard.bans.observe_response(request.client, request.path, code)
+            return start_response(status, headers, exc_info)
+
+        return observing
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _answer(start_response: StartResponse, response: ResponseLike, environ: Environ) -> list[bytes]:
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers]
+    start_response(_status_line(response.status), headers)
+    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body]
+
+
+class _Plain:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+        self.headers = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
+
+
+_BAD_REQUEST = _Plain(400, b"Bad Request")
+_FORBIDDEN = _Plain(403, b"Forbidden")
