@@ -21,6 +21,7 @@ run: $(STAMP)
 	@echo "  public page:         http://127.0.0.1:8080/"
 	@echo "  protected directory: http://127.0.0.1:8080/secure/"
 	@echo "  demo users:          alice / wonderland, bob / builder (max 3 wrong passwords)"
+	@echo "  IP bans:             5 probes (try /.env) ban the client for 10 minutes"
 	$(BIN)/stockade serve -c examples/stockade.toml
 
 test: $(STAMP)
