@@ -17,6 +17,12 @@ from stockade.engine.views import Attempt
 from stockade.errors import StoreError
 
 BLOCKED_BODY = b"Too many failed logins; try again later.\n"
+MAX_USER_LENGTH = 256
+
+
+def clean_user(user: object) -> str:
+    """A user name the lockout accepts, whatever a form sent: a string, NUL-free, at most 256 characters."""
+    return str(user or "").replace("\x00", "")[:MAX_USER_LENGTH]
 
 
 @dataclass
@@ -31,6 +37,7 @@ class LoginAttempt:
     done: bool = False
 
     def __post_init__(self) -> None:
+        self.user = clean_user(self.user)
         try:
             self._attempt = self.guard.reserve_attempt(self.user, self.login.settings().path, client=self.client)
         except StoreError:
@@ -73,6 +80,7 @@ class AsyncLoginAttempt:
 
     @classmethod
     async def reserve(cls, guard: AsyncGuard, login: Login, user: str, client: str = "") -> AsyncLoginAttempt:
+        user = clean_user(user)
         try:
             attempt: Attempt | None = await guard.reserve_attempt(user, login.settings().path, client=client)
         except StoreError:

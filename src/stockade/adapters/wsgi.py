@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ CHECKED = "stockade.checked"
 GUARD = "stockade.guard"
 CLIENT = "stockade.client"
 PROTECTION = "stockade.protection"
+PATH = "stockade.path"
 
 
 class ProcessGuard:
@@ -101,34 +103,43 @@ class StockadeWSGI:
         bans_settings = self.protection.settings.bans
         self._detects = routes is not None and bans_settings is not None and bans_settings.enabled
         self._observes = bans_settings is not None and bool(bans_settings.response_rules)
-        self._closing = (
-            _status_line(self.protection.close_status),
-            [("Connection", "close"), ("Content-Length", "0")],
-        )
+        closing = [("Connection", "close"), ("Content-Length", "0")]
+        self._closing = WsgiRefusal(_status_line(self.protection.close_status), closing, b"")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get(CHECKED):
             return self.app(environ, start_response)
+        refusal = self.check(environ)
+        if refusal is not None:
+            start_response(refusal.status, refusal.headers)
+            return [refusal.body]
+        if self._observes:
+            start_response = self._observed(environ[GUARD], environ, start_response)
+        return self.app(environ, start_response)
+
+    def check(self, environ: Environ) -> WsgiRefusal | None:
+        """Run the checks on ``environ``: the answer that refuses it, or ``None`` to call the app.
+
+        A passed request carries the guard, the client and the protection in the environ.
+        """
         environ[CHECKED] = True
         ladder = self.process.ladder()
         raw_path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
         try:
             path = normalize_path(raw_path.encode("latin-1") or b"/")
         except BadPath:
-            return _answer(start_response, _BAD_REQUEST, environ)
+            return _refusal(_BAD_REQUEST, environ)
         request = self._incoming(environ, path)
         verdict = ladder.decide(request)
         if verdict.action == "close":
-            start_response(*self._closing)
-            return [b""]
+            return self._closing
         if verdict.action == "refuse":
-            return _answer(start_response, verdict.response or _FORBIDDEN, environ)
+            return _refusal(verdict.response or _FORBIDDEN, environ)
         environ[GUARD] = ladder.guard
         environ[CLIENT] = request.client
+        environ[PATH] = path
         environ[PROTECTION] = self.protection
-        if self._observes:
-            start_response = self._observed(ladder.guard, request, start_response)
-        return self.app(environ, start_response)
+        return None
 
     def _incoming(self, environ: Environ, path: str) -> Incoming:
         headers = [
@@ -151,12 +162,13 @@ class StockadeWSGI:
             known_route=self._detects and self.routes is not None and self.routes(method, path),
         )
 
-    def _observed(self, guard: Guard, request: Incoming, start_response: StartResponse) -> StartResponse:
+    def _observed(self, guard: Guard, environ: Environ, start_response: StartResponse) -> StartResponse:
         """``start_response``, noting the status for the response rules."""
+        client, path = str(environ[CLIENT]), str(environ[PATH])
 
         def observing(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             code = int(status.split(" ", 1)[0])
-            guard.bans.observe_response(request.client, request.path, code)
+            guard.bans.observe_response(client, path, code)
             return start_response(status, headers, exc_info)
 
         return observing
@@ -169,10 +181,23 @@ def _status_line(status: int) -> str:
         return f"{status} Unknown"
 
 
-def _answer(start_response: StartResponse, response: ResponseLike, environ: Environ) -> list[bytes]:
+@dataclass(frozen=True, slots=True)
+class WsgiRefusal:
+    """The answer of a refused request, WSGI-shaped: status line, header pairs, body."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split(" ", 1)[0])
+
+
+def _refusal(response: ResponseLike, environ: Environ) -> WsgiRefusal:
     headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers]
-    start_response(_status_line(response.status), headers)
-    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body]
+    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
+    return WsgiRefusal(_status_line(response.status), headers, body)
 
 
 class _Plain:
