@@ -212,6 +212,8 @@ def test_a_broken_rule_file_on_reload_keeps_the_old_rules(server: ServerThread, 
     answer = json.loads(body)
     assert answer["reload"] == "error"
     assert "no Config" in answer["error"]
+    metrics = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})[2]
+    assert b"\nstockade_reload_errors_total 1.0\n" in metrics
     assert raw(server.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n") == b""  # still in force
     rules = dict(RULES)
     rules["Config"] = {"web": []}
@@ -238,3 +240,44 @@ def test_stockade_status_shows_the_running_servers_counters(site: Site, upstream
     server = json.loads(result.stdout)["server"]
     assert server["mod_block"]["mod_block_REQ_REFUSE"] == 1
     assert server["mod_block"]["mod_block_CONN_TOTAL"] >= 1
+
+
+def test_a_spoofed_leftmost_forwarded_entry_is_not_the_client(site: Site, upstream: Uvicorn) -> None:
+    # 127.0.0.1 is a trusted proxy: the client is the first untrusted hop from the right.
+    with ServerThread(_config(site, upstream)) as running:
+        spoofed = {"X-Forwarded-For": "10.9.9.9, 203.0.113.77"}
+        for path in ("/.env", "/.git/config", "/wp-login.php"):
+            get(running.port, path, spoofed)
+        assert str(running.guard.bans.settings.policy.threshold) == "3"
+        assert get(running.port, "/echo/x", {"X-Forwarded-For": "203.0.113.77"})[0] == 403
+        assert get(running.port, "/echo/x", {"X-Forwarded-For": "10.9.9.9"})[0] == 200
+
+
+def test_forwarding_headers_of_an_untrusted_peer_are_ignored(site: Site, upstream: Uvicorn) -> None:
+    config = _config(site, upstream)
+    config.write_text(config.read_text().replace('trusted = ["127.0.0.1"]', 'trusted = ["10.0.0.0/8"]'))
+    with ServerThread(config) as running:
+        for path in ("/.env", "/.git/config", "/wp-login.php"):
+            get(running.port, path, {"X-Forwarded-For": "198.51.100.1"})
+        # The peer itself (127.0.0.1) was counted and banned, whatever the header claimed.
+        assert get(running.port, "/echo/x", {"X-Forwarded-For": "198.51.100.2"})[0] == 403
+        _, _, body = get(
+            int(running.admin_url.rsplit(":", 1)[1]), "/ips/banned", {"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert [entry["ip"] for entry in json.loads(body)["bans"]] == ["127.0.0.1"]
+
+
+def test_a_sighup_style_reload_applies_new_rules_and_keeps_counting(server: ServerThread, site: Site) -> None:
+    assert raw(server.port, b"GET /echo/new HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 200"
+    )
+    rules = json.loads(json.dumps(RULES))
+    rules["Config"]["web"].append(_rule("no_new", 'req_path_prefix_in("/echo/new", false)', "CLOSE"))
+    (site.base / "rules.data").write_text(json.dumps(rules))
+    before = server.app.block_counters()["mod_block_REQ_TOTAL"]
+    server.reload()
+    deadline = time.monotonic() + 10
+    while raw(server.port, b"GET /echo/new HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") != b"":
+        assert time.monotonic() < deadline, "the reload never took effect"
+        time.sleep(0.02)
+    assert server.app.block_counters()["mod_block_REQ_TOTAL"] > before  # not reset by the reload

@@ -75,6 +75,9 @@ class Metrics:
         self.view_entries = Gauge(
             "stockade_view_entries", "Entries in the local view of the store (NaN when it has none).", registry=r
         )
+        self.reload_errors = Counter(
+            "stockade_reload_errors", "Reloads refused (the configuration in force stayed).", registry=r
+        )
         self.pending_writes = Gauge(
             "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
         )

@@ -77,7 +77,10 @@ class StockadeApp:
 
     def _block_counters(self) -> dict[str, int]:
         site = self.site
-        return site.block.table.counters.snapshot() if site is not None and site.block is not None else {}
+        if site is None or site.block is None:
+            return {}
+        # The module's counters, then the failed reloads of its files (by BFE's handler names).
+        return {**site.block.table.counters.snapshot(), **site.block.counters()}
 
     def block_counters(self) -> dict[str, int]:
         """mod_block's counters as exported: ``mod_block_CONN_TOTAL`` ... ``mod_block_REQ_TO_CHECK``."""
@@ -138,6 +141,7 @@ class StockadeApp:
             try:
                 config = await asyncio.to_thread(load_config, self.config.path)
             except ConfigError as exc:
+                self.metrics.reload_errors.inc()
                 log.error("reload refused, the configuration in force stays: %s", exc)
                 return {"reload": "error", "error": str(exc)}
             if config.store_url != old.config.store_url:

@@ -104,7 +104,13 @@ def build_site(
         hosts=config.block.hosts if config.block is not None else None,
         gates=gates,
     )
-    proxy = ReverseProxy(config.upstream, max_body_bytes=config.limits.max_body_bytes) if config.upstream else None
+    proxy = None
+    if config.upstream is not None:
+        same = previous is not None and previous.proxy is not None and _same_upstream(previous.config, config)
+        # An unchanged upstream keeps its proxy, and with it the pooled keep-alive connections.
+        proxy = previous.proxy if same and previous is not None else None
+        if proxy is None:
+            proxy = ReverseProxy(config.upstream, max_body_bytes=config.limits.max_body_bytes)
     routes: DirectoryTable[RouteTarget] = DirectoryTable((route.path, route.to) for route in config.routes)
     default: RouteTarget | None = "files" if config.document_root is not None else None
     if config.upstream is not None:
@@ -130,3 +136,7 @@ def build_site(
         default_target=default,
         admin=admin,
     )
+
+
+def _same_upstream(old: Config, new: Config) -> bool:
+    return old.upstream == new.upstream and old.limits.max_body_bytes == new.limits.max_body_bytes
