@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import os
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Form
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -41,9 +42,9 @@ async def login_form() -> str:
 
 @app.post("/login", response_class=PlainTextResponse)
 async def login(
-    username: str = Form(""),
-    password: str = Form(""),
-    attempt: AsyncLoginAttempt = Depends(login_attempt()),
+    attempt: Annotated[AsyncLoginAttempt, Depends(login_attempt())],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
 ) -> PlainTextResponse:
     ok = hmac.compare_digest(USERS.get(username, "\0"), password)
     if await attempt.report(ok):

@@ -85,8 +85,8 @@ class StockadeMiddleware:
                 response[name] = value
             return response
         attempt = None
-        if request.method == "POST" and request.path in found.protection.logins:
-            form = found.protection.logins[request.path]
+        form = found.protection.login_at(request.path) if request.method == "POST" else None
+        if form is not None:
             user = clean_user(request.POST.get("username", ""))
             attempt = LoginAttempt(found.process.guard(), form, user, str(request.META.get(CLIENT, "")))
             if not attempt.granted:
@@ -118,11 +118,11 @@ def _report(request: HttpRequest | None, user: str, *, success: bool) -> None:
     if attempt is not None and not attempt.done:
         attempt.report(success)
         return
-    logins = checks().protection.logins
-    if request.path not in logins:
+    form = checks().protection.login_at(request.path)
+    if form is None:
         return
     client = str(request.META.get(CLIENT, ""))
-    directory = logins[request.path].settings().path
+    directory = form.settings().path
     if success:
         guard().login_succeeded(clean_user(user), directory, client=client)
     else:

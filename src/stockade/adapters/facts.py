@@ -27,6 +27,14 @@ def normalize_ip(address: str | None) -> str | None:
     return address or None
 
 
+def _host(headers: list[tuple[str, str]]) -> str:
+    """The first ``Host`` header's value, or ""."""
+    for name, value in headers:
+        if len(name) == 4 and name.lower() == "host":
+            return value
+    return ""
+
+
 def _secure_proto(secure: bool, http_version: str) -> str | None:
     if not secure:
         return None
@@ -60,7 +68,7 @@ def facts_from_asgi(
     remote = normalize_ip(str(peer[0])) if peer else None
     return RequestFacts(
         method=str(scope.get("method", "GET")),
-        host=next((value for name, value in headers if name.lower() == "host"), ""),
+        host=_host(headers),
         path=path if path is not None else str(scope.get("path", "/")),
         query=query,
         uri=raw_target + ("?" + query if query else ""),

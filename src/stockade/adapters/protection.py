@@ -81,6 +81,10 @@ class Protection:
             return []
         return [AuditLog(config.audit_json, config.audit_text)]
 
+    def login_at(self, path: str) -> Login | None:
+        """The login whose path is ``path`` (``/login`` and ``/login/`` alike), if any."""
+        return self.logins.get(normalize_directory(path)) if self.logins else None
+
     def login(self, path: str | None) -> Login:
         """The login of ``path`` (the only one when ``None``); a ``ConfigError`` names the known ones."""
         if path is None and len(self.logins) == 1:
