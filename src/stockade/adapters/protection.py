@@ -83,7 +83,9 @@ class Protection:
 
     def login_at(self, path: str) -> Login | None:
         """The login whose path is ``path`` (``/login`` and ``/login/`` alike), if any."""
-        return self.logins.get(normalize_directory(path)) if self.logins else None
+        if not self.logins or not path.startswith("/"):
+            return None
+        return self.logins.get(normalize_directory(path))
 
     def login(self, path: str | None) -> Login:
         """The login of ``path`` (the only one when ``None``); a ``ConfigError`` names the known ones."""

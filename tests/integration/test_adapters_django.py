@@ -1,0 +1,74 @@
+"""The Django example with Django's test client, in a fresh process (Django settings are global).
+
+The test client drives the whole middleware stack: the lockout fed by the auth signals, the
+blocked user refused on the login view, router awareness from the URLconf, and the admin
+page that lists and clears blocks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_adapters_examples import CONFIG, EXAMPLES
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """\
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.contrib.auth.models import User
+from django.test import Client
+User.objects.create_user("alice", password="wonderland")
+User.objects.create_superuser("root", password="rootpass")
+
+client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7")
+def login(password):
+    return client.post("/accounts/login/", {"username": "alice", "password": password}).status_code
+
+assert [login("guess") for _ in range(3)] == [200, 200, 200]
+assert login("wonderland") == 403, "blocked on the login view"
+
+# Router awareness: /admin/ is a real route, never a probe; /wp-admin/ is.
+other = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.5")
+for _ in range(6):
+    other.get("/admin/login/")
+assert other.get("/").status_code == 200
+
+admin = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9")
+assert admin.get("/admin/stockade/").status_code == 302, "staff only"
+admin.login(username="root", password="rootpass")
+page = admin.get("/admin/stockade/")
+assert page.status_code == 200 and b"alice" in page.content
+assert admin.post("/admin/stockade/", {"user": "alice", "directory": "/accounts/login"}).status_code == 302
+assert b"alice" not in admin.get("/admin/stockade/").content
+assert login("wonderland") == 302, "unblocked from the admin page"
+print("ok")
+"""
+
+
+def test_django_test_client(tmp_path: Path) -> None:
+    (tmp_path / "stockade.toml").write_text(CONFIG)
+    env = {
+        **os.environ,
+        "STOCKADE_CONFIG": str(tmp_path / "stockade.toml"),
+        "STOCKADE_STORE": f"sqlite:///{tmp_path / 'stockade.db'}",
+        "DJANGO_DB": str(tmp_path / "db.sqlite3"),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=EXAMPLES / "django_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok")
