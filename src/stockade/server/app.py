@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -208,10 +208,12 @@ class StockadeApp:
             return
         started = False
 
-        async def tracked(message: Message) -> None:
+        def tracked(message: Message) -> Awaitable[None]:
+            # A plain function handing back send's awaitable: no coroutine of its own per message.
             nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            if message["type"] == "http.response.start":
+                started = True
+            return send(message)
 
         try:
             await self._http(scope, receive, tracked)
@@ -257,7 +259,7 @@ class StockadeApp:
             # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
             scope["stockade.client_ip"] = request.facts.remote_ip or request.client
             scope["stockade.peer_trusted"] = request.facts.trusted
-            await site.proxy(scope, receive, send)
+            await site.proxy.forward(scope, receive, send)
             return
         if method not in _FILE_METHODS:
             await responses.send_response(send, responses.method_not_allowed(), head=head)

@@ -111,7 +111,7 @@ class ReverseProxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.forward(scope, receive, send)
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -136,7 +136,8 @@ class ReverseProxy:
                 self._methods[method] = encoded
         return encoded
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward one ``http`` scope: the ASGI call without the dispatch on the scope's type."""
         method: str = scope["method"]
         head = method == "HEAD"
         client_ip = scope.get("stockade.client_ip")
