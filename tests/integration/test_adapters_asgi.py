@@ -89,6 +89,8 @@ def test_close_is_answered_with_close_status_and_no_body(tmp_path: Path) -> None
         assert answer.headers["connection"] == "close"
         assert answer.body == b""
         assert client.request("GET", "/").status == 200
+        listed = client.request("GET", "/", client="192.0.2.99")  # on the IP blocklist
+        assert (listed.status, listed.body) == (451, b"")
 
 
 def test_a_banned_client_cannot_open_a_websocket(tmp_path: Path) -> None:

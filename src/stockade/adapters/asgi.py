@@ -4,7 +4,9 @@ Every ``http`` and ``websocket`` scope goes through the checks
 (:class:`~stockade.engine._async.ladder.AsyncLadder`) before the app sees it, exactly as in
 the protecting server: the client from the trusted proxies only, the path normalised, then
 bans, mod_block, detection and the lockout directories. The middleware answers refusals
-itself; a mod_block ``CLOSE`` cannot drop the connection from inside an app, so it is
+itself. The connection-level IP blocklist is checked on the client the guard believes
+(the peer, or the client a trusted proxy names), once a request. A mod_block ``CLOSE``
+cannot drop the connection from inside an app, so it is
 answered with ``[block] close_status`` (403 by default), ``Connection: close`` and no body.
 
 The guard opens at lifespan startup and closes at shutdown, or at the first request when
@@ -26,7 +28,7 @@ from stockade.adapters.routes import RouteMatcher, starlette_routes
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
 from stockade.engine import AsyncGuard
-from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike
+from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike, Verdict
 from stockade.engine.settings import NO_LISTENER, BanSettings
 from stockade.server.paths import BadPath, normalize_path
 from stockade.server.settings import TrustedProxies
@@ -169,7 +171,11 @@ class StockadeMiddleware:
             await self._refuse(scope, send, _BAD_REQUEST)
             return
         request = self._incoming(scope, raw_path, path)
-        verdict = await ladder.decide(request)
+        block = self.protection.block
+        if block is not None and request.client and block.table.check_connection(request.client) == "close":
+            verdict = _CLOSE
+        else:
+            verdict = await ladder.decide(request)
         if verdict.action == "close":
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -246,5 +252,6 @@ class _Plain:
         self.headers = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
 
 
+_CLOSE = Verdict("close", "block")
 _BAD_REQUEST = _Plain(400, b"Bad Request")
 _FORBIDDEN = _Plain(403, b"Forbidden")

@@ -130,6 +130,9 @@ class StockadeWSGI:
         except BadPath:
             return _refusal(_BAD_REQUEST, environ)
         request = self._incoming(environ, path)
+        block = self.protection.block
+        if block is not None and request.client and block.table.check_connection(request.client) == "close":
+            return self._closing
         verdict = ladder.decide(request)
         if verdict.action == "close":
             return self._closing
