@@ -129,7 +129,8 @@ class AsyncLadder:
         block_rule, allowed = None, False
         if self.block is not None:
             product = self.hosts.product(facts.host) if self.hosts is not None else None
-            decision = self.block.table.check_request(facts, facts.product or product)
+            # A product given with the request (replay's override) wins; "" is a product too, as in BFE.
+            decision = self.block.table.check_request(facts, facts.product if facts.product is not None else product)
             if decision.closes:
                 return Verdict("close", "block", block_rule=decision.rule)
             block_rule, allowed = decision.rule, decision.action == "allow"
