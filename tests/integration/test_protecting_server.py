@@ -261,9 +261,7 @@ def test_forwarding_headers_of_an_untrusted_peer_are_ignored(site: Site, upstrea
             get(running.port, path, {"X-Forwarded-For": "198.51.100.1"})
         # The peer itself (127.0.0.1) was counted and banned, whatever the header claimed.
         assert get(running.port, "/echo/x", {"X-Forwarded-For": "198.51.100.2"})[0] == 403
-        _, _, body = get(
-            int(running.admin_url.rsplit(":", 1)[1]), "/ips/banned", {"Authorization": f"Bearer {TOKEN}"}
-        )
+        _, _, body = get(int(running.admin_url.rsplit(":", 1)[1]), "/ips/banned", {"Authorization": f"Bearer {TOKEN}"})
         assert [entry["ip"] for entry in json.loads(body)["bans"]] == ["127.0.0.1"]
 
 
