@@ -1,0 +1,212 @@
+"""Benchmark the middleware: a hello-world endpoint with and without stockade, in one run.
+
+The same endpoint runs bare and behind the middleware under uvicorn (the ASGI middleware;
+httptools, uvloop, one worker, no access log) and under gunicorn (the WSGI middleware;
+one gthread worker with 4 threads). The guarded apps carry the full load of a production
+configuration: a login lockout, 100 mod_block rules, a 100,000-entry IP blocklist and the
+built-in ban rules, on a SQLite store in the run's temporary directory. ``wrk`` drives each
+over keep-alive connections; rounds alternate and the best round of each is kept, so that
+a burst of other load on the machine does not decide the ratio.
+
+    .venv/bin/python bench/middleware.py                 # 3 rounds of 5 s each
+    .venv/bin/python bench/middleware.py --seconds 2 --rounds 1
+
+Target: guarded throughput at least 90% of the bare one. The last line of stdout is one
+JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+RULES = 100
+BLOCKLIST = 100_000
+
+APPS = """\
+import os
+from stockade.adapters.asgi import StockadeMiddleware
+from stockade.adapters.wsgi import StockadeWSGI
+
+BODY = b"Hello, world!"
+HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
+CONFIG = os.environ["STOCKADE_CONFIG"]
+LOGINS = [{"path": "/login", "max_retries": 3}]
+
+
+async def hello_asgi(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def hello_wsgi(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return [BODY]
+
+
+guarded_asgi = StockadeMiddleware(hello_asgi, CONFIG, logins=LOGINS)
+guarded_wsgi = StockadeWSGI(hello_wsgi, CONFIG, logins=LOGINS)
+# Without [block]: the cost of the middleware itself, bans and lockout, without the rules.
+LITE = CONFIG.replace("stockade.toml", "stockade-lite.toml")
+lite_asgi = StockadeMiddleware(hello_asgi, LITE, logins=LOGINS)
+lite_wsgi = StockadeWSGI(hello_wsgi, LITE, logins=LOGINS)
+"""
+
+CONFIG = """\
+[store]
+url = "sqlite:///stockade.db"
+
+[bans]
+malicious_req_threshold = 5
+
+[block]
+rules = "rules.data"
+ip_blocklist = "blocklist.data"
+hosts = { default_product = "web" }
+
+[[directory]]
+path = "/secure"
+auth_user_file = "users.htpasswd"
+"""
+
+# (server, app) -> the command; {port} is filled in.
+SERVERS = {
+    ("uvicorn", "bare"): "uvicorn apps:hello_asgi",
+    ("uvicorn", "stockade"): "uvicorn apps:guarded_asgi",
+    ("uvicorn", "no-block"): "uvicorn apps:lite_asgi",
+    ("gunicorn", "bare"): "gunicorn apps:hello_wsgi",
+    ("gunicorn", "stockade"): "gunicorn apps:guarded_wsgi",
+    ("gunicorn", "no-block"): "gunicorn apps:lite_wsgi",
+}
+
+
+def write_site(base: Path) -> None:
+    (base / "apps.py").write_text(APPS)
+    (base / "stockade.toml").write_text(CONFIG)
+    (base / "stockade-lite.toml").write_text(
+        CONFIG.split("[block]", maxsplit=1)[0] + "[[directory]]" + CONFIG.split("[[directory]]")[1]
+    )
+    (base / "users.htpasswd").write_text("alice:{SHA}Rzhy5jvJcAzOmSXYF84hkEYsD+M=\n")
+    rules = [
+        {
+            "Name": f"rule{i}",
+            "Cond": f'req_path_prefix_in("/blocked/{i}/", false) && req_header_value_in("X-Bad", "{i}", false)',
+            "Action": {"Cmd": "CLOSE", "Params": []},
+        }
+        for i in range(RULES // 2)
+    ]
+    rules += [
+        {
+            "Name": f"agent{i}",
+            "Cond": f'req_ua_regmatch("bad-agent-{i}/")',
+            "Action": {"Cmd": "CLOSE", "Params": []},
+        }
+        for i in range(RULES - RULES // 2)
+    ]
+    (base / "rules.data").write_text(json.dumps({"Version": "1", "Config": {"web": rules}}))
+    lines = (f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(BLOCKLIST))
+    (base / "blocklist.data").write_text("\n".join(lines) + "\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command(server: str, app: str, port: int) -> list[str]:
+    target = SERVERS[(server, app)].split()[1]
+    if server == "uvicorn":
+        return [str(BIN / "uvicorn"), target, "--port", str(port), "--http", "httptools", "--loop", "uvloop",
+                "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    return [str(BIN / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+            "--log-level", "warning", target]  # fmt: skip
+
+
+@contextmanager
+def running(server: str, app: str, base: Path) -> Iterator[int]:
+    port = free_port()
+    env = {**os.environ, "STOCKADE_CONFIG": str(base / "stockade.toml"), "PYTHONPATH": str(base)}
+    process = subprocess.Popen(command(server, app, port), cwd=base, env=env)
+    try:
+        for _ in range(1200):
+            if process.poll() is not None:
+                sys.exit(f"{server} {app} exited with {process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                subprocess.run(["sleep", "0.05"], check=True)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(port: int, seconds: float, connections: int) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return {
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+        "non_2xx": float(errors.group(1)) if errors else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/middleware.py needs wrk (apt-get install wrk)")
+    print(f"{platform.python_implementation()} {platform.python_version()}, wrk -t2 -c{args.connections}")
+    print(f"guarded: lockout, {RULES} rules, {BLOCKLIST:,}-entry blocklist, built-in ban rules, SQLite store")
+    best: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        write_site(base)
+        for _ in range(args.rounds):
+            for server, app in SERVERS:
+                with running(server, app, base) as port:
+                    wrk(port, 1, args.connections)  # warm-up
+                    figures = wrk(port, args.seconds, args.connections)
+                name = f"{server}/{app}"
+                if name not in best or figures["rps"] > best[name]["rps"]:
+                    best[name] = figures
+    result: dict[str, object] = {"servers": best}
+    for server in ("uvicorn", "gunicorn"):
+        bare, guarded, lite = (best[f"{server}/{app}"] for app in ("bare", "stockade", "no-block"))
+        ratio = guarded["rps"] / bare["rps"]
+        result[f"{server}_ratio"] = round(ratio, 3)
+        result[f"{server}_no_block_ratio"] = round(lite["rps"] / bare["rps"], 3)
+        print(
+            f"{server:9} bare {bare['rps']:7.0f} req/s (p99 {bare['p99_ms']:.2f} ms)   "
+            f"stockade {guarded['rps']:7.0f} req/s (p99 {guarded['p99_ms']:.2f} ms) {ratio:.1%}"
+            f"{'' if ratio >= 0.9 else ' (BELOW the 90% target)'}   "
+            f"without [block] {lite['rps']:7.0f} req/s {lite['rps'] / bare['rps']:.1%}"
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
