@@ -111,3 +111,12 @@ def test_the_rule_table_in_the_docs_is_current() -> None:
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     assert generator.main(["--check"]) == 0, "run: python scripts/gen_bans_doc.py"
+
+
+def test_the_public_routes_of_the_example_apps_are_never_malicious() -> None:
+    # examples/fastapi_app, examples/flask_app and examples/django_project (their URL maps);
+    # the integration tests drive the same apps over HTTP with router awareness on.
+    routes = ["/", "/login", "/accounts/login/", "/admin/", "/admin/login/", "/admin/stockade/", "/static/app.css"]
+    for path in routes:
+        assert DETECTOR.detect(facts_of(path)) is None, path
+        assert DETECTOR.detect(facts_of(path + "?next=/admin/"), known_route=True) is None, path
