@@ -4,6 +4,7 @@ check, PROXY protocol, TLS facts, closing without an answer, back-pressure, sign
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import json
@@ -820,7 +821,9 @@ def spawn(site: Site) -> Iterator[Any]:
         if fail_reload:
             env["FAIL_RELOAD"] = "1"
         command = [sys.executable, "-c", SERVE_SCRIPT, str(site.write_config(audit=False)), str(workers)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        )
         processes.append(process)
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -829,8 +832,9 @@ def spawn(site: Site) -> Iterator[Any]:
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.kill()
+        # SIGKILL the whole session: a failed test must not leave its worker processes behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         for stream in (process.stdout, process.stderr):
             if stream is not None:

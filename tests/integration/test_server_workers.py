@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -35,7 +36,12 @@ def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str],
     """Run the server process; yields it and its port once it printed its listening line."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen(
-        _command(config, workers), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        _command(config, workers),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None
@@ -50,6 +56,9 @@ def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str],
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        # Whatever happened, no worker process outlives the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         assert process.stdout is not None
         assert process.stderr is not None
         process.stdout.close()
