@@ -57,14 +57,8 @@ local function store_ban(key, index, banned, st, e, now)
     return
   end
   local fields = {'s', join(st.s), 'o', tostring(st.o), 'e', fmt(e)}
-  if st.b ~= nil then
-    fields[#fields + 1] = 'b'
-    fields[#fields + 1] = fmt(st.b)
-  end
-  if st.m ~= nil then
-    fields[#fields + 1] = 'm'
-    fields[#fields + 1] = fmt(st.m)
-  end
+  put_field(fields, 'b', st.b)
+  put_field(fields, 'm', st.m)
   if st.n then
     fields[#fields + 1] = 'n'
     fields[#fields + 1] = '1'

@@ -114,6 +114,14 @@ local function index_ttl(index, now)
   end
 end
 
+-- Append a hash field and its number to an HSET argument list, unless the number is absent.
+local function put_field(fields, name, value)
+  if value ~= nil then
+    fields[#fields + 1] = name
+    fields[#fields + 1] = fmt(value)
+  end
+end
+
 -- Write st with expires_at e (delete the record when it is empty), its TTL and its index entry.
 local function store(key, index, st, e, now)
   redis.call('DEL', key)
@@ -124,14 +132,8 @@ local function store(key, index, st, e, now)
     return
   end
   local fields = {'f', join(st.f), 'r', join(st.r), 'e', fmt(e)}
-  if st.b ~= nil then
-    fields[#fields + 1] = 'b'
-    fields[#fields + 1] = fmt(st.b)
-  end
-  if st.a ~= nil then
-    fields[#fields + 1] = 'a'
-    fields[#fields + 1] = fmt(st.a)
-  end
+  put_field(fields, 'b', st.b)
+  put_field(fields, 'a', st.a)
   redis.call('HSET', key, unpack(fields))
   -- The TTL counts from the caller's `now`, so that clock skew between the application and
   -- Redis does not matter. A record that lives forever (a block or a duration of infinity)
