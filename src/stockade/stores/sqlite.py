@@ -8,11 +8,14 @@ numbered migrations keyed on ``PRAGMA user_version``.
 
 Workers on one host see each other's changes without a query per request: every write
 appends the keys it changed to the ``changes`` table (with the writer's ``origin``), and
-before answering a login from its local view (:mod:`stockade.stores.view`) a store asks
-its second, read-only connection for ``PRAGMA data_version``, which changes only when
-another connection has committed; only then does it read the new ``changes`` rows. The
-table keeps the newest :data:`CHANGES_KEPT` rows; a store that fell further behind
-forgets its view and starts afresh.
+before answering a login or a ban from its local view (:mod:`stockade.stores.view`) a
+store asks its second, read-only connection for ``PRAGMA data_version``, which changes
+only when another connection has committed; only then does it read the new ``changes``
+rows. It asks at most once every :data:`CATCH_UP_SECONDS` (the question costs four system
+calls, more than the rest of a clean request), so another worker's change is seen within
+a millisecond, as Redis's feed delivers one. The table keeps the newest
+:data:`CHANGES_KEPT` rows; a store that fell further behind forgets its view and starts
+afresh.
 
 URL forms: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, with optional
 query parameters ``synchronous=full|normal`` and ``busy_timeout`` (milliseconds).
@@ -24,6 +27,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -139,14 +143,26 @@ def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
     return Path(raw_path), synchronous, busy_timeout
 
 
+CATCH_UP_SECONDS = 0.001  # the longest another worker's change goes unseen by the local views
+
+
 class SQLiteStore(TransitionStore):
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 10000,
+        catch_up_seconds: float = CATCH_UP_SECONDS,
+    ) -> None:
         self.path = Path(path)
         self._url = f"sqlite:///{self.path}"
         self._lock = threading.Lock()
         self._origin = secrets.randbits(62)
         self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
+        self._catch_up_seconds = catch_up_seconds
+        self._next_catch_up = 0.0
         self._seen_seq = 0
         self._ban_seq = 0
         try:
@@ -227,6 +243,10 @@ class SQLiteStore(TransitionStore):
         view, ban_view = self.view, self.ban_view
         if view is None or ban_view is None:
             return
+        now = time.monotonic()
+        if now < self._next_catch_up:
+            return
+        self._next_catch_up = now + self._catch_up_seconds
         with self._watch_lock:
             try:
                 version = self._data_version()
@@ -241,6 +261,7 @@ class SQLiteStore(TransitionStore):
                 view.forget(trusted=True)
                 ban_view.forget(trusted=False)
                 self._seen_version = None
+                self._next_catch_up = 0.0
                 return
             self._seen_version = version
             if rows and rows[0][0] > self._seen_seq + 1 and self._seen_seq:
