@@ -9,6 +9,7 @@ import pytest
 
 from stockade.conditions import compile_condition
 from stockade.conditions.ruleset import RuleList
+from stockade.core import detection
 from stockade.core.detection import BUILTIN, BUILTIN_NAMES, Detector, builtin_rules
 from stockade.core.facts import RequestFacts
 
@@ -120,3 +121,29 @@ def test_the_public_routes_of_the_example_apps_are_never_malicious() -> None:
     for path in routes:
         assert DETECTOR.detect(facts_of(path)) is None, path
         assert DETECTOR.detect(facts_of(path + "?next=/admin/"), known_route=True) is None, path
+
+
+def test_the_memo_answers_as_the_scan_does_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detection, "_CACHE_ENTRIES", 8)
+    detector = Detector(BUILTIN)
+    mixed = [*urls("ordinary_urls.txt")[:20], *urls("probe_urls.txt")[:20]]
+    first = [detector.detect(facts_of(url)) for url in mixed]
+    again = [detector.detect(facts_of(url)) for url in mixed]
+    assert first == again == [Detector(BUILTIN)._scan(f.uri, f.path, f.query, False) for f in map(facts_of, mixed)]
+    assert len(detector._seen) <= 8
+    # Known routes have an answer of their own for the same URL.
+    assert detector.detect(facts_of("/admin.php")) == "script_extensions"
+    assert detector.detect(facts_of("/admin.php"), known_route=True) is None
+    # Long URLs are scanned every time, never kept.
+    long_url = "/search?q=" + "a" * 600
+    assert detector.detect(facts_of(long_url)) is None
+    assert all(len(key[0]) < 600 for key in detector._seen)
+
+
+def test_user_rules_are_asked_even_when_the_url_is_remembered() -> None:
+    custom = RuleList([("tool", compile_condition('req_ua_regmatch("(?i)sqlmap")'))])
+    detector = Detector(BUILTIN, custom)
+    clean = RequestFacts(path="/", uri="/", headers=[("User-Agent", "Mozilla/5.0")])
+    tool = RequestFacts(path="/", uri="/", headers=[("User-Agent", "sqlmap/1.7")])
+    assert detector.detect(clean) is None
+    assert detector.detect(tool) == "tool"

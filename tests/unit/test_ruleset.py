@@ -63,6 +63,22 @@ def test_rules_an_index_excludes_are_not_even_candidates() -> None:
     assert table.candidates(facts(host="a.com", path="/api/v1")) == ["host", "prefix", "always"]
 
 
+def test_literal_signatures_are_tried_only_when_one_of_their_words_is_there() -> None:
+    table = rules(
+        ("sqlmap", 'req_ua_regmatch("sqlmap|havij")'),
+        ("nikto", '(req_ua_regmatch("(?i)nikto") && req_method_in("GET|POST")) || req_ua_regmatch("(?i)nmap")'),
+        ("regexp", 'req_ua_regmatch("^curl/[0-9]")'),
+    )
+    assert table.candidates(facts(headers={"User-Agent": "Mozilla/5.0"})) == ["regexp"]
+    assert table.candidates(facts(headers={"User-Agent": "sqlmap/1.7"})) == ["sqlmap", "regexp"]
+    assert table.candidates(facts(headers={"User-Agent": "Nikto/2.5"})) == ["nikto", "regexp"]
+    assert table.first_match(facts(headers={"User-Agent": "NMAP scripting"})) == "nikto"
+    # RE2 folds the Kelvin sign into k: text that is not ASCII is always tried.
+    assert table.first_match(facts(headers={"User-Agent": "NI\u212aTO"})) == "nikto"
+    assert table.first_match(facts(headers={"User-Agent": "curl/8"})) == "regexp"
+    assert table.first_match(facts()) is None
+
+
 def test_repeated_names_and_empty_lists() -> None:
     assert RuleList([]).first_match(facts()) is None
     table = rules(("same", 'req_method_in("PUT")'), ("same", 'req_method_in("GET")'))
@@ -87,6 +103,8 @@ def test_a_rule_that_raises_is_false_and_the_others_still_decide(monkeypatch: py
 
 HOSTS = ["a.com", "A.com", "b.org", "www.a.com", ""]
 PREFIXES = ["/", "/a", "/ab", "/a/b", "/B", "", "/a|/b"]
+UA_PATTERNS = ["sqlmap", "(?i)nikto|masscan", "curl/", "bot", "(?i)K", "^wget", "a.b"]
+AGENTS = ["", "sqlmap/1.5", "Mozilla NIKTO", "curl/8.0", "robot", "\u212a", "Wget", "wget", "aXb", "none"]
 TERMS = st.one_of(
     st.builds(lambda hosts: f'req_host_in("{"|".join(hosts)}")', st.lists(st.sampled_from(HOSTS[:-1]), min_size=1)),
     st.builds(
@@ -97,6 +115,8 @@ TERMS = st.one_of(
     st.builds(lambda prefix: f'req_path_element_prefix_in("{prefix}", false)', st.sampled_from(["/a", "/ab", "/"])),
     st.builds(lambda methods: f'req_method_in("{methods}")', st.sampled_from(["GET", "POST|put", "DELETE"])),
     st.builds(lambda suffix: f'req_host_suffix_in("{suffix}")', st.sampled_from([".com", "a.com", ".org"])),
+    st.builds(lambda pattern: f'req_ua_regmatch("{pattern}")', st.sampled_from(UA_PATTERNS)),
+    st.builds(lambda pattern: f'req_path_regmatch("{pattern}")', st.sampled_from(["/ab|/x", "(?i)/b", "c$"])),
     st.just("default_t()"),
 )
 CONDITIONS = st.recursive(
@@ -114,6 +134,7 @@ REQUESTS = st.fixed_dictionaries(
         "host": st.sampled_from([*HOSTS, "a.com:8080", "WWW.A.COM", "c.net"]),
         "path": st.sampled_from(["/", "/a", "/ab", "/abc", "/a/b/c", "/B", "/b", "/A", "/x"]),
         "method": st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+        "headers": st.one_of(st.just({}), st.builds(lambda ua: {"User-Agent": ua}, st.sampled_from(AGENTS))),
     }
 )
 

@@ -27,9 +27,10 @@ from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher, starlette_routes
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
+from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike, Verdict
-from stockade.engine.settings import NO_LISTENER, BanSettings
+from stockade.engine.settings import BanSettings
 from stockade.server.paths import BadPath, normalize_path
 from stockade.server.settings import TrustedProxies
 from stockade.stores import open_async_store, open_directory_stores
@@ -197,16 +198,27 @@ class StockadeMiddleware:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
         decided = self.protection.resolver.resolve(str(client[0]) if client else "", headers)
-        facts = facts_from_asgi(scope, now=self.clock.now(), client_ip=decided.address or None, path=path)
-        facts.trusted = decided.trusted
+        address = decided.address
+        clock = self.clock
+
+        def make_facts() -> RequestFacts:
+            facts = facts_from_asgi(scope, now=clock.now(), client_ip=address or None, path=path)
+            facts.trusted = decided.trusted
+            return facts
+
         method = str(scope.get("method", "GET"))
-        query: bytes = scope.get("query_string", b"")
-        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        raw_query: bytes = scope.get("query_string", b"")
+        query = raw_query.decode("latin-1") if raw_query else ""
+        target = raw_path.decode("latin-1")
         return Incoming(
-            facts,
-            [value for name, value in headers if name == b"authorization"],
-            NO_LISTENER,
-            f"{method} {target} HTTP/{scope.get('http_version', '1.1')}",
+            make_facts=make_facts,
+            path=path,
+            client=address,
+            method=method,
+            uri=target + "?" + query if query else target,
+            query=query,
+            proto=f"HTTP/{scope.get('http_version', '1.1')}",
+            headers=headers,
             known_route=self._detects and self._known(scope, method, path),
         )
 

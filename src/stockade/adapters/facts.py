@@ -86,8 +86,13 @@ def facts_from_asgi(
     )
 
 
-def facts_from_wsgi(environ: Mapping[str, Any], *, now: float, client_ip: str | None = None) -> RequestFacts:
-    """The facts of a WSGI environ (PEP 3333), built exactly as :func:`facts_from_asgi` builds them."""
+def facts_from_wsgi(
+    environ: Mapping[str, Any], *, now: float, client_ip: str | None = None, path: str | None = None
+) -> RequestFacts:
+    """The facts of a WSGI environ (PEP 3333), built exactly as :func:`facts_from_asgi` builds them.
+
+    ``path`` replaces the environ's decoded path (the middleware gives the normalised one).
+    """
     headers: list[tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -96,7 +101,7 @@ def facts_from_wsgi(environ: Mapping[str, Any], *, now: float, client_ip: str | 
             headers.append((_CGI_HEADERS[key], str(value)))
     # PEP 3333 carries the decoded path as latin-1 characters of its bytes.
     path_bytes = (str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))).encode("latin-1")
-    path = path_bytes.decode("utf-8", "surrogateescape") or "/"
+    given_path = path_bytes.decode("utf-8", "surrogateescape") or "/"
     query = str(environ.get("QUERY_STRING", ""))
     raw_target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
     protocol = str(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
@@ -105,9 +110,9 @@ def facts_from_wsgi(environ: Mapping[str, Any], *, now: float, client_ip: str | 
     return RequestFacts(
         method=str(environ.get("REQUEST_METHOD", "GET")),
         host=str(environ.get("HTTP_HOST", "")),
-        path=path,
+        path=given_path if path is None else path,
         query=query,
-        uri=raw_target or (path + ("?" + query if query else "")),
+        uri=raw_target or (given_path + ("?" + query if query else "")),
         proto=protocol,
         headers=headers,
         client_ip=client_ip or remote,

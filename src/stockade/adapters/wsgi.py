@@ -23,9 +23,11 @@ from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
+from stockade.core.client_ip import FORWARDING_HEADERS
+from stockade.core.facts import RequestFacts
 from stockade.engine import Guard
 from stockade.engine._sync.ladder import Incoming, Ladder, ResponseLike
-from stockade.engine.settings import NO_LISTENER, BanSettings
+from stockade.engine.settings import BanSettings
 from stockade.server.paths import BadPath, normalize_path
 from stockade.server.settings import TrustedProxies
 from stockade.stores import open_directory_stores, open_store
@@ -34,6 +36,8 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
+# The headers the trusted-proxy rules read, as WSGI names them.
+_FORWARDING_KEYS = tuple(("HTTP_" + name.upper().replace("-", "_"), name.encode()) for name in FORWARDING_HEADERS)
 CHECKED = "stockade.checked"
 GUARD = "stockade.guard"
 CLIENT = "stockade.client"
@@ -145,23 +149,32 @@ class StockadeWSGI:
         return None
 
     def _incoming(self, environ: Environ, path: str) -> Incoming:
-        headers = [
-            (key[5:].replace("_", "-").lower().encode("latin-1"), str(value).encode("latin-1"))
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        ]
-        decided = self.protection.resolver.resolve(str(environ.get("REMOTE_ADDR") or ""), headers)
-        facts = facts_from_wsgi(environ, now=self.clock.now(), client_ip=decided.address or None)
-        facts.path = path
-        facts.trusted = decided.trusted
+        forwarding = [(name, str(environ[key]).encode("latin-1")) for key, name in _FORWARDING_KEYS if key in environ]
+        decided = self.protection.resolver.resolve(str(environ.get("REMOTE_ADDR") or ""), forwarding)
+        clock = self.clock
+
+        def make_facts() -> RequestFacts:
+            facts = facts_from_wsgi(environ, now=clock.now(), client_ip=decided.address or None, path=path)
+            facts.trusted = decided.trusted
+            return facts
+
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or facts.uri)
+        query = str(environ.get("QUERY_STRING", ""))
+        target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+        if not target:  # the path as the server decoded it, before normalisation, for detection
+            given = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+            given = given.encode("latin-1").decode("utf-8", "surrogateescape") or "/"
+            target = given + "?" + query if query else given
         authorization = environ.get("HTTP_AUTHORIZATION")
         return Incoming(
-            facts,
-            [str(authorization).encode("latin-1")] if authorization is not None else [],
-            NO_LISTENER,
-            f"{method} {target} {environ.get('SERVER_PROTOCOL', 'HTTP/1.1')}",
+            make_facts=make_facts,
+            authorization=[str(authorization).encode("latin-1")] if authorization is not None else [],
+            path=path,
+            client=decided.address,
+            method=method,
+            uri=target,
+            query=query,
+            proto=str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
             known_route=self._detects and self.routes is not None and self.routes(method, path),
         )
 

@@ -108,6 +108,11 @@ class Predicate:
         """
         return f"{tpl.const(self)}({value})"
 
+    def required_words(self) -> tuple[bool, tuple[str, ...]] | None:
+        """``(fold, words)`` when every ASCII value it accepts holds one of ``words``
+        (lower-cased value and words when ``fold``); ``None`` when it cannot tell."""
+        return None
+
 
 class InList(Predicate):
     """Equal to one of the patterns (BFE ``InMatcher``)."""
@@ -252,6 +257,9 @@ class Regexp(Predicate):
         if self._literal is None:
             self._compile(pattern)
         self._words, self._fold = _literal_alternatives(pattern)
+
+    def required_words(self) -> tuple[bool, tuple[str, ...]] | None:
+        return None if self._words is None else (self._fold, self._words)
 
     def _compile(self, pattern: str) -> None:
         if _ANY_BYTE.search(pattern):

@@ -9,6 +9,10 @@ indexed by what its conditions require (:attr:`Condition.hints`):
 - else by path prefix: a dict from prefix to rules, probed for the prefix lengths in use,
   and only after one C-level ``str.startswith`` over every prefix says that one applies;
 - else by method, when a rule requires one of a set of methods (``req_method_in``);
+- else by words, when a rule requires that a value (a header, the path...) holds one of
+  some literal words (a ``req_*_regmatch`` whose pattern is an alternation of literals, as
+  scanner signatures are): the rules of one value are tried only when one compiled
+  alternation of all their words finds one in it (or the value is not ASCII);
 - every other rule is tried for every request ("always").
 
 A hint is a necessary condition, so leaving out a rule whose hint the request fails never
@@ -25,13 +29,24 @@ to the rules' own compiled conditions, which never raise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from stockade.conditions.compiler import Condition, SourceBuilder
+from stockade.conditions.primitives._base import SOURCES
 from stockade.core.facts import RequestFacts
 
 _Group = Callable[[RequestFacts, int], int]
+# One value's rules of the words index: its reader, whether words are lower case, the
+# alternation of every word, the group.
+_Words = tuple[Callable[[RequestFacts], str | None], bool, Callable[[str], object], _Group]
+
+
+def _words_hint(condition: Condition) -> tuple[str, Iterable[str]] | None:
+    """The ``contains`` hint with the fewest words, if the condition has one."""
+    found = [(kind, words) for kind, words in condition.hints.items() if kind.startswith("contains")]
+    return min(found, key=lambda item: len(item[1])) if found else None
 
 
 class RuleList:
@@ -43,6 +58,7 @@ class RuleList:
         "_by_host",
         "_by_method",
         "_by_prefix",
+        "_by_words",
         "_lengths",
         "_members",
         "_prefixes",
@@ -58,6 +74,7 @@ class RuleList:
         by_host: dict[str, list[int]] = {}
         by_prefix: dict[str, list[int]] = {}
         by_method: dict[str, list[int]] = {}
+        by_words: dict[str, tuple[list[int], dict[str, None]]] = {}
         for index, condition in enumerate(self.conditions):
             hosts = condition.hints.get("host")
             prefixes = condition.hints.get("path_prefix")
@@ -71,6 +88,10 @@ class RuleList:
             elif methods is not None:
                 for method in methods:
                     by_method.setdefault(method, []).append(index)
+            elif (words := _words_hint(condition)) is not None:
+                members, vocabulary = by_words.setdefault(words[0], ([], {}))
+                members.append(index)
+                vocabulary.update(dict.fromkeys(words[1]))
             else:
                 always.append(index)
         # The members of every group, by group function, for candidates().
@@ -81,6 +102,15 @@ class RuleList:
         self._by_host = {host: self._group(members, f"host {host}") for host, members in by_host.items()}
         self._by_prefix = {prefix: self._group(members, f"prefix {prefix}") for prefix, members in by_prefix.items()}
         self._by_method = {method: self._group(members, f"method {method}") for method, members in by_method.items()}
+        self._by_words: tuple[_Words, ...] = tuple(
+            (
+                SOURCES[kind.split(" ", 1)[1]],
+                kind.startswith("contains_fold"),
+                re.compile("|".join(re.escape(word) for word in vocabulary)).search,
+                self._group(members, kind),
+            )
+            for kind, (members, vocabulary) in by_words.items()
+        )
         self._prefixes = tuple(by_prefix)
         self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
 
@@ -110,6 +140,10 @@ class RuleList:
             method = self._by_method.get(facts.method_upper)
             if method is not None:
                 best = method(facts, best)
+        for read, fold, search, group in self._by_words:
+            value = read(facts)
+            if value is not None and (not value.isascii() or search(value.lower() if fold else value) is not None):
+                best = group(facts, best)
         best = self._always_all(facts, best) if best == none else self._always(facts, best)
         return None if best == none else best
 
@@ -143,6 +177,10 @@ class RuleList:
             method = self._by_method.get(facts.method_upper)
             if method is not None:
                 groups.append(method)
+        for read, fold, search, group in self._by_words:
+            value = read(facts)
+            if value is not None and (not value.isascii() or search(value.lower() if fold else value) is not None):
+                groups.append(group)
         return groups
 
     def _group(self, members: Sequence[int], label: str, *, limited: bool = True) -> _Group:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote, unquote_plus
 
 import re2
@@ -147,6 +147,9 @@ BUILTIN: tuple[DetectionRule, ...] = (
 )
 BUILTIN_NAMES = tuple(rule.name for rule in BUILTIN)
 _DECODE_ROUNDS = 3
+_CACHE_ENTRIES = 4096  # distinct URLs remembered, each at most _CACHED_LENGTH characters
+_CACHED_LENGTH = 512
+_UNSEEN = "\x00unseen"  # no rule has this name
 
 
 def builtin_rules(names: Iterable[str]) -> tuple[DetectionRule, ...]:
@@ -193,6 +196,22 @@ def _decodings(raw: str, decode: Callable[[str], str], marker: str = "%") -> lis
     return forms
 
 
+class Probe(Protocol):
+    """What detection reads of a request: a :class:`RequestFacts`, or a request that builds them lazily."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def query(self) -> str: ...
+
+    @property
+    def facts(self) -> RequestFacts: ...
+
+
 class Detector:
     """The detection rules of one configuration: which (if any) a request triggers."""
 
@@ -205,31 +224,52 @@ class Detector:
         self._always = tuple(rule for rule in self.rules if not rule.probe)
         self._path_always = _joined(self._always, "path")
         self._always_names = {f"r{i}": rule for i, rule in enumerate(self._always)}
+        # The pattern rules' answer depends on the path and query alone, and most requests
+        # repeat a URL seen a moment ago: a bounded memo skips the RE2 scans for them.
+        self._seen: dict[tuple[str, str, str, bool], str | None] = {}
 
-    def detect(self, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+    def detect(self, facts: Probe, *, known_route: bool = False) -> str | None:
         """The name of the first rule the request triggers, or ``None`` for a clean request.
 
-        ``known_route``: the request is for one of the app's own routes; probe rules skip it.
+        ``facts``: a :class:`RequestFacts`, or a request that builds them only when a user
+        rule needs them. ``known_route``: the request is for one of the app's own routes;
+        probe rules skip it.
         """
+        uri, path, query = facts.uri, facts.path, facts.query
+        key = (uri, path, query, known_route)
+        seen = self._seen.get(key, _UNSEEN)  # one lookup: a thread may clear the memo meanwhile
+        if seen == _UNSEEN:
+            found = self._scan(uri, path, query, known_route)
+            if len(uri) + len(path) + len(query) <= _CACHED_LENGTH:
+                if len(self._seen) >= _CACHE_ENTRIES:
+                    self._seen.clear()
+                self._seen[key] = found
+        else:
+            found = seen
+        if found is not None:
+            return found
+        if self.custom is not None:
+            return self.custom.first_match(facts.facts)
+        return None
+
+    def _scan(self, uri: str, path: str, query: str, known_route: bool) -> str | None:
+        """The built-in and pattern rules: a pure function of the request's path and query."""
         path_pattern, names = (
             (self._path_always, self._always_names) if known_route else (self._path, self._probe_names)
         )
         if path_pattern is not None:
-            raw_path = (facts.uri or facts.path).split("?", 1)[0]
-            forms = _decodings(raw_path, unquote)
-            if facts.path not in forms:
-                forms.insert(0, facts.path)
+            forms = _decodings((uri or path).split("?", 1)[0], unquote)
+            if path not in forms:
+                forms.insert(0, path)
             for form in forms:
                 if ".well-known" in form.lower():
                     form = _WELL_KNOWN.sub("", form)  # noqa: PLW2901 - the view the rules see
                 found = path_pattern.search(form)
                 if found is not None and found.lastgroup is not None:
                     return names[found.lastgroup].name
-        if self._query is not None and facts.query:
-            for form in _decodings(facts.query, unquote_plus, "+"):
+        if self._query is not None and query:
+            for form in _decodings(query, unquote_plus, "+"):
                 found = self._query.search(form)
                 if found is not None and found.lastgroup is not None:
                     return self._probe_names[found.lastgroup].name
-        if self.custom is not None:
-            return self.custom.first_match(facts)
         return None

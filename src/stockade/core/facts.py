@@ -218,6 +218,11 @@ class RequestFacts:
         _derive_line(self)
 
     @property
+    def facts(self) -> RequestFacts:
+        """The facts themselves: what reads a lazily built request reads these the same way."""
+        return self
+
+    @property
     def query_params(self) -> dict[str, str]:
         """The query parsed like Go's ``url.ParseQuery``, first value per key."""
         if self._query_params is None:

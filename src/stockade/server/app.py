@@ -27,6 +27,8 @@ from urllib.parse import quote
 from stockade.adapters.facts import facts_from_asgi
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
+from stockade.core.client_ip import ClientIp
+from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import Incoming, Verdict
 from stockade.errors import ConfigError, StockadeError, StoreError
@@ -246,7 +248,9 @@ class StockadeApp:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        request = self._incoming(site, scope, raw_path, path, connection=connection)
+        client = scope.get("client")
+        decided = site.resolver.resolve(str(client[0]) if client else "", scope["headers"])
+        request = self._incoming(scope, raw_path, path, decided, connection=connection)
         verdict = await site.ladder.decide(request)
         if verdict.action != "pass":
             await self._refuse(verdict, connection, send, head=head)
@@ -257,8 +261,8 @@ class StockadeApp:
             send = self._observed(site, request, send)
         if target == "upstream" and site.proxy is not None:
             # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
-            scope["stockade.client_ip"] = request.facts.remote_ip or request.client
-            scope["stockade.peer_trusted"] = request.facts.trusted
+            scope["stockade.client_ip"] = decided.peer or request.client
+            scope["stockade.peer_trusted"] = decided.trusted
             await site.proxy.forward(scope, receive, send)
             return
         if method not in _FILE_METHODS:
@@ -267,28 +271,42 @@ class StockadeApp:
         await self._serve_file(path, send, head=head)
 
     def _incoming(
-        self, site: Site, scope: Scope, raw_path: bytes, path: str, *, connection: ConnectionFacts | None
+        self,
+        scope: Scope,
+        raw_path: bytes,
+        path: str,
+        decided: ClientIp,
+        *,
+        connection: ConnectionFacts | None,
     ) -> Incoming:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        client = scope.get("client")
-        peer = str(client[0]) if client else ""
-        decided = site.resolver.resolve(peer, headers)
         self.warnings.observe(decided)
-        facts = facts_from_asgi(
-            scope,
-            now=self.clock.now(),
-            client_ip=decided.address or None,
-            path=path,
-            tls=connection.tls if connection is not None else None,
-        )
-        facts.trusted = decided.trusted
-        query: bytes = scope.get("query_string", b"")
-        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        clock = self.clock
+
+        def make_facts() -> RequestFacts:
+            facts = facts_from_asgi(
+                scope,
+                now=clock.now(),
+                client_ip=decided.address or None,
+                path=path,
+                tls=connection.tls if connection is not None else None,
+            )
+            facts.trusted = decided.trusted
+            return facts
+
+        raw_query: bytes = scope.get("query_string", b"")
+        query = raw_query.decode("latin-1") if raw_query else ""
+        target = raw_path.decode("latin-1")
         return Incoming(
-            facts,
-            [value for name, value in headers if name == b"authorization"],
-            self.listeners.lookup(scope.get("server")),
-            f"{scope['method']} {target} HTTP/{scope.get('http_version', '1.1')}",
+            make_facts=make_facts,
+            listener=self.listeners.lookup(scope.get("server")),
+            path=path,
+            client=decided.address,
+            method=scope["method"],
+            uri=target + "?" + query if query else target,
+            query=query,
+            proto=f"HTTP/{scope.get('http_version', '1.1')}",
+            headers=headers,
         )
 
     async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:

@@ -23,6 +23,20 @@ def normalize_path(raw_path: bytes) -> str:
     """
     if not raw_path.startswith(b"/"):
         raise BadPath("the path must start with '/'")
+    if b"%" not in raw_path and b"/." not in raw_path and b"//" not in raw_path and b"\\" not in raw_path:
+        # Nothing to decode, collapse or resolve: the common path, as it came.
+        try:
+            path = raw_path.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadPath("the path is not UTF-8") from None
+        if "\x00" in path:
+            raise BadPath("the path contains NUL or a backslash")
+        return path
+    return _resolve(raw_path)
+
+
+def _resolve(raw_path: bytes) -> str:
+    """:func:`normalize_path` the long way, for any path that starts with ``/``."""
     try:
         path = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:

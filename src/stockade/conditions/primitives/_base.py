@@ -28,13 +28,15 @@ class Source:
 
     ``expr`` writes the value as an expression over ``{r}`` (constants through the template);
     ``upper`` names a facts attribute that caches the upper-case form, when there is one;
-    ``optional`` sources yield ``None`` when the data is missing.
+    ``optional`` sources yield ``None`` when the data is missing; ``key`` names the value
+    (``path``, ``header_map[user-agent]``) for the hints of rule indexes, when it has a name.
     """
 
     get: Callable[[RequestFacts], str | None]
     expr: Callable[[Template], str]
     upper: str | None = None
     optional: bool = False
+    key: str | None = None
 
 
 def attribute(name: str, upper: str | None = None) -> Source:
@@ -44,7 +46,7 @@ def attribute(name: str, upper: str | None = None) -> Source:
         value: str = getattr(facts, name)
         return value
 
-    return Source(get, lambda _tpl: read_expr(name), upper)
+    return Source(get, lambda _tpl: read_expr(name), upper, key=name)
 
 
 def keyed(mapping: str, key: str, default: str | None) -> Source:
@@ -58,7 +60,7 @@ def keyed(mapping: str, key: str, default: str | None) -> Source:
         fallback = "" if default is None else ', ""' if default == "" else ", " + tpl.const(default)
         return read_expr(mapping) + ".get(" + tpl.const(key) + fallback + ")"
 
-    return Source(get, expr, optional=default is None)
+    return Source(get, expr, optional=default is None, key=f"{mapping}[{key}]")
 
 
 def string_matcher(source: Source, predicate: Predicate, hint: Hint | None = None) -> Matcher:
@@ -78,7 +80,32 @@ def string_matcher(source: Source, predicate: Predicate, hint: Hint | None = Non
         expr = f"{tpl.const(predicate)}({value})"  # the predicate itself makes a missing value false
     else:
         expr = predicate.inline(value, upper, tpl)
+    if hint is None and source.key is not None:
+        hint = _contains_hint(source, predicate)
     return Matcher(test=test, expr=expr, consts=tuple(tpl.consts), hint=hint)
+
+
+# What reads the value of a named source, for the ``contains`` hints of rule indexes.
+SOURCES: dict[str, Callable[[RequestFacts], str | None]] = {}
+
+
+def _contains_hint(source: Source, predicate: Predicate) -> Hint | None:
+    """``("contains <key>", words)``: the value of ``source``, when ASCII, holds one of ``words``.
+
+    Regular expressions that are alternations of literals (most scanner signatures) say
+    which words a matching value must contain; ``contains_fold`` words are lower case and
+    meant for the lower-cased value. Text that is not ASCII tells nothing (RE2 folds some
+    other characters into ASCII letters), so an index lets it through.
+    """
+    required = predicate.required_words()
+    if required is None:
+        return None
+    fold, words = required
+    if not words or "" in words:
+        return None  # the empty word is in every value
+    assert source.key is not None
+    SOURCES.setdefault(source.key, source.get)
+    return (f"{'contains_fold' if fold else 'contains'} {source.key}", words)
 
 
 def bool_matcher(test: Callable[[RequestFacts], bool], expr: str | None = None) -> Matcher:

@@ -25,6 +25,7 @@ from typing import Final
 from stockade.clock import Clock
 from stockade.core import bans
 from stockade.core.bans import BanPolicy, BanStatus, ban_key, parse_network
+from stockade.core.detection import Probe
 from stockade.core.events import Event
 from stockade.core.facts import RequestFacts
 from stockade.engine.events import EventBus
@@ -93,6 +94,7 @@ class AsyncBans:
         self.policy = settings.policy
         self._callbacks = events.has_callbacks(BANS_DIRECTORY)
         self._sample = settings.inspect_percentage / 100.0
+        self._exemptions = bool(settings.allow or settings.ignore_paths or settings.ignore_patterns)
         self._response_policies = {
             rule.name: BanPolicy(threshold=rule.count + 1, window=rule.window, block_duration=rule.window)
             for rule in settings.response_rules
@@ -103,7 +105,11 @@ class AsyncBans:
     def exempt(self, ip: str, path: str) -> bool:
         """Allow-listed clients and ignored routes are never inspected nor refused."""
         settings = self.settings
-        if not settings.enabled or ip in settings.allow:
+        if not settings.enabled:
+            return True
+        if not self._exemptions:
+            return False
+        if ip in settings.allow:
             return True
         for prefix in settings.ignore_paths:
             if path == prefix or path.startswith(prefix + "/") or prefix == "/":
@@ -137,13 +143,13 @@ class AsyncBans:
             self._emit(REQUEST_REJECTED, now, ip=ip, key=key, until=iso_utc(until))
         return Banned(until, None if math.isinf(until) else max(1, math.ceil(until - now)))
 
-    async def inspect(self, ip: str, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+    async def inspect(self, ip: str, facts: Probe, *, known_route: bool = False) -> str | None:
         """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
         if not ip or self.exempt(ip, facts.path):
             return None
         return await self.detect(ip, facts, known_route=known_route)
 
-    async def detect(self, ip: str, facts: RequestFacts, *, known_route: bool = False) -> str | None:
+    async def detect(self, ip: str, facts: Probe, *, known_route: bool = False) -> str | None:
         """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None

@@ -21,14 +21,14 @@ Only this file is written by hand; ``scripts/unasync.py`` generates the synchron
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from stockade.core.facts import RequestFacts
 from stockade.engine._sync.bans import Banned
 from stockade.engine._sync.guard import Guard
-from stockade.engine.settings import Listener
+from stockade.engine.settings import NO_LISTENER, Listener
 from stockade.rules import BlockReloader, HostTable
 
 Action = Literal["pass", "refuse", "close"]
@@ -55,23 +55,90 @@ class Refusal:
     body: bytes
 
 
-@dataclass(slots=True)
 class Incoming:
-    """One request as the checks need it; ``facts.client_ip`` is the client the guard believes."""
+    """One request as the checks need it; ``client`` is the client the guard believes.
 
-    facts: RequestFacts
-    authorization: Sequence[bytes] = ()
-    listener: Listener = field(default_factory=lambda: Listener(None, 0))
-    line: str = ""
-    known_route: bool = False
+    The cheap parts of the request (the normalised ``path``, the ``client``, the method, the
+    raw request-target ``uri``, the raw ``query``) are given by the adapter; the full
+    :class:`RequestFacts` that mod_block's rules read are built on first use of
+    :attr:`facts` by ``make_facts``, so a configuration without rules never pays for
+    them. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
+    request line, for the lockout's events) are likewise derived only when a lockout
+    directory asks. Given ``facts``, every part is read from them.
+    """
+
+    __slots__ = (
+        "_authorization",
+        "_facts",
+        "_headers",
+        "_line",
+        "_make_facts",
+        "client",
+        "known_route",
+        "listener",
+        "method",
+        "path",
+        "proto",
+        "query",
+        "uri",
+    )
+
+    def __init__(
+        self,
+        facts: RequestFacts | None = None,
+        authorization: Sequence[bytes] | None = None,
+        listener: Listener = NO_LISTENER,
+        line: str = "",
+        known_route: bool = False,
+        *,
+        make_facts: Callable[[], RequestFacts] | None = None,
+        path: str = "/",
+        client: str = "",
+        method: str = "GET",
+        uri: str = "",
+        query: str = "",
+        proto: str = "HTTP/1.1",
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        if facts is not None:
+            path, client, method, uri = facts.path, facts.client_ip or "", facts.method, facts.uri
+            query, proto = facts.query, facts.proto
+        elif make_facts is None:
+            raise TypeError("Incoming needs facts or make_facts")
+        self._facts = facts
+        self._make_facts = make_facts
+        self._authorization = authorization
+        self._headers = headers
+        self._line = line
+        self.listener = listener
+        self.known_route = known_route
+        self.path = path
+        self.client = client
+        self.method = method
+        self.uri = uri
+        self.query = query
+        self.proto = proto
 
     @property
-    def path(self) -> str:
-        return self.facts.path
+    def facts(self) -> RequestFacts:
+        facts = self._facts
+        if facts is None:
+            assert self._make_facts is not None
+            facts = self._facts = self._make_facts()
+        return facts
 
     @property
-    def client(self) -> str:
-        return self.facts.client_ip or ""
+    def authorization(self) -> Sequence[bytes]:
+        found = self._authorization
+        if found is None:
+            found = self._authorization = [value for name, value in self._headers if name == b"authorization"]
+        return found
+
+    @property
+    def line(self) -> str:
+        if not self._line:
+            self._line = f"{self.method} {self.uri or self.path} {self.proto}"
+        return self._line
 
 
 class Gate(Protocol):
@@ -108,6 +175,7 @@ class Ladder:
         self.block = block
         self.hosts = hosts
         self.gates = dict(gates or {})
+        self._directories = bool(self.gates)  # only a gate can refuse here
         settings = guard.bans.settings
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in settings.resp_headers]
         self._ban_headers = (
@@ -117,11 +185,11 @@ class Ladder:
         )
 
     def decide(self, request: Incoming) -> Verdict:
-        facts = request.facts
         ip = request.client
+        path = request.path
         bans = self.guard.bans
         # 1-2. The allow list, then bans: a banned client costs no rule evaluation, no write.
-        exempt = not ip or bans.exempt(ip, facts.path)
+        exempt = not ip or bans.exempt(ip, path)
         if not exempt:
             banned = bans.banned(ip)
             if banned is not None:
@@ -129,6 +197,7 @@ class Ladder:
         # 3. mod_block: global rules, then the product's; CLOSE ends the request silently.
         block_rule, allowed = None, False
         if self.block is not None:
+            facts = request.facts
             product = self.hosts.product(facts.host) if self.hosts is not None else None
             # A product given with the request (replay's override) wins; "" is a product too, as in BFE.
             decision = self.block.table.check_request(facts, facts.product if facts.product is not None else product)
@@ -136,15 +205,17 @@ class Ladder:
                 return Verdict("close", "block", block_rule=decision.rule)
             block_rule, allowed = decision.rule, decision.action == "allow"
         # 4. Detection: a probe counts a strike (and may ban); the request goes on.
-        malicious = None if exempt else bans.detect(ip, facts, known_route=request.known_route)
+        malicious = None if exempt else bans.detect(ip, request, known_route=request.known_route)
         # 5. Lockout directories.
-        directory = self.guard.protecting(facts.path)
+        directory = self.guard.protecting(path) if self._directories else None
         if directory is not None:
             gate = self.gates.get(directory.path)
             refusal = gate.check(self.guard, request) if gate is not None else None
             if refusal is not None:
                 return Verdict("refuse", "lockout", refusal, block_rule, malicious, allowed=allowed)
         # 6. The application.
+        if block_rule is None and malicious is None and not allowed:
+            return _PASS
         return Verdict("pass", "app", None, block_rule, malicious, allowed=allowed)
 
     def _ban_response(self, banned: Banned) -> Refusal:
@@ -153,3 +224,6 @@ class Ladder:
         if banned.retry_after is not None:
             headers = (*headers, (b"retry-after", str(banned.retry_after).encode()))
         return Refusal(settings.resp_status_code, headers, settings.resp_body)
+
+
+_PASS = Verdict("pass", "app")
