@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -203,23 +204,29 @@ class Exchange:
             self.connection.body_drained(self)
         return {"type": "http.request", "body": body, "more_body": more}
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The ASGI ``send``: a plain function handing back an awaitable, no coroutine per message.
+
+        The message is handled at once; what comes back is the connection's done future, or
+        the wait for the transport's buffer to drain when a body message says more follows.
+        """
         kind = message["type"]
         if kind == "http.response.body" and self.started:
             if self.complete:
                 raise RuntimeError("ASGI message http.response.body sent after the response was complete")
+            connection = self.connection
             if self.disconnected:
-                return
+                return connection.ready
             more = message.get("more_body", False)
             self._write(message.get("body", b""), more)
-            if more and self.connection.write_paused:
-                await self.connection.drain()
-            return
+            if more and connection.write_paused:
+                return connection.drain()
+            return connection.ready
         if kind == "http.response.start" and not self.started:
             self.status = message["status"]
             self._headers = message.get("headers", ())
             self.started = True
-            return
+            return self.connection.ready
         raise RuntimeError(f"unexpected ASGI message {kind!r} (response started: {self.started})")
 
     def _write(self, body: bytes, more: bool) -> None:
@@ -253,23 +260,8 @@ class Exchange:
         """The status line and headers; decides the framing and whether the connection stays open."""
         status = self.status
         parts = [framing.status_line(status)]
-        length = -1
-        date = False
+        length, date, connection_options = framing.header_lines(self._headers, parts)
         keep_alive = self.keep_alive
-        connection_options = b""
-        for name, value in self._headers:
-            lower = name.lower()
-            if lower == b"content-length":
-                if not value.isdigit():
-                    raise ValueError(f"invalid content-length {value!r}")
-                length = int(value)
-            elif lower == b"transfer-encoding":
-                continue  # the server frames the body itself
-            elif lower == b"connection":  # kept: it may name more hop-by-hop headers
-                connection_options += value.lower()
-            elif lower == b"date":
-                date = True
-            parts.append(framing.header_line(name, value))
         if self._head_request or status in (204, 304) or status < 200:
             self._mode = _NO_BODY
         elif length >= 0:

@@ -63,6 +63,8 @@ class HttpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport  # set by connection_made, before any other callback
         self.parser = httptools.HttpRequestParser(self)
         self.write_paused = False
+        self.ready: asyncio.Future[None] = self.loop.create_future()  # done: what a send that need not wait returns
+        self.ready.set_result(None)
         self._tls = scheme == "https"
         self._drain_waiter: asyncio.Future[None] | None = None
         self._current: Exchange | None = None  # being answered

@@ -17,7 +17,6 @@ else the socket peer and untrusted.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -25,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from stockade.errors import ConfigError, ConfigIssue
 from stockade.server.asgi import Receive, Scope, Send
 from stockade.server.proxy.errors import ClientGone, ResponseAborted, UpstreamClosed, UpstreamError
-from stockade.server.proxy.headers import Headers, upstream_request
+from stockade.server.proxy.headers import Headers, UpstreamRequest, upstream_request
 from stockade.server.proxy.pool import Connection, UpstreamPool
 
 if TYPE_CHECKING:
@@ -47,6 +46,7 @@ _REASONS = {
 _CHUNK_END = b"0\r\n\r\n"
 _BODY_SENT, _ANSWERED_EARLY, _CLIENT_GONE = 0, 1, -1
 _CRLF = b"\r\n"
+_CHUNKED = b"transfer-encoding: chunked\r\n\r\n"  # the last request header, when the proxy chunks the body
 _HTTP1 = frozenset({"1.1", "1.0"})
 
 
@@ -136,62 +136,89 @@ class ReverseProxy:
                 self._methods[method] = encoded
         return encoded
 
-    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Forward one ``http`` scope: the ASGI call without the dispatch on the scope's type."""
-        method: str = scope["method"]
-        head = method == "HEAD"
+    def _upstream_request(self, scope: Scope) -> UpstreamRequest:
         client_ip = scope.get("stockade.client_ip")
         if client_ip is None:
             client = scope.get("client")
             client_ip = client[0] if client else None
-        request = upstream_request(
+        return upstream_request(
             scope["headers"],
             client_ip=client_ip,
             trusted=scope.get("stockade.peer_trusted") is True,
             proto=b"https" if scope.get("scheme") == "https" else b"http",
             default_host=self._default_host,
         )
+
+    def _refusal(self, request: UpstreamRequest, body: bytes | None = None, more: bool = False) -> int:
+        """The status that answers a request not to be forwarded (0 for one that is).
+
+        ``body`` is the first piece of the request body, once it is known.
+        """
         length = request.content_length
         limit = self.max_body_bytes
-        if request.upgrade:
-            await answer(send, 501, head=head)
-            return
-        if request.bad_length:
-            await answer(send, 400, head=head, close=True)
-            return
-        if length is not None and limit is not None and length > limit:
-            await answer(send, 413, head=head, close=True)
-            return
-
-        body = b""
-        more = False
-        if length != 0 and (length is not None or request.chunked or scope.get("http_version") not in _HTTP1):
-            # The first piece of the body goes out with the request head, in one write. (An
-            # HTTP/1 request with neither length nor transfer coding has no body at all.)
-            first = await receive()
-            if first["type"] != "http.request":
-                return  # the client is gone already
-            body = first.get("body", b"")
-            more = first.get("more_body", False)
+        if body is None:
+            if request.upgrade:
+                return 501
+            if request.bad_length:
+                return 400
+            if length is not None and limit is not None and length > limit:
+                return 413
+            return 0
         if length is not None and (len(body) > length or (not more and len(body) < length)):
-            await answer(send, 400, head=head, close=True)  # not what the client announced
-            return
+            return 400  # not what the client announced
         if limit is not None and len(body) > limit:
-            await answer(send, 413, head=head, close=True)
+            return 413
+        return 0
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Forward one ``http`` scope: the ASGI call without the dispatch on the scope's type."""
+        method: str = scope["method"]
+        head = method == "HEAD"
+        request = self._upstream_request(scope)
+        if refusal := self._refusal(request):
+            await answer(send, refusal, head=head, close=refusal != 501)
             return
+        length = request.content_length
+        body, more = b"", False
+        if length != 0 and (length is not None or request.chunked or scope.get("http_version") not in _HTTP1):
+            # (An HTTP/1 request with neither length nor transfer coding has no body at all.)
+            first = await self._first_piece(request, receive, send, head=head)
+            if first is None:
+                return
+            body, more = first
         chunked = request.chunked or (length is None and (more or bool(body)))
-        if chunked:
-            request.headers.append((b"transfer-encoding", b"chunked"))
 
         data = self._request_bytes(
             self._method(method), self._target(scope), request.headers, body=body, more=more, chunked=chunked
         )
         pool = self.pool
+        idle = pool.take_idle(pool.running_loop())
         conn: Connection | None = None
         try:
-            conn = await self._send_request(
-                data, receive, send, method=method, more=more, length=length, chunked=chunked, sent=len(body)
-            )
+            if idle is None or more:
+                conn = await self._send_request(
+                    idle, data, receive, send, method=method, length=length, chunked=chunked, sent=len(body), more=more
+                )
+            else:
+                # The usual request, no body on a pooled connection: _send_request inline.
+                conn = idle
+                conn.begin(head=head)
+                conn.write(data)
+                conn.watch_client(receive)
+                try:
+                    while not conn.headers_done:
+                        if conn.error is not None:
+                            raise conn.error
+                        await conn.wait()
+                except UpstreamClosed as exc:
+                    if exc.received or method not in IDEMPOTENT:
+                        raise
+                    # A pooled connection the upstream had closed while idle: once more, afresh.
+                    pool.release(conn)
+                    conn = None
+                    conn = await self._send_request(
+                        None, data, receive, send, method=method, length=length, chunked=chunked, sent=0
+                    )
             if conn is not None:
                 if conn.complete:  # the usual small response, whole already
                     await send({"type": "http.response.start", "status": conn.status, "headers": conn.headers})
@@ -201,11 +228,30 @@ class ReverseProxy:
         except ClientGone:
             return
         except UpstreamError as exc:
-            log.warning("proxy: %s %s: %s", method, scope.get("path", ""), exc)
-            await answer(send, exc.status, head=head)
+            await self._failed(exc, scope, send, head=head)
         finally:
             if conn is not None:
                 pool.release(conn)
+
+    async def _failed(self, exc: UpstreamError, scope: Scope, send: Send, *, head: bool) -> None:
+        log.warning("proxy: %s %s: %s", scope["method"], scope.get("path", ""), exc)
+        await answer(send, exc.status, head=head)
+
+    async def _first_piece(
+        self, request: UpstreamRequest, receive: Receive, send: Send, *, head: bool
+    ) -> tuple[bytes, bool] | None:
+        """The first piece of the body and whether more follows; it goes out with the request
+        head, in one write. None when the client is gone or the request was answered here."""
+        first = await receive()
+        if first["type"] != "http.request":
+            return None  # the client is gone already
+        body: bytes = first.get("body", b"")
+        more: bool = first.get("more_body", False)
+        refusal = self._refusal(request, body, more)
+        if refusal:
+            await answer(send, refusal, head=head, close=True)
+            return None
+        return body, more
 
     @staticmethod
     def _request_bytes(
@@ -215,7 +261,7 @@ class ReverseProxy:
         parts = [method, b" ", target, b" HTTP/1.1\r\n"]
         for name, value in headers:
             parts += (name, b": ", value, _CRLF)
-        parts.append(_CRLF)
+        parts.append(_CHUNKED if chunked else _CRLF)
         if chunked:
             if body:
                 parts += (b"%x\r\n" % len(body), body, _CRLF)
@@ -227,20 +273,21 @@ class ReverseProxy:
 
     async def _send_request(
         self,
+        conn: Connection | None,
         data: bytes,
         receive: Receive,
         send: Send,
         *,
         method: str,
-        more: bool,
         length: int | None,
         chunked: bool,
         sent: int,
+        more: bool = False,
     ) -> Connection | None:
-        """Send the request and wait for the response head; None when answered here instead."""
-        loop = asyncio.get_running_loop()
+        """Send the request (on ``conn``, an idle connection, or a new one) and wait for the
+        response head; None when answered here instead."""
         pool = self.pool
-        conn = pool.take_idle(loop)
+        loop = pool.running_loop()
         retry = conn is not None and not more and method in IDEMPOTENT
         if conn is None:
             conn = await pool.connect(loop)
@@ -260,10 +307,7 @@ class ReverseProxy:
             else:
                 conn.watch_client(receive)
             try:
-                while not conn.headers_done:  # conn.response_head(), without a coroutine more
-                    if conn.error is not None:
-                        raise conn.error
-                    await conn.wait()
+                await conn.response_head()
             except UpstreamClosed as exc:
                 if not retry or exc.received:
                     raise

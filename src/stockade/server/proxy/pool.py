@@ -21,6 +21,7 @@ upstream closes leaves the pool at once.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
@@ -190,6 +191,7 @@ class Connection(asyncio.Protocol):
         """The exchange is over: stop watching the client."""
         self._active = False
         self._watch = None
+        self._waiter = None
         task = self._watch_task
         if task is not None:
             self._watch_task = None
@@ -222,8 +224,12 @@ class Connection(asyncio.Protocol):
 
     # -- waiting -----------------------------------------------------------------------------
 
-    async def wait(self) -> None:
-        """Wait until something happens on the connection (or its wait times out)."""
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when something happens on the connection (or its wait times out).
+
+        A plain function handing back the future, no coroutine of its own: a waiter left
+        behind by a cancelled wait is dropped by :meth:`end`, or replaced by the next wait.
+        """
         loop = self._loop
         waiter = loop.create_future()
         self._waiter = waiter
@@ -231,11 +237,7 @@ class Connection(asyncio.Protocol):
         pool = self._pool
         if pool.ticker is None:
             pool.start_ticker(loop)
-        try:
-            await waiter
-        finally:
-            if self._waiter is waiter:
-                self._waiter = None
+        return waiter
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -249,7 +251,8 @@ class Connection(asyncio.Protocol):
 
         Returns whether the connection is (still) waiting.
         """
-        if self._waiter is None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
             return False
         waited = now - self._since
         if waited >= STALL_SECONDS and self._watch is not None and self._watch_task is None:
@@ -377,6 +380,7 @@ class UpstreamPool:
         self.max_idle = max_idle
         self._idle: list[Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the thread that runs _loop
         self.open: set[Connection] = set()  # every connection not yet lost
         self.ticker: asyncio.TimerHandle | None = None
 
@@ -398,12 +402,25 @@ class UpstreamPool:
         if waiting:
             self.start_ticker(loop)
 
+    def running_loop(self) -> asyncio.AbstractEventLoop:
+        """The running event loop: the pool's own while it runs in this thread, else asyncio's.
+
+        A thread runs one loop at a time, so the pool's loop running in this thread is the
+        running loop. It spares ``asyncio.get_running_loop()``, which on Python 3.11 makes a
+        ``getpid()`` system call each time.
+        """
+        loop = self._loop
+        if loop is not None and self._thread == threading.get_ident() and loop.is_running():
+            return loop
+        return asyncio.get_running_loop()
+
     def take_idle(self, loop: asyncio.AbstractEventLoop) -> Connection | None:
         """An idle connection that is still open, or None."""
         if loop is not self._loop:
             self.close()  # connections of another event loop cannot be used here
             self.open.clear()
             self._loop = loop
+            self._thread = threading.get_ident()
             return None
         idle = self._idle
         while idle:
