@@ -18,6 +18,7 @@ No input can produce a 500: every request is answered inside a guard that logs a
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
@@ -58,8 +59,16 @@ class StockadeApp:
     connections.
     """
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, listen: Sequence[ListenAddress] = ()) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        listen: Sequence[ListenAddress] = (),
+        freeze_heap: bool = False,
+    ) -> None:
         self.config = config
+        self.freeze_heap = freeze_heap
         self.clock: Clock = clock or SystemClock()
         self.listen = tuple(listen) or config.listen
         self.listeners = ListenerMap(self.listen)
@@ -95,6 +104,7 @@ class StockadeApp:
         async with self._opening:
             if self.site is None:
                 self.site = await asyncio.to_thread(self._open)
+                self._settle_heap()
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
                 if self.site.block is not None and self.config.block is not None and self.config.block.watch:
                     self._tasks.append(asyncio.create_task(self._watch_block(self.site)))
@@ -153,14 +163,28 @@ class StockadeApp:
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
                 old.proxy.close()
+            del old
+            self._settle_heap()
             log.info("reloaded %s", config.path)
             return {"reload": "ok"}
+
+    def _settle_heap(self) -> None:
+        """Move what the site holds (rules, tables, views) out of the garbage collector's reach.
+
+        Those objects live until the next reload, yet every full collection walks all of
+        them: the server owns its process (``freeze_heap``), so it freezes them once built,
+        and a reload unfreezes the old site's objects so that they can go.
+        """
+        if self.freeze_heap:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     async def _sweep_periodically(self) -> None:
         """Ended blocks and bans are reported even when every request is answered from the local view."""
         while True:
-            site = self.site
-            await asyncio.sleep(site.guard.settings.sweep_interval if site is not None else 60.0)
+            # No site is held across the sleep: a reload must be able to free the old one.
+            await asyncio.sleep(self.site.guard.settings.sweep_interval if self.site is not None else 60.0)
             if self.site is None:
                 continue
             try:

@@ -70,7 +70,7 @@ def serve(
         addresses = tuple(listener.spec.address for listener in bound if not listener.spec.admin)
 
         def make_server() -> HttpServer:
-            app = StockadeApp(config, listen=addresses)
+            app = StockadeApp(config, listen=addresses, freeze_heap=True)
             return server_for(
                 app,
                 bound,
