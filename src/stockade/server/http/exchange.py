@@ -41,7 +41,10 @@ def http_scope(
     connection: HttpProtocol, raw_method: bytes, version: str, target: bytes, headers: list[tuple[bytes, bytes]]
 ) -> Scope:
     """The ASGI scope of a request; ``path`` percent-decoded (UTF-8), as uvicorn gives it."""
-    raw_path, query = split_target(target)
+    if target[:1] == b"/" and b"#" not in target:  # the usual origin form: split_target inline
+        raw_path, _, query = target.partition(b"?")
+    else:
+        raw_path, query = split_target(target)
     path = raw_path.decode("latin-1")  # llhttp admits only ASCII in the target
     if "%" in path:
         path = unquote(path)

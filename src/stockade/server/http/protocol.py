@@ -36,6 +36,7 @@ from stockade.server.settings import ConnectionFacts
 log = logging.getLogger("stockade.server.http")
 
 LINGER_SECONDS = 2.0
+_WATCHED = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})  # request headers read here
 
 
 class _Refused(Exception):
@@ -55,6 +56,7 @@ class HttpProtocol(asyncio.Protocol):
         listener: str,
     ) -> None:
         self.state = state
+        self.limits = state.limits
         self.facts = facts
         self.client = client
         self.scheme = scheme
@@ -99,7 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         if self._tls:
             self.facts.tls = facts_of(transport.get_extra_info("ssl_object"))
         self.state.connections.add(self)
-        self._head_deadline = self.loop.time() + self.state.limits.header_timeout
+        self._head_deadline = self.loop.time() + self.limits.header_timeout
         self._timer.set(HEADER, self._head_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -117,7 +119,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering or self._stopped:
             return
-        step = self.state.limits.max_header_bytes
+        step = self.limits.max_header_bytes
         if len(data) <= step:
             self._feed(data)
             return
@@ -145,7 +147,7 @@ class HttpProtocol(asyncio.Protocol):
             # The whole piece was header bytes: count them here too, since httptools holds
             # an unfinished header line without calling back.
             self._head_raw += len(data)
-            if self._head_raw > self.state.limits.max_header_bytes:
+            if self._head_raw > self.limits.max_header_bytes:
                 self._refuse(431)
                 return False
         return not (self._stopped or self._lingering)
@@ -187,21 +189,26 @@ class HttpProtocol(asyncio.Protocol):
         self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + 4)
+        size = self._head_size + len(name) + len(value) + 4
+        self._head_size = size
+        if size > self.limits.max_header_bytes:
+            self._refusal = 431
+            raise _Refused
         name = name.lower()
-        if name == b"content-length":
-            self._content_length = int(value) if value.isdigit() else -1  # llhttp has checked it
-        elif name == b"transfer-encoding":
-            self._chunked = True
-        elif name == b"expect":
-            self._expect = value.lower() == b"100-continue"
-        elif name == b"upgrade":
-            self._upgrade = value.lower()
+        if name in _WATCHED:
+            if name == b"content-length":
+                self._content_length = int(value) if value.isdigit() else -1  # llhttp has checked it
+            elif name == b"transfer-encoding":
+                self._chunked = True
+            elif name == b"expect":
+                self._expect = value.lower() == b"100-continue"
+            else:
+                self._upgrade = value.lower()
         self._headers.append((name, value))
 
     def _count_head(self, size: int) -> None:
         self._head_size += size
-        if self._head_size > self.state.limits.max_header_bytes:
+        if self._head_size > self.limits.max_header_bytes:
             self._refusal = 431
             raise _Refused
 
@@ -209,10 +216,11 @@ class HttpProtocol(asyncio.Protocol):
         self._in_head = False
         self._timer.kind = NONE
         parser = self.parser
-        if parser.should_upgrade() and b"websocket" in self._upgrade:
+        upgrade = parser.should_upgrade()
+        if upgrade and b"websocket" in self._upgrade:
             self._refusal = 403
             raise _Refused
-        limit = self.state.limits.max_body_bytes
+        limit = self.limits.max_body_bytes
         if limit is not None and self._content_length > limit:
             self._refusal = 413
             raise _Refused
@@ -220,13 +228,13 @@ class HttpProtocol(asyncio.Protocol):
         scope = http_scope(self, parser.get_method(), parser.get_http_version(), target, self._headers)
         # Any other upgrade (h2c, CONNECT) is answered as plain HTTP/1.1; the bytes after it
         # belong to a protocol this server does not speak, so the connection closes.
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
+        keep_alive = not upgrade and parser.should_keep_alive()
         exchange = Exchange(self, scope, target, keep_alive=keep_alive, expect_continue=self._expect)
         self._parsing = exchange
         if self._current is None:
             self._start(exchange)
             if self._content_length > 0 or self._chunked:
-                self._timer.after(BODY, self.state.limits.body_timeout)
+                self._timer.after(BODY, self.limits.body_timeout)
         else:
             self._queue.append(exchange)
             self._pause_reading()
@@ -236,7 +244,7 @@ class HttpProtocol(asyncio.Protocol):
         if exchange is None:
             return
         exchange.received += len(body)
-        limit = self.state.limits.max_body_bytes
+        limit = self.limits.max_body_bytes
         if limit is not None and exchange.received > limit:
             self._refusal = 413
             raise _Refused
@@ -244,7 +252,7 @@ class HttpProtocol(asyncio.Protocol):
         if exchange.buffered >= BODY_HIGH_WATER:
             self._pause_reading()
         elif self._timer.kind == BODY:
-            self._timer.when = self.loop.time() + self.state.limits.body_timeout
+            self._timer.when = self.loop.time() + self.limits.body_timeout
 
     def on_message_complete(self) -> None:
         exchange = self._parsing
@@ -274,11 +282,11 @@ class HttpProtocol(asyncio.Protocol):
             self._next()
             return
         now = self.loop.time()
-        self._head_deadline = now + self.state.limits.header_timeout
+        self._head_deadline = now + self.limits.header_timeout
         if self._in_head:
             self._timer.set(HEADER, self._head_deadline)
         else:
-            self._timer.set(IDLE, now + self.state.limits.keepalive_timeout)
+            self._timer.set(IDLE, now + self.limits.keepalive_timeout)
         if not self._reading and not self._stopped:
             self._resume_reading()
 
@@ -290,7 +298,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._start(item)
         if item is self._parsing:
-            self._timer.after(BODY, self.state.limits.body_timeout)
+            self._timer.after(BODY, self.limits.body_timeout)
         if not self._queue and not self._stopped and item.buffered < BODY_HIGH_WATER:
             self._resume_reading()
 
@@ -298,7 +306,7 @@ class HttpProtocol(asyncio.Protocol):
         """The app took a buffered body: read on if nothing else holds the connection back."""
         if not self._reading and exchange is self._parsing and exchange is self._current and not self._stopped:
             self._resume_reading()
-            self._timer.after(BODY, self.state.limits.body_timeout)
+            self._timer.after(BODY, self.limits.body_timeout)
 
     def app_failed(self, exchange: Exchange) -> None:
         if self._closed:

@@ -198,16 +198,25 @@ def upstream_request(
     none (HTTP/1.0).
     """
     out: Headers = [(b"host", default_host)]
-    seen: dict[bytes, list[bytes]] = {}
+    host: bytes | None = None
+    seen: dict[bytes, list[bytes]] | None = None
     special = _REQUEST_SPECIAL
     append = out.append
     for pair in headers:
-        if pair[0] in special:
-            seen.setdefault(pair[0], []).append(pair[1])
-        else:
+        name = pair[0]
+        if name not in special:
             append(pair)
-    if not seen:
-        out += _this_hop(client_ip, proto, None)
+        elif name == b"host":
+            if host is None:
+                host = pair[1]
+                out[0] = (b"host", host)
+        elif seen is None:
+            seen = {name: [pair[1]]}
+        else:
+            seen.setdefault(name, []).append(pair[1])
+    if seen is None:
+        # The usual request: nothing to read, replace or drop but the Host.
+        out += _this_hop(client_ip, proto, host)
         return UpstreamRequest(out, None, False, False)
 
     listed = _listed(seen[b"connection"]) if b"connection" in seen else None
@@ -216,10 +225,10 @@ def upstream_request(
         out[1:] = [pair for pair in out[1:] if pair[0] not in listed]
         for name in listed & _FORWARDING:
             seen.pop(name, None)
-    host = seen[b"host"][0] if b"host" in seen else None
-    if host is not None:
-        out[0] = (b"host", host)
-    _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, seen=seen, trusted=trusted)
+    if trusted and not _FORWARDING.isdisjoint(seen):
+        _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, seen=seen, trusted=trusted)
+    else:
+        out += _this_hop(client_ip, proto, host)
     upgrade = b"upgrade" in seen and bool(connection_tokens(seen[b"upgrade"]) - _IGNORABLE_UPGRADES)
     chunked = b"transfer-encoding" in seen
     lengths = seen.get(b"content-length")
