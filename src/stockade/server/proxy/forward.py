@@ -46,7 +46,8 @@ _REASONS = {
 _CHUNK_END = b"0\r\n\r\n"
 _BODY_SENT, _ANSWERED_EARLY, _CLIENT_GONE = 0, 1, -1
 _CRLF = b"\r\n"
-_CHUNKED = b"transfer-encoding: chunked\r\n\r\n"  # the last request header, when the proxy chunks the body
+_END = b"\r\n\r\n"
+_END_CHUNKED = b"\r\ntransfer-encoding: chunked\r\n\r\n"  # the last request header, when the proxy chunks the body
 _HTTP1 = frozenset({"1.1", "1.0"})
 
 
@@ -258,18 +259,16 @@ class ReverseProxy:
         method: bytes, target: bytes, headers: Headers, *, body: bytes, more: bool, chunked: bool
     ) -> bytes:
         """The request head and the first piece of the body, framed, as one buffer."""
-        parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-        for name, value in headers:
-            parts += (name, b": ", value, _CRLF)
-        parts.append(_CHUNKED if chunked else _CRLF)
+        lines = b"\r\n".join([b": ".join(pair) for pair in headers])  # never empty: Host comes first
+        head = b"".join((method, b" ", target, b" HTTP/1.1\r\n", lines, _END_CHUNKED if chunked else _END))
         if chunked:
+            parts = [head]
             if body:
                 parts += (b"%x\r\n" % len(body), body, _CRLF)
             if not more:
                 parts.append(_CHUNK_END)
-        elif body:
-            parts.append(body)
-        return b"".join(parts)
+            return b"".join(parts)
+        return head + body if body else head
 
     async def _send_request(
         self,

@@ -245,26 +245,48 @@ def upstream_request(
 
 
 # Response header names as the upstream spells them -> (lower-case name, what to do).
-_PASS, _DROP, _CONNECTION, _TRANSFER_ENCODING, _LENGTH = range(5)
-_RESPONSE_NAMES: dict[bytes, tuple[bytes, int]] = {}
+PASS, DROP, CONNECTION, TRANSFER_ENCODING, LENGTH = range(5)
+RESPONSE_NAMES: dict[bytes, tuple[bytes, int]] = {}
 
 
-def _response_name(name: bytes) -> tuple[bytes, int]:
+def response_name(name: bytes) -> tuple[bytes, int]:
+    """The lower-case name of a response header and what the proxy does with it (cached)."""
+    found = RESPONSE_NAMES.get(name)
+    if found is not None:
+        return found
     lower = name.lower()
     if lower == b"connection":
-        kind = _CONNECTION
+        kind = CONNECTION
     elif lower == b"transfer-encoding":
-        kind = _TRANSFER_ENCODING
+        kind = TRANSFER_ENCODING
     elif lower == b"content-length":
-        kind = _LENGTH
+        kind = LENGTH
     # Date: the server in front sends its own, as nginx does; two would be wrong.
     elif lower in HOP_BY_HOP or lower == b"date":
-        kind = _DROP
+        kind = DROP
     else:
-        kind = _PASS
-    if len(_RESPONSE_NAMES) < _CACHE_SIZE:
-        _RESPONSE_NAMES[name] = (lower, kind)
+        kind = PASS
+    if len(RESPONSE_NAMES) < _CACHE_SIZE:
+        RESPONSE_NAMES[name] = (lower, kind)
     return lower, kind
+
+
+def chunked_last(value: bytes) -> bool:
+    """A ``Transfer-Encoding`` value frames the body when ``chunked`` is its last coding."""
+    return value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+
+
+def without_listed(out: Headers, connection: list[bytes]) -> tuple[Headers, bool]:
+    """``out`` without the headers the ``Connection`` values name, and whether they said ``close``."""
+    if not connection:
+        return out, False
+    if len(connection) == 1 and (only := connection[0].lower()) in _CONNECTION_OPTIONS:
+        return out, only == b"close"  # the usual "keep-alive" or "close"
+    tokens = connection_tokens(connection)
+    listed = tokens - _CONNECTION_OPTIONS
+    if listed:
+        out = [pair for pair in out if pair[0] not in listed]
+    return out, b"close" in tokens
 
 
 def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, bool, bool]:
@@ -273,29 +295,23 @@ def response_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, bool,
     ``raw`` are the headers as parsed (any case); the result has lower-case names and no
     ``Date`` (the server in front of the proxy sends its own). Framed means the body's end
     is known without the connection closing: a ``Content-Length``, or ``chunked`` as the
-    last transfer coding.
+    last transfer coding. (The upstream pool does the same header by header, as they are
+    parsed.)
     """
     out: Headers = []
     connection: list[bytes] = []
     framed = False
-    names = _RESPONSE_NAMES
+    names = RESPONSE_NAMES
     for name, value in raw:
-        lower, kind = names.get(name) or _response_name(name)
-        if kind == _PASS:
+        lower, kind = names.get(name) or response_name(name)
+        if kind == PASS:
             out.append((lower, value))
-        elif kind == _LENGTH:
+        elif kind == LENGTH:
             framed = True
             out.append((lower, value))
-        elif kind == _CONNECTION:
+        elif kind == CONNECTION:
             connection.append(value)
-        elif kind == _TRANSFER_ENCODING:
-            framed = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-    if not connection:
-        return out, False, framed
-    if len(connection) == 1 and (only := connection[0].lower()) in _CONNECTION_OPTIONS:
-        return out, only == b"close", framed  # the usual "keep-alive" or "close"
-    tokens = connection_tokens(connection)
-    listed = tokens - _CONNECTION_OPTIONS
-    if listed:
-        out = [pair for pair in out if pair[0] not in listed]
-    return out, b"close" in tokens, framed
+        elif kind == TRANSFER_ENCODING:
+            framed = chunked_last(value)
+    out, close = without_listed(out, connection)
+    return out, close, framed

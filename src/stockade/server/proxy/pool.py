@@ -35,7 +35,17 @@ from stockade.server.proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from stockade.server.proxy.headers import Headers, response_headers
+from stockade.server.proxy.headers import (
+    CONNECTION,
+    LENGTH,
+    PASS,
+    RESPONSE_NAMES,
+    TRANSFER_ENCODING,
+    Headers,
+    chunked_last,
+    response_name,
+    without_listed,
+)
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -52,13 +62,14 @@ class Connection(asyncio.Protocol):
         "_active",
         "_buffered",
         "_chunks",
+        "_connection",
+        "_framed",
         "_head_request",
         "_head_size",
         "_interim",
         "_loop",
         "_parser",
         "_pool",
-        "_raw",
         "_read_timeout",
         "_reading_paused",
         "_since",
@@ -93,7 +104,8 @@ class Connection(asyncio.Protocol):
         self._since = 0.0  # when the current wait began
         self._watch: Receive | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        self._raw: list[tuple[bytes, bytes]] = []
+        self._connection: list[bytes] = []  # the response's Connection values
+        self._framed = False
         self._chunks: list[bytes] = []
         self._head_size = 0
         self._interim = False
@@ -320,14 +332,27 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         if self.complete:
             raise BadUpstreamResponse("a second response to one request")
-        self._raw.clear()
+        self.headers = []
+        self._connection.clear()
+        self._framed = False
         self._head_size = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        if self._head_size > MAX_RESPONSE_HEAD:
+        # headers.response_headers, one header at a time
+        size = self._head_size + len(name) + len(value) + 4
+        self._head_size = size
+        if size > MAX_RESPONSE_HEAD:
             raise BadUpstreamResponse(f"response headers over {MAX_RESPONSE_HEAD} bytes")
-        self._raw.append((name, value))
+        lower, kind = RESPONSE_NAMES.get(name) or response_name(name)
+        if kind == PASS:
+            self.headers.append((lower, value))
+        elif kind == LENGTH:
+            self._framed = True
+            self.headers.append((lower, value))
+        elif kind == CONNECTION:
+            self._connection.append(value)
+        elif kind == TRANSFER_ENCODING:
+            self._framed = chunked_last(value)
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
@@ -335,7 +360,8 @@ class Connection(asyncio.Protocol):
             self._interim = True  # 100 Continue, 103 Early Hints: not passed on
             return
         self.status = status
-        self.headers, close, framed = response_headers(self._raw)
+        self.headers, close = without_listed(self.headers, self._connection)
+        framed = self._framed
         self.keep_alive = not close
         self.headers_done = True
         if self._head_request:
