@@ -44,6 +44,8 @@ from tests.integration.http_support import (
     serving,
 )
 
+log = logging.getLogger(__name__)
+
 # -- the test app ---------------------------------------------------------------------------
 
 
@@ -428,6 +430,37 @@ def test_app_failures(caplog: pytest.LogCaptureFixture) -> None:
             wire.send(request("GET", "/ok"))
             assert wire.response().body == b"part"  # type: ignore[attr-defined]
     assert "boom before the response" in caplog.text
+
+
+async def sending(scope: Scope, receive: Receive, send: Send) -> None:
+    """Awaits what ``send`` hands back in the ways an app may: directly, as a task, gathered, with a timeout."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/bad-header":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-bad", b"a\r\nx-injected: 1")]})
+        try:
+            await send({"type": "http.response.body", "body": b"never"})
+        except ValueError as exc:
+            log.error("send refused: %s", exc)
+            raise
+    headers = [[b"X-List", b"a list pair"], (b"content-type", b"text/plain")]
+    await asyncio.ensure_future(send({"type": "http.response.start", "status": 200, "headers": headers}))
+    await asyncio.gather(send({"type": "http.response.body", "body": b"one ", "more_body": True}))
+    await asyncio.wait_for(send({"type": "http.response.body", "body": b"two"}), 5)
+
+
+def test_what_send_hands_back_is_awaitable_in_every_way(caplog: pytest.LogCaptureFixture) -> None:
+    with serving(sending) as running, running.wire() as wire:
+        for _ in range(3):  # the same headers again: their lines come from the cache
+            wire.send(request("GET", "/"))
+            response = wire.response()
+            assert (response.status, response.body) == (200, b"one two")  # type: ignore[attr-defined]
+            assert response.getheader("x-list") == "a list pair"
+            assert response.getheader("transfer-encoding") == "chunked"
+        with running.wire() as bad:  # a header that would break the framing: nothing is sent
+            bad.send(request("GET", "/bad-header"))
+            assert bad.read_all() == b""
+    assert "send refused: invalid response header b'x-bad'" in caplog.text
 
 
 def test_client_disconnect_reaches_the_app() -> None:
