@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from stockade.conditions import Condition, RuleList, compile_condition, registry
 from stockade.conditions.registry import Matcher, PrimitiveSpec
 from stockade.core.facts import RequestFacts
+from stockade.engine._sync.ladder import Incoming
 
 
 @cache
@@ -151,3 +152,55 @@ def test_first_match_equals_a_linear_scan(texts: list[str], requests: list[dict[
         assert table.first_match(request_facts) == (None if expected is None else f"rule-{expected}")
         if expected is not None:
             assert f"rule-{expected}" in table.candidates(request_facts)
+
+
+def lazy_request(request: dict[str, object]) -> tuple[Incoming, list[int]]:
+    """The request as an adapter hands it over: raw header bytes, facts built on demand (counted)."""
+    raw = [(b"host", str(request["host"]).encode("utf-8"))]
+    raw += [(name.lower().encode(), value.encode("utf-8")) for name, value in dict(request["headers"]).items()]  # type: ignore[call-overload]
+    text = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+    built: list[int] = []
+
+    def make_facts() -> RequestFacts:
+        built.append(1)
+        return RequestFacts.from_vector({**request, "host": text.pop("host"), "headers": text})
+
+    method = str(request["method"])
+    return Incoming(make_facts=make_facts, path=str(request["path"]), method=method, headers=raw), built
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(CONDITIONS, min_size=1, max_size=12), st.lists(REQUESTS, min_size=1, max_size=6))
+def test_a_request_with_lazy_facts_gets_the_same_answer(texts: list[str], requests: list[dict[str, object]]) -> None:
+    pairs = [(f"rule-{i}", compiled(text)) for i, text in enumerate(texts)]
+    table = RuleList(pairs)
+    for request in requests:
+        incoming, built = lazy_request(request)
+        expected = linear(pairs, lazy_request(request)[0].facts)
+        assert table.first_index_of(incoming) == expected, (texts, request)
+        if table.excludes(incoming):
+            assert expected is None
+            assert not built  # ruled out from the raw parts alone
+
+
+def test_an_index_on_raw_parts_needs_no_facts() -> None:
+    table = rules(
+        ("admin", 'req_path_prefix_in("/admin", false) && req_method_in("POST")'),
+        ("tool", 'req_ua_regmatch("(?i)sqlmap|nikto")'),
+        ("a-host", 'req_host_in("a.com")'),
+    )
+    clean, built = lazy_request({"host": "b.com:8080", "path": "/", "method": "GET", "headers": {"User-Agent": "x"}})
+    assert table.excludes(clean)
+    assert table.first_index_of(clean) is None
+    assert not built
+    tool, built = lazy_request({"host": "b.com", "path": "/", "method": "GET", "headers": {"User-Agent": "Nikto/2"}})
+    assert table.first_index_of(tool) == 1
+    assert built
+    host, _ = lazy_request({"host": "A.COM:443", "path": "/", "method": "GET", "headers": {}})
+    assert table.first_index_of(host) == 2
+    # A rule the index tries for every request needs the facts every time.
+    always = rules(("scanner", 'req_header_key_in("X-Scanner")'))
+    request, built = lazy_request({"host": "b.com", "path": "/", "method": "GET", "headers": {}})
+    assert not always.excludes(request)
+    assert always.first_index_of(request) is None
+    assert built

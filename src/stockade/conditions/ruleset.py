@@ -31,13 +31,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import cast
+from typing import Protocol, cast
 
 from stockade.conditions.compiler import Condition, SourceBuilder
 from stockade.conditions.primitives._base import SOURCES
 from stockade.core.facts import RequestFacts
 
 _Group = Callable[[RequestFacts, int], int]
+_HEADER_SOURCE = "header_map["
+
+
+class RequestParts(Protocol):
+    """What :meth:`RuleList.first_index_of` reads before it needs the facts: a
+    :class:`RequestFacts`, or a request that builds them only on demand."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def host_lower(self) -> str: ...
+
+    @property
+    def method_upper(self) -> str: ...
+
+    def header(self, name: str) -> str: ...
+
+    @property
+    def facts(self) -> RequestFacts: ...
+
+
 # One value's rules of the words index: its reader, whether words are lower case, the
 # alternation of every word, the group.
 _Words = tuple[Callable[[RequestFacts], str | None], bool, Callable[[str], object], _Group]
@@ -59,6 +81,8 @@ class RuleList:
         "_by_method",
         "_by_prefix",
         "_by_words",
+        "_excludable",
+        "_header_words",
         "_lengths",
         "_members",
         "_prefixes",
@@ -113,6 +137,12 @@ class RuleList:
         )
         self._prefixes = tuple(by_prefix)
         self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
+        # The words indexes on headers, for excludes(): a header's value needs no facts.
+        self._header_words = tuple(
+            (kind.split(" ", 1)[1][len(_HEADER_SOURCE) : -1], kind.startswith("contains_fold"), entry[2])
+            for kind, entry in zip(by_words, self._by_words, strict=True)
+        )
+        self._excludable = not always and all(kind.split(" ", 1)[1].startswith(_HEADER_SOURCE) for kind in by_words)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -146,6 +176,32 @@ class RuleList:
                 best = group(facts, best)
         best = self._always_all(facts, best) if best == none else self._always(facts, best)
         return None if best == none else best
+
+    def excludes(self, request: RequestParts) -> bool:
+        """True when the index alone shows that no rule matches: no facts needed for that.
+
+        Reads the path, the host, the method and headers; a list with rules the index tries
+        for every request (or on other values) is never excluded.
+        """
+        if not self._excludable:
+            return False
+        if self._by_host and request.host_lower in self._by_host:
+            return False
+        if self._prefixes and request.path.startswith(self._prefixes):
+            return False
+        if self._by_method and request.method_upper in self._by_method:
+            return False
+        for name, fold, search in self._header_words:
+            value = request.header(name)
+            if not value.isascii() or search(value.lower() if fold else value) is not None:
+                return False
+        return True
+
+    def first_index_of(self, request: RequestParts) -> int | None:
+        """:meth:`first_index` of a request whose facts are built only if the index lets a rule through."""
+        if self.excludes(request):
+            return None
+        return self.first_index(request.facts)
 
     def first_match(self, facts: RequestFacts) -> str | None:
         """The name of the first rule, in order, whose condition matches ``facts``, or None."""

@@ -363,6 +363,13 @@ def _header_items(headers: object) -> list[tuple[str, str]]:
     return [(str(name), str(value)) for name, values in headers.items() for value in _values(values)]
 
 
+def host_lower_of(host: str) -> str:
+    """``RequestFacts.host_lower`` of a Host header: its name before any ``:``, lower-cased as Go does."""
+    index = host.find(":")
+    name = host if index < 0 else host[:index]
+    return name.lower() if name.isascii() else go_lower(go_upper(name))
+
+
 def _derive_line(facts: RequestFacts) -> None:
     """The cheap values of the request line, all at once: one slot miss instead of one per value."""
     host = facts.host

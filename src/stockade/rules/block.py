@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from stockade.conditions.ruleset import RequestParts
 from stockade.core.facts import RequestFacts
 from stockade.rules.decision import PASS, BlockDecision
 from stockade.rules.iptable import IPTable
@@ -106,8 +107,12 @@ class BlockTable:
         counters.conn_accept += 1
         return "accept"
 
-    def check_request(self, facts: RequestFacts, product: str | None) -> BlockDecision:
-        """The decision for a request of ``product`` (None: the host table found no product, mod_block does not run)."""
+    def check_request(self, facts: RequestParts, product: str | None) -> BlockDecision:
+        """The decision for a request of ``product`` (None: the host table found no product, mod_block does not run).
+
+        ``facts`` may be a request that builds its :class:`RequestFacts` on demand: they are
+        built only when the rules' index lets a rule through.
+        """
         if product is None:
             return PASS
         counters = self.counters
@@ -132,10 +137,10 @@ class BlockTable:
         return PASS if info is None else BlockDecision("pass", info)
 
     def _process(
-        self, rules: ProductRules, facts: RequestFacts, info: str | None
+        self, rules: ProductRules, facts: RequestParts, info: str | None
     ) -> tuple[BlockDecision | None, str | None]:
         """The first decisive match of one list, and the name left in block_info."""
-        index = rules.index.first_index(facts)
+        index = rules.index.first_index_of(facts)
         while index is not None:
             decision = rules.decisions[index]
             if decision is not None:
@@ -146,7 +151,7 @@ class BlockTable:
                 return decision, decision.rule
             self.counters.wrong_command += 1
             info = rules.rules[index].name
-            index = _next_match(rules, facts, index + 1)
+            index = _next_match(rules, facts.facts, index + 1)
         return None, info
 
 

@@ -77,6 +77,8 @@ class HostTable:
 
     def product(self, host: str) -> str | None:
         """The product of a request with this Host header (port and case ignored), or None."""
+        if not self.exact and not self.wildcards:
+            return self.default_product
         name = _key(strip_port(host))
         product = self.exact.get(name)
         if product is not None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from stockade.core.facts import RequestFacts
+from stockade.core.facts import RequestFacts, go_upper, host_lower_of
 from stockade.engine._sync.bans import Banned
 from stockade.engine._sync.guard import Guard
 from stockade.engine.settings import NO_LISTENER, Listener
@@ -59,10 +59,11 @@ class Incoming:
     """One request as the checks need it; ``client`` is the client the guard believes.
 
     The cheap parts of the request (the normalised ``path``, the ``client``, the method, the
-    raw request-target ``uri``, the raw ``query``) are given by the adapter; the full
-    :class:`RequestFacts` that mod_block's rules read are built on first use of
-    :attr:`facts` by ``make_facts``, so a configuration without rules never pays for
-    them. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
+    raw request-target ``uri``, the raw ``query``, the ``Host`` header, the raw ``headers``
+    when the adapter has them) are given by the adapter; the full :class:`RequestFacts`
+    that mod_block's rules read are built on first use of :attr:`facts` by ``make_facts``,
+    so a configuration without rules never pays for them, nor a request that the rules'
+    index rules out from these parts alone. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
     request line, for the lockout's events) are likewise derived only when a lockout
     directory asks. Given ``facts``, every part is read from them.
     """
@@ -71,6 +72,7 @@ class Incoming:
         "_authorization",
         "_facts",
         "_headers",
+        "_host",
         "_line",
         "_make_facts",
         "client",
@@ -78,6 +80,7 @@ class Incoming:
         "listener",
         "method",
         "path",
+        "product",
         "proto",
         "query",
         "uri",
@@ -98,11 +101,13 @@ class Incoming:
         uri: str = "",
         query: str = "",
         proto: str = "HTTP/1.1",
-        headers: Sequence[tuple[bytes, bytes]] = (),
+        host: str | None = None,
+        headers: Sequence[tuple[bytes, bytes]] | None = None,
     ) -> None:
+        product = None
         if facts is not None:
             path, client, method, uri = facts.path, facts.client_ip or "", facts.method, facts.uri
-            query, proto = facts.query, facts.proto
+            query, proto, host, product = facts.query, facts.proto, facts.host, facts.product
         elif make_facts is None:
             raise TypeError("Incoming needs facts or make_facts")
         self._facts = facts
@@ -118,6 +123,8 @@ class Incoming:
         self.uri = uri
         self.query = query
         self.proto = proto
+        self._host = host
+        self.product = product  # a product given with the request (replay's override)
 
     @property
     def facts(self) -> RequestFacts:
@@ -131,8 +138,35 @@ class Incoming:
     def authorization(self) -> Sequence[bytes]:
         found = self._authorization
         if found is None:
-            found = self._authorization = [value for name, value in self._headers if name == b"authorization"]
+            found = self._authorization = [value for name, value in self._headers or () if name == b"authorization"]
         return found
+
+    @property
+    def host(self) -> str:
+        """The first ``Host`` header's value, or ``""``."""
+        host = self._host
+        if host is None:
+            host = self._host = self.header("host")
+        return host
+
+    @property
+    def host_lower(self) -> str:
+        return self._facts.host_lower if self._facts is not None else host_lower_of(self.host)
+
+    @property
+    def method_upper(self) -> str:
+        return go_upper(self.method)
+
+    def header(self, name: str) -> str:
+        """The first value of a request header (``name`` in lower case), ``""`` when absent."""
+        if self._facts is not None or self._headers is None:
+            return self.facts.header(name)
+        wanted = name.encode("latin-1")
+        size = len(wanted)
+        for key, value in self._headers:
+            if len(key) == size and (key == wanted or key.lower() == wanted):
+                return value.decode("latin-1")
+        return ""
 
     @property
     def line(self) -> str:
@@ -197,10 +231,11 @@ class Ladder:
         # 3. mod_block: global rules, then the product's; CLOSE ends the request silently.
         block_rule, allowed = None, False
         if self.block is not None:
-            facts = request.facts
-            product = self.hosts.product(facts.host) if self.hosts is not None else None
+            product = request.product
+            if product is None and self.hosts is not None:
+                product = self.hosts.product(request.host)
             # A product given with the request (replay's override) wins; "" is a product too, as in BFE.
-            decision = self.block.table.check_request(facts, facts.product if facts.product is not None else product)
+            decision = self.block.table.check_request(request, product)
             if decision.closes:
                 return Verdict("close", "block", block_rule=decision.rule)
             block_rule, allowed = decision.rule, decision.action == "allow"
