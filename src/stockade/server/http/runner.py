@@ -25,8 +25,6 @@ def run(server: HttpServer, *, handle_signals: bool, unblock: Iterable[signal.Si
     the handlers are in place, so one sent meanwhile is handled, not lost or fatal.
     """
 
-    server.freeze_after_startup = True
-
     async def main() -> None:
         if handle_signals:
             server.install_signal_handlers()

@@ -11,7 +11,6 @@ stop the serving: its errors are logged and serving goes on.
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 import logging
 import signal
@@ -65,9 +64,6 @@ class HttpServer:
         self._exit_requested = False
         self._reloads: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.TimerHandle | None = None
-        # Set by run(), whose process is the server's own: what the app built at startup
-        # (rule tables, block lists) is frozen out of the collector's full passes.
-        self.freeze_after_startup = False
 
     async def serve(self) -> None:
         """Start the app, serve until asked to stop, then drain and shut the app down.
@@ -83,9 +79,6 @@ class HttpServer:
         await lifespan.startup()
         if lifespan.supported:
             state.lifespan_state = lifespan.state
-        if self.freeze_after_startup:
-            gc.collect()
-            gc.freeze()
         self._ticker = loop.call_later(1.0, self._tick)
         acceptors = [Acceptor(state, listener, check=self.connection_check) for listener in self.listeners]
         try:
