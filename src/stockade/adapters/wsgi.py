@@ -38,6 +38,14 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 # The headers the trusted-proxy rules read, as WSGI names them.
 _FORWARDING_KEYS = tuple(("HTTP_" + name.upper().replace("-", "_"), name.encode()) for name in FORWARDING_HEADERS)
+_CGI_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def _environ_key(name: str) -> str:
+    """The environ key of a request header (``user-agent`` -> ``HTTP_USER_AGENT``)."""
+    return _CGI_KEYS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+
+
 CHECKED = "stockade.checked"
 GUARD = "stockade.guard"
 CLIENT = "stockade.client"
@@ -107,7 +115,8 @@ class StockadeWSGI:
         bans_settings = self.protection.settings.bans
         self._detects = routes is not None and bans_settings is not None and bans_settings.enabled
         self._observes = bans_settings is not None and bool(bans_settings.response_rules)
-        closing = [("Connection", "close"), ("Content-Length", "0")]
+        # No Connection header: PEP 3333 leaves hop-by-hop headers to the server (wsgiref refuses them).
+        closing = [("Content-Length", "0")]
         self._closing = WsgiRefusal(_status_line(self.protection.close_status), closing, b"")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -175,6 +184,8 @@ class StockadeWSGI:
             uri=target,
             query=query,
             proto=str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
+            host=str(environ.get("HTTP_HOST", "")),
+            header_lookup=lambda name: str(environ.get(_environ_key(name), "")),
             known_route=self._detects and self.routes is not None and self.routes(method, path),
         )
 

@@ -59,7 +59,7 @@ class Incoming:
 
     The cheap parts of the request (the normalised ``path``, the ``client``, the method, the
     raw request-target ``uri``, the raw ``query``, the ``Host`` header, the raw ``headers``
-    when the adapter has them) are given by the adapter; the full :class:`RequestFacts`
+    or a ``header_lookup``, when the adapter has them) are given by the adapter; the full :class:`RequestFacts`
     that mod_block's rules read are built on first use of :attr:`facts` by ``make_facts``,
     so a configuration without rules never pays for them, nor a request that the rules'
     index rules out from these parts alone. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
@@ -73,6 +73,7 @@ class Incoming:
         "_headers",
         "_host",
         "_line",
+        "_lookup",
         "_make_facts",
         "client",
         "known_route",
@@ -102,6 +103,7 @@ class Incoming:
         proto: str = "HTTP/1.1",
         host: str | None = None,
         headers: Sequence[tuple[bytes, bytes]] | None = None,
+        header_lookup: Callable[[str], str] | None = None,
     ) -> None:
         product = None
         if facts is not None:
@@ -113,6 +115,7 @@ class Incoming:
         self._make_facts = make_facts
         self._authorization = authorization
         self._headers = headers
+        self._lookup = header_lookup
         self._line = line
         self.listener = listener
         self.known_route = known_route
@@ -158,6 +161,8 @@ class Incoming:
 
     def header(self, name: str) -> str:
         """The first value of a request header (``name`` in lower case), ``""`` when absent."""
+        if self._facts is None and self._lookup is not None:
+            return self._lookup(name)
         if self._facts is not None or self._headers is None:
             return self.facts.header(name)
         wanted = name.encode("latin-1")
