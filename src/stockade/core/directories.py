@@ -29,6 +29,8 @@ class DirectoryTable(Generic[T]):
         self._entries: dict[str, T] = {normalize_directory(path): value for path, value in items}
         # Longest first, so that /a/b wins over /a.
         self._ordered = sorted(self._entries.items(), key=lambda item: len(item[0]), reverse=True)
+        # Every match starts with one of these: one C-level test rules most requests out.
+        self._starts = tuple(self._entries)
 
     def __contains__(self, path: object) -> bool:
         return path in self._entries
@@ -37,6 +39,8 @@ class DirectoryTable(Generic[T]):
         return self._entries.get(path)
 
     def match(self, request_path: str) -> tuple[str, T] | None:
+        if not request_path.startswith(self._starts):
+            return None
         for prefix, value in self._ordered:
             if prefix in ("/", request_path) or request_path.startswith(prefix + "/"):
                 return prefix, value

@@ -32,7 +32,6 @@ from stockade.core.client_ip import ClientIp
 from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import Incoming, Verdict
-from stockade.engine.settings import NO_LISTENER
 from stockade.errors import ConfigError, StockadeError, StoreError
 from stockade.metrics import Metrics
 from stockade.rules.watch import watch_block_files
@@ -275,7 +274,7 @@ class StockadeApp:
             return
         client = scope.get("client")
         decided = site.resolver.resolve(str(client[0]) if client else "", scope["headers"])
-        request = self._incoming(scope, raw_path, path, decided, connection=connection, gates=bool(site.ladder.gates))
+        request = self._incoming(scope, raw_path, path, decided, connection=connection)
         verdict = await site.ladder.decide(request)
         if verdict.action != "pass":
             await self._refuse(verdict, connection, send, head=head)
@@ -303,7 +302,6 @@ class StockadeApp:
         decided: ClientIp,
         *,
         connection: ConnectionFacts | None,
-        gates: bool,
     ) -> Incoming:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.warnings.observe(decided)
@@ -325,8 +323,8 @@ class StockadeApp:
         target = raw_path.decode("latin-1")
         return Incoming(
             make_facts=make_facts,
-            # The listener keys the lockout: only a directory's gate reads it.
-            listener=self.listeners.lookup(scope.get("server")) if gates else NO_LISTENER,
+            # The listener keys the lockout: looked up only when a directory's gate asks.
+            listener=lambda: self.listeners.lookup(scope.get("server")),
             path=path,
             client=decided.address,
             method=scope["method"],

@@ -65,7 +65,8 @@ class Incoming:
     so a configuration without rules never pays for them, nor a request that the rules'
     index rules out from these parts alone. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
     request line, for the lockout's events) are likewise derived only when a lockout
-    directory asks. Given ``facts``, every part is read from them.
+    directory asks, as is the ``listener`` when given as a function. Given ``facts``, every
+    part is read from them.
     """
 
     __slots__ = (
@@ -74,11 +75,11 @@ class Incoming:
         "_headers",
         "_host",
         "_line",
+        "_listener",
         "_lookup",
         "_make_facts",
         "client",
         "known_route",
-        "listener",
         "method",
         "path",
         "product",
@@ -91,7 +92,7 @@ class Incoming:
         self,
         facts: RequestFacts | None = None,
         authorization: Sequence[bytes] | None = None,
-        listener: Listener = NO_LISTENER,
+        listener: Listener | Callable[[], Listener] = NO_LISTENER,
         line: str = "",
         known_route: bool = False,
         *,
@@ -118,7 +119,7 @@ class Incoming:
         self._headers = headers
         self._lookup = header_lookup
         self._line = line
-        self.listener = listener
+        self._listener = listener
         self.known_route = known_route
         self.path = path
         self.client = client
@@ -136,6 +137,14 @@ class Incoming:
             assert self._make_facts is not None
             facts = self._facts = self._make_facts()
         return facts
+
+    @property
+    def listener(self) -> Listener:
+        """The listener that accepted the request (it keys the lockout); given, or found on first use."""
+        listener = self._listener
+        if not isinstance(listener, Listener):
+            listener = self._listener = listener()
+        return listener
 
     @property
     def authorization(self) -> Sequence[bytes]:
