@@ -204,3 +204,15 @@ def test_an_index_on_raw_parts_needs_no_facts() -> None:
     assert not always.excludes(request)
     assert always.first_index_of(request) is None
     assert built
+
+
+def test_many_prefix_lengths_take_the_startswith_gate() -> None:
+    prefixes = ["/a", "/ab", "/abc", "/abcd", "/abcde", "/abcdef", "/abcdefg", "/x/y/z/w"]
+    pairs = [(f"p{i}", compiled(f'req_path_prefix_in("{p}", false)')) for i, p in enumerate(prefixes)]
+    table = RuleList(pairs)
+    for path in ["/", "/a", "/abcdefgh", "/abz", "/x/y/z/w/v", "/x/y", "/b"]:
+        request, _ = lazy_request({"host": "h", "path": path, "method": "GET", "headers": {}})
+        expected = linear(pairs, RequestFacts.from_vector({"path": path}))
+        assert table.first_index(RequestFacts.from_vector({"path": path})) == expected, path
+        assert table.first_index_of(request) == expected, path
+        assert table.excludes(request) == (expected is None), path

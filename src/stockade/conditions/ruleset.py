@@ -6,8 +6,9 @@ indexed by what its conditions require (:attr:`Condition.hints`):
 
 - by host, when a rule requires one of a set of hosts (a ``req_host_in`` ANDed at the top
   level, or on both sides of an ``||``): a dict from ``facts.host_lower`` to rules;
-- else by path prefix: a dict from prefix to rules, probed for the prefix lengths in use,
-  and only after one C-level ``str.startswith`` over every prefix says that one applies;
+- else by path prefix: a dict from prefix to rules, probed for the prefix lengths in use
+  (when those are many, only after one C-level ``str.startswith`` over every prefix says
+  that one applies);
 - else by method, when a rule requires one of a set of methods (``req_method_in``);
 - else by words, when a rule requires that a value (a header, the path...) holds one of
   some literal words (a ``req_*_regmatch`` whose pattern is an alternation of literals, as
@@ -39,6 +40,7 @@ from stockade.core.facts import RequestFacts
 
 _Group = Callable[[RequestFacts, int], int]
 _HEADER_SOURCE = "header_map["
+_FEW_LENGTHS = 6
 
 
 class RequestParts(Protocol):
@@ -82,6 +84,7 @@ class RuleList:
         "_by_prefix",
         "_by_words",
         "_excludable",
+        "_gated",
         "_header_words",
         "_lengths",
         "_members",
@@ -137,6 +140,8 @@ class RuleList:
         )
         self._prefixes = tuple(by_prefix)
         self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
+        # Few lengths: a dict probe per length is cheaper than startswith() over every prefix.
+        self._gated = len(self._lengths) > _FEW_LENGTHS
         # The words indexes on headers, for excludes(): a header's value needs no facts.
         self._header_words = tuple(
             (kind.split(" ", 1)[1][len(_HEADER_SOURCE) : -1], kind.startswith("contains_fold"), entry[2])
@@ -159,7 +164,7 @@ class RuleList:
                 best = host(facts, best)
         if self._prefixes:
             path = facts.path
-            if path.startswith(self._prefixes):
+            if not self._gated or path.startswith(self._prefixes):
                 for length in self._lengths:
                     if length > len(path):
                         break
@@ -187,8 +192,17 @@ class RuleList:
             return False
         if self._by_host and request.host_lower in self._by_host:
             return False
-        if self._prefixes and request.path.startswith(self._prefixes):
-            return False
+        if self._prefixes:
+            path = request.path
+            if self._gated:
+                if path.startswith(self._prefixes):
+                    return False
+            else:
+                for length in self._lengths:
+                    if length > len(path):
+                        break
+                    if path[:length] in self._by_prefix:
+                        return False
         if self._by_method and request.method_upper in self._by_method:
             return False
         for name, fold, search in self._header_words:
@@ -222,7 +236,7 @@ class RuleList:
                 groups.append(host)
         if self._prefixes:
             path = facts.path
-            if path.startswith(self._prefixes):
+            if not self._gated or path.startswith(self._prefixes):
                 for length in self._lengths:
                     if length > len(path):
                         break

@@ -124,23 +124,24 @@ class BlockTable:
             return PASS
         counters.req_to_check += 1
         info: str | None = None
-        if shared is not None:
+        if shared is not None and not shared.index.excludes(facts):
             decision, info = self._process(shared, facts, info)
             if decision is not None:
                 return decision
         if own is None:  # BFE returns here without counting REQ_ACCEPT
             return PASS if info is None else BlockDecision("pass", info)
-        decision, info = self._process(own, facts, info)
-        if decision is not None:
-            return decision
+        if not own.index.excludes(facts):
+            decision, info = self._process(own, facts, info)
+            if decision is not None:
+                return decision
         counters.req_accept += 1
         return PASS if info is None else BlockDecision("pass", info)
 
     def _process(
         self, rules: ProductRules, facts: RequestParts, info: str | None
     ) -> tuple[BlockDecision | None, str | None]:
-        """The first decisive match of one list, and the name left in block_info."""
-        index = rules.index.first_index_of(facts)
+        """The first decisive match of one list (one its index did not rule out), and the name left in block_info."""
+        index = rules.index.first_index(facts.facts)
         while index is not None:
             decision = rules.decisions[index]
             if decision is not None:
