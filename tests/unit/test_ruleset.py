@@ -66,18 +66,30 @@ def test_rules_an_index_excludes_are_not_even_candidates() -> None:
 
 def test_literal_signatures_are_tried_only_when_one_of_their_words_is_there() -> None:
     table = rules(
-        ("sqlmap", 'req_ua_regmatch("sqlmap|havij")'),
+        ("sqlmap", 'req_ua_regmatch("(?i)sqlmap|havij")'),
         ("nikto", '(req_ua_regmatch("(?i)nikto") && req_method_in("GET|POST")) || req_ua_regmatch("(?i)nmap")'),
         ("regexp", 'req_ua_regmatch("^curl/[0-9]")'),
+        ("zgrab", 'req_ua_regmatch("(?i)zgrab")'),
+        ("masscan", 'req_ua_regmatch("(?i)masscan")'),
     )
     assert table.candidates(facts(headers={"User-Agent": "Mozilla/5.0"})) == ["regexp"]
-    assert table.candidates(facts(headers={"User-Agent": "sqlmap/1.7"})) == ["sqlmap", "regexp"]
-    assert table.candidates(facts(headers={"User-Agent": "Nikto/2.5"})) == ["nikto", "regexp"]
+    assert table.candidates(facts(headers={"User-Agent": "sqlmap/1.7"})) == [
+        "sqlmap", "nikto", "regexp", "zgrab", "masscan"
+    ]  # fmt: skip
+    assert table.first_match(facts(headers={"User-Agent": "Nikto/2.5"})) == "nikto"
+    assert table.first_match(facts(headers={"User-Agent": "MASSCAN/1.3"})) == "masscan"
     assert table.first_match(facts(headers={"User-Agent": "NMAP scripting"})) == "nikto"
     # RE2 folds the Kelvin sign into k: text that is not ASCII is always tried.
     assert table.first_match(facts(headers={"User-Agent": "NI\u212aTO"})) == "nikto"
     assert table.first_match(facts(headers={"User-Agent": "curl/8"})) == "regexp"
     assert table.first_match(facts()) is None
+
+
+def test_a_few_signatures_are_tried_with_the_rules_tried_anyway() -> None:
+    table = rules(("sqlmap", 'req_ua_regmatch("sqlmap")'), ("regexp", 'req_ua_regmatch("^curl/[0-9]")'))
+    assert table.candidates(facts(headers={"User-Agent": "Mozilla/5.0"})) == ["sqlmap", "regexp"]
+    alone = rules(("sqlmap", 'req_ua_regmatch("sqlmap")'))
+    assert alone.candidates(facts(headers={"User-Agent": "Mozilla/5.0"})) == []
 
 
 def test_repeated_names_and_empty_lists() -> None:

@@ -41,6 +41,7 @@ from stockade.core.facts import RequestFacts
 _Group = Callable[[RequestFacts, int], int]
 _HEADER_SOURCE = "header_map["
 _FEW_LENGTHS = 6
+_WORDS_GROUP_MIN = 4
 
 
 class RequestParts(Protocol):
@@ -121,6 +122,12 @@ class RuleList:
                 vocabulary.update(dict.fromkeys(words[1]))
             else:
                 always.append(index)
+        if always:
+            # A words group costs a call and a search of its own: with rules tried for every
+            # request anyway, a group of a few is cheaper tried with them.
+            for kind in [kind for kind, (members, _) in by_words.items() if len(members) < _WORDS_GROUP_MIN]:
+                always.extend(by_words.pop(kind)[0])
+            always.sort()
         # The members of every group, by group function, for candidates().
         self._members: dict[_Group, tuple[int, ...]] = {}
         self._always = self._group(always, "always")
