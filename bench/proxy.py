@@ -6,7 +6,7 @@ static ``hello`` from memory), and in front of it three fronts, each one worker:
 - nginx as a reverse proxy (``proxy_pass`` with an upstream ``keepalive`` pool, the same
   forwarding headers stockade sets);
 - (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
-  directories, no ``[block]``, no ``[bans]``);
+  directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on);
 - (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
   on each request: a lockout directory on a path the benchmark does not request (the
   lockout table is consulted, no password is checked), a ``[block]`` with 100 mod_block
