@@ -58,14 +58,14 @@ class Refusal:
 class Incoming:
     """One request as the checks need it; ``client`` is the client the guard believes.
 
-    The cheap parts of the request (the normalised ``path``, the ``client``, the method, the
-    raw request-target ``uri``, the raw ``query``, the ``Host`` header, the raw ``headers``
-    or a ``header_lookup``, when the adapter has them) are given by the adapter; the full :class:`RequestFacts`
-    that mod_block's rules read are built on first use of :attr:`facts` by ``make_facts``,
-    so a configuration without rules never pays for them, nor a request that the rules'
-    index rules out from these parts alone. ``authorization`` (the ``Authorization`` header values) and ``line`` (the
-    request line, for the lockout's events) are likewise derived only when a lockout
-    directory asks, as is the ``listener`` when given as a function. Given ``facts``, every
+    The adapter gives the cheap parts: the normalised ``path``, the ``client``, the method,
+    the raw request-target ``uri`` and ``query``, the ``Host`` header, and the raw
+    ``headers`` or a ``header_lookup`` when it has them. The full :class:`RequestFacts` that
+    mod_block's rules read are built on first use of :attr:`facts` by ``make_facts``: a
+    configuration without rules never pays for them, nor a request that the rules' index
+    rules out from the cheap parts alone. ``authorization`` (the ``Authorization`` header
+    values), ``line`` (the request line, for the lockout's events) and a ``listener`` given
+    as a function are derived only when a lockout directory asks. Given ``facts``, every
     part is read from them.
     """
 
