@@ -246,7 +246,9 @@ class AsyncLadder:
         if self.block is not None:
             product = request.product
             if product is None and self.hosts is not None:
-                product = self.hosts.product(request.host)
+                hosts = self.hosts
+                # Without host entries every request is the default product: no Host to read.
+                product = hosts.product(request.host) if hosts.exact or hosts.wildcards else hosts.default_product
             # A product given with the request (replay's override) wins; "" is a product too, as in BFE.
             decision = self.block.table.check_request(request, product)
             if decision.closes:
