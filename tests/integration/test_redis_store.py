@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stockade.core.bans import BanPolicy
 from stockade.core.lockout import LockoutKey, LockoutPolicy
 from stockade.errors import StoreError
 from stockade.stores import MemoryStore, open_async_store, open_store
@@ -480,3 +481,27 @@ def test_multi_key_operations_agree_with_the_memory_store(
         assert single.count(f"{prefix}lockout:*") == len(reference)
     finally:
         store.close()
+
+
+def test_only_a_change_of_ban_is_announced(single: SingleServer) -> None:
+    """A strike below the threshold changes no ban: it is not announced, so no late "not banned"
+    from it can undo, in the writer's own view, the ban its next strike sets there."""
+    prefix = unique_prefix(uuid.uuid4())
+    store = open_store(single.url(prefix), watch=False)
+    policy = BanPolicy(threshold=3, window=60.0, block_duration=100.0)
+    with single.server.client() as client, client.pubsub() as feed:
+        feed.subscribe(f"{prefix}changes")
+        assert feed.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+        try:
+            for i in range(3):
+                store.record_strike("192.0.2.10", T0 + i, policy)
+            store.unban_ip("192.0.2.10", T0 + 3)
+        finally:
+            store.close()
+        ends = []
+        while (message := feed.get_message(timeout=0.5)) is not None:
+            data = message["data"]
+            ends.append((data.decode() if isinstance(data, bytes) else str(data)).split("\t")[2])
+    assert len(ends) == 2, ends  # the ban, then its end: nothing for the two strikes before it
+    assert float(ends[0]) == T0 + 2 + 100.0
+    assert ends[1] == ""

@@ -46,9 +46,12 @@ local function announce_ban(key, st)
 end
 
 -- Write a ban record with expires_at e, its TTL, its index entry and its banned-set entry.
-local function store_ban(key, index, banned, st, e, now)
+-- quiet: the ban itself did not change (a strike below the threshold), so nothing is
+-- announced; a late "not banned" from an earlier strike could otherwise undo, in the
+-- writer's own view, the ban its next strike has just set there.
+local function store_ban(key, index, banned, st, e, now, quiet)
   redis.call('DEL', key)
-  announce_ban(key, st)
+  if not quiet then announce_ban(key, st) end
   if ban_empty(st) then
     redis.call('ZREM', index, key)
     redis.call('ZREM', banned, key)

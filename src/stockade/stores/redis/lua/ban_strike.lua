@@ -21,7 +21,7 @@ local offences = st.o
 if st.m ~= nil and not (st.m - now > 0) then offences = 0 end
 if #strikes < p.threshold then
   st.s, st.b, st.o = strikes, nil, offences
-  store_ban(key, index, banned, st, ban_expires_at(st, p.window), now)
+  store_ban(key, index, banned, st, ban_expires_at(st, p.window), now, true)
   return {#strikes, 0, ''}
 end
 local till = now + ban_duration(p, offences)
