@@ -491,7 +491,7 @@ def test_only_a_change_of_ban_is_announced(single: SingleServer) -> None:
     policy = BanPolicy(threshold=3, window=60.0, block_duration=100.0)
     with single.server.client() as client, client.pubsub() as feed:
         feed.subscribe(f"{prefix}changes")
-        assert feed.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+        assert feed.get_message(timeout=5)["type"] == "subscribe"
         try:
             for i in range(3):
                 store.record_strike("192.0.2.10", T0 + i, policy)
