@@ -151,8 +151,9 @@ class RuleList:
         self._gated = len(self._lengths) > _FEW_LENGTHS
         # The words indexes on headers, for excludes(): a header's value needs no facts.
         self._header_words = tuple(
-            (kind.split(" ", 1)[1][len(_HEADER_SOURCE) : -1], kind.startswith("contains_fold"), entry[2])
+            (source[len(_HEADER_SOURCE) : -1], kind.startswith("contains_fold"), entry[2])
             for kind, entry in zip(by_words, self._by_words, strict=True)
+            if (source := kind.split(" ", 1)[1]).startswith(_HEADER_SOURCE)
         )
         self._excludable = not always and all(kind.split(" ", 1)[1].startswith(_HEADER_SOURCE) for kind in by_words)
 
