@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from stockade.adapters.basic import AsyncBasicGate
-from stockade.adapters.facts import facts_from_asgi
+from stockade.adapters.facts import incoming_from_asgi
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher, starlette_routes
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
-from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike, Verdict
 from stockade.engine.settings import BanSettings
@@ -195,32 +194,10 @@ class StockadeMiddleware:
         await self.app(scope, receive, send)
 
     def _incoming(self, scope: Scope, raw_path: bytes, path: str) -> Incoming:
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")
-        decided = self.protection.resolver.resolve(str(client[0]) if client else "", headers)
-        address = decided.address
-        clock = self.clock
-
-        def make_facts() -> RequestFacts:
-            facts = facts_from_asgi(scope, now=clock.now(), client_ip=address or None, path=path)
-            facts.trusted = decided.trusted
-            return facts
-
-        method = str(scope.get("method", "GET"))
-        raw_query: bytes = scope.get("query_string", b"")
-        query = raw_query.decode("latin-1") if raw_query else ""
-        target = raw_path.decode("latin-1")
-        return Incoming(
-            make_facts=make_facts,
-            path=path,
-            client=address,
-            method=method,
-            uri=target + "?" + query if query else target,
-            query=query,
-            proto=f"HTTP/{scope.get('http_version', '1.1')}",
-            headers=headers,
-            known_route=self._detects and self._known(scope, method, path),
-        )
+        decided = self.protection.resolver.resolve(str(client[0]) if client else "", scope["headers"])
+        known_route = self._detects and self._known(scope, str(scope.get("method", "GET")), path)
+        return incoming_from_asgi(scope, raw_path, path, decided, clock=self.clock, known_route=known_route)
 
     def _known(self, scope: Scope, method: str, path: str) -> bool:
         matcher = self.routes

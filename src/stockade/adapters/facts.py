@@ -10,10 +10,14 @@ rules); without one it is the socket peer. The body is not read: adapters that n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from stockade.clock import Clock
+from stockade.core.client_ip import ClientIp
 from stockade.core.facts import RequestFacts
+from stockade.engine._async.ladder import Incoming
+from stockade.engine.settings import NO_LISTENER, Listener
 from stockade.server.settings import TlsFacts
 
 # WSGI turns these headers into CGI variables without the HTTP_ prefix.
@@ -86,6 +90,56 @@ def facts_from_asgi(
     )
 
 
+def wsgi_path_bytes(environ: Mapping[str, Any]) -> bytes:
+    """The decoded request path's bytes: PEP 3333 carries them as latin-1 characters."""
+    return (str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))).encode("latin-1")
+
+
+def wsgi_path(environ: Mapping[str, Any]) -> str:
+    """The decoded request path as the server gave it (before any normalisation), ``/`` if empty."""
+    return wsgi_path_bytes(environ).decode("utf-8", "surrogateescape") or "/"
+
+
+def incoming_from_asgi(
+    scope: Mapping[str, Any],
+    raw_path: bytes,
+    path: str,
+    decided: ClientIp,
+    *,
+    clock: Clock,
+    tls: TlsFacts | None = None,
+    listener: Listener | Callable[[], Listener] = NO_LISTENER,
+    known_route: bool = False,
+) -> Incoming:
+    """The checks' view of an ASGI request: its cheap parts now, its facts on first use.
+
+    ``raw_path`` is the raw path without the query, ``path`` the normalised one, ``decided``
+    the client the trusted-proxy rules believe.
+    """
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+
+    def make_facts() -> RequestFacts:
+        facts = facts_from_asgi(scope, now=clock.now(), client_ip=decided.address or None, path=path, tls=tls)
+        facts.trusted = decided.trusted
+        return facts
+
+    raw_query: bytes = scope.get("query_string", b"")
+    query = raw_query.decode("latin-1") if raw_query else ""
+    target = raw_path.decode("latin-1")
+    return Incoming(
+        make_facts=make_facts,
+        listener=listener,
+        path=path,
+        client=decided.address,
+        method=str(scope.get("method", "GET")),
+        uri=target + "?" + query if query else target,
+        query=query,
+        proto=f"HTTP/{scope.get('http_version', '1.1')}",
+        headers=headers,
+        known_route=known_route,
+    )
+
+
 def facts_from_wsgi(
     environ: Mapping[str, Any], *, now: float, client_ip: str | None = None, path: str | None = None
 ) -> RequestFacts:
@@ -99,9 +153,7 @@ def facts_from_wsgi(
             headers.append(("-".join(part.capitalize() for part in key[5:].split("_")), str(value)))
         elif key in _CGI_HEADERS and value:
             headers.append((_CGI_HEADERS[key], str(value)))
-    # PEP 3333 carries the decoded path as latin-1 characters of its bytes.
-    path_bytes = (str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))).encode("latin-1")
-    given_path = path_bytes.decode("utf-8", "surrogateescape") or "/"
+    given_path = wsgi_path(environ)
     query = str(environ.get("QUERY_STRING", ""))
     raw_target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
     protocol = str(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))

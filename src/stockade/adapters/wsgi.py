@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stockade.adapters.basic import BasicGate
-from stockade.adapters.facts import facts_from_wsgi
+from stockade.adapters.facts import facts_from_wsgi, wsgi_path, wsgi_path_bytes
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher
 from stockade.clock import Clock, SystemClock
@@ -137,9 +137,8 @@ class StockadeWSGI:
         """
         environ[CHECKED] = True
         ladder = self.process.ladder()
-        raw_path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
         try:
-            path = normalize_path(raw_path.encode("latin-1") or b"/")
+            path = normalize_path(wsgi_path_bytes(environ) or b"/")
         except BadPath:
             return _refusal(_BAD_REQUEST, environ)
         request = self._incoming(environ, path)
@@ -171,8 +170,7 @@ class StockadeWSGI:
         query = str(environ.get("QUERY_STRING", ""))
         target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
         if not target:  # the path as the server decoded it, before normalisation, for detection
-            given = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
-            given = given.encode("latin-1").decode("utf-8", "surrogateescape") or "/"
+            given = wsgi_path(environ)
             target = given + "?" + query if query else given
         authorization = environ.get("HTTP_AUTHORIZATION")
         return Incoming(

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from stockade.adapters.facts import facts_from_asgi
+from stockade.adapters.facts import incoming_from_asgi
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
 from stockade.core.client_ip import ClientIp
-from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import Incoming, Verdict
 from stockade.errors import ConfigError, StockadeError, StoreError
@@ -295,43 +294,18 @@ class StockadeApp:
         await self._serve_file(path, send, head=head)
 
     def _incoming(
-        self,
-        scope: Scope,
-        raw_path: bytes,
-        path: str,
-        decided: ClientIp,
-        *,
-        connection: ConnectionFacts | None,
+        self, scope: Scope, raw_path: bytes, path: str, decided: ClientIp, *, connection: ConnectionFacts | None
     ) -> Incoming:
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.warnings.observe(decided)
-        clock = self.clock
-
-        def make_facts() -> RequestFacts:
-            facts = facts_from_asgi(
-                scope,
-                now=clock.now(),
-                client_ip=decided.address or None,
-                path=path,
-                tls=connection.tls if connection is not None else None,
-            )
-            facts.trusted = decided.trusted
-            return facts
-
-        raw_query: bytes = scope.get("query_string", b"")
-        query = raw_query.decode("latin-1") if raw_query else ""
-        target = raw_path.decode("latin-1")
-        return Incoming(
-            make_facts=make_facts,
+        return incoming_from_asgi(
+            scope,
+            raw_path,
+            path,
+            decided,
+            clock=self.clock,
+            tls=connection.tls if connection is not None else None,
             # The listener keys the lockout: looked up only when a directory's gate asks.
             listener=lambda: self.listeners.lookup(scope.get("server")),
-            path=path,
-            client=decided.address,
-            method=scope["method"],
-            uri=target + "?" + query if query else target,
-            query=query,
-            proto=f"HTTP/{scope.get('http_version', '1.1')}",
-            headers=headers,
         )
 
     async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:
