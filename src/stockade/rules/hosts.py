@@ -75,9 +75,14 @@ class HostTable:
             raise ConfigError(None, issues)
         self.default_product = default_product
 
+    @property
+    def reads_host(self) -> bool:
+        """False when every request gets the default product, whatever its Host."""
+        return bool(self.exact or self.wildcards)
+
     def product(self, host: str) -> str | None:
         """The product of a request with this Host header (port and case ignored), or None."""
-        if not self.exact and not self.wildcards:
+        if not self.reads_host:
             return self.default_product
         name = _key(strip_port(host))
         product = self.exact.get(name)

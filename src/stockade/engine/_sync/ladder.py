@@ -223,7 +223,6 @@ class Ladder:
         self.block = block
         self.hosts = hosts
         self.gates = dict(gates or {})
-        self._directories = bool(self.gates)  # only a gate can refuse here
         settings = guard.bans.settings
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in settings.resp_headers]
         self._ban_headers = (
@@ -248,8 +247,7 @@ class Ladder:
             product = request.product
             if product is None and self.hosts is not None:
                 hosts = self.hosts
-                # Without host entries every request is the default product: no Host to read.
-                product = hosts.product(request.host) if hosts.exact or hosts.wildcards else hosts.default_product
+                product = hosts.product(request.host) if hosts.reads_host else hosts.default_product
             # A product given with the request (replay's override) wins; "" is a product too, as in BFE.
             decision = self.block.table.check_request(request, product)
             if decision.closes:
@@ -258,7 +256,7 @@ class Ladder:
         # 4. Detection: a probe counts a strike (and may ban); the request goes on.
         malicious = None if exempt else bans.detect(ip, request, known_route=request.known_route)
         # 5. Lockout directories.
-        directory = self.guard.protecting(path) if self._directories else None
+        directory = self.guard.protecting(path) if self.gates else None  # only a gate can refuse here
         if directory is not None:
             gate = self.gates.get(directory.path)
             refusal = gate.check(self.guard, request) if gate is not None else None
