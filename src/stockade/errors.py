@@ -238,13 +238,16 @@ class BanError(StockadeError):
 class InvalidIpAddress(BanError, ValueError):
     """``ip_address_status`` and the ban API were given no address, or something that is not one."""
 
-    def __init__(self, value: object) -> None:
-        super().__init__(value)
+    def __init__(self, value: object, reason: str | None = None) -> None:
+        super().__init__(value, reason)
         self.value = value
+        self.reason = reason
 
     def __str__(self) -> str:
         if self.value is None or self.value == "":
             return "invalid_ip_address: no client address"
+        if self.reason is not None:
+            return f"invalid_ip_address: {self.value!r} {self.reason}"
         return f"invalid_ip_address: {self.value!r} is not an IP address or network"
 
 

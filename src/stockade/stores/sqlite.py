@@ -389,6 +389,21 @@ class SQLiteStore(TransitionStore):
             ),
         )
 
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        row = self._conn.execute(
+            "SELECT failures, blocked_until, auth_until, reservations, expires_at FROM lockout"
+            " WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
+            (key.directory, key.user, key.client, key.port, key.address or ""),
+        ).fetchone()
+        return None if row is None else (_state(row[:4]), float(row[4]))
+
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        row = self._conn.execute(
+            "SELECT key, strikes, banned_until, offences, remember_until, network, expires_at FROM bans WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else (_ban_state(row), float(row[6]), bool(row[5]))
+
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
         rows = self._conn.execute(_DUMP_BANS).fetchall()
         return iter([(str(row[0]), _ban_state(row), float(row[6]), bool(row[5])) for row in rows])
