@@ -27,7 +27,6 @@ from stockade.config import load_config
 from stockade.engine import Guard, Listener
 from stockade.stores import open_store
 from stockade.stores.sqlite import MIGRATIONS
-from tests.integration import callbacks
 
 REPO = Path(__file__).resolve().parents[2]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -125,12 +124,8 @@ def test_block_list_unblock(config: Path) -> None:
     assert (again.returncode, again.stdout) == (1, "")
     assert again.stderr == "error: not_blocked: user 'alice' is not blocked in '/secure'\n"
 
-    # Callbacks of the directory fire from the CLI process; API unblocks reach only the audit log.
-    events = callbacks.read(config.parent / "events.jsonl")
-    assert [(e["what"], e["directory"], e["data"]) for e in events] == [
-        ("user_block", "/secure", {"user": "alice", "seconds": 120.0, "until": events[0]["data"]["until"], "by": "api"})
-    ]
-    assert str(events[0]["data"]["until"]).endswith("Z")
+    # Administration never imports the callback module: the events reach the audit log only.
+    assert not (config.parent / "events.jsonl").exists()
     audit = [json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()]
     assert [(a["what"], a["user"], a["directory"]) for a in audit] == [
         ("user_block", "alice", "/secure"),
@@ -243,7 +238,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (("users", "block", "alice", "-c", "{config}"), "Missing option '--dir'."),
         (("users", "block", "-c", "{config}", "--dir", "/secure"), "Missing argument 'USER'."),
         (("users", "block", "alice", "-c", "{config}", "--dir"), "Option '--dir' requires an argument."),
-        (("check",), "Missing option '-c' / '--config'."),
+        (("check",), "no configuration file: give -c FILE, set STOCKADE_CONFIG, or create ./stockade.toml"),
         (("check", "-c", "{config}", "--bogus"), "No such option '--bogus'."),
         (("check", "--conf", "{config}"), "No such option '--conf'. Did you mean '--config'?"),
         (("check", "-c", "{config}", "extra"), "Got unexpected extra argument (extra)"),
@@ -258,8 +253,14 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
-    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    message: str,
 ) -> None:
+    monkeypatch.delenv("STOCKADE_CONFIG", raising=False)
+    monkeypatch.chdir(config.parent.parent)  # no stockade.toml here
     code, out, err = run_main(capsys, *(a.format(config=config) for a in args))
     assert (code, out) == (2, "")
     assert err == f"error: {message}\n"
@@ -372,3 +373,121 @@ def test_check_never_creates_or_migrates_the_data_file(config: Path) -> None:
     with closing(sqlite3.connect(f"{data.as_uri()}?mode=ro", uri=True)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (0,)
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("other",)]
+
+
+# -- where the configuration comes from; administration without callbacks ----------------------
+
+
+def _bare(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``stockade ARGS`` without ``-c``, with ``env`` added to (and STOCKADE_CONFIG removed from) the environment."""
+    base = {k: v for k, v in os.environ.items() if k != "STOCKADE_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "stockade", *args],
+        capture_output=True,
+        text=True,
+        env={**base, "PYTHONPATH": str(REPO), **env},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_config_comes_from_c_then_the_environment_then_the_current_directory(config: Path) -> None:
+    elsewhere = config.parent / "elsewhere"
+    elsewhere.mkdir()
+    result = _bare(["check"], elsewhere, STOCKADE_CONFIG=str(config))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{config}: OK\n")
+    result = _bare(["check"], config.parent)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{config}: OK\n")
+    other = elsewhere / "other.toml"
+    other.write_text(CONFIG.replace("users.htpasswd", "../users.htpasswd").replace("state.db", "../state.db"))
+    result = _bare(["check", "-c", str(other)], config.parent, STOCKADE_CONFIG=str(config))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{other}: OK\n")
+    result = _bare(["users", "list-blocked"], elsewhere)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: no configuration file: give -c FILE, set STOCKADE_CONFIG, or create ./stockade.toml\n"
+    )
+    result = _bare(["check"], elsewhere, STOCKADE_CONFIG=str(elsewhere / "absent.toml"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{elsewhere}/absent.toml: ")
+
+
+def test_administration_never_imports_the_callback_modules(config: Path) -> None:
+    config.write_text(
+        CONFIG.replace("tests.integration.callbacks:record", "no_such_module_anywhere:record")
+        + "[bans]\ncallback = 'tests.integration.callbacks:record'\n"
+    )
+    assert run(config, "users", "block", "alice", "--dir", "/secure").returncode == 0
+    assert run(config, "users", "list-blocked").returncode == 0
+    assert run(config, "ip", "ban", "192.0.2.1").returncode == 0
+    result = run(config, "ip", "unban", "192.0.2.1")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "unbanned 192.0.2.1\n", "")
+    result = run(config, "users", "unblock", "alice")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert not (config.parent / "events.jsonl").exists()  # the bans' callback module was never imported
+    audit = [json.loads(line)["what"] for line in (config.parent / "audit.jsonl").read_text().splitlines()]
+    assert audit == ["user_block", "ip_block", "ip_unblock", "user_unblock"]
+    # check does import them, and says which one is missing.
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert "directory[0].callback: cannot load callback: cannot import module 'no_such_module_anywhere'" in (
+        result.stderr
+    )
+
+
+def test_users_unblock_all(config: Path) -> None:
+    assert run(config, "users", "unblock", "--all").stdout == "no blocked users\n"
+    for user, directory in (("alice", "/secure"), ("bob", "/secure"), ("bob", "/admin")):
+        assert run(config, "users", "block", user, "--dir", directory).returncode == 0
+    result = run(config, "users", "unblock", "--all", "--dir", "/secure")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        "unblocked alice in /secure on 127.0.0.1:8080\nunblocked bob in /secure on 127.0.0.1:8080\n"
+    )
+    assert [(e["user"], e["dir"]) for e in blocked(config)] == [("bob", "/admin")]
+    result = run(config, "users", "unblock", "--all")
+    assert result.stdout == "unblocked bob in /admin on 127.0.0.1:8080\n"
+    assert blocked(config) == []
+    for args in (("users", "unblock"), ("users", "unblock", "alice", "--all")):
+        result = run(config, *args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: give USER or --all, not both\n")
+
+
+def test_version_imports_no_command_and_nothing_heavy() -> None:
+    """``stockade --version`` loads only the entry point: no command, no server, no pydantic.
+
+    What ``import stockade`` itself loads (the public API) is the baseline; the command
+    adds click and its own entry point, nothing else.
+    """
+    probe = (
+        "import sys, stockade\n"
+        "base = set(sys.modules)\n"
+        "from stockade.cli.main import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0\n"
+        "print(' '.join(sorted(set(sys.modules) - base)))\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=True,
+    )
+    version, added, loaded = result.stdout.splitlines()
+    assert version == f"stockade, version {__version__}"
+    assert {name for name in added.split() if name.startswith("stockade")} == {
+        "stockade.cli",
+        "stockade.cli.exits",
+        "stockade.cli.main",
+    }
+    heavy = ("pydantic", "prometheus_client", "uvicorn", "redis", "httptools", "stockade.config", "stockade.server")
+    assert [name for name in loaded.split() if name.split(".")[0] in heavy or name.startswith(heavy)] == []

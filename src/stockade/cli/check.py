@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, load, one_line
+from stockade.cli.common import config_option, load, one_line
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.config import Config, ProtectedDirectory
 from stockade.errors import ConfigError, ConfigIssue
 from stockade.stores.sqlite import MIGRATIONS, parse_sqlite_url

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, load
+from stockade.cli.common import config_option, load
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.errors import InvalidArgument, StoreError
 from stockade.replay import Replay
 

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, load
+from stockade.cli.common import config_option, load
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.clock import SystemClock
 from stockade.config import Config
 from stockade.errors import InvalidArgument, StoreError
@@ -125,7 +126,7 @@ def _open(url: str) -> LockoutStore:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(config_path: Path, as_json: bool) -> None:
     """The configured store: latency, local view, blocked users."""
-    config = load(config_path)
+    config = load(config_path, admin=True)
     # The change feed logs a lost connection for servers' logs; here the one-line error says it.
     logging.getLogger("stockade.store").addHandler(logging.NullHandler())
     logging.getLogger("stockade.store").propagate = False

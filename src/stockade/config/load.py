@@ -169,17 +169,24 @@ class Config:
 
 
 def load_config(
-    path: str | Path, *, callbacks: Mapping[str, EventCallback] | None = None, load_block: bool = True
+    path: str | Path,
+    *,
+    callbacks: Mapping[str, EventCallback] | None = None,
+    load_block: bool = True,
+    import_callbacks: bool = True,
 ) -> Config:
     """Read and validate ``path``; raises :class:`ConfigError` listing every problem.
 
     ``callbacks`` maps names used in ``callback = ...`` to callables, for callers that
     pass functions instead of import paths. ``load_block=False`` only checks that the
     mod_block files exist, for commands that do not use them (a blocklist of a million
-    entries takes seconds to load).
+    entries takes seconds to load). ``import_callbacks=False`` never imports a callback
+    module (the settings then have no callbacks), for administration commands that must
+    work even when a callback's module is missing and for backtests that must not call them.
     """
     path = Path(path).absolute()
-    return _Loader(path, callbacks or {}, load_block=load_block).load(_read_toml(path))
+    loader = _Loader(path, callbacks or {}, load_block=load_block, import_callbacks=import_callbacks)
+    return loader.load(_read_toml(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -247,9 +254,17 @@ def _keys(model: type[Section]) -> list[str]:
 class _Loader:
     """One load: the issues found so far and the files already read."""
 
-    def __init__(self, path: Path, callbacks: Mapping[str, EventCallback], *, load_block: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        callbacks: Mapping[str, EventCallback],
+        *,
+        load_block: bool = True,
+        import_callbacks: bool = True,
+    ) -> None:
         self.path = path
         self.load_block = load_block
+        self.import_callbacks = import_callbacks
         self.base = path.parent
         self.callbacks = callbacks
         self.issues: list[ConfigIssue] = []
@@ -722,6 +737,8 @@ class _Loader:
             given = self.callbacks.get(name)
             if given is not None:
                 functions.append(given)
+                continue
+            if not self.import_callbacks:
                 continue
             try:
                 functions.append(resolve_callback(name))
