@@ -195,11 +195,15 @@ class RuleFileError(BlockFileError):
         rule: int | None = None,
         name: str | None = None,
         cause: StockadeError | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(file, message, line=line, product=product, rule=rule, name=name)
         self.cause = cause
+        self.reason = reason  # what a person needs beyond BFE's words (an empty file's "EOF")
 
     def __str__(self) -> str:
+        if self.reason is not None:
+            return f"{self._where()}: {self.reason}"
         if self.cause is None:
             return f"{self._where()}: {self.message}"
         return f"{self.file}: product {self.product!r}, rule {self.rule} (name {self.name!r}): condition: {self.cause}"
