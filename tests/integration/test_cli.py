@@ -169,13 +169,19 @@ def test_unknown_directory(config: Path, args: tuple[str, ...]) -> None:
 
 def test_bad_config_exits_2_with_one_line(config: Path) -> None:
     config.write_text(CONFIG.replace("block_time = 2", "block_time = -2\nmax_retries = 'x'"))
-    for args in (("check",), ("users", "list-blocked")):
-        result = run(config, *args)
-        assert (result.returncode, result.stdout) == (2, "")
-        assert result.stderr == (
-            f"{config}: 2 problems: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x'); "
-            'directory[0].block_time: expected a number >= 0 or "infinity" (got -2)\n'
-        )
+    result = run(config, "users", "list-blocked")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"{config}: 2 problems: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x'); "
+        'directory[0].block_time: expected a number >= 0 or "infinity" (got -2)\n'
+    )
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"{config}: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x')",
+        f'{config}: directory[0].block_time: expected a number >= 0 or "infinity" (got -2)',
+        f"{config}: 2 problems",
+    ]
 
 
 def test_check_ok(config: Path) -> None:
@@ -199,10 +205,11 @@ def test_check_names_the_bad_htpasswd_line(config: Path) -> None:
     result = run(config, "check")
     assert (result.returncode, result.stdout) == (2, "")
     htpasswd = config.parent / "users.htpasswd"
-    assert result.stderr == (
-        f"{config}: 2 problems: directory[0].auth_user_file: {htpasswd}:2: expected 'user:hash'; "
-        f"directory[1].auth_user_file: {htpasswd}:2: expected 'user:hash'\n"
-    )
+    assert result.stderr.splitlines() == [
+        f"{config}: directory[0].auth_user_file: {htpasswd}:2: expected 'user:hash'",
+        f"{config}: directory[1].auth_user_file: {htpasswd}:2: expected 'user:hash'",
+        f"{config}: 2 problems",
+    ]
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
@@ -491,3 +498,103 @@ def test_version_imports_no_command_and_nothing_heavy() -> None:
     }
     heavy = ("pydantic", "prometheus_client", "uvicorn", "redis", "httptools", "stockade.config", "stockade.server")
     assert [name for name in loaded.split() if name.split(".")[0] in heavy or name.startswith(heavy)] == []
+
+
+# -- check: every problem, one a line, in one pass ---------------------------------------------
+
+EVERYTHING_WRONG = """
+[server]
+listen = "127.0.0.1:8080"
+upstream = { url = "ftp://backend" }
+[store]
+url = "sqlite:///state.db"
+[audit]
+json = "a-file/audit.jsonl"
+text = "security.log"
+[admin]
+token_file = "missing-token"
+[bans]
+window = -1
+rules = ["builtin", "nope"]
+callback = "no_such_module_anywhere:record"
+additional_rules = [{ name = "x", cond = 'req_path_in("/a", false) &&' }]
+[block]
+rules = "block_rules.data"
+ip_blocklist = "ip_blocklist.data"
+[[directory]]
+path = "/secure"
+auth_user_file = "users.htpasswd"
+max_retries = "x"
+"""
+
+
+def test_check_lists_every_problem_one_a_line_in_one_pass(tmp_path: Path) -> None:
+    (tmp_path / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\n")
+    (tmp_path / "a-file").write_text("an audit path under a regular file must fail check, not only serve")
+    (tmp_path / "state.db").write_bytes(b"this is not a database" * 100)
+    rule = {"Name": "r", "Cond": 'req_path_in("/a", false) &&', "Action": {"Cmd": "CLOSE", "Params": []}}
+    (tmp_path / "block_rules.data").write_text(json.dumps({"Version": "1", "Config": {"global": [rule]}}))
+    (tmp_path / "ip_blocklist.data").write_text("192.0.2.1\nbad\n")
+    config = tmp_path / "stockade.toml"
+    config.write_text(EVERYTHING_WRONG)
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    names = "env_file, vcs_metadata, secret_files, dotfiles, backup_files, cms_admin, script_extensions,"
+    names += " path_traversal, system_files, shell_injection, sql_injection, xss_markers"
+    condition = 'req_path_in("/a", false) &&'
+    c = f"{config}: "
+    assert result.stderr.splitlines() == [
+        c + "server.upstream: expected http://host:port or http://host:port/base/path (got 'ftp://backend')",
+        c + f"store.url: {tmp_path}/state.db: not a usable SQLite data file: file is not a database",
+        c + f"audit.json: expected a file in a directory: {tmp_path}/a-file is not a directory"
+        " (got 'a-file/audit.jsonl')",
+        c + f"admin.token_file: cannot read the token: No such file or directory (got '{tmp_path}/missing-token')",
+        c + "bans.window: expected a number of seconds > 0 (got -1)",
+        c + f"bans.rules[1]: unknown rule: expected \"builtin\" or one of {names} (got 'nope')",
+        c + "bans.additional_rules[0].cond: 1:28 syntax error",
+        f"    {condition}",
+        "    " + " " * len(condition) + "^",
+        c + "bans.callback: cannot load callback: cannot import module 'no_such_module_anywhere':"
+        " No module named 'no_such_module_anywhere' (got 'no_such_module_anywhere:record')",
+        c + f"block.ip_blocklist: {tmp_path}/ip_blocklist.data:2: not an IP address, a CIDR or a 'start end' range:"
+        " 'bad'",
+        c + f"block.rules: {tmp_path}/block_rules.data: product 'global', rule 0 (name 'r'): condition:"
+        " 1:28 syntax error",
+        f"    {condition}",
+        "    " + " " * len(condition) + "^",
+        c + "directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x')",
+        c + "11 problems",
+    ]
+
+
+def test_check_splits_the_problems_of_mod_block_conf(tmp_path: Path) -> None:
+    (tmp_path / "conf" / "mod_block").mkdir(parents=True)
+    conf = tmp_path / "conf" / "mod_block" / "mod_block.conf"
+    conf.write_text("[basic]\nProductRulePath = a.data\nbogus = 1\n[other]\nx = 1\n")
+    config = tmp_path / "stockade.toml"
+    config.write_text('[block]\nconf = "conf/mod_block/mod_block.conf"\n')
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'{config}: block.conf: {conf}:3:1: can\'t store data at section "Basic", variable "bogus"',
+        f'{config}: block.conf: {conf}:4:1: can\'t store data at section "other"',
+        f"{config}: 2 problems",
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_check_refuses_files_it_could_not_write(config: Path) -> None:
+    logs = config.parent / "logs"
+    logs.mkdir()
+    (logs / "audit.jsonl").write_text("")
+    (logs / "audit.jsonl").chmod(0o444)
+    config.write_text(CONFIG.replace('json = "audit.jsonl"', 'json = "logs/audit.jsonl"\ntext = "ro/security.log"'))
+    (config.parent / "ro").mkdir(mode=0o555)
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{config}: audit.json: {logs}/audit.jsonl is not writable",
+        f"{config}: audit.text: cannot create {config.parent}/ro/security.log:"
+        f" the directory {config.parent}/ro is not writable",
+        f"{config}: 2 problems",
+    ]

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -119,6 +119,26 @@ _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
 _READS = frozenset(
     {"list_blocked", "list_auth", "peek_success", "export", "ping", "find_ban", "ban_state", "list_bans"}
 )
+
+
+def inspect_data_file(path: Path) -> tuple[int, str]:
+    """The schema version of the SQLite data file at ``path`` and what is wrong with it (``""``: nothing).
+
+    The file is opened read-only; SQLite may still create the ``-wal`` and ``-shm`` files
+    beside a WAL database, as it does for any reader.
+    """
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+            # The first 3 problems, each on one line (SQLite puts a newline inside some).
+            problems = [" ".join(str(row[0]).split("\n")) for row in conn.execute("PRAGMA quick_check(3)")]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        return 0, f"not a usable SQLite data file: {exc}"
+    if problems != ["ok"]:
+        return version, "PRAGMA quick_check failed: " + "; ".join(problems)
+    if version > len(MIGRATIONS):
+        return version, f"schema version {version} is newer than this stockade ({len(MIGRATIONS)})"
+    return version, ""
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
