@@ -461,7 +461,7 @@ def test_users_unblock_all(config: Path) -> None:
     assert blocked(config) == []
     for args in (("users", "unblock"), ("users", "unblock", "alice", "--all")):
         result = run(config, *args)
-        assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: give USER or --all, not both\n")
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: give USER or --all (one of them)\n")
 
 
 def test_version_imports_no_command_and_nothing_heavy() -> None:

@@ -88,8 +88,8 @@ def test_a_warning_counts_what_a_server_recorded(config: Path) -> None:
             1,
             "error: invalid_ip_address: '2001:db8::1/64' has host bits set: the network is 2001:db8::/64\n",
         ),
-        (("unban",), 2, "error: give ADDRESS_OR_CIDR or --all, not both\n"),
-        (("unban", "192.0.2.1", "--all"), 2, "error: give ADDRESS_OR_CIDR or --all, not both\n"),
+        (("unban",), 2, "error: give ADDRESS_OR_CIDR or --all (one of them)\n"),
+        (("unban", "192.0.2.1", "--all"), 2, "error: give ADDRESS_OR_CIDR or --all (one of them)\n"),
         (("unban", "192.0.2.200"), 1, "error: not_banned: '192.0.2.200' is not banned\n"),
     ],
 )

@@ -79,7 +79,7 @@ def ban(target: str, config_path: Path, seconds: float | None, force: bool) -> N
 def unban(target: str | None, config_path: Path, every: bool) -> None:
     """Lift the ban of an address or a network, or every ban (--all)."""
     if (target is None) == (not every):
-        fail("error: give ADDRESS_OR_CIDR or --all, not both", EXIT_CONFIG)
+        fail("error: give ADDRESS_OR_CIDR or --all (one of them)", EXIT_CONFIG)
     with open_guard(load(config_path, admin=True)) as guard:
         if target is not None:
             lifted = guard.unblock_ip_address(target)

@@ -72,7 +72,7 @@ def block(user: str, config_path: Path, directory: str, seconds: float | None) -
 def unblock(user: str | None, config_path: Path, directory: str | None, every: bool) -> None:
     """Remove USER's blocks (or every block: --all) in a directory, or in every directory."""
     if (user is None) == (not every):
-        fail("error: give USER or --all, not both", EXIT_CONFIG)
+        fail("error: give USER or --all (one of them)", EXIT_CONFIG)
     with open_guard(load(config_path, admin=True)) as guard:
         removed = guard.unblock_user(user, directory) if user is not None else guard.unblock_all_users(directory)
     for entry in removed:
