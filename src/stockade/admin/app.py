@@ -8,6 +8,10 @@ constant time and never kept in clear. Answers are JSON; errors are ``{"error": 
 "message": text}`` with 400, 401, 404, 405, 409 or 413, and 503 while the store fails. Each
 mutating call (block, unblock, ban, unban, reload) is written to the audit log with who
 made it, what it asked and how it ended.
+
+Other applications can be mounted under a path prefix (:meth:`AdminApp.mount`; the
+console at ``/ui``): they answer on the same listener and do their own authentication, and
+run the API's routes in process with :meth:`AdminApp.call`.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
     from stockade.server.settings import AdminSettings
 
 Reload = Callable[[], Awaitable[dict[str, Any]]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Handler = Callable[["Request"], Awaitable[tuple[int, object]]]
 
 # The token has no name of its own; the audit log calls its holder this.
@@ -118,6 +123,7 @@ class AdminApp:
         self._token = BearerToken(settings.token)
         directories = sorted(normalize_directory(d.path) for d in guard.settings.directories)
         self._description = Raw(dump_json(openapi(tuple(directories))), JSON_TYPE)
+        self.mounts: dict[str, ASGIApp] = {}
         self.routes: dict[str, dict[str, Route]] = {
             "/health": {"GET": Route(self._health, auth=False)},
             "/openapi.json": {"GET": Route(self._openapi_json, auth=False)},
@@ -147,6 +153,10 @@ class AdminApp:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
+        for prefix, mounted in self.mounts.items():
+            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                await mounted(scope, receive, send)
+                return
         methods = self.routes.get(scope["path"])
         route = methods.get(scope["method"]) if methods else None
         try:
@@ -161,6 +171,34 @@ class AdminApp:
             await send_json(send, error.status, error.body(), error.headers)
             return
         await self._answer(route, Request(scope, receive), send)
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Answer every path under ``prefix`` (``/ui``) with ``app``, which authenticates by itself."""
+        self.mounts[prefix.rstrip("/")] = app
+
+    async def call(
+        self, method: str, path: str, body: Mapping[str, object] | None = None, *, by: str = ADMIN
+    ) -> tuple[int, object]:
+        """Run one route in process for a caller already authenticated as ``by``, audited as the API's calls are.
+
+        Returns the status and the body the API would answer (``{"error": ..., "message": ...}``
+        for an error).
+        """
+        route = self.routes[path][method]
+        payload = dump_json(dict(body or {}))
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": []}
+        request = Request(scope, receive)
+        try:
+            status, result = await route.handler(request)
+        except ApiError as error:
+            status, result = error.status, error.body()
+        if route.audit is not None and self.audit is not None:
+            self.audit.admin_call(self.guard.clock.now(), by, route.audit, request.args, status)
+        return status, result
 
     async def _answer(self, route: Route, request: Request, send: Send) -> None:
         try:

@@ -95,3 +95,35 @@ class Attempt:
     until: float | None = None
     request: str | None = None
     settled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BanDetail:
+    """One ban record as the console lists it: banned or in the warning state, with its escalation.
+
+    ``until`` is the ban's end (``math.inf`` for ever), ``None`` when not banned; ``strikes``
+    the malicious requests counted inside the window, the last at ``last_strike``;
+    ``offences`` the automatic bans remembered for escalation (the next ban lasts longer).
+    """
+
+    key: str  # an address, an IPv6 prefix (``2001:db8::/64``) or a network banned by hand
+    network: bool
+    until: float | None
+    strikes: int
+    last_strike: float | None
+    offences: int
+
+    @property
+    def banned(self) -> bool:
+        return self.until is not None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ip": self.key,
+            "network": self.network,
+            "banned": self.banned,
+            "until": iso_utc(self.until) if self.until is not None else None,
+            "strikes": self.strikes,
+            "last_strike": iso_utc(self.last_strike),
+            "offences": self.offences,
+        }

@@ -105,6 +105,7 @@ class StockadeApp:
                 self.site = await asyncio.to_thread(self._open)
                 self._settle_heap()
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
+                self._tasks.append(asyncio.create_task(self.metrics.keep_timeline(self.clock, lambda: self.guard)))
                 if self.site.block is not None and self.config.block is not None and self.config.block.watch:
                     self._tasks.append(asyncio.create_task(self._watch_block(self.site)))
             return self.site
@@ -153,6 +154,7 @@ class StockadeApp:
                 config = await asyncio.to_thread(load_config, self.config.path)
             except ConfigError as exc:
                 self.metrics.reload_errors.inc()
+                self.metrics.reloads.failed(self.clock.now(), exc)
                 log.error("reload refused, the configuration in force stays: %s", exc)
                 return {"reload": "error", "error": str(exc)}
             if config.store_url != old.config.store_url:
@@ -165,6 +167,7 @@ class StockadeApp:
             del old
             self._settle_heap()
             log.info("reloaded %s", config.path)
+            self.metrics.reloads.succeeded(self.clock.now())
             return {"reload": "ok"}
 
     def _settle_heap(self) -> None:
@@ -275,6 +278,7 @@ class StockadeApp:
         decided = site.resolver.resolve(str(client[0]) if client else "", scope["headers"])
         request = self._incoming(scope, raw_path, path, decided, connection=connection)
         verdict = await site.ladder.decide(request)
+        self.metrics.observe_verdict(verdict)
         if verdict.action != "pass":
             await self._refuse(verdict, connection, send, head=head)
             return

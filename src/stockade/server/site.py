@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from stockade.admin import AdminApp
 from stockade.clock import Clock
 from stockade.config import Config
+from stockade.console import mount_console
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.directories import DirectoryTable
 from stockade.engine import AsyncGuard
@@ -125,6 +126,7 @@ def build_site(
             audit=audit,
             counters=counters,
         )
+        mount_console(admin, config, block)
     return Site(
         config=config,
         guard=guard,

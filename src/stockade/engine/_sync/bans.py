@@ -32,7 +32,7 @@ from stockade.core.facts import RequestFacts
 from stockade.engine.events import EventBus
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import BanSettings, ResponseRule
-from stockade.engine.views import WarnedIp, iso_utc
+from stockade.engine.views import BanDetail, WarnedIp, iso_utc
 from stockade.errors import InvalidIpAddress, NotBanned, StoreError
 from stockade.netaddr import normalize_ip
 from stockade.stores._sync.protocol import LockoutStore
@@ -277,6 +277,28 @@ class Bans:
             if status.verdict == "warning":
                 warned.append(WarnedIp(record.key, status.count, max(record.state.strikes)))
         return warned
+
+    def list_ban_records(self) -> list[BanDetail]:
+        """Every key banned or in the warning state, with its strikes and escalation, sorted by key.
+
+        Like :meth:`list_warning_ips` this reads every ban record of the store: for the
+        console and the administration, not for the request path.
+        """
+        now = self.clock.now()
+        found: list[BanDetail] = []
+        for record in self.store.export_bans(now):
+            if "|" in record.key:
+                continue
+            state = record.state
+            status = bans.status(state, now, self.policy)
+            if status.verdict == "safe":
+                continue
+            until = state.banned_until if status.verdict == "blocked" else None
+            offences = state.offences if state.remember_until is None or state.remember_until - now > 0 else 0
+            strikes = 0 if status.verdict == "blocked" else status.count
+            last = max(state.strikes) if state.strikes else None
+            found.append(BanDetail(record.key, record.network, until, strikes, last, offences))
+        return sorted(found, key=lambda detail: detail.key)
 
     def sweep(self) -> int:
         """Lift ended bans; each fires ``ip_unblock`` exactly once. Returns how many."""
