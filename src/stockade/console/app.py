@@ -27,7 +27,18 @@ from stockade.admin.http import ApiError, BearerToken, Disconnected, Receive, Sc
 from stockade.console import audit, bans, lockouts, overview, reload, rules
 from stockade.console.forms import FormError, cookies, header, parse_fields
 from stockade.console.session import LIFETIME, Sessions, login_nonce, same_value
-from stockade.console.web import PREFIX, SECURITY_HEADERS, Caller, Parts, Reply, Request, environment, redirect, render, url
+from stockade.console.web import (
+    PREFIX,
+    SECURITY_HEADERS,
+    Caller,
+    Parts,
+    Reply,
+    Request,
+    environment,
+    redirect,
+    render,
+    url,
+)
 
 if TYPE_CHECKING:
     from stockade.admin import AdminApp
@@ -79,7 +90,9 @@ class Console:
             templates=environment(),
         )
         self._token = BearerToken(token)
-        self._static = {name: resources.files("stockade.console").joinpath("static", name).read_bytes() for name in STATIC}
+        self._static = {
+            name: resources.files("stockade.console").joinpath("static", name).read_bytes() for name in STATIC
+        }
 
     def __repr__(self) -> str:
         return f"<Console over {self.parts.admin!r}>"
@@ -101,12 +114,11 @@ class Console:
         now = parts.guard.clock.now()
         secure = scope.get("scheme") == "https"
         headers = header_list(scope)
+        bad_query: FormError | None = None
         try:
             query = parse_fields(bytes(scope.get("query_string") or b""))
         except FormError as exc:
             query, bad_query = {}, exc
-        else:
-            bad_query = None
         request = Request("GET" if method == "HEAD" else method, sub, query, {}, None, now, secure)
         if sub == "":
             return redirect(PREFIX + "/")
@@ -117,7 +129,9 @@ class Console:
         try:
             request.caller = self._caller(headers, now)
         except ApiError as error:
-            return Reply(error.status, error.message.encode() + b"\n", b"text/plain; charset=utf-8", list(error.headers))
+            return Reply(
+                error.status, error.message.encode() + b"\n", b"text/plain; charset=utf-8", list(error.headers)
+            )
         if request.caller is None:
             if request.method == "GET":
                 return redirect(url("/login", next=sub if sub in ROUTES else "/"))
@@ -154,9 +168,7 @@ class Console:
         session = self.parts.sessions.verify(cookies(headers).get(COOKIE), now)
         return Caller("console", session) if session is not None else None
 
-    async def _read_form(
-        self, request: Request, headers: list[tuple[bytes, bytes]], receive: Receive
-    ) -> Reply | None:
+    async def _read_form(self, request: Request, headers: list[tuple[bytes, bytes]], receive: Receive) -> Reply | None:
         """Read the form of an action, and refuse it without a valid CSRF token (sessions only)."""
         kind = (header(headers, b"content-type") or "").split(";")[0].strip().lower().encode()
         try:
@@ -177,7 +189,9 @@ class Console:
             return self._refused(request, 403, "Refused: the request comes from another site.")
         given = request.form.get("csrf") or header(headers, b"x-csrf-token")
         if not self.parts.sessions.csrf_matches(caller.session, given):
-            return self._refused(request, 403, "Refused: the form is stale or forged (bad CSRF token). Reload the page.")
+            return self._refused(
+                request, 403, "Refused: the form is stale or forged (bad CSRF token). Reload the page."
+            )
         return None
 
     def _refused(self, request: Request, status: int, message: str) -> Reply:
@@ -200,7 +214,7 @@ class Console:
             return refusal
         form = request.form
         target = _safe_next(form.get("next", "/"))
-        nonce = jar.get(LOGIN_COOKIE)
+        nonce = jar.get(LOGIN_COOKIE, "")
         if not same_value(nonce, form.get("csrf")):
             fresh = login_nonce()
             error = "The sign-in form had expired. Try again."

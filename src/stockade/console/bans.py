@@ -7,10 +7,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stockade.core.bans import ban_key
 from stockade.console.forms import FormError, choice, count, duration, required
 from stockade.console.times import parse_iso
 from stockade.console.web import Parts, Reply, Request, back, render
+from stockade.core.bans import ban_key
 from stockade.engine.views import BanDetail
 from stockade.errors import InvalidIpAddress, StoreError
 from stockade.metrics.history import Entry, IpHistory
@@ -74,7 +74,7 @@ def _covers(key: str, network: Network) -> bool:
         found = ipaddress.ip_network(key, strict=False)
     except ValueError:
         return False
-    return found.version == network.version and found.overlaps(network)  # type: ignore[arg-type]
+    return found.version == network.version and found.overlaps(network)
 
 
 def _reason(history: IpHistory, detail: BanDetail) -> str:

@@ -36,11 +36,11 @@ def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least ``value`` (at least 1)."""
     if value <= 1:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if step * power >= value:
-            return step * power
-    return 10 * power
+            return float(step * power)
+    return float(10 * power)
 
 
 def _number(value: float) -> str:
@@ -73,7 +73,7 @@ def _time_labels(starts: Sequence[float], width: int, height: int) -> list[str]:
     return parts
 
 
-def _frame(ident: str, title: str, description: str, body: list[str], width: int, height: int) -> str:
+def _frame(ident: str, title: str, description: str, body: list[str], *, width: int, height: int) -> str:
     ident = escape(ident)
     return "".join(
         [
@@ -109,9 +109,9 @@ def stacked_bars(
         if not totals[index]:
             continue
         x = _LEFT + slot * index + (slot - bar) / 2
-        y = _TOP + plot_h
+        y = float(_TOP + plot_h)
         words = ", ".join(f"{s.label} {bucket.counts[s.key]}" for s in series if bucket.counts.get(s.key))
-        tip = f"{clock_time(bucket.start)}–{clock_time(bucket.start + bucket.length)}: {words}"
+        tip = f"{clock_time(bucket.start)} to {clock_time(bucket.start + bucket.length)}: {words}"
         rects = [f"<title>{escape(tip)}</title>"]
         for s in series:
             value = bucket.counts.get(s.key, 0)
@@ -129,8 +129,14 @@ def stacked_bars(
         description = f"{total} in all; at most {peak} in one bar of {_minutes(buckets)}."
     else:
         description = "Nothing counted in this period."
-        body.append(f'<text class="empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">nothing yet</text>')
-    return _frame(ident, title, description, body, width, height)
+        body.append(
+            f'<text class="empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">nothing yet</text>'
+        )
+    return _frame(ident, title, description, body, width=width, height=height)
+
+
+def _empty(text: str, width: int, height: int) -> str:
+    return f'<text class="empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">{escape(text)}</text>'
 
 
 def _minutes(buckets: Sequence[Bucket]) -> str:
@@ -167,15 +173,19 @@ def line(
         runs[-1].append(f"{x:.1f},{y:.1f}")
     for run in runs:
         if len(run) == 1:
-            x, y = run[0].split(",")
-            body.append(f'<circle class="reading" cx="{x}" cy="{y}" r="2.5"/>')
+            cx, cy = run[0].split(",")
+            body.append(f'<circle class="reading" cx="{cx}" cy="{cy}" r="2.5"/>')
         elif run:
             body.append(f'<polyline class="reading" points="{" ".join(run)}"/>')
     steps = 4
     body.extend(_time_labels([start + (end - start) * i / steps for i in range(steps)], width, height))
     if known:
-        description = f"{len(known)} readings; the highest {_number(max(known))}{unit}, the last {_number(known[-1])}{unit}."
+        description = (
+            f"{len(known)} readings; the highest {_number(max(known))}{unit}, the last {_number(known[-1])}{unit}."
+        )
     else:
         description = "No reading yet: the store is read once a minute."
-        body.append(f'<text class="empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">no reading yet</text>')
-    return _frame(ident, title, description, body, width, height)
+        body.append(
+            f'<text class="empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">no reading yet</text>'
+        )
+    return _frame(ident, title, description, body, width=width, height=height)

@@ -38,8 +38,8 @@ from prometheus_client.core import CounterMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
 from stockade.errors import StoreError
-from stockade.metrics.hits import DetectionHits, Hits
 from stockade.metrics.history import IpHistory
+from stockade.metrics.hits import DetectionHits, Hits
 from stockade.metrics.reloads import Reloads
 from stockade.metrics.timeline import MINUTE, Readings, Timeline
 
@@ -88,12 +88,18 @@ class Metrics:
         self.last_status: StoreStatus | None = None
         r.register(
             _OutcomeCounter(
-                "stockade_block_rule_hits", "Requests a mod_block rule matched, by rule.", self.block_rule_hits.counts, "rule"
+                "stockade_block_rule_hits",
+                "Requests a mod_block rule matched, by rule.",
+                self.block_rule_hits.counts,
+                "rule",
             )
         )
         r.register(
             _OutcomeCounter(
-                "stockade_detection_hits", "Malicious requests, by detection rule.", self.detections.rules.counts, "rule"
+                "stockade_detection_hits",
+                "Malicious requests, by detection rule.",
+                self.detections.rules.counts,
+                "rule",
             )
         )
         r.register(
