@@ -220,10 +220,7 @@ def test_the_public_listener_never_serves_the_console(running: ServerThread) -> 
 def test_bad_input_answers_a_page_with_the_reason(
     console: Browserless, method: str, path: str, fields: dict[str, str], status: int, words: str
 ) -> None:
-    if method == "POST":
-        answer = console.post(path, {**fields, "csrf": console.csrf()})
-    else:
-        answer = console.get(path)
+    answer = console.post(path, {**fields, "csrf": console.csrf()}) if method == "POST" else console.get(path)
     assert answer.status == status, answer.body
     assert words in answer.body
 
