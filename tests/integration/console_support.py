@@ -18,6 +18,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 TOKEN = "console-test-token-0123456789"
+# The screenshots the browser tests took in this run (the test run prints where they are).
+SCREENSHOTS: list[Path] = []
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
 RULES = {
     "Version": "1",

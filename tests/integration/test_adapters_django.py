@@ -49,6 +49,11 @@ assert page.status_code == 200 and b"alice" in page.content
 assert admin.post("/admin/stockade/", {"user": "alice", "directory": "/accounts/login"}).status_code == 302
 assert b"alice" not in admin.get("/admin/stockade/").content
 assert login("wonderland") == 302, "unblocked from the admin page"
+assert b"stockade console" not in page.content, "no console configured"
+from django.test import override_settings
+with override_settings(STOCKADE_CONSOLE_URL="https://admin.example/ui/"):
+    linked = admin.get("/admin/stockade/").content
+assert b'<a href="https://admin.example/ui/">Open the stockade console</a>' in linked, linked
 print("ok")
 """
 
@@ -64,6 +69,44 @@ def test_django_test_client(tmp_path: Path) -> None:
     }
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
+        cwd=EXAMPLES / "django_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok")
+
+
+LINK_SCRIPT = """\
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.contrib.auth.models import User
+from django.test import Client
+User.objects.create_superuser("root", password="rootpass")
+admin = Client(REMOTE_ADDR="127.0.0.1")
+admin.login(username="root", password="rootpass")
+page = admin.get("/admin/stockade/").content
+assert b'<a href="http://127.0.0.1:9999/ui/">Open the stockade console</a>' in page, page
+print("ok")
+"""
+
+
+def test_the_staff_page_links_to_the_console_of_the_configuration(tmp_path: Path) -> None:
+    admin = '\n[admin]\nlisten = "127.0.0.1:9999"\ntoken = "a-token-of-sixteen-chars"\n'
+    (tmp_path / "stockade.toml").write_text(CONFIG + admin)
+    env = {
+        **os.environ,
+        "STOCKADE_CONFIG": str(tmp_path / "stockade.toml"),
+        "STOCKADE_STORE": f"sqlite:///{tmp_path / 'stockade.db'}",
+        "DJANGO_DB": str(tmp_path / "db.sqlite3"),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LINK_SCRIPT],
         cwd=EXAMPLES / "django_project",
         env=env,
         capture_output=True,

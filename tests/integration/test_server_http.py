@@ -403,8 +403,12 @@ def test_example_site_works(tmp_path: Path) -> None:
     site = tmp_path / "examples"
     shutil.copytree(examples, site, ignore=shutil.ignore_patterns("*.db*", "*.jsonl", "*.log"))
     config = site / "stockade.toml"
-    config.write_text(config.read_text().replace("127.0.0.1:8080", "127.0.0.1:0"))
+    text = config.read_text()
+    assert 'listen = "127.0.0.1:9180"' in text  # the address `make run` prints for the console
+    config.write_text(text.replace("127.0.0.1:8080", "127.0.0.1:0").replace("127.0.0.1:9180", "127.0.0.1:0"))
     with ServerThread(config, clock=ManualClock()) as server:
+        console = HttpClient(int(server.admin_url.rstrip("/").rsplit(":", 1)[1]))
+        assert b"Admin token" in console.get("/ui/login").body
         client = HttpClient(server.port)
         assert b'href="/secure/"' in client.get("/").body
         assert client.get("/secure/").header("www-authenticate") == CHALLENGE

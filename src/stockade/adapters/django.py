@@ -10,6 +10,9 @@ Settings (``settings.py``)::
 ``login_url_names``: URL names whose paths are logins too (``reverse`` at first use).
 ``STOCKADE = "path/to/stockade.toml"`` is short for ``{"config": ...}``.
 
+The staff page links to the operators' console of ``stockade serve`` when there is one:
+``STOCKADE_CONSOLE_URL`` if set, else the ``[admin] listen`` address of the configuration.
+
 A POST to a login path reserves the attempt of the posted user name before the view runs:
 a blocked user gets the login's ``blocked_status`` and the password is never checked.
 ``user_login_failed`` and ``user_logged_in`` report the outcome; the failures of a login
@@ -169,13 +172,36 @@ def _blocks_view(request: HttpRequest) -> HttpResponse:
         ((b.ip, _until(b.until), b.ip, token) for b in current.list_banned_ips()),
     )
     page = format_html(
-        "<!doctype html><title>Stockade blocks</title><h1>Blocked users</h1>"
+        "<!doctype html><title>Stockade blocks</title>{}<h1>Blocked users</h1>"
         "<table><tr><th>user</th><th>directory</th><th>until</th><th></th></tr>{}</table>"
         "<h1>Banned IP addresses</h1><table><tr><th>address</th><th>until</th><th></th></tr>{}</table>",
+        _console_link(request),
         users,
         ips,
     )
     return HttpResponse(page)
+
+
+def console_url(request: HttpRequest) -> str | None:
+    """The operators' console: ``STOCKADE_CONSOLE_URL``, else ``/ui/`` on the configuration's admin listener."""
+    configured = getattr(django_settings, "STOCKADE_CONSOLE_URL", None)
+    if configured:
+        return str(configured)
+    config = checks().protection.config
+    if config is None or config.admin is None:
+        return None
+    address = config.admin.listen
+    host = request.get_host().rsplit(":", 1)[0].strip("[]") if address.wildcard else address.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{address.port}/ui/"
+
+
+def _console_link(request: HttpRequest) -> str:
+    url = console_url(request)
+    if url is None:
+        return ""
+    link: str = format_html('<p><a href="{}">Open the stockade console</a> (sign in with the admin token)</p>', url)
+    return link
 
 
 def _until(until: float) -> str:

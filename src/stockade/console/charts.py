@@ -17,7 +17,7 @@ from html import escape
 from stockade.console.times import clock_time
 from stockade.metrics.timeline import Bucket
 
-WIDTH = 720
+WIDTH = 960
 HEIGHT = 170
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 8, 10, 22
 COLOURS = 8

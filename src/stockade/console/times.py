@@ -33,11 +33,17 @@ def clock_time(ts: float) -> str:
     return time.strftime("%H:%M", time.localtime(ts))
 
 
-def span(seconds: float) -> str:
-    """``45 s``, ``9 min 58 s``, ``2 h 5 min``, ``3 d 4 h``; ``forever`` for infinity."""
+def span(seconds: float, *, coarse: bool = False) -> str:
+    """``45 s``, ``9 min 58 s``, ``2 h 5 min``, ``3 d 4 h``; ``forever`` for infinity.
+
+    ``coarse`` leaves the seconds out past the first minute (``9 min``), so that a list of
+    what is left changes once a minute rather than every second.
+    """
     if math.isinf(seconds):
         return "forever"
     left = max(0, math.ceil(seconds))
+    if coarse and left >= 60:
+        left = math.ceil(left / 60) * 60
     days, left = divmod(left, 86400)
     hours, left = divmod(left, 3600)
     minutes, secs = divmod(left, 60)
@@ -54,7 +60,7 @@ def remaining(until: float | None, now: float) -> str:
     """What is left of a block or ban ending at ``until``."""
     if until is None:
         return ""
-    return span(until - now)
+    return span(until - now, coarse=True)
 
 
 def ago(ts: float | None, now: float) -> str:
