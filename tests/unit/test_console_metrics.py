@@ -127,6 +127,19 @@ def test_verdicts_count_reasons_and_mod_block_rules() -> None:
     assert totals["reason:refused|ban"] == 1
 
 
+def test_the_metrics_timeline_follows_outcomes_and_reasons() -> None:
+    metrics = Metrics(process=False)
+    metrics.sample(T0)
+    metrics.count_request("allowed")
+    metrics.count_request("banned")
+    metrics.observe_verdict(Verdict("refuse", "ban"))
+    metrics.sample(T0 + 60)
+    metrics.count_request("allowed")
+    buckets = metrics.timeline.window(T0 + 70, metrics.totals(), span=120, step=60)
+    assert buckets[0].counts == {"outcome:allowed": 1, "outcome:banned": 1, "reason:refused|ban": 1}
+    assert buckets[1].counts == {"outcome:allowed": 1}
+
+
 def test_hits_are_exposed_to_prometheus() -> None:
     metrics = Metrics(process=False)
     metrics.observe_verdict(Verdict("close", "block", block_rule="deny-admin"))
