@@ -1,6 +1,6 @@
 """The console in a real browser (headless Chromium driven by Playwright) against a real ``stockade serve``.
 
-One browser for the session, one server process for the module; each test uses its own
+One browser and one server process for the module; each test uses its own
 client addresses (127.0.0.x) and users, so the tests do not depend on one another's order.
 A screenshot of every page is saved under ``.artifacts/console/`` of the repository (the
 run prints where). Without Chromium the tests are skipped on a developer's machine with the
@@ -92,8 +92,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 process.stdout.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser for every test here (this module is the only one with a browser).
+
+    Module-scoped rather than session-scoped: Playwright's synchronous API runs an event loop
+    in this thread while it is open, and the tests after these call ``asyncio.run``.
+    """
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     with sync_playwright() as playwright:

@@ -69,6 +69,7 @@ def test_a_revoked_session_is_refused_here() -> None:
     sessions.revoke(session, T0)
     assert sessions.verify(cookie, T0 + 1) is None
     assert sessions.verify(sessions.issue(T0), T0 + 1) is not None
+    assert Sessions(TOKEN).verify(cookie, T0 + 1) is None  # a reload builds new Sessions: still revoked
 
 
 def test_the_csrf_token_belongs_to_its_session() -> None:

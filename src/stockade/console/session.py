@@ -12,8 +12,9 @@ value in a short-lived cookie that the form repeats (the double-submit pattern),
 there is no session yet.
 
 Logging out clears the cookie and revokes the nonce in this process (a copied cookie then
-stops working here at once; with several worker processes, the others accept it until it
-expires). The token itself is never kept: only its digest and the derived key.
+stops working here at once, across reloads too; with several worker processes, the others
+accept it until it expires). The token itself is never kept: only its digest and the
+derived key.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from typing import Final
 LIFETIME: Final = 12 * 3600.0
 SKEW: Final = 300.0  # a cookie issued up to this far in the future (a clock step) still counts
 _MAX_REVOKED: Final = 10_000
+# Revoked nonces by session key, for the whole process: a reload builds a new console (and
+# new Sessions) but must not bring a logged-out session back.
+_REVOKED: dict[bytes, dict[str, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class Sessions:
         # An empty token refuses every login, as the API refuses every call.
         self._digest = hashlib.sha256(token.encode("utf-8")).digest() if token else None
         self._key = hmac.new(self._digest or bytes(32), b"stockade console session v1", hashlib.sha256).digest()
-        self._revoked: dict[str, float] = {}
+        self._revoked = _REVOKED.setdefault(hashlib.sha256(self._key).digest(), {})
 
     def __repr__(self) -> str:
         return "Sessions(***)"

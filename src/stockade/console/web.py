@@ -6,6 +6,7 @@ console itself only, no inline code, no framing), ``no-store`` caching and no re
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,14 +113,16 @@ class Parts:
         return self.admin.metrics
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
-    """The templates shipped in the package, autoescaped."""
+    """The templates shipped in the package, autoescaped (one environment a process: they never change)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("stockade.console", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
     env.globals.update(
         iso=times.iso,
