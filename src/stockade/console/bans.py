@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from stockade.console.forms import FormError, choice, count, duration, required
 from stockade.console.times import parse_iso
-from stockade.console.web import Parts, Reply, Request, back, render
+from stockade.console.web import Parts, Reply, Request, api_message, back, render
 from stockade.core.bans import ban_key
 from stockade.engine.views import BanDetail
 from stockade.errors import InvalidIpAddress, StoreError
@@ -194,7 +194,7 @@ async def ban(parts: Parts, request: Request) -> Reply:
         body["seconds"] = "infinity" if math.isinf(seconds) else seconds
     status, answer = await parts.admin.call("POST", "/ips/block", body, by=request.by)
     if status != 200 or not isinstance(answer, dict):
-        return await bans_page(parts, request, status=status, form_error=_message(answer), form=form)
+        return await bans_page(parts, request, status=status, form_error=api_message(answer), form=form)
     banned = answer["banned"]
     key = str(banned["ip"])
     wanted = request.now + (parts.guard.bans.policy.block_duration if seconds is None else seconds)
@@ -211,7 +211,7 @@ async def unban(parts: Parts, request: Request) -> Reply:
         return await bans_page(parts, request, status=400, form_error=str(exc))
     status, answer = await parts.admin.call("POST", "/ips/unblock", {"ip": target}, by=request.by)
     if status != 200 or not isinstance(answer, dict):
-        return await bans_page(parts, request, status=status, form_error=_message(answer))
+        return await bans_page(parts, request, status=status, form_error=api_message(answer))
     key = str(answer["unbanned"]["ip"])
     if form.get("from") == "history":
         return back("/bans/history", "unbanned", key, {"ip": target})
@@ -259,9 +259,3 @@ async def history_page(parts: Parts, request: Request) -> Reply:
 
 def _detail_of(details: Sequence[BanDetail], key: str) -> BanDetail | None:
     return next((detail for detail in details if detail.key == key), None)
-
-
-def _message(answer: object) -> str:
-    if isinstance(answer, dict):
-        return str(answer.get("message") or answer.get("error") or "the action failed")
-    return "the action failed"

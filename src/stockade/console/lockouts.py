@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stockade.console.forms import FormError, ListenerChoice, choice, duration, listener, required
-from stockade.console.web import Parts, Reply, Request, back, render
+from stockade.console.web import Parts, Reply, Request, api_message, back, render
 from stockade.core.directories import normalize_directory
 from stockade.engine.views import AuthUser, BlockedUser
 from stockade.errors import StoreError
@@ -103,7 +102,7 @@ async def block(parts: Parts, request: Request) -> Reply:
         body["seconds"] = "infinity" if math.isinf(seconds) else seconds
     status, answer = await parts.admin.call("POST", "/users/block", body, by=request.by)
     if status != 200:
-        return await lockouts_page(parts, request, status=status, form_error=_message(answer), form=form)
+        return await lockouts_page(parts, request, status=status, form_error=api_message(answer), form=form)
     return back("/lockouts", "blocked", f"{user} in {directory}")
 
 
@@ -118,15 +117,5 @@ async def unblock(parts: Parts, request: Request) -> Reply:
     body: dict[str, object] = {"user": user, "dir": directory or None, **where.api_fields()}
     status, answer = await parts.admin.call("POST", "/users/unblock", body, by=request.by)
     if status != 200:
-        return await lockouts_page(parts, request, status=status, form_error=_message(answer), form=form)
+        return await lockouts_page(parts, request, status=status, form_error=api_message(answer), form=form)
     return back("/lockouts", "unblocked", f"{user} in {directory}" if directory else f"{user} everywhere")
-
-
-def _message(answer: object) -> str:
-    if isinstance(answer, dict):
-        return str(answer.get("message") or answer.get("error") or "the action failed")
-    return "the action failed"
-
-
-def users(items: Sequence[BlockedUser]) -> list[str]:
-    return sorted({item.user for item in items})

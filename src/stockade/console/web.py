@@ -167,3 +167,10 @@ def redirect(location: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> Repl
 def back(path: str, done: str, subject: str, keep: Mapping[str, str] | None = None) -> Reply:
     """After an action: back to its page, saying what was done (Post/Redirect/Get)."""
     return redirect(url(path, **(keep or {}), done=done, subject=subject))
+
+
+def api_message(answer: object) -> str:
+    """What the admin API said when it refused an action (``{"error": kind, "message": text}``)."""
+    if isinstance(answer, Mapping):
+        return str(answer.get("message") or answer.get("error") or "the action failed")
+    return "the action failed"
