@@ -21,6 +21,7 @@ from stockade.engine import Guard
 from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
 from stockade.errors import BanError, ConfigError, InvalidArgument, LockoutError, StoreError
+from stockade.logs import FORMATS, LEVELS
 from stockade.stores import open_directory_stores, open_store
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -43,6 +44,23 @@ def config_option(function: F) -> F:
         help="The stockade.toml to use.",
     )
     return option(function)
+
+
+def log_options(function: F) -> F:
+    """``--log-level`` and ``--log-format``: how the command logs on stderr (``None`` when not given)."""
+    level = click.option(
+        "--log-level",
+        type=click.Choice(LEVELS),
+        default=None,
+        help="Least severe level logged (default: info for serve, else warning; serve: [log] level).",
+    )
+    fmt = click.option(
+        "--log-format",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="text lines (time, level, logger) or JSON lines (default: text; serve: [log] format).",
+    )
+    return level(fmt(function))
 
 
 def seconds_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:

@@ -13,19 +13,26 @@ import click
 
 from stockade import __version__
 from stockade.cli.check import check
-from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
+from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail, log_options
 from stockade.cli.conditions import conditions
 from stockade.cli.ip import ip
 from stockade.cli.replay import replay
 from stockade.cli.serve import serve
 from stockade.cli.store import status, store
 from stockade.cli.users import users
+from stockade.logs import LogFormat, LogLevel, configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stockade")
-def cli() -> None:
+@log_options
+@click.pass_context
+def cli(ctx: click.Context, log_level: LogLevel | None, log_format: LogFormat | None) -> None:
     """Stockade keeps abusers out of web applications."""
+    # Every command logs warnings in this format; `serve` refines it with its own options and [log].
+    ctx.meta["stockade.log_level"] = log_level
+    ctx.meta["stockade.log_format"] = log_format
+    configure_logging(log_level or "warning", log_format or "text")
 
 
 cli.add_command(serve)

@@ -33,6 +33,7 @@ from stockade.config.schema import (
     ConfigFile,
     DirectorySection,
     ListenerTable,
+    LogSection,
     ProxySection,
     Section,
     ServerSection,
@@ -74,6 +75,7 @@ S = TypeVar("S", bound=Section)
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
 _SECTIONS: dict[str, type[Section]] = {
     "server": ServerSection,
+    "log": LogSection,
     "store": StoreSection,
     "audit": AuditSection,
     "proxy": ProxySection,
@@ -232,7 +234,7 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
     """Sort key: issues of one section together, sections in the order of the file's layout."""
-    head = re.match(r"^(server|store|audit|proxy|admin|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    head = re.match(r"^(server|log|store|audit|proxy|admin|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
     if head is None:
         return (0, 0)
     if head[2] is not None:
@@ -260,6 +262,7 @@ class _Loader:
             if key not in _SECTIONS and key != "directory":
                 self.issues.append(ConfigIssue(key, f"unknown key: expected one of {', '.join(_keys(ConfigFile))}"))
         server = self._section(ServerSection, data, "server")
+        log = self._section(LogSection, data, "log")
         store = self._section(StoreSection, data, "store")
         audit = self._section(AuditSection, data, "audit")
         proxy = self._section(ProxySection, data, "proxy")
@@ -286,13 +289,14 @@ class _Loader:
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
         directories = self._directories(sections, raw_dirs)
 
-        if self.issues or server is None or store is None or audit is None or proxy is None:
+        if self.issues or server is None or log is None or store is None or audit is None or proxy is None:
             raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
         valid_sections = [s for s in sections if s is not None]
         return Config(
             path=self.path,
             raw=ConfigFile(
                 server=server,
+                log=log,
                 store=store,
                 audit=audit,
                 proxy=proxy,
@@ -568,7 +572,7 @@ class _Loader:
                 # BFE resolves the data files against the conf root: the parent of mod_block/.
                 module = load_module_conf(str(conf_file), str(conf_file.parent.parent))
             except BlockFileError as exc:
-                self.issues.append(ConfigIssue("block.conf", str(exc)))
+                self.issues.append(ConfigIssue("block.conf", str(exc), cause=exc))
                 return None
             rules_path, blocklist_path = module.product_rule_path, module.ip_blocklist_path
         elif block.rules is not None and block.ip_blocklist is not None:
@@ -583,7 +587,7 @@ class _Loader:
                 loaded = BlockReloader.open(rules_path, blocklist_path)
             except BlockFileError as exc:
                 where = "block.rules" if exc.file == rules_path else "block.ip_blocklist"
-                self.issues.append(ConfigIssue("block.conf" if block.conf else where, str(exc)))
+                self.issues.append(ConfigIssue("block.conf" if block.conf else where, str(exc), cause=exc))
                 return None
         else:
             for where, file in (("block.rules", rules_path), ("block.ip_blocklist", blocklist_path)):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from stockade.engine.settings import LOCKOUT_BY, ON_ERROR, LockoutBy, OnError
+from stockade.logs import FORMATS, LEVELS, LogFormat, LogLevel
 
 INFINITY_WORD = "infinity"
 MAX_WORKERS = 256
@@ -363,10 +364,18 @@ class DirectorySection(Section):
     data_file: NonEmpty | None = None  # a SQLite file of its own; default: the [store]
 
 
+class LogSection(Section):
+    """``[log]``: the server's own log on standard error (``--log-level`` and ``--log-format`` override it)."""
+
+    level: Annotated[LogLevel, _choice(*LEVELS)] = "info"
+    format: Annotated[LogFormat, _choice(*FORMATS)] = "text"
+
+
 class ConfigFile(Section):
     """The whole file; :func:`stockade.config.load.load_config` validates it section by section."""
 
     server: ServerSection = Field(default_factory=ServerSection)
+    log: LogSection = Field(default_factory=LogSection)
     store: StoreSection = Field(default_factory=StoreSection)
     audit: AuditSection = Field(default_factory=AuditSection)
     proxy: ProxySection = Field(default_factory=ProxySection)

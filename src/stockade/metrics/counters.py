@@ -11,10 +11,11 @@ are counted by an event sink (:attr:`Metrics.sink`), which runs only for logins.
 gauges and the store error counter cost nothing until a scrape: :meth:`Metrics.refresh`
 reads ``guard.store_status()`` then.
 
-Several worker processes: every process has its own registry, so a scrape of one worker's
-admin listener shows that worker's counters only, and Prometheus must scrape each worker
-(or sum across them). prometheus-client's multiprocess mode, which shares counters through
-files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is not used.
+Several worker processes: every process has its own registry, and the admin API merges them
+(:mod:`stockade.metrics.merge`, gathered by the supervisor): a scrape shows the whole
+server's numbers whichever worker answers it. prometheus-client's multiprocess mode, which
+shares counters through files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is
+not used: a worker counts in plain integers and is asked only at a scrape.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ class Metrics:
         """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
         counts = self._request_counts
         counts[outcome] = counts.get(outcome, 0) + 1
+
+    def request_counts(self) -> dict[str, int]:
+        """The requests decided so far, by outcome."""
+        return dict(self._request_counts)
 
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""

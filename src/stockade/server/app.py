@@ -9,7 +9,13 @@ decides between the upstream and the document root.
 The connection-level check (:meth:`StockadeApp.admit`) runs in the server's accept loop on
 the peer, or the PROXY-protocol source, before a byte of HTTP is read: a blocklisted
 connection is closed without a response. mod_block's ``CLOSE`` drops a request's
-connection the same way. The admin API answers on its own listener.
+connection the same way. The admin API answers on its own listener, for every worker
+process at once (:mod:`stockade.server.cluster`).
+
+A reload (SIGHUP, the admin API, or a change of a mod_block file seen by the watcher)
+builds aside and swaps the site whole; every reload is logged and audited with what it
+changed or its errors. Reloads are serialised, so the watcher always reloads the files of
+the site in force, and follows the files a reload names.
 
 No input can produce a 500: every request is answered inside a guard that logs and answers
 500 only for true internal bugs.
@@ -20,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Sequence
+import os
+import threading
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,15 +40,21 @@ from stockade.config import Config, load_config
 from stockade.core.client_ip import ClientIp
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import Incoming, Verdict
-from stockade.errors import ConfigError, StockadeError, StoreError
+from stockade.engine.audit import iso_utc
+from stockade.errors import BlocklistError, ConfigError, RuleFileError, StockadeError, StoreError, problems
 from stockade.metrics import Metrics
-from stockade.rules.watch import watch_block_files
+from stockade.metrics.merge import snapshot
+from stockade.rules.reload import Target
+from stockade.rules.watch import watch_files
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
+from stockade.server.cluster import ClusterHub, Peers, ServerView
 from stockade.server.forwarding import ForwardingWarnings
+from stockade.server.http.workers import Answer, Worker
 from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap
 from stockade.server.paths import BadPath, normalize_path
+from stockade.server.reloading import Changes, fingerprint, report_failure, report_success
 from stockade.server.settings import ConnectionFacts
 from stockade.server.site import Site, Stores, build_site
 
@@ -49,13 +64,24 @@ _URL_SAFE = "/!$&'()*+,;=:@-._~"
 _FILE_METHODS = frozenset({"GET", "HEAD"})
 
 
+@dataclass
+class _Watch:
+    """The watcher of the mod_block files in force, and how to stop it."""
+
+    targets: dict[str, Target]
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
 class StockadeApp:
     """The protecting server of one :class:`Config`; the guard and its stores open at lifespan startup.
 
     ``listen`` are the addresses actually bound (real ports, not ``:0``) of the server's own
     listeners (the admin listener not among them); the lockout keys of each request use the
     one that accepted it. Each worker process builds its own app, so each opens its own store
-    connections.
+    connections; ``worker`` says which one it is and links it to the supervisor, so that the
+    admin API answers for every worker. ``watching`` is set once the watcher of the
+    mod_block files is in place.
     """
 
     def __init__(
@@ -65,6 +91,7 @@ class StockadeApp:
         clock: Clock | None = None,
         listen: Sequence[ListenAddress] = (),
         freeze_heap: bool = False,
+        worker: Worker | None = None,
     ) -> None:
         self.config = config
         self.freeze_heap = freeze_heap
@@ -76,6 +103,14 @@ class StockadeApp:
         self.site: Site | None = None
         self.stores: Stores | None = None
         self.startup_error: Exception | None = None
+        self.worker = worker or Worker(0)
+        self.peers = Peers(self.worker.sock) if self.worker.sock is not None else None
+        self.hub = ClusterHub()  # a lone process combines its own answers
+        self.view = ServerView(self.gather, lambda: self.site is not None and self.site.block is not None)
+        self.started = self.clock.now()
+        self.reloads: dict[str, Any] = {"ok": 0, "failed": 0, "last": None}
+        self.watching = threading.Event()
+        self._watch: _Watch | None = None
         self._opening = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,14 +140,30 @@ class StockadeApp:
                 self.site = await asyncio.to_thread(self._open)
                 self._settle_heap()
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
-                if self.site.block is not None and self.config.block is not None and self.config.block.watch:
-                    self._tasks.append(asyncio.create_task(self._watch_block(self.site)))
+                self._follow_block_files(self.site)
+                if self.peers is not None:
+                    self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
             return self.site
 
     def _open(self) -> Site:
+        if self.worker.restarts:
+            self.config = self._current_config()
         stores = Stores.open(self.config)
         self.stores = stores
         return self._build(self.config, None)
+
+    def _current_config(self) -> Config:
+        """A replaced worker serves the configuration on disk, as the others do since their reloads."""
+        try:
+            return load_config(self.config.path)
+        except ConfigError as exc:
+            log.error(
+                "worker %d: %s is invalid; serving the one the server started with: %s",
+                self.worker.index,
+                self.config.path,
+                " ".join(str(exc).splitlines()),
+            )
+            return self.config
 
     def _build(self, config: Config, previous: Site | None) -> Site:
         assert self.stores is not None
@@ -123,11 +174,11 @@ class StockadeApp:
             listen=self.listen,
             metrics=self.metrics,
             previous=previous,
-            reload=self.reload,
-            counters=self.block_counters if config.block is not None else None,
+            server=self.view,
         )
 
     async def shutdown(self) -> None:
+        self._stop_watching()
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
@@ -140,32 +191,59 @@ class StockadeApp:
         if stores is not None:
             await stores.aclose()
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self, trigger: str = "signal") -> dict[str, Any]:
         """Reload the configuration and every file it names (``SIGHUP``, the admin API).
 
         The new site is built aside and swapped in whole; on any error the old one stays
-        in force and the error is answered. The store and the listeners do not change
-        without a restart.
+        in force and the errors are answered (``{"reload": "error", "errors": [...]}``, one
+        line each). The store and the listeners do not change without a restart.
         """
         async with self._reloading:
             old = self.site or await self.startup()
+            what = str(self.config.path)
             try:
                 config = await asyncio.to_thread(load_config, self.config.path)
-            except ConfigError as exc:
-                self.metrics.reload_errors.inc()
-                log.error("reload refused, the configuration in force stays: %s", exc)
-                return {"reload": "error", "error": str(exc)}
+                site = await asyncio.to_thread(self._build, config, old)
+            except (StockadeError, OSError) as exc:
+                self._count_failed_files(old, exc)
+                return self._failed(old, what, trigger, problems(exc))
             if config.store_url != old.config.store_url:
                 log.warning("reload: store.url changed; the new store is used after a restart")
-            site = await asyncio.to_thread(self._build, config, old)
+            if config.raw.log != old.config.raw.log:
+                log.warning("reload: [log] changed; it applies after a restart")
             self.site, self.config = site, config
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
                 old.proxy.close()
+            changes = Changes.between(old.config, config, old.files, site.files)
             del old
             self._settle_heap()
-            log.info("reloaded %s", config.path)
-            return {"reload": "ok"}
+            self._follow_block_files(site)
+            return self._succeeded(site, what, trigger, changes)
+
+    def _succeeded(self, site: Site, what: str, trigger: str, changes: Changes) -> dict[str, Any]:
+        now = self.clock.now()
+        self.reloads["ok"] += 1
+        self.reloads["last"] = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "ok"}
+        return report_success(what, trigger, changes, site.audit, now)
+
+    def _failed(self, site: Site, what: str, trigger: str, errors: list[str]) -> dict[str, Any]:
+        now = self.clock.now()
+        self.metrics.reload_errors.inc()
+        self.reloads["failed"] += 1
+        self.reloads["last"] = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "error"}
+        return report_failure(what, trigger, errors, site.audit, now)
+
+    @staticmethod
+    def _count_failed_files(site: Site, exc: BaseException) -> None:
+        """A mod_block file that failed a full reload counts as a failed reload of that file, as BFE's do."""
+        if site.block is None or not isinstance(exc, ConfigError):
+            return
+        for issue in exc.issues:
+            if isinstance(issue.cause, RuleFileError):
+                site.block.errors["block_rules"] += 1
+            elif isinstance(issue.cause, BlocklistError):
+                site.block.errors["ip_blocklist"] += 1
 
     def _settle_heap(self) -> None:
         """Move what the site holds (rules, tables, views) out of the garbage collector's reach.
@@ -191,9 +269,87 @@ class StockadeApp:
             except StoreError as exc:
                 self.site.guard.health.failed(exc, "open")
 
-    async def _watch_block(self, site: Site) -> None:
-        assert site.block is not None
-        await watch_block_files(site.block, _log_reload)
+    # -- the watcher of mod_block's files ----------------------------------------------------
+
+    def _follow_block_files(self, site: Site) -> None:
+        """Watch the mod_block files of ``site`` (a reload may name others, or turn watching off)."""
+        wanted: dict[str, Target] = {}
+        if site.block is not None and site.config.block is not None and site.config.block.watch:
+            wanted = {site.block.rules_path: "block_rules", site.block.blocklist_path: "ip_blocklist"}
+        if self._watch is not None and self._watch.targets == wanted:
+            return
+        self._stop_watching()
+        if not wanted:
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            watch_files(wanted, self._block_files_changed, ready=lambda: self._watching(wanted), stop_event=stop)
+        )
+        task.add_done_callback(_watcher_ended)
+        self._watch = _Watch(wanted, stop, task)
+
+    def _watching(self, targets: Mapping[str, Target]) -> None:
+        log.info("watching %s for changes", ", ".join(sorted(targets)))
+        self.watching.set()
+
+    def _stop_watching(self) -> None:
+        if self._watch is not None:
+            self._watch.stop.set()
+            self._watch = None
+        self.watching.clear()
+
+    async def _block_files_changed(self, targets: list[Target]) -> None:
+        """Reload the changed files into the site in force (never into one a reload replaced)."""
+        async with self._reloading:
+            site = self.site
+            if site is None or site.block is None:
+                return
+            for target in targets:
+                result = await asyncio.to_thread(site.block.reload, target)
+                if result.error is not None:
+                    self._failed(site, result.path, "watch", problems(result.error))
+                    continue
+                site.files[result.path] = fingerprint(result.path)
+                self._succeeded(site, result.path, "watch", Changes(files=(result.path,)))
+
+    # -- the admin API's questions to every worker ----------------------------------------------
+
+    async def gather(self, op: str, args: Mapping[str, object], timeout: float) -> Any:
+        """Every worker's answer to ``op``, combined (by the supervisor, or here for a lone process)."""
+        if self.peers is not None:
+            return await self.peers.gather(op, args, timeout)
+        answer = Answer(self.worker.index, os.getpid(), "ready", await self.answer(op, args))
+        return self.hub.combine(op, [answer])
+
+    async def answer(self, op: str, args: Mapping[str, object]) -> object:
+        """This worker's answer to one of the supervisor's questions (``snapshot``, ``reload``)."""
+        if op == "reload":
+            return await self.reload(str(args.get("trigger", "api")))
+        if op == "snapshot":
+            site = self.site
+            if site is not None:
+                await self.metrics.refresh(site.guard)
+            return {"metrics": snapshot(self.metrics.registry), "status": self._status(site)}
+        return {"error": f"unknown question {op!r}"}
+
+    def _status(self, site: Site | None) -> dict[str, Any]:
+        block = None
+        if site is not None and site.block is not None:
+            table = site.block.table
+            block = {
+                "rules": len(table.rules),
+                "rules_path": site.block.rules_path,
+                "ip_blocklist": len(table.blocklist),
+                "ip_blocklist_path": site.block.blocklist_path,
+            }
+        return {
+            "started": iso_utc(self.started),
+            "restarts": self.worker.restarts,
+            "config": str(self.config.path),
+            "requests": self.metrics.request_counts(),
+            "reloads": dict(self.reloads),
+            "block": block,
+        }
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -360,11 +516,9 @@ class StockadeApp:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _log_reload(result: Any) -> None:
-    if result.ok:
-        log.info("%s", result.message)
-    else:
-        log.error("%s", result.message)
+def _watcher_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the watcher of the mod_block files stopped", exc_info=task.exception())
 
 
 def app_from_config(path: str | Path) -> StockadeApp:

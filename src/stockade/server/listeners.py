@@ -11,6 +11,7 @@ import socket
 from collections.abc import Iterable, Sequence
 
 from stockade.engine.settings import Listener
+from stockade.errors import ListenError
 from stockade.server.listen import ListenAddress, parse_listen
 
 BACKLOG = 2048
@@ -34,15 +35,18 @@ def bind_socket(address: ListenAddress) -> socket.socket:
 
 
 def bind_all(addresses: Sequence[ListenAddress]) -> tuple[list[socket.socket], tuple[ListenAddress, ...]]:
-    """Bind every address; returns the sockets and the addresses with their real ports."""
+    """Bind every address; returns the sockets and the addresses with their real ports.
+
+    Raises :class:`ListenError` naming the address that could not be bound (none stays bound).
+    """
     sockets: list[socket.socket] = []
-    try:
-        for address in addresses:
+    for address in addresses:
+        try:
             sockets.append(bind_socket(address))
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            raise ListenError(str(address), exc) from None
     bound = tuple(a.with_port(int(s.getsockname()[1])) for a, s in zip(addresses, sockets, strict=True))
     return sockets, bound
 

@@ -11,6 +11,7 @@ client certificate) for the rules, and closing a connection mid-request without 
 - :mod:`~.lifespan`, :mod:`~.server`: one server on one event loop, with graceful stop
 - :mod:`~.runner`, :mod:`~.workers`, :mod:`~.background`: running it in this process,
   in several forked workers, or on a thread
+- :mod:`~.control`: the messages between the supervisor and its workers
 - :mod:`~.accesslog`: JSON-lines access log
 """
 
@@ -20,7 +21,7 @@ from stockade.server.http.background import BackgroundServer
 from stockade.server.http.lifespan import StartupFailed
 from stockade.server.http.runner import new_event_loop, run
 from stockade.server.http.server import HttpServer
-from stockade.server.http.workers import Supervisor
+from stockade.server.http.workers import Supervisor, Worker
 
 __all__ = [
     "AccessEntry",
@@ -31,6 +32,7 @@ __all__ = [
     "JsonLinesLog",
     "StartupFailed",
     "Supervisor",
+    "Worker",
     "bind_listeners",
     "new_event_loop",
     "run",

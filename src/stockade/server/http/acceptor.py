@@ -53,7 +53,7 @@ class BoundListener:
 
 
 def bind_listeners(specs: Sequence[ListenerSpec]) -> list[BoundListener]:
-    """Load every TLS certificate, then bind every address (raises ``TlsSetupError`` or ``OSError``)."""
+    """Load every TLS certificate, then bind every address (raises ``TlsSetupError`` or ``ListenError``)."""
     contexts = [server_context(spec.tls) if spec.tls is not None else None for spec in specs]
     sockets, bound = bind_all([spec.address for spec in specs])
     return [
