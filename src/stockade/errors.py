@@ -247,7 +247,7 @@ class RuleFileError(BlockFileError):
 
     def __str__(self) -> str:
         if self.cause is None:
-            return f"{self._where()}: {self.message}"
+            return f"{self._position()}: {self.message}"
         return f"{self.file}: product {self.product!r}, rule {self.rule} (name {self.name!r}): condition: {self.cause}"
 
 

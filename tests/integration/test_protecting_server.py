@@ -205,22 +205,53 @@ def test_the_admin_api_needs_its_token(server: ServerThread) -> None:
 
 
 def test_a_broken_rule_file_on_reload_keeps_the_old_rules(server: ServerThread, site: Site) -> None:
-    (site.base / "rules.data").write_text('{"Version": "2"}')
+    rules_file = site.base / "rules.data"
+    rules_file.write_text('{"Version": "2"}')
     admin = int(server.admin_url.rsplit(":", 1)[1])
-    status, _, body = get(admin, "/reload", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"{}")
-    assert status == 200
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    status, _, body = get(admin, "/reload", bearer, "POST", b"{}")
+    # The one contract of a failed reload: 409, reload_failed, one line per error.
+    assert status == 409
     answer = json.loads(body)
-    assert answer["reload"] == "error"
-    assert "no Config" in answer["error"]
-    metrics = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})[2]
+    assert answer["error"] == "reload_failed"
+    assert answer["errors"] == [f"{rules_file}: no Config"]
+    assert answer["message"] == f"the configuration was not reloaded: {rules_file}: no Config"
+    assert [(w["reload"], w["errors"]) for w in answer["workers"]] == [("error", [f"{rules_file}: no Config"])]
+    metrics = get(admin, "/metrics", bearer)[2]
     assert b"\nstockade_reload_errors_total 1.0\n" in metrics
+    assert b"\nmod_block_RELOAD_ERROR_PRODUCT_RULE_TABLE 1.0\n" in metrics
     assert raw(server.port, b"GET /debug/x HTTP/1.1\r\nHost: a\r\n\r\n") == b""  # still in force
+    # A condition's mistake is reported at its place in the rule file.
+    rules = json.loads(json.dumps(RULES))
+    rules["Config"]["web"][1]["Cond"] = 'req_path_prefix_in("/echo/old", false) || req_pth_in("/x", false)'
+    rules_file.write_text(json.dumps(rules, indent=1))
+    status, _, body = get(admin, "/reload", bearer, "POST", b"{}")
+    assert status == 409
+    line = next(i for i, text in enumerate(rules_file.read_text().splitlines(), 1) if "req_pth_in" in text)
+    column = rules_file.read_text().splitlines()[line - 1].index("req_pth_in") + 1
+    assert json.loads(body)["errors"] == [
+        f"{rules_file}:{line}:{column}: product 'web', rule 1 (name 'no_old'): primitive req_pth_in not found"
+        " (hint: did you mean 'req_path_in'?)"
+    ]
     rules = dict(RULES)
     rules["Config"] = {"web": []}
-    (site.base / "rules.data").write_text(json.dumps(rules))
-    status, _, body = get(admin, "/reload", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"{}")
-    assert json.loads(body)["reload"] == "ok"
+    rules_file.write_text(json.dumps(rules))
+    status, _, body = get(admin, "/reload", bearer, "POST", b"{}")
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["reload"] == "ok"
+    assert answer["changed"] == {"sections": [], "files": [str(rules_file)]}
     assert get(server.port, "/debug/x")[0] in (200, 404)  # the global CLOSE rule is gone
+    server.flush_events()
+    audited = [json.loads(line) for line in (site.base / "audit.jsonl").read_text().splitlines()]
+    reloads = [(a["trigger"], a["outcome"], a.get("changed")) for a in audited if a["what"] == "reload"]
+    assert reloads == [
+        ("api", "error", None),
+        ("api", "error", None),
+        ("api", "ok", {"sections": [], "files": [str(rules_file)]}),
+    ]
+    calls = [(a["action"], a["status"]) for a in audited if a["what"] == "admin_call"]
+    assert calls == [("reload", 409), ("reload", 409), ("reload", 200)]
 
 
 def test_stockade_status_shows_the_running_servers_counters(site: Site, upstream: Uvicorn) -> None:

@@ -336,7 +336,7 @@ def test_audit_values(base: Path) -> None:
     [
         (
             "listen = 1",
-            "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, block, directory",
+            "listen: unknown key: expected one of server, log, store, audit, proxy, admin, bans, block, directory",
         ),
         ("server = 3", "server: expected a table (got 3)"),
         (
@@ -747,4 +747,30 @@ def test_block_problems_name_the_file(base: Path) -> None:
     assert [str(i) for i in caught.value.issues] == [
         f"block.rules: expected a readable file (got '{base.resolve()}/r.data')",
         f"block.ip_blocklist: expected a readable file (got '{base.resolve()}/b.data')",
+    ]
+
+
+def test_the_log_section(base: Path) -> None:
+    assert load(base, "").raw.log.level == "info"
+    config = load(base, '[log]\nlevel = "debug"\nformat = "json"\n')
+    assert (config.raw.log.level, config.raw.log.format) == ("debug", "json")
+    assert issues(base, '[log]\nlevel = "verbose"\nformat = "xml"\ncolour = true\n') == [
+        'log.level: expected "debug", "info", "warning" or "error" (got \'verbose\')',
+        'log.format: expected "text" or "json" (got \'xml\')',
+        "log.colour: unknown key: expected one of level, format",
+    ]
+
+
+def test_problems_are_one_line_each_with_the_place_of_a_rule_files_error(base: Path) -> None:
+    (base / "rules.data").write_text(
+        '{"Version": "1", "Config": {"pn": [\n  {"Name": "x", "Cond": "req_pth_in(\\"/a\\", false)",'
+        ' "Action": {"Cmd": "CLOSE", "Params": []}}]}}'
+    )
+    (base / "ips.data").write_text("")
+    with pytest.raises(ConfigError) as caught:
+        load(base, '[server]\nworkers = 0\n[block]\nrules = "rules.data"\nip_blocklist = "ips.data"\n')
+    assert caught.value.problems() == [
+        f"{base}/rules.data:2:26: product 'pn', rule 0 (name 'x'): primitive req_pth_in not found"
+        " (hint: did you mean 'req_path_in'?)",
+        f"{base}/stockade.toml: server.workers: expected an integer from 1 to 256 (got 0)",
     ]

@@ -149,7 +149,9 @@ class AdminApp:
 
     ``server`` answers for the whole server (metrics, status, reload); without it, this
     process answers alone from ``metrics``, ``reload`` (none: 501) and ``counters`` (the
-    mod_block counters for ``GET /status``).
+    mod_block counters for ``GET /status``). ``audit`` may be a function giving the audit
+    log in force: a reload replaces the log the API was built with (and closes it) while
+    the reload's own call is still to be written.
     """
 
     def __init__(
@@ -159,7 +161,7 @@ class AdminApp:
         *,
         metrics: Metrics,
         reload: Reload | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog | Callable[[], AuditLog | None] | None = None,
         counters: Callable[[], Mapping[str, int]] | None = None,
         server: ServerControl | None = None,
     ) -> None:
@@ -222,8 +224,9 @@ class AdminApp:
             status, body, headers = error.status, error.body(), error.headers
         else:
             headers = ()
-        if route.audit is not None and self.audit is not None:
-            self.audit.admin_call(self.guard.clock.now(), ADMIN, route.audit, request.args, status)
+        audit = self.audit() if callable(self.audit) else self.audit
+        if route.audit is not None and audit is not None:
+            audit.admin_call(self.guard.clock.now(), ADMIN, route.audit, request.args, status)
         if isinstance(body, Raw):
             await send_response(send, status, body.body, content_type=body.content_type)
         else:

@@ -485,7 +485,7 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             ),
             "/reload": {
                 "post": {
-                    "summary": "Reload the configuration and its files in every worker, keeping the old state on any error",
+                    "summary": "Reload the configuration and its files in every worker; on any error nothing changes",
                     "responses": {
                         "200": _json(_ref("Reloaded"), "Every worker reloaded; what changed"),
                         "400": _error("A body that is not a JSON object"),

@@ -130,10 +130,8 @@ class MetricTotals:
         merged: dict[_Key, float] = {}
         for key in keys:
             values = [last[key] for last in self._last.values() if key in last]
-            if key[0] in SHARED_COUNTERS:
-                value = max(values, default=0.0)
-            else:
-                value = self._retired.get(key, 0.0) + sum(values)
+            shared = key[0] in SHARED_COUNTERS
+            value = max(values, default=0.0) if shared else self._retired.get(key, 0.0) + sum(values)
             merged[key] = self._high[key] = max(value, self._high.get(key, 0.0))
         return merged
 

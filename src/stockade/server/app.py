@@ -175,6 +175,7 @@ class StockadeApp:
             metrics=self.metrics,
             previous=previous,
             server=self.view,
+            audit_in_force=lambda: self.site.audit if self.site is not None else None,
         )
 
     async def shutdown(self) -> None:

@@ -13,7 +13,7 @@ counters survive its reloads. A site remembers the files it was built from
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stockade.admin import AdminApp
@@ -89,8 +89,13 @@ def build_site(
     metrics: Metrics,
     previous: Site | None = None,
     server: ServerControl | None = None,
+    audit_in_force: Callable[[], AuditLog | None] | None = None,
 ) -> Site:
-    """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included."""
+    """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included.
+
+    ``server`` answers the admin API for the whole server, ``audit_in_force`` gives the
+    audit log of the site in force (the admin API writes its calls there).
+    """
     sinks: list[EventSink] = [metrics.sink]
     audit = None
     if config.audit_json is not None or config.audit_text is not None:
@@ -123,7 +128,7 @@ def build_site(
         default = "upstream"
     admin = None
     if config.admin is not None:
-        admin = AdminApp(guard, config.admin, metrics=metrics, audit=audit, server=server)
+        admin = AdminApp(guard, config.admin, metrics=metrics, audit=audit_in_force or audit, server=server)
     return Site(
         config=config,
         guard=guard,
