@@ -66,7 +66,8 @@ class ServeProcess:
         return self
 
     def _read_log(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
+        assert self.process is not None
+        assert self.process.stderr is not None
         for line in self.process.stderr:
             with self._seen:
                 self.lines.append(line.rstrip("\n"))
@@ -87,7 +88,8 @@ class ServeProcess:
         with self._seen:
             ok = self._seen.wait_for(lambda: len(found()) >= count or self._ended(), WAIT)
             matches = found()
-        assert ok and len(matches) >= count, f"no {count} lines matching {pattern!r} in:\n" + "\n".join(self.lines)
+        assert ok, f"no {count} lines matching {pattern!r} in:\n" + "\n".join(self.lines)
+        assert len(matches) >= count, f"the server ended before {count} lines matched {pattern!r}"
         return matches[:count]
 
     def _ended(self) -> bool:
