@@ -27,9 +27,7 @@ import asyncio
 import gc
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -41,36 +39,27 @@ from stockade.core.client_ip import ClientIp
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import Incoming, Verdict
 from stockade.engine.audit import iso_utc
-from stockade.errors import BlocklistError, ConfigError, RuleFileError, StockadeError, StoreError, problems
+from stockade.errors import ConfigError, StockadeError, StoreError, problems
 from stockade.metrics import Metrics
 from stockade.metrics.merge import snapshot
 from stockade.rules.reload import Target
-from stockade.rules.watch import watch_files
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
-from stockade.server.cluster import ClusterHub, Peers, ServerView
+from stockade.server.cluster import ClusterHub, Peers, ServerView, block_files
 from stockade.server.forwarding import ForwardingWarnings
 from stockade.server.http.workers import Answer, Worker
 from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap
 from stockade.server.paths import BadPath, normalize_path
-from stockade.server.reloading import Changes, fingerprint, report_failure, report_success
+from stockade.server.reloading import Changes, ReloadLog, count_failed_files, fingerprint
 from stockade.server.settings import ConnectionFacts
 from stockade.server.site import Site, Stores, build_site
+from stockade.server.watching import BlockFileWatcher
 
 log = logging.getLogger("stockade.server")
 
 _URL_SAFE = "/!$&'()*+,;=:@-._~"
 _FILE_METHODS = frozenset({"GET", "HEAD"})
-
-
-@dataclass
-class _Watch:
-    """The watcher of the mod_block files in force, and how to stop it."""
-
-    targets: dict[str, Target]
-    stop: asyncio.Event
-    task: asyncio.Task[None]
 
 
 class StockadeApp:
@@ -108,9 +97,9 @@ class StockadeApp:
         self.hub = ClusterHub()  # a lone process combines its own answers
         self.view = ServerView(self.gather, lambda: self.site is not None and self.site.block is not None)
         self.started = self.clock.now()
-        self.reloads: dict[str, Any] = {"ok": 0, "failed": 0, "last": None}
-        self.watching = threading.Event()
-        self._watch: _Watch | None = None
+        self.reloads = ReloadLog(self.metrics.reload_errors.inc)
+        self.watcher = BlockFileWatcher(self._block_files_changed)
+        self.watching = self.watcher.watching
         self._opening = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,7 +129,7 @@ class StockadeApp:
                 self.site = await asyncio.to_thread(self._open)
                 self._settle_heap()
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
-                self._follow_block_files(self.site)
+                self.watcher.follow(self.site)
                 if self.peers is not None:
                     self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
             return self.site
@@ -179,7 +168,7 @@ class StockadeApp:
         )
 
     async def shutdown(self) -> None:
-        self._stop_watching()
+        self.watcher.stop()
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
@@ -206,8 +195,8 @@ class StockadeApp:
                 config = await asyncio.to_thread(load_config, self.config.path)
                 site = await asyncio.to_thread(self._build, config, old)
             except (StockadeError, OSError) as exc:
-                self._count_failed_files(old, exc)
-                return self._failed(old, what, trigger, problems(exc))
+                count_failed_files(old.block, exc)
+                return self.reloads.refused(what, trigger, problems(exc), old.audit, self.clock.now())
             if config.store_url != old.config.store_url:
                 log.warning("reload: store.url changed; the new store is used after a restart")
             if config.raw.log != old.config.raw.log:
@@ -219,32 +208,8 @@ class StockadeApp:
             changes = Changes.between(old.config, config, old.files, site.files)
             del old
             self._settle_heap()
-            self._follow_block_files(site)
-            return self._succeeded(site, what, trigger, changes)
-
-    def _succeeded(self, site: Site, what: str, trigger: str, changes: Changes) -> dict[str, Any]:
-        now = self.clock.now()
-        self.reloads["ok"] += 1
-        self.reloads["last"] = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "ok"}
-        return report_success(what, trigger, changes, site.audit, now)
-
-    def _failed(self, site: Site, what: str, trigger: str, errors: list[str]) -> dict[str, Any]:
-        now = self.clock.now()
-        self.metrics.reload_errors.inc()
-        self.reloads["failed"] += 1
-        self.reloads["last"] = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "error"}
-        return report_failure(what, trigger, errors, site.audit, now)
-
-    @staticmethod
-    def _count_failed_files(site: Site, exc: BaseException) -> None:
-        """A mod_block file that failed a full reload counts as a failed reload of that file, as BFE's do."""
-        if site.block is None or not isinstance(exc, ConfigError):
-            return
-        for issue in exc.issues:
-            if isinstance(issue.cause, RuleFileError):
-                site.block.errors["block_rules"] += 1
-            elif isinstance(issue.cause, BlocklistError):
-                site.block.errors["ip_blocklist"] += 1
+            self.watcher.follow(site)
+            return self.reloads.succeeded(what, trigger, changes, site.audit, self.clock.now())
 
     def _settle_heap(self) -> None:
         """Move what the site holds (rules, tables, views) out of the garbage collector's reach.
@@ -272,33 +237,6 @@ class StockadeApp:
 
     # -- the watcher of mod_block's files ----------------------------------------------------
 
-    def _follow_block_files(self, site: Site) -> None:
-        """Watch the mod_block files of ``site`` (a reload may name others, or turn watching off)."""
-        wanted: dict[str, Target] = {}
-        if site.block is not None and site.config.block is not None and site.config.block.watch:
-            wanted = {site.block.rules_path: "block_rules", site.block.blocklist_path: "ip_blocklist"}
-        if self._watch is not None and self._watch.targets == wanted:
-            return
-        self._stop_watching()
-        if not wanted:
-            return
-        stop = asyncio.Event()
-        task = asyncio.create_task(
-            watch_files(wanted, self._block_files_changed, ready=lambda: self._watching(wanted), stop_event=stop)
-        )
-        task.add_done_callback(_watcher_ended)
-        self._watch = _Watch(wanted, stop, task)
-
-    def _watching(self, targets: Mapping[str, Target]) -> None:
-        log.info("watching %s for changes", ", ".join(sorted(targets)))
-        self.watching.set()
-
-    def _stop_watching(self) -> None:
-        if self._watch is not None:
-            self._watch.stop.set()
-            self._watch = None
-        self.watching.clear()
-
     async def _block_files_changed(self, targets: list[Target]) -> None:
         """Reload the changed files into the site in force (never into one a reload replaced)."""
         async with self._reloading:
@@ -307,11 +245,12 @@ class StockadeApp:
                 return
             for target in targets:
                 result = await asyncio.to_thread(site.block.reload, target)
+                now = self.clock.now()
                 if result.error is not None:
-                    self._failed(site, result.path, "watch", problems(result.error))
+                    self.reloads.refused(result.path, "watch", problems(result.error), site.audit, now)
                     continue
                 site.files[result.path] = fingerprint(result.path)
-                self._succeeded(site, result.path, "watch", Changes(files=(result.path,)))
+                self.reloads.succeeded(result.path, "watch", Changes(files=(result.path,)), site.audit, now)
 
     # -- the admin API's questions to every worker ----------------------------------------------
 
@@ -330,27 +269,16 @@ class StockadeApp:
             site = self.site
             if site is not None:
                 await self.metrics.refresh(site.guard)
-            return {"metrics": snapshot(self.metrics.registry), "status": self._status(site)}
-        return {"error": f"unknown question {op!r}"}
-
-    def _status(self, site: Site | None) -> dict[str, Any]:
-        block = None
-        if site is not None and site.block is not None:
-            table = site.block.table
-            block = {
-                "rules": len(table.rules),
-                "rules_path": site.block.rules_path,
-                "ip_blocklist": len(table.blocklist),
-                "ip_blocklist_path": site.block.blocklist_path,
+            status = {
+                "started": iso_utc(self.started),
+                "restarts": self.worker.restarts,
+                "config": str(self.config.path),
+                "requests": self.metrics.request_counts(),
+                "reloads": self.reloads.as_dict(),
+                "block": block_files(site.block if site is not None else None),
             }
-        return {
-            "started": iso_utc(self.started),
-            "restarts": self.worker.restarts,
-            "config": str(self.config.path),
-            "requests": self.metrics.request_counts(),
-            "reloads": dict(self.reloads),
-            "block": block,
-        }
+            return {"metrics": snapshot(self.metrics.registry), "status": status}
+        return {"error": f"unknown question {op!r}"}
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -515,11 +443,6 @@ class StockadeApp:
             async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-
-def _watcher_ended(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the watcher of the mod_block files stopped", exc_info=task.exception())
 
 
 def app_from_config(path: str | Path) -> StockadeApp:

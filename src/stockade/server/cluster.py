@@ -36,10 +36,11 @@ from typing import Any, Final
 
 from stockade.errors import ReloadFailed, StockadeError
 from stockade.metrics.merge import MetricTotals, render
+from stockade.rules import BlockReloader
 from stockade.server.http.control import Link, Message
 from stockade.server.http.workers import Answer
 
-__all__ = ["ClusterHub", "Peers", "ServerView", "Unanswered"]
+__all__ = ["ClusterHub", "Peers", "ServerView", "Unanswered", "block_files"]
 
 log = logging.getLogger("stockade.server")
 
@@ -97,12 +98,25 @@ def _reload_entry(answer: Answer) -> dict[str, Any]:
     return {**entry, "reload": "error", "errors": [f"worker {answer.worker} (pid {answer.pid}) {why}"]}
 
 
+def block_files(block: BlockReloader | None) -> dict[str, Any] | None:
+    """The mod_block files in force in a worker, for its status: the paths and how many rules and entries."""
+    if block is None:
+        return None
+    return {
+        "rules": len(block.table.rules),
+        "rules_path": block.rules_path,
+        "ip_blocklist": len(block.table.blocklist),
+        "ip_blocklist_path": block.blocklist_path,
+    }
+
+
 class Peers:
     """A worker's end of the supervisor: answers its questions, and asks it to gather."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.link = Link(sock)
         self._open = asyncio.Event()
+        self._gone = False
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
         self._replies: set[asyncio.Task[None]] = set()
@@ -123,6 +137,7 @@ class Peers:
                     if future is not None and not future.done():
                         future.set_result(message["result"])
         finally:
+            self._gone = True
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(Unanswered("the supervisor is gone"))
@@ -140,7 +155,12 @@ class Peers:
 
     async def gather(self, op: str, args: Mapping[str, object], timeout: float) -> Any:
         """Every worker's answer to ``op``, combined by the supervisor's hub."""
-        await asyncio.wait_for(self._open.wait(), timeout)
+        try:
+            await asyncio.wait_for(self._open.wait(), timeout)
+        except TimeoutError:
+            raise Unanswered(op) from None
+        if self._gone:
+            raise Unanswered("the supervisor is gone")
         ask_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[ask_id] = future

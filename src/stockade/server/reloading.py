@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from stockade.config import Config
 from stockade.config.schema import ConfigFile
-from stockade.engine.audit import AuditLog
+from stockade.engine.audit import AuditLog, iso_utc
+from stockade.errors import BlocklistError, ConfigError, RuleFileError
+from stockade.rules import BlockReloader
 
-__all__ = ["Changes", "Fingerprint", "fingerprint", "fingerprints", "report_failure", "report_success"]
+__all__ = ["Changes", "Fingerprint", "ReloadLog", "count_failed_files", "fingerprint", "fingerprints"]
 
 log = logging.getLogger("stockade.server")
 
@@ -79,32 +81,64 @@ class Changes:
         return "; ".join(parts) if parts else "nothing changed"
 
 
-def report_success(what: str, trigger: str, changes: Changes, audit: AuditLog | None, now: float) -> dict[str, Any]:
-    """Log and audit a reload that took effect; its answer for the admin API."""
-    log.info(
-        "reloaded %s (%s): %s",
-        what,
-        trigger,
-        changes,
-        extra={"event": "reload", "trigger": trigger, "changed": changes.as_dict()},
-    )
-    if audit is not None:
-        audit.reload(now, trigger, what, changed=changes.as_dict())
-    return {"reload": "ok", "changed": changes.as_dict()}
+def count_failed_files(block: BlockReloader | None, error: BaseException) -> None:
+    """A mod_block file that failed a full reload counts as a failed reload of that file, as BFE's do."""
+    if block is None or not isinstance(error, ConfigError):
+        return
+    for issue in error.issues:
+        if isinstance(issue.cause, RuleFileError):
+            block.errors["block_rules"] += 1
+        elif isinstance(issue.cause, BlocklistError):
+            block.errors["ip_blocklist"] += 1
 
 
-def report_failure(what: str, trigger: str, errors: list[str], audit: AuditLog | None, now: float) -> dict[str, Any]:
-    """Log and audit a refused reload, one line per error; its answer for the admin API."""
-    log.error(
-        "reload of %s refused (%s), the state in force stays: %d error%s",
-        what,
-        trigger,
-        len(errors),
-        "" if len(errors) == 1 else "s",
-        extra={"event": "reload_failed", "trigger": trigger, "errors": errors},
-    )
-    for line in errors:
-        log.error("reload error: %s", line, extra={"event": "reload_error", "trigger": trigger, "error": line})
-    if audit is not None:
-        audit.reload(now, trigger, what, errors=errors)
-    return {"reload": "error", "errors": errors}
+class ReloadLog:
+    """Says every reload of one process: in the log, in the audit log, and in its own counts for the status.
+
+    ``on_failure`` counts a refused reload (the metrics' ``stockade_reload_errors``).
+    """
+
+    def __init__(self, on_failure: Callable[[], object]) -> None:
+        self.on_failure = on_failure
+        self.ok = 0
+        self.failed = 0
+        self.last: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "failed": self.failed, "last": self.last}
+
+    def succeeded(
+        self, what: str, trigger: str, changes: Changes, audit: AuditLog | None, now: float
+    ) -> dict[str, Any]:
+        """Log and audit a reload that took effect; its answer for the admin API."""
+        self.ok += 1
+        self.last = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "ok"}
+        log.info(
+            "reloaded %s (%s): %s",
+            what,
+            trigger,
+            changes,
+            extra={"event": "reload", "trigger": trigger, "changed": changes.as_dict()},
+        )
+        if audit is not None:
+            audit.reload(now, trigger, what, changed=changes.as_dict())
+        return {"reload": "ok", "changed": changes.as_dict()}
+
+    def refused(self, what: str, trigger: str, errors: list[str], audit: AuditLog | None, now: float) -> dict[str, Any]:
+        """Log and audit a refused reload, one line per error; its answer for the admin API."""
+        self.failed += 1
+        self.last = {"at": iso_utc(now), "trigger": trigger, "target": what, "reload": "error"}
+        self.on_failure()
+        log.error(
+            "reload of %s refused (%s), the state in force stays: %d error%s",
+            what,
+            trigger,
+            len(errors),
+            "" if len(errors) == 1 else "s",
+            extra={"event": "reload_failed", "trigger": trigger, "errors": errors},
+        )
+        for line in errors:
+            log.error("reload error: %s", line, extra={"event": "reload_error", "trigger": trigger, "error": line})
+        if audit is not None:
+            audit.reload(now, trigger, what, errors=errors)
+        return {"reload": "error", "errors": errors}
