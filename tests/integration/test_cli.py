@@ -6,6 +6,7 @@ A few cases also run in-process through click's runner, for the exact text of me
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -255,6 +256,14 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         ),
         ((), "Missing command for 'stockade'; choose from check, conditions, ip, replay, serve, status, store, users."),
         (("users",), "Missing command for 'stockade users'; choose from block, list-auth, list-blocked, unblock."),
+        (
+            ("--log-level", "loud", "check", "-c", "{config}"),
+            "Invalid value for '--log-level': 'loud' is not one of 'debug', 'info', 'warning', 'error'.",
+        ),
+        (
+            ("serve", "-c", "{config}", "--log-format", "xml"),
+            "Invalid value for '--log-format': 'xml' is not one of 'text', 'json'.",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
@@ -282,6 +291,14 @@ def test_help_and_version_still_work(capsys: pytest.CaptureFixture[str]) -> None
     assert (code, err) == (0, "")
     assert out.startswith("Usage: stockade users block [OPTIONS] USER\n")
     assert "--seconds" in out
+
+
+def test_every_command_logs_in_the_chosen_format(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "--log-format", "json", "--log-level", "info", "check", "-c", str(config))
+    assert (code, err) == (0, "")
+    logging.getLogger("stockade.cli").info("a line")
+    record = json.loads(capsys.readouterr().err)
+    assert (record["level"], record["logger"], record["message"]) == ("info", "stockade.cli", "a line")
 
 
 def test_block_with_seconds_and_an_invalid_user(config: Path) -> None:
