@@ -73,10 +73,11 @@ def test_a_worker_that_does_not_answer_keeps_its_last_counts() -> None:
 
 
 def test_successive_merges_never_go_backwards() -> None:
+    # Each round: the live workers (pid -> its count so far). Pids 3 and 4 replace 2 and 3.
+    rounds = [{1: 1, 2: 1}, {1: 3, 2: 4}, {1: 3, 3: 0}, {1: 3, 3: None}, {4: 0}, {4: 2, 5: 5}]
     totals = MetricTotals()
-    seen = 0.0
-    for round_, (a, b) in enumerate([(1, 1), (3, 1), (3, 0), (0, 0), (2, 5), (2, 5)]):
-        # Pids change when a worker is replaced (counts restart from zero).
-        merged = values(totals.merge({10 + (a < 2) * round_: worker(a), 20 + (b < 2) * round_: worker(b)}))
-        assert merged[ALLOWED] >= seen
-        seen = merged[ALLOWED]
+    seen = [
+        values(totals.merge({pid: None if n is None else worker(n) for pid, n in live.items()}))[ALLOWED]
+        for live in rounds
+    ]
+    assert seen == [2, 7, 7, 7, 7, 14]
