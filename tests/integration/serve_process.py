@@ -16,8 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -165,10 +163,3 @@ class ServeProcess:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    """For what has no event to wait for (the kernel picking a worker for a connection): retry."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, what
