@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from stockade.server.asgi import ASGIApp
 from stockade.server.http import AccessLogSink, BackgroundServer, BoundListener, HttpServer, bind_listeners
+from stockade.server.http.acceptor import ProxyRefused
 from stockade.server.http.server import Reload
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
@@ -39,9 +40,11 @@ class Running:
     def port(self) -> int:
         return self.listeners[0].spec.address.port
 
-    def wire(self, index: int = 0, timeout: float = 5.0) -> Wire:
+    def wire(self, index: int = 0, timeout: float = 5.0, *, source: str | None = None) -> Wire:
+        """A raw connection to listener ``index``; ``source`` binds the client's side (``127.0.0.2``)."""
         address = self.listeners[index].spec.address
-        return Wire(socket.create_connection((address.host, address.port), timeout=timeout))
+        bind = (source, 0) if source is not None else None
+        return Wire(socket.create_connection((address.host, address.port), timeout=timeout, source_address=bind))
 
 
 @contextmanager
@@ -54,9 +57,18 @@ def serving(
     check: ConnectionCheck | None = None,
     reload: Reload | None = None,
     access_log: AccessLogSink | None = None,
+    proxy_refused: ProxyRefused | None = None,
 ) -> Iterator[Running]:
     bound = list(bound) or bind_listeners(listeners)
-    server = HttpServer(app, bound, limits=limits, connection_check=check, reload=reload, access_log=access_log)
+    server = HttpServer(
+        app,
+        bound,
+        limits=limits,
+        connection_check=check,
+        reload=reload,
+        access_log=access_log,
+        proxy_refused=proxy_refused,
+    )
     background = BackgroundServer(server)
     try:
         background.start(10)

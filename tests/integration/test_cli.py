@@ -307,6 +307,21 @@ def test_check_in_process(config: Path) -> None:
     assert out.splitlines()[0] == f"{config}: OK"
 
 
+def test_check_says_whom_a_proxy_protocol_listener_believes(config: Path) -> None:
+    text = config.read_text().replace(
+        'listen = "127.0.0.1:8080"', 'listen = { address = "127.0.0.1:8080", proxy_protocol = "v2" }', 1
+    )
+    assert text != config.read_text()
+    config.write_text(text)
+    code, out, err = invoke(check, "-c", str(config))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"{config}: server.listen.proxy_protocol: a PROXY header is believed only from the proxies in front:"
+        ' name them in this listener, proxy_protocol_from = ["10.0.0.5"] (addresses or networks),'
+        " or in [proxy] trusted\n"
+    )
+
+
 # -- the SQLite data file ----------------------------------------------------------------------
 
 

@@ -27,12 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stockade.errors import ConfigError
 from stockade.server.asgi import Receive, Scope, Send
 from stockade.server.http import AccessEntry, BoundListener, JsonLinesLog, StartupFailed, bind_listeners
 from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.http.tls import TlsSetupError
 from stockade.server.listen import ListenAddress
-from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec, TlsSettings
+from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec, ProxyProtocol, TlsSettings
 from tests.integration.conftest import Site
 from tests.integration.http_support import (
     LOCAL,
@@ -529,6 +530,13 @@ def test_a_failing_check_refuses(caplog: pytest.LogCaptureFixture) -> None:
 
 # -- PROXY protocol ---------------------------------------------------------------------------
 
+TRUSTED = ("127.0.0.1",)  # the proxy in front; other loopback addresses (127.0.0.2) are not
+
+
+def proxied(versions: ProxyProtocol, *, tls: TlsSettings | None = None) -> ListenerSpec:
+    """A PROXY-protocol listener that believes the header from 127.0.0.1 only."""
+    return ListenerSpec(LOCAL, tls=tls, proxy_protocol=versions, proxy_protocol_from=TRUSTED)
+
 
 def v1_header(source: str, port: int) -> bytes:
     kind = "TCP6" if ":" in source else "TCP4"
@@ -562,7 +570,7 @@ def test_proxy_protocol_sets_the_client(case: tuple[str, bytes, list[object]]) -
         checked.append(facts.source)
         return True
 
-    listener = ListenerSpec(LOCAL, proxy_protocol=versions)  # type: ignore[arg-type]
+    listener = proxied(versions)  # type: ignore[arg-type]
     with serving(echo, listeners=[listener], check=check) as running, running.wire() as wire:
         wire.send(header + request("GET", "/a") + request("GET", "/b"))
         first, second = decoded(wire.response()), decoded(wire.response())
@@ -572,9 +580,49 @@ def test_proxy_protocol_sets_the_client(case: tuple[str, bytes, list[object]]) -
     assert checked == [None, tuple(client)]  # the peer first, then the source
 
 
+@pytest.mark.parametrize("header", [v1_header("8.8.8.8", 4000), v2_header("8.8.8.8", 4000)], ids=["v1", "v2"])
+def test_a_proxy_header_from_an_untrusted_peer_is_closed_unread(
+    header: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    checked: list[ConnectionFacts] = []
+    refused: list[str] = []
+
+    def check(facts: ConnectionFacts) -> bool:
+        checked.append(facts)
+        return True
+
+    caplog.set_level(logging.WARNING, "stockade.server.http")
+    listener = proxied("any")
+    with serving(echo, listeners=[listener], check=check, proxy_refused=refused.append) as running:
+        name = str(running.listeners[0].spec.address)
+        for _ in range(5):
+            with running.wire(source="127.0.0.2") as wire:
+                wire.send(header + request("GET", "/"))
+                assert closed_without_a_byte(wire.sock)
+        assert checked == []  # closed before the connection check, let alone a byte of HTTP
+        with running.wire() as wire:  # the same header from the trusted proxy is believed
+            wire.send(header + request("GET", "/"))
+            assert decoded(wire.response())["client"] == ["8.8.8.8", 4000]
+    assert refused == [name] * 5
+    lines = [r.getMessage() for r in caplog.records if "PROXY header" in r.getMessage()]
+    assert lines == [
+        f"closed a connection from 127.0.0.2 to {name}: that peer may not send a PROXY header (neither in the"
+        " listener's proxy_protocol_from nor in [proxy] trusted); more from it within 60 s are only counted"
+    ]
+
+
+def test_a_proxy_listener_without_trusted_peers_is_not_bound() -> None:
+    with pytest.raises(ConfigError) as caught:
+        bind_listeners([ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="v1")])
+    assert str(caught.value) == (
+        "listener 127.0.0.1:0: proxy_protocol_from: a PROXY header is believed only from the proxies in front:"
+        ' name them (proxy_protocol_from = ["10.0.0.5"]) or list them in [proxy] trusted'
+    )
+
+
 def test_proxy_header_sent_in_pieces() -> None:
     header = v2_header("198.51.100.23", 1234)
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("any")]) as running, running.wire() as wire:
         for i in range(0, len(header), 5):
             wire.send(header[i : i + 5])
             time.sleep(0.01)
@@ -584,7 +632,7 @@ def test_proxy_header_sent_in_pieces() -> None:
 
 def test_proxy_local_command_keeps_the_peer() -> None:
     local = V2_SIGNATURE + b"\x20\x00\x00\x00"
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="v2")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("v2")]) as running, running.wire() as wire:
         wire.send(local + request("GET", "/"))
         seen = decoded(wire.response())
     assert seen["client"][0] == "127.0.0.1"
@@ -595,7 +643,7 @@ def test_a_refused_proxy_source_reads_zero_bytes() -> None:
     def check(facts: ConnectionFacts) -> bool:
         return facts.source is None or facts.source[0] != "192.0.2.66"
 
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")], check=check) as running:
+    with serving(echo, listeners=[proxied("any")], check=check) as running:
         with running.wire() as wire:
             wire.send(v1_header("192.0.2.66", 1000) + request("GET", "/"))
             assert closed_without_a_byte(wire.sock)
@@ -615,13 +663,13 @@ def test_a_refused_proxy_source_reads_zero_bytes() -> None:
     ids=["plain HTTP", "bad port", "too long", "bad v2 family"],
 )
 def test_malformed_proxy_headers_are_closed_with_zero_bytes(data: bytes) -> None:
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("any")]) as running, running.wire() as wire:
         wire.send(data)
         assert closed_without_a_byte(wire.sock)
 
 
 def test_wrong_proxy_version_is_closed() -> None:
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="v1")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("v1")]) as running, running.wire() as wire:
         wire.send(v2_header("192.0.2.1", 1) + request("GET", "/"))
         assert closed_without_a_byte(wire.sock)
 
@@ -672,7 +720,7 @@ def test_tls_behind_proxy_protocol(certificates: Certificates) -> None:
     tls = TlsSettings(certificates.server_cert, certificates.server_key)
     context = certificates.client_context(with_certificate=False)
     with (
-        serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls, proxy_protocol="v1")]) as running,
+        serving(echo, listeners=[proxied("v1", tls=tls)]) as running,
         socket.create_connection(("127.0.0.1", running.port), timeout=5) as raw,
     ):
         raw.sendall(v1_header("203.0.113.5", 777))

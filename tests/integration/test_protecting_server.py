@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -167,6 +168,63 @@ def test_proxy_protocol_sources_are_the_clients(site: Site, upstream: Uvicorn) -
         )
         v2 = V2_SIGNATURE + bytes([0x21, 0x11]) + len(source).to_bytes(2, "big") + source
         assert raw(running.port, v2 + request) == b""  # the PROXY source is blocklisted
+
+
+def raw_from(source: str, port: int, data: bytes) -> bytes:
+    """:func:`raw` from the client address ``source`` (any 127.0.0.0/8 address is on the loopback)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
+        try:
+            sock.sendall(data)
+        except OSError:
+            return b""
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _v2(source: str, port: int) -> bytes:
+    addresses = socket.inet_aton(source) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", port, 80)
+    return V2_SIGNATURE + bytes([0x21, 0x11]) + struct.pack("!H", len(addresses)) + addresses
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_banned_client_cannot_name_another_address_in_a_proxy_header(
+    site: Site, upstream: Uvicorn, version: str
+) -> None:
+    config = _config(site, upstream, blocklist="198.51.100.66\n")  # [proxy] trusted = ["127.0.0.1"]
+    listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="any")]
+    request = b"GET /echo/who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+
+    def header(source: str) -> bytes:
+        return f"PROXY TCP4 {source} 127.0.0.1 40000 80\r\n".encode() if version == "v1" else _v2(source, 40000)
+
+    with ServerThread(config, listeners=listeners) as running:
+        admin = int(running.admin_url.rsplit(":", 1)[1])
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        assert get(admin, "/ips/block", bearer, "POST", json.dumps({"ip": "127.0.0.2"}).encode())[0] == 200
+        assert get(admin, "/ips/block", bearer, "POST", json.dumps({"ip": "203.0.113.9"}).encode())[0] == 200
+        # The banned client 127.0.0.2 is no proxy: its header is not believed, the connection is closed.
+        assert raw_from("127.0.0.2", running.port, header("8.8.8.8") + request) == b""
+        assert raw_from("127.0.0.2", running.port, header("198.51.100.66") + request) == b""
+        # From the trusted proxy the same header is believed: 8.8.8.8 is the client...
+        answer = raw_from("127.0.0.1", running.port, header("8.8.8.8") + request)
+        assert answer.startswith(b"HTTP/1.1 200")
+        echoed = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert {name.lower(): value for name, value in echoed["headers"]}["x-forwarded-for"] == "8.8.8.8"
+        # ...and a banned or blocklisted source named by it is refused.
+        assert raw_from("127.0.0.1", running.port, header("203.0.113.9") + request).startswith(b"HTTP/1.1 403")
+        assert raw_from("127.0.0.1", running.port, header("198.51.100.66") + request) == b""
+        status, _, body = get(admin, "/metrics", bearer)
+        assert status == 200
+        line = f'stockade_proxy_protocol_refused_total{{listener="127.0.0.1:{running.port}"}} 2.0'
+        assert line.encode() in body.splitlines()
 
 
 def test_probes_ban_the_client_in_every_answer_after(site: Site, upstream: Uvicorn) -> None:

@@ -490,12 +490,14 @@ def test_listeners_with_tls_and_proxy_protocol(base: Path) -> None:
         "[server]\nlisten = ["
         '"127.0.0.1:8080", '
         '{ address = "[::]:8443", certfile = "cert.pem", keyfile = "key.pem", client_ca = "ca.pem",'
-        ' client_auth = "optional", proxy_protocol = "v2" }]\n',
+        ' client_auth = "optional", proxy_protocol = "v2" }]\n'
+        '[proxy]\ntrusted = ["10.0.0.0/8", "192.0.2.7"]\n',
     )
     plain, tls = config.listeners
     assert (plain.address, plain.tls, plain.proxy_protocol) == (ListenAddress("127.0.0.1", 8080), None, "off")
     assert tls.address == ListenAddress("::", 8443)
     assert tls.proxy_protocol == "v2"
+    assert (plain.proxy_protocol_from, tls.proxy_protocol_from) == ((), ("10.0.0.0/8", "192.0.2.7/32"))
     assert tls.tls is not None
     assert (tls.tls.certfile, tls.tls.client_ca, tls.tls.client_auth) == (
         base.resolve() / "cert.pem",
@@ -503,8 +505,41 @@ def test_listeners_with_tls_and_proxy_protocol(base: Path) -> None:
         "optional",
     )
     assert config.listen == (ListenAddress("127.0.0.1", 8080), ListenAddress("::", 8443))
-    single = load(base, '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "any" }\n')
-    assert single.listeners[0].proxy_protocol == "any"
+    single = load(
+        base,
+        '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "any", proxy_protocol_from = "::1" }\n',
+    )
+    assert (single.listeners[0].proxy_protocol, single.listeners[0].proxy_protocol_from) == ("any", ("::1/128",))
+
+
+def test_a_listener_names_its_own_proxies(base: Path) -> None:
+    config = load(
+        base,
+        '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "v1",'
+        ' proxy_protocol_from = ["10.1.2.3", "fd00::/8"] }\n[proxy]\ntrusted = ["192.0.2.0/24"]\n',
+    )
+    assert config.listeners[0].proxy_protocol_from == ("10.1.2.3/32", "fd00::/8")  # not [proxy] trusted
+
+
+def test_a_proxy_protocol_listener_needs_trusted_peers(base: Path) -> None:
+    advice = (
+        "a PROXY header is believed only from the proxies in front: name them in this listener,"
+        ' proxy_protocol_from = ["10.0.0.5"] (addresses or networks), or in [proxy] trusted'
+    )
+    assert issues(
+        base,
+        "[server]\nlisten = ["
+        '{ address = "127.0.0.1:1", proxy_protocol = "v2" }, '
+        '{ address = "127.0.0.1:2", proxy_protocol = "any", proxy_protocol_from = [] }, '
+        '{ address = "127.0.0.1:3", proxy_protocol_from = ["10.0.0.1"] }, '
+        '{ address = "127.0.0.1:4", proxy_protocol = "v1", proxy_protocol_from = ["10.0.0.1", "proxy.lan"] }]\n',
+    ) == [
+        f"server.listen[0].proxy_protocol: {advice}",
+        f"server.listen[1].proxy_protocol_from: {advice}",
+        'server.listen[2].proxy_protocol_from: needs proxy_protocol = "v1", "v2" or "any"',
+        "server.listen[3].proxy_protocol_from[1]: expected an IP address or a CIDR network like 10.0.0.0/8"
+        " (got 'proxy.lan')",
+    ]
 
 
 def test_listener_problems(base: Path) -> None:

@@ -83,6 +83,10 @@ _SECTIONS: dict[str, type[Section]] = {
 }
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
+PROXY_PROTOCOL_UNTRUSTED = (
+    "a PROXY header is believed only from the proxies in front: name them in this listener,"
+    ' proxy_protocol_from = ["10.0.0.5"] (addresses or networks), or in [proxy] trusted'
+)
 _GENERIC_MESSAGES = {
     "missing": "required key is missing",
     "string_type": "expected a string",
@@ -272,12 +276,12 @@ class _Loader:
             raw_dirs = []
         sections = [self._validate(DirectorySection, item, f"directory[{i}]") for i, item in enumerate(raw_dirs)]
 
-        listeners = self._listen(server, data) if server else ()
+        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
+        listeners = self._listen(server, data, trusted, bool(proxy and proxy.trusted)) if server else ()
         document_root = self._document_root(server) if server else None
         upstream = self._upstream(server) if server else None
         routes = self._routes(server) if server else ()
         access_log = self._access_log(server) if server else None
-        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
         admin_settings = self._admin(admin)
         ban_settings = self._bans(bans, data) if bans is not None else None
         block_settings = self._block(block) if block is not None else None
@@ -341,7 +345,9 @@ class _Loader:
         except ValidationError:
             return None
 
-    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenerSpec, ...]:
+    def _listen(
+        self, server: ServerSection, data: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[ListenerSpec, ...]:
         raw = data.get("server", {}).get("listen")
         single = isinstance(raw, str | dict)
         listeners: list[ListenerSpec] = []
@@ -367,8 +373,39 @@ class _Loader:
                 listeners.append(ListenerSpec(address))
                 continue
             tls = self._tls(where, item)
-            listeners.append(ListenerSpec(address, tls, item.proxy_protocol))
+            raw_table = raw_item if isinstance(raw_item, dict) else {}
+            proxy_from = self._proxy_protocol_from(where, item, raw_table, trusted, trusted_given)
+            listeners.append(ListenerSpec(address, tls, item.proxy_protocol, proxy_from))
         return tuple(listeners)
+
+    def _proxy_protocol_from(
+        self, where: str, item: ListenerTable, raw: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[str, ...]:
+        """The peers allowed to send this listener a PROXY header: its own list, else ``[proxy] trusted``."""
+        if item.proxy_protocol_from is None:
+            if item.proxy_protocol != "off" and not trusted_given:
+                self.issues.append(ConfigIssue(f"{where}.proxy_protocol", PROXY_PROTOCOL_UNTRUSTED))
+            return trusted.networks if item.proxy_protocol != "off" else ()
+        field_where = f"{where}.proxy_protocol_from"
+        if item.proxy_protocol == "off":
+            self.issues.append(ConfigIssue(field_where, 'needs proxy_protocol = "v1", "v2" or "any"'))
+        single = isinstance(raw.get("proxy_protocol_from"), str)
+        networks: list[str] = []
+        for i, text in enumerate(item.proxy_protocol_from):
+            try:
+                networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                self.issues.append(
+                    ConfigIssue(
+                        field_where if single else f"{field_where}[{i}]",
+                        "expected an IP address or a CIDR network like 10.0.0.0/8",
+                        text,
+                        True,
+                    )
+                )
+        if not item.proxy_protocol_from and item.proxy_protocol != "off":
+            self.issues.append(ConfigIssue(field_where, PROXY_PROTOCOL_UNTRUSTED))
+        return tuple(networks)
 
     def _tls(self, where: str, item: ListenerTable) -> TlsSettings | None:
         if item.certfile is None and item.keyfile is None:

@@ -178,6 +178,7 @@ class ListenerTable(Section):
     client_ca: NonEmpty | None = None
     client_auth: Annotated[Literal["none", "optional", "required"], _choice("none", "optional", "required")] = "none"
     proxy_protocol: Annotated[Literal["off", "v1", "v2", "any"], _choice("off", "v1", "v2", "any")] = "off"
+    proxy_protocol_from: StringList | None = None  # default: [proxy] trusted
 
 
 def _listen_items(value: object) -> object:

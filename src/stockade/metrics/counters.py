@@ -81,6 +81,12 @@ class Metrics:
         self.reload_errors = Counter(
             "stockade_reload_errors", "Reloads refused (the configuration in force stayed).", registry=r
         )
+        self.proxy_refused = Counter(
+            "stockade_proxy_protocol_refused",
+            "Connections closed before a byte was read: the peer may not send this listener a PROXY header.",
+            ["listener"],
+            registry=r,
+        )
         self.pending_writes = Gauge(
             "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
         )
@@ -100,6 +106,10 @@ class Metrics:
         """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
         counts = self._request_counts
         counts[outcome] = counts.get(outcome, 0) + 1
+
+    def count_proxy_refused(self, listener: str) -> None:
+        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
+        self.proxy_refused.labels(listener).inc()
 
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""

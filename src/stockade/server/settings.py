@@ -42,11 +42,16 @@ class ListenerSpec:
 
     ``proxy_protocol``: ``off``; ``v1`` or ``v2`` (that version only); ``any`` (either). When
     on, every connection must start with a PROXY header, or it is closed without a response.
+    ``proxy_protocol_from`` are the networks of the peers allowed to send one (the proxies
+    in front); a connection from any other peer is closed before a byte is read. Left
+    empty, the configuration's ``[proxy] trusted`` networks are used; a PROXY listener
+    with no trusted peer at all cannot be bound.
     """
 
     address: ListenAddress
     tls: TlsSettings | None = None
     proxy_protocol: ProxyProtocol = "off"
+    proxy_protocol_from: tuple[str, ...] = ()
     admin: bool = False  # the admin API's listener, not the protected site's
 
 
