@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -125,6 +126,15 @@ class Wire:
     def close(self) -> None:
         self.file.close()
         self.sock.close()
+
+    def reset(self) -> None:
+        """Close abortively (a TCP reset): how a client that is gone, not merely done sending, looks."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+
+    def half_close(self) -> None:
+        """``shutdown(SHUT_WR)``: the client sends nothing more but still reads."""
+        self.sock.shutdown(socket.SHUT_WR)
 
     def __enter__(self) -> Wire:
         return self

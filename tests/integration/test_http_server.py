@@ -476,7 +476,7 @@ def test_client_disconnect_reaches_the_app() -> None:
     with serving(app) as running:
         wire = running.wire()
         wire.send(request("GET", "/"))
-        wire.close()
+        wire.reset()
         assert seen.wait(5)
 
 
@@ -493,9 +493,121 @@ def test_two_receivers_both_see_the_disconnect() -> None:
     with serving(app) as running:
         wire = running.wire()
         wire.send(request("GET", "/"))
-        wire.close()
+        wire.reset()
         assert done.wait(5)
     assert seen == ["http.disconnect", "http.disconnect"]
+
+
+# -- half-closed clients ----------------------------------------------------------------------
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.005)
+
+
+def client_done(running: Any) -> bool:
+    """The server has seen the client's half-close (and kept the connection to answer)."""
+    return any(connection.client_done for connection in list(running.server.state.connections))
+
+
+def gated(gate: threading.Event) -> Any:
+    """An echo app that reads each request whole, then answers only once ``gate`` is set."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        await asyncio.to_thread(gate.wait, 10)
+        payload = json.dumps(describe(scope, body)).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.body", "body": payload, "more_body": True})
+        await send({"type": "http.response.body", "body": b"" if scope["path"] == "/stream" else payload})
+
+    return app
+
+
+def test_a_half_closed_client_still_gets_its_answer() -> None:
+    gate = threading.Event()
+    with serving(gated(gate)) as running, running.wire() as wire:
+        wire.send(request("POST", "/upload", body=b"x" * 10_000))
+        wire.half_close()
+        wait_until(lambda: client_done(running))  # the end of input is seen while the app works
+        gate.set()
+        seen = decoded(wire.response("POST"))
+        assert (seen["method"], seen["path"], seen["body_length"]) == ("POST", "/upload", 10_000)
+        assert wire.read_all() == b""  # then the server closes
+
+
+def test_a_half_close_behind_a_large_body() -> None:
+    # Reading pauses while the app holds a large body; the end of input is seen after the answer.
+    with serving(echo) as running, running.wire() as wire:
+        wire.send(request("POST", "/upload", body=b"x" * 1_000_000))
+        wire.half_close()
+        assert decoded(wire.response("POST"))["body_length"] == 1_000_000
+        assert wire.read_all() == b""
+
+
+def test_pipelined_requests_before_a_half_close_are_all_answered() -> None:
+    gate = threading.Event()
+    pipeline = request("POST", "/1", body=b"hello") + request("GET", "/stream") + request("GET", "/3")
+    with serving(gated(gate)) as running, running.wire() as wire:
+        wire.send(pipeline)
+        wire.half_close()
+        gate.set()
+        answers = [wire.response() for _ in range(3)]
+        assert wire.read_all() == b""
+    assert [json.loads(a.body)["path"] for a in answers] == ["/1", "/stream", "/3"]  # type: ignore[attr-defined]
+    assert answers[1].getheader("transfer-encoding") == "chunked"
+
+
+def test_a_half_close_between_requests_closes() -> None:
+    with serving(echo) as running, running.wire() as wire:
+        wire.send(request("GET", "/1"))
+        assert decoded(wire.response())["path"] == "/1"
+        wire.half_close()
+        assert wire.read_all() == b""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET /a HTTP/1.1\r\nHost: te", request("POST", "/a", body=b"0123456789")[:-4]],
+    ids=["in the head", "in the body"],
+)
+def test_an_end_of_input_inside_a_request_closes_without_an_answer(data: bytes) -> None:
+    disconnected = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+    with serving(app) as running, running.wire() as wire:
+        wire.send(data)
+        wire.half_close()
+        assert wire.read_all() == b""
+    if b"POST" in data:
+        assert disconnected.wait(5)  # the app that was reading the body is told
+
+
+def test_an_end_of_input_inside_a_pipelined_request_ends_the_connection() -> None:
+    disconnected = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+    with serving(app) as running, running.wire() as wire:
+        wire.send(request("GET", "/whole") + b"GET /b HTTP/1.1\r\nHo")
+        wire.half_close()
+        assert wire.read_all() == b""
+        assert disconnected.wait(5)  # the request in progress learns that its client is gone
 
 
 # -- the connection check ---------------------------------------------------------------------

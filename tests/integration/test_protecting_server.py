@@ -26,6 +26,7 @@ from stockade.server.listen import ListenAddress
 from stockade.server.settings import ListenerSpec
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import PASSWORDS, Site, basic
+from tests.integration.http_support import Wire
 from tests.integration.test_proxy import Uvicorn
 from tests.redis_servers import free_port
 
@@ -225,6 +226,35 @@ def test_a_banned_client_cannot_name_another_address_in_a_proxy_header(
         assert status == 200
         line = f'stockade_proxy_protocol_refused_total{{listener="127.0.0.1:{running.port}"}} 2.0'
         assert line.encode() in body.splitlines()
+
+
+def half_closed(port: int, data: bytes) -> list[http.client.HTTPResponse]:
+    """Send ``data``, shut the sending side (``SHUT_WR``), then read every answer until the server closes."""
+    with Wire(socket.create_connection(("127.0.0.1", port), timeout=10)) as wire:
+        wire.send(data)
+        wire.half_close()
+        answers = []
+        while wire.file.peek(1):  # type: ignore[attr-defined]
+            answers.append(wire.response())
+        return answers
+
+
+def test_a_half_closed_client_gets_its_answers(server: ServerThread) -> None:
+    upload = b"POST /echo/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 50000\r\n\r\n" + b"u" * 50_000
+    (answer,) = half_closed(server.port, upload)
+    assert answer.status == 200
+    assert json.loads(answer.body)["body_size"] == 50_000  # type: ignore[attr-defined]
+    (answer,) = half_closed(server.port, b"GET /files/a.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert (answer.status, answer.body) == (200, b"file a\n")  # type: ignore[attr-defined]
+    pipelined = (
+        b"POST /echo/one HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /files/a.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"GET /echo/three HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    one, two, three = half_closed(server.port, pipelined)
+    assert (one.status, json.loads(one.body)["path"], json.loads(one.body)["body_size"]) == (200, "/echo/one", 3)  # type: ignore[attr-defined]
+    assert (two.status, two.body) == (200, b"file a\n")  # type: ignore[attr-defined]
+    assert (three.status, json.loads(three.body)["path"]) == (200, "/echo/three")  # type: ignore[attr-defined]
 
 
 def test_probes_ban_the_client_in_every_answer_after(site: Site, upstream: Uvicorn) -> None:
