@@ -56,11 +56,13 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
         yield server
 
 
-def _config(site: Site, upstream: Uvicorn, *, blocklist: str = "192.0.2.0/24\n", extra: str = "") -> Path:
+def _config(
+    site: Site, upstream: Uvicorn, *, blocklist: str = "192.0.2.0/24\n", extra: str = "", store_url: str | None = None
+) -> Path:
     (site.base / "rules.data").write_text(json.dumps(RULES))
     (site.base / "ips.data").write_text(blocklist)
     directories = [{"path": "/echo/secure", "auth_user_file": site.htpasswd.name, "max_retries": 3, "block_time": 1}]
-    path = site.write_config(directories=directories, audit=True)
+    path = site.write_config(directories=directories, audit=True, store_url=store_url)
     text = path.read_text().replace(
         "[store]",
         f'upstream = "http://127.0.0.1:{upstream.port}"\n[[server.route]]\npath = "/files"\nto = "files"\n\n[store]',
@@ -273,6 +275,39 @@ def test_probes_ban_the_client_in_every_answer_after(site: Site, upstream: Uvico
         assert json.loads(body)["verdict"] == "blocked"
         assert get(admin, "/ips/unblock", bearer, "POST", json.dumps({"ip": "127.0.0.1"}).encode())[0] == 200
         assert get(running.port, "/echo/clean")[0] == 200
+
+
+def test_a_flood_of_fresh_probes_never_evicts_a_ban(site: Site, upstream: Uvicorn) -> None:
+    # The numbers of the report: a memory store of 2,000 records, 100 bans, then 3,000 probes
+    # from fresh addresses evicted 69 of the bans, which were still enforced but no longer listed.
+    config = _config(site, upstream, store_url="memory://?max_records=2000")
+    banned = [f"198.51.100.{i}" for i in range(100)]
+    with ServerThread(config, clock=ManualClock(time.time())) as running:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+
+        def visit(path: str, client: str) -> int:
+            conn.request("GET", path, headers={"X-Forwarded-For": client})  # 127.0.0.1 is a trusted proxy
+            response = conn.getresponse()
+            response.read()
+            return response.status
+
+        for ip in banned:
+            for _ in range(3):  # malicious_req_threshold
+                visit("/.env", ip)
+        for i in range(3000):
+            visit("/.env", f"10.{i // 250}.{i % 250}.1")
+        assert all(visit("/echo/clean", ip) == 403 for ip in banned)
+        admin = int(running.admin_url.rsplit(":", 1)[1])
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        status, _, body = get(admin, "/ips/banned", bearer)
+        assert status == 200
+        assert sorted(entry["ip"] for entry in json.loads(body)["bans"]) == sorted(banned)
+        for ip in banned:
+            status, _, body = get(admin, f"/ips/status?ip={ip}", bearer)
+            assert (status, json.loads(body)["verdict"]) == (200, "blocked")
+            assert get(admin, "/ips/unblock", bearer, "POST", json.dumps({"ip": ip}).encode())[0] == 200
+        assert all(visit("/echo/clean", ip) == 200 for ip in banned)
+        conn.close()
 
 
 def test_the_admin_api_needs_its_token(server: ServerThread) -> None:

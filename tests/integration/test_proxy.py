@@ -35,6 +35,9 @@ START_TIMEOUT = 20.0
 
 def bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Accepted sockets inherit it on Linux: uvicorn on a passed descriptor does not set it, and
+    # its answers' head and body, written apart, then wait 40 ms for the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock

@@ -66,6 +66,11 @@ class Metrics:
         self.store_errors = Counter(
             "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
         )
+        self.store_refused = Counter(
+            "stockade_store_records_refused",
+            "New records a full store refused rather than evict a block or ban in force.",
+            registry=r,
+        )
         self.store_up = Gauge("stockade_store_up", "1 if the store answered the last scrape, else 0.", registry=r)
         self.store_latency = Gauge(
             "stockade_store_latency_seconds", "One round trip to the store, measured at the last scrape.", registry=r
@@ -94,6 +99,7 @@ class Metrics:
             ProcessCollector(registry=r)
         self._events: dict[str, CounterChild] = {e: self.lockout_events.labels(e) for e in LOCKOUT_EVENTS}
         self._errors_seen = 0
+        self._refused_seen = 0
         self.sink = MetricsSink(self)
         for gauge in (self.store_latency, self.view_lag, self.view_entries):
             gauge.set(math.nan)
@@ -134,6 +140,9 @@ class Metrics:
         if status.errors > self._errors_seen:
             self.store_errors.inc(status.errors - self._errors_seen)
             self._errors_seen = status.errors
+        if status.refused > self._refused_seen:
+            self.store_refused.inc(status.refused - self._refused_seen)
+            self._refused_seen = status.refused
 
     async def refresh(self, guard: AsyncGuard) -> None:
         """Read the store status now, for the gauges; a failing store is reported as down."""

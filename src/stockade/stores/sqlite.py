@@ -310,7 +310,7 @@ class SQLiteStore(TransitionStore):
             return LockoutState()
         return _state(row)
 
-    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float, now: float) -> None:
         ident = (key.directory, key.user, key.client, key.port, key.address or "")
         self._conn.execute(
             "INSERT INTO changes (origin, directory, user, client, port, address) VALUES (?, ?, ?, ?, ?, ?)",
@@ -371,7 +371,7 @@ class SQLiteStore(TransitionStore):
             return BanState(), False
         return _ban_state(row), bool(row[5])
 
-    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool, now: float) -> None:
         self._conn.execute("INSERT INTO ban_changes (origin, key) VALUES (?, ?)", (self._origin, key))
         if state.is_empty():
             self._conn.execute("DELETE FROM bans WHERE key = ?", (key,))
