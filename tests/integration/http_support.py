@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import socket
 import ssl
 import struct
@@ -141,6 +143,89 @@ class Wire:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TlsWire:
+    """A TLS client on memory BIOs, so that it can send close_notify and still read (``ssl`` sockets cannot)."""
+
+    def __init__(self, port: int, context: ssl.SSLContext, server_hostname: str = "example.test") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._receive()
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _receive(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.incoming.write(data)
+        return True
+
+    def send(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+    def close_notify(self) -> None:
+        """Send close_notify: the client is done sending (TLS's half-close)."""
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self.tls.unwrap()
+        self._flush()
+
+    def half_close(self) -> None:
+        """``shutdown(SHUT_WR)`` under TLS, without close_notify."""
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def read_all(self) -> tuple[bytes, str]:
+        """The plaintext until the end, and how it ended: ``close_notify``, ``eof`` or ``reset``."""
+        received = b""
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                try:
+                    if not self._receive():
+                        return received, "eof"
+                except ConnectionResetError:
+                    return received, "reset"
+                continue
+            except ssl.SSLZeroReturnError:
+                return received, "close_notify"
+            if not chunk:
+                return received, "close_notify"
+            received += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> TlsWire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def responses(data: bytes) -> list[http.client.HTTPResponse]:
+    """The HTTP/1.1 responses one after the other in ``data`` (bodies in ``.body``)."""
+    file = io.BytesIO(data)
+    found = []
+    while file.tell() < len(data):
+        response = http.client.HTTPResponse(_OneFile(file))  # type: ignore[arg-type]
+        response.begin()
+        response.body = response.read()  # type: ignore[attr-defined]
+        found.append(response)
+    return found
 
 
 def closed_without_a_byte(sock: socket.socket) -> bool:

@@ -38,10 +38,12 @@ from tests.integration.conftest import Site
 from tests.integration.http_support import (
     LOCAL,
     Certificates,
+    TlsWire,
     Wire,
     closed_without_a_byte,
     make_certificates,
     request,
+    responses,
     serving,
 )
 
@@ -843,6 +845,115 @@ def test_tls_behind_proxy_protocol(certificates: Certificates) -> None:
             # Left open: stopping the server closes the idle TLS connection without waiting long.
     assert seen["client"] == ["203.0.113.5", 777]
     assert seen["tls"]["sni"] == "example.test"
+
+
+@pytest.mark.parametrize("ending", ["close_notify", "half_close"])
+def test_a_tls_client_done_sending_still_gets_its_answers(certificates: Certificates, ending: str) -> None:
+    # asyncio's own SSL transport drops the answers of a client that ends its input after its requests.
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    context = certificates.client_context(with_certificate=False)
+    gate = threading.Event()
+    with serving(gated(gate), listeners=[ListenerSpec(LOCAL, tls=tls)]) as running:
+        with TlsWire(running.port, context) as wire:
+            wire.send(request("POST", "/upload", body=b"x" * 10_000))
+            wire.close_notify() if ending == "close_notify" else wire.half_close()
+            wait_until(lambda: client_done(running))  # the end is seen while the app works
+            gate.set()
+            data, end = wire.read_all()
+        (answer,) = responses(data)
+        assert (decoded(answer)["body_length"], decoded(answer)["scheme"]) == (10_000, "https")
+        assert end == "close_notify"  # then the server closes properly
+        pipeline = request("POST", "/1", body=b"hello") + request("GET", "/stream") + request("GET", "/3")
+        with TlsWire(running.port, context) as wire:
+            wire.send(pipeline)
+            wire.close_notify() if ending == "close_notify" else wire.half_close()
+            data, end = wire.read_all()
+        assert [json.loads(r.body)["path"] for r in responses(data)] == ["/1", "/stream", "/3"]  # type: ignore[attr-defined]
+        assert end == "close_notify"
+
+
+@pytest.mark.parametrize("ending", ["close_notify", "half_close"])
+def test_a_tls_client_done_sending_mid_request_gets_nothing(certificates: Certificates, ending: str) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    with (
+        serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running,
+        TlsWire(running.port, certificates.client_context(with_certificate=False)) as wire,
+    ):
+        wire.send(request("POST", "/a", body=b"0123456789")[:-3])
+        wire.close_notify() if ending == "close_notify" else wire.half_close()
+        assert wire.read_all() == (b"", "close_notify")
+
+
+def test_tls_large_bodies_both_ways(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    body = os.urandom(3_000_000)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        received = await read_body(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(0, len(received), 100_000):
+            await send({"type": "http.response.body", "body": received[i : i + 100_000], "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    context = certificates.client_context(with_certificate=False)
+    with (
+        serving(app, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running,
+        socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="example.test") as sock,
+        Wire(sock) as wire,
+    ):
+        for _ in range(2):  # twice on one connection: keep-alive under TLS
+            wire.send(request("POST", "/echo", body=body))
+            response = wire.response("POST")
+            assert response.status == 200
+            assert response.body == body  # type: ignore[attr-defined]
+
+
+def test_tls_handshakes_that_stall_or_are_not_tls_are_closed(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    with serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls)], limits=Limits(header_timeout=0.2)) as running:
+        with running.wire() as wire:  # never says hello
+            assert closed_without_a_byte(wire.sock)
+        with running.wire() as wire:
+            wire.send(request("GET", "/"))  # plain HTTP on a TLS port
+            assert not wire.read_all().startswith(b"HTTP/")
+        stalled = running.wire()  # still handshaking when the server stops: dropped, no warning
+    assert closed_without_a_byte(stalled.sock)
+    stalled.close()
+
+
+def test_tls_slow_reader_keeps_the_server_buffer_bounded(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    produced = [0]
+    chunk = b"x" * 65536
+    total = 30 * MIB
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", str(total).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for _ in range(total // len(chunk)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            produced[0] += len(chunk)
+        await send({"type": "http.response.body", "body": b""})
+
+    context = certificates.client_context(with_certificate=False)
+    with serving(app, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        raw.connect(("127.0.0.1", running.port))
+        raw.settimeout(10)
+        with context.wrap_socket(raw, server_hostname="example.test") as sock, Wire(sock) as wire:
+            wire.send(request("GET", "/", [("Connection", "close")]))
+            read = len(wire.file.read(MIB))
+            time.sleep(0.5)  # a stalled reader: without back-pressure the app would produce all 30 MB by now
+            assert produced[0] - read < 12 * MIB
+            rest = wire.file.read()
+    assert read + len(rest) > total
+    assert produced[0] == total
 
 
 def test_bad_certificate_fails_before_binding(tmp_path: Path) -> None:

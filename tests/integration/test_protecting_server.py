@@ -23,10 +23,10 @@ import pytest
 from stockade.clock import ManualClock
 from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
-from stockade.server.settings import ListenerSpec
+from stockade.server.settings import ListenerSpec, TlsSettings
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import PASSWORDS, Site, basic
-from tests.integration.http_support import Wire
+from tests.integration.http_support import TlsWire, Wire, make_certificates, responses
 from tests.integration.test_proxy import Uvicorn
 from tests.redis_servers import free_port
 
@@ -257,6 +257,26 @@ def test_a_half_closed_client_gets_its_answers(server: ServerThread) -> None:
     assert (one.status, json.loads(one.body)["path"], json.loads(one.body)["body_size"]) == (200, "/echo/one", 3)  # type: ignore[attr-defined]
     assert (two.status, two.body) == (200, b"file a\n")  # type: ignore[attr-defined]
     assert (three.status, json.loads(three.body)["path"]) == (200, "/echo/three")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("ending", ["close_notify", "half_close"])
+def test_a_tls_client_done_sending_gets_its_answers(site: Site, upstream: Uvicorn, tmp_path: Path, ending: str) -> None:
+    certificates = make_certificates(tmp_path)
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), tls=tls)]
+    upload = b"POST /echo/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 50000\r\n\r\n" + b"u" * 50_000
+    files = b"GET /files/a.txt HTTP/1.1\r\nHost: a\r\n\r\n"
+    with (
+        ServerThread(_config(site, upstream), listeners=listeners) as running,
+        TlsWire(running.port, certificates.client_context(with_certificate=False)) as wire,
+    ):
+        wire.send(upload + files)
+        wire.close_notify() if ending == "close_notify" else wire.half_close()
+        data, end = wire.read_all()
+    upload_answer, file_answer = responses(data)
+    assert (upload_answer.status, json.loads(upload_answer.body)["body_size"]) == (200, 50_000)  # type: ignore[attr-defined]
+    assert (file_answer.status, file_answer.body) == (200, b"file a\n")  # type: ignore[attr-defined]
+    assert end == "close_notify"
 
 
 def test_probes_ban_the_client_in_every_answer_after(site: Site, upstream: Uvicorn) -> None:

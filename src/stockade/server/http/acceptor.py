@@ -8,13 +8,14 @@ before that, counted, and logged at most once a minute. From a trusted peer the 
 read exactly: peeked, and only the bytes it spans consumed, so the TLS handshake or HTTP
 request behind it is left untouched; the check then runs again on the source address the
 proxy reported. Only then does asyncio take the socket (``connect_accepted_socket``), with
-the listener's SSL context if it has one.
+TLS on top (:mod:`~.tls_stream`) if the listener has a certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import socket
 import ssl
@@ -28,6 +29,7 @@ from stockade.server.http.protocol import HttpProtocol
 from stockade.server.http.proxy_peers import ProxyPeers, check_proxy_listener
 from stockade.server.http.state import ServerState
 from stockade.server.http.tls import server_context
+from stockade.server.http.tls_stream import TlsConnection
 from stockade.server.listeners import bind_all, url_of
 from stockade.server.settings import ConnectionCheck, ConnectionFacts, ListenerSpec
 
@@ -98,6 +100,7 @@ class Acceptor:
         self._accepting = False
         self._readers: set[_ProxyReader] = set()
         self._handovers: set[asyncio.Task[None]] = set()
+        self._handshakes: set[TlsConnection] = set()
 
     def start(self) -> None:
         self.sock.setblocking(False)
@@ -113,6 +116,8 @@ class Acceptor:
             reader.close()
         for task in self._handovers:
             task.cancel()
+        for connection in list(self._handshakes):
+            connection.abort()
 
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
@@ -194,17 +199,18 @@ class Acceptor:
         def protocol() -> HttpProtocol:
             return HttpProtocol(self.state, facts, client, scheme=self.scheme, listener=self.name)
 
+        factory: Callable[[], asyncio.Protocol] = protocol
+        if self.context is not None:
+            factory = functools.partial(
+                TlsConnection,
+                self.context,
+                protocol,
+                handshake_timeout=self.state.limits.header_timeout,
+                shutdown_timeout=TLS_SHUTDOWN_SECONDS,
+                pending=self._handshakes,
+            )
         try:
-            if self.context is None:
-                await self.loop.connect_accepted_socket(protocol, conn)
-            else:
-                await self.loop.connect_accepted_socket(
-                    protocol,
-                    conn,
-                    ssl=self.context,
-                    ssl_handshake_timeout=self.state.limits.header_timeout,
-                    ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
-                )
+            await self.loop.connect_accepted_socket(factory, conn)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.debug("connection from %s:%d failed before HTTP: %r", *facts.peer, exc)
             conn.close()

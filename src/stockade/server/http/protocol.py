@@ -14,8 +14,8 @@ A client that half-closes (``shutdown(SHUT_WR)``) after whole requests is done s
 not gone: the requests it completed, the one being answered and those pipelined behind it,
 still get their answers, then the connection closes. An end of input inside a request's
 head or body leaves that request incomplete, and the connection closes at once, as when
-the client is idle between requests. (A TLS connection ends at the client's close_notify:
-see :mod:`~.tls`.)
+the client is idle between requests. On TLS, the client's close_notify is such an end of
+input too (see :mod:`~.tls_stream`).
 
 Malformed requests get a short 400 (431 for large headers, 413 for large bodies, 403 for
 WebSocket upgrades) and the connection closes. When input may still be on its way, the
@@ -123,7 +123,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """The client sends no more: keep the connection open only to answer whole requests."""
-        if self._tls or self._closed or self._lingering or self._in_head or self._parsing is not None:
+        if self._closed or self._lingering or self._in_head or self._parsing is not None:
             return None  # mid-request, or lingering: close, and tell the app (http.disconnect)
         if self._current is None and not self._queue:
             return None  # idle between requests
