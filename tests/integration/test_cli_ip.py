@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,8 @@ def test_ban_status_list_unban(config: Path) -> None:
     assert out.startswith("banned 192.0.2.1 until 20")
     code, out, _ = _ip(config, "status", "192.0.2.1")
     assert code == 0
-    assert out.startswith("blocked 6")  # 600 seconds, minus the time the commands took
+    # 600 seconds, minus the time the commands took (each new process takes seconds on a busy machine)
+    assert re.fullmatch(r"blocked (600|5\d\d)\n", out), out
     assert _ip(config, "ban", "10.0.0.0/8", "--seconds", "infinity")[0] == 0
     code, out, _ = _ip(config, "status", "10.20.30.40", "--json")
     assert json.loads(out) == {"ip": "10.20.30.40", "status": "blocked", "count": 0, "seconds_left": None}
