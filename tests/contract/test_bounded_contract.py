@@ -116,7 +116,12 @@ def test_a_store_full_of_blocks_refuses_new_records() -> None:
     with pytest.raises(StoreError, match="full: 2 lockout records, all blocks in force"):
         store.record_failure(LockoutKey("/s", "c"), T0 + 1, LOCKOUT)
     with pytest.raises(StoreError):
-        store.record_success([LockoutKey("/s", "c")], T0 + 1, LOCKOUT)
+        store.reserve([LockoutKey("/s", "c")], T0 + 1, LOCKOUT)
+    # A valid login stands: only its success record is not kept (blocks of made-up users
+    # filling the store must not lock real users out).
+    assert store.record_success([LockoutKey("/s", "c")], T0 + 1, LOCKOUT).accepted
+    assert store.list_auth(Scope(), T0 + 1) == []
+    assert store.refused == 3
     assert store.record_failure(LockoutKey("/s", "a"), T0 + 1, LOCKOUT).failures == 1  # a record it holds
     # The block of "a" has ended, though no sweep has lifted it: it may go.
     assert store.record_failure(LockoutKey("/s", "c"), T0 + 150, LOCKOUT).failures == 1

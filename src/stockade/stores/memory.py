@@ -12,7 +12,10 @@ whose block has ended but was not swept yet. It never evicts a block or ban in f
 when only those remain, the new record is refused with a
 :class:`~stockade.errors.StoreError` (so the configured ``[store] on_error`` policy
 applies), counted in ``refused`` and logged at most once a minute. So what the store
-lists, what its status says, what an unban finds and what it enforces always agree.
+lists, what its status says, what an unban finds and what it enforces always agree. The
+one record a full store goes without, rather than refuse, is the success record of a
+valid login (what ``list_auth`` shows): the login stands, and no block or count is lost,
+so that flooding the store with blocks of made-up users cannot lock real users out.
 
 Each choice costs O(log n) amortised, never a scan: the records without a block sit in an
 ordered dict in write order; heaps of expiry times and of block or ban ends find expired
@@ -92,8 +95,11 @@ class MemoryStore(TransitionStore):
         if state.is_empty():
             self._drop_row(key)
             return
-        if key not in self._rows and len(self._rows) >= self.max_records:
-            self._make_room(now)
+        if key not in self._rows and len(self._rows) >= self.max_records and not self._make_room(now):
+            self._refused(now, "lockout records", "blocks")
+            if _success_only(state):
+                return  # the login stands; only its success record (list_auth) is not kept
+            raise self._full_error("lockout records", "blocks")
         self._rows[key] = (state, expires_at)
         if state.blocked_until is None:
             self._loose[key] = None
@@ -118,18 +124,18 @@ class MemoryStore(TransitionStore):
         heapq.heapify(self._expiries)
         heapq.heapify(self._block_ends)
 
-    def _make_room(self, now: float) -> None:
-        """Evict one lockout record that holds no block in force, or refuse the new one."""
+    def _make_room(self, now: float) -> bool:
+        """Evict one lockout record that holds no block in force; False when every one does."""
         victim = self._expired_row(now)
         if victim is None and self._loose:
             victim = next(iter(self._loose))
         if victim is None:
             victim = self._ended_block(now)
         if victim is None:
-            self._refuse(now, "lockout records", "blocks")
-        else:
-            self._drop_row(victim)
-            self.evicted += 1
+            return False
+        self._drop_row(victim)
+        self.evicted += 1
+        return True
 
     def _expired_row(self, now: float) -> LockoutKey | None:
         heap, rows = self._expiries, self._rows
@@ -153,7 +159,7 @@ class MemoryStore(TransitionStore):
             return key if not row[0].is_blocked(now) else None
         return None
 
-    def _refuse(self, now: float, records: str, holding: str) -> None:
+    def _refused(self, now: float, records: str, holding: str) -> None:
         self.refused += 1
         if now - self._full_logged_at >= FULL_LOG_SECONDS:
             self._full_logged_at = now
@@ -165,7 +171,9 @@ class MemoryStore(TransitionStore):
                 records,
                 holding,
             )
-        raise StoreError(self.url, "write", f"full: {self.max_records} {records}, all {holding} in force")
+
+    def _full_error(self, records: str, holding: str) -> StoreError:
+        return StoreError(self.url, "write", f"full: {self.max_records} {records}, all {holding} in force")
 
     def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
         keys = sorted((k for k in self._rows if scope.matches(k)), key=record_order)
@@ -221,8 +229,8 @@ class MemoryStore(TransitionStore):
         if victim is None and self._loose_bans:
             victim = next(iter(self._loose_bans))
         if victim is None:
-            self._refuse(now, "ban records", "bans")
-            return
+            self._refused(now, "ban records", "bans")
+            raise self._full_error("ban records", "bans")
         state, _, network = self._bans[victim]
         self._drop_ban(victim)
         self.evicted += 1
@@ -258,6 +266,11 @@ class MemoryStore(TransitionStore):
             state = self._bans[key][0]
             if state.banned_until is not None:
                 yield key, state.banned_until
+
+
+def _success_only(state: LockoutState) -> bool:
+    """A record of a valid login and nothing else: a full store may do without it."""
+    return not state.failures and state.blocked_until is None and not state.reservations
 
 
 def _due(state: BanState, expires_at: float) -> float:
