@@ -336,7 +336,7 @@ def test_audit_values(base: Path) -> None:
     [
         (
             "listen = 1",
-            "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, block, directory",
+            "listen: unknown key: expected one of server, store, audit, proxy, admin, lockout, bans, block, directory",
         ),
         ("server = 3", "server: expected a table (got 3)"),
         (

@@ -33,6 +33,7 @@ from stockade.config.schema import (
     ConfigFile,
     DirectorySection,
     ListenerTable,
+    LockoutSection,
     ProxySection,
     Section,
     ServerSection,
@@ -78,6 +79,7 @@ _SECTIONS: dict[str, type[Section]] = {
     "audit": AuditSection,
     "proxy": ProxySection,
     "admin": AdminSection,
+    "lockout": LockoutSection,
     "bans": BansSection,
     "block": BlockSection,
 }
@@ -163,6 +165,7 @@ class Config:
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
             listeners=tuple(a.listener for a in self.listen),
+            lockout_scope=self.raw.lockout.scope,
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
             bans=self.bans,
         )
@@ -232,7 +235,7 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
     """Sort key: issues of one section together, sections in the order of the file's layout."""
-    head = re.match(r"^(server|store|audit|proxy|admin|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    head = re.match(r"^(server|store|audit|proxy|admin|lockout|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
     if head is None:
         return (0, 0)
     if head[2] is not None:
@@ -264,6 +267,7 @@ class _Loader:
         audit = self._section(AuditSection, data, "audit")
         proxy = self._section(ProxySection, data, "proxy")
         admin = self._section(AdminSection, data, "admin") if "admin" in data else None
+        lockout = self._section(LockoutSection, data, "lockout")
         bans = self._section(BansSection, data, "bans") if "bans" in data else None
         block = self._section(BlockSection, data, "block") if "block" in data else None
         raw_dirs = data.get("directory", [])
@@ -286,7 +290,7 @@ class _Loader:
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
         directories = self._directories(sections, raw_dirs)
 
-        if self.issues or server is None or store is None or audit is None or proxy is None:
+        if self.issues or server is None or store is None or audit is None or proxy is None or lockout is None:
             raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
         valid_sections = [s for s in sections if s is not None]
         return Config(
@@ -297,6 +301,7 @@ class _Loader:
                 audit=audit,
                 proxy=proxy,
                 admin=admin,
+                lockout=lockout,
                 bans=bans,
                 block=block,
                 directory=valid_sections,

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.engine.settings import LOCKOUT_BY, ON_ERROR, LockoutBy, OnError
+from stockade.engine.settings import LOCKOUT_BY, LOCKOUT_SCOPES, ON_ERROR, LockoutBy, LockoutScope, OnError
 
 INFINITY_WORD = "infinity"
 MAX_WORKERS = 256
@@ -346,6 +346,17 @@ class AuditSection(Section):
     text_file: NonEmpty | None = Field(default=None, alias="text")
 
 
+class LockoutSection(Section):
+    """``[lockout]``: what the lockout records of every directory are kept per.
+
+    ``scope = "listener"`` (the default, the reference's semantics) counts the failures of
+    each listening address and port apart; ``scope = "site"`` counts them once for every
+    listener and every host that shares the store.
+    """
+
+    scope: Annotated[LockoutScope, _choice(*LOCKOUT_SCOPES)] = "listener"
+
+
 class DirectorySection(Section):
     """One protected directory: HTTP Basic authentication plus the lockout settings."""
 
@@ -371,6 +382,7 @@ class ConfigFile(Section):
     audit: AuditSection = Field(default_factory=AuditSection)
     proxy: ProxySection = Field(default_factory=ProxySection)
     admin: AdminSection | None = None
+    lockout: LockoutSection = Field(default_factory=LockoutSection)
     bans: BansSection | None = None
     block: BlockSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)

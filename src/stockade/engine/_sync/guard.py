@@ -72,7 +72,9 @@ class Guard:
         if ban_settings.callbacks:
             callbacks[BANS_DIRECTORY] = ban_settings.callbacks
         self.events = EventBus(sinks, callbacks)
-        self.listeners = settings.listeners
+        # Per site, every record is the listener-less one, whichever socket took the request.
+        self.site_wide = settings.lockout_scope == "site"
+        self.listeners = (NO_LISTENER,) if self.site_wide else settings.listeners
         self.health = StoreHealth()
         self.bans = Bans(ban_settings, store, self.clock, self.events, self.health, on_error=settings.on_error.bans)
         self._next_sweep = -INFINITY
@@ -95,6 +97,8 @@ class Guard:
     def _keys(self, d: DirectorySettings, user: str, client: str, listener: Listener) -> tuple[LockoutKey, ...]:
         _check_user(user)
         directory = d.path
+        if self.site_wide:
+            listener = NO_LISTENER
         if d.lockout_by == "user":
             return (LockoutKey(directory, user, "", listener.address, listener.port),)
         if not client:
@@ -396,6 +400,12 @@ class Guard:
             if (address is ANY or listener.address == address) and (port is ANY or listener.port == port)
         ]
         if not chosen:
+            if self.site_wide:
+                raise InvalidArgument(
+                    "listener",
+                    f"{address}:{port}",
+                    "no address or port: [lockout] scope is 'site', one record for every listener",
+                )
             accepted = ", ".join(str(listener) for listener in self.listeners)
             raise InvalidArgument("listener", f"{address}:{port}", f"one of {accepted}")
         return chosen
