@@ -140,7 +140,9 @@ def test_close_rules_drop_the_connection_without_a_response(server: ServerThread
     assert (counters["REQ_REFUSE"], counters["REQ_ACCEPT"]) == (2, 1)
 
 
-@pytest.mark.parametrize("hosts", ['[block.hosts]\n"shop.example" = "web"\n', ""], ids=["unmapped-host", "no-host-table"])
+@pytest.mark.parametrize(
+    "hosts", ['[block.hosts]\n"shop.example" = "web"\n', ""], ids=["unmapped-host", "no-host-table"]
+)
 def test_global_rules_apply_to_requests_without_a_product(site: Site, upstream: Uvicorn, hosts: str) -> None:
     # A deliberate difference from BFE, which refuses a request without a product before mod_block runs.
     config = _config(site, upstream)

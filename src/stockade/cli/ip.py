@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from stockade.cli.common import config_option, load, open_guard, seconds_value
-from stockade.engine._sync.bans import BannedIp
+from stockade.engine.views import BannedIp
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 

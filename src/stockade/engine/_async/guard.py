@@ -14,14 +14,14 @@ from stockade.clock import Clock, SystemClock
 from stockade.core.bans import BanStatus
 from stockade.core.detection import Detector
 from stockade.core.directories import DirectoryTable, normalize_directory
-from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
+from stockade.core.events import AUTH_FAIL, BANS_DIRECTORY, USER_BLOCK, USER_UNBLOCK, lockout_event
 from stockade.core.facts import RequestFacts
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, ReserveOutcome
-from stockade.engine._async.bans import BANS_DIRECTORY, AsyncBans, BannedIp
+from stockade.engine._async.bans import AsyncBans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
+from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._async.protocol import AsyncLockoutStore
 from stockade.stores.base import record_order
@@ -403,7 +403,9 @@ class AsyncGuard:
         if not chosen:
             if self.site_wide:
                 raise InvalidArgument(
-                    "listener", f"{address}:{port}", "no address or port: [lockout] scope is 'site', one record for every listener"
+                    "listener",
+                    f"{address}:{port}",
+                    "no address or port: [lockout] scope is 'site', one record for every listener",
                 )
             accepted = ", ".join(str(listener) for listener in self.listeners)
             raise InvalidArgument("listener", f"{address}:{port}", f"one of {accepted}")

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from stockade.core.facts import RequestFacts, go_upper, host_lower_of
-from stockade.engine._sync.bans import Banned
 from stockade.engine._sync.guard import Guard
 from stockade.engine.settings import NO_LISTENER, Listener
+from stockade.engine.views import Banned
 from stockade.rules import BlockReloader, HostTable
 
 Action = Literal["pass", "refuse", "close"]
