@@ -27,12 +27,12 @@ import json
 import secrets
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from stockade.clock import monotonic
 from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.errors import InvalidArgument, StoreError
@@ -154,6 +154,7 @@ class SQLiteStore(TransitionStore):
         synchronous: str = "FULL",
         busy_timeout_ms: int = 10000,
         catch_up_seconds: float = CATCH_UP_SECONDS,
+        catch_up_clock: Callable[[], float] = monotonic,
     ) -> None:
         self.path = Path(path)
         self._url = f"sqlite:///{self.path}"
@@ -162,6 +163,7 @@ class SQLiteStore(TransitionStore):
         self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
         self._catch_up_seconds = catch_up_seconds
+        self._catch_up_clock = catch_up_clock  # paces the catch-up only; decisions use the guard's clock
         self._next_catch_up = 0.0
         self._seen_seq = 0
         self._ban_seq = 0
@@ -243,7 +245,7 @@ class SQLiteStore(TransitionStore):
         view, ban_view = self.view, self.ban_view
         if view is None or ban_view is None:
             return
-        now = time.monotonic()
+        now = self._catch_up_clock()
         if now < self._next_catch_up:
             return
         self._next_catch_up = now + self._catch_up_seconds
