@@ -37,6 +37,7 @@ __all__ = ["NetworkSet", "is_ip", "normalize_ip", "parse_network"]
 _MAPPED = b"\x00" * 10 + b"\xff\xff"
 _MAPPED_START = 0xFFFF << 32
 _OWS = " \t"
+CACHE_SIZE = 4096  # answers a NetworkSet keeps: a few hundred KB at most
 _ACCEPTED = "an IP address or a network in CIDR notation without host bits set (like 10.0.0.0/8 or 2001:db8::/32)"
 
 
@@ -108,14 +109,18 @@ class NetworkSet(IPRanges):
     address as text, in any spelling :func:`normalize_ip` accepts, and is ``False`` for
     anything that is not an address. ``len()`` is the number of disjoint ranges the
     networks merged into; ``entries`` the number of networks it was built from.
+
+    Answers are cached (the last :data:`CACHE_SIZE` // 2 distinct addresses at least): the
+    peers asked about most, a few proxies, then cost one dict lookup.
     """
 
-    __slots__ = ("entries",)
+    __slots__ = ("_contains", "entries")
 
     def __init__(self, ranges: Iterable[tuple[int, int]] = (), *, entries: int = 0) -> None:
         """Inclusive ranges in the 16-byte space (IPv4 as ``::ffff:a.b.c.d``); prefer :meth:`from_strings`."""
         super().__init__(ranges)
         self.entries = entries
+        self._contains = self.cached(CACHE_SIZE)
 
     @classmethod
     def from_strings(cls, entries: Iterable[str]) -> Self:
@@ -138,16 +143,18 @@ class NetworkSet(IPRanges):
             add_range(v4, v6, start, end)
         found = cls.from_packed(v4, v6)
         found.entries = count
+        found._contains = found.cached(CACHE_SIZE)
         return found
 
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, str):
             return False
-        if address and address[0] not in _OWS and address[-1] not in _OWS and "%" not in address:
-            return self.lookup(address)
-        # Optional whitespace, or a zone id that must be valid to be dropped: the one spelling first.
-        normal = normalize_ip(address)
-        return normal is not None and self.lookup(normal)
+        if "%" in address:  # a zone id is dropped only when it is a valid one
+            normal = normalize_ip(address)
+            return normal is not None and self._contains(normal)
+        if address and (address[0] in _OWS or address[-1] in _OWS):
+            address = address.strip(_OWS)
+        return self._contains(address)
 
     def __repr__(self) -> str:
         return f"<NetworkSet of {self.entries} networks in {len(self)} ranges>"
