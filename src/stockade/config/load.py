@@ -39,7 +39,9 @@ from stockade.config.schema import (
     StoreSection,
 )
 from stockade.core.bans import BanPolicy
-from stockade.core.detection import Detector, builtin_rules
+from stockade.core.detection import BUILTIN, Detector, builtin_rules
+from stockade.detection import PROFILES, Engine, Rule, load_pack
+from stockade.detection import Settings as DetectionSettings
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
 from stockade.engine.events import callback_issue, resolve_callback
@@ -597,13 +599,15 @@ class _Loader:
         raw = data.get("bans", {})
         allow = self._networks("bans.allow", bans.allow, isinstance(raw.get("allow"), str))
         paths, patterns = self._ignore_routes(bans.ignore_routes, isinstance(raw.get("ignore_routes"), str))
+        detector_settings, extra = self._detection(bans)
+        everything = bans.rules == ["builtin"]
         try:
-            chosen = builtin_rules(bans.rules)
+            chosen = () if everything else builtin_rules(bans.rules)
         except ValueError as exc:
             self.issues.append(ConfigIssue("bans.rules", str(exc)))
             chosen = ()
         custom: list[tuple[str, Any]] = []
-        names: set[str] = {rule.name for rule in chosen}
+        names: set[str] = {rule.id for rule in (*BUILTIN, *extra)}
         for i, table in enumerate(bans.additional_rules):
             where = f"bans.additional_rules[{i}]"
             if table.name in names:
@@ -636,7 +640,7 @@ class _Loader:
             ignore_paths=paths,
             ignore_patterns=patterns,
             inspect_percentage=bans.inspect_percentage,
-            detector=Detector(chosen, RuleList(custom) if custom else None),
+            detector=self._detector(everything, chosen, extra, detector_settings, RuleList(custom) if custom else None),
             response_rules=tuple(
                 ResponseRule(r.name, frozenset(r.status), r.count, r.window) for r in bans.response_rules
             ),
@@ -646,6 +650,49 @@ class _Loader:
             dry_run=bans.dry_run,
             callbacks=callbacks,
         )
+
+    def _detection(self, bans: BansSection) -> tuple[DetectionSettings, tuple[Rule, ...]]:
+        """The engine's settings from ``[bans]``; unknown rule ids and profiles are issues."""
+        extra: list[Rule] = []
+        for i, file in enumerate(bans.rule_files):
+            try:
+                extra.extend(load_pack(self.base / file))
+            except ConfigError as exc:
+                for issue in exc.issues:
+                    self.issues.append(ConfigIssue(f"bans.rule_files[{i}]", f"{exc.file}: {issue}"))
+        known = {rule.id for rule in (*BUILTIN, *extra)}
+        for where, ids in (("bans.disabled_rules", bans.disabled_rules), ("bans.rule_scores", list(bans.rule_scores))):
+            for rule_id in ids:
+                if rule_id not in known:
+                    self.issues.append(ConfigIssue(where, "unknown rule id: see `stockade detect rules`", rule_id, True))
+        for i, name in enumerate(bans.profiles):
+            if name not in PROFILES:
+                self.issues.append(
+                    ConfigIssue(f"bans.profiles[{i}]", f"expected one of {', '.join(PROFILES)}", name, True)
+                )
+        settings = DetectionSettings(
+            level=bans.level,
+            threshold=bans.threshold,
+            disabled=frozenset(r for r in bans.disabled_rules if r in known),
+            scores={k: v for k, v in bans.rule_scores.items() if k in known},
+            body_limit=bans.body_limit,
+            headers=tuple(dict.fromkeys(["user-agent", "referer", *(h.lower() for h in bans.inspect_headers)])),
+            profiles=tuple(p for p in bans.profiles if p in PROFILES),
+            extra_rules=tuple(extra),
+        )
+        return settings, tuple(extra)
+
+    @staticmethod
+    def _detector(
+        everything: bool,
+        chosen: tuple[Rule, ...],
+        extra: tuple[Rule, ...],
+        settings: DetectionSettings,
+        custom: RuleList | None,
+    ) -> Detector:
+        if everything:
+            return Detector(Engine(settings), custom)
+        return Detector((*chosen, *extra), custom, settings=settings)
 
     def _networks(self, where: str, entries: list[str], single: bool) -> NetworkSet:
         good: list[str] = []

@@ -119,9 +119,16 @@ class Engine:
         )
         self.profiles: tuple[Profile, ...] = tuple(PROFILES[name] for name in settings.profiles)
         self.headers = tuple(dict.fromkeys(name.lower() for name in settings.headers))
-        self._groups = self._compile(self.rules)
-        self._targets = tuple(dict.fromkeys(group.target for group in self._groups))
+        self._compiled: tuple[tuple[_Group, ...], tuple[str, ...]] | None = None
         self._memo: dict[tuple[str, str], tuple[Hit, ...]] = {}
+
+    def _tables(self) -> tuple[tuple[_Group, ...], tuple[str, ...]]:
+        """The compiled rule groups, built on first use (a command that never inspects never pays)."""
+        compiled = self._compiled
+        if compiled is None:
+            groups = self._compile(self.rules)
+            compiled = self._compiled = (groups, tuple(dict.fromkeys(group.target for group in groups)))
+        return compiled
 
     @staticmethod
     def _compile(rules: tuple[Rule, ...]) -> tuple[_Group, ...]:
@@ -150,11 +157,12 @@ class Engine:
         """The rules ``request`` fires and its score. ``known_route``: one of the app's own routes."""
         own = known_route or self._profiled(request.path)
         hits: dict[str, Hit] = {}
-        for target in self._targets:
+        groups, targets = self._tables()
+        for target in targets:
             text = self._text(request, target)
             if not text:
                 continue
-            for hit in self._target_hits(target, text):
+            for hit in self._target_hits(groups, target, text):
                 if own and hit.rule.probe:
                     continue
                 hits.setdefault(hit.rule.id, hit)
@@ -186,14 +194,14 @@ class Engine:
             return parts.header_lines(request, self.headers)
         return request.method
 
-    def _target_hits(self, target: str, text: str) -> tuple[Hit, ...]:
+    def _target_hits(self, groups: tuple[_Group, ...], target: str, text: str) -> tuple[Hit, ...]:
         memo = len(text) <= _MEMO_LENGTH
         if memo:
             found = self._memo.get((target, text))
             if found is not None:
                 return found
         hits: list[Hit] = []
-        for group in self._groups:
+        for group in groups:
             if group.target != target:
                 continue
             view = group.transform(text)

@@ -144,7 +144,10 @@ class AsyncBans:
         return Banned(until, None if math.isinf(until) else max(1, math.ceil(until - now)))
 
     async def inspect(self, ip: str, facts: Probe, *, known_route: bool = False) -> str | None:
-        """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
+        """Run the detection rules; a malicious request counts a strike. Returns the naming rule's id.
+
+        The ``malicious_request`` event names every rule and category that fired and the score.
+        """
         if not ip or self.exempt(ip, facts.path):
             return None
         return await self.detect(ip, facts, known_route=known_route)
@@ -153,13 +156,23 @@ class AsyncBans:
         """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None
-        rule = self.settings.detector.detect(facts, known_route=known_route)
+        finding = self.settings.detector.inspect(facts, known_route=known_route)
         now = self.clock.now()
-        if rule is None:
+        if finding is None:
             if self._callbacks:
                 self._emit(VALID_REQUEST, now, ip=ip, path=facts.path)
             return None
-        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=rule, path=facts.path)
+        rule = finding.rule
+        self._emit(
+            MALICIOUS_REQUEST,
+            now,
+            ip=ip,
+            rule=rule,
+            path=facts.path,
+            rules=list(finding.rules),
+            categories=list(finding.categories),
+            score=finding.score or None,
+        )
         await self._strike(ip, rule, now)
         return rule
 
