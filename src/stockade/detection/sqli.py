@@ -138,9 +138,13 @@ def _word_type(lowered: str, text: str, end: int) -> str:
 
 
 def _fold(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Unary signs before numbers go; ``UNION ALL`` / ``UNION DISTINCT`` become one ``U``."""
+    """Unary signs before numbers go; ``UNION ALL`` / ``UNION DISTINCT`` become one ``U``; only a
+    trailing comment stays (``1/**/UNION/**/SELECT`` reads as ``1 UNION SELECT``)."""
     out: list[tuple[str, str]] = []
-    for kind, text in found:
+    last = len(found) - 1
+    for index, (kind, text) in enumerate(found):
+        if kind == "c" and index != last:
+            continue
         if kind == "1" and out and out[-1] == ("o", "-") and (len(out) == 1 or out[-2][0] in "o&(,"):
             out.pop()
         if kind == "k" and out and out[-1][0] == "U" and text.lower() in ("all", "distinct"):
