@@ -15,6 +15,7 @@ from stockade import __version__
 from stockade.cli.check import check
 from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.cli.conditions import conditions
+from stockade.cli.detect import detect
 from stockade.cli.ip import ip
 from stockade.cli.replay import replay
 from stockade.cli.serve import serve
@@ -32,6 +33,7 @@ cli.add_command(serve)
 cli.add_command(check)
 cli.add_command(users)
 cli.add_command(conditions)
+cli.add_command(detect)
 cli.add_command(ip)
 cli.add_command(replay)
 cli.add_command(store)
