@@ -17,7 +17,7 @@ _UNICODE_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})|\\u([0-9a-fA-F]{4})|\\x([0-9a-
 _SQL_COMMENT = re.compile(r"/\*.*?(?:\*/|$)|(?:--|#)[^\n]*", re.DOTALL)
 _SPACE = re.compile(r"[^\S\n]+")
 _CMD_NOISE = re.compile(r"[\\'\"^]")
-_CMD_SPACE = re.compile(r"[^\S\n]*([,;/])[^\S\n]*|[^\S\n]+")
+_CMD_SEPARATOR = re.compile(r"[^\S\n]*([,;/])[^\S\n]*")
 _SLASHES = re.compile(r"[/\\]+")
 _OVERLONG_CHARS = {"%c0%ae": ".", "%c0%af": "/", "%c1%9c": "\\", "%e0%80%ae": ".", "%c0%2e": "."}
 _OVERLONG = re.compile("|".join(re.escape(key) for key in _OVERLONG_CHARS), re.IGNORECASE)
@@ -83,7 +83,9 @@ def replace_comments(text: str) -> str:
 def cmd_line(text: str) -> str:
     """ModSecurity's ``cmdLine``: drop ``\\ ' " ^``, spaces before ``/`` ``(``, fold ``,;`` spacing, lower case."""
     text = _CMD_NOISE.sub("", text.lower())
-    return _CMD_SPACE.sub(lambda m: m.group(1) or " ", text)
+    if ";" in text or "," in text or "/" in text:
+        text = _CMD_SEPARATOR.sub(r"\1", text)
+    return _SPACE.sub(" ", text)
 
 
 def normalize_path(text: str) -> str:
