@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -76,8 +76,8 @@ class Mirrors:
 
     def lines(self, key: str, path: str) -> list[str]:
         rows = []
-        for line in self.read(key, path).splitlines():
-            line = line.rstrip("\r")
+        for raw in self.read(key, path).splitlines():
+            line = raw.rstrip("\r")
             if line.strip() and not line.startswith("#"):
                 rows.append(line)
         return rows
@@ -160,7 +160,11 @@ def as_path(entry: str, src: str) -> dict[str, Any]:
 def payload_files(m: Mirrors, specs: list[tuple[str, str]], limit_each: int) -> Iterator[tuple[str, str]]:
     for key, path in specs:
         folder, _, stem = path.rpartition("/")
-        files = [f for f in m.files(key, folder + "/") if f.rsplit("/", 1)[-1].startswith(stem)] if "*" not in stem and path.endswith("/") is False and stem.endswith("-") else (m.files(key, path) if path.endswith("/") else [path])
+        files = (
+            [f for f in m.files(key, folder + "/") if f.rsplit("/", 1)[-1].startswith(stem)]
+            if "*" not in stem and path.endswith("/") is False and stem.endswith("-")
+            else (m.files(key, path) if path.endswith("/") else [path])
+        )
         for file in files:
             if file.endswith((".md", ".png", ".jpg", ".py")):
                 continue
@@ -178,8 +182,8 @@ def crs_requests(m: Mirrors, prefixes: tuple[str, ...]) -> Iterator[dict[str, An
         except yaml.YAMLError:
             continue
         for test in (doc or {}).get("tests", []) or []:
-            for stage in test.get("stages", []) or []:
-                stage = stage.get("stage", stage)
+            for entry in test.get("stages", []) or []:
+                stage = entry.get("stage", entry)
                 inp, out = stage.get("input") or {}, stage.get("output") or {}
                 log = out.get("log") or {}
                 if not (log.get("expect_ids") or out.get("log_contains")) or out.get("status"):
@@ -393,7 +397,9 @@ def build_attacks(m: Mirrors) -> dict[str, list[dict[str, Any]]]:
         m.lines("fuzzdb", "discovery/predictable-filepaths/filename-dirname-bruteforce/raft-small-words.txt"), 120
     )
     backup_ext = m.lines("fuzzdb", "discovery/predictable-filepaths/filename-dirname-bruteforce/Extensions.Backup.txt")
-    backup_ext += m.lines("fuzzdb", "discovery/predictable-filepaths/filename-dirname-bruteforce/Extensions.Compressed.txt")
+    backup_ext += m.lines(
+        "fuzzdb", "discovery/predictable-filepaths/filename-dirname-bruteforce/Extensions.Compressed.txt"
+    )
     for i, name in enumerate(backup_names):
         ext = backup_ext[i % len(backup_ext)].strip()
         out["sensitive_files"].append(as_path(name + (ext if ext.startswith(".") else "." + ext), "fuzzdb"))
@@ -429,7 +435,9 @@ def csic_request(line: str) -> dict[str, Any] | None:
 
 # -- ordinary traffic ----------------------------------------------------------------------------------------
 
-_COMBINED = re.compile(r'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<target>\S+)[^"]*" \d{3} \S+ "(?P<ref>[^"]*)" "(?P<ua>[^"]*)"')
+_COMBINED = re.compile(
+    r'^\S+ \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<target>\S+)[^"]*" \d{3} \S+ "(?P<ref>[^"]*)" "(?P<ua>[^"]*)"'
+)
 
 
 def build_benign(m: Mirrors, project_urls: Path | None) -> dict[str, list[dict[str, Any]]]:

@@ -41,8 +41,8 @@ def load(folder: Path) -> list[tuple[str, bool, Record]]:
     for path in sorted(folder.glob("*.jsonl.gz")):
         name = path.name.removesuffix(".jsonl.gz")
         with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                line = line.rstrip("\n")
+            for raw in fh:
+                line = raw.rstrip("\n")
                 if line:
                     rows.append((name, held_out(line), json.loads(line)))
     return rows

@@ -21,21 +21,37 @@ def per_call(function: object, number: int) -> float:
 
 def main() -> None:
     engine = Engine()
-    headers = (("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-               ("Referer", "https://www.example.com/shop/"), ("Cookie", "sid=8f14e45fceea167a; lang=en"))
-    clean = Request(path="/shop/search", raw_path="/shop/search", query="q=hiking+boots&size=42&page=2&sort=price",
-                    headers=headers)
+    headers = (
+        ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+        ("Referer", "https://www.example.com/shop/"),
+        ("Cookie", "sid=8f14e45fceea167a; lang=en"),
+    )
+    clean = Request(
+        path="/shop/search", raw_path="/shop/search", query="q=hiking+boots&size=42&page=2&sort=price", headers=headers
+    )
     counter = iter(range(10**9))
 
     def cold() -> object:
         n = next(counter)
-        return engine.inspect(Request(path="/shop/search", raw_path="/shop/search",
-                                      query=f"q=hiking+boots+{n}&size=42&page=2", headers=headers))
+        return engine.inspect(
+            Request(
+                path="/shop/search",
+                raw_path="/shop/search",
+                query=f"q=hiking+boots+{n}&size=42&page=2",
+                headers=headers,
+            )
+        )
 
     fields = "&".join(f"field{i}=value+number+{i}+with+some+text" for i in range(2000))
     body = fields[: 64 * 1024].encode()
-    form = Request(method="POST", path="/form", raw_path="/form", headers=(("Content-Type",
-                   "application/x-www-form-urlencoded"),), content_type="application/x-www-form-urlencoded", body=body)
+    form = Request(
+        method="POST",
+        path="/form",
+        raw_path="/form",
+        headers=(("Content-Type", "application/x-www-form-urlencoded"),),
+        content_type="application/x-www-form-urlencoded",
+        body=body,
+    )
     document = json.dumps({f"field{i}": f"value number {i} with some text" for i in range(1500)})[: 64 * 1024 - 2]
     document = document[: document.rfind(",")] + "}"
     table = {"/shop/search": 1}

@@ -40,10 +40,10 @@ from stockade.config.schema import (
 )
 from stockade.core.bans import BanPolicy
 from stockade.core.detection import BUILTIN, Detector, builtin_rules
-from stockade.detection import PROFILES, Engine, Rule, load_pack
-from stockade.detection import Settings as DetectionSettings
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
+from stockade.detection import PROFILES, Engine, Rule, load_pack
+from stockade.detection import Settings as DetectionSettings
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import (
     BanSettings,
@@ -664,7 +664,9 @@ class _Loader:
         for where, ids in (("bans.disabled_rules", bans.disabled_rules), ("bans.rule_scores", list(bans.rule_scores))):
             for rule_id in ids:
                 if rule_id not in known:
-                    self.issues.append(ConfigIssue(where, "unknown rule id: see `stockade detect rules`", rule_id, True))
+                    self.issues.append(
+                        ConfigIssue(where, "unknown rule id: see `stockade detect rules`", rule_id, True)
+                    )
         for i, name in enumerate(bans.profiles):
             if name not in PROFILES:
                 self.issues.append(

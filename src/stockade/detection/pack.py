@@ -124,7 +124,9 @@ def _rule(table: Any, where: str, issues: list[ConfigIssue], check_patterns: boo
         issues.append(ConfigIssue(f"{where}.{key}", f"unknown key: expected one of {', '.join(sorted(allowed))}"))
     rule_id = table.get("id")
     if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
-        issues.append(ConfigIssue(f"{where}.id", "expected a lower-case name of letters, digits, '-', '_', '.'", rule_id, True))
+        issues.append(
+            ConfigIssue(f"{where}.id", "expected a lower-case name of letters, digits, '-', '_', '.'", rule_id, True)
+        )
         rule_id = "?"
     else:
         where = f"rule {rule_id!r}"

@@ -89,9 +89,7 @@ def _json_lines(node: object, name: str, depth: int) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _json_lines(item, name, depth + 1)
-    elif isinstance(node, str):
-        yield f"{name}={node}"
-    elif node is not None and not isinstance(node, bool):
+    elif isinstance(node, str) or (node is not None and not isinstance(node, bool)):
         yield f"{name}={node}"
     else:
         yield f"{name}="
@@ -114,8 +112,8 @@ def _multipart_lines(text: str, boundary: str) -> Iterator[str]:
 def cookie_lines(request: Request) -> str:
     lines = []
     for value in request.header_values("cookie"):
-        for pair in value.split(";"):
-            pair = pair.strip()
+        for part in value.split(";"):
+            pair = part.strip()
             if pair:
                 lines.append(unquote_plus(pair, errors="replace") if "%" in pair or "+" in pair else pair)
     return "\n".join(lines)

@@ -75,7 +75,15 @@ PROFILES: dict[str, Profile] = {
         Profile(
             "drupal",
             "Drupal: core, modules, themes, sites/default/files, user, node, admin, update.php, cron.php.",
-            prefixes=("/core/", "/modules/", "/themes/", "/profiles/", "/libraries/", "/sites/default/files/", "/admin/"),
+            prefixes=(
+                "/core/",
+                "/modules/",
+                "/themes/",
+                "/profiles/",
+                "/libraries/",
+                "/sites/default/files/",
+                "/admin/",
+            ),
             files=("/update.php", "/cron.php", "/index.php", "/user/login", "/user/register", "/user/password"),
         ),
         Profile(

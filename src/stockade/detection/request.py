@@ -73,7 +73,7 @@ class _Probe(Protocol):
 
 def request_from(source: _Probe | _Facts, body_limit: int | None = DEFAULT_BODY_LIMIT) -> Request:
     """A :class:`Request` from :class:`~stockade.core.facts.RequestFacts` or a ladder request."""
-    facts: _Facts = source.facts if hasattr(source, "facts") else source  # type: ignore[union-attr]
+    facts: _Facts = source.facts if hasattr(source, "facts") else source
     uri = facts.uri or ""
     raw_path = uri.split("?", 1)[0] if uri else facts.path
     body = facts.body or b""

@@ -18,17 +18,103 @@ characters ``( ) , ;``.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 MAX_TOKENS = 12
 
 _KEYWORDS = frozenset(
-    "from where insert update delete drop into values table database exec execute declare case when then else "
-    "end having group order by limit offset in is not null between exists procedure waitfor delay shutdown "
-    "truncate alter create grant revoke as on join inner outer left right cross natural all distinct top set "
-    "load_file outfile dumpfile information_schema sysobjects syscolumns asc desc collate cast convert char "
-    "nchar varchar like rlike regexp sounds true false if elseif while begin return returns function union "
-    "select intersect except minus xor div mod and or".split()
+    [
+        "from",
+        "where",
+        "insert",
+        "update",
+        "delete",
+        "drop",
+        "into",
+        "values",
+        "table",
+        "database",
+        "exec",
+        "execute",
+        "declare",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "having",
+        "group",
+        "order",
+        "by",
+        "limit",
+        "offset",
+        "in",
+        "is",
+        "not",
+        "null",
+        "between",
+        "exists",
+        "procedure",
+        "waitfor",
+        "delay",
+        "shutdown",
+        "truncate",
+        "alter",
+        "create",
+        "grant",
+        "revoke",
+        "as",
+        "on",
+        "join",
+        "inner",
+        "outer",
+        "left",
+        "right",
+        "cross",
+        "natural",
+        "all",
+        "distinct",
+        "top",
+        "set",
+        "load_file",
+        "outfile",
+        "dumpfile",
+        "information_schema",
+        "sysobjects",
+        "syscolumns",
+        "asc",
+        "desc",
+        "collate",
+        "cast",
+        "convert",
+        "char",
+        "nchar",
+        "varchar",
+        "like",
+        "rlike",
+        "regexp",
+        "sounds",
+        "true",
+        "false",
+        "if",
+        "elseif",
+        "while",
+        "begin",
+        "return",
+        "returns",
+        "function",
+        "union",
+        "select",
+        "intersect",
+        "except",
+        "minus",
+        "xor",
+        "div",
+        "mod",
+        "and",
+        "or",
+    ]
 )
 _LOGIC = frozenset({"and", "or", "xor", "&&", "||"})
 _UNION = frozenset({"union", "intersect", "except"})
@@ -39,7 +125,7 @@ _NUMBER = re.compile(r"0x[0-9a-fA-F]+|0b[01]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\
 _OPERATORS = ("!=", "<>", "<=", ">=", ":=", "<=>", "==", "!<", "!>", "<<", ">>")
 
 
-def tokens(text: str, quote: str = "") -> list[tuple[str, str]]:
+def tokens(text: str, quote: str = "") -> list[tuple[str, str]]:  # noqa: PLR0915 - one scanner loop
     """The first :data:`MAX_TOKENS` tokens of ``text`` read after ``quote`` (``''`` for none)."""
     out: list[tuple[str, str]] = []
     i, size = 0, len(text)
@@ -195,4 +281,4 @@ def is_sqli(value: str) -> bool:
 
 def _order_by(found: list[tuple[str, str]]) -> bool:
     words = [text.lower() for kind, text in found if kind == "k"]
-    return any(pair in _ORDER_BY for pair in zip(words, words[1:], strict=False))
+    return any(pair in _ORDER_BY for pair in itertools.pairwise(words))
