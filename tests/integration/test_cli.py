@@ -253,7 +253,11 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
             ("serve", "-c", "{config}", "--workers", "x"),
             "Invalid value for '--workers': 'x' is not a valid integer range.",
         ),
-        ((), "Missing command for 'stockade'; choose from check, conditions, detect, ip, replay, serve, status, store, users."),
+        (
+            (),
+            "Missing command for 'stockade'; choose from check, conditions, detect, ip, replay, serve, status, store,"
+            " users.",
+        ),
         (("users",), "Missing command for 'stockade users'; choose from block, list-auth, list-blocked, unblock."),
     ],
 )

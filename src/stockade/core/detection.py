@@ -129,7 +129,9 @@ class Detector:
     def inspect(self, facts: Probe, *, known_route: bool = False) -> Finding | None:
         """Why the request is malicious, or ``None`` for a clean one."""
         if not self._empty:
-            verdict = self.engine.inspect(request_from(facts, self.engine.settings.body_limit), known_route=known_route)
+            verdict = self.engine.inspect(
+                request_from(facts, self.engine.settings.body_limit, self.engine.headers), known_route=known_route
+            )
             if verdict.malicious:
                 return _finding(verdict)
         if self.custom is not None:
@@ -145,7 +147,9 @@ class Detector:
 
     def verdict(self, facts: Probe, *, known_route: bool = False) -> Verdict:
         """The engine's full verdict (every rule that fired, malicious or not): for explain."""
-        return self.engine.inspect(request_from(facts, self.engine.settings.body_limit), known_route=known_route)
+        return self.engine.inspect(
+            request_from(facts, self.engine.settings.body_limit, self.engine.headers), known_route=known_route
+        )
 
 
 def _finding(verdict: Verdict) -> Finding:
