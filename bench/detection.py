@@ -65,13 +65,8 @@ def facts_of(record: Record) -> RequestFacts:
     )
 
 
-def detector(level: int | None, baseline: str | None = None) -> Callable[[RequestFacts], list[str]]:
+def detector(level: int | None) -> Callable[[RequestFacts], list[str]]:
     """What flags a request: the names of the rules that made it malicious (empty: clean)."""
-    if baseline is not None:
-        from stockade.core.detection import BUILTIN, Detector  # noqa: PLC0415
-
-        old = Detector([r for r in BUILTIN if baseline == "all" or r.name != "script_extensions"])
-        return lambda facts: [name] if (name := old.detect(facts)) else []
     from stockade.detection import Engine, Settings  # noqa: PLC0415 - after argument parsing
 
     engine = Engine(Settings() if level is None else Settings(level=level))
@@ -90,12 +85,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--misses", metavar="CATEGORY", help="print missed requests of the tuning half")
     parser.add_argument("--flagged", metavar="SOURCE", help="print flagged ordinary requests of the tuning half")
     parser.add_argument("--held-out", action="store_true", help="with --misses/--flagged: the held-out half")
-    parser.add_argument("--baseline", choices=["all", "no-script"])
     parser.add_argument("--limit", type=int, default=40)
     args = parser.parse_args(argv)
     if args.corpus is None or not Path(args.corpus).is_dir():
         parser.error("give --corpus DIR (or set STOCKADE_DETECTION_CORPUS)")
-    check = detector(args.level, args.baseline)
+    check = detector(args.level)
     corpus = Path(args.corpus)
     started = time.perf_counter()
     results: dict[tuple[str, str], list[list[int]]] = {}
