@@ -63,6 +63,17 @@ class FileFormatError(StockadeError):
         return f"{self.file}:{self.line}: {self.message}"
 
 
+class BadRequest(StockadeError, ValueError):
+    """A request that has no safe canonical form (answered 400): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 class InvalidArgument(StockadeError, ValueError):
     """An API argument is out of range or of the wrong kind."""
 

@@ -10,6 +10,7 @@ import pytest
 from stockade.config import Config, load_config
 from stockade.engine.settings import Listener
 from stockade.errors import ConfigError
+from stockade.request.paths import PathPolicy
 from stockade.server.listen import ListenAddress, parse_listen
 from tests.integration.callbacks import record
 
@@ -262,7 +263,7 @@ def test_required_keys(base: Path) -> None:
         (
             "port = 1",
             "server.port: unknown key: expected one of listen, document_root, upstream, route, workers,"
-            " access_log, limits",
+            " access_log, limits, merge_slashes, escaped_slashes",
         ),
     ],
 )
@@ -563,14 +564,41 @@ def test_upstream_route_and_limit_problems(base: Path) -> None:
 
 
 def test_trusted_proxies(base: Path) -> None:
-    config = load(base, '[proxy]\ntrusted = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]\nheaders = "forwarded"\n')
+    config = load(base, '[proxy]\ntrusted = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]\nheader = "Forwarded"\n')
     assert config.trusted.networks == ("10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32")
-    assert config.trusted.headers == ("forwarded",)
+    assert config.trusted.header == "forwarded"
+    assert config.notices == ()
     assert load(base, "").trusted.networks == ()
-    assert issues(base, '[proxy]\ntrusted = ["10.0.0.0/33", "proxy.example"]\nheaders = ["via"]\n') == [
-        'proxy.headers: expected an array of "x-forwarded-for", "forwarded" or "x-real-ip" (got [\'via\'])',
+    assert load(base, "").trusted.header == "x-forwarded-for"
+    assert issues(base, '[proxy]\ntrusted = ["10.0.0.0/33", "proxy.example"]\nheader = "via"\n') == [
+        'proxy.header: expected "x-forwarded-for", "forwarded" or "x-real-ip" (got \'via\')',
         "proxy.trusted[0]: expected an IP address or a CIDR network like 10.0.0.0/8 (got '10.0.0.0/33')",
         "proxy.trusted[1]: expected an IP address or a CIDR network like 10.0.0.0/8 (got 'proxy.example')",
+    ]
+
+
+def test_the_old_list_of_forwarding_headers_still_loads_and_says_what_to_write(base: Path) -> None:
+    assert load(base, '[proxy]\nheaders = ["x-real-ip"]\n').trusted.header == "x-real-ip"
+    assert load(base, '[proxy]\nheaders = ["x-real-ip"]\n').notices == ()
+    config = load(base, '[proxy]\nheaders = ["forwarded", "x-forwarded-for", "x-real-ip"]\n')
+    assert config.trusted.header == "forwarded"
+    assert [str(notice) for notice in config.notices] == [
+        'proxy.headers: only one forwarding header is read now, the first of the list: write header = "forwarded"'
+    ]
+    assert issues(base, '[proxy]\nheaders = ["via"]\n') == [
+        'proxy.headers: expected an array of "x-forwarded-for", "forwarded" or "x-real-ip" (got [\'via\'])'
+    ]
+    assert issues(base, '[proxy]\nheader = "forwarded"\nheaders = ["forwarded"]\n') == [
+        "proxy.headers: give either header or headers (the old name), not both"
+    ]
+
+
+def test_path_policy(base: Path) -> None:
+    assert load(base, "").paths == PathPolicy(merge_slashes=True, escaped_slashes="reject")
+    config = load(base, '[server]\nmerge_slashes = false\nescaped_slashes = "keep"\n')
+    assert config.paths == PathPolicy(merge_slashes=False, escaped_slashes="keep")
+    assert issues(base, '[server]\nescaped_slashes = "decode"\n') == [
+        "server.escaped_slashes: expected \"reject\" or \"keep\" (got 'decode')"
     ]
 
 

@@ -39,6 +39,7 @@ from stockade.config.schema import (
     StoreSection,
 )
 from stockade.core.bans import BanPolicy
+from stockade.core.client_ip import XFF
 from stockade.core.detection import Detector, builtin_rules
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
@@ -53,6 +54,7 @@ from stockade.engine.settings import (
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
 from stockade.netaddr import NetworkSet
+from stockade.request.paths import PathPolicy
 from stockade.rules import BlockReloader, HostTable
 from stockade.rules.bfe_conf import load_module_conf
 from stockade.server.listen import ListenAddress, parse_listen
@@ -148,6 +150,9 @@ class Config:
     admin: AdminSettings | None = None
     bans: BanSettings | None = None
     block: BlockConfig | None = None
+    paths: PathPolicy = field(default_factory=PathPolicy)
+    # Settings that still work but mean something else now: what to write instead.
+    notices: tuple[ConfigIssue, ...] = ()
 
     @property
     def base(self) -> Path:
@@ -253,6 +258,7 @@ class _Loader:
         self.base = path.parent
         self.callbacks = callbacks
         self.issues: list[ConfigIssue] = []
+        self.notices: list[ConfigIssue] = []
         self._users: dict[Path, Htpasswd | ConfigIssue] = {}
 
     def load(self, data: dict[str, Any]) -> Config:
@@ -317,6 +323,8 @@ class _Loader:
             admin=admin_settings,
             bans=ban_settings,
             block=block_settings,
+            paths=PathPolicy(merge_slashes=server.merge_slashes, escaped_slashes=server.escaped_slashes),
+            notices=tuple(self.notices),
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -457,7 +465,26 @@ class _Loader:
                 self.issues.append(
                     ConfigIssue(where, "expected an IP address or a CIDR network like 10.0.0.0/8", text, True)
                 )
-        return TrustedProxies(tuple(networks), tuple(proxy.headers))
+        return TrustedProxies(tuple(networks), self._forwarding_header(proxy))
+
+    def _forwarding_header(self, proxy: ProxySection) -> str:
+        if proxy.headers is None:
+            return proxy.header or XFF
+        if proxy.header is not None:
+            self.issues.append(ConfigIssue("proxy.headers", "give either header or headers (the old name), not both"))
+            return proxy.header
+        if not proxy.headers:
+            self.issues.append(ConfigIssue("proxy.headers", 'expected one header, e.g. header = "x-forwarded-for"'))
+            return XFF
+        first = proxy.headers[0]
+        if len(proxy.headers) > 1:
+            self.notices.append(
+                ConfigIssue(
+                    "proxy.headers",
+                    f'only one forwarding header is read now, the first of the list: write header = "{first}"',
+                )
+            )
+        return first
 
     def _admin(self, admin: AdminSection | None) -> AdminSettings | None:
         if admin is None:

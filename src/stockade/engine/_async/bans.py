@@ -31,6 +31,7 @@ from stockade.core.facts import RequestFacts
 from stockade.engine.events import EventBus
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import BanSettings, ResponseRule
+from stockade.engine.verdict import Banned
 from stockade.engine.views import iso_utc
 from stockade.errors import InvalidIpAddress, NotBanned, StoreError
 from stockade.netaddr import normalize_ip
@@ -46,14 +47,6 @@ BAN_EVENTS: Final = frozenset({IP_BLOCK, IP_UNBLOCK, MALICIOUS_REQUEST, REQUEST_
 BANS_DIRECTORY: Final = ""
 # Keys of records that are not bans of their own: dry-run counts and response-rule counts.
 _DRY = "dry|"
-
-
-@dataclass(frozen=True, slots=True)
-class Banned:
-    """A refused request: the ban's end (``math.inf`` for ever) and the seconds to retry after."""
-
-    until: float
-    retry_after: int | None
 
 
 @dataclass(frozen=True, slots=True)
