@@ -43,10 +43,14 @@ def from_asgi(
     tls: TlsFacts | None = None,
     listener: Listener | Callable[[], Listener] = NO_LISTENER,
     routes: RouteMatcher | None = None,
+    require_host: bool = False,
 ) -> Incoming:
     """Canonicalise an ``http`` or ``websocket`` scope in place and return its :class:`Incoming`.
 
-    Raises :class:`~stockade.errors.BadRequest` for a request with no safe canonical form.
+    Raises :class:`~stockade.errors.BadRequest` for a request with no safe canonical form,
+    and with ``require_host`` (the protecting server, which parsed the request itself) for an
+    HTTP/1.1 request without ``Host`` (RFC 9112 section 3.2). Behind another server, the app
+    falls back on the server's own name, as the checks do (no host).
     """
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path is None:  # a server that gives only the decoded path: escape it, never decode it again
@@ -59,7 +63,7 @@ def from_asgi(
     decided = resolver.resolve(str(peer[0]) if peer else "", scope["headers"])
     headers, host = canonical_headers(scope["headers"], trusted=decided.trusted)
     version = str(scope.get("http_version", "1.1"))
-    if not host.name and version == "1.1":
+    if require_host and not host.name and version == "1.1":
         raise BadRequest("an HTTP/1.1 request needs a Host header")
     scope["raw_path"] = canon.target
     scope["path"] = canon.path

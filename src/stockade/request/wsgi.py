@@ -6,6 +6,8 @@ request target the server keeps (gunicorn's ``RAW_URI``, uWSGI's and Werkzeug's
 ``REQUEST_URI``) when there is one, and otherwise from the decoded path, escaped rather
 than decoded again. :func:`from_wsgi` then writes the canonical path, target, host and
 client back into the environ, and removes the proxy-only headers of an untrusted peer.
+Without ``HTTP_HOST`` the app falls back on ``SERVER_NAME`` (PEP 3333), and the checks see
+no host.
 """
 
 from __future__ import annotations
@@ -87,8 +89,6 @@ def from_wsgi(
     raw_host = environ.get("HTTP_HOST")
     host = canonical_host(str(raw_host).encode("latin-1")) if raw_host is not None else canonical_host(b"")
     protocol = str(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
-    if not host.name and protocol == "HTTP/1.1":
-        raise BadRequest("an HTTP/1.1 request needs a Host header")
     if host.name:
         environ["HTTP_HOST"] = host.header
     elif raw_host is not None:

@@ -301,6 +301,7 @@ class StockadeApp:
             tls=connection.tls if connection is not None else None,
             # The listener keys the lockout: looked up only when a directory's gate asks.
             listener=lambda: self.listeners.lookup(scope.get("server")),
+            require_host=True,
         )
         if request.decided is not None:
             self.warnings.observe(request.decided)
