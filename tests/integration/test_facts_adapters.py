@@ -14,10 +14,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 import uvicorn
 
-from stockade.request.asgi import address_of, facts_from_asgi
-from stockade.request.wsgi import facts_from_wsgi
 from stockade.conditions import compile_condition
 from stockade.core.facts import RequestFacts
+from stockade.request.asgi import address_of, facts_from_asgi
+from stockade.request.wsgi import facts_from_wsgi
 
 NOW = 1_800_000_000.0
 CONDITIONS = [

@@ -598,7 +598,7 @@ def test_path_policy(base: Path) -> None:
     config = load(base, '[server]\nmerge_slashes = false\nescaped_slashes = "keep"\n')
     assert config.paths == PathPolicy(merge_slashes=False, escaped_slashes="keep")
     assert issues(base, '[server]\nescaped_slashes = "decode"\n') == [
-        "server.escaped_slashes: expected \"reject\" or \"keep\" (got 'decode')"
+        'server.escaped_slashes: expected "reject" or "keep" (got \'decode\')'
     ]
 
 

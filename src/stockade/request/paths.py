@@ -202,4 +202,3 @@ def canonical_decoded_path(path: str, policy: PathPolicy = DEFAULT_POLICY) -> Ca
         else:
             escaped += b"%%%02X" % byte
     return canonical_path(bytes(escaped) or b"/", policy)
-

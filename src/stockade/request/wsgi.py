@@ -106,9 +106,7 @@ def from_wsgi(
     method = str(environ.get("REQUEST_METHOD", "GET"))
 
     def make_facts() -> RequestFacts:
-        facts = facts_from_wsgi(
-            environ, now=clock.now(), client_ip=decided.address or None, remote_ip=remote, uri=uri
-        )
+        facts = facts_from_wsgi(environ, now=clock.now(), client_ip=decided.address or None, remote_ip=remote, uri=uri)
         facts.trusted = decided.trusted
         return facts
 

@@ -31,6 +31,7 @@ from stockade.rules import BlockReloader, HostTable
 
 __all__ = ["Action", "AsyncGate", "AsyncLadder", "Incoming", "Refusal", "ResponseLike", "Stage", "Verdict"]
 
+
 class AsyncGate(Protocol):
     """The authentication of one protected directory (HTTP Basic in the protecting server)."""
 
@@ -102,4 +103,3 @@ class AsyncLadder:
         if banned.retry_after is not None:
             headers = (*headers, (b"retry-after", str(banned.retry_after).encode()))
         return Refusal(settings.resp_status_code, headers, settings.resp_body)
-
