@@ -287,7 +287,7 @@ def test_which_headers_only_a_proxy_may_send() -> None:
 
 TARGETS = st.lists(st.lists(PIECES, max_size=3).map(b"".join), max_size=5).map(lambda s: b"/" + b"/".join(s))
 HOSTS = st.sampled_from([b"shop.example.com", b"SHOP.example.com. ", b"a.example:8080", b"bad host", b"", b"[::1]"])
-EXTRA = st.lists(st.sampled_from(SPOOFED + [(b"accept", b"*/*"), (b"user-agent", b"x")]), max_size=3)
+EXTRA = st.lists(st.sampled_from([*SPOOFED, (b"accept", b"*/*"), (b"user-agent", b"x")]), max_size=3)
 
 
 @given(TARGETS, st.sampled_from([b"", b"?a=1", b"?x=%2e%2e/"]), HOSTS, EXTRA)

@@ -17,6 +17,16 @@ import json
 import os
 from typing import Any
 
+from django.http import HttpResponse
+from flask import Flask, request
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from stockade.adapters.asgi import StockadeMiddleware
+from stockade.adapters.wsgi import StockadeWSGI
+
 ADDRESS_HEADERS = (
     "x-forwarded-for",
     "x-real-ip",
@@ -63,8 +73,6 @@ def handler_of(path: str) -> str:
 
 
 def make_flask() -> Any:
-    from flask import Flask, request
-
     app = Flask("bypass")
 
     def hit(name: str) -> str:
@@ -93,8 +101,6 @@ def flask_app() -> Any:
 
 def flask_guarded() -> Any:
     """The app behind the WSGI middleware."""
-    from stockade.adapters.wsgi import StockadeWSGI
-
     app = make_flask()
     app.wsgi_app = StockadeWSGI(app.wsgi_app, os.environ["STOCKADE_CONFIG"])  # type: ignore[method-assign]
     return app
@@ -104,13 +110,6 @@ def flask_guarded() -> Any:
 
 
 def starlette_guarded() -> Any:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    from stockade.adapters.asgi import StockadeMiddleware
-
     def endpoint(name: str) -> Any:
         async def hit(request: Request) -> PlainTextResponse:
             headers = {k.lower(): v for k, v in request.headers.items()}
@@ -138,8 +137,6 @@ def starlette_guarded() -> Any:
 
 
 def django_view(request: Any, **_: Any) -> Any:
-    from django.http import HttpResponse
-
     name = handler_of(request.path)
     headers = {k.lower(): v for k, v in request.headers.items()}
     record(

@@ -306,10 +306,8 @@ def normal_host(value: str) -> str:
 def protected(path: str, host: str) -> str | None:
     """Which protection a request the back end saw as ``path`` on ``host`` needed, if any."""
     for prefix, needs_host in PROTECTED:
-        if prefix == "/secure":
-            hit = path == prefix or path.startswith(prefix + "/")
-        else:
-            hit = path.startswith(prefix)
+        # The directory is matched on segment boundaries; the rules' prefix is a plain string prefix.
+        hit = path == prefix or path.startswith(prefix + "/") if prefix == "/secure" else path.startswith(prefix)
         if hit and (needs_host is None or normal_host(host) == needs_host):
             return prefix
     return None

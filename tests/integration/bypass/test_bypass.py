@@ -218,7 +218,7 @@ class Echo:
                 line = reader.readline(65536)
                 if not line:
                     return
-                method, target, _ = line.decode("latin-1").split(" ", 2)
+                _method, target, _ = line.decode("latin-1").split(" ", 2)
                 headers: dict[str, str] = {}
                 while (header := reader.readline(65536)) not in (b"\r\n", b"\n", b""):
                     name, _, value = header.decode("latin-1").partition(":")
