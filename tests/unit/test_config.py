@@ -702,9 +702,20 @@ def test_bans_problems_all_at_once(base: Path) -> None:
     ]
     assert problems[6].startswith("bans.ignore_routes[0]: expected a path")
     assert problems[7].startswith("bans.ignore_routes[1]: not a regular expression")
-    assert problems[8].startswith("bans.rules: unknown rule 'nope'")
+    assert problems[8].startswith('bans.rules[0]: unknown rule: expected "builtin" or one of env_file, ')
+    assert problems[8].endswith(" (got 'nope')")
     assert problems[9].startswith("bans.additional_rules[0].cond: 1:")
     assert problems[10].startswith("bans.resp_headers.Bad Name: expected a header name")
+
+
+def test_every_unknown_rule_name_is_named_even_beside_builtin(base: Path) -> None:
+    problems = issues(base, '[bans]\nrules = ["builtin", "nope", "env_file", "nada"]\n')
+    assert [p.split(":")[0] + p[p.rindex(" (got") :] for p in problems] == [
+        "bans.rules[1] (got 'nope')",
+        "bans.rules[3] (got 'nada')",
+    ]
+    problems = issues(base, '[bans]\nrules = "nope"\n')
+    assert [p.split(":")[0] for p in problems] == ["bans.rules"]
 
 
 # -- [block] ------------------------------------------------------------------------------------
@@ -755,6 +766,19 @@ def test_block_from_bfe_files_and_the_host_table(base: Path) -> None:
     )
     assert direct.block is not None
     assert direct.block.loaded is not None
+
+
+def test_a_bad_blocklist_does_not_hide_a_bad_rule_file(base: Path) -> None:
+    _mod_block(base, rules="", blocklist="10.0.0.1\nnot-an-address\n")
+    problems = issues(base, '[block]\nconf = "conf/mod_block/mod_block.conf"\n')
+    folder = f"{base}/conf/mod_block"
+    assert problems == [
+        f"block.conf: {folder}/ip_blocklist.data:2: not an IP address, a CIDR or a 'start end' range: 'not-an-address'",
+        f"block.conf: {folder}/block_rules.data: the file is empty (BFE: EOF): expected a JSON object with the rules"
+        ' of each product, like {"Version": "1", "Config": {"global": []}}',
+    ]
+    direct = '[block]\nrules = "conf/mod_block/block_rules.data"\nip_blocklist = "conf/mod_block/ip_blocklist.data"\n'
+    assert [p.split(":")[0] for p in issues(base, direct)] == ["block.ip_blocklist", "block.rules"]
 
 
 def test_block_problems_name_the_file(base: Path) -> None:
