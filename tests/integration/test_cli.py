@@ -200,6 +200,18 @@ def test_check_ok(config: Path) -> None:
     assert not (base / "state.db").exists()
 
 
+def test_check_says_what_to_write_instead_of_an_old_setting(config: Path) -> None:
+    with config.open("a") as file:
+        file.write('\n[proxy]\ntrusted = ["10.0.0.0/8"]\nheaders = ["x-forwarded-for", "x-real-ip"]\n')
+    result = run(config, "check")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{config}: OK\n")
+    assert result.stderr.splitlines() == [
+        f"{config}: proxy.headers: only one forwarding header is read now, the first of the list: "
+        'write header = "x-forwarded-for"'
+    ]
+
+
 def test_check_names_the_bad_htpasswd_line(config: Path) -> None:
     (config.parent / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob\n")
     result = run(config, "check")

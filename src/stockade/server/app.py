@@ -116,6 +116,8 @@ class StockadeApp:
 
     def _build(self, config: Config, previous: Site | None) -> Site:
         assert self.stores is not None
+        for notice in config.notices:
+            log.warning("%s: %s", config.path, notice)
         return build_site(
             config,
             self.stores,
