@@ -13,7 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, fail, load
+from stockade.cli.common import load
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.core.detection import Detector
 from stockade.core.facts import RequestFacts
 

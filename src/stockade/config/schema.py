@@ -243,6 +243,8 @@ class ServerSection(Section):
     workers: Annotated[int, BeforeValidator(_workers)] = 1
     access_log: NonEmpty | None = None  # a file, or "-" for standard output
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    merge_slashes: bool = True
+    escaped_slashes: Annotated[Literal["reject", "keep"], _choice("reject", "keep")] = "reject"
 
 
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
@@ -257,13 +259,19 @@ def _forwarding_headers(value: object) -> list[str]:
     return [i.lower() for i in items]
 
 
+def _forwarding_header(value: object) -> str:
+    if not isinstance(value, str) or value.lower() not in FORWARDING_HEADERS:
+        raise PydanticCustomError("header", "expected {accepted}", {"accepted": one_of(FORWARDING_HEADERS)})
+    return value.lower()
+
+
 class ProxySection(Section):
-    """``[proxy]``: the peers whose forwarding headers are believed."""
+    """``[proxy]``: the peers whose forwarding header is believed, and which header that is."""
 
     trusted: StringList = Field(default_factory=list)
-    headers: Annotated[list[str], BeforeValidator(_forwarding_headers)] = Field(
-        default_factory=lambda: list(FORWARDING_HEADERS)
-    )
+    header: Annotated[str | None, BeforeValidator(_forwarding_header)] = None
+    # Before one header was read, a list was walked in order; it is still read (see load.py).
+    headers: Annotated[list[str] | None, BeforeValidator(_forwarding_headers)] = None
 
 
 class EscalationTable(Section):
