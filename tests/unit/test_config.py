@@ -702,7 +702,7 @@ def test_bans_problems_all_at_once(base: Path) -> None:
     ]
     assert problems[6].startswith("bans.ignore_routes[0]: expected a path")
     assert problems[7].startswith("bans.ignore_routes[1]: not a regular expression")
-    assert problems[8].startswith('bans.rules[0]: unknown rule: expected "builtin" or one of env_file, ')
+    assert problems[8].startswith('bans.rules[0]: unknown rule: expected "builtin", a rule id, a category')
     assert problems[8].endswith(" (got 'nope')")
     assert problems[9].startswith("bans.additional_rules[0].cond: 1:")
     assert problems[10].startswith("bans.resp_headers.Bad Name: expected a header name")
