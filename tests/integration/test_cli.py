@@ -564,7 +564,7 @@ def test_check_lists_every_problem_one_a_line_in_one_pass(tmp_path: Path) -> Non
         " (got 'a-file/audit.jsonl')",
         c + f"admin.token_file: cannot read the token: No such file or directory (got '{tmp_path}/missing-token')",
         c + "bans.window: expected a number of seconds > 0 (got -1)",
-        c + "bans.rules[1]: unknown rule: expected \"builtin\", a rule id, a category or a name of the first pack"
+        c + 'bans.rules[1]: unknown rule: expected "builtin", a rule id, a category or a name of the first pack'
         " (got 'nope')",
         c + "bans.additional_rules[0].cond: 1:28 syntax error",
         f"    {condition}",

@@ -792,7 +792,6 @@ class _Loader:
                 self.issues.append(ConfigIssue(where, f"unknown rule: {accepted}", name, True))
         return builtin_rules([name for name in names if name in known])
 
-
     def _networks(self, where: str, entries: list[str], single: bool) -> NetworkSet:
         good: list[str] = []
         for i, entry in enumerate(entries):
