@@ -43,7 +43,7 @@ from django.utils.html import format_html, format_html_join
 from stockade.adapters.logins import BLOCKED_BODY, LoginAttempt, clean_user
 from stockade.adapters.protection import Login, from_mapping
 from stockade.adapters.routes import django_routes
-from stockade.adapters.wsgi import CLIENT, StockadeWSGI
+from stockade.adapters.wsgi import CLIENT, PATH, StockadeWSGI
 from stockade.engine import Guard
 from stockade.engine.views import iso_utc
 from stockade.errors import ConfigError, ConfigIssue, StockadeError
@@ -129,6 +129,9 @@ class StockadeMiddleware:
             for name, value in refusal.headers:
                 response[name] = value
             return response
+        # The checks made META canonical; Django routes path_info, read from META before them.
+        request.path = str(request.META[PATH])
+        request.path_info = _text(request.META.get("PATH_INFO", "")) or "/"
         attempt = None
         form = found.protection.login_at(request.path) if request.method == "POST" else None
         if form is not None:
@@ -195,6 +198,11 @@ def _login_of(request: HttpRequest | None) -> Login:
     """The login an ``authenticate()`` call counts on: its path's, else the ``authenticate`` login."""
     found = checks().protection.login_at(request.path) if request is not None else None
     return found if found is not None else authenticate_login()
+
+
+def _text(environ_value: object) -> str:
+    """A PEP 3333 environ string (bytes as latin-1 characters) as the text it holds."""
+    return str(environ_value).encode("latin-1").decode("utf-8", "surrogateescape")
 
 
 def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any) -> None:

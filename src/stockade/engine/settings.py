@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stockade.core.bans import BanPolicy
-from stockade.core.detection import BUILTIN, Detector
+from stockade.core.detection import Detector
 from stockade.core.lockout import LockoutPolicy
 from stockade.netaddr import NetworkSet
 
@@ -93,7 +93,7 @@ class BanSettings:
     ignore_paths: tuple[str, ...] = ()
     ignore_patterns: tuple[re.Pattern[str], ...] = ()
     inspect_percentage: float = 100.0
-    detector: Detector = field(default_factory=lambda: Detector(BUILTIN))
+    detector: Detector = field(default_factory=Detector)
     response_rules: tuple[ResponseRule, ...] = ()
     resp_status_code: int = 403
     resp_body: bytes = b"Forbidden"

@@ -75,6 +75,18 @@ class AuthUser:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class WarnedIp:
+    """A client in the warning state: ``count`` malicious requests inside the window, the last at ``last``."""
+
+    ip: str  # an address or an IPv6 prefix (``2001:db8::/64``)
+    count: int
+    last: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ip": self.ip, "count": self.count, "last": iso_utc(self.last)}
+
+
 @dataclass(slots=True)
 class Attempt:
     """A reserved password check; report its outcome with ``report_attempt``, exactly once."""

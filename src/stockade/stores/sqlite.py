@@ -28,7 +28,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -119,6 +119,26 @@ _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
 _READS = frozenset(
     {"list_blocked", "list_auth", "peek_success", "export", "ping", "find_ban", "ban_state", "list_bans"}
 )
+
+
+def inspect_data_file(path: Path) -> tuple[int, str]:
+    """The schema version of the SQLite data file at ``path`` and what is wrong with it (``""``: nothing).
+
+    The file is opened read-only; SQLite may still create the ``-wal`` and ``-shm`` files
+    beside a WAL database, as it does for any reader.
+    """
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+            # The first 3 problems, each on one line (SQLite puts a newline inside some).
+            problems = [" ".join(str(row[0]).split("\n")) for row in conn.execute("PRAGMA quick_check(3)")]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        return 0, f"not a usable SQLite data file: {exc}"
+    if problems != ["ok"]:
+        return version, "PRAGMA quick_check failed: " + "; ".join(problems)
+    if version > len(MIGRATIONS):
+        return version, f"schema version {version} is newer than this stockade ({len(MIGRATIONS)})"
+    return version, ""
 
 
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
@@ -390,6 +410,21 @@ class SQLiteStore(TransitionStore):
                 expires_at,
             ),
         )
+
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        row = self._conn.execute(
+            "SELECT failures, blocked_until, auth_until, reservations, expires_at FROM lockout"
+            " WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
+            (key.directory, key.user, key.client, key.port, key.address or ""),
+        ).fetchone()
+        return None if row is None else (_state(row[:4]), float(row[4]))
+
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        row = self._conn.execute(
+            "SELECT key, strikes, banned_until, offences, remember_until, network, expires_at FROM bans WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else (_ban_state(row), float(row[6]), bool(row[5]))
 
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
         rows = self._conn.execute(_DUMP_BANS).fetchall()

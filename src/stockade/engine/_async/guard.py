@@ -21,7 +21,7 @@ from stockade.engine._async.bans import AsyncBans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, iso_utc
+from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, WarnedIp, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._async.protocol import AsyncLockoutStore
 from stockade.stores.base import record_order
@@ -296,6 +296,15 @@ class AsyncGuard:
         """
         return await self._unblock(Scope(self._scope_dir(directory), address, port, user=user), user, directory)
 
+    async def unblock_all_users(
+        self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
+    ) -> list[BlockedUser]:
+        """Remove every block in ``directory``, or in every directory; returns what was removed (maybe nothing)."""
+        try:
+            return await self._unblock(Scope(self._scope_dir(directory), address, port), "", directory)
+        except NotBlocked:
+            return []
+
     async def unblock_client(
         self,
         client: str,
@@ -359,9 +368,12 @@ class AsyncGuard:
         """``safe``, ``warning`` with the count, or ``blocked`` with the seconds left."""
         return await self.bans.ip_address_status(subject)
 
-    async def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
-        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``)."""
-        return await self.bans.block_ip_address(target, seconds)
+    async def block_ip_address(self, target: str, seconds: float | None = None, *, force: bool = False) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``).
+
+        A longer ban in force is kept unless ``force`` (the result carries its end).
+        """
+        return await self.bans.block_ip_address(target, seconds, force=force)
 
     async def unblock_ip_address(self, target: str) -> BannedIp:
         """Lift the ban of an address or network (:class:`~stockade.errors.NotBanned` if none)."""
@@ -370,6 +382,10 @@ class AsyncGuard:
     async def list_banned_ips(self) -> list[BannedIp]:
         """Every active ban, sorted."""
         return await self.bans.list_banned_ips()
+
+    async def list_warning_ips(self) -> list[WarnedIp]:
+        """Every client in the warning state (malicious requests counted, not banned), sorted."""
+        return await self.bans.list_warning_ips()
 
     async def _maybe_sweep(self, now: float) -> None:
         """Housekeeping on the write paths: every ``sweep_interval`` and every ``sweep_every_writes``."""

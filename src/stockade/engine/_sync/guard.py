@@ -22,7 +22,7 @@ from stockade.engine._sync.bans import Bans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, iso_utc
+from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, WarnedIp, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._sync.protocol import LockoutStore
 from stockade.stores.base import record_order
@@ -295,6 +295,15 @@ class Guard:
         """
         return self._unblock(Scope(self._scope_dir(directory), address, port, user=user), user, directory)
 
+    def unblock_all_users(
+        self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
+    ) -> list[BlockedUser]:
+        """Remove every block in ``directory``, or in every directory; returns what was removed (maybe nothing)."""
+        try:
+            return self._unblock(Scope(self._scope_dir(directory), address, port), "", directory)
+        except NotBlocked:
+            return []
+
     def unblock_client(
         self,
         client: str,
@@ -358,9 +367,12 @@ class Guard:
         """``safe``, ``warning`` with the count, or ``blocked`` with the seconds left."""
         return self.bans.ip_address_status(subject)
 
-    def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
-        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``)."""
-        return self.bans.block_ip_address(target, seconds)
+    def block_ip_address(self, target: str, seconds: float | None = None, *, force: bool = False) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``).
+
+        A longer ban in force is kept unless ``force`` (the result carries its end).
+        """
+        return self.bans.block_ip_address(target, seconds, force=force)
 
     def unblock_ip_address(self, target: str) -> BannedIp:
         """Lift the ban of an address or network (:class:`~stockade.errors.NotBanned` if none)."""
@@ -369,6 +381,10 @@ class Guard:
     def list_banned_ips(self) -> list[BannedIp]:
         """Every active ban, sorted."""
         return self.bans.list_banned_ips()
+
+    def list_warning_ips(self) -> list[WarnedIp]:
+        """Every client in the warning state (malicious requests counted, not banned), sorted."""
+        return self.bans.list_warning_ips()
 
     def _maybe_sweep(self, now: float) -> None:
         """Housekeeping on the write paths: every ``sweep_interval`` and every ``sweep_every_writes``."""
