@@ -144,6 +144,21 @@ def test_close_rules_drop_the_connection_without_a_response(server: ServerThread
     assert (counters["REQ_REFUSE"], counters["REQ_ACCEPT"]) == (2, 1)
 
 
+@pytest.mark.parametrize(
+    "hosts", ['[block.hosts]\n"shop.example" = "web"\n', ""], ids=["unmapped-host", "no-host-table"]
+)
+def test_global_rules_apply_to_requests_without_a_product(site: Site, upstream: Uvicorn, hosts: str) -> None:
+    # A deliberate difference from BFE, which refuses a request without a product before mod_block runs.
+    config = _config(site, upstream)
+    config.write_text(config.read_text().replace('[block.hosts]\ndefault_product = "web"\n', hosts))
+    with ServerThread(config) as running:
+        assert raw(running.port, b"GET /debug/x HTTP/1.1\r\nHost: other.example\r\n\r\n") == b""
+        # The product's own rules need a product: /echo/old is closed only for shop.example.
+        assert get(running.port, "/echo/old/1", {"Host": "other.example"})[0] == 200
+        counters = running.app.site.block.table.counters.snapshot()  # type: ignore[union-attr]
+        assert (counters["REQ_TOTAL"], counters["REQ_REFUSE"], counters["REQ_ACCEPT"]) == (2, 1, 0)
+
+
 def test_a_blocklisted_source_is_closed_before_a_byte_is_read(site: Site, upstream: Uvicorn) -> None:
     config = _config(site, upstream, blocklist="127.0.0.0/8\n")
     with ServerThread(config) as running:

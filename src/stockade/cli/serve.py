@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, one_line
+from stockade.cli.common import config_option, one_line
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.errors import ConfigError, StockadeError
 from stockade.server.run import serve as run_server
 

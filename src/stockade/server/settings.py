@@ -19,7 +19,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from stockade.core.client_ip import TrustedProxies
+from stockade.request.incoming import TlsFacts
 from stockade.server.listen import ListenAddress
+
+__all__ = [
+    "AdminSettings",
+    "ClientAuth",
+    "ConnectionCheck",
+    "ConnectionFacts",
+    "Limits",
+    "ListenerSpec",
+    "ProxyProtocol",
+    "Route",
+    "RouteTarget",
+    "TlsFacts",
+    "TlsSettings",
+    "TrustedProxies",
+    "UpstreamSettings",
+]
 
 ProxyProtocol = Literal["off", "v1", "v2", "any"]
 ClientAuth = Literal["none", "optional", "required"]
@@ -86,29 +104,11 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class TrustedProxies:
-    """Peers whose forwarding headers are believed, and which headers those are."""
-
-    networks: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ("x-forwarded-for", "forwarded", "x-real-ip")
-
-
-@dataclass(frozen=True, slots=True)
 class AdminSettings:
     """The administration API, on a listener of its own."""
 
     listen: ListenAddress = field(default_factory=lambda: ListenAddress("127.0.0.1", 9180))
     token: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFacts:
-    """What a TLS handshake told about the client, for rules (``ses_tls_*``)."""
-
-    sni: str | None = None
-    version: str | None = None
-    client_auth: bool = False  # a client certificate was presented and verified
-    client_ca: str | None = None  # the issuer of the client certificate, as its RFC 4514 name
 
 
 @dataclass(slots=True)

@@ -91,6 +91,14 @@ class TransitionStore(abc.ABC):
         """Write a ban record (delete it when the state is empty); never evicts a ban in force at ``now``."""
 
     @abc.abstractmethod
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        """The record of ``key`` with its ``expires_at``, or ``None`` when there is none."""
+
+    @abc.abstractmethod
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        """The ban record of ``key`` with its ``expires_at`` and network flag, or ``None``."""
+
+    @abc.abstractmethod
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
         """Every ban record with its ``expires_at`` and network flag, sorted by key."""
 
@@ -267,13 +275,18 @@ class TransitionStore(abc.ABC):
             self.ban_view.set(key, outcome.until, network=network)
         return outcome
 
-    def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+    def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
         with self._atomic("ban_ip"):
             state, _ = self._load_ban(key)
-            new = bans.ban(state, until)
-            self._save_ban(key, new, new.expires_at(policy), network, now)
+            new = bans.ban(state, until, now=now, keep_longer=keep_longer)
+            if new != state:
+                self._save_ban(key, new, new.expires_at(policy), network, now)
+        end = until if new.banned_until is None else new.banned_until
         if self.ban_view is not None:
-            self.ban_view.set(key, until, network=network)
+            self.ban_view.set(key, end, network=network)
+        return end
 
     def unban_ip(self, key: str, now: float) -> float | None:
         with self._atomic("unban_ip"):
@@ -320,11 +333,15 @@ class TransitionStore(abc.ABC):
             ]
 
     def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        """Write ban records, each merged with what its key holds; returns how many."""
+        written: list[StoredBan] = []
         with self._atomic("import"):
             for record in records:
-                self._save_ban(record.key, record.state, record.expires_at, record.network, now)
+                merged = merge_ban(self._stored_ban(record.key), record)
+                self._save_ban(merged.key, merged.state, merged.expires_at, merged.network, now)
+                written.append(merged)
         if self.ban_view is not None:
-            for record in records:
+            for record in written:
                 self.ban_view.set(record.key, record.state.banned_until, network=record.network)
         return len(records)
 
@@ -340,10 +357,11 @@ class TransitionStore(abc.ABC):
             ]
 
     def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
-        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        """Write ``records``, each merged with what its key holds; returns how many."""
         with self._atomic("import"):
             for record in records:
-                self._save(record.key, record.state, record.expires_at, now)
+                merged = merge_record(self._stored(record.key), record)
+                self._save(merged.key, merged.state, merged.expires_at, now)
         if self.view is not None:
             for record in records:
                 self.view.touched(record.key)
@@ -377,6 +395,24 @@ _NO_FAILURES = LockoutPolicy()
 # Strikes never survive a lifted ban's sweep, so their window does not matter for its expiry.
 _NO_STRIKES = BanPolicy(window=0.0)
 _ACCEPTED = LoginResult(accepted=True)
+
+
+def merge_record(stored: tuple[LockoutState, float] | None, record: StoredRecord) -> StoredRecord:
+    """``record`` joined with what its key held (``stored``: the state and its ``expires_at``)."""
+    if stored is None:
+        return record
+    state, expires_at = stored
+    return StoredRecord(record.key, core.merge(state, record.state), max(expires_at, record.expires_at))
+
+
+def merge_ban(stored: tuple[BanState, float, bool] | None, record: StoredBan) -> StoredBan:
+    """``record`` joined with the ban record its key held (state, ``expires_at``, network flag)."""
+    if stored is None:
+        return record
+    state, expires_at, network = stored
+    return StoredBan(
+        record.key, bans.merge(state, record.state), max(expires_at, record.expires_at), network or record.network
+    )
 
 
 def record_order(key: LockoutKey) -> tuple[str, str, str, int, str]:

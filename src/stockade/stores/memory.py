@@ -248,6 +248,12 @@ class MemoryStore(TransitionStore):
             return key if due <= now else None
         return None
 
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        return self._rows.get(key)
+
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        return self._bans.get(key)
+
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
         return iter([(k, *self._bans[k]) for k in sorted(self._bans)])
 
