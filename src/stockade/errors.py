@@ -81,6 +81,17 @@ class FileFormatError(StockadeError):
         return f"{self.file}:{self.line}: {self.message}"
 
 
+class BadRequest(StockadeError, ValueError):
+    """A request that has no safe canonical form (answered 400): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 class InvalidArgument(StockadeError, ValueError):
     """An API argument is out of range or of the wrong kind."""
 
@@ -230,9 +241,11 @@ class RuleFileError(BlockFileError):
         rule: int | None = None,
         name: str | None = None,
         cause: StockadeError | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(file, message, line=line, column=column, product=product, rule=rule, name=name)
         self.cause = cause
+        self.reason = reason  # what a person needs beyond BFE's words (an empty file's "EOF")
 
     def problems(self) -> list[str]:
         if self.cause is None:
@@ -246,6 +259,8 @@ class RuleFileError(BlockFileError):
         return [f"{self._position()}: {rule}: {text}" + (f" (hint: {hint})" if hint else "")]
 
     def __str__(self) -> str:
+        if self.reason is not None:
+            return f"{self._where()}: {self.reason}"
         if self.cause is None:
             return f"{self._position()}: {self.message}"
         return f"{self.file}: product {self.product!r}, rule {self.rule} (name {self.name!r}): condition: {self.cause}"
@@ -287,13 +302,16 @@ class BanError(StockadeError):
 class InvalidIpAddress(BanError, ValueError):
     """``ip_address_status`` and the ban API were given no address, or something that is not one."""
 
-    def __init__(self, value: object) -> None:
-        super().__init__(value)
+    def __init__(self, value: object, reason: str | None = None) -> None:
+        super().__init__(value, reason)
         self.value = value
+        self.reason = reason
 
     def __str__(self) -> str:
         if self.value is None or self.value == "":
             return "invalid_ip_address: no client address"
+        if self.reason is not None:
+            return f"invalid_ip_address: {self.value!r} {self.reason}"
         return f"invalid_ip_address: {self.value!r} is not an IP address or network"
 
 

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 import stockade.config  # noqa: F401  (loads stockade.server.settings without an import cycle)
 from stockade import AsyncGuard, Guard, ManualClock
 from stockade.admin import AdminApp
+from stockade.core.bans import BanPolicy
 from stockade.core.lockout import LockoutPolicy
 from stockade.engine import DirectorySettings, GuardSettings, Listener
 from stockade.engine.audit import AuditLog
@@ -63,6 +64,7 @@ AUTHENTICATED = [
     ("POST", "/users/unblock"),
     ("GET", "/ips/status?ip=192.0.2.7"),
     ("GET", "/ips/banned"),
+    ("GET", "/ips/warning"),
     ("POST", "/ips/block"),
     ("POST", "/ips/unblock"),
     ("POST", "/reload"),
@@ -453,9 +455,47 @@ def test_ban_status_list_unban(admin: Admin) -> None:
     assert again.json == {"error": "not_banned", "message": "'192.0.2.7' is not banned"}
 
 
+def test_a_ban_keeps_a_longer_one_unless_forced(admin: Admin) -> None:
+    long = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 3600})
+    assert long.json["banned"]["until"] == "2027-01-15T09:00:00Z"
+    kept = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 60})
+    assert (kept.status, kept.json["banned"]["until"]) == (200, "2027-01-15T09:00:00Z")
+    forced = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 60, "force": True})
+    assert forced.json["banned"]["until"] == "2027-01-15T08:01:00Z"
+    assert admin.call("GET", "/ips/status?ip=192.0.2.7").json["seconds_left"] == 60
+    refused = admin.call("POST", "/ips/block", {"ip": "198.51.100.7/24"})
+    assert (refused.status, refused.json) == (
+        400,
+        {
+            "error": "invalid_ip_address",
+            "message": "'198.51.100.7/24' has host bits set: the network is 198.51.100.0/24",
+        },
+    )
+
+
+def test_the_clients_in_the_warning_state(admin: Admin) -> None:
+    assert admin.call("GET", "/ips/warning").json == {"warning": []}
+    store = SQLiteStore(admin.store_path)
+    try:
+        for ip, strikes in (("203.0.113.5", 2), ("198.51.100.1", 1)):
+            for i in range(strikes):
+                store.record_strike(ip, T0 - 10 + i, BanPolicy())
+        store.ban_ip("192.0.2.1", T0 + 60, T0, BanPolicy())
+    finally:
+        store.close()
+    assert admin.call("GET", "/ips/warning").json == {
+        "warning": [
+            {"ip": "198.51.100.1", "count": 1, "last": "2027-01-15T07:59:50Z"},
+            {"ip": "203.0.113.5", "count": 2, "last": "2027-01-15T07:59:51Z"},
+        ]
+    }
+    assert admin.call("GET", "/ips/warning?ip=1").status == 400
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "kind"),
     [
+        ("POST", "/ips/block", {"ip": "1.2.3.4", "force": "yes"}, 400, "invalid_argument"),
         ("GET", "/ips/status", None, 400, "invalid_argument"),
         ("GET", "/ips/status?ip=banana", None, 400, "invalid_ip_address"),
         ("GET", "/ips/status?ip=", None, 400, "invalid_ip_address"),

@@ -99,6 +99,16 @@ def test_malformed_json(text: str, message: str) -> None:
     assert error_of(text).bfe_message == message
 
 
+@pytest.mark.parametrize("text", ["", "  \n\t "])
+def test_an_empty_file_says_it_is_empty_and_what_it_should_hold(text: str) -> None:
+    error = error_of(text)
+    assert error.bfe_message == "EOF"  # BFE's word, for the reload API
+    assert str(error) == (
+        "rules.data: the file is empty (BFE: EOF): expected a JSON object with the rules of each product, like"
+        ' {"Version": "1", "Config": {"global": []}}'
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

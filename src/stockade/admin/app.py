@@ -183,6 +183,7 @@ class AdminApp:
             "/users/unblock": {"POST": Route(self._unblock, audit="unblock_user")},
             "/ips/status": {"GET": Route(self._ip_status)},
             "/ips/banned": {"GET": Route(self._banned)},
+            "/ips/warning": {"GET": Route(self._warning)},
             "/ips/block": {"POST": Route(self._ban, audit="block_ip")},
             "/ips/unblock": {"POST": Route(self._unban, audit="unblock_ip")},
             "/reload": {"POST": Route(self._reload, audit="reload")},
@@ -315,13 +316,22 @@ class AdminApp:
             banned = await self.guard.list_banned_ips()
         return 200, {"bans": [entry.as_dict() for entry in banned]}
 
+    async def _warning(self, request: Request) -> tuple[int, object]:
+        parse_query(request.query, ())
+        with _translated():
+            warned = await self.guard.list_warning_ips()
+        return 200, {"warning": [entry.as_dict() for entry in warned]}
+
     async def _ban(self, request: Request) -> tuple[int, object]:
         body = await request.json()
-        _only(body, ("ip", "seconds"))
+        _only(body, ("ip", "seconds", "force"))
         ip = _required_text(body, "ip")
         duration = None if body.get("seconds") is None else seconds(body["seconds"])
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise bad_argument("force", force, "true or false")
         with _translated():
-            banned = await self.guard.block_ip_address(ip, duration)
+            banned = await self.guard.block_ip_address(ip, duration, force=force)
         return 200, {"banned": banned.as_dict()}
 
     async def _unban(self, request: Request) -> tuple[int, object]:

@@ -201,6 +201,15 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                 "network": {"type": "boolean"},
             },
         },
+        "WarnedIp": {
+            "type": "object",
+            "required": ["ip", "count", "last"],
+            "properties": {
+                "ip": {"type": "string", "description": "An address or an IPv6 prefix"},
+                "count": {"type": "integer", "description": "Malicious requests counted in the window"},
+                "last": {"type": "string", "description": "ISO 8601 UTC of the last one"},
+            },
+        },
         "IpStatus": {
             "type": "object",
             "required": ["ip", "verdict", "count", "seconds_left"],
@@ -216,8 +225,12 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
             "required": ["ip"],
             "additionalProperties": False,
             "properties": {
-                "ip": {**_NAME, "description": "An address or a network in CIDR notation"},
+                "ip": {**_NAME, "description": "An address or a network in CIDR notation, host bits clear"},
                 "seconds": _SECONDS,
+                "force": {
+                    "type": "boolean",
+                    "description": "Set exactly this end even when a longer ban is in force (default false)",
+                },
             },
         },
         "UnbanRequest": {
@@ -476,7 +489,30 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
                     },
                 }
             },
-            "/ips/block": _ban_mutation("Ban an address or a network", "BanRequest", "banned", {}),
+            "/ips/warning": {
+                "get": {
+                    "summary": "Every client in the warning state: malicious requests counted, not banned (yet)",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["warning"],
+                                "properties": {"warning": {"type": "array", "items": _ref("WarnedIp")}},
+                            },
+                            "The clients, sorted",
+                        ),
+                        "400": _error("A query parameter (none is accepted)"),
+                        "401": _UNAUTHORIZED,
+                        "503": _STORE_FAILED,
+                    },
+                }
+            },
+            "/ips/block": _ban_mutation(
+                "Ban an address or a network; a longer ban in force is kept unless force",
+                "BanRequest",
+                "banned",
+                {},
+            ),
             "/ips/unblock": _ban_mutation(
                 "Lift the ban of an address or a network",
                 "UnbanRequest",

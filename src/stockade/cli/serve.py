@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, log_options, one_line
+from stockade.cli.common import config_option, one_line
+from stockade.cli.exits import EXIT_CONFIG, fail
+from stockade.cli.options import log_options
 from stockade.config import Config
 from stockade.errors import ConfigError, StockadeError
 from stockade.logs import LogFormat, LogLevel, configure_logging

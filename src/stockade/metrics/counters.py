@@ -67,6 +67,11 @@ class Metrics:
         self.store_errors = Counter(
             "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
         )
+        self.store_refused = Counter(
+            "stockade_store_records_refused",
+            "New records a full store refused rather than evict a block or ban in force.",
+            registry=r,
+        )
         self.store_up = Gauge("stockade_store_up", "1 if the store answered the last scrape, else 0.", registry=r)
         self.store_latency = Gauge(
             "stockade_store_latency_seconds", "One round trip to the store, measured at the last scrape.", registry=r
@@ -82,6 +87,12 @@ class Metrics:
         self.reload_errors = Counter(
             "stockade_reload_errors", "Reloads refused (the configuration in force stayed).", registry=r
         )
+        self.proxy_refused = Counter(
+            "stockade_proxy_protocol_refused",
+            "Connections closed before a byte was read: the peer may not send this listener a PROXY header.",
+            ["listener"],
+            registry=r,
+        )
         self.pending_writes = Gauge(
             "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
         )
@@ -89,6 +100,7 @@ class Metrics:
             ProcessCollector(registry=r)
         self._events: dict[str, CounterChild] = {e: self.lockout_events.labels(e) for e in LOCKOUT_EVENTS}
         self._errors_seen = 0
+        self._refused_seen = 0
         self.sink = MetricsSink(self)
         for gauge in (self.store_latency, self.view_lag, self.view_entries):
             gauge.set(math.nan)
@@ -105,6 +117,10 @@ class Metrics:
     def request_counts(self) -> dict[str, int]:
         """The requests decided so far, by outcome."""
         return dict(self._request_counts)
+
+    def count_proxy_refused(self, listener: str) -> None:
+        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
+        self.proxy_refused.labels(listener).inc()
 
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""
@@ -129,6 +145,9 @@ class Metrics:
         if status.errors > self._errors_seen:
             self.store_errors.inc(status.errors - self._errors_seen)
             self._errors_seen = status.errors
+        if status.refused > self._refused_seen:
+            self.store_refused.inc(status.refused - self._refused_seen)
+            self._refused_seen = status.refused
 
     async def refresh(self, guard: AsyncGuard) -> None:
         """Read the store status now, for the gauges; a failing store is reported as down."""

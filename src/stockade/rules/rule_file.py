@@ -50,6 +50,10 @@ GLOBAL = "global"  # bfe_basic.GlobalProduct: its rules run before every product
 CLOSE = "CLOSE"
 ALLOW = "ALLOW"
 _COMMANDS = (CLOSE, ALLOW)
+_EMPTY = (
+    "the file is empty (BFE: EOF): expected a JSON object with the rules of each product, like"
+    ' {"Version": "1", "Config": {"global": []}}'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +133,9 @@ def parse_rule_file(data: bytes | str, *, file: str = "block_rules.data") -> Rul
     try:
         value = decode_first(text)
     except JSONSyntaxError as exc:
-        message = "EOF" if exc.message == "EOF" else f"invalid JSON: {exc}"
-        raise RuleFileError(file, message, line=exc.line or None, column=exc.column or None) from None
+        if exc.message == "EOF":
+            raise RuleFileError(file, "EOF", reason=_EMPTY) from None
+        raise RuleFileError(file, f"invalid JSON: {exc}", line=exc.line or None, column=exc.column or None) from None
     version, config = _decode_top(file, value)
     if version is None:
         raise RuleFileError(file, "no Version")

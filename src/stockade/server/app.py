@@ -1,10 +1,11 @@
 """The protecting server as an ASGI application: reverse proxy and static files behind the guard.
 
-Each request is normalised once (:mod:`stockade.server.paths`), its client is decided from
-the trusted proxies (:mod:`stockade.core.client_ip`), and the checks run in their one
-order (:mod:`stockade.engine._async.ladder`) before anything is served: a request can learn
-nothing about a protected file or reach the upstream without passing them. Then the route
-decides between the upstream and the document root.
+Each request becomes one canonical request (:mod:`stockade.request`): its path, host,
+headers and client, decided once. The checks run in their one order
+(:mod:`stockade.engine._async.ladder`) on it, and the upstream or the document root then
+serves exactly it: a request can learn nothing about a protected file or reach the
+upstream without passing the checks, in the form they read. Then the route decides
+between the upstream and the document root.
 
 The connection-level check (:meth:`StockadeApp.admit`) runs in the server's accept loop on
 the peer, or the PROXY-protocol source, before a byte of HTTP is read: a blocklisted
@@ -32,16 +33,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from stockade.adapters.facts import incoming_from_asgi
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
-from stockade.core.client_ip import ClientIp
 from stockade.engine import AsyncGuard
-from stockade.engine._async.ladder import Incoming, Verdict
 from stockade.engine.audit import iso_utc
-from stockade.errors import ConfigError, StockadeError, StoreError, problems
+from stockade.engine.verdict import Verdict
+from stockade.errors import BadRequest, ConfigError, StockadeError, StoreError, problems
 from stockade.metrics import Metrics
 from stockade.metrics.merge import snapshot
+from stockade.request.asgi import from_asgi
+from stockade.request.incoming import Incoming
 from stockade.rules.reload import Target
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
@@ -50,7 +51,6 @@ from stockade.server.forwarding import ForwardingWarnings
 from stockade.server.http.workers import Answer, Worker
 from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap
-from stockade.server.paths import BadPath, normalize_path
 from stockade.server.reloading import Changes, ReloadLog, count_failed_files, fingerprint
 from stockade.server.settings import ConnectionFacts
 from stockade.server.site import Site, Stores, build_site
@@ -156,6 +156,8 @@ class StockadeApp:
 
     def _build(self, config: Config, previous: Site | None) -> Site:
         assert self.stores is not None
+        for notice in config.notices:
+            log.warning("%s: %s", config.path, notice)
         return build_site(
             config,
             self.stores,
@@ -348,29 +350,27 @@ class StockadeApp:
             return
         method: str = scope["method"]
         head = method == "HEAD"
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        raw_path = raw_path.split(b"?", 1)[0]
         try:
-            path = normalize_path(raw_path)
-        except BadPath as exc:
+            request = self._incoming(scope, site, connection)
+        except BadRequest as exc:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        client = scope.get("client")
-        decided = site.resolver.resolve(str(client[0]) if client else "", scope["headers"])
-        request = self._incoming(scope, raw_path, path, decided, connection=connection)
         verdict = await site.ladder.decide(request)
         if verdict.action != "pass":
             await self._refuse(verdict, connection, send, head=head)
             return
         self.metrics.count_request("allowed")
+        path = request.path
         target = site.target(path)
         if site.guard.bans.settings.response_rules:
             send = self._observed(site, request, send)
         if target == "upstream" and site.proxy is not None:
             # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
-            scope["stockade.client_ip"] = decided.peer or request.client
-            scope["stockade.peer_trusted"] = decided.trusted
+            decided = request.decided
+            scope["stockade.client_ip"] = request.client
+            scope["stockade.peer"] = decided.peer if decided is not None else request.client
+            scope["stockade.peer_trusted"] = decided is not None and decided.trusted
             await site.proxy.forward(scope, receive, send)
             return
         if method not in _FILE_METHODS:
@@ -378,20 +378,21 @@ class StockadeApp:
             return
         await self._serve_file(path, send, head=head)
 
-    def _incoming(
-        self, scope: Scope, raw_path: bytes, path: str, decided: ClientIp, *, connection: ConnectionFacts | None
-    ) -> Incoming:
-        self.warnings.observe(decided)
-        return incoming_from_asgi(
+    def _incoming(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
+        """The canonical request; the scope becomes what the upstream receives."""
+        request = from_asgi(
             scope,
-            raw_path,
-            path,
-            decided,
+            policy=site.config.paths,
+            resolver=site.resolver,
             clock=self.clock,
             tls=connection.tls if connection is not None else None,
             # The listener keys the lockout: looked up only when a directory's gate asks.
             listener=lambda: self.listeners.lookup(scope.get("server")),
+            require_host=True,
         )
+        if request.decided is not None:
+            self.warnings.observe(request.decided)
+        return request
 
     async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:
         if verdict.action == "close":

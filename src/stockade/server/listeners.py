@@ -8,11 +8,11 @@ worker process serves the very same sockets.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from stockade.engine.settings import Listener
 from stockade.errors import ListenError
-from stockade.server.listen import ListenAddress, parse_listen
+from stockade.server.listen import ListenAddress
 
 BACKLOG = 2048
 
@@ -57,15 +57,6 @@ def url_of(address: ListenAddress) -> str:
     if address.wildcard:
         host = "::1" if ":" in host else "127.0.0.1"
     return f"http://[{host}]:{address.port}" if ":" in host else f"http://{host}:{address.port}"
-
-
-def encode_listeners(addresses: Iterable[ListenAddress]) -> str:
-    """The bound addresses as one environment variable value: ``127.0.0.1:8080,[::1]:8081``."""
-    return ",".join(str(a) for a in addresses)
-
-
-def decode_listeners(value: str) -> tuple[ListenAddress, ...]:
-    return tuple(parse_listen(part) for part in value.split(",") if part)
 
 
 class ListenerMap:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from stockade.config import Config, load_config
@@ -99,8 +100,18 @@ def serve(
 
 
 def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) -> tuple[ListenerSpec, ...]:
-    """What to bind: the configured listeners (or ``given``), then the admin API's own."""
+    """What to bind: the configured listeners (or ``given``), then the admin API's own.
+
+    A given PROXY-protocol listener that names no peers of its own takes ``[proxy] trusted``,
+    as a configured one does.
+    """
     specs = tuple(given) if given is not None else config.listeners or tuple(ListenerSpec(a) for a in config.listen)
+    specs = tuple(
+        replace(s, proxy_protocol_from=config.trusted.networks)
+        if s.proxy_protocol != "off" and not s.proxy_protocol_from
+        else s
+        for s in specs
+    )
     if config.admin is not None:
         specs = (*specs, ListenerSpec(config.admin.listen, admin=True))
     return specs
@@ -142,4 +153,5 @@ def server_for(
         connection_check=connection_check(app) if connection_check is not None else None,
         reload=reload_app if reload is not None else None,
         access_log=access_log,
+        proxy_refused=app.metrics.count_proxy_refused,
     )

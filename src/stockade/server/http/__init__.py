@@ -6,7 +6,9 @@ client certificate) for the rules, and closing a connection mid-request without 
 
 - :mod:`~.acceptor`: binding, the accept loop, the connection check, the PROXY header
 - :mod:`~.proxy_protocol`: the PROXY header parser (pure)
+- :mod:`~.proxy_peers`: the peers a listener believes PROXY headers from
 - :mod:`~.tls`: SSL contexts and TLS facts
+- :mod:`~.tls_stream`: TLS on an accepted connection, with the client's half-close
 - :mod:`~.protocol` and :mod:`~.exchange`: HTTP/1.1 connections and ASGI request cycles
 - :mod:`~.lifespan`, :mod:`~.server`: one server on one event loop, with graceful stop
 - :mod:`~.runner`, :mod:`~.workers`, :mod:`~.background`: running it in this process,
