@@ -858,7 +858,7 @@ def test_problems_are_one_line_each_with_the_place_of_a_rule_files_error(base: P
     with pytest.raises(ConfigError) as caught:
         load(base, '[server]\nworkers = 0\n[block]\nrules = "rules.data"\nip_blocklist = "ips.data"\n')
     assert caught.value.problems() == [
+        f"{base}/stockade.toml: server.workers: expected an integer from 1 to 256 (got 0)",
         f"{base}/rules.data:2:26: product 'pn', rule 0 (name 'x'): primitive req_pth_in not found"
         " (hint: did you mean 'req_path_in'?)",
-        f"{base}/stockade.toml: server.workers: expected an integer from 1 to 256 (got 0)",
     ]
