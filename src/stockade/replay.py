@@ -32,7 +32,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
 
 from stockade.clock import ManualClock
 from stockade.conditions.vectors import request_problem
@@ -43,7 +42,10 @@ from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder, Incoming
 from stockade.engine.events import EventSink
 from stockade.engine.settings import GuardSettings
+from stockade.errors import BadRequest
 from stockade.netaddr import normalize_ip
+from stockade.request.hosts import canonical_host
+from stockade.request.paths import PathPolicy, canonical_decoded_path, canonical_path
 from stockade.rules import COUNTER_NAMES, BlockReloader
 from stockade.server.protect import DirectoryGate
 from stockade.stores import MemoryStore, OffloadedStore, open_async_store
@@ -188,6 +190,10 @@ class Replay:
         vector.setdefault("remote_ip", peer)
         if product is not None:
             vector["product"] = product
+        try:
+            canonical_vector(vector, self.config.paths)
+        except BadRequest as exc:
+            return {"decision": "denied", "status": 400, "rule": None, "malicious": None, "reason": str(exc)}
         facts = RequestFacts.from_vector(vector, now=self.clock.now())
         authorization = [value.encode("latin-1") for name, value in facts.headers if name.lower() == "authorization"]
         incoming = Incoming(
@@ -244,7 +250,7 @@ class Replay:
         }
         request = {
             "method": found["method"],
-            "path": _decoded(path),
+            "path": path,
             "query": query,
             "uri": target,
             "proto": found["proto"] or "HTTP/1.0",
@@ -274,8 +280,25 @@ def _peer(value: object) -> str:
     return address
 
 
-def _decoded(path: str) -> str:
-    return unquote(path) or "/"
+def canonical_vector(vector: dict[str, Any], policy: PathPolicy) -> None:
+    """Make a request vector canonical in place, as a front makes a request: path, target and host.
+
+    The target is read from ``uri`` (as sent, escaped) when there is one, else from the
+    decoded ``path``, which is escaped and never decoded again.
+    """
+    uri = vector.get("uri")
+    query = str(vector.get("query") or "")
+    if isinstance(uri, str) and uri:
+        raw = uri.split("?", 1)[0].split("#", 1)[0]
+        canon = canonical_path(raw.encode("utf-8", "surrogateescape"), policy)
+    else:
+        canon = canonical_decoded_path(str(vector.get("path") or "/"), policy)
+    target = canon.target.decode("latin-1")
+    vector["path"] = canon.path
+    vector["uri"] = target + "?" + query if query else target
+    host = vector.get("host")
+    if isinstance(host, str):
+        vector["host"] = canonical_host(host.encode("latin-1", "replace")).header
 
 
 def _event_json(event: Event) -> dict[str, object]:

@@ -66,7 +66,7 @@ def test_a_warning_counts_what_a_server_recorded(config: Path) -> None:
         from stockade.core.facts import RequestFacts  # noqa: PLC0415
 
         assert guard.bans.inspect("198.51.100.4", RequestFacts(path="/.git/config")) == "vcs_metadata"
-        assert guard.bans.inspect("198.51.100.4", RequestFacts(path="/wp-login.php")) == "cms_admin"
+        assert guard.bans.inspect("198.51.100.4", RequestFacts(path="/wp-login.php")) == "wordpress_probe"
     finally:
         guard.close()
     assert _ip(config, "status", "198.51.100.4") == (0, "warning 2\n", "")

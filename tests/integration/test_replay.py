@@ -174,9 +174,9 @@ def test_mod_block_rules_blocklist_reload_and_counters(tmp_path: Path) -> None:
     assert out[10] == {"at": 11, "type": "reload", "reload": "ok"}
     counters = out[-1]["counters"]
     assert (counters["mod_block_CONN_TOTAL"], counters["mod_block_CONN_REFUSE"]) == (2, 1)
-    # A request without a product (other.example) skips mod_block entirely, as in BFE.
+    # A request without a product (other.example) meets the global rules only (BFE would refuse it earlier).
     assert (counters["mod_block_REQ_TOTAL"], counters["mod_block_REQ_REFUSE"], counters["mod_block_REQ_ACCEPT"]) == (
-        6,
+        7,
         4,
         2,
     )

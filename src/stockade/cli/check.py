@@ -9,7 +9,9 @@ written (:mod:`stockade.config.paths`). An existing SQLite data file is opened r
 (never created, never migrated, so checking is safe beside a running server) for
 ``PRAGMA quick_check`` and a schema version this stockade knows. Redis is not contacted.
 
-Each problem starts a line of its own, ``FILE: FIELD: MESSAGE``; a message of several
+A setting that still works but means something else now is not a problem: the check
+passes and says on standard error what to write instead. Each problem starts a line of
+its own, ``FILE: FIELD: MESSAGE``; a message of several
 lines (a condition with a caret under the mistake) follows indented, carets aligned. With
 more than one problem, a last line counts them.
 """
@@ -46,6 +48,8 @@ def check(config_path: Path) -> None:
     click.echo(f"{config.path}: OK")
     for line in summary(config, _data_files(config)):
         click.echo(f"  {line}")
+    for notice in config.notices:
+        click.echo(f"{config.path}: {notice}", err=True)
 
 
 def problem_lines(exc: ConfigError) -> list[str]:

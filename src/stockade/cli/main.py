@@ -14,12 +14,15 @@ import click
 
 from stockade import __version__
 from stockade.cli.exits import EXIT_CONFIG, EXIT_RUNTIME, fail
+from stockade.cli.options import log_options
+from stockade.logs import LogFormat, LogLevel, configure_logging
 
 # Each command is imported when it runs, so that ``stockade --version`` and ``--help`` of
 # one command never pay for the others (the server, pydantic, the condition primitives).
 _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("stockade.cli.check", "check"),
     "conditions": ("stockade.cli.conditions", "conditions"),
+    "detect": ("stockade.cli.detect", "detect"),
     "ip": ("stockade.cli.ip", "ip"),
     "replay": ("stockade.cli.replay", "replay"),
     "serve": ("stockade.cli.serve", "serve"),
@@ -46,8 +49,14 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stockade")
-def cli() -> None:
+@log_options
+@click.pass_context
+def cli(ctx: click.Context, log_level: LogLevel | None, log_format: LogFormat | None) -> None:
     """Stockade keeps abusers out of web applications."""
+    # Every command logs warnings in this format; `serve` refines it with its own options and [log].
+    ctx.meta["stockade.log_level"] = log_level
+    ctx.meta["stockade.log_format"] = log_format
+    configure_logging(log_level or "warning", log_format or "text")
 
 
 # click >= 8.2 raises this for a group run without a command, with the whole help page as

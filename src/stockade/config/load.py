@@ -34,15 +34,20 @@ from stockade.config.schema import (
     ConfigFile,
     DirectorySection,
     ListenerTable,
+    LockoutSection,
+    LogSection,
     ProxySection,
     Section,
     ServerSection,
     StoreSection,
 )
 from stockade.core.bans import BanPolicy
-from stockade.core.detection import BUILTIN_NAMES, DetectionRule, Detector, builtin_rules
+from stockade.core.client_ip import XFF
+from stockade.core.detection import BUILTIN, BUILTIN_NAMES, LEGACY_NAMES, Detector, builtin_rules
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
+from stockade.detection import CATEGORIES, PROFILES, Engine, Rule, load_pack
+from stockade.detection import Settings as DetectionSettings
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import (
     BanSettings,
@@ -54,6 +59,7 @@ from stockade.engine.settings import (
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
 from stockade.netaddr import NetworkSet
+from stockade.request.paths import PathPolicy
 from stockade.rules import BlockReloader, HostTable
 from stockade.rules.bfe_conf import load_module_conf
 from stockade.rules.block import BlockTable
@@ -79,15 +85,21 @@ T = TypeVar("T")
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
 _SECTIONS: dict[str, type[Section]] = {
     "server": ServerSection,
+    "log": LogSection,
     "store": StoreSection,
     "audit": AuditSection,
     "proxy": ProxySection,
     "admin": AdminSection,
+    "lockout": LockoutSection,
     "bans": BansSection,
     "block": BlockSection,
 }
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
+PROXY_PROTOCOL_UNTRUSTED = (
+    "a PROXY header is believed only from the proxies in front: name them in this listener,"
+    ' proxy_protocol_from = ["10.0.0.5"] (addresses or networks), or in [proxy] trusted'
+)
 _GENERIC_MESSAGES = {
     "missing": "required key is missing",
     "string_type": "expected a string",
@@ -153,6 +165,9 @@ class Config:
     admin: AdminSettings | None = None
     bans: BanSettings | None = None
     block: BlockConfig | None = None
+    paths: PathPolicy = field(default_factory=PathPolicy)
+    # Settings that still work but mean something else now: what to write instead.
+    notices: tuple[ConfigIssue, ...] = ()
 
     @property
     def base(self) -> Path:
@@ -168,6 +183,7 @@ class Config:
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
             listeners=tuple(a.listener for a in self.listen),
+            lockout_scope=self.raw.lockout.scope,
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
             bans=self.bans,
         )
@@ -246,9 +262,12 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
     return next((kind for kind in kinds if isinstance(kind, type) and issubclass(kind, Section)), None)
 
 
+_SECTION_PATH = re.compile(r"^(server|log|store|audit|proxy|admin|lockout|bans|block|directory\[(\d+)\])(?:\.|\[|$)")
+
+
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
     """Sort key: issues of one section together, sections in the order of the file's layout."""
-    head = re.match(r"^(server|store|audit|proxy|admin|bans|block|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    head = _SECTION_PATH.match(issue.path)
     if head is None:
         return (0, 0)
     if head[2] is not None:
@@ -281,6 +300,7 @@ class _Loader:
         self.base = path.parent
         self.callbacks = callbacks
         self.issues: list[ConfigIssue] = []
+        self.notices: list[ConfigIssue] = []
         self._users: dict[Path, Htpasswd | ConfigIssue] = {}
 
     def load(self, data: dict[str, Any]) -> Config:
@@ -288,10 +308,12 @@ class _Loader:
             if key not in _SECTIONS and key != "directory":
                 self.issues.append(ConfigIssue(key, f"unknown key: expected one of {', '.join(_keys(ConfigFile))}"))
         server = self._section(ServerSection, data, "server")
+        log = self._section(LogSection, data, "log")
         store = self._section(StoreSection, data, "store")
         audit = self._section(AuditSection, data, "audit")
         proxy = self._section(ProxySection, data, "proxy")
         admin = self._section(AdminSection, data, "admin") if "admin" in data else None
+        lockout = self._section(LockoutSection, data, "lockout")
         bans = self._section(BansSection, data, "bans") if "bans" in data else None
         block = self._section(BlockSection, data, "block") if "block" in data else None
         raw_dirs = data.get("directory", [])
@@ -300,12 +322,12 @@ class _Loader:
             raw_dirs = []
         sections = [self._validate(DirectorySection, item, f"directory[{i}]") for i, item in enumerate(raw_dirs)]
 
-        listeners = self._listen(server, data) if server else ()
+        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
+        listeners = self._listen(server, data, trusted, bool(proxy and proxy.trusted)) if server else ()
         document_root = self._document_root(server) if server else None
         upstream = self._upstream(server) if server else None
         routes = self._routes(server) if server else ()
         access_log = self._access_log(server) if server else None
-        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
         admin_settings = self._admin(admin)
         ban_settings = self._bans(bans, data) if bans is not None else None
         block_settings = self._block(block) if block is not None else None
@@ -316,17 +338,27 @@ class _Loader:
         if self.thorough:
             self._check_written()
 
-        if self.issues or server is None or store is None or audit is None or proxy is None:
+        if (
+            self.issues
+            or server is None
+            or log is None
+            or store is None
+            or audit is None
+            or proxy is None
+            or lockout is None
+        ):
             raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
         valid_sections = [s for s in sections if s is not None]
         return Config(
             path=self.path,
             raw=ConfigFile(
                 server=server,
+                log=log,
                 store=store,
                 audit=audit,
                 proxy=proxy,
                 admin=admin,
+                lockout=lockout,
                 bans=bans,
                 block=block,
                 directory=valid_sections,
@@ -347,6 +379,8 @@ class _Loader:
             admin=admin_settings,
             bans=ban_settings,
             block=block_settings,
+            paths=PathPolicy(merge_slashes=server.merge_slashes, escaped_slashes=server.escaped_slashes),
+            notices=tuple(self.notices),
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -371,7 +405,9 @@ class _Loader:
         except ValidationError:
             return None
 
-    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenerSpec, ...]:
+    def _listen(
+        self, server: ServerSection, data: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[ListenerSpec, ...]:
         raw = data.get("server", {}).get("listen")
         single = isinstance(raw, str | dict)
         listeners: list[ListenerSpec] = []
@@ -397,8 +433,39 @@ class _Loader:
                 listeners.append(ListenerSpec(address))
                 continue
             tls = self._tls(where, item)
-            listeners.append(ListenerSpec(address, tls, item.proxy_protocol))
+            raw_table = raw_item if isinstance(raw_item, dict) else {}
+            proxy_from = self._proxy_protocol_from(where, item, raw_table, trusted, trusted_given)
+            listeners.append(ListenerSpec(address, tls, item.proxy_protocol, proxy_from))
         return tuple(listeners)
+
+    def _proxy_protocol_from(
+        self, where: str, item: ListenerTable, raw: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[str, ...]:
+        """The peers allowed to send this listener a PROXY header: its own list, else ``[proxy] trusted``."""
+        if item.proxy_protocol_from is None:
+            if item.proxy_protocol != "off" and not trusted_given:
+                self.issues.append(ConfigIssue(f"{where}.proxy_protocol", PROXY_PROTOCOL_UNTRUSTED))
+            return trusted.networks if item.proxy_protocol != "off" else ()
+        field_where = f"{where}.proxy_protocol_from"
+        if item.proxy_protocol == "off":
+            self.issues.append(ConfigIssue(field_where, 'needs proxy_protocol = "v1", "v2" or "any"'))
+        single = isinstance(raw.get("proxy_protocol_from"), str)
+        networks: list[str] = []
+        for i, text in enumerate(item.proxy_protocol_from):
+            try:
+                networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                self.issues.append(
+                    ConfigIssue(
+                        field_where if single else f"{field_where}[{i}]",
+                        "expected an IP address or a CIDR network like 10.0.0.0/8",
+                        text,
+                        True,
+                    )
+                )
+        if not item.proxy_protocol_from and item.proxy_protocol != "off":
+            self.issues.append(ConfigIssue(field_where, PROXY_PROTOCOL_UNTRUSTED))
+        return tuple(networks)
 
     def _tls(self, where: str, item: ListenerTable) -> TlsSettings | None:
         if item.certfile is None and item.keyfile is None:
@@ -489,7 +556,26 @@ class _Loader:
                 self.issues.append(
                     ConfigIssue(where, "expected an IP address or a CIDR network like 10.0.0.0/8", text, True)
                 )
-        return TrustedProxies(tuple(networks), tuple(proxy.headers))
+        return TrustedProxies(tuple(networks), self._forwarding_header(proxy))
+
+    def _forwarding_header(self, proxy: ProxySection) -> str:
+        if proxy.headers is None:
+            return proxy.header or XFF
+        if proxy.header is not None:
+            self.issues.append(ConfigIssue("proxy.headers", "give either header or headers (the old name), not both"))
+            return proxy.header
+        if not proxy.headers:
+            self.issues.append(ConfigIssue("proxy.headers", 'expected one header, e.g. header = "x-forwarded-for"'))
+            return XFF
+        first = proxy.headers[0]
+        if len(proxy.headers) > 1:
+            self.notices.append(
+                ConfigIssue(
+                    "proxy.headers",
+                    f'only one forwarding header is read now, the first of the list: write header = "{first}"',
+                )
+            )
+        return first
 
     def _admin(self, admin: AdminSection | None) -> AdminSettings | None:
         if admin is None:
@@ -651,7 +737,7 @@ class _Loader:
         try:
             return loader(file)
         except BlockFileError as exc:
-            self.issues.append(ConfigIssue(where, str(exc)))
+            self.issues.append(ConfigIssue(where, str(exc), cause=exc))
             return None
 
     # -- bans -----------------------------------------------------------------------------------
@@ -660,9 +746,11 @@ class _Loader:
         raw = data.get("bans", {})
         allow = self._networks("bans.allow", bans.allow, isinstance(raw.get("allow"), str))
         paths, patterns = self._ignore_routes(bans.ignore_routes, isinstance(raw.get("ignore_routes"), str))
-        chosen = self._builtin_rules(bans.rules, isinstance(raw.get("rules"), str))
+        detector_settings, extra = self._detection(bans)
+        everything = bans.rules == ["builtin"]
+        chosen = () if everything else self._builtin_rules(bans.rules, isinstance(raw.get("rules"), str))
         custom: list[tuple[str, Any]] = []
-        names: set[str] = {rule.name for rule in chosen}
+        names: set[str] = {rule.id for rule in (*BUILTIN, *extra)}
         for i, table in enumerate(bans.additional_rules):
             where = f"bans.additional_rules[{i}]"
             if table.name in names:
@@ -695,7 +783,7 @@ class _Loader:
             ignore_paths=paths,
             ignore_patterns=patterns,
             inspect_percentage=bans.inspect_percentage,
-            detector=Detector(chosen, RuleList(custom) if custom else None),
+            detector=self._detector(everything, chosen, extra, detector_settings, RuleList(custom) if custom else None),
             response_rules=tuple(
                 ResponseRule(r.name, frozenset(r.status), r.count, r.window) for r in bans.response_rules
             ),
@@ -706,10 +794,55 @@ class _Loader:
             callbacks=callbacks,
         )
 
-    def _builtin_rules(self, names: list[str], single: bool) -> tuple[DetectionRule, ...]:
+    def _detection(self, bans: BansSection) -> tuple[DetectionSettings, tuple[Rule, ...]]:
+        """The engine's settings from ``[bans]``; unknown rule ids and profiles are issues."""
+        extra: list[Rule] = []
+        for i, file in enumerate(bans.rule_files):
+            try:
+                extra.extend(load_pack(self.base / file))
+            except ConfigError as exc:
+                for issue in exc.issues:
+                    self.issues.append(ConfigIssue(f"bans.rule_files[{i}]", f"{exc.file}: {issue}"))
+        known = {rule.id for rule in (*BUILTIN, *extra)}
+        for where, ids in (("bans.disabled_rules", bans.disabled_rules), ("bans.rule_scores", list(bans.rule_scores))):
+            for rule_id in ids:
+                if rule_id not in known:
+                    self.issues.append(
+                        ConfigIssue(where, "unknown rule id: see `stockade detect rules`", rule_id, True)
+                    )
+        for i, name in enumerate(bans.profiles):
+            if name not in PROFILES:
+                self.issues.append(
+                    ConfigIssue(f"bans.profiles[{i}]", f"expected one of {', '.join(PROFILES)}", name, True)
+                )
+        settings = DetectionSettings(
+            level=bans.level,
+            threshold=bans.threshold,
+            disabled=frozenset(r for r in bans.disabled_rules if r in known),
+            scores={k: v for k, v in bans.rule_scores.items() if k in known},
+            body_limit=bans.body_limit,
+            headers=tuple(dict.fromkeys(["user-agent", "referer", *(h.lower() for h in bans.inspect_headers)])),
+            profiles=tuple(p for p in bans.profiles if p in PROFILES),
+            extra_rules=tuple(extra),
+        )
+        return settings, tuple(extra)
+
+    @staticmethod
+    def _detector(
+        everything: bool,
+        chosen: tuple[Rule, ...],
+        extra: tuple[Rule, ...],
+        settings: DetectionSettings,
+        custom: RuleList | None,
+    ) -> Detector:
+        if everything:
+            return Detector(Engine(settings), custom)
+        return Detector((*chosen, *extra), custom, settings=settings)
+
+    def _builtin_rules(self, names: list[str], single: bool) -> tuple[Rule, ...]:
         """The built-in rules named; every unknown name is an issue, even beside ``"builtin"``."""
-        known = {"builtin", *BUILTIN_NAMES}
-        accepted = f'expected "builtin" or one of {", ".join(BUILTIN_NAMES)}'
+        known = {"builtin", *BUILTIN_NAMES, *CATEGORIES, *LEGACY_NAMES}
+        accepted = 'expected "builtin", a rule id, a category or a name of the first pack'
         for i, name in enumerate(names):
             if name not in known:
                 where = "bans.rules" if single else f"bans.rules[{i}]"

@@ -33,7 +33,7 @@ class Line:
 
 
 async def audit_page(parts: Parts, request: Request) -> Reply:
-    audit = parts.admin.audit
+    audit = parts.admin.audit_log()
     path = audit.json_path if audit is not None else None
     what = request.query.get("what", "").strip()
     text = request.query.get("q", "").strip()

@@ -12,17 +12,18 @@ from urllib.parse import urlsplit
 from stockade.core.detection import Detector
 from stockade.core.facts import RequestFacts
 from stockade.engine.settings import BanSettings
-from stockade.server.paths import BadPath, normalize_path
+from stockade.errors import BadRequest
+from stockade.request.paths import DEFAULT_POLICY, canonical_path
 
 CUSTOM = "custom"
 RESPONSES = "responses"
 
 
 def categories(settings: BanSettings | None) -> dict[str, str]:
-    """Each detection rule's category: a built-in rule's label, ``custom``, or ``responses``."""
+    """Each detection rule's category: a rule of the pack's own, ``custom``, or ``responses``."""
     if settings is None:
         return {}
-    found = {rule.name: rule.label for rule in settings.detector.rules}
+    found = {rule.id: rule.category for rule in settings.detector.rules}
     custom = settings.detector.custom
     if custom is not None:
         for name in custom.names:
@@ -54,10 +55,11 @@ def try_request(detector: Detector, known: dict[str, str], target: str, method: 
     if parts.scheme or parts.netloc or not raw.startswith("/"):
         return Tried(target, method, error="expected a path starting with /, with an optional ?query")
     try:
-        path = normalize_path(raw.encode("utf-8", "surrogateescape"))
-    except BadPath as exc:
+        canon = canonical_path(raw.encode("utf-8", "surrogateescape"), DEFAULT_POLICY)
+    except BadRequest as exc:
         return Tried(target, method, error=f"the server refuses this path: {exc}")
-    uri = raw + (f"?{parts.query}" if parts.query else "")
-    facts = RequestFacts(method=method, path=path, query=parts.query, uri=uri)
+    text = canon.target.decode("latin-1")
+    uri = text + (f"?{parts.query}" if parts.query else "")
+    facts = RequestFacts(method=method, path=canon.path, query=parts.query, uri=uri)
     rule = detector.detect(facts)
     return Tried(target, method, rule, known.get(rule) if rule is not None else None)

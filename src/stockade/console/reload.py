@@ -41,7 +41,7 @@ async def reload_page(parts: Parts, request: Request, *, status: int = 200, erro
         config_path=str(parts.config.path),
         digest=parts.digest,
         loaded_at=parts.loaded_at,
-        can_reload=parts.admin.reload is not None,
+        can_reload=parts.admin.can_reload,
     )
 
 

@@ -92,7 +92,7 @@ async def rules_page(parts: Parts, request: Request) -> Reply:
         tried = try_request(settings.detector, categories(settings), target.strip(), method)
         if tried.error is not None:
             status = 400
-    counters = dict(parts.admin.counters()) if parts.admin.counters is not None else {}
+    counters = await parts.admin.mod_block_counters()
     return render(
         parts,
         request,

@@ -263,23 +263,6 @@ def unblock(state: LockoutState) -> tuple[LockoutState, bool]:
     return replace(state, failures=(), blocked_until=None), True
 
 
-def prune(state: LockoutState, now: float, policy: LockoutPolicy) -> tuple[LockoutState, bool]:
-    """Drop what has expired; returns the new state and whether an expired block was removed.
-
-    The caller emits ``user_unblock`` for a removed block, so that every block ends with
-    exactly one such event, whether a login or a sweep finds it expired.
-    """
-    expired_block = state.blocked_until is not None and not state.is_blocked(now)
-    auth_until = state.auth_until if state.auth_until is not None and state.auth_until > now else None
-    new = LockoutState(
-        failures=_window(state.failures, now, policy),
-        blocked_until=None if expired_block else state.blocked_until,
-        auth_until=auth_until,
-        reservations=_live_reservations(state, now),
-    )
-    return new, expired_block
-
-
 def seconds_setting(minutes: float) -> float:
     """Convert a minutes setting to seconds (``math.inf`` stays infinite)."""
     return float(minutes) * 60.0

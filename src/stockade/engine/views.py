@@ -1,4 +1,8 @@
-"""What the lockout API returns: flat, immutable, printable as JSON."""
+"""What the lockout and ban APIs return: flat, immutable, printable as JSON.
+
+Plain types, written once here and shared by the asynchronous engine and its generated
+synchronous twin, so that a value from one equals the same value from the other.
+"""
 
 from __future__ import annotations
 
@@ -127,3 +131,27 @@ class BanDetail:
             "last_strike": iso_utc(self.last_strike),
             "offences": self.offences,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Banned:
+    """A refused request: the ban's end (``math.inf`` for ever) and the seconds to retry after."""
+
+    until: float
+    retry_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BannedIp:
+    """One active ban, as ``list_banned_ips``, ``block_ip_address`` and ``unblock_ip_address`` return it."""
+
+    ip: str  # an address, an IPv6 prefix (``2001:db8::/64``) or a network banned by hand
+    until: float
+    network: bool
+
+    @property
+    def until_iso(self) -> str | None:
+        return iso_utc(self.until)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ip": self.ip, "until": self.until_iso, "network": self.network}

@@ -11,10 +11,11 @@ are counted by an event sink (:attr:`Metrics.sink`), which runs only for logins.
 gauges and the store error counter cost nothing until a scrape: :meth:`Metrics.refresh`
 reads ``guard.store_status()`` then.
 
-Several worker processes: every process has its own registry, so a scrape of one worker's
-admin listener shows that worker's counters only, and Prometheus must scrape each worker
-(or sum across them). prometheus-client's multiprocess mode, which shares counters through
-files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is not used.
+Several worker processes: every process has its own registry, and the admin API merges them
+(:mod:`stockade.metrics.merge`, gathered by the supervisor): a scrape shows the whole
+server's numbers whichever worker answers it. prometheus-client's multiprocess mode, which
+shares counters through files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is
+not used: a worker counts in plain integers and is asked only at a scrape.
 
 For the console: :meth:`Metrics.observe_verdict` counts, for each request the ladder did
 not simply pass, its outcome by reason (``closed|mod_block:<rule>``, ``refused|ban``,
@@ -23,7 +24,8 @@ sink counts detection hits by rule and category and keeps each address's recent 
 (:mod:`stockade.metrics.history`); :meth:`Metrics.keep_timeline` samples the running
 totals once a minute into a day of per-minute buckets (:mod:`stockade.metrics.timeline`)
 and reads the store's latency then; :attr:`Metrics.reloads` remembers the last reloads.
-A clean request costs one more method call and nothing else.
+A clean request costs one more method call and nothing else. The console's timeline,
+hits and histories are each worker's own (the admin API's counters are merged).
 """
 
 from __future__ import annotations
@@ -116,6 +118,11 @@ class Metrics:
         self.store_errors = Counter(
             "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
         )
+        self.store_refused = Counter(
+            "stockade_store_records_refused",
+            "New records a full store refused rather than evict a block or ban in force.",
+            registry=r,
+        )
         self.store_up = Gauge("stockade_store_up", "1 if the store answered the last scrape, else 0.", registry=r)
         self.store_latency = Gauge(
             "stockade_store_latency_seconds", "One round trip to the store, measured at the last scrape.", registry=r
@@ -131,6 +138,12 @@ class Metrics:
         self.reload_errors = Counter(
             "stockade_reload_errors", "Reloads refused (the configuration in force stayed).", registry=r
         )
+        self.proxy_refused = Counter(
+            "stockade_proxy_protocol_refused",
+            "Connections closed before a byte was read: the peer may not send this listener a PROXY header.",
+            ["listener"],
+            registry=r,
+        )
         self.pending_writes = Gauge(
             "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
         )
@@ -138,6 +151,7 @@ class Metrics:
             ProcessCollector(registry=r)
         self._events: dict[str, CounterChild] = {e: self.lockout_events.labels(e) for e in LOCKOUT_EVENTS}
         self._errors_seen = 0
+        self._refused_seen = 0
         self.sink = MetricsSink(self)
         for gauge in (self.store_latency, self.view_lag, self.view_entries):
             gauge.set(math.nan)
@@ -193,6 +207,14 @@ class Metrics:
                 status = self.last_status
                 self.latency.add(now, math.nan if status is None else status.latency)
 
+    def request_counts(self) -> dict[str, int]:
+        """The requests decided so far, by outcome."""
+        return dict(self._request_counts)
+
+    def count_proxy_refused(self, listener: str) -> None:
+        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
+        self.proxy_refused.labels(listener).inc()
+
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""
         child = self._events.get(what)
@@ -217,6 +239,9 @@ class Metrics:
         if status.errors > self._errors_seen:
             self.store_errors.inc(status.errors - self._errors_seen)
             self._errors_seen = status.errors
+        if status.refused > self._refused_seen:
+            self.store_refused.inc(status.refused - self._refused_seen)
+            self._refused_seen = status.refused
 
     async def refresh(self, guard: AsyncGuard) -> None:
         """Read the store status now, for the gauges; a failing store is reported as down."""

@@ -27,12 +27,12 @@ import json
 import secrets
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from stockade.clock import monotonic
 from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.errors import InvalidArgument, StoreError
@@ -174,6 +174,7 @@ class SQLiteStore(TransitionStore):
         synchronous: str = "FULL",
         busy_timeout_ms: int = 10000,
         catch_up_seconds: float = CATCH_UP_SECONDS,
+        catch_up_clock: Callable[[], float] = monotonic,
     ) -> None:
         self.path = Path(path)
         self._url = f"sqlite:///{self.path}"
@@ -182,6 +183,7 @@ class SQLiteStore(TransitionStore):
         self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
         self._catch_up_seconds = catch_up_seconds
+        self._catch_up_clock = catch_up_clock  # paces the catch-up only; decisions use the guard's clock
         self._next_catch_up = 0.0
         self._seen_seq = 0
         self._ban_seq = 0
@@ -263,7 +265,7 @@ class SQLiteStore(TransitionStore):
         view, ban_view = self.view, self.ban_view
         if view is None or ban_view is None:
             return
-        now = time.monotonic()
+        now = self._catch_up_clock()
         if now < self._next_catch_up:
             return
         self._next_catch_up = now + self._catch_up_seconds
@@ -330,7 +332,7 @@ class SQLiteStore(TransitionStore):
             return LockoutState()
         return _state(row)
 
-    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float, now: float) -> None:
         ident = (key.directory, key.user, key.client, key.port, key.address or "")
         self._conn.execute(
             "INSERT INTO changes (origin, directory, user, client, port, address) VALUES (?, ?, ?, ?, ?, ?)",
@@ -391,7 +393,7 @@ class SQLiteStore(TransitionStore):
             return BanState(), False
         return _ban_state(row), bool(row[5])
 
-    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool, now: float) -> None:
         self._conn.execute("INSERT INTO ban_changes (origin, key) VALUES (?, ?)", (self._origin, key))
         if state.is_empty():
             self._conn.execute("DELETE FROM bans WHERE key = ?", (key,))

@@ -19,57 +19,31 @@ from __future__ import annotations
 import math
 import random
 import socket
-from dataclasses import dataclass
-from typing import Final
 
 from stockade.clock import Clock
 from stockade.core import bans
 from stockade.core.bans import BanPolicy, BanStatus, ban_key, parse_network
 from stockade.core.detection import Probe
-from stockade.core.events import Event
+from stockade.core.events import (
+    BANS_DIRECTORY,
+    IP_BLOCK,
+    IP_UNBLOCK,
+    MALICIOUS_REQUEST,
+    REQUEST_REJECTED,
+    VALID_REQUEST,
+    Event,
+)
 from stockade.core.facts import RequestFacts
 from stockade.engine.events import EventBus
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import BanSettings, ResponseRule
-from stockade.engine.views import BanDetail, WarnedIp, iso_utc
+from stockade.engine.views import BanDetail, Banned, BannedIp, WarnedIp, iso_utc
 from stockade.errors import InvalidIpAddress, NotBanned, StoreError
 from stockade.netaddr import normalize_ip
 from stockade.stores._async.protocol import AsyncLockoutStore
 
-IP_BLOCK: Final = "ip_block"
-IP_UNBLOCK: Final = "ip_unblock"
-MALICIOUS_REQUEST: Final = "malicious_request"
-REQUEST_REJECTED: Final = "request_rejected"
-VALID_REQUEST: Final = "valid_request"
-BAN_EVENTS: Final = frozenset({IP_BLOCK, IP_UNBLOCK, MALICIOUS_REQUEST, REQUEST_REJECTED, VALID_REQUEST})
-# Ban events carry no listener or directory; their callbacks are registered under this name.
-BANS_DIRECTORY: Final = ""
 # Keys of records that are not bans of their own: dry-run counts and response-rule counts.
 _DRY = "dry|"
-
-
-@dataclass(frozen=True, slots=True)
-class Banned:
-    """A refused request: the ban's end (``math.inf`` for ever) and the seconds to retry after."""
-
-    until: float
-    retry_after: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BannedIp:
-    """One entry of :meth:`AsyncBans.list_banned_ips`."""
-
-    ip: str  # an address, an IPv6 prefix (``2001:db8::/64``) or a network banned by hand
-    until: float
-    network: bool
-
-    @property
-    def until_iso(self) -> str | None:
-        return iso_utc(self.until)
-
-    def as_dict(self) -> dict[str, object]:
-        return {"ip": self.ip, "until": self.until_iso, "network": self.network}
 
 
 class AsyncBans:
@@ -144,7 +118,10 @@ class AsyncBans:
         return Banned(until, None if math.isinf(until) else max(1, math.ceil(until - now)))
 
     async def inspect(self, ip: str, facts: Probe, *, known_route: bool = False) -> str | None:
-        """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
+        """Run the detection rules; a malicious request counts a strike. Returns the naming rule's id.
+
+        The ``malicious_request`` event names every rule and category that fired and the score.
+        """
         if not ip or self.exempt(ip, facts.path):
             return None
         return await self.detect(ip, facts, known_route=known_route)
@@ -153,13 +130,23 @@ class AsyncBans:
         """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None
-        rule = self.settings.detector.detect(facts, known_route=known_route)
+        finding = self.settings.detector.inspect(facts, known_route=known_route)
         now = self.clock.now()
-        if rule is None:
+        if finding is None:
             if self._callbacks:
                 self._emit(VALID_REQUEST, now, ip=ip, path=facts.path)
             return None
-        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=rule, path=facts.path)
+        rule = finding.rule
+        self._emit(
+            MALICIOUS_REQUEST,
+            now,
+            ip=ip,
+            rule=rule,
+            path=facts.path,
+            rules=list(finding.rules),
+            categories=list(finding.categories),
+            score=finding.score or None,
+        )
         await self._strike(ip, rule, now)
         return rule
 

@@ -14,14 +14,14 @@ from stockade.clock import Clock, SystemClock
 from stockade.core.bans import BanStatus
 from stockade.core.detection import Detector
 from stockade.core.directories import DirectoryTable, normalize_directory
-from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
+from stockade.core.events import AUTH_FAIL, BANS_DIRECTORY, USER_BLOCK, USER_UNBLOCK, lockout_event
 from stockade.core.facts import RequestFacts
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, ReserveOutcome
-from stockade.engine._async.bans import BANS_DIRECTORY, AsyncBans, BannedIp
+from stockade.engine._async.bans import AsyncBans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BlockedUser, WarnedIp, iso_utc
+from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, WarnedIp, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._async.protocol import AsyncLockoutStore
 from stockade.stores.base import record_order
@@ -71,7 +71,9 @@ class AsyncGuard:
         if ban_settings.callbacks:
             callbacks[BANS_DIRECTORY] = ban_settings.callbacks
         self.events = EventBus(sinks, callbacks)
-        self.listeners = settings.listeners
+        # Per site, every record is the listener-less one, whichever socket took the request.
+        self.site_wide = settings.lockout_scope == "site"
+        self.listeners = (NO_LISTENER,) if self.site_wide else settings.listeners
         self.health = StoreHealth()
         self.bans = AsyncBans(
             ban_settings, store, self.clock, self.events, self.health, on_error=settings.on_error.bans
@@ -96,6 +98,8 @@ class AsyncGuard:
     def _keys(self, d: DirectorySettings, user: str, client: str, listener: Listener) -> tuple[LockoutKey, ...]:
         _check_user(user)
         directory = d.path
+        if self.site_wide:
+            listener = NO_LISTENER
         if d.lockout_by == "user":
             return (LockoutKey(directory, user, "", listener.address, listener.port),)
         if not client:
@@ -413,6 +417,12 @@ class AsyncGuard:
             if (address is ANY or listener.address == address) and (port is ANY or listener.port == port)
         ]
         if not chosen:
+            if self.site_wide:
+                raise InvalidArgument(
+                    "listener",
+                    f"{address}:{port}",
+                    "no address or port: [lockout] scope is 'site', one record for every listener",
+                )
             accepted = ", ".join(str(listener) for listener in self.listeners)
             raise InvalidArgument("listener", f"{address}:{port}", f"one of {accepted}")
         return chosen
