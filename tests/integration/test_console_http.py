@@ -283,11 +283,13 @@ def test_the_rules_page_counts_hits(running: ServerThread, console: Browserless)
     assert hits("allow_status") == "1"
     assert request(running.port, "GET", "/.env", source="127.0.0.3").status == 404
     body = console.get("/ui/rules").body
-    assert re.search(r'data-category="env_files"><th scope="row">env_files</th><td class="num">1</td>', body)
+    assert re.search(
+        r'data-category="sensitive_files"><th scope="row">sensitive_files</th><td class="num">1</td>', body
+    )
     overview = console.get("/ui/").body  # the minute in progress is in the charts at once
     assert "closed · mod_block no_evil" in overview
     assert "allowed · mod_block allow_status" in overview
-    assert "allowed · detection env_files" in overview
+    assert "allowed · detection sensitive_files" in overview
     history = console.get("/ui/bans/history?ip=127.0.0.3").body
     assert '<code class="path">/.env</code>' in history
 

@@ -164,6 +164,8 @@ _ELSEWHERE = {
     "StockadeBackend": "stockade.adapters.django.StockadeBackend",
     "PermissionDenied": "django.core.exceptions.PermissionDenied",
     "SecurityDataFile": None,  # the reference's directive, not a Python name
+    "HttpOnly": None,  # cookie attributes, not Python names
+    "SameSite": None,
 }
 
 
