@@ -201,6 +201,13 @@ class PrefixedInput:
         while line := self.readline():
             yield line
 
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Let the prefix go; the server's stream is the server's to close (Django closes its body stream)."""
+        self._prefix, self._pos, self._remaining = b"", 0, 0
+
     def _take(self, size: int) -> bytes:
         """Up to ``size`` bytes of the prefix; the prefix is let go once read."""
         prefix, pos = self._prefix, self._pos
