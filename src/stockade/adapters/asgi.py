@@ -179,7 +179,7 @@ class StockadeMiddleware:
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             verdict = CLOSE
         else:
-            wanted = ladder.body_wanted(request) if kind == "http" else 0
+            wanted = ladder.body_wanted(request) if ladder.reads_bodies and kind == "http" else 0
             if wanted:
                 has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
                 if has_body:

@@ -139,7 +139,7 @@ class StockadeWSGI:
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             return self._closing
-        wanted = ladder.body_wanted(request)
+        wanted = ladder.body_wanted(request) if ladder.reads_bodies else 0
         if wanted:
             ahead = read_ahead_wsgi(environ, wanted)
             if ahead is not None:

@@ -361,7 +361,7 @@ class StockadeApp:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        wanted = site.ladder.body_wanted(request)
+        wanted = site.ladder.body_wanted(request) if site.ladder.reads_bodies else 0
         if wanted:
             has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
             if has_body:

@@ -54,6 +54,8 @@ class AsyncLadder:
         self.block = block
         self.hosts = hosts
         self.gates = dict(gates or {})
+        # False when detection reads no body of any request: fronts then skip body_wanted.
+        self.reads_bodies = guard.bans.body_limit > 0
         settings = guard.bans.settings
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in settings.resp_headers]
         self._ban_headers = (
