@@ -353,6 +353,19 @@ def test_expect_100_continue_is_answered_when_the_body_is_read(front: Front) -> 
     assert send(front, "GET", "/echo/clean", client=client).status == 403  # the bodies were inspected
 
 
+def test_a_banned_clients_body_is_not_read(front: Front) -> None:
+    if front.name == "wsgi":
+        pytest.skip("gunicorn answers 100 Continue itself, before the app runs")
+    client = fresh_client()
+    content_type, body = FORM
+    for _ in range(THRESHOLD):
+        post(front, body, content_type, client=client)
+    with socket.create_connection(("127.0.0.1", front.port), timeout=30) as sock:
+        sock.sendall(_head("/echo/banned", len(body), client))
+        answer = _read_until(sock, b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 403 "), answer  # refused without a 100 Continue
+
+
 def test_detection_off_reads_no_body_ahead_in_the_asgi_middleware(front: Front) -> None:
     if front.name != "asgi":
         pytest.skip("the ASGI middleware's own test")

@@ -298,3 +298,10 @@ def test_a_malicious_body_given_counts_a_strike() -> None:
     clean = _incoming()
     clean.give_body(b"comment=hello+world")
     assert asyncio.run(ladder.decide(clean)).malicious is None
+
+
+def test_a_banned_clients_body_is_not_wanted() -> None:
+    ladder = _ladder(BanSettings())
+    asyncio.run(ladder.guard.block_ip_address("198.51.100.9", 600))
+    assert ladder.body_wanted(_incoming(client="198.51.100.9")) == 0  # refused before detection
+    assert ladder.body_wanted(_incoming(client="198.51.100.10")) == 64 * 1024

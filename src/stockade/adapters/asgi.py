@@ -179,10 +179,10 @@ class StockadeMiddleware:
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             verdict = CLOSE
         else:
-            wanted = ladder.body_wanted(request) if ladder.reads_bodies and kind == "http" else 0
-            if wanted:
+            if ladder.reads_bodies and kind == "http":
                 has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
-                if has_body:
+                wanted = ladder.body_wanted(request) if has_body else 0
+                if wanted:
                     ahead = await read_ahead(receive, wanted, length)
                     if ahead is None:
                         return  # the client went away in the middle of its body

@@ -361,10 +361,10 @@ class StockadeApp:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        wanted = site.ladder.body_wanted(request) if site.ladder.reads_bodies else 0
-        if wanted:
+        if site.ladder.reads_bodies:
             has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
-            if has_body:
+            wanted = site.ladder.body_wanted(request) if has_body else 0
+            if wanted:
                 # Detection reads the body's first bytes before the checks decide; the upstream
                 # then gets them and the rest through ``receive`` as before.
                 ahead = await read_ahead(receive, wanted, length)

@@ -70,7 +70,7 @@ class AsyncLadder:
         Detection inspects a body up to ``[bans] body_limit``, and a malicious body must count
         before the app runs: the front reads that much ahead (:mod:`stockade.request.body`)
         and gives it to the request. A request detection will not inspect (detection off,
-        an exempt client or path) reads nothing ahead.
+        an exempt client or path, a client known to be banned) reads nothing ahead.
         """
         return self.guard.bans.body_wanted(request.client, request.path)
 

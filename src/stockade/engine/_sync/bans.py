@@ -98,9 +98,16 @@ class Bans:
         return any(pattern.search(path) for pattern in settings.ignore_patterns)
 
     def body_wanted(self, ip: str, path: str) -> int:
-        """How many body bytes detection reads of this request: 0 when it will not inspect it."""
+        """How many body bytes detection reads of this request: 0 when it will not inspect it.
+
+        A client the local view knows to be banned is refused before detection: its body is
+        not read either.
+        """
         limit = self.body_limit
         if not limit or not ip or self.exempt(ip, path):
+            return 0
+        peek = self.store.peek_ban(ip, ban_key(ip, self.settings.ipv6_prefix), self.clock.now())
+        if peek.known and peek.until is not None:
             return 0
         return limit
 
