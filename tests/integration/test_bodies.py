@@ -238,6 +238,15 @@ def test_a_malicious_body_counts_a_strike_and_bans_at_the_threshold(
     assert send(front, "GET", "/echo/clean", client=client).status == 403
 
 
+def test_a_chunked_malicious_body_counts_too(front: Front) -> None:
+    client = fresh_client()
+    content_type, body = JSON
+    for _ in range(THRESHOLD):
+        pieces = iter([body[:10], body[10:]])
+        assert_echoed(post(front, pieces, content_type, client=client), body)  # type: ignore[arg-type]
+    assert send(front, "GET", "/echo/clean", client=client).status == 403
+
+
 def test_a_clean_body_counts_nothing(front: Front) -> None:
     client = fresh_client()
     content_type, body = CLEAN_FORM
