@@ -32,7 +32,7 @@ from stockade.engine._sync.ladder import Ladder
 from stockade.engine.settings import BanSettings
 from stockade.engine.verdict import ResponseLike
 from stockade.errors import BadRequest
-from stockade.request.body import read_ahead_wsgi
+from stockade.request.body import read_ahead_wsgi, wsgi_has_body
 from stockade.request.incoming import Incoming
 from stockade.request.wsgi import from_wsgi
 from stockade.stores import open_directory_stores, open_store
@@ -139,7 +139,7 @@ class StockadeWSGI:
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             return self._closing
-        wanted = ladder.body_wanted(request) if ladder.reads_bodies else 0
+        wanted = ladder.body_wanted(request) if ladder.reads_bodies and wsgi_has_body(environ) else 0
         if wanted:
             ahead = read_ahead_wsgi(environ, wanted)
             if ahead is not None:

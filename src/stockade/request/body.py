@@ -117,24 +117,31 @@ def wsgi_content_length(environ: MutableMapping[str, Any]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def wsgi_has_body(environ: MutableMapping[str, Any]) -> bool:
+    """Whether a WSGI request has a body that can be read safely.
+
+    One with a ``CONTENT_LENGTH`` above 0, or a chunked one from a server that ends the
+    stream at the end of the body (``wsgi.input_terminated``); a body without a length from
+    another server cannot be read without risking to read past it (PEP 3333).
+    """
+    length = wsgi_content_length(environ)
+    if length is not None:
+        return length > 0
+    return bool(environ.get("wsgi.input_terminated") and environ.get("HTTP_TRANSFER_ENCODING"))
+
+
 def read_ahead_wsgi(environ: MutableMapping[str, Any], limit: int) -> tuple[bytes, int] | None:
     """Read up to ``limit`` body bytes from ``wsgi.input`` and put a :class:`PrefixedInput` in its place.
 
     Returns the bytes read and the count of those known to lie beyond them, or ``None`` for
-    a request without a body (nothing is read then). A body is read within its
-    ``CONTENT_LENGTH``; a chunked one only from a server that ends the stream at the end of
-    the body (``wsgi.input_terminated``), until that end or the limit. ``CONTENT_LENGTH``
-    stays as it is: the app reads the same body.
+    a request without a body (:func:`wsgi_has_body`; nothing is read then). A body is read
+    within its ``CONTENT_LENGTH``; a chunked one until its end or the limit.
+    ``CONTENT_LENGTH`` stays as it is: the app reads the same body.
     """
-    length = wsgi_content_length(environ)
-    if length is not None:
-        if length == 0:
-            return None
-        wanted = min(limit, length)
-    elif environ.get("wsgi.input_terminated") and environ.get("HTTP_TRANSFER_ENCODING"):
-        wanted = limit
-    else:
+    if not wsgi_has_body(environ):
         return None
+    length = wsgi_content_length(environ)
+    wanted = limit if length is None else min(limit, length)
     stream: InputStream = environ["wsgi.input"]
     pieces: list[bytes] = []
     size = 0
