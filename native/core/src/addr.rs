@@ -78,65 +78,89 @@ pub fn parse_address(text: &[u8]) -> Option<u128> {
 /// IPv4. A zone must be printable ASCII without spaces, `%`, `/`, `[` or `]` (the Python
 /// side also takes printable non-ASCII zones; no socket reports one).
 pub fn parse_text(text: &[u8]) -> Option<Addr> {
-    let start = text.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    let end = text.iter().rposition(|b| !matches!(b, b' ' | b'\t'))?;
-    let mut text = text.get(start..=end)?;
-    if let Some(percent) = memchr::memchr(b'%', text) {
-        let (address, zone) = (text.get(..percent)?, text.get(percent + 1..)?);
-        let zone_ok = !zone.is_empty()
-            && zone
-                .iter()
-                .all(|b| matches!(b, 0x21..=0x7e) && !matches!(b, b'%' | b'/' | b'[' | b']'));
-        if !zone_ok || !address.contains(&b':') {
-            return None;
-        }
-        text = address;
+    let text = trim_blanks(text);
+    if let Some(v4) = parse_v4(text) {
+        return Some(Addr::V4(v4)); // the common case, without a scan for colons
     }
-    if text.contains(&b':') {
+    // One pass finds what the address is: a colon makes it IPv6, a percent starts a zone.
+    let mut colon = false;
+    let mut zone_at = None;
+    for (at, &byte) in text.iter().enumerate() {
+        if byte == b':' {
+            colon = true;
+        } else if byte == b'%' {
+            zone_at = Some(at);
+            break;
+        }
+    }
+    let text = match zone_at {
+        None => text,
+        Some(at) => {
+            let (address, zone) = (text.get(..at)?, text.get(at + 1..)?);
+            let zone_ok = !zone.is_empty()
+                && zone
+                    .iter()
+                    .all(|b| matches!(b, 0x21..=0x7e) && !matches!(b, b'%' | b'/' | b'[' | b']'));
+            if !zone_ok || !colon {
+                return None;
+            }
+            address
+        }
+    };
+    if colon {
         parse_v6(text).map(Addr::from_u128)
     } else {
         parse_v4(text).map(Addr::V4)
     }
 }
 
+/// Spaces and tabs around a text removed (a quick look first: they are rare).
+fn trim_blanks(text: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    if !text.first().is_some_and(blank) && !text.last().is_some_and(blank) {
+        return text;
+    }
+    let start = text.iter().position(|b| !blank(b)).unwrap_or(text.len());
+    let end = text.iter().rposition(|b| !blank(b)).map_or(start, |at| at + 1);
+    text.get(start..end).unwrap_or_default()
+}
+
 /// glibc's `inet_pton(AF_INET, ...)`.
 pub fn parse_v4(text: &[u8]) -> Option<u32> {
-    let mut octets = [0u8; 4];
-    let mut count = 0usize; // parts started so far
-    let mut saw_digit = false;
-    let mut current: u32 = 0;
-    for &ch in text {
-        if ch.is_ascii_digit() {
-            if saw_digit && current == 0 {
+    // Part by part rather than byte by byte: fewer branches that depend on the digits.
+    let digit = |at: usize| {
+        text.get(at)
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| u32::from(b - b'0'))
+    };
+    let mut value = 0u32;
+    let mut at = 0usize;
+    for part in 0..4 {
+        if part > 0 {
+            if text.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let mut octet = digit(at)?;
+        at += 1;
+        if let Some(second) = digit(at) {
+            if octet == 0 {
                 return None; // a leading zero
             }
-            current = current * 10 + u32::from(ch - b'0');
-            if current > 255 {
-                return None;
-            }
-            if !saw_digit {
-                count += 1;
-                if count > 4 {
+            octet = octet * 10 + second;
+            at += 1;
+            if let Some(third) = digit(at) {
+                octet = octet * 10 + third;
+                at += 1;
+                if octet > 255 {
                     return None;
                 }
-                saw_digit = true;
             }
-        } else if ch == b'.' && saw_digit {
-            if count == 4 {
-                return None;
-            }
-            *octets.get_mut(count - 1)? = u8::try_from(current).ok()?;
-            current = 0;
-            saw_digit = false;
-        } else {
-            return None;
         }
+        value = value << 8 | octet;
     }
-    if count < 4 || !saw_digit {
-        return None;
-    }
-    *octets.get_mut(3)? = u8::try_from(current).ok()?;
-    Some(u32::from_be_bytes(octets))
+    (at == text.len()).then_some(value)
 }
 
 /// glibc's `inet_pton(AF_INET6, ...)`.
@@ -371,6 +395,31 @@ mod tests {
             "1:0:1:0:1:0:1:0"
         );
         assert_eq!(go_ip(u128::MAX), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn spellings_parse_back(v4 in any::<u32>(), v6 in any::<u128>()) {
+            prop_assert_eq!(parse_v4(format_v4(v4).as_bytes()), Some(v4));
+            prop_assert_eq!(parse_v6(format_v6(v6).as_bytes()), Some(v6));
+            prop_assert_eq!(parse_text(go_ip(v6).as_bytes()), Some(Addr::from_u128(v6)));
+        }
+
+        // The standard library's parsers take the same texts as glibc's for these alphabets;
+        // the Python differential tests check against glibc itself.
+        #[test]
+        fn ipv4_agrees_with_std(text in "[0-9.]{0,17}") {
+            let std = text.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+            prop_assert_eq!(parse_v4(text.as_bytes()), std);
+        }
+
+        #[test]
+        fn ipv6_agrees_with_std(text in "[0-9a-fA-F:.]{0,45}") {
+            let std = text.parse::<std::net::Ipv6Addr>().ok().map(u128::from);
+            prop_assert_eq!(parse_v6(text.as_bytes()), std);
+        }
     }
 
     #[test]

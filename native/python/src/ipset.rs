@@ -53,6 +53,7 @@ impl IPSet {
 impl IPSet {
     /// A set of inclusive ranges of the 16-byte space (IPv4 as `::ffff:a.b.c.d`).
     #[staticmethod]
+    #[pyo3(signature = (ranges, /))]
     fn from_ranges(py: Python<'_>, ranges: &Bound<'_, PyAny>) -> PyResult<Self> {
         guard(py, || {
             let mut builder = IpSetBuilder::new();
@@ -83,6 +84,7 @@ impl IPSet {
 
     /// Whether an address is in the set: a str in any spelling `normalize_ip` accepts, or
     /// 4 or 16 packed bytes. Anything else is not an address, hence not in the set.
+    #[pyo3(signature = (address, /))]
     fn contains(&self, py: Python<'_>, address: &Bound<'_, PyAny>) -> PyResult<bool> {
         guard(py, || Ok(self.lookup(address)))
     }
@@ -92,26 +94,26 @@ impl IPSet {
     }
 
     /// The number of disjoint ranges after merging.
-    fn __len__(&self) -> usize {
-        self.set.len()
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(py, || Ok(self.set.len()))
     }
 
     /// Every merged range in the 16-byte space, IPv4 first.
-    fn ranges(&self) -> Vec<(u128, u128)> {
-        self.set.ranges().collect()
+    fn ranges(&self, py: Python<'_>) -> PyResult<Vec<(u128, u128)>> {
+        guard(py, || Ok(self.set.ranges().collect()))
     }
 
     /// The bytes the set's arrays take.
-    fn heap_bytes(&self) -> usize {
-        self.set.heap_bytes()
+    fn heap_bytes(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(py, || Ok(self.set.heap_bytes()))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "<IPSet of {} entries in {} ranges, version {:?}>",
-            self.entries,
-            self.set.len(),
-            self.version
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        guard(py, || {
+            let (entries, ranges, version) = (self.entries, self.set.len(), &self.version);
+            Ok(format!(
+                "<IPSet of {entries} entries in {ranges} ranges, version {version:?}>"
+            ))
+        })
     }
 }
