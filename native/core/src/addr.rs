@@ -80,38 +80,24 @@ pub fn parse_address(text: &[u8]) -> Option<u128> {
 pub fn parse_text(text: &[u8]) -> Option<Addr> {
     let text = trim_blanks(text);
     if let Some(v4) = parse_v4(text) {
-        return Some(Addr::V4(v4)); // the common case, without a scan for colons
+        return Some(Addr::V4(v4)); // the common case
     }
-    // One pass finds what the address is: a colon makes it IPv6, a percent starts a zone.
-    let mut colon = false;
-    let mut zone_at = None;
-    for (at, &byte) in text.iter().enumerate() {
-        if byte == b':' {
-            colon = true;
-        } else if byte == b'%' {
-            zone_at = Some(at);
-            break;
-        }
-    }
-    let text = match zone_at {
+    // Anything else must be IPv6 (which always has a colon), perhaps with a zone.
+    let address = match memchr::memchr(b'%', text) {
         None => text,
         Some(at) => {
-            let (address, zone) = (text.get(..at)?, text.get(at + 1..)?);
+            let zone = text.get(at + 1..)?;
             let zone_ok = !zone.is_empty()
                 && zone
                     .iter()
                     .all(|b| matches!(b, 0x21..=0x7e) && !matches!(b, b'%' | b'/' | b'[' | b']'));
-            if !zone_ok || !colon {
+            if !zone_ok {
                 return None;
             }
-            address
+            text.get(..at)?
         }
     };
-    if colon {
-        parse_v6(text).map(Addr::from_u128)
-    } else {
-        parse_v4(text).map(Addr::V4)
-    }
+    parse_v6(address).map(Addr::from_u128)
 }
 
 /// Spaces and tabs around a text removed (a quick look first: they are rare).
@@ -165,78 +151,77 @@ pub fn parse_v4(text: &[u8]) -> Option<u32> {
 
 /// glibc's `inet_pton(AF_INET6, ...)`.
 pub fn parse_v6(text: &[u8]) -> Option<u128> {
+    // Group by group: up to four hex digits, then `:`, `::`, a dotted IPv4 tail or the end.
     let mut groups = [0u16; 8];
-    let mut filled = 0usize; // groups written
+    let mut filled = 0usize;
     let mut gap: Option<usize> = None; // where `::` stands
-    let mut rest = text;
-    if let Some(after) = rest.strip_prefix(b":") {
-        // A leading colon must be half of `::`.
-        if !after.starts_with(b":") {
-            return None;
+    let mut at = 0usize;
+    let mut done = false;
+    if text.first() == Some(&b':') {
+        if text.get(1) != Some(&b':') {
+            return None; // a leading colon must be half of `::`
         }
-        rest = after;
+        gap = Some(0);
+        at = 2;
+        done = at == text.len();
     }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut token_start = 0usize; // offset in `rest` of the current group
-    let mut digits = 0usize;
-    let mut value: u32 = 0;
-    let mut index = 0usize;
-    let mut tail_v4 = false;
-    while let Some(&ch) = rest.get(index) {
-        index += 1;
-        if let Some(digit) = hex_value(ch) {
-            if digits == 4 {
+    while !done {
+        let start = at;
+        let mut value = 0u16;
+        while let Some(digit) = text.get(at).and_then(|&b| hex_value(b)) {
+            if at - start == 4 {
                 return None;
             }
-            value = value << 4 | u32::from(digit);
-            digits += 1;
-            continue;
+            value = value << 4 | u16::from(digit);
+            at += 1;
         }
-        if ch == b':' {
-            token_start = index;
-            if digits == 0 {
+        if at == start {
+            return None; // an empty group
+        }
+        match text.get(at) {
+            Some(b'.') => {
+                if filled > 6 {
+                    return None;
+                }
+                let v4 = parse_v4(text.get(start..)?)?;
+                *groups.get_mut(filled)? = (v4 >> 16) as u16;
+                *groups.get_mut(filled + 1)? = v4 as u16;
+                filled += 2;
+                break;
+            }
+            Some(b':') | None => {
+                *groups.get_mut(filled)? = value;
+                filled += 1;
+            }
+            Some(_) => return None,
+        }
+        if at == text.len() {
+            break;
+        }
+        at += 1; // past the colon
+        match text.get(at) {
+            None => return None, // a trailing single colon
+            Some(b':') => {
                 if gap.is_some() {
                     return None;
                 }
                 gap = Some(filled);
-                continue;
+                at += 1;
+                done = at == text.len();
             }
-            if index == rest.len() {
-                return None; // a trailing single colon
-            }
-            *groups.get_mut(filled)? = u16::try_from(value).ok()?;
-            filled += 1;
-            digits = 0;
-            value = 0;
-            continue;
+            Some(_) => {}
         }
-        if ch == b'.' && filled + 2 <= 8 {
-            let v4 = parse_v4(rest.get(token_start..)?)?;
-            *groups.get_mut(filled)? = (v4 >> 16) as u16;
-            *groups.get_mut(filled + 1)? = v4 as u16;
-            filled += 2;
-            digits = 0;
-            tail_v4 = true;
-            break;
-        }
-        return None;
     }
-    if digits > 0 && !tail_v4 {
-        *groups.get_mut(filled)? = u16::try_from(value).ok()?;
-        filled += 1;
-    }
-    if let Some(at) = gap {
+    if let Some(gap) = gap {
         if filled == 8 {
             return None; // `::` would stand for no group at all
         }
-        let moved = filled - at;
+        let moved = filled - gap;
         let mut expanded = [0u16; 8];
-        for (offset, group) in groups.iter().take(at).enumerate() {
+        for (offset, group) in groups.iter().take(gap).enumerate() {
             *expanded.get_mut(offset)? = *group;
         }
-        for (offset, group) in groups.iter().skip(at).take(moved).enumerate() {
+        for (offset, group) in groups.iter().skip(gap).take(moved).enumerate() {
             *expanded.get_mut(8 - moved + offset)? = *group;
         }
         groups = expanded;
@@ -252,13 +237,23 @@ pub fn parse_v6(text: &[u8]) -> Option<u128> {
     )
 }
 
-fn hex_value(ch: u8) -> Option<u8> {
-    match ch {
-        b'0'..=b'9' => Some(ch - b'0'),
-        b'a'..=b'f' => Some(ch - b'a' + 10),
-        b'A'..=b'F' => Some(ch - b'A' + 10),
-        _ => None,
+const HEX: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        table[byte] = match byte as u8 {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => b - b'a' + 10,
+            b @ b'A'..=b'F' => b - b'A' + 10,
+            _ => 0xFF,
+        };
+        byte += 1;
     }
+    table
+};
+
+fn hex_value(byte: u8) -> Option<u8> {
+    HEX.get(usize::from(byte)).copied().filter(|&value| value < 16)
 }
 
 /// Go's `net.IP.String()` of a 16-byte address: dotted for IPv4-mapped, RFC 5952 otherwise.
