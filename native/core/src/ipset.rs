@@ -68,14 +68,14 @@ impl IpSetBuilder {
         Self::default()
     }
 
-    /// An inclusive range of the 16-byte space; `None` (nothing added) if `start > end`.
-    pub fn add(&mut self, start: u128, end: u128) -> Option<()> {
+    /// An inclusive range of the 16-byte space; nothing is added if it ends before it starts.
+    pub fn add(&mut self, start: u128, end: u128) -> Result<(), BackwardsRange> {
         if start > end {
-            return None;
+            return Err(BackwardsRange { start, end });
         }
         if let (Some(low), Some(high)) = (mapped_v4(start), mapped_v4(end)) {
             self.v4.push((low, high));
-            return Some(());
+            return Ok(());
         }
         self.v6.push((start, end));
         if start <= MAPPED_END && end >= MAPPED_START {
@@ -84,12 +84,7 @@ impl IpSetBuilder {
             let high = mapped_v4(end.min(MAPPED_END)).unwrap_or(u32::MAX);
             self.v4.push((low, high));
         }
-        Some(())
-    }
-
-    /// An inclusive IPv4 range; the caller has `start <= end`.
-    pub fn add_v4(&mut self, start: u32, end: u32) {
-        self.v4.push((start.min(end), end.max(start)));
+        Ok(())
     }
 
     /// One address.
@@ -107,6 +102,25 @@ impl IpSetBuilder {
         }
     }
 }
+
+/// A range that ends before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackwardsRange {
+    pub start: u128,
+    pub end: u128,
+}
+
+impl std::fmt::Display for BackwardsRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the range {:#x}-{:#x} ends before it starts",
+            self.start, self.end
+        )
+    }
+}
+
+impl std::error::Error for BackwardsRange {}
 
 /// What the ranges need of their integer type.
 trait Key: Copy + Ord + Default + std::fmt::Debug {
@@ -308,7 +322,8 @@ mod tests {
 
     #[test]
     fn a_backwards_range_is_refused() {
-        assert_eq!(IpSetBuilder::new().add(2, 1), None);
+        let error = IpSetBuilder::new().add(2, 1).unwrap_err();
+        assert_eq!(error.to_string(), "the range 0x2-0x1 ends before it starts");
     }
 
     /// The set as a plain list of ranges, searched linearly.

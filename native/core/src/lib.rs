@@ -13,4 +13,4 @@ pub mod ipset;
 
 pub use addr::Addr;
 pub use blocklist::{Blocklist, BlocklistError, parse_blocklist};
-pub use ipset::{IpSet, IpSetBuilder};
+pub use ipset::{BackwardsRange, IpSet, IpSetBuilder};

@@ -65,8 +65,8 @@ impl IPSet {
                     .ok()
                     .filter(|pair| pair.len() == 2)
                     .and_then(|pair| pair.extract::<(u128, u128)>().ok());
-                let added = bounds.and_then(|(start, end)| builder.add(start, end));
-                if added.is_none() {
+                let added = bounds.is_some_and(|(start, end)| builder.add(start, end).is_ok());
+                if !added {
                     return Err(invalid_argument(py, "range", &item, RANGE_ACCEPTED));
                 }
                 entries += 1;

@@ -23,7 +23,7 @@ pub mod header;
 pub use error::{BlocklistError, Counted, ErrorKind, Problem, SCAN_LIMIT};
 pub use header::{Header, read_header};
 
-use crate::addr::{MAPPED_START, mapped_v4, parse_address, parse_v4, parse_v6};
+use crate::addr::{Addr, MAPPED_START, mapped_v4, parse_address, parse_v4, parse_v6};
 use crate::ipset::{IpSet, IpSetBuilder};
 
 /// A loaded blocklist: the set, and what the file said of itself.
@@ -107,7 +107,7 @@ impl Loader<'_> {
             let Some(value) = parse_address(line) else {
                 return Err(self.error(number, Some(line), ErrorKind::BadLine));
             };
-            self.builder.add_address(crate::addr::Addr::from_u128(value));
+            self.builder.add_address(Addr::from_u128(value));
             self.singles += 1;
             self.check_limits(number, line)?;
         }
@@ -140,7 +140,10 @@ impl Loader<'_> {
                 } else {
                     self.pairs += 1;
                 }
-                self.builder.add(start, end);
+                if self.builder.add(start, end).is_err() {
+                    let kind = ErrorKind::Refused(Problem::Backwards { start, end });
+                    return Err(self.error(number, Some(line), kind));
+                }
                 self.check_limits(number, line)
             }
         }
@@ -270,7 +273,6 @@ fn parse_cidr(address: &[u8], length: &[u8]) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::Addr;
 
     fn parse(text: &str) -> Blocklist {
         parse_blocklist(text.as_bytes(), b"bl.data").unwrap()
