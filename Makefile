@@ -34,6 +34,8 @@ run: install
 	@echo "  protected directory: http://127.0.0.1:8080/secure/"
 	@echo "  demo users:          alice / wonderland, bob / builder (max 3 wrong passwords)"
 	@echo "  IP bans:             5 probes (try /.env) ban the client for 10 minutes"
+	@echo "  operators' console:  http://127.0.0.1:9180/ui/"
+	@echo "  console token:       stockade-demo-token-not-a-secret (a DEMO token from examples/stockade.toml: set your own)"
 	$(BIN)/stockade serve -c examples/stockade.toml
 
 test: install

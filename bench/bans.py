@@ -6,8 +6,9 @@ with bans enabled, against the very same request with bans disabled, in the same
 the memory store and on a SQLite file: once for one URL repeated (the detection memo
 answers) and once for a new URL every time (the RE2 scans run). Part two sends one probe from each of 1,000,000
 distinct client addresses (the default, ``--flood``) and reports the peak memory of the
-process, the records the store keeps (the memory store caps them; the rest expire), and
-that a clean request is still answered afterwards.
+process, the records the store keeps (the memory store caps them; the rest expire), that
+the 1,000 bans in force before the flood are all still listed (a full store evicts what
+holds no ban, never a ban in force), and that a clean request is still answered afterwards.
 
 Run with ``python bench/bans.py`` (about a minute) or ``--scale 0.1 --flood 100000``.
 The last line is one JSON object with every figure.
@@ -114,15 +115,22 @@ def clean_request_ns(store: LockoutStore, *, enabled: bool, n: int, repeats: int
         guard.close()
 
 
+BANNED = 1_000
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def flood(count: int) -> dict[str, float]:
-    """One probe from each of ``count`` distinct addresses through the memory store."""
+    """One probe from each of ``count`` distinct addresses through the memory store, 1,000 bans in force."""
     store = MemoryStore()
     checks, guard = ladder(store, enabled=True)
     probe = RequestFacts(path="/.env")
+    banned = [f"198.18.{i >> 8}.{i & 255}" for i in range(BANNED)]
+    now = guard.clock.now()
+    for ip in banned:
+        guard.block_ip_address(ip, 86_400.0)
     before = peak_rss_mb()
     started = time.perf_counter()
     try:
@@ -133,6 +141,7 @@ def flood(count: int) -> dict[str, float]:
             checks.decide(Incoming(RequestFacts(path=probe.path, client_ip=ip)))
         elapsed = time.perf_counter() - started
         still_serving = checks.decide(Incoming(CLEAN)).action == "pass"
+        listed = {record.key for record in store.list_bans(now)}
         return {
             "clients": count,
             "seconds": round(elapsed, 2),
@@ -140,6 +149,8 @@ def flood(count: int) -> dict[str, float]:
             "records_kept": len(store),
             "records_cap": store.max_records,
             "evicted": store.evicted,
+            "bans_in_force": BANNED,
+            "bans_still_listed": sum(ip in listed for ip in banned),
             "peak_rss_mb_before": round(before, 1),
             "peak_rss_mb_after": round(peak_rss_mb(), 1),
             "still_serving": still_serving,
@@ -194,7 +205,8 @@ def main() -> None:
     print(
         f"flood: {flooded['clients']:,} clients, one probe each, in {flooded['seconds']} s "
         f"({flooded['per_probe_us']} µs a probe); the memory store kept {flooded['records_kept']:,} records "
-        f"(cap {flooded['records_cap']:,}, {flooded['evicted']:,} evicted); "
+        f"(cap {flooded['records_cap']:,}, {flooded['evicted']:,} evicted), "
+        f"{flooded['bans_still_listed']:,} of the {flooded['bans_in_force']:,} bans in force still listed; "
         f"peak RSS {flooded['peak_rss_mb_before']} MB before, {flooded['peak_rss_mb_after']} MB after; "
         f"still serving: {flooded['still_serving']}"
     )

@@ -1,4 +1,4 @@
-"""Write the table of built-in detection rules in docs/bans.md from the rule pack.
+"""Write the table of built-in detection rules in docs/detection.md from the rule pack.
 
 python scripts/gen_bans_doc.py           # rewrite the table
 python scripts/gen_bans_doc.py --check   # exit 1 if the table is out of date
@@ -12,18 +12,23 @@ from pathlib import Path
 
 from stockade.core.detection import BUILTIN
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "bans.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "detection.md"
 BEGIN = "<!-- BEGIN GENERATED RULES (scripts/gen_bans_doc.py; do not edit) -->"
 END = "<!-- END GENERATED RULES -->"
 
 
 def table() -> str:
-    lines = ["| name | label | looks at | skipped for the app's routes | what it catches |", "|---|---|---|---|---|"]
+    lines = [
+        "| id | category | reads | level | score | skipped for the app's routes | what it catches |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for rule in BUILTIN:
-        views = " and ".join(rule.views)
+        targets = ", ".join(rule.targets)
         probe = "yes" if rule.probe else "no"
         description = rule.description.replace("|", "\\|")
-        lines.append(f"| `{rule.name}` | `{rule.label}` | {views} | {probe} | {description} |")
+        lines.append(
+            f"| `{rule.id}` | {rule.category} | {targets} | {rule.level} | {rule.score} | {probe} | {description} |"
+        )
     return "\n".join(lines)
 
 
@@ -37,7 +42,7 @@ def main(argv: list[str]) -> int:
     fresh = f"{head}{BEGIN}\n{table()}\n{END}{tail}"
     if args.check:
         if fresh != text:
-            print("docs/bans.md is out of date: run python scripts/gen_bans_doc.py", file=sys.stderr)
+            print("docs/detection.md is out of date: run python scripts/gen_bans_doc.py", file=sys.stderr)
             return 1
         return 0
     DOC.write_text(fresh, encoding="utf-8")

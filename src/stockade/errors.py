@@ -7,21 +7,28 @@ builds its message in ``__str__``, so callers can both show it and act on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class StockadeError(Exception):
     """Root of every error stockade raises on purpose."""
 
 
+def one_line(text: str) -> str:
+    """A message of several lines (a condition under a caret) as one: its first line and its hints."""
+    lines = text.split("\n")
+    return lines[0] + "".join(f" ({line})" for line in lines[1:] if line.startswith("hint: "))
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One problem found in a configuration file."""
+    """One problem found in a configuration file; ``cause`` is the error of a file it names, if any."""
 
     path: str
     message: str
     value: object = None
     has_value: bool = False
+    cause: StockadeError | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = self.path or "(top level)"
@@ -49,6 +56,17 @@ class ConfigError(StockadeError):
         lines.extend(f"  - {issue}" for issue in self.issues)
         return "\n".join(lines)
 
+    def problems(self) -> list[str]:
+        """Every problem on a line of its own; a named file's own errors at their place in that file."""
+        head = f"{self.file}: " if self.file else ""
+        lines: list[str] = []
+        for issue in self.issues:
+            if isinstance(issue.cause, BlockFileError):
+                lines.extend(issue.cause.problems())
+            else:
+                lines.append(head + one_line(str(issue)))
+        return lines
+
 
 class FileFormatError(StockadeError):
     """A data file (htpasswd, rule file, blocklist) has a bad line."""
@@ -61,6 +79,17 @@ class FileFormatError(StockadeError):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
+
+
+class BadRequest(StockadeError, ValueError):
+    """A request that has no safe canonical form (answered 400): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class InvalidArgument(StockadeError, ValueError):
@@ -131,6 +160,7 @@ class BlockFileError(StockadeError):
         message: str,
         *,
         line: int | None = None,
+        column: int | None = None,
         product: str | None = None,
         rule: int | None = None,
         name: str | None = None,
@@ -139,6 +169,7 @@ class BlockFileError(StockadeError):
         self.file = file
         self.message = message
         self.line = line
+        self.column = column
         self.product = product
         self.rule = rule
         self.name = name
@@ -150,6 +181,16 @@ class BlockFileError(StockadeError):
 
     def _where(self) -> str:
         return self.file if self.line is None else f"{self.file}:{self.line}"
+
+    def _position(self) -> str:
+        """``file:line:column``, ``file:line`` or ``file``: as much as is known."""
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}" if self.column is None else f"{self.file}:{self.line}:{self.column}"
+
+    def problems(self) -> list[str]:
+        """The error on one line (``file:line:column: text``); a file's several problems, one line each."""
+        return [f"{self._position()}: {one_line(self.message)}"]
 
     def __str__(self) -> str:
         return f"{self._where()}: {self.message}"
@@ -169,20 +210,24 @@ class BlockConfError(BlockFileError):
         return f"{self.file}:{line}:{col}: {message}" if line else message
 
     def __str__(self) -> str:
+        return "\n".join(self.problems())
+
+    def problems(self) -> list[str]:
         if not self.issues:
-            return f"{self.file}: {self.message}"
-        lines = [
+            return [f"{self.file}: {self.message}"]
+        return [
             f"{self.file}:{line}:{col}: {message}" if line else f"{self.file}: {message}"
             for line, col, message in self.issues
         ]
-        return "\n".join(lines)
 
 
 class RuleFileError(BlockFileError):
     """``block_rules.data`` failed to decode, to validate, or one rule's condition failed to compile.
 
     ``cause`` is the condition's own error (its ``str()`` shows the condition with a caret
-    under the mistake); BFE reports that error alone, so ``bfe_message`` is its text.
+    under the mistake); BFE reports that error alone, so ``bfe_message`` is its text. ``line``
+    and ``column`` are where the mistake is in the file (for a condition, the character of
+    the JSON string the condition's own position falls on), when known.
     """
 
     def __init__(
@@ -191,17 +236,33 @@ class RuleFileError(BlockFileError):
         message: str,
         *,
         line: int | None = None,
+        column: int | None = None,
         product: str | None = None,
         rule: int | None = None,
         name: str | None = None,
         cause: StockadeError | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(file, message, line=line, product=product, rule=rule, name=name)
+        super().__init__(file, message, line=line, column=column, product=product, rule=rule, name=name)
         self.cause = cause
+        self.reason = reason  # what a person needs beyond BFE's words (an empty file's "EOF")
+
+    def problems(self) -> list[str]:
+        if self.cause is None:
+            return super().problems()
+        rule = f"product {self.product!r}, rule {self.rule} (name {self.name!r})"
+        if self.line is None:
+            return [f"{self.file}: {rule}: condition: {one_line(str(self.cause))}"]
+        # The position in the file replaces the one inside the condition.
+        text = getattr(self.cause, "message", None) or str(self.cause)
+        hint = getattr(self.cause, "hint", None)
+        return [f"{self._position()}: {rule}: {text}" + (f" (hint: {hint})" if hint else "")]
 
     def __str__(self) -> str:
+        if self.reason is not None:
+            return f"{self._where()}: {self.reason}"
         if self.cause is None:
-            return f"{self._where()}: {self.message}"
+            return f"{self._position()}: {self.message}"
         return f"{self.file}: product {self.product!r}, rule {self.rule} (name {self.name!r}): condition: {self.cause}"
 
 
@@ -223,6 +284,9 @@ class BlocklistError(BlockFileError):
     def bfe_message(self) -> str:
         return f"load dict: {self.message}"
 
+    def problems(self) -> list[str]:
+        return [str(self)]
+
     def __str__(self) -> str:
         if self.reason is None:
             return f"{self._where()}: {self.message}"
@@ -238,13 +302,16 @@ class BanError(StockadeError):
 class InvalidIpAddress(BanError, ValueError):
     """``ip_address_status`` and the ban API were given no address, or something that is not one."""
 
-    def __init__(self, value: object) -> None:
-        super().__init__(value)
+    def __init__(self, value: object, reason: str | None = None) -> None:
+        super().__init__(value, reason)
         self.value = value
+        self.reason = reason
 
     def __str__(self) -> str:
         if self.value is None or self.value == "":
             return "invalid_ip_address: no client address"
+        if self.reason is not None:
+            return f"invalid_ip_address: {self.value!r} {self.reason}"
         return f"invalid_ip_address: {self.value!r} is not an IP address or network"
 
 
@@ -271,3 +338,39 @@ class NativeError(StockadeError):
 
     def __str__(self) -> str:
         return f"internal error in the native module: {self.detail}"
+
+
+class ListenError(StockadeError):
+    """An address of the server cannot be bound (in use, not local, not allowed)."""
+
+    def __init__(self, address: str, cause: OSError) -> None:
+        super().__init__(address, cause)
+        self.address = address
+        self.cause = cause
+
+    def __str__(self) -> str:
+        text = self.cause.strerror or str(self.cause)
+        return f"cannot listen on {self.address}: {text[:1].lower()}{text[1:]}"
+
+
+class ReloadFailed(StockadeError):
+    """A reload was refused and the state in force stays; ``errors`` says why, one line each."""
+
+    def __init__(self, errors: Sequence[str], details: Sequence[object] = ()) -> None:
+        super().__init__(tuple(errors))
+        self.errors = tuple(errors)
+        self.details = tuple(details)
+
+    def __str__(self) -> str:
+        if len(self.errors) == 1:
+            return f"the configuration was not reloaded: {self.errors[0]}"
+        return f"the configuration was not reloaded: {len(self.errors)} errors"
+
+
+def problems(error: BaseException) -> list[str]:
+    """An error as lines, one problem each: ``file:line:column: text`` where the error knows its place."""
+    if isinstance(error, ConfigError | BlockFileError | ReloadFailed):
+        return list(error.errors) if isinstance(error, ReloadFailed) else error.problems()
+    if isinstance(error, OSError) and error.strerror:
+        return [f"{error.filename}: {error.strerror}" if error.filename else error.strerror]
+    return [one_line(str(error))]

@@ -13,12 +13,11 @@ ban, a lockout key and a trusted-proxy check all see the same text for the same 
   is not an address is ``None``.
 
 :class:`NetworkSet` answers "is this address in one of these networks" in about a
-microsecond for any number of networks: the networks are merged into sorted, disjoint
-integer ranges held in :mod:`array` columns and searched with :mod:`bisect`. Addresses are
-parsed with :func:`socket.inet_pton` (about 200 ns); :mod:`ipaddress` (2-7 µs an address)
-is used only while building a set. IPv4 lives in 32-bit columns; IPv6 in two 64-bit
-columns per bound, searched by the high half first and then by the low half among the
-ranges that share it. IPv6 networks that overlap ``::ffff:0:0/96`` also hold the IPv4
+microsecond for any number of networks. It is an :class:`~stockade.ipranges.IPRanges`, the
+structure of the IP blocklist too: the networks merge into sorted, disjoint integer ranges
+searched with :mod:`bisect` through a bucket index. Addresses are parsed with
+:func:`socket.inet_pton` (about 200 ns); :mod:`ipaddress` (2-7 µs an address) is used only
+while building a set. IPv6 networks that overlap ``::ffff:0:0/96`` also hold the IPv4
 addresses they map, so ``::/0`` contains every address, as in the 16-byte comparisons of
 the condition primitives.
 """
@@ -27,19 +26,18 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from array import array
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from typing import Self
 
 from stockade.errors import InvalidArgument
+from stockade.ipranges import IPRanges, add_range
 
 __all__ = ["NetworkSet", "is_ip", "normalize_ip", "parse_network"]
 
 _MAPPED = b"\x00" * 10 + b"\xff\xff"
 _MAPPED_START = 0xFFFF << 32
-_MAPPED_END = _MAPPED_START | 0xFFFF_FFFF
-_LOW64 = (1 << 64) - 1
 _OWS = " \t"
+CACHE_SIZE = 4096  # answers a NetworkSet keeps: a few hundred KB at most
 _ACCEPTED = "an IP address or a network in CIDR notation without host bits set (like 10.0.0.0/8 or 2001:db8::/32)"
 
 
@@ -104,32 +102,28 @@ def parse_network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     raise InvalidArgument("network", entry, f"a network without host bits set ({loose})")
 
 
-class NetworkSet:
+class NetworkSet(IPRanges):
     """An immutable set of IP networks with a fast ``address in networks`` for address strings.
 
     Build it once with :meth:`from_strings` (or :meth:`from_networks`); membership takes an
     address as text, in any spelling :func:`normalize_ip` accepts, and is ``False`` for
-    anything that is not an address.
+    anything that is not an address. ``len()`` is the number of disjoint ranges the
+    networks merged into; ``entries`` the number of networks it was built from.
+
+    Answers are cached (the last :data:`CACHE_SIZE` // 2 distinct addresses at least): the
+    peers asked about most, a few proxies, then cost one dict lookup.
     """
 
-    __slots__ = ("_v4_ends", "_v4_starts", "_v6_end_hi", "_v6_end_lo", "_v6_start_hi", "_v6_start_lo", "entries")
+    __slots__ = ("_contains", "entries")
 
-    def __init__(
-        self, v4: Iterable[tuple[int, int]] = (), v6: Iterable[tuple[int, int]] = (), *, entries: int = 0
-    ) -> None:
-        """Inclusive integer ranges; prefer :meth:`from_strings`."""
-        v4_ranges = _merge(v4)
-        v6_ranges = _merge(v6)
-        self._v4_starts = array("I", (s for s, _ in v4_ranges))
-        self._v4_ends = array("I", (e for _, e in v4_ranges))
-        self._v6_start_hi = array("Q", (s >> 64 for s, _ in v6_ranges))
-        self._v6_start_lo = array("Q", (s & _LOW64 for s, _ in v6_ranges))
-        self._v6_end_hi = array("Q", (e >> 64 for _, e in v6_ranges))
-        self._v6_end_lo = array("Q", (e & _LOW64 for _, e in v6_ranges))
-        self.entries = entries  # how many networks it was built from
+    def __init__(self, ranges: Iterable[tuple[int, int]] = (), *, entries: int = 0) -> None:
+        """Inclusive ranges in the 16-byte space (IPv4 as ``::ffff:a.b.c.d``); prefer :meth:`from_strings`."""
+        super().__init__(ranges)
+        self.entries = entries
+        self._contains = self.cached(CACHE_SIZE)
 
     @classmethod
-    def from_strings(cls, entries: Iterable[str]) -> NetworkSet:
+    def from_strings(cls, entries: Iterable[str]) -> Self:
         """A set of ``10.0.0.0/8``, ``::1``, ``2001:db8::/32``-style entries.
 
         Raises :class:`InvalidArgument` for the first bad entry, naming it.
@@ -137,59 +131,30 @@ class NetworkSet:
         return cls.from_networks(parse_network(entry) for entry in entries)
 
     @classmethod
-    def from_networks(cls, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> NetworkSet:
-        v4: list[tuple[int, int]] = []
-        v6: list[tuple[int, int]] = []
+    def from_networks(cls, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> Self:
+        v4: list[int] = []
+        v6: list[int] = []
         count = 0
         for network in networks:
             count += 1
             start, end = int(network.network_address), int(network.broadcast_address)
             if network.version == 4:
-                v4.append((start, end))
-                continue
-            v6.append((start, end))
-            if start <= _MAPPED_END and end >= _MAPPED_START:
-                v4.append((max(start, _MAPPED_START) - _MAPPED_START, min(end, _MAPPED_END) - _MAPPED_START))
-        return cls(v4, v6, entries=count)
+                start, end = _MAPPED_START | start, _MAPPED_START | end
+            add_range(v4, v6, start, end)
+        found = cls.from_packed(v4, v6)
+        found.entries = count
+        found._contains = found.cached(CACHE_SIZE)
+        return found
 
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, str):
             return False
-        packed = _pack(address)
-        if packed is None:
-            return False
-        if len(packed) == 4:
-            value = int.from_bytes(packed)
-            i = bisect_right(self._v4_starts, value) - 1
-            return i >= 0 and value <= self._v4_ends[i]
-        hi, lo = int.from_bytes(packed[:8]), int.from_bytes(packed[8:])
-        starts_hi = self._v6_start_hi
-        # Ranges whose start shares the high half are sorted by their low half.
-        first, past = bisect_left(starts_hi, hi), bisect_right(starts_hi, hi)
-        i = bisect_right(self._v6_start_lo, lo, first, past) - 1 if first < past else first - 1
-        if i < 0:
-            return False
-        end_hi = self._v6_end_hi[i]
-        return end_hi > hi or (end_hi == hi and self._v6_end_lo[i] >= lo)
-
-    def __len__(self) -> int:
-        """The number of disjoint ranges the networks merged into."""
-        return len(self._v4_starts) + len(self._v6_start_hi)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
+        if "%" in address:  # a zone id is dropped only when it is a valid one
+            normal = normalize_ip(address)
+            return normal is not None and self._contains(normal)
+        if address and (address[0] in _OWS or address[-1] in _OWS):
+            address = address.strip(_OWS)
+        return self._contains(address)
 
     def __repr__(self) -> str:
         return f"<NetworkSet of {self.entries} networks in {len(self)} ranges>"
-
-
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, disjoint, non-adjacent inclusive ranges covering the same addresses."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1] + 1:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged

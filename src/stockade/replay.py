@@ -3,15 +3,17 @@
 ``stockade replay -c stockade.toml EVENTS`` feeds each event of a file through the very
 checks a running server makes (:mod:`stockade.engine._async.ladder`), on a fresh
 in-memory store unless another is named, with the clock set to each event's time, and
-prints one JSON line per event, then a last line with every mod_block counter. Users try
-rules on last week's traffic this way before switching them on.
+prints one JSON line per event (with the client's address, and the path of a request),
+then a last line with every mod_block counter. Users try rules on last week's traffic this
+way before switching them on; the configured callbacks are not called unless asked.
 
 Inputs, one event per line:
 
 * JSON lines: ``{"at": 12.5, "type": "connection", "peer": "10.1.1.200"}``;
   ``{"at": 13, "type": "request", "peer": "...", "request": {...}, "product": "pn"}``
-  where ``request`` follows the request schema of the BFE condition vectors (headers such
-  as ``Authorization`` included, ``response: {"code": 404}`` for response rules) and
+  where ``request`` follows the request schema of the BFE condition vectors
+  (:data:`stockade.conditions.vectors.REQUEST_KEYS`: headers such as ``Authorization``
+  included, ``response: {"code": 404}`` for response rules; an unknown key is refused) and
   ``product`` overrides the host table; ``{"at": 20, "type": "reload", "target":
   "block_rules" | "ip_blocklist", "path": "..."}``.
 * nginx/Apache combined access logs: each line is a connection and a request from its
@@ -27,19 +29,23 @@ import json
 import math
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
 
 from stockade.clock import ManualClock
+from stockade.conditions.vectors import request_problem
 from stockade.config import Config
 from stockade.core.events import Event
 from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder, Incoming
 from stockade.engine.events import EventSink
+from stockade.engine.settings import GuardSettings
+from stockade.errors import BadRequest
 from stockade.netaddr import normalize_ip
+from stockade.request.hosts import canonical_host
+from stockade.request.paths import PathPolicy, canonical_decoded_path, canonical_path
 from stockade.rules import COUNTER_NAMES, BlockReloader
 from stockade.server.protect import DirectoryGate
 from stockade.stores import MemoryStore, OffloadedStore, open_async_store
@@ -74,11 +80,16 @@ class _Collector:
 
 @dataclass
 class Replay:
-    """One replay: the guard, the checks and the mod_block files of a configuration."""
+    """One replay: the guard, the checks and the mod_block files of a configuration.
+
+    The configured callbacks are not called unless ``callbacks`` is true: a backtest of last
+    week's traffic must not page anybody nor append to a production callback's file.
+    """
 
     config: Config
     store_url: str | None = None
     clock: ManualClock = field(default_factory=lambda: ManualClock(0.0))
+    callbacks: bool = False
 
     def __post_init__(self) -> None:
         self.collector = _Collector()
@@ -88,7 +99,10 @@ class Replay:
             if self.store_url
             else OffloadedStore(MemoryStore(max_records=10_000_000), threaded=False)
         )
-        self.guard = AsyncGuard(self.config.guard_settings(), store, clock=self.clock, sinks=sinks)
+        settings = self.config.guard_settings()
+        if not self.callbacks:
+            settings = _without_callbacks(settings)
+        self.guard = AsyncGuard(settings, store, clock=self.clock, sinks=sinks)
         block = self.config.block
         self.block: BlockReloader | None = block.reloader() if block is not None else None
         gates = {d.path: DirectoryGate(d, self.clock) for d in self.config.directories}
@@ -140,11 +154,15 @@ class Replay:
         await self._advance(float(at))
         kind = event.get("type")
         if kind == "connection":
-            return {"at": at, "type": kind, **self._connection(_peer(event.get("peer")))}
+            peer = _peer(event.get("peer"))
+            return {"at": at, "type": kind, "ip": peer, **self._connection(peer)}
         if kind == "request":
             request = event.get("request", {})
             if not isinstance(request, Mapping):
                 raise _BadEvent("invalid request: expected an object")
+            problem = request_problem(request)
+            if problem is not None:
+                raise _BadEvent(f"invalid request: {problem}")
             product = event.get("product")
             if product is not None and not isinstance(product, str):
                 raise _BadEvent("invalid product: expected a string")
@@ -172,6 +190,10 @@ class Replay:
         vector.setdefault("remote_ip", peer)
         if product is not None:
             vector["product"] = product
+        try:
+            canonical_vector(vector, self.config.paths)
+        except BadRequest as exc:
+            return {"decision": "denied", "status": 400, "rule": None, "malicious": None, "reason": str(exc)}
         facts = RequestFacts.from_vector(vector, now=self.clock.now())
         authorization = [value.encode("latin-1") for name, value in facts.headers if name.lower() == "authorization"]
         incoming = Incoming(
@@ -194,6 +216,8 @@ class Replay:
         client = facts.client_ip or ""
         ip_status = str(await self.guard.ip_address_status(client)) if normalize_ip(client) else None
         return {
+            "ip": client,
+            "path": facts.path,
             "decision": decision,
             "status": status,
             "rule": verdict.block_rule,
@@ -226,17 +250,23 @@ class Replay:
         }
         request = {
             "method": found["method"],
-            "path": _decoded(path),
+            "path": path,
             "query": query,
             "uri": target,
             "proto": found["proto"] or "HTTP/1.0",
             "headers": headers,
             "response": {"code": int(found["status"])},
         }
-        connection = {"at": at, "type": "connection", **self._connection(peer)}
+        connection = {"at": at, "type": "connection", "ip": peer, **self._connection(peer)}
         if connection["decision"] != "accepted":
             return [connection]
         return [connection, {"at": at, "type": "request", **await self._request(peer, request, None)}]
+
+
+def _without_callbacks(settings: GuardSettings) -> GuardSettings:
+    directories = tuple(replace(d, callbacks=()) for d in settings.directories)
+    bans = None if settings.bans is None else replace(settings.bans, callbacks=())
+    return replace(settings, directories=directories, bans=bans)
 
 
 class _BadEvent(ValueError):
@@ -250,8 +280,25 @@ def _peer(value: object) -> str:
     return address
 
 
-def _decoded(path: str) -> str:
-    return unquote(path) or "/"
+def canonical_vector(vector: dict[str, Any], policy: PathPolicy) -> None:
+    """Make a request vector canonical in place, as a front makes a request: path, target and host.
+
+    The target is read from ``uri`` (as sent, escaped) when there is one, else from the
+    decoded ``path``, which is escaped and never decoded again.
+    """
+    uri = vector.get("uri")
+    query = str(vector.get("query") or "")
+    if isinstance(uri, str) and uri:
+        raw = uri.split("?", 1)[0].split("#", 1)[0]
+        canon = canonical_path(raw.encode("utf-8", "surrogateescape"), policy)
+    else:
+        canon = canonical_decoded_path(str(vector.get("path") or "/"), policy)
+    target = canon.target.decode("latin-1")
+    vector["path"] = canon.path
+    vector["uri"] = target + "?" + query if query else target
+    host = vector.get("host")
+    if isinstance(host, str):
+        vector["host"] = canonical_host(host.encode("latin-1", "replace")).header
 
 
 def _event_json(event: Event) -> dict[str, object]:

@@ -32,6 +32,8 @@ class Backend:
     rows: Callable[[LockoutStore], int]
     persistent: bool
     server: str | None = None
+    # A store that holds at most this many records of each kind (None: the backend has no bound).
+    open_bounded: Callable[[Path, int], LockoutStore] | None = None
 
 
 def _sqlite_rows(store: LockoutStore) -> int:
@@ -47,7 +49,13 @@ def _unbound(_: object) -> Any:
 
 
 BACKENDS: tuple[Backend, ...] = (
-    Backend("memory", lambda _tmp: MemoryStore(), lambda store: len(cast(MemoryStore, store)), persistent=False),
+    Backend(
+        "memory",
+        lambda _tmp: MemoryStore(),
+        lambda store: len(cast(MemoryStore, store)),
+        persistent=False,
+        open_bounded=lambda _tmp, records: MemoryStore(max_records=records),
+    ),
     Backend("sqlite", lambda tmp: SQLiteStore(tmp / "lockout.db"), _sqlite_rows, persistent=True),
     Backend("redis", _unbound, _unbound, persistent=True, server="redis_single"),
     Backend("redis-cluster", _unbound, _unbound, persistent=True, server="redis_cluster"),
@@ -106,6 +114,21 @@ def opener(backend: Backend, tmp_path: Path) -> Iterator[Opened]:
 @pytest.fixture
 def store(opener: Opened) -> LockoutStore:
     return opener()
+
+
+BOUND = 200  # records of each kind in a bounded store (``bounded_store``)
+
+
+@pytest.fixture
+def bounded_store(opener: Opened) -> Iterator[LockoutStore]:
+    """A store of the backend that holds at most :data:`BOUND` records of each kind, if it has a bound."""
+    backend = opener.backend
+    if backend.open_bounded is None:
+        yield opener()
+        return
+    store = backend.open_bounded(opener.tmp_path, BOUND)
+    yield store
+    store.close()
 
 
 PERSISTENT = tuple(b for b in BACKENDS if b.persistent)

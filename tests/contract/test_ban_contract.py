@@ -208,3 +208,42 @@ def _eventually(check: Callable[[], bool]) -> None:
     while not check():
         assert monotonic() < deadline, "the change never reached the other store's view"
         threading.Event().wait(0.001)
+
+
+def test_an_imported_ban_record_is_merged_with_what_its_key_held(store: LockoutStore) -> None:
+    _wait_for_views(store)
+    # The target: IP banned for a long time after two offences; a network banned for ever.
+    store.import_bans([StoredBan(IP, BanState((), T0 + 5000, 2, T0 + 9000), T0 + 9000)], T0)
+    store.ban_ip("10.0.0.0/8", math.inf, T0, POLICY, network=True)
+    incoming = [
+        StoredBan("10.0.0.0/8", BanState((), T0 + 50), T0 + 50, network=True),
+        StoredBan(IP, BanState((T0 - 1,), T0 + 100, 1, T0 + 200), T0 + 200),
+        StoredBan("192.0.2.50", BanState((T0, T0 + 1)), T0 + 61),
+    ]
+    assert store.import_bans(incoming, T0 + 1) == 3
+    merged = {r.key: r for r in store.export_bans(T0 + 1)}
+    assert merged[IP] == StoredBan(IP, BanState((T0 - 1,), T0 + 5000, 2, T0 + 9000), T0 + 9000)
+    assert merged["10.0.0.0/8"].state.banned_until == math.inf
+    assert merged["10.0.0.0/8"].network
+    assert merged["192.0.2.50"].state.strikes == (T0, T0 + 1)
+    assert store.find_ban(IP, IP, T0 + 1) == T0 + 5000
+    _eventually(lambda: store.peek_ban(IP, IP, T0 + 1) == BanPeek(True, T0 + 5000))
+    assert store.find_ban("10.1.2.3", "10.1.2.3", T0 + 1000) == math.inf
+    before = store.export_bans(T0 + 1)
+    store.import_bans(incoming, T0 + 1)
+    assert store.export_bans(T0 + 1) == before
+
+
+def test_a_ban_by_hand_keeps_a_longer_ban_when_asked(store: LockoutStore) -> None:
+    _wait_for_views(store)
+    assert store.ban_ip(IP, T0 + 1000, T0, POLICY) == T0 + 1000
+    assert store.ban_ip(IP, T0 + 100, T0, POLICY, keep_longer=True) == T0 + 1000
+    assert store.find_ban(IP, IP, T0 + 500) == T0 + 1000
+    _eventually(lambda: store.peek_ban(IP, IP, T0 + 500) == BanPeek(True, T0 + 1000))
+    assert store.ban_ip(IP, T0 + 2000, T0, POLICY, keep_longer=True) == T0 + 2000  # longer: applied
+    assert store.ban_ip(IP, T0 + 100, T0, POLICY) == T0 + 100  # forced: exactly the requested end
+    assert store.find_ban(IP, IP, T0 + 500) is None
+    net = "10.0.0.0/8"
+    store.ban_ip(net, math.inf, T0, POLICY, network=True)
+    assert store.ban_ip(net, T0 + 10, T0, POLICY, network=True, keep_longer=True) == math.inf
+    assert store.find_ban("10.0.0.1", "10.0.0.1", T0 + 20) == math.inf

@@ -28,6 +28,7 @@ T0 = 1_800_000_000.0
 POLICY = LockoutPolicy(max_retries=3, block_time=60.0, fail_expire_time=60.0, auth_timeout=30.0)
 ALICE = LockoutKey("/secure", "alice")
 BOB = LockoutKey("/secure", "bob")
+CAROL_ADMIN = LockoutKey("/admin", "carol")
 
 
 def fail(
@@ -648,13 +649,29 @@ def test_import_reproduces_an_export_on_every_backend(opener: Opened, tmp_path: 
         target.close()
 
 
-def test_an_imported_record_replaces_what_its_key_held(store: LockoutStore) -> None:
+def test_an_imported_record_is_merged_with_what_its_key_held(store: LockoutStore) -> None:
     fail(store, BOB, 2)
+    store.block(ALICE, T0 + 900, T0, POLICY)
+    assert store.record_success((CAROL_ADMIN,), T0, POLICY).accepted
     other = MemoryStore()
     other.block(BOB, T0 + 500, T0, POLICY)
-    store.import_records(other.export_records(T0), T0)
-    assert [(r.key, r.until) for r in store.list_blocked(Scope(), T0)] == [(BOB, T0 + 500)]
-    assert store.export_records(T0)[0].state.failures == ()
+    fail(other, BOB, 1, now=T0 + 5)
+    other.block(ALICE, T0 + 100, T0, POLICY)  # shorter: the target's longer block stays
+    assert other.record_success((CAROL_ADMIN,), T0 + 10, POLICY).accepted  # later: this login wins
+    exported = other.export_records(T0)
+    store.import_records(exported, T0)
+    assert [(r.key, r.until) for r in store.list_blocked(Scope(), T0)] == [(ALICE, T0 + 900), (BOB, T0 + 500)]
+    records = {r.key: r for r in store.export_records(T0)}
+    assert records[BOB].state.failures == (T0, T0 + 0.001, T0 + 5)
+    assert records[BOB].expires_at == T0 + 500
+    assert records[ALICE].expires_at == T0 + 900
+    assert records[CAROL_ADMIN].state.auth_until == T0 + 10 + POLICY.auth_timeout
+    # Importing the same records again changes nothing: a failed migration can simply run again.
+    before = store.export_records(T0)
+    store.import_records(exported, T0)
+    assert store.export_records(T0) == before
+    # The merged record behaves: one more failure inside the window blocks bob anew.
+    assert store.record_failure(BOB, T0 + 600, POLICY).blocked is False  # the three old ones are out of the window
 
 
 # -- the local view never accepts what the store would refuse --------------------------------
@@ -675,3 +692,13 @@ def test_peek_login_defers_to_the_store_whenever_in_doubt(store: LockoutStore) -
     result = store.record_success((ALICE,), T0 + 61, POLICY)
     assert result.accepted
     assert result.unblocked == (ALICE,)
+
+
+def test_merging_keeps_failures_made_at_the_same_instant(store: LockoutStore) -> None:
+    other = MemoryStore()
+    for _ in range(2):
+        other.record_failure(BOB, T0, POLICY)
+    store.record_failure(BOB, T0, POLICY)
+    store.import_records(other.export_records(T0), T0)
+    assert store.export_records(T0)[0].state.failures == (T0, T0)
+    assert store.record_failure(BOB, T0, POLICY).blocked

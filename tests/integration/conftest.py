@@ -189,3 +189,11 @@ class HttpClient:
 @pytest.fixture
 def client(server: ServerThread) -> HttpClient:
     return HttpClient(server.port)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the console's screenshots are, when the browser tests took some."""
+    from tests.integration.console_support import SCREENSHOTS  # noqa: PLC0415
+
+    if SCREENSHOTS:
+        terminalreporter.write_line(f"console screenshots ({len(SCREENSHOTS)}): {SCREENSHOTS[0].parent}")

@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from typing import Any, BinaryIO
 
 from stockade.server.asgi import ASGIApp
 from stockade.server.http import AccessLogSink, BackgroundServer, BoundListener, HttpServer, bind_listeners
+from stockade.server.http.acceptor import ProxyRefused
 from stockade.server.http.server import Reload
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
@@ -39,9 +43,11 @@ class Running:
     def port(self) -> int:
         return self.listeners[0].spec.address.port
 
-    def wire(self, index: int = 0, timeout: float = 5.0) -> Wire:
+    def wire(self, index: int = 0, timeout: float = 5.0, *, source: str | None = None) -> Wire:
+        """A raw connection to listener ``index``; ``source`` binds the client's side (``127.0.0.2``)."""
         address = self.listeners[index].spec.address
-        return Wire(socket.create_connection((address.host, address.port), timeout=timeout))
+        bind = (source, 0) if source is not None else None
+        return Wire(socket.create_connection((address.host, address.port), timeout=timeout, source_address=bind))
 
 
 @contextmanager
@@ -54,9 +60,18 @@ def serving(
     check: ConnectionCheck | None = None,
     reload: Reload | None = None,
     access_log: AccessLogSink | None = None,
+    proxy_refused: ProxyRefused | None = None,
 ) -> Iterator[Running]:
     bound = list(bound) or bind_listeners(listeners)
-    server = HttpServer(app, bound, limits=limits, connection_check=check, reload=reload, access_log=access_log)
+    server = HttpServer(
+        app,
+        bound,
+        limits=limits,
+        connection_check=check,
+        reload=reload,
+        access_log=access_log,
+        proxy_refused=proxy_refused,
+    )
     background = BackgroundServer(server)
     try:
         background.start(10)
@@ -114,11 +129,103 @@ class Wire:
         self.file.close()
         self.sock.close()
 
+    def reset(self) -> None:
+        """Close abortively (a TCP reset): how a client that is gone, not merely done sending, looks."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close()
+
+    def half_close(self) -> None:
+        """``shutdown(SHUT_WR)``: the client sends nothing more but still reads."""
+        self.sock.shutdown(socket.SHUT_WR)
+
     def __enter__(self) -> Wire:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TlsWire:
+    """A TLS client on memory BIOs, so that it can send close_notify and still read (``ssl`` sockets cannot)."""
+
+    def __init__(self, port: int, context: ssl.SSLContext, server_hostname: str = "example.test") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._receive()
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _receive(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.incoming.write(data)
+        return True
+
+    def send(self, data: bytes) -> None:
+        self.tls.write(data)
+        self._flush()
+
+    def close_notify(self) -> None:
+        """Send close_notify: the client is done sending (TLS's half-close)."""
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self.tls.unwrap()
+        self._flush()
+
+    def half_close(self) -> None:
+        """``shutdown(SHUT_WR)`` under TLS, without close_notify."""
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def read_all(self) -> tuple[bytes, str]:
+        """The plaintext until the end, and how it ended: ``close_notify``, ``eof`` or ``reset``."""
+        received = b""
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                try:
+                    if not self._receive():
+                        return received, "eof"
+                except ConnectionResetError:
+                    return received, "reset"
+                continue
+            except ssl.SSLZeroReturnError:
+                return received, "close_notify"
+            if not chunk:
+                return received, "close_notify"
+            received += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> TlsWire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def responses(data: bytes) -> list[http.client.HTTPResponse]:
+    """The HTTP/1.1 responses one after the other in ``data`` (bodies in ``.body``)."""
+    file = io.BytesIO(data)
+    found = []
+    while file.tell() < len(data):
+        response = http.client.HTTPResponse(_OneFile(file))  # type: ignore[arg-type]
+        response.begin()
+        response.body = response.read()  # type: ignore[attr-defined]
+        found.append(response)
+    return found
 
 
 def closed_without_a_byte(sock: socket.socket) -> bool:

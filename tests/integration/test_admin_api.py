@@ -34,13 +34,16 @@ from schemathesis.specs.openapi.checks import (
 import stockade.config  # noqa: F401  (loads stockade.server.settings without an import cycle)
 from stockade import AsyncGuard, Guard, ManualClock
 from stockade.admin import AdminApp
+from stockade.core.bans import BanPolicy
 from stockade.core.lockout import LockoutPolicy
 from stockade.engine import DirectorySettings, GuardSettings, Listener
 from stockade.engine.audit import AuditLog
 from stockade.errors import ConfigError, ConfigIssue
 from stockade.metrics import Metrics
 from stockade.server.settings import AdminSettings
+from stockade.server.testing import ServerThread
 from stockade.stores import OffloadedStore, SQLiteStore
+from tests.integration.conftest import Site
 
 TOKEN = "s3cret-admin-token-\u00e9"
 T0 = 1_800_000_000.0
@@ -61,6 +64,7 @@ AUTHENTICATED = [
     ("POST", "/users/unblock"),
     ("GET", "/ips/status?ip=192.0.2.7"),
     ("GET", "/ips/banned"),
+    ("GET", "/ips/warning"),
     ("POST", "/ips/block"),
     ("POST", "/ips/unblock"),
     ("POST", "/reload"),
@@ -451,9 +455,47 @@ def test_ban_status_list_unban(admin: Admin) -> None:
     assert again.json == {"error": "not_banned", "message": "'192.0.2.7' is not banned"}
 
 
+def test_a_ban_keeps_a_longer_one_unless_forced(admin: Admin) -> None:
+    long = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 3600})
+    assert long.json["banned"]["until"] == "2027-01-15T09:00:00Z"
+    kept = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 60})
+    assert (kept.status, kept.json["banned"]["until"]) == (200, "2027-01-15T09:00:00Z")
+    forced = admin.call("POST", "/ips/block", {"ip": "192.0.2.7", "seconds": 60, "force": True})
+    assert forced.json["banned"]["until"] == "2027-01-15T08:01:00Z"
+    assert admin.call("GET", "/ips/status?ip=192.0.2.7").json["seconds_left"] == 60
+    refused = admin.call("POST", "/ips/block", {"ip": "198.51.100.7/24"})
+    assert (refused.status, refused.json) == (
+        400,
+        {
+            "error": "invalid_ip_address",
+            "message": "'198.51.100.7/24' has host bits set: the network is 198.51.100.0/24",
+        },
+    )
+
+
+def test_the_clients_in_the_warning_state(admin: Admin) -> None:
+    assert admin.call("GET", "/ips/warning").json == {"warning": []}
+    store = SQLiteStore(admin.store_path)
+    try:
+        for ip, strikes in (("203.0.113.5", 2), ("198.51.100.1", 1)):
+            for i in range(strikes):
+                store.record_strike(ip, T0 - 10 + i, BanPolicy())
+        store.ban_ip("192.0.2.1", T0 + 60, T0, BanPolicy())
+    finally:
+        store.close()
+    assert admin.call("GET", "/ips/warning").json == {
+        "warning": [
+            {"ip": "198.51.100.1", "count": 1, "last": "2027-01-15T07:59:50Z"},
+            {"ip": "203.0.113.5", "count": 2, "last": "2027-01-15T07:59:51Z"},
+        ]
+    }
+    assert admin.call("GET", "/ips/warning?ip=1").status == 400
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "kind"),
     [
+        ("POST", "/ips/block", {"ip": "1.2.3.4", "force": "yes"}, 400, "invalid_argument"),
         ("GET", "/ips/status", None, 400, "invalid_argument"),
         ("GET", "/ips/status?ip=banana", None, 400, "invalid_ip_address"),
         ("GET", "/ips/status?ip=", None, 400, "invalid_ip_address"),
@@ -490,6 +532,7 @@ def test_reload_failure_keeps_the_old_state(tmp_path: Path) -> None:
         assert reply.json == {
             "error": "reload_failed",
             "message": "the configuration was not reloaded: stockade.toml: server.listen: bad address (got 'x')",
+            "errors": ["stockade.toml: server.listen: bad address (got 'x')"],
         }
         assert served.admin_calls()[-1]["status"] == 409
 
@@ -545,8 +588,12 @@ ASCII_TOKEN = "schemathesis-admin-token"
 EXAMPLES = 50  # per strategy: about 1000 requests, some 10 s
 
 
-def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
-    """Generated requests (valid and invalid) against the served description: never a 5xx."""
+def test_schemathesis_finds_no_server_error(site: Site) -> None:
+    """Generated requests (valid and invalid) against the real server's API and description: never a 5xx.
+
+    The protecting server itself serves the API here (not the stand-in above), so its real
+    reload, metrics and status answer what the description promises.
+    """
     checks = [
         not_a_server_error,
         status_code_conformance,
@@ -554,12 +601,17 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
         response_schema_conformance,
         ignored_auth,
     ]
-    with serve_admin(tmp_path, token=ASCII_TOKEN) as served:
-        base = f"http://127.0.0.1:{served.port}"
+    table = {"auth_user_file": site.htpasswd.name, "max_retries": 3}
+    config = site.write_config(directories=[{"path": "/secure", **table}, {"path": "/other", **table}])
+    config.write_text(config.read_text() + f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{ASCII_TOKEN}"\n')
+    with ServerThread(config, clock=ManualClock(T0)) as served:
+        base = served.admin_url.rstrip("/")
         schema = schemathesis_openapi.from_url(f"{base}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
+        admin = served.app.site.admin  # type: ignore[union-attr]
+        assert admin is not None
         # Everything but the description itself, which schemathesis leaves out.
-        assert {op.path for op in operations} == set(served.app.routes) - {"/openapi.json"}
+        assert {op.path for op in operations} == set(admin.routes) - {"/openapi.json"}
         auth = {"Authorization": f"Bearer {ASCII_TOKEN}"}
         for operation in operations:
             # Invalid requests exist only where there are parameters or a body to break.
@@ -582,6 +634,11 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
                     case.call_and_validate(base_url=base, headers=auth, checks=checks)
 
                 run()
-        # The run reached the happy paths too.
-        statuses = {(c["action"], c["status"]) for c in served.admin_calls()}
-        assert {("block_user", 200), ("unblock_user", 200), ("reload", 200)} <= statuses, statuses
+        served.flush_events()
+    calls = [json.loads(line) for line in (site.base / "audit.jsonl").read_text().splitlines()]
+    statuses = {(c["action"], c["status"]) for c in calls if c["what"] == "admin_call"}
+    # The run reached the happy paths too, and every reload went through the real one.
+    assert {("block_user", 200), ("unblock_user", 200), ("reload", 200)} <= statuses, statuses
+    reloads = [c for c in calls if c["what"] == "reload"]
+    assert reloads
+    assert {(c["trigger"], c["outcome"]) for c in reloads} == {("api", "ok")}

@@ -6,6 +6,7 @@ A few cases also run in-process through click's runner, for the exact text of me
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -27,7 +28,6 @@ from stockade.config import load_config
 from stockade.engine import Guard, Listener
 from stockade.stores import open_store
 from stockade.stores.sqlite import MIGRATIONS
-from tests.integration import callbacks
 
 REPO = Path(__file__).resolve().parents[2]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -125,12 +125,8 @@ def test_block_list_unblock(config: Path) -> None:
     assert (again.returncode, again.stdout) == (1, "")
     assert again.stderr == "error: not_blocked: user 'alice' is not blocked in '/secure'\n"
 
-    # Callbacks of the directory fire from the CLI process; API unblocks reach only the audit log.
-    events = callbacks.read(config.parent / "events.jsonl")
-    assert [(e["what"], e["directory"], e["data"]) for e in events] == [
-        ("user_block", "/secure", {"user": "alice", "seconds": 120.0, "until": events[0]["data"]["until"], "by": "api"})
-    ]
-    assert str(events[0]["data"]["until"]).endswith("Z")
+    # Administration never imports the callback module: the events reach the audit log only.
+    assert not (config.parent / "events.jsonl").exists()
     audit = [json.loads(line) for line in (config.parent / "audit.jsonl").read_text().splitlines()]
     assert [(a["what"], a["user"], a["directory"]) for a in audit] == [
         ("user_block", "alice", "/secure"),
@@ -174,13 +170,19 @@ def test_unknown_directory(config: Path, args: tuple[str, ...]) -> None:
 
 def test_bad_config_exits_2_with_one_line(config: Path) -> None:
     config.write_text(CONFIG.replace("block_time = 2", "block_time = -2\nmax_retries = 'x'"))
-    for args in (("check",), ("users", "list-blocked")):
-        result = run(config, *args)
-        assert (result.returncode, result.stdout) == (2, "")
-        assert result.stderr == (
-            f"{config}: 2 problems: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x'); "
-            'directory[0].block_time: expected a number >= 0 or "infinity" (got -2)\n'
-        )
+    result = run(config, "users", "list-blocked")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"{config}: 2 problems: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x'); "
+        'directory[0].block_time: expected a number >= 0 or "infinity" (got -2)\n'
+    )
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"{config}: directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x')",
+        f'{config}: directory[0].block_time: expected a number >= 0 or "infinity" (got -2)',
+        f"{config}: 2 problems",
+    ]
 
 
 def test_check_ok(config: Path) -> None:
@@ -199,15 +201,28 @@ def test_check_ok(config: Path) -> None:
     assert not (base / "state.db").exists()
 
 
+def test_check_says_what_to_write_instead_of_an_old_setting(config: Path) -> None:
+    with config.open("a") as file:
+        file.write('\n[proxy]\ntrusted = ["10.0.0.0/8"]\nheaders = ["x-forwarded-for", "x-real-ip"]\n')
+    result = run(config, "check")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{config}: OK\n")
+    assert result.stderr.splitlines() == [
+        f"{config}: proxy.headers: only one forwarding header is read now, the first of the list: "
+        'write header = "x-forwarded-for"'
+    ]
+
+
 def test_check_names_the_bad_htpasswd_line(config: Path) -> None:
     (config.parent / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\nbob\n")
     result = run(config, "check")
     assert (result.returncode, result.stdout) == (2, "")
     htpasswd = config.parent / "users.htpasswd"
-    assert result.stderr == (
-        f"{config}: 2 problems: directory[0].auth_user_file: {htpasswd}:2: expected 'user:hash'; "
-        f"directory[1].auth_user_file: {htpasswd}:2: expected 'user:hash'\n"
-    )
+    assert result.stderr.splitlines() == [
+        f"{config}: directory[0].auth_user_file: {htpasswd}:2: expected 'user:hash'",
+        f"{config}: directory[1].auth_user_file: {htpasswd}:2: expected 'user:hash'",
+        f"{config}: 2 problems",
+    ]
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
@@ -243,7 +258,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (("users", "block", "alice", "-c", "{config}"), "Missing option '--dir'."),
         (("users", "block", "-c", "{config}", "--dir", "/secure"), "Missing argument 'USER'."),
         (("users", "block", "alice", "-c", "{config}", "--dir"), "Option '--dir' requires an argument."),
-        (("check",), "Missing option '-c' / '--config'."),
+        (("check",), "no configuration file: give -c FILE, set STOCKADE_CONFIG, or create ./stockade.toml"),
         (("check", "-c", "{config}", "--bogus"), "No such option '--bogus'."),
         (("check", "--conf", "{config}"), "No such option '--conf'. Did you mean '--config'?"),
         (("check", "-c", "{config}", "extra"), "Got unexpected extra argument (extra)"),
@@ -253,13 +268,31 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
             ("serve", "-c", "{config}", "--workers", "x"),
             "Invalid value for '--workers': 'x' is not a valid integer range.",
         ),
-        ((), "Missing command for 'stockade'; choose from check, conditions, ip, replay, serve, status, store, users."),
+        (
+            (),
+            "Missing command for 'stockade'; choose from check, conditions, detect, ip, replay, serve, status, store,"
+            " users.",
+        ),
         (("users",), "Missing command for 'stockade users'; choose from block, list-auth, list-blocked, unblock."),
+        (
+            ("--log-level", "loud", "check", "-c", "{config}"),
+            "Invalid value for '--log-level': 'loud' is not one of 'debug', 'info', 'warning', 'error'.",
+        ),
+        (
+            ("serve", "-c", "{config}", "--log-format", "xml"),
+            "Invalid value for '--log-format': 'xml' is not one of 'text', 'json'.",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
-    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    message: str,
 ) -> None:
+    monkeypatch.delenv("STOCKADE_CONFIG", raising=False)
+    monkeypatch.chdir(config.parent.parent)  # no stockade.toml here
     code, out, err = run_main(capsys, *(a.format(config=config) for a in args))
     assert (code, out) == (2, "")
     assert err == f"error: {message}\n"
@@ -284,6 +317,14 @@ def test_help_and_version_still_work(capsys: pytest.CaptureFixture[str]) -> None
     assert "--seconds" in out
 
 
+def test_every_command_logs_in_the_chosen_format(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "--log-format", "json", "--log-level", "info", "check", "-c", str(config))
+    assert (code, err) == (0, "")
+    logging.getLogger("stockade.cli").info("a line")
+    record = json.loads(capsys.readouterr().err)
+    assert (record["level"], record["logger"], record["message"]) == ("info", "stockade.cli", "a line")
+
+
 def test_block_with_seconds_and_an_invalid_user(config: Path) -> None:
     code, out, err = invoke(users, "block", "carol", "-c", str(config), "--dir", "/admin", "--seconds", "90.5")
     assert (code, err) == (0, "")
@@ -305,6 +346,21 @@ def test_check_in_process(config: Path) -> None:
     code, out, err = invoke(check, "-c", str(config))
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"{config}: OK"
+
+
+def test_check_says_whom_a_proxy_protocol_listener_believes(config: Path) -> None:
+    text = config.read_text().replace(
+        'listen = "127.0.0.1:8080"', 'listen = { address = "127.0.0.1:8080", proxy_protocol = "v2" }', 1
+    )
+    assert text != config.read_text()
+    config.write_text(text)
+    code, out, err = invoke(check, "-c", str(config))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"{config}: server.listen.proxy_protocol: a PROXY header is believed only from the proxies in front:"
+        ' name them in this listener, proxy_protocol_from = ["10.0.0.5"] (addresses or networks),'
+        " or in [proxy] trusted\n"
+    )
 
 
 # -- the SQLite data file ----------------------------------------------------------------------
@@ -372,3 +428,222 @@ def test_check_never_creates_or_migrates_the_data_file(config: Path) -> None:
     with closing(sqlite3.connect(f"{data.as_uri()}?mode=ro", uri=True)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (0,)
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("other",)]
+
+
+# -- where the configuration comes from; administration without callbacks ----------------------
+
+
+def _bare(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``stockade ARGS`` without ``-c``, with ``env`` added to (and STOCKADE_CONFIG removed from) the environment."""
+    base = {k: v for k, v in os.environ.items() if k != "STOCKADE_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "stockade", *args],
+        capture_output=True,
+        text=True,
+        env={**base, "PYTHONPATH": str(REPO), **env},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_config_comes_from_c_then_the_environment_then_the_current_directory(config: Path) -> None:
+    elsewhere = config.parent / "elsewhere"
+    elsewhere.mkdir()
+    result = _bare(["check"], elsewhere, STOCKADE_CONFIG=str(config))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{config}: OK\n")
+    result = _bare(["check"], config.parent)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{config}: OK\n")
+    other = elsewhere / "other.toml"
+    other.write_text(CONFIG.replace("users.htpasswd", "../users.htpasswd").replace("state.db", "../state.db"))
+    result = _bare(["check", "-c", str(other)], config.parent, STOCKADE_CONFIG=str(config))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"{other}: OK\n")
+    result = _bare(["users", "list-blocked"], elsewhere)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: no configuration file: give -c FILE, set STOCKADE_CONFIG, or create ./stockade.toml\n"
+    )
+    result = _bare(["check"], elsewhere, STOCKADE_CONFIG=str(elsewhere / "absent.toml"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{elsewhere}/absent.toml: ")
+
+
+def test_administration_never_imports_the_callback_modules(config: Path) -> None:
+    config.write_text(
+        CONFIG.replace("tests.integration.callbacks:record", "no_such_module_anywhere:record")
+        + "[bans]\ncallback = 'tests.integration.callbacks:record'\n"
+    )
+    assert run(config, "users", "block", "alice", "--dir", "/secure").returncode == 0
+    assert run(config, "users", "list-blocked").returncode == 0
+    assert run(config, "ip", "ban", "192.0.2.1").returncode == 0
+    result = run(config, "ip", "unban", "192.0.2.1")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "unbanned 192.0.2.1\n", "")
+    result = run(config, "users", "unblock", "alice")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert not (config.parent / "events.jsonl").exists()  # the bans' callback module was never imported
+    audit = [json.loads(line)["what"] for line in (config.parent / "audit.jsonl").read_text().splitlines()]
+    assert audit == ["user_block", "ip_block", "ip_unblock", "user_unblock"]
+    # check does import them, and says which one is missing.
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert "directory[0].callback: cannot load callback: cannot import module 'no_such_module_anywhere'" in (
+        result.stderr
+    )
+
+
+def test_users_unblock_all(config: Path) -> None:
+    assert run(config, "users", "unblock", "--all").stdout == "no blocked users\n"
+    for user, directory in (("alice", "/secure"), ("bob", "/secure"), ("bob", "/admin")):
+        assert run(config, "users", "block", user, "--dir", directory).returncode == 0
+    result = run(config, "users", "unblock", "--all", "--dir", "/secure")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        "unblocked alice in /secure on 127.0.0.1:8080\nunblocked bob in /secure on 127.0.0.1:8080\n"
+    )
+    assert [(e["user"], e["dir"]) for e in blocked(config)] == [("bob", "/admin")]
+    result = run(config, "users", "unblock", "--all")
+    assert result.stdout == "unblocked bob in /admin on 127.0.0.1:8080\n"
+    assert blocked(config) == []
+    for args in (("users", "unblock"), ("users", "unblock", "alice", "--all")):
+        result = run(config, *args)
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: give USER or --all (one of them)\n")
+
+
+def test_version_imports_no_command_and_nothing_heavy() -> None:
+    """``stockade --version`` loads only the entry point: no command, no server, no pydantic.
+
+    What ``import stockade`` itself loads (the public API) is the baseline; the command
+    adds click and its own entry point, nothing else.
+    """
+    probe = (
+        "import sys, stockade\n"
+        "base = set(sys.modules)\n"
+        "from stockade.cli.main import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0\n"
+        "print(' '.join(sorted(set(sys.modules) - base)))\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=True,
+    )
+    version, added, loaded = result.stdout.splitlines()
+    assert version == f"stockade, version {__version__}"
+    assert {name for name in added.split() if name.startswith("stockade")} == {
+        "stockade.cli",
+        "stockade.cli.exits",
+        "stockade.cli.main",
+        "stockade.cli.options",  # --log-level and --log-format of the group
+        "stockade.logs",
+    }
+    heavy = ("pydantic", "prometheus_client", "uvicorn", "redis", "httptools", "stockade.config", "stockade.server")
+    assert [name for name in loaded.split() if name.split(".")[0] in heavy or name.startswith(heavy)] == []
+
+
+# -- check: every problem, one a line, in one pass ---------------------------------------------
+
+EVERYTHING_WRONG = """
+[server]
+listen = "127.0.0.1:8080"
+upstream = { url = "ftp://backend" }
+[store]
+url = "sqlite:///state.db"
+[audit]
+json = "a-file/audit.jsonl"
+text = "security.log"
+[admin]
+token_file = "missing-token"
+[bans]
+window = -1
+rules = ["builtin", "nope"]
+callback = "no_such_module_anywhere:record"
+additional_rules = [{ name = "x", cond = 'req_path_in("/a", false) &&' }]
+[block]
+rules = "block_rules.data"
+ip_blocklist = "ip_blocklist.data"
+[[directory]]
+path = "/secure"
+auth_user_file = "users.htpasswd"
+max_retries = "x"
+"""
+
+
+def test_check_lists_every_problem_one_a_line_in_one_pass(tmp_path: Path) -> None:
+    (tmp_path / "users.htpasswd").write_text(f"alice:{SHA_PASSWORD}\n")
+    (tmp_path / "a-file").write_text("an audit path under a regular file must fail check, not only serve")
+    (tmp_path / "state.db").write_bytes(b"this is not a database" * 100)
+    rule = {"Name": "r", "Cond": 'req_path_in("/a", false) &&', "Action": {"Cmd": "CLOSE", "Params": []}}
+    (tmp_path / "block_rules.data").write_text(json.dumps({"Version": "1", "Config": {"global": [rule]}}))
+    (tmp_path / "ip_blocklist.data").write_text("192.0.2.1\nbad\n")
+    config = tmp_path / "stockade.toml"
+    config.write_text(EVERYTHING_WRONG)
+    result = run(config, "check")
+    assert (result.returncode, result.stdout) == (2, "")
+    condition = 'req_path_in("/a", false) &&'
+    c = f"{config}: "
+    assert result.stderr.splitlines() == [
+        c + "server.upstream: expected http://host:port or http://host:port/base/path (got 'ftp://backend')",
+        c + f"store.url: {tmp_path}/state.db: not a usable SQLite data file: file is not a database",
+        c + f"audit.json: expected a file in a directory: {tmp_path}/a-file is not a directory"
+        " (got 'a-file/audit.jsonl')",
+        c + f"admin.token_file: cannot read the token: No such file or directory (got '{tmp_path}/missing-token')",
+        c + "bans.window: expected a number of seconds > 0 (got -1)",
+        c + 'bans.rules[1]: unknown rule: expected "builtin", a rule id, a category or a name of the first pack'
+        " (got 'nope')",
+        c + "bans.additional_rules[0].cond: 1:28 syntax error",
+        f"    {condition}",
+        "    " + " " * len(condition) + "^",
+        c + "bans.callback: cannot load callback: cannot import module 'no_such_module_anywhere':"
+        " No module named 'no_such_module_anywhere' (got 'no_such_module_anywhere:record')",
+        c + f"block.ip_blocklist: {tmp_path}/ip_blocklist.data:2: not an IP address, a CIDR or a 'start end' range:"
+        " 'bad'",
+        c + f"block.rules: {tmp_path}/block_rules.data: product 'global', rule 0 (name 'r'): condition:"
+        " 1:28 syntax error",
+        f"    {condition}",
+        "    " + " " * len(condition) + "^",
+        c + "directory[0].max_retries: expected an integer >= 0 or \"infinity\" (got 'x')",
+        c + "11 problems",
+    ]
+
+
+def test_check_splits_the_problems_of_mod_block_conf(tmp_path: Path) -> None:
+    (tmp_path / "conf" / "mod_block").mkdir(parents=True)
+    conf = tmp_path / "conf" / "mod_block" / "mod_block.conf"
+    conf.write_text("[basic]\nProductRulePath = a.data\nbogus = 1\n[other]\nx = 1\n")
+    config = tmp_path / "stockade.toml"
+    config.write_text('[block]\nconf = "conf/mod_block/mod_block.conf"\n')
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'{config}: block.conf: {conf}:3:1: can\'t store data at section "Basic", variable "bogus"',
+        f'{config}: block.conf: {conf}:4:1: can\'t store data at section "other"',
+        f"{config}: 2 problems",
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_check_refuses_files_it_could_not_write(config: Path) -> None:
+    logs = config.parent / "logs"
+    logs.mkdir()
+    (logs / "audit.jsonl").write_text("")
+    (logs / "audit.jsonl").chmod(0o444)
+    config.write_text(CONFIG.replace('json = "audit.jsonl"', 'json = "logs/audit.jsonl"\ntext = "ro/security.log"'))
+    (config.parent / "ro").mkdir(mode=0o555)
+    result = run(config, "check")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{config}: audit.json: {logs}/audit.jsonl is not writable",
+        f"{config}: audit.text: cannot create {config.parent}/ro/security.log:"
+        f" the directory {config.parent}/ro is not writable",
+        f"{config}: 2 problems",
+    ]

@@ -66,6 +66,28 @@ def test_each_failure_is_one_line_with_its_reason(tmp_path: Path) -> None:
         ('[{"cond": "default_t()"}]', "case 0: a match case needs 'expect': true or false"),
         ('[{"cond": "x", "expect_error": true, "error_kind": "oops"}]', "case 0: 'error_kind' must be one of"),
         ('[{"cond": "x", "expect": true, "request": []}]', "case 0: 'request' must be an object"),
+        (
+            '[{"cond": "default_t()", "expect": true}, {"cond": "x", "expect": true, "request": {"pth": "/a"}}]',
+            "invalid vector file: case 1: unknown request key 'pth': expected one of body, client_ip, context,"
+            " cookies, headers, host, host_tag, method, path, product, proto, query, remote_ip, response, secure,"
+            " session_proto, tags, tls, trusted, uri, vip\n",
+        ),
+        (
+            '[{"cond": "x", "expect": true, "request": {"tls": {"SNI": "a.com"}}}]',
+            "case 0: unknown request key 'tls.SNI': expected one of client_auth, client_ca, sni\n",
+        ),
+        (
+            '[{"cond": "x", "expect": true, "request": {"headers": ["Host: a"]}}]',
+            "case 0: request key 'headers': expected an object, got an array\n",
+        ),
+        (
+            '[{"cond": "x", "expect": true, "request": {"response": {"code": "404"}}}]',
+            "case 0: request key 'response.code': expected an integer, got a string\n",
+        ),
+        (
+            '[{"cond": "x", "expect": true, "request": {"secure": 1}}]',
+            "case 0: request key 'secure': expected a bool, got a number\n",
+        ),
     ],
 )
 def test_an_invalid_file_exits_2_with_one_line(tmp_path: Path, content: str, message: str) -> None:

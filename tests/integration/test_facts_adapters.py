@@ -14,9 +14,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 import uvicorn
 
-from stockade.adapters.facts import facts_from_asgi, facts_from_wsgi, normalize_ip
 from stockade.conditions import compile_condition
 from stockade.core.facts import RequestFacts
+from stockade.request.asgi import address_of, facts_from_asgi
+from stockade.request.wsgi import facts_from_wsgi
 
 NOW = 1_800_000_000.0
 CONDITIONS = [
@@ -134,9 +135,10 @@ def test_the_same_request_gives_the_same_facts(
 
 
 def test_addresses_are_normalised() -> None:
-    assert normalize_ip("::ffff:10.0.0.1") == "10.0.0.1"
-    assert normalize_ip("2001:db8::1") == "2001:db8::1"
-    assert normalize_ip("") is None
+    assert address_of(("::ffff:10.0.0.1", 80)) == "10.0.0.1"
+    assert address_of(("2001:db8::1", 80)) == "2001:db8::1"
+    assert address_of(("", 0)) is None
+    assert address_of(None) is None
     scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "client": ("::ffff:10.0.0.1", 5)}
     facts = facts_from_asgi(scope, now=NOW)
     assert (facts.client_ip, facts.remote_ip) == ("10.0.0.1", "10.0.0.1")

@@ -27,20 +27,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stockade.errors import ConfigError
 from stockade.server.asgi import Receive, Scope, Send
 from stockade.server.http import AccessEntry, BoundListener, JsonLinesLog, StartupFailed, bind_listeners
 from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.http.tls import TlsSetupError
 from stockade.server.listen import ListenAddress
-from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec, TlsSettings
+from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec, ProxyProtocol, TlsSettings
 from tests.integration.conftest import Site
 from tests.integration.http_support import (
     LOCAL,
     Certificates,
+    TlsWire,
     Wire,
     closed_without_a_byte,
     make_certificates,
     request,
+    responses,
     serving,
 )
 
@@ -475,7 +478,7 @@ def test_client_disconnect_reaches_the_app() -> None:
     with serving(app) as running:
         wire = running.wire()
         wire.send(request("GET", "/"))
-        wire.close()
+        wire.reset()
         assert seen.wait(5)
 
 
@@ -492,9 +495,121 @@ def test_two_receivers_both_see_the_disconnect() -> None:
     with serving(app) as running:
         wire = running.wire()
         wire.send(request("GET", "/"))
-        wire.close()
+        wire.reset()
         assert done.wait(5)
     assert seen == ["http.disconnect", "http.disconnect"]
+
+
+# -- half-closed clients ----------------------------------------------------------------------
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.005)
+
+
+def client_done(running: Any) -> bool:
+    """The server has seen the client's half-close (and kept the connection to answer)."""
+    return any(connection.client_done for connection in list(running.server.state.connections))
+
+
+def gated(gate: threading.Event) -> Any:
+    """An echo app that reads each request whole, then answers only once ``gate`` is set."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        await asyncio.to_thread(gate.wait, 10)
+        payload = json.dumps(describe(scope, body)).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.body", "body": payload, "more_body": True})
+        await send({"type": "http.response.body", "body": b"" if scope["path"] == "/stream" else payload})
+
+    return app
+
+
+def test_a_half_closed_client_still_gets_its_answer() -> None:
+    gate = threading.Event()
+    with serving(gated(gate)) as running, running.wire() as wire:
+        wire.send(request("POST", "/upload", body=b"x" * 10_000))
+        wire.half_close()
+        wait_until(lambda: client_done(running))  # the end of input is seen while the app works
+        gate.set()
+        seen = decoded(wire.response("POST"))
+        assert (seen["method"], seen["path"], seen["body_length"]) == ("POST", "/upload", 10_000)
+        assert wire.read_all() == b""  # then the server closes
+
+
+def test_a_half_close_behind_a_large_body() -> None:
+    # Reading pauses while the app holds a large body; the end of input is seen after the answer.
+    with serving(echo) as running, running.wire() as wire:
+        wire.send(request("POST", "/upload", body=b"x" * 1_000_000))
+        wire.half_close()
+        assert decoded(wire.response("POST"))["body_length"] == 1_000_000
+        assert wire.read_all() == b""
+
+
+def test_pipelined_requests_before_a_half_close_are_all_answered() -> None:
+    gate = threading.Event()
+    pipeline = request("POST", "/1", body=b"hello") + request("GET", "/stream") + request("GET", "/3")
+    with serving(gated(gate)) as running, running.wire() as wire:
+        wire.send(pipeline)
+        wire.half_close()
+        gate.set()
+        answers = [wire.response() for _ in range(3)]
+        assert wire.read_all() == b""
+    assert [json.loads(a.body)["path"] for a in answers] == ["/1", "/stream", "/3"]  # type: ignore[attr-defined]
+    assert answers[1].getheader("transfer-encoding") == "chunked"
+
+
+def test_a_half_close_between_requests_closes() -> None:
+    with serving(echo) as running, running.wire() as wire:
+        wire.send(request("GET", "/1"))
+        assert decoded(wire.response())["path"] == "/1"
+        wire.half_close()
+        assert wire.read_all() == b""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET /a HTTP/1.1\r\nHost: te", request("POST", "/a", body=b"0123456789")[:-4]],
+    ids=["in the head", "in the body"],
+)
+def test_an_end_of_input_inside_a_request_closes_without_an_answer(data: bytes) -> None:
+    disconnected = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+    with serving(app) as running, running.wire() as wire:
+        wire.send(data)
+        wire.half_close()
+        assert wire.read_all() == b""
+    if b"POST" in data:
+        assert disconnected.wait(5)  # the app that was reading the body is told
+
+
+def test_an_end_of_input_inside_a_pipelined_request_ends_the_connection() -> None:
+    disconnected = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+    with serving(app) as running, running.wire() as wire:
+        wire.send(request("GET", "/whole") + b"GET /b HTTP/1.1\r\nHo")
+        wire.half_close()
+        assert wire.read_all() == b""
+        assert disconnected.wait(5)  # the request in progress learns that its client is gone
 
 
 # -- the connection check ---------------------------------------------------------------------
@@ -529,6 +644,13 @@ def test_a_failing_check_refuses(caplog: pytest.LogCaptureFixture) -> None:
 
 # -- PROXY protocol ---------------------------------------------------------------------------
 
+TRUSTED = ("127.0.0.1",)  # the proxy in front; other loopback addresses (127.0.0.2) are not
+
+
+def proxied(versions: ProxyProtocol, *, tls: TlsSettings | None = None) -> ListenerSpec:
+    """A PROXY-protocol listener that believes the header from 127.0.0.1 only."""
+    return ListenerSpec(LOCAL, tls=tls, proxy_protocol=versions, proxy_protocol_from=TRUSTED)
+
 
 def v1_header(source: str, port: int) -> bytes:
     kind = "TCP6" if ":" in source else "TCP4"
@@ -562,7 +684,7 @@ def test_proxy_protocol_sets_the_client(case: tuple[str, bytes, list[object]]) -
         checked.append(facts.source)
         return True
 
-    listener = ListenerSpec(LOCAL, proxy_protocol=versions)  # type: ignore[arg-type]
+    listener = proxied(versions)  # type: ignore[arg-type]
     with serving(echo, listeners=[listener], check=check) as running, running.wire() as wire:
         wire.send(header + request("GET", "/a") + request("GET", "/b"))
         first, second = decoded(wire.response()), decoded(wire.response())
@@ -572,9 +694,49 @@ def test_proxy_protocol_sets_the_client(case: tuple[str, bytes, list[object]]) -
     assert checked == [None, tuple(client)]  # the peer first, then the source
 
 
+@pytest.mark.parametrize("header", [v1_header("8.8.8.8", 4000), v2_header("8.8.8.8", 4000)], ids=["v1", "v2"])
+def test_a_proxy_header_from_an_untrusted_peer_is_closed_unread(
+    header: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    checked: list[ConnectionFacts] = []
+    refused: list[str] = []
+
+    def check(facts: ConnectionFacts) -> bool:
+        checked.append(facts)
+        return True
+
+    caplog.set_level(logging.WARNING, "stockade.server.http")
+    listener = proxied("any")
+    with serving(echo, listeners=[listener], check=check, proxy_refused=refused.append) as running:
+        name = str(running.listeners[0].spec.address)
+        for _ in range(5):
+            with running.wire(source="127.0.0.2") as wire:
+                wire.send(header + request("GET", "/"))
+                assert closed_without_a_byte(wire.sock)
+        assert checked == []  # closed before the connection check, let alone a byte of HTTP
+        with running.wire() as wire:  # the same header from the trusted proxy is believed
+            wire.send(header + request("GET", "/"))
+            assert decoded(wire.response())["client"] == ["8.8.8.8", 4000]
+    assert refused == [name] * 5
+    lines = [r.getMessage() for r in caplog.records if "PROXY header" in r.getMessage()]
+    assert lines == [
+        f"closed a connection from 127.0.0.2 to {name}: that peer may not send a PROXY header (neither in the"
+        " listener's proxy_protocol_from nor in [proxy] trusted); more from it within 60 s are only counted"
+    ]
+
+
+def test_a_proxy_listener_without_trusted_peers_is_not_bound() -> None:
+    with pytest.raises(ConfigError) as caught:
+        bind_listeners([ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="v1")])
+    assert str(caught.value) == (
+        "listener 127.0.0.1:0: proxy_protocol_from: a PROXY header is believed only from the proxies in front:"
+        ' name them (proxy_protocol_from = ["10.0.0.5"]) or list them in [proxy] trusted'
+    )
+
+
 def test_proxy_header_sent_in_pieces() -> None:
     header = v2_header("198.51.100.23", 1234)
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("any")]) as running, running.wire() as wire:
         for i in range(0, len(header), 5):
             wire.send(header[i : i + 5])
             time.sleep(0.01)
@@ -584,7 +746,7 @@ def test_proxy_header_sent_in_pieces() -> None:
 
 def test_proxy_local_command_keeps_the_peer() -> None:
     local = V2_SIGNATURE + b"\x20\x00\x00\x00"
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="v2")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("v2")]) as running, running.wire() as wire:
         wire.send(local + request("GET", "/"))
         seen = decoded(wire.response())
     assert seen["client"][0] == "127.0.0.1"
@@ -595,7 +757,7 @@ def test_a_refused_proxy_source_reads_zero_bytes() -> None:
     def check(facts: ConnectionFacts) -> bool:
         return facts.source is None or facts.source[0] != "192.0.2.66"
 
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")], check=check) as running:
+    with serving(echo, listeners=[proxied("any")], check=check) as running:
         with running.wire() as wire:
             wire.send(v1_header("192.0.2.66", 1000) + request("GET", "/"))
             assert closed_without_a_byte(wire.sock)
@@ -615,13 +777,13 @@ def test_a_refused_proxy_source_reads_zero_bytes() -> None:
     ids=["plain HTTP", "bad port", "too long", "bad v2 family"],
 )
 def test_malformed_proxy_headers_are_closed_with_zero_bytes(data: bytes) -> None:
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="any")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("any")]) as running, running.wire() as wire:
         wire.send(data)
         assert closed_without_a_byte(wire.sock)
 
 
 def test_wrong_proxy_version_is_closed() -> None:
-    with serving(echo, listeners=[ListenerSpec(LOCAL, proxy_protocol="v1")]) as running, running.wire() as wire:
+    with serving(echo, listeners=[proxied("v1")]) as running, running.wire() as wire:
         wire.send(v2_header("192.0.2.1", 1) + request("GET", "/"))
         assert closed_without_a_byte(wire.sock)
 
@@ -672,7 +834,7 @@ def test_tls_behind_proxy_protocol(certificates: Certificates) -> None:
     tls = TlsSettings(certificates.server_cert, certificates.server_key)
     context = certificates.client_context(with_certificate=False)
     with (
-        serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls, proxy_protocol="v1")]) as running,
+        serving(echo, listeners=[proxied("v1", tls=tls)]) as running,
         socket.create_connection(("127.0.0.1", running.port), timeout=5) as raw,
     ):
         raw.sendall(v1_header("203.0.113.5", 777))
@@ -683,6 +845,115 @@ def test_tls_behind_proxy_protocol(certificates: Certificates) -> None:
             # Left open: stopping the server closes the idle TLS connection without waiting long.
     assert seen["client"] == ["203.0.113.5", 777]
     assert seen["tls"]["sni"] == "example.test"
+
+
+@pytest.mark.parametrize("ending", ["close_notify", "half_close"])
+def test_a_tls_client_done_sending_still_gets_its_answers(certificates: Certificates, ending: str) -> None:
+    # asyncio's own SSL transport drops the answers of a client that ends its input after its requests.
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    context = certificates.client_context(with_certificate=False)
+    gate = threading.Event()
+    with serving(gated(gate), listeners=[ListenerSpec(LOCAL, tls=tls)]) as running:
+        with TlsWire(running.port, context) as wire:
+            wire.send(request("POST", "/upload", body=b"x" * 10_000))
+            wire.close_notify() if ending == "close_notify" else wire.half_close()
+            wait_until(lambda: client_done(running))  # the end is seen while the app works
+            gate.set()
+            data, end = wire.read_all()
+        (answer,) = responses(data)
+        assert (decoded(answer)["body_length"], decoded(answer)["scheme"]) == (10_000, "https")
+        assert end == "close_notify"  # then the server closes properly
+        pipeline = request("POST", "/1", body=b"hello") + request("GET", "/stream") + request("GET", "/3")
+        with TlsWire(running.port, context) as wire:
+            wire.send(pipeline)
+            wire.close_notify() if ending == "close_notify" else wire.half_close()
+            data, end = wire.read_all()
+        assert [json.loads(r.body)["path"] for r in responses(data)] == ["/1", "/stream", "/3"]  # type: ignore[attr-defined]
+        assert end == "close_notify"
+
+
+@pytest.mark.parametrize("ending", ["close_notify", "half_close"])
+def test_a_tls_client_done_sending_mid_request_gets_nothing(certificates: Certificates, ending: str) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    with (
+        serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running,
+        TlsWire(running.port, certificates.client_context(with_certificate=False)) as wire,
+    ):
+        wire.send(request("POST", "/a", body=b"0123456789")[:-3])
+        wire.close_notify() if ending == "close_notify" else wire.half_close()
+        assert wire.read_all() == (b"", "close_notify")
+
+
+def test_tls_large_bodies_both_ways(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    body = os.urandom(3_000_000)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        received = await read_body(receive)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(0, len(received), 100_000):
+            await send({"type": "http.response.body", "body": received[i : i + 100_000], "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    context = certificates.client_context(with_certificate=False)
+    with (
+        serving(app, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running,
+        socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="example.test") as sock,
+        Wire(sock) as wire,
+    ):
+        for _ in range(2):  # twice on one connection: keep-alive under TLS
+            wire.send(request("POST", "/echo", body=body))
+            response = wire.response("POST")
+            assert response.status == 200
+            assert response.body == body  # type: ignore[attr-defined]
+
+
+def test_tls_handshakes_that_stall_or_are_not_tls_are_closed(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    with serving(echo, listeners=[ListenerSpec(LOCAL, tls=tls)], limits=Limits(header_timeout=0.2)) as running:
+        with running.wire() as wire:  # never says hello
+            assert closed_without_a_byte(wire.sock)
+        with running.wire() as wire:
+            wire.send(request("GET", "/"))  # plain HTTP on a TLS port
+            assert not wire.read_all().startswith(b"HTTP/")
+        stalled = running.wire()  # still handshaking when the server stops: dropped, no warning
+    assert closed_without_a_byte(stalled.sock)
+    stalled.close()
+
+
+def test_tls_slow_reader_keeps_the_server_buffer_bounded(certificates: Certificates) -> None:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    produced = [0]
+    chunk = b"x" * 65536
+    total = 30 * MIB
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-length", str(total).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for _ in range(total // len(chunk)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            produced[0] += len(chunk)
+        await send({"type": "http.response.body", "body": b""})
+
+    context = certificates.client_context(with_certificate=False)
+    with serving(app, listeners=[ListenerSpec(LOCAL, tls=tls)]) as running:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        raw.connect(("127.0.0.1", running.port))
+        raw.settimeout(10)
+        with context.wrap_socket(raw, server_hostname="example.test") as sock, Wire(sock) as wire:
+            wire.send(request("GET", "/", [("Connection", "close")]))
+            read = len(wire.file.read(MIB))
+            time.sleep(0.5)  # a stalled reader: without back-pressure the app would produce all 30 MB by now
+            assert produced[0] - read < 12 * MIB
+            rest = wire.file.read()
+    assert read + len(rest) > total
+    assert produced[0] == total
 
 
 def test_bad_certificate_fails_before_binding(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -34,6 +35,9 @@ START_TIMEOUT = 20.0
 
 def bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Accepted sockets inherit it on Linux: uvicorn on a passed descriptor does not set it, and
+    # its answers' head and body, written apart, then wait 40 ms for the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock
@@ -521,6 +525,9 @@ def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: U
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
         sock.sendall(b"GET /slow?delay=0.9 HTTP/1.1\r\nHost: test\r\n\r\n")
         time.sleep(0.2)  # the proxy is waiting for the upstream's answer
+        # A client that is gone resets; a mere end of input (FIN) could be a half-close,
+        # which stockade's own server answers (see test_protecting_server).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     deadline = time.monotonic() + 15
     while stats(upstream)["slow_abandoned"] == before:
         assert time.monotonic() < deadline, "the proxy kept waiting for a client that had gone"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import pty
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from stockade.cli import replay as replay_command
 from stockade.config import load_config
 from stockade.replay import Replay
 
@@ -167,9 +174,9 @@ def test_mod_block_rules_blocklist_reload_and_counters(tmp_path: Path) -> None:
     assert out[10] == {"at": 11, "type": "reload", "reload": "ok"}
     counters = out[-1]["counters"]
     assert (counters["mod_block_CONN_TOTAL"], counters["mod_block_CONN_REFUSE"]) == (2, 1)
-    # A request without a product (other.example) skips mod_block entirely, as in BFE.
+    # A request without a product (other.example) meets the global rules only (BFE would refuse it earlier).
     assert (counters["mod_block_REQ_TOTAL"], counters["mod_block_REQ_REFUSE"], counters["mod_block_REQ_ACCEPT"]) == (
-        6,
+        7,
         4,
         2,
     )
@@ -258,3 +265,188 @@ def test_the_command(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert len(missing.stderr.splitlines()) == 1
+
+
+# -- callbacks, what each line names, streaming and progress --------------------------------------
+
+
+def stockade_replay(
+    base: Path, *args: str, stdin: str | None = None, stderr: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``stockade replay -c base/stockade.toml ARGS`` in a fresh process; callbacks record to base/events.jsonl."""
+    return subprocess.run(
+        [sys.executable, "-m", "stockade", "replay", "-c", str(base / "stockade.toml"), *args],
+        input=stdin,
+        capture_output=stderr is None,
+        stdout=subprocess.PIPE if stderr is not None else None,
+        stderr=stderr,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "STOCKADE_TEST_EVENTS": str(base / "events.jsonl")},
+        timeout=60,
+        check=False,
+    )
+
+
+WITH_CALLBACK = BANS + 'callback = "tests.integration.callbacks:record"\n'
+
+
+def test_a_backtest_calls_no_callback_unless_asked(tmp_path: Path) -> None:
+    (tmp_path / "stockade.toml").write_text(WITH_CALLBACK)
+    (tmp_path / "events.log").write_text(
+        "\n".join(json.dumps(request(10 + i, "192.0.2.3", p)) for i, p in enumerate(PROBES))
+    )
+    result = stockade_replay(tmp_path, str(tmp_path / "events.log"))
+    assert result.returncode == 0, result.stderr
+    events = [e["what"] for line in result.stdout.splitlines()[:-1] for e in json.loads(line)["events"]]
+    assert events == ["malicious_request"] * 5 + ["ip_block"]
+    assert not (tmp_path / "events.jsonl").exists()
+    asked = stockade_replay(tmp_path, str(tmp_path / "events.log"), "--callbacks")
+    assert asked.returncode == 0, asked.stderr
+    called = [json.loads(line)["what"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert called == ["malicious_request"] * 5 + ["ip_block"]
+    # Without --callbacks a callback's module is not even imported.
+    (tmp_path / "stockade.toml").write_text(BANS + 'callback = "no_such_module_anywhere:record"\n')
+    assert stockade_replay(tmp_path, str(tmp_path / "events.log")).returncode == 0
+    missing = stockade_replay(tmp_path, str(tmp_path / "events.log"), "--callbacks")
+    assert missing.returncode == 2
+    assert "cannot import module 'no_such_module_anywhere'" in missing.stderr
+
+
+def test_the_replay_api_calls_no_callback_unless_asked(tmp_path: Path) -> None:
+    calls: list[str] = []
+    (tmp_path / "stockade.toml").write_text(WITH_CALLBACK)
+    config = load_config(tmp_path / "stockade.toml", callbacks={"tests.integration.callbacks:record": _collect(calls)})
+
+    async def run(session: Replay) -> None:
+        try:
+            async for _ in session.run([json.dumps(request(10 + i, "192.0.2.3", p)) for i, p in enumerate(PROBES)]):
+                pass
+        finally:
+            await session.close()
+
+    asyncio.run(run(Replay(config)))
+    assert calls == []
+    asyncio.run(run(Replay(config, callbacks=True)))
+    assert calls == ["malicious_request"] * 5 + ["ip_block"]
+
+
+def _collect(calls: list[str]) -> Any:
+    def record(what: str, *_: object) -> None:
+        calls.append(what)
+
+    return record
+
+
+def test_dry_run_ip_blocks_reach_the_output_of_the_command(tmp_path: Path) -> None:
+    (tmp_path / "stockade.toml").write_text(WITH_CALLBACK + "dry_run = true\n")
+    log = [
+        f'192.0.2.44 - - [01/Dec/2026:10:00:0{i} +0000] "GET {path} HTTP/1.1" 404 12 "-" "curl/8.0"'
+        for i, path in enumerate(PROBES)
+    ]
+    result = stockade_replay(tmp_path, "-", stdin="\n".join(log) + "\n")
+    assert result.returncode == 0, result.stderr
+    blocks = [
+        e
+        for line in result.stdout.splitlines()[:-1]
+        for e in json.loads(line).get("events", ())
+        if e["what"] == "ip_block"
+    ]
+    assert [(b["data"]["ip"], b["data"]["dry_run"]) for b in blocks] == [("192.0.2.44", True)]
+    assert not (tmp_path / "events.jsonl").exists()
+
+
+def test_each_line_names_the_client_and_the_path(tmp_path: Path) -> None:
+    out = replay(
+        tmp_path,
+        BANS,
+        [
+            {"at": 1, "type": "connection", "peer": "::ffff:192.0.2.9"},
+            request(2, "192.0.2.9", "/a/b"),
+            '203.0.113.8 - - [01/Dec/2026:10:00:00 +0000] "GET /x%20y?q=1 HTTP/1.1" 200 12 "-" "curl/8.0"',
+        ],
+    )
+    assert [(o["type"], o["ip"], o.get("path")) for o in out[:-1]] == [
+        ("connection", "192.0.2.9", None),
+        ("request", "192.0.2.9", "/a/b"),
+        ("connection", "203.0.113.8", None),
+        ("request", "203.0.113.8", "/x y"),
+    ]
+
+
+def test_a_request_with_an_unknown_key_is_a_bad_line(tmp_path: Path) -> None:
+    out = replay(tmp_path, BANS, [{"at": 1, "type": "request", "peer": "192.0.2.9", "request": {"pth": "/a"}}])
+    assert out[0]["line"] == 1
+    assert out[0]["error"].startswith("invalid request: unknown request key 'pth': expected one of body, client_ip,")
+
+
+def test_the_replay_streams_its_input_and_its_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output is written while the input is still being read: nothing waits for the whole file."""
+    (tmp_path / "stockade.toml").write_text(BANS)
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", written)
+    total = 5000
+    first_output_at: list[int] = []
+
+    def lines() -> Iterator[str]:
+        for i in range(total):
+            if written.getvalue() and not first_output_at:
+                first_output_at.append(i)
+            yield json.dumps({"at": i, "type": "connection", "peer": f"192.0.2.{i % 250}"})
+
+    session = Replay(load_config(tmp_path / "stockade.toml"))
+    asyncio.run(replay_command._run(session, lines(), replay_command.Progress(None, io.StringIO(), asked=False)))
+    assert first_output_at
+    assert first_output_at[0] < total
+    assert len(written.getvalue().splitlines()) == total + 1
+
+
+PROGRESS = re.compile(r"replay: (?:(\d+)% of [\d.]+ (?:bytes|kB|MB), )?([\d,]+) lines, [\d,]+ lines/s")
+
+
+def test_progress_on_stderr_only_when_asked_or_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "stockade.toml").write_text(BANS)
+    events = "\n".join(json.dumps({"at": i, "type": "connection", "peer": "192.0.2.1"}) for i in range(300)) + "\n"
+    (tmp_path / "events.jsonl").write_text(events)
+    quiet = stockade_replay(tmp_path, str(tmp_path / "events.jsonl"))
+    assert (quiet.returncode, quiet.stderr) == (0, "")  # stderr is a pipe here
+    shown = stockade_replay(tmp_path, str(tmp_path / "events.jsonl"), "--progress")
+    assert shown.returncode == 0
+    reports = shown.stderr.splitlines()
+    assert all(PROGRESS.fullmatch(line) for line in reports)
+    last = PROGRESS.fullmatch(reports[-1])
+    assert last is not None
+    assert (last[1], last[2]) == ("100", "300")
+    piped = stockade_replay(tmp_path, "-", "--progress", stdin=events)
+    last = PROGRESS.fullmatch(piped.stderr.splitlines()[-1])
+    assert last is not None
+    assert (last[1], last[2]) == (None, "300")  # no size, no percentage
+    assert len(piped.stdout.splitlines()) == 301
+    # On a terminal: a short replay stays quiet; --progress rewrites one line in place.
+    for args, expected in (((), ""), (("--progress",), "\r")):
+        leader, follower = pty.openpty()
+        try:
+            result = stockade_replay(tmp_path, str(tmp_path / "events.jsonl"), *args, stderr=follower)
+            os.close(follower)
+            follower = -1
+            seen = _drain(leader)
+        finally:
+            os.close(leader)
+            if follower >= 0:
+                os.close(follower)
+        assert result.returncode == 0
+        assert seen.startswith(expected)
+        if expected:
+            assert PROGRESS.fullmatch(seen.strip("\r\n"))
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()

@@ -306,7 +306,15 @@ def test_encoded_paths_never_bypass_auth(site: Site, server: ServerThread, clien
     assert site.read_events() == []
 
 
-@pytest.mark.parametrize("path", ["/%73ecure/", "//secure/", "/pub/../secure/", "/secure%2fdata.txt"])
+def test_an_escaped_slash_is_refused_before_any_check(site: Site, server: ServerThread, client: HttpClient) -> None:
+    reply = client.get("/secure%2fdata.txt", auth=("alice", "wrong"))
+    assert reply.status == 400
+    assert b"escaped slash" in reply.body
+    server.flush_events()
+    assert site.read_events() == []
+
+
+@pytest.mark.parametrize("path", ["/%73ecure/", "//secure/", "/pub/../secure/", "/pub/%2e%2e/secure/"])
 def test_encoded_paths_count_against_the_directory(
     site: Site, server: ServerThread, client: HttpClient, path: str
 ) -> None:
@@ -403,8 +411,12 @@ def test_example_site_works(tmp_path: Path) -> None:
     site = tmp_path / "examples"
     shutil.copytree(examples, site, ignore=shutil.ignore_patterns("*.db*", "*.jsonl", "*.log"))
     config = site / "stockade.toml"
-    config.write_text(config.read_text().replace("127.0.0.1:8080", "127.0.0.1:0"))
+    text = config.read_text()
+    assert 'listen = "127.0.0.1:9180"' in text  # the address `make run` prints for the console
+    config.write_text(text.replace("127.0.0.1:8080", "127.0.0.1:0").replace("127.0.0.1:9180", "127.0.0.1:0"))
     with ServerThread(config, clock=ManualClock()) as server:
+        console = HttpClient(int(server.admin_url.rstrip("/").rsplit(":", 1)[1]))
+        assert b"Admin token" in console.get("/ui/login").body
         client = HttpClient(server.port)
         assert b'href="/secure/"' in client.get("/").body
         assert client.get("/secure/").header("www-authenticate") == CHALLENGE
@@ -430,7 +442,8 @@ def test_serve_command_reports_a_busy_port(site: Site, server: ServerThread) -> 
     config = site.write_config(listen=[f"127.0.0.1:{server.port}"], name="busy.toml")
     result = CliRunner().invoke(serve, ["-c", str(config)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("stockade: cannot listen:")
+    # One line naming the address, whichever of the listeners it is.
+    assert result.stderr == f"stockade: cannot listen on 127.0.0.1:{server.port}: address already in use\n"
 
 
 def test_serve_command_reports_a_broken_store(site: Site) -> None:

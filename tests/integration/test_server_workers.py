@@ -1,4 +1,4 @@
-"""``stockade serve`` as a real process: several workers sharing one SQLite file, and SIGKILL."""
+"""``stockade serve`` as a real process: several workers sharing one SQLite file, SIGKILL, and one admin API."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import pytest
 from stockade.stores import open_store
 from stockade.stores.records import Scope
 from tests.integration.conftest import HttpClient, Site
+from tests.integration.serve_process import ServeProcess
+from tests.integration.test_server_reload import write_rules
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +159,121 @@ def test_sigkill_never_loses_an_answered_block(site: Site) -> None:
     assert done <= set(blocked_users(site))
     with sqlite3.connect(site.store) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# -- the admin API of two workers -------------------------------------------------------------
+
+TOKEN = "a-token-of-sixteen-or-more"
+
+
+def two_workers(site: Site) -> Path:
+    (site.base / "mod_block").mkdir()
+    write_rules(site.base / "mod_block" / "rules.data", "/blocked")
+    (site.base / "mod_block" / "ips.data").write_text("192.0.2.1\n")
+    config = site.write_config(workers=2, audit=False)
+    config.write_text(
+        config.read_text()
+        + '\n[block]\nrules = "mod_block/rules.data"\nip_blocklist = "mod_block/ips.data"\n'
+        + '[block.hosts]\ndefault_product = "web"\n'
+        + f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'
+    )
+    return config
+
+
+def requests_per_worker(server: ServeProcess) -> dict[int, int]:
+    status, body = server.admin("GET", "/status")
+    assert status == 200, body
+    return {w["pid"]: sum(w["requests"].values()) for w in body["workers"]}
+
+
+ALLOWED = 'stockade_requests_total{outcome="allowed"}'
+
+
+def test_metrics_sum_every_worker_and_never_go_backwards(site: Site) -> None:
+    with ServeProcess(two_workers(site), token=TOKEN) as server, ThreadPoolExecutor(max_workers=16) as pool:
+        server.wait_for_log(r"worker \d \(pid \d+\) ready", count=2)
+        sent = refused = 0
+        scrapes: list[float] = []
+        # Until both workers have served some: the kernel decides which accepts a connection.
+        deadline = time.monotonic() + 60
+        while not all(served := requests_per_worker(server).values()) or len(scrapes) < 10:
+            assert time.monotonic() < deadline, served
+            statuses = list(pool.map(server.request, ["/"] * 16 + ["/blocked"] * 4))
+            assert statuses == [200] * 16 + [0] * 4
+            sent, refused = sent + 16, refused + 4
+            scrapes.append(server.metric(ALLOWED))
+        assert len(served) == 2
+        assert scrapes == sorted(scrapes)  # successive scrapes never go backwards
+        assert scrapes[-1] == sent  # and sum both workers
+        assert sum(requests_per_worker(server).values()) == sent + refused
+        assert server.metric("mod_block_REQ_REFUSE") == refused
+        _, status = server.admin("GET", "/status")
+        assert status["mod_block"]["mod_block_REQ_REFUSE"] == refused
+        assert [w["state"] for w in status["workers"]] == ["ready", "ready"]
+
+
+def test_a_replaced_worker_never_makes_a_counter_go_down(site: Site) -> None:
+    with ServeProcess(two_workers(site), token=TOKEN) as server, ThreadPoolExecutor(max_workers=16) as pool:
+        server.wait_for_log(r"worker \d \(pid \d+\) ready", count=2)
+        deadline = time.monotonic() + 60
+        sent = 0
+        while not all((served := requests_per_worker(server)).values()):
+            assert time.monotonic() < deadline, served
+            assert set(pool.map(server.request, ["/"] * 16)) == {200}
+            sent += 16
+        before = server.metric(ALLOWED)
+        assert before == sent
+        victim = next(iter(served))
+        mark = server.mark()
+        os.kill(victim, signal.SIGKILL)
+        (ready,) = server.wait_for_log(r"worker (\d) \(pid (\d+)\) ready", after=mark)
+        assert int(ready[2]) not in served
+        # The victim's counts stay in the totals; its replacement starts from zero.
+        assert server.metric(ALLOWED) == before
+        assert set(pool.map(server.request, ["/"] * 16)) == {200}
+        assert server.metric(ALLOWED) == before + 16
+        _, status = server.admin("GET", "/status")
+        assert sorted(w["restarts"] for w in status["workers"]) == [0, 1]
+        assert victim not in {w["pid"] for w in status["workers"]}
+
+
+def test_reloads_reach_every_worker(site: Site) -> None:
+    rules = site.base / "mod_block" / "rules.data"
+    with ServeProcess(two_workers(site), token=TOKEN) as server:
+        ready = server.wait_for_log(r"worker \d \(pid (\d+)\) ready", count=2)
+        workers = {int(match[1]) for match in ready}
+        server.wait_for_log(r"\[(\d+)\]: watching ", count=2)
+
+        # POST /reload: done in both, each worker's answer listed.
+        write_rules(rules, "/blocked", "/also")
+        status, answer = server.admin("POST", "/reload")
+        assert status == 200, answer
+        assert {w["pid"] for w in answer["workers"]} == workers
+        assert {w["reload"] for w in answer["workers"]} == {"ok"}
+        assert str(rules) in answer["changed"]["files"]
+
+        # SIGHUP to the supervisor: every worker reloads.
+        mark = server.mark()
+        server.signal(signal.SIGHUP)
+        reloaded = server.wait_for_log(r"\[(\d+)\]: reloaded .*stockade\.toml \(signal\)", count=2, after=mark)
+        assert {int(match[1]) for match in reloaded} == workers
+
+        # The watcher: every worker applies the edit, after those reloads too.
+        mark = server.mark()
+        write_rules(rules, "/blocked", "/also", "/third")
+        reloaded = server.wait_for_log(r"\[(\d+)\]: reloaded .*rules\.data \(watch\)", count=2, after=mark)
+        assert {int(match[1]) for match in reloaded} == workers
+        _, status = server.admin("GET", "/status")
+        assert [w["block"]["rules"] for w in status["workers"]] == [3, 3]
+
+        # A broken file fails in both workers (the watcher, then the API): counted once each time.
+        mark = server.mark()
+        write_rules(rules, "/blocked", cond="req_pth_in()")
+        server.wait_for_log(r"reload of .*rules\.data refused \(watch\)", count=2, after=mark)
+        status, answer = server.admin("POST", "/reload")
+        assert status == 409
+        assert len(answer["errors"]) == 1
+        assert [w["reload"] for w in answer["workers"]] == ["error", "error"]
+        assert server.metric("stockade_reload_errors_total") == 2
+        assert server.metric("mod_block_RELOAD_ERROR_PRODUCT_RULE_TABLE") == 2
+        assert server.stop() == 0

@@ -238,7 +238,7 @@ def front() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         variant = chosen.get(b"x-test-front", b"")
         if variant == b"trusted":
             scope["stockade.peer_trusted"] = True
-            scope["stockade.client_ip"] = chosen.get(b"x-test-client-ip", b"192.0.2.7").decode()
+            scope["stockade.peer"] = chosen.get(b"x-test-client-ip", b"192.0.2.7").decode()
         await proxies[variant](scope, receive, send)
 
     return dispatch

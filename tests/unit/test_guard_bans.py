@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -286,5 +287,26 @@ def test_a_flood_of_distinct_clients_keeps_memory_bounded() -> None:
             guard.bans.inspect("203.0.113.200", PROBE)
         assert guard.bans.refusal("203.0.113.200", "/") is not None
         assert guard.bans.refusal("203.0.113.201", "/") is None
+    finally:
+        guard.close()
+
+
+def test_a_store_full_of_bans_is_a_store_failure_not_a_forgotten_ban(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore(max_records=3)
+    guard = Guard(GuardSettings(bans=BanSettings(policy=POLICY)), store, clock=ManualClock(T0))
+    try:
+        for i in range(3):
+            guard.block_ip_address(f"192.0.2.{i}")
+        caplog.set_level(logging.ERROR, "stockade.store")
+        for _ in range(4):  # probes from a new address: their strikes have no room
+            assert guard.bans.inspect("203.0.113.9", PROBE) == "env_file"
+        assert guard.health.errors == 4
+        assert (guard.store_status().errors, guard.store_status().refused) == (4, 4)
+        assert [r.getMessage().split(": ")[0] for r in caplog.records] == [
+            "store memory://?max_records=3 is full",
+            "store failing, requests are let through",
+        ]
+        assert all(guard.bans.refusal(f"192.0.2.{i}", "/") is not None for i in range(3))
+        assert sorted(b.ip for b in guard.list_banned_ips()) == ["192.0.2.0", "192.0.2.1", "192.0.2.2"]
     finally:
         guard.close()

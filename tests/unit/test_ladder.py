@@ -44,7 +44,7 @@ def ladder(*, block: bool) -> Ladder:
 
 def lazy(path: str) -> tuple[Incoming, Builder]:
     build = Builder(path)
-    return Incoming(make_facts=build, path=path, client="192.0.2.1", uri=path), build
+    return Incoming(make_facts=build, path=path, client="192.0.2.1"), build
 
 
 def test_without_mod_block_the_facts_are_never_built() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from stockade.core.lockout import FailureOutcome, LockoutKey, LockoutPolicy
-from stockade.stores.records import LoginResult
-from stockade.stores.view import REFRESH_AFTER, Change, LocalView, Peek
+from stockade.stores.records import BanPeek, LoginResult
+from stockade.stores.view import REFRESH_AFTER, BanView, Change, LocalView, Peek
 
 POLICY = LockoutPolicy(auth_timeout=30.0)
 T0 = 1_800_000_000.0
@@ -127,3 +128,44 @@ def test_memory_is_bounded_under_a_flood_of_distinct_users() -> None:
     # The newest entries survive; the oldest went first.
     assert view.peek_login((LockoutKey("/secure", "user9999"),), T0, POLICY) == Peek(ACCEPTED)
     assert view.peek_login((LockoutKey("/secure", "user0"),), T0, POLICY) is None
+
+
+def test_a_block_that_dropped_out_of_a_full_view_is_asked_of_the_store_never_accepted() -> None:
+    view = LocalView(capacity=2)
+    blocked = [LockoutKey("/secure", f"victim{i}") for i in range(3)]
+    for key in blocked:
+        logged_in(view, key)  # known clean first...
+        view.blocked(key, T0 + 600)  # ...then blocked
+    assert view.peek_login((blocked[0],), T0, POLICY) is None  # its block dropped out: "ask the store"
+    assert view.peek_login((blocked[2],), T0, POLICY) == Peek(LoginResult(accepted=False, until=T0 + 600))
+
+
+# -- the ban view ---------------------------------------------------------------------------------
+
+
+def test_a_full_ban_view_says_ask_the_store_rather_than_not_banned() -> None:
+    view = BanView(capacity=2)
+    for i in range(3):
+        view.set(f"192.0.2.{i}", T0 + 600, network=False)
+    assert view.peek("192.0.2.2", "192.0.2.2", T0) == BanPeek(False)
+    assert view.peek("192.0.2.0", "192.0.2.0", T0) == BanPeek(False)
+    view.replace_all([("192.0.2.0", T0 + 600, False)])
+    assert view.peek("192.0.2.0", "192.0.2.0", T0) == BanPeek(True, T0 + 600)
+    assert view.peek("192.0.2.2", "192.0.2.2", T0) == BanPeek(True, None)
+
+
+def test_a_ban_view_being_reloaded_still_answers_from_the_previous_tables() -> None:
+    view = BanView()
+    view.set("192.0.2.1", T0 + 600, network=False)
+    view.set("10.0.0.0/8", T0 + 600, network=True)
+    seen: list[BanPeek] = []
+
+    def records() -> Iterator[tuple[str, float, bool]]:
+        for record in [("192.0.2.1", T0 + 600, False), ("10.0.0.0/8", T0 + 600, True)]:
+            seen.append(view.peek("192.0.2.1", "192.0.2.1", T0))  # a lookup while the reload runs
+            seen.append(view.peek("10.1.2.3", "10.1.2.3", T0))
+            yield record
+
+    view.replace_all(records())
+    assert set(seen) == {BanPeek(True, T0 + 600)}
+    assert view.peek("10.1.2.3", "10.1.2.3", T0) == BanPeek(True, T0 + 600)

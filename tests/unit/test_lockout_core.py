@@ -327,20 +327,6 @@ def test_login_needs_no_write() -> None:
     assert not core.login_needs_no_write(reserved, T0 + 0.5, POLICY)
 
 
-def test_prune_drops_what_expired() -> None:
-    state = failed([T0, T0 + 50], POLICY)
-    state, _ = core.reserve(state, T0 + 50, POLICY)
-    state = LockoutState(state.failures, T0 + 100, T0 + 70, state.reservations)
-    new, expired_block = core.prune(state, T0 + 90, POLICY)
-    assert not expired_block
-    assert new == LockoutState((T0 + 50,), T0 + 100, None, ())
-    new, expired_block = core.prune(state, T0 + 100, POLICY)
-    assert expired_block
-    assert new.blocked_until is None
-    new, expired_block = core.prune(EMPTY, T0, POLICY)
-    assert (new, expired_block) == (EMPTY, False)
-
-
 def test_expires_at_covers_every_part() -> None:
     assert EMPTY.expires_at(POLICY) == -math.inf
     assert failed([T0], POLICY).expires_at(POLICY) == T0 + 60

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stockade import AsyncGuard, ManualClock
+from stockade.core.bans import BanPolicy
 from stockade.core.events import lockout_event
 from stockade.core.lockout import LockoutKey
 from stockade.engine import GuardSettings
@@ -70,6 +72,27 @@ def test_status_sets_gauges_and_errors_grow_by_what_is_new() -> None:
     assert got[("stockade_store_errors_total", ())] == 4
     metrics.observe_status(StoreStatus("redis://h", 0.003, errors=5))
     assert samples(metrics)[("stockade_store_errors_total", ())] == 6
+
+
+def test_records_a_full_store_refused_are_counted() -> None:
+    metrics = Metrics(process=False)
+    assert samples(metrics)[("stockade_store_records_refused_total", ())] == 0
+    store = MemoryStore(max_records=1)
+    store.ban_ip("192.0.2.1", 2e9, 1e9, BanPolicy())
+    for _ in range(2):
+        with pytest.raises(StoreError):
+            store.record_strike("192.0.2.2", 1e9, BanPolicy())
+    metrics.observe_status(store.status())
+    assert samples(metrics)[("stockade_store_records_refused_total", ())] == 2
+    metrics.observe_status(store.status())
+    assert samples(metrics)[("stockade_store_records_refused_total", ())] == 2
+
+
+def test_proxy_protocol_refusals_are_counted_by_listener() -> None:
+    metrics = Metrics(process=False)
+    for _ in range(3):
+        metrics.count_proxy_refused("0.0.0.0:8443")
+    assert samples(metrics)[("stockade_proxy_protocol_refused_total", (("listener", "0.0.0.0:8443"),))] == 3
 
 
 def test_scrape_reads_the_guard() -> None:

@@ -9,7 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stockade.errors import InvalidArgument
+from stockade.ipranges import MAPPED_START, IPRanges
 from stockade.netaddr import NetworkSet, is_ip, normalize_ip, parse_network
+from stockade.rules.ip_blocklist import parse_ip_blocklist
+from stockade.rules.iptable import IPTable
 
 
 @pytest.mark.parametrize(
@@ -225,3 +228,33 @@ def test_network_set_agrees_with_ipaddress(
         addresses.append(str(network.broadcast_address))
     for address in addresses:
         assert (address in built) == _oracle(networks, address), address
+
+
+def test_network_sets_and_the_ip_blocklist_share_one_structure() -> None:
+    entries = ["10.0.0.0/9", "10.128.0.0/9", "192.0.2.7", "::ffff:198.51.100.0/120", "2001:db8::/32", "::/127"]
+    networks = NetworkSet.from_strings(entries)
+    # The same networks in the blocklist's syntax (BFE cannot load these two IPv6 CIDRs: ranges instead).
+    text = "\n".join(entries).replace("::ffff:198.51.100.0/120", "::ffff:198.51.100.0 ::ffff:198.51.100.255")
+    blocklist = parse_ip_blocklist(text.replace("::/127", ":: ::1") + "\n")
+    assert isinstance(networks, IPRanges)
+    assert isinstance(blocklist, IPRanges)
+    assert networks.ranges() == blocklist.ranges()
+    for address in ["10.200.1.1", "192.0.2.7", "198.51.100.9", "::ffff:198.51.100.9", "2001:db8::5", "::1", "::2"]:
+        assert (address in networks) == blocklist.lookup(address) == blocklist.contains(address), address
+
+
+@given(st.lists(_networks, max_size=12), st.integers(0, 2**128 - 1))
+def test_network_sets_and_the_ip_blocklist_agree(
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network], value: int
+) -> None:
+    built = NetworkSet.from_networks(networks)
+    blocklist = IPTable(
+        (
+            int(n.network_address) | (MAPPED_START if n.version == 4 else 0),
+            int(n.broadcast_address) | (MAPPED_START if n.version == 4 else 0),
+        )
+        for n in networks
+    )
+    assert built.ranges() == blocklist.ranges()
+    address = str(ipaddress.IPv6Address(value))
+    assert (address in built) == blocklist.lookup(address)

@@ -105,10 +105,20 @@ def test_the_product_named_global_runs_the_global_list_twice() -> None:
     assert counts(table) == {"REQ_TOTAL": 1, "REQ_ACCEPT": 1, "REQ_TO_CHECK": 1}
 
 
-def test_no_product_skips_mod_block_entirely() -> None:
-    table = BlockTable(rules({"global": [("g", ANY, "CLOSE")]}))
+def test_global_rules_apply_to_a_request_without_a_product() -> None:
+    # A deliberate difference from BFE, which refuses such a request before mod_block runs.
+    table = BlockTable(rules({"global": [("g_close", ADMIN, "CLOSE"), ("g_allow", API, "ALLOW")], "pn": []}))
+    assert table.check_request(request("/admin"), None) == BlockDecision("close", "g_close")
+    assert table.check_request(request("/api"), None) == BlockDecision("allow", "g_allow")
+    # No product: counted as a product without a rule list (no REQ_ACCEPT on a miss).
+    assert table.check_request(request("/x"), None) is PASS
+    assert counts(table) == {"REQ_TOTAL": 3, "REQ_REFUSE": 1, "REQ_ACCEPT": 1, "REQ_TO_CHECK": 3}
+
+
+def test_a_request_without_a_product_meets_no_products_rules() -> None:
+    table = BlockTable(rules({"pn": [("c", ANY, "CLOSE")], "": [("empty", ANY, "CLOSE")]}))
     assert table.check_request(request(), None) is PASS
-    assert counts(table) == {}
+    assert counts(table) == {"REQ_TOTAL": 1}
 
 
 def test_a_rule_with_an_unknown_command_counts_and_the_search_goes_on() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stockade.errors import BlocklistError
+from stockade.ipranges import MAPPED_START, IPRanges
 from stockade.rules.ip_blocklist import load_ip_blocklist, parse_ip_blocklist, read_header
 
 
@@ -250,3 +254,26 @@ def test_a_missing_file(tmp_path: Path) -> None:
     assert caught.value.bfe_message == (
         f"load dict: loadFile(): {path} open(): {path}, open {path}: no such file or directory"
     )
+
+
+_V6_CIDRS = st.builds(
+    lambda value, bits: ipaddress.ip_network((value, bits), strict=False),
+    st.integers(0, 2**128 - 1).map(lambda v: v | 1 << 127),  # a first byte BFE can load
+    st.integers(0, 128),
+)
+_V4_CIDRS = st.builds(
+    lambda value, bits: ipaddress.ip_network((value, bits), strict=False), st.integers(0, 2**32 - 1), st.integers(0, 32)
+)
+
+
+@given(st.lists(st.one_of(_V4_CIDRS, _V6_CIDRS, st.sampled_from(["::/0", "::/3", "::/7"]).map(ipaddress.ip_network))))
+def test_the_loader_files_ranges_as_the_shared_range_set_does(
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> None:
+    # The loader inlines ipranges.add_range for speed: both must give the same set.
+    loaded = parse_ip_blocklist("".join(f"{network}\n" for network in networks))
+    mapped = [MAPPED_START if network.version == 4 else 0 for network in networks]
+    built = IPRanges(
+        (int(n.network_address) | m, int(n.broadcast_address) | m) for n, m in zip(networks, mapped, strict=True)
+    )
+    assert loaded.ranges() == built.ranges()

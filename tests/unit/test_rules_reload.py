@@ -11,7 +11,7 @@ import pytest
 from stockade.core.facts import RequestFacts
 from stockade.errors import BlocklistError, RuleFileError
 from stockade.rules.reload import BlockReloader, ReloadResult
-from stockade.rules.watch import watch_block_files
+from stockade.rules.watch import watch_files
 
 
 def rules_text(name: str, cmd: str = "CLOSE", cond: str = "default_t()") -> str:
@@ -134,20 +134,24 @@ def test_reload_all_reloads_both(files: tuple[Path, Path]) -> None:
     assert (ip.target, ip.ok, rules.target, rules.ok) == ("ip_blocklist", False, "block_rules", True)
 
 
-def test_the_watcher_reloads_a_changed_file(files: tuple[Path, Path]) -> None:
+def test_the_watcher_reports_a_changed_file_once_it_is_watching(files: tuple[Path, Path]) -> None:
     reloader = BlockReloader.open(str(files[0]), str(files[1]))
-    results: list[ReloadResult] = []
+    changes: list[list[str]] = []
 
     async def scenario() -> None:
         stop = asyncio.Event()
+        watching = asyncio.Event()
         seen = asyncio.Event()
 
-        def on_result(result: ReloadResult) -> None:
-            results.append(result)
+        async def on_change(targets: list[str]) -> None:
+            changes.append(targets)
+            for target in targets:
+                reloader.reload(target)  # type: ignore[arg-type]
             seen.set()
 
-        task = asyncio.create_task(watch_block_files(reloader, on_result, stop_event=stop, debounce_ms=50))
-        await asyncio.sleep(0.3)  # let the watcher start
+        targets = {str(files[0]): "block_rules", str(files[1]): "ip_blocklist"}
+        task = asyncio.create_task(watch_files(targets, on_change, ready=watching.set, stop_event=stop, debounce_ms=50))
+        await asyncio.wait_for(watching.wait(), timeout=10)
         replacement = files[1].with_suffix(".tmp")
         replacement.write_text("203.0.113.9\n")
         replacement.replace(files[1])  # as deploy tools do: a rename over the file
@@ -156,5 +160,13 @@ def test_the_watcher_reloads_a_changed_file(files: tuple[Path, Path]) -> None:
         await asyncio.wait_for(task, timeout=10)
 
     asyncio.run(scenario())
-    assert [(r.target, r.ok) for r in results] == [("ip_blocklist", True)]
+    assert changes == [["ip_blocklist"]]
     assert reloader.table.check_connection("203.0.113.9") == "close"
+
+
+def test_failed_reloads_of_a_file_are_counted_per_file(files: tuple[Path, Path]) -> None:
+    reloader = BlockReloader.open(str(files[0]), str(files[1]))
+    files[0].write_text("{")
+    assert not reloader.reload("block_rules").ok
+    assert not reloader.reload("block_rules").ok
+    assert reloader.counters() == {"RELOAD_ERROR_PRODUCT_RULE_TABLE": 2, "RELOAD_ERROR_GLOBAL_IP_TABLE": 0}

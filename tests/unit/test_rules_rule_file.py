@@ -99,6 +99,16 @@ def test_malformed_json(text: str, message: str) -> None:
     assert error_of(text).bfe_message == message
 
 
+@pytest.mark.parametrize("text", ["", "  \n\t "])
+def test_an_empty_file_says_it_is_empty_and_what_it_should_hold(text: str) -> None:
+    error = error_of(text)
+    assert error.bfe_message == "EOF"  # BFE's word, for the reload API
+    assert str(error) == (
+        "rules.data: the file is empty (BFE: EOF): expected a JSON object with the rules of each product, like"
+        ' {"Version": "1", "Config": {"global": []}}'
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -176,7 +186,8 @@ def test_a_wrong_json_type_is_a_decode_error(value: object, message: str) -> Non
 def test_every_validation_message(config: object, message: str) -> None:
     error = error_of(doc(config))
     assert error.bfe_message == message
-    assert str(error) == f"rules.data: {message}"
+    assert str(error) == f"rules.data:{error.line}:{error.column}: {message}"
+    assert error.problems() == [str(error)]
 
 
 def test_version_and_config_are_checked_first() -> None:
@@ -248,5 +259,47 @@ def test_load_reads_a_file(tmp_path: Path) -> None:
 
 def test_a_json_error_names_its_line(tmp_path: Path) -> None:
     error = error_of('{\n  "Version": "1",\n  "Config": {\n    "pn": [\n      {"Action": {}},\n    ]\n  }\n}')
-    assert error.line == 6
-    assert str(error).startswith("rules.data:6: invalid JSON: ")
+    assert (error.line, error.column) == (6, 5)
+    assert str(error).startswith("rules.data:6:5: invalid JSON: ")
+
+
+def test_a_rule_error_names_the_rules_place_in_the_file() -> None:
+    text = (
+        '{"Version": "1",\n "Config": {\n  "pn": [\n'
+        '   {"Name": "a", "Action": {"Cmd": "CLOSE", "Params": []}}\n  ],\n  "pt": null}}'
+    )
+    error = error_of(text)
+    assert (error.line, error.column) == (4, 4)
+    assert error.problems() == ["rules.data:4:4: Config:ProductRules:pn, blockRule:0, no Cond"]
+    error = error_of(text.replace('"Name": "a", ', '"Name": "a", "Cond": "default_t()", '))
+    assert error.problems() == ["rules.data:6:9: Config:no blockRuleList for product:pt"]
+
+
+def test_a_condition_error_names_its_place_in_the_file_not_in_the_condition() -> None:
+    # JSON escapes and non-ASCII characters before the mistake: the column counts the file's
+    # characters, whatever the condition decodes to.
+    text = (
+        '{"Version": "1", "Config": {"pn": [\n'
+        '  {"Name": "ok", "Cond": "default_t()", "Action": {"Cmd": "CLOSE", "Params": []}},\n'
+        '  {"Name": "b\u00e9", "Cond": "req_host_in(\\"\\u00e9\u00e9\\") &&\\n  req_pth_in(\\"/x\\", false)",'
+        ' "Action": {"Cmd": "CLOSE", "Params": []}}]}}'
+    )
+    error = error_of(text)
+    assert error.bfe_message == "2:3 primitive req_pth_in not found"
+    assert (error.line, error.column) == (3, 58)
+    assert text.splitlines()[2][57:].startswith("req_pth_in")
+    assert error.problems() == [
+        "rules.data:3:58: product 'pn', rule 1 (name 'b\u00e9'): primitive req_pth_in not found"
+        " (hint: did you mean 'req_path_in'?)"
+    ]
+
+
+def test_a_condition_in_duplicate_keys_is_found_where_go_reads_it() -> None:
+    # Go keeps the last "Cond" (in any case) and the last of two products of one name.
+    text = (
+        '{"Version": "1", "Config": {"pn": [], "pn": [{"cond": "default_t()", "Name": "x",'
+        ' "COND": "x() || oops()", "Action": {"Cmd": "CLOSE", "Params": []}}]}}'
+    )
+    error = error_of(text)
+    assert error.line == 1
+    assert text[(error.column or 0) - 1 :].startswith('x() || oops()", "Action"')

@@ -56,7 +56,7 @@ def test_reload_steps_swap_or_keep_and_counters_carry_on(tmp_path: Path) -> None
     assert result.passed, result.failures
 
 
-def test_products_from_the_host_table_and_none_skips_mod_block(tmp_path: Path) -> None:
+def test_products_from_the_host_table_and_none_meets_no_products_rules(tmp_path: Path) -> None:
     scenario = {
         "name": "hosts",
         "block_rules": CLOSE_ALL,
@@ -68,7 +68,7 @@ def test_products_from_the_host_table_and_none_skips_mod_block(tmp_path: Path) -
                 "op": "request",
                 "request": {"host": "elsewhere.net"},
                 "expect": "passed_through",
-                "expect_metrics": {"REQ_TOTAL": 1},
+                "expect_metrics": {"REQ_TOTAL": 2, "REQ_REFUSE": 1, "REQ_ACCEPT": 0},
             },
         ],
     }

@@ -178,7 +178,8 @@ def lazy_request(request: dict[str, object]) -> tuple[Incoming, list[int]]:
         return RequestFacts.from_vector({**request, "host": text.pop("host"), "headers": text})
 
     method = str(request["method"])
-    return Incoming(make_facts=make_facts, path=str(request["path"]), method=method, headers=raw), built
+    host = str(request["host"])
+    return Incoming(make_facts=make_facts, path=str(request["path"]), method=method, host=host, headers=raw), built
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
+import os
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from stockade import AsyncGuard, Guard
 from stockade.stores._async.protocol import AsyncLockoutStore
@@ -46,6 +51,7 @@ def test_guard_twins_have_the_same_public_methods() -> None:
         "close",
         "ip_address_status",
         "list_banned_ips",
+        "list_warning_ips",
         "list_auth_users",
         "list_blocked_users",
         "login_failed",
@@ -55,6 +61,7 @@ def test_guard_twins_have_the_same_public_methods() -> None:
         "reserve_attempt",
         "store_status",
         "sweep",
+        "unblock_all_users",
         "unblock_client",
         "unblock_ip_address",
         "unblock_user",
@@ -71,3 +78,67 @@ def test_signatures_match_apart_from_async() -> None:
         async_member = getattr(AsyncGuard, "aclose" if name == "close" else name)
         if callable(sync_member):
             assert inspect.signature(sync_member) == inspect.signature(async_member), name
+
+
+def _tree(tmp_path: Path) -> Path:
+    """A copy of the script beside a tiny source tree of its own: one async module and its twin."""
+    (tmp_path / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "unasync.py", tmp_path / "scripts" / "unasync.py")
+    for side in ("_async", "_sync"):
+        (tmp_path / "src" / "stockade" / "engine" / side).mkdir(parents=True)
+    source = tmp_path / "src" / "stockade" / "engine" / "_async" / "thing.py"
+    source.write_text("async def fetch(store: object) -> object:\n    return await store.get()  # type: ignore\n")
+    return tmp_path
+
+
+def _run(tree: Path, *args: str, python: str = sys.executable, env: dict[str, str] | None = None) -> Any:
+    return subprocess.run(
+        [python, str(tree / "scripts" / "unasync.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_orphaned_twins_fail_the_check_and_are_removed_by_generation(tmp_path: Path) -> None:
+    tree = _tree(tmp_path)
+    assert _run(tree).returncode == 0
+    twin = tree / "src" / "stockade" / "engine" / "_sync" / "thing.py"
+    assert "def fetch(store: object) -> object:" in twin.read_text()
+    orphan = tree / "src" / "stockade" / "engine" / "_sync" / "gone.py"
+    orphan.write_text("# GENERATED from a source that was deleted\n")
+    result = _run(tree, "--check")
+    assert result.returncode == 1
+    assert result.stderr == ("orphaned, without an _async source (delete them): src/stockade/engine/_sync/gone.py\n")
+    result = _run(tree)
+    assert (result.returncode, result.stdout) == (
+        0,
+        "removed src/stockade/engine/_sync/gone.py (its _async source is gone)\n",
+    )
+    assert not orphan.exists()
+    assert _run(tree, "--check").returncode == 0
+
+
+def test_without_ruff_the_script_fails_loudly(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "tree")
+    # An interpreter in a directory without ruff, and a PATH without it either.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    python = bare / "python"
+    python.symlink_to(os.path.realpath(sys.executable))
+    for args in ((), ("--check",)):
+        result = _run(tree, *args, python=str(python), env={"PATH": str(bare)})
+        assert result.returncode == 2
+        assert result.stderr == (
+            "unasync: ruff is not installed: the generated files are formatted with it (pip install -e '.[dev]')\n"
+        )
+    assert not (tree / "src" / "stockade" / "engine" / "_sync" / "thing.py").exists()
+
+
+def test_ruff_is_pinned_to_the_installed_version() -> None:
+    # The twins are compared byte for byte with ruff's output: another ruff could format them otherwise.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [spec for spec in pyproject["project"]["optional-dependencies"]["dev"] if spec.startswith("ruff")]
+    assert pins == [f"ruff=={importlib.metadata.version('ruff')}"]

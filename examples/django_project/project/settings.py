@@ -29,6 +29,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+# stockade's backend first: a user the lockout blocked is refused by every authenticate() call
+# (the admin's login too) before any backend checks the password.
+AUTHENTICATION_BACKENDS = [
+    "stockade.adapters.django.StockadeBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 ROOT_URLCONF = "project.urls"
 TEMPLATES = [
     {

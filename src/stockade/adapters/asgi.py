@@ -2,8 +2,9 @@
 
 Every ``http`` and ``websocket`` scope goes through the checks
 (:class:`~stockade.engine._async.ladder.AsyncLadder`) before the app sees it, exactly as in
-the protecting server: the client from the trusted proxies only, the path normalised, then
-bans, mod_block, detection and the lockout directories. The middleware answers refusals
+the protecting server: the canonical request is built (:mod:`stockade.request`) and the
+scope becomes it, so the app routes exactly the path, host and headers the checks read;
+then bans, mod_block, detection and the lockout directories. The middleware answers refusals
 itself. The connection-level IP blocklist is checked on the client the guard believes
 (the peer, or the client a trusted proxy names), once a request. A mod_block ``CLOSE``
 cannot drop the connection from inside an app, so it is
@@ -22,16 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from stockade.adapters.basic import AsyncBasicGate
-from stockade.adapters.facts import incoming_from_asgi
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher, starlette_routes
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
+from stockade.core.client_ip import TrustedProxies
 from stockade.engine import AsyncGuard
-from stockade.engine._async.ladder import AsyncLadder, Incoming, ResponseLike, Verdict
+from stockade.engine._async.ladder import AsyncLadder
 from stockade.engine.settings import BanSettings
-from stockade.server.paths import BadPath, normalize_path
-from stockade.server.settings import TrustedProxies
+from stockade.engine.verdict import CLOSE, ResponseLike
+from stockade.errors import BadRequest
+from stockade.request.asgi import from_asgi
+from stockade.request.incoming import Incoming
 from stockade.stores import open_async_store, open_directory_stores
 
 Scope = MutableMapping[str, Any]
@@ -163,17 +166,14 @@ class StockadeMiddleware:
             await self.startup()
             ladder = self.ladder
             assert ladder is not None
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        raw_path = raw_path.split(b"?", 1)[0]
         try:
-            path = normalize_path(raw_path)
-        except BadPath:
+            request = self._incoming(scope)
+        except BadRequest:
             await self._refuse(scope, send, _BAD_REQUEST)
             return
-        request = self._incoming(scope, raw_path, path)
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
-            verdict = _CLOSE
+            verdict = CLOSE
         else:
             verdict = await ladder.decide(request)
         if verdict.action == "close":
@@ -193,11 +193,15 @@ class StockadeMiddleware:
             send = self._observed(ladder.guard, request, send)
         await self.app(scope, receive, send)
 
-    def _incoming(self, scope: Scope, raw_path: bytes, path: str) -> Incoming:
-        client = scope.get("client")
-        decided = self.protection.resolver.resolve(str(client[0]) if client else "", scope["headers"])
-        known_route = self._detects and self._known(scope, str(scope.get("method", "GET")), path)
-        return incoming_from_asgi(scope, raw_path, path, decided, clock=self.clock, known_route=known_route)
+    def _incoming(self, scope: Scope) -> Incoming:
+        """The canonical request; the scope becomes what the app receives."""
+        return from_asgi(
+            scope,
+            policy=self.protection.paths,
+            resolver=self.protection.resolver,
+            clock=self.clock,
+            routes=(lambda method, path: self._known(scope, method, path)) if self._detects else None,
+        )
 
     def _known(self, scope: Scope, method: str, path: str) -> bool:
         matcher = self.routes
@@ -241,6 +245,5 @@ class _Plain:
         self.headers = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
 
 
-_CLOSE = Verdict("close", "block")
 _BAD_REQUEST = _Plain(400, b"Bad Request")
 _FORBIDDEN = _Plain(403, b"Forbidden")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stockade.config import Config, ProtectedDirectory, load_config
-from stockade.core.client_ip import ClientIpResolver
+from stockade.core.client_ip import ClientIpResolver, TrustedProxies
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
 from stockade.engine import DirectorySettings, GuardSettings
@@ -26,8 +26,8 @@ from stockade.engine.audit import AuditLog
 from stockade.engine.events import EventSink
 from stockade.engine.settings import NO_LISTENER, BanSettings, LockoutBy
 from stockade.errors import ConfigError, ConfigIssue
+from stockade.request.paths import DEFAULT_POLICY, PathPolicy
 from stockade.rules import BlockReloader, HostTable
-from stockade.server.settings import TrustedProxies
 
 DEFAULT_STORE = "sqlite:///stockade.db"
 _LOGIN_KEYS = ("path", "max_retries", "block_time", "fail_expire_time", "lockout_by", "blocked_status")
@@ -73,6 +73,7 @@ class Protection:
     close_status: int
     resolver: ClientIpResolver
     config: Config | None = None
+    paths: PathPolicy = DEFAULT_POLICY  # how paths are made canonical ([server] merge_slashes, escaped_slashes)
 
     def sinks(self) -> list[EventSink]:
         """The event sinks of one process: the audit log when the configuration names one."""
@@ -141,6 +142,7 @@ def protection(
         close_status=block_config.close_status if block_config is not None else 403,
         resolver=ClientIpResolver(trusted or (loaded.trusted if loaded is not None else TrustedProxies())),
         config=loaded,
+        paths=loaded.paths if loaded is not None else DEFAULT_POLICY,
     )
 
 

@@ -18,33 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from stockade.adapters.basic import BasicGate
-from stockade.adapters.facts import facts_from_wsgi, wsgi_path, wsgi_path_bytes
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config
-from stockade.core.client_ip import FORWARDING_HEADERS
-from stockade.core.facts import RequestFacts
+from stockade.core.client_ip import TrustedProxies
 from stockade.engine import Guard
-from stockade.engine._sync.ladder import Incoming, Ladder, ResponseLike
+from stockade.engine._sync.ladder import Ladder
 from stockade.engine.settings import BanSettings
-from stockade.server.paths import BadPath, normalize_path
-from stockade.server.settings import TrustedProxies
+from stockade.engine.verdict import ResponseLike
+from stockade.errors import BadRequest
+from stockade.request.incoming import Incoming
+from stockade.request.wsgi import from_wsgi
 from stockade.stores import open_directory_stores, open_store
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-# The headers the trusted-proxy rules read, as WSGI names them.
-_FORWARDING_KEYS = tuple(("HTTP_" + name.upper().replace("-", "_"), name.encode()) for name in FORWARDING_HEADERS)
-_CGI_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-
-
-def _environ_key(name: str) -> str:
-    """The environ key of a request header (``user-agent`` -> ``HTTP_USER_AGENT``)."""
-    return _CGI_KEYS.get(name) or "HTTP_" + name.upper().replace("-", "_")
-
 
 CHECKED = "stockade.checked"
 GUARD = "stockade.guard"
@@ -138,10 +128,9 @@ class StockadeWSGI:
         environ[CHECKED] = True
         ladder = self.process.ladder()
         try:
-            path = normalize_path(wsgi_path_bytes(environ) or b"/")
-        except BadPath:
+            request = self._incoming(environ)
+        except BadRequest:
             return _refusal(_BAD_REQUEST, environ)
-        request = self._incoming(environ, path)
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             return self._closing
@@ -152,39 +141,18 @@ class StockadeWSGI:
             return _refusal(verdict.response or _FORBIDDEN, environ)
         environ[GUARD] = ladder.guard
         environ[CLIENT] = request.client
-        environ[PATH] = path
+        environ[PATH] = request.path
         environ[PROTECTION] = self.protection
         return None
 
-    def _incoming(self, environ: Environ, path: str) -> Incoming:
-        forwarding = [(name, str(environ[key]).encode("latin-1")) for key, name in _FORWARDING_KEYS if key in environ]
-        decided = self.protection.resolver.resolve(str(environ.get("REMOTE_ADDR") or ""), forwarding)
-        clock = self.clock
-
-        def make_facts() -> RequestFacts:
-            facts = facts_from_wsgi(environ, now=clock.now(), client_ip=decided.address or None, path=path)
-            facts.trusted = decided.trusted
-            return facts
-
-        method = str(environ.get("REQUEST_METHOD", "GET"))
-        query = str(environ.get("QUERY_STRING", ""))
-        target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
-        if not target:  # the path as the server decoded it, before normalisation, for detection
-            given = wsgi_path(environ)
-            target = given + "?" + query if query else given
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        return Incoming(
-            make_facts=make_facts,
-            authorization=[str(authorization).encode("latin-1")] if authorization is not None else [],
-            path=path,
-            client=decided.address,
-            method=method,
-            uri=target,
-            query=query,
-            proto=str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
-            host=str(environ.get("HTTP_HOST", "")),
-            header_lookup=lambda name: str(environ.get(_environ_key(name), "")),
-            known_route=self._detects and self.routes is not None and self.routes(method, path),
+    def _incoming(self, environ: Environ) -> Incoming:
+        """The canonical request; the environ becomes what the app receives."""
+        return from_wsgi(
+            environ,
+            policy=self.protection.paths,
+            resolver=self.protection.resolver,
+            clock=self.clock,
+            routes=self.routes if self._detects else None,
         )
 
     def _observed(self, guard: Guard, environ: Environ, start_response: StartResponse) -> StartResponse:

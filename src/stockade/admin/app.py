@@ -8,6 +8,15 @@ constant time and never kept in clear. Answers are JSON; errors are ``{"error": 
 "message": text}`` with 400, 401, 404, 405, 409 or 413, and 503 while the store fails. Each
 mutating call (block, unblock, ban, unban, reload) is written to the audit log with who
 made it, what it asked and how it ended.
+
+Metrics, status and reload are about the whole server, not the process that happens to
+answer: they go through a :class:`ServerControl` (the protecting server gives one that
+asks every worker process). A failed reload is 409 ``{"error": "reload_failed", "message":
+..., "errors": [one line per error, file:line:column where known]}``, nothing changed.
+
+Other applications can be mounted under a path prefix (:meth:`AdminApp.mount`; the
+console at ``/ui``): they answer on the same listener and do their own authentication, and
+run the API's routes in process with :meth:`AdminApp.call`.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stockade.admin.http import (
     JSON_TYPE,
@@ -45,8 +54,10 @@ from stockade.errors import (
     NoSuchDirectory,
     NotBanned,
     NotBlocked,
+    ReloadFailed,
     StockadeError,
     StoreError,
+    problems,
 )
 from stockade.stores.records import ANY, AddressFilter, PortFilter
 from stockade.stores.redis import redact
@@ -58,6 +69,7 @@ if TYPE_CHECKING:
     from stockade.server.settings import AdminSettings
 
 Reload = Callable[[], Awaitable[dict[str, Any]]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Handler = Callable[["Request"], Awaitable[tuple[int, object]]]
 
 # The token has no name of its own; the audit log calls its holder this.
@@ -94,10 +106,57 @@ class Route:
     audit: str | None = None  # the action name in the audit log, for mutating routes
 
 
-class AdminApp:
-    """``AdminApp(guard, settings, metrics=..., reload=..., audit=..., counters=...)``, an ASGI 3 app.
+class ServerControl(Protocol):
+    """The server the API administers, as a whole: what ``/metrics``, ``/status`` and ``/reload`` ask."""
 
-    ``counters`` gives the mod_block counters (``mod_block_CONN_TOTAL`` ...) for ``GET /status``.
+    async def metrics(self) -> bytes:
+        """The Prometheus text of the whole server."""
+        ...
+
+    async def status(self) -> dict[str, Any]:
+        """Fields added to ``GET /status``: ``mod_block`` (counters or ``None``), and ``workers``."""
+        ...
+
+    async def reload(self) -> dict[str, Any]:
+        """Reload, or raise :class:`~stockade.errors.ReloadFailed` (any other error counts as one too)."""
+        ...
+
+
+class _OneProcess:
+    """A :class:`ServerControl` of this process alone, from its parts."""
+
+    def __init__(
+        self,
+        guard: AsyncGuard,
+        metrics: Metrics,
+        reload: Reload | None,
+        counters: Callable[[], Mapping[str, int]] | None,
+    ) -> None:
+        self.guard = guard
+        self._metrics = metrics
+        self._reload = reload
+        self._counters = counters
+
+    async def metrics(self) -> bytes:
+        return await self._metrics.scrape(self.guard)
+
+    async def status(self) -> dict[str, Any]:
+        return {"mod_block": dict(self._counters()) if self._counters is not None else None}
+
+    async def reload(self) -> dict[str, Any]:
+        if self._reload is None:
+            raise ApiError(501, "not_implemented", "this server cannot reload its configuration")
+        return await self._reload()
+
+
+class AdminApp:
+    """``AdminApp(guard, settings, metrics=..., audit=..., server=...)``, an ASGI 3 app.
+
+    ``server`` answers for the whole server (metrics, status, reload); without it, this
+    process answers alone from ``metrics``, ``reload`` (none: 501) and ``counters`` (the
+    mod_block counters for ``GET /status``). ``audit`` may be a function giving the audit
+    log in force: a reload replaces the log the API was built with (and closes it) while
+    the reload's own call is still to be written.
     """
 
     def __init__(
@@ -107,17 +166,19 @@ class AdminApp:
         *,
         metrics: Metrics,
         reload: Reload | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog | Callable[[], AuditLog | None] | None = None,
         counters: Callable[[], Mapping[str, int]] | None = None,
+        server: ServerControl | None = None,
     ) -> None:
         self.guard = guard
         self.metrics = metrics
-        self.reload = reload
         self.audit = audit
-        self.counters = counters
+        self.server: ServerControl = server or _OneProcess(guard, metrics, reload, counters)
+        self.can_reload = server is not None or reload is not None
         self._token = BearerToken(settings.token)
         directories = sorted(normalize_directory(d.path) for d in guard.settings.directories)
         self._description = Raw(dump_json(openapi(tuple(directories))), JSON_TYPE)
+        self.mounts: dict[str, ASGIApp] = {}
         self.routes: dict[str, dict[str, Route]] = {
             "/health": {"GET": Route(self._health, auth=False)},
             "/openapi.json": {"GET": Route(self._openapi_json, auth=False)},
@@ -129,6 +190,7 @@ class AdminApp:
             "/users/unblock": {"POST": Route(self._unblock, audit="unblock_user")},
             "/ips/status": {"GET": Route(self._ip_status)},
             "/ips/banned": {"GET": Route(self._banned)},
+            "/ips/warning": {"GET": Route(self._warning)},
             "/ips/block": {"POST": Route(self._ban, audit="block_ip")},
             "/ips/unblock": {"POST": Route(self._unban, audit="unblock_ip")},
             "/reload": {"POST": Route(self._reload, audit="reload")},
@@ -146,6 +208,10 @@ class AdminApp:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
+        for prefix, mounted in self.mounts.items():
+            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                await mounted(scope, receive, send)
+                return
         methods = self.routes.get(scope["path"])
         route = methods.get(scope["method"]) if methods else None
         try:
@@ -161,6 +227,44 @@ class AdminApp:
             return
         await self._answer(route, Request(scope, receive), send)
 
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Answer every path under ``prefix`` (``/ui``) with ``app``, which authenticates by itself."""
+        self.mounts[prefix.rstrip("/")] = app
+
+    def audit_log(self) -> AuditLog | None:
+        """The audit log in force (a reload may have replaced the one the API was built with)."""
+        return self.audit() if callable(self.audit) else self.audit
+
+    async def mod_block_counters(self) -> dict[str, int]:
+        """mod_block's counters of the whole server (empty without mod_block)."""
+        found = (await self.server.status()).get("mod_block")
+        return dict(found) if isinstance(found, Mapping) else {}
+
+    async def call(
+        self, method: str, path: str, body: Mapping[str, object] | None = None, *, by: str = ADMIN
+    ) -> tuple[int, object]:
+        """Run one route in process for a caller already authenticated as ``by``, audited as the API's calls are.
+
+        Returns the status and the body the API would answer (``{"error": ..., "message": ...}``
+        for an error).
+        """
+        route = self.routes[path][method]
+        payload = dump_json(dict(body or {}))
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": []}
+        request = Request(scope, receive)
+        try:
+            status, result = await route.handler(request)
+        except ApiError as error:
+            status, result = error.status, error.body()
+        audit = self.audit_log()
+        if route.audit is not None and audit is not None:
+            audit.admin_call(self.guard.clock.now(), by, route.audit, request.args, status)
+        return status, result
+
     async def _answer(self, route: Route, request: Request, send: Send) -> None:
         try:
             status, body = await route.handler(request)
@@ -170,8 +274,9 @@ class AdminApp:
             status, body, headers = error.status, error.body(), error.headers
         else:
             headers = ()
-        if route.audit is not None and self.audit is not None:
-            self.audit.admin_call(self.guard.clock.now(), ADMIN, route.audit, request.args, status)
+        audit = self.audit_log()
+        if route.audit is not None and audit is not None:
+            audit.admin_call(self.guard.clock.now(), ADMIN, route.audit, request.args, status)
         if isinstance(body, Raw):
             await send_response(send, status, body.body, content_type=body.content_type)
         else:
@@ -186,7 +291,9 @@ class AdminApp:
         return 200, self._description
 
     async def _metrics(self, request: Request) -> tuple[int, object]:
-        return 200, Raw(await self.metrics.scrape(self.guard), self.metrics.content_type.encode())
+        with _unavailable():
+            text = await self.server.metrics()
+        return 200, Raw(text, self.metrics.content_type.encode())
 
     async def _status(self, request: Request) -> tuple[int, object]:
         parse_query(request.query, ())
@@ -201,11 +308,13 @@ class AdminApp:
             "pending_writes": status.pending_writes,
             "errors": status.errors,
         }
+        with _unavailable():
+            server = await self.server.status()
         return 200, {
             "store": store,
             "view": view,
             "directories": sorted(normalize_directory(d.path) for d in self.guard.settings.directories),
-            "mod_block": dict(self.counters()) if self.counters is not None else None,
+            **server,
         }
 
     async def _blocked(self, request: Request) -> tuple[int, object]:
@@ -256,13 +365,22 @@ class AdminApp:
             banned = await self.guard.list_banned_ips()
         return 200, {"bans": [entry.as_dict() for entry in banned]}
 
+    async def _warning(self, request: Request) -> tuple[int, object]:
+        parse_query(request.query, ())
+        with _translated():
+            warned = await self.guard.list_warning_ips()
+        return 200, {"warning": [entry.as_dict() for entry in warned]}
+
     async def _ban(self, request: Request) -> tuple[int, object]:
         body = await request.json()
-        _only(body, ("ip", "seconds"))
+        _only(body, ("ip", "seconds", "force"))
         ip = _required_text(body, "ip")
         duration = None if body.get("seconds") is None else seconds(body["seconds"])
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise bad_argument("force", force, "true or false")
         with _translated():
-            banned = await self.guard.block_ip_address(ip, duration)
+            banned = await self.guard.block_ip_address(ip, duration, force=force)
         return 200, {"banned": banned.as_dict()}
 
     async def _unban(self, request: Request) -> tuple[int, object]:
@@ -275,13 +393,31 @@ class AdminApp:
 
     async def _reload(self, request: Request) -> tuple[int, object]:
         await request.json()
-        if self.reload is None:
-            raise ApiError(501, "not_implemented", "this server cannot reload its configuration")
         try:
-            result = await self.reload()
+            result = await self.server.reload()
+        except ReloadFailed as exc:
+            raise _reload_failed(exc) from None
         except (StockadeError, OSError) as exc:
-            raise ApiError(409, "reload_failed", f"the configuration was not reloaded: {exc}") from None
+            raise _reload_failed(ReloadFailed(problems(exc))) from None
         return 200, result
+
+
+def _reload_failed(exc: ReloadFailed) -> ApiError:
+    details: dict[str, object] = {"errors": list(exc.errors)}
+    if exc.details:
+        details["workers"] = list(exc.details)
+    return ApiError(409, "reload_failed", str(exc), details=details)
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """The workers did not answer in time (or the store failed while they did): 503."""
+    try:
+        yield
+    except StoreError:
+        raise ApiError(503, "store_error", "the store failed; try again") from None
+    except StockadeError as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
 
 
 @contextmanager

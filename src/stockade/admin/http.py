@@ -26,17 +26,25 @@ REALM = 'Bearer realm="stockade admin"'
 
 
 class ApiError(Exception):
-    """An answer other than success: ``{"error": kind, "message": message}`` with ``status``."""
+    """An answer other than success: ``{"error": kind, "message": message, **details}`` with ``status``."""
 
-    def __init__(self, status: int, kind: str, message: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        details: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(status, kind, message)
         self.status = status
         self.kind = kind
         self.message = message
         self.headers = tuple(headers)
+        self.details = dict(details or {})
 
     def body(self) -> dict[str, object]:
-        return {"error": self.kind, "message": self.message}
+        return {"error": self.kind, "message": self.message, **self.details}
 
 
 class Disconnected(Exception):

@@ -14,7 +14,8 @@ from typing import Any
 from stockade.admin.http import MAX_SECONDS
 from stockade.engine._async.guard import MAX_USER_LENGTH
 
-API_VERSION = "1.0.0"
+API_VERSION = "1.1.0"
+WORKER_STATES = ("ready", "starting", "silent", "ended")
 
 _TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 _NAME = {**_TEXT, "minLength": 1}
@@ -200,6 +201,15 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                 "network": {"type": "boolean"},
             },
         },
+        "WarnedIp": {
+            "type": "object",
+            "required": ["ip", "count", "last"],
+            "properties": {
+                "ip": {"type": "string", "description": "An address or an IPv6 prefix"},
+                "count": {"type": "integer", "description": "Malicious requests counted in the window"},
+                "last": {"type": "string", "description": "ISO 8601 UTC of the last one"},
+            },
+        },
         "IpStatus": {
             "type": "object",
             "required": ["ip", "verdict", "count", "seconds_left"],
@@ -215,8 +225,12 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
             "required": ["ip"],
             "additionalProperties": False,
             "properties": {
-                "ip": {**_NAME, "description": "An address or a network in CIDR notation"},
+                "ip": {**_NAME, "description": "An address or a network in CIDR notation, host bits clear"},
                 "seconds": _SECONDS,
+                "force": {
+                    "type": "boolean",
+                    "description": "Set exactly this end even when a longer ban is in force (default false)",
+                },
             },
         },
         "UnbanRequest": {
@@ -234,7 +248,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                         {"type": "null", "description": "No [block] section"},
                         {
                             "type": "object",
-                            "description": "BFE mod_block counters of this worker process (mod_block_CONN_TOTAL ...)",
+                            "description": "BFE mod_block counters over every worker (mod_block_CONN_TOTAL ...)",
                             "additionalProperties": {"type": "integer"},
                         },
                     ]
@@ -264,6 +278,98 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                     ]
                 },
                 "directories": {"type": "array", "items": {"type": "string"}},
+                "workers": {
+                    "type": "array",
+                    "description": "Each worker process, by its slot",
+                    "items": _ref("WorkerStatus"),
+                },
+            },
+        },
+        "WorkerStatus": {
+            "type": "object",
+            "required": ["worker", "pid", "state"],
+            "properties": {
+                "worker": {"type": "integer", "description": "The worker's slot, kept when it is replaced"},
+                "pid": {"type": "integer"},
+                "state": {
+                    "enum": list(WORKER_STATES),
+                    "description": "ready; starting (not asked yet); silent (no answer in time); ended",
+                },
+                "started": {"type": "string", "description": "ISO 8601 UTC"},
+                "restarts": {"type": "integer", "description": "How often this slot's worker was replaced"},
+                "config": {"type": "string"},
+                "requests": {
+                    "type": "object",
+                    "description": "Requests this worker decided, by outcome",
+                    "additionalProperties": {"type": "integer"},
+                },
+                "reloads": {
+                    "type": "object",
+                    "required": ["ok", "failed", "last"],
+                    "properties": {
+                        "ok": {"type": "integer"},
+                        "failed": {"type": "integer"},
+                        "last": {"oneOf": [{"type": "null"}, {"type": "object"}]},
+                    },
+                },
+                "block": {
+                    "oneOf": [
+                        {"type": "null", "description": "No [block] section"},
+                        {
+                            "type": "object",
+                            "description": "The mod_block files in force in this worker",
+                            "properties": {
+                                "rules": {"type": "integer"},
+                                "rules_path": {"type": "string"},
+                                "ip_blocklist": {"type": "integer"},
+                                "ip_blocklist_path": {"type": "string"},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+        "Changed": {
+            "type": "object",
+            "required": ["sections", "files"],
+            "properties": {
+                "sections": {"type": "array", "items": {"type": "string"}, "description": "Like block, directory"},
+                "files": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Reloaded": {
+            "type": "object",
+            "required": ["reload"],
+            "properties": {
+                "reload": {"const": "ok"},
+                "changed": _ref("Changed"),
+                "workers": {"type": "array", "items": _ref("WorkerReload")},
+            },
+        },
+        "WorkerReload": {
+            "type": "object",
+            "required": ["worker", "pid", "state", "reload"],
+            "properties": {
+                "worker": {"type": "integer"},
+                "pid": {"type": "integer"},
+                "state": {"enum": list(WORKER_STATES)},
+                "reload": {"enum": ["ok", "error", "starting"]},
+                "changed": _ref("Changed"),
+                "errors": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "ReloadFailed": {
+            "type": "object",
+            "required": ["error", "message", "errors"],
+            "properties": {
+                "error": {"const": "reload_failed"},
+                "message": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "One line per error: file:line:column: text where the place is known",
+                },
+                "workers": {"type": "array", "items": _ref("WorkerReload")},
             },
         },
     }
@@ -311,7 +417,7 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             },
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics of this process",
+                    "summary": "Prometheus metrics of the whole server: every worker process, summed",
                     "responses": {
                         "200": {
                             "description": "The Prometheus text format",
@@ -323,7 +429,7 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             },
             "/status": {
                 "get": {
-                    "summary": "The store: its URL, latency and local view",
+                    "summary": "The store (URL, latency, local view), mod_block's counters and every worker",
                     "responses": {
                         "200": _json(_ref("Status"), "The store answered"),
                         "400": _error("A query parameter (none is accepted)"),
@@ -383,7 +489,30 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
                     },
                 }
             },
-            "/ips/block": _ban_mutation("Ban an address or a network", "BanRequest", "banned", {}),
+            "/ips/warning": {
+                "get": {
+                    "summary": "Every client in the warning state: malicious requests counted, not banned (yet)",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["warning"],
+                                "properties": {"warning": {"type": "array", "items": _ref("WarnedIp")}},
+                            },
+                            "The clients, sorted",
+                        ),
+                        "400": _error("A query parameter (none is accepted)"),
+                        "401": _UNAUTHORIZED,
+                        "503": _STORE_FAILED,
+                    },
+                }
+            },
+            "/ips/block": _ban_mutation(
+                "Ban an address or a network; a longer ban in force is kept unless force",
+                "BanRequest",
+                "banned",
+                {},
+            ),
             "/ips/unblock": _ban_mutation(
                 "Lift the ban of an address or a network",
                 "UnbanRequest",
@@ -392,12 +521,15 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             ),
             "/reload": {
                 "post": {
-                    "summary": "Reload the configuration and its files, keeping the old state on any error",
+                    "summary": "Reload the configuration and its files in every worker; on any error nothing changes",
                     "responses": {
-                        "200": _json({"type": "object"}, "What was reloaded"),
+                        "200": _json(_ref("Reloaded"), "Every worker reloaded; what changed"),
                         "400": _error("A body that is not a JSON object"),
                         "401": _UNAUTHORIZED,
-                        "409": _error("The new configuration is invalid; nothing changed (reload_failed)"),
+                        "409": _json(
+                            _ref("ReloadFailed"),
+                            "The new configuration or a file it names is invalid; nothing changed (reload_failed)",
+                        ),
                         "413": _error("The body is too large"),
                         "501": _error("This server cannot reload (not_implemented)"),
                     },

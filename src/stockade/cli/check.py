@@ -1,74 +1,79 @@
 """``stockade check``: validate a configuration and every file it names, without serving.
 
 Meant for deployment scripts and editors: exit 0 with a short summary, or exit 2 with
-every problem on one line, the same message ``stockade serve`` would refuse to start with.
+every problem found, in one pass: the configuration itself, the htpasswd files, the
+mod_block files (``mod_block.conf``, the rule file and the blocklist, each on its own), the
+``bans.rules`` names, the upstream URL, the admin token, the callback imports, and that
+every file the configuration writes (audit logs, access log, SQLite data files) can be
+written (:mod:`stockade.config.paths`). An existing SQLite data file is opened read-only
+(never created, never migrated, so checking is safe beside a running server) for
+``PRAGMA quick_check`` and a schema version this stockade knows. Redis is not contacted.
 
-The SQLite data file counts among the files a configuration names: when it exists it is
-opened read-only (never created, never migrated, so checking is safe beside a running
-server) for ``PRAGMA quick_check`` and a schema version this stockade knows. A missing
-file is fine: ``stockade serve`` creates it. Redis is not contacted.
+A setting that still works but means something else now is not a problem: the check
+passes and says on standard error what to write instead. Each problem starts a line of
+its own, ``FILE: FIELD: MESSAGE``; a message of several
+lines (a condition with a caret under the mistake) follows indented, carets aligned. With
+more than one problem, a last line counts them.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
+import sys
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, load, one_line
-from stockade.config import Config, ProtectedDirectory
-from stockade.errors import ConfigError, ConfigIssue
-from stockade.stores.sqlite import MIGRATIONS, parse_sqlite_url
+from stockade.cli.common import config_option
+from stockade.cli.exits import EXIT_CONFIG
+from stockade.config import Config, ProtectedDirectory, load_config
+from stockade.errors import ConfigError
+from stockade.stores.sqlite import inspect_data_file, parse_sqlite_url
+
+INDENT = "    "
 
 
 @click.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Check a configuration file and the files it names."""
-    config = load(config_path)
-    data_files = _data_files(config)
-    click.echo(f"{config.path}: OK")
-    for line in summary(config, data_files):
-        click.echo(f"  {line}")
-
-
-def inspect_data_file(path: Path) -> tuple[int, str]:
-    """The schema version of the SQLite data file at ``path`` and what is wrong with it (``""``: nothing).
-
-    The file is opened read-only; SQLite may still create the ``-wal`` and ``-shm`` files
-    beside a WAL database, as it does for any reader.
-    """
+    """Check a configuration file and the files it names; list every problem."""
     try:
-        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
-            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(3)")]  # the first 3 problems
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as exc:
-        return 0, f"not a usable SQLite data file: {exc}"
-    if problems != ["ok"]:
-        return version, "PRAGMA quick_check failed: " + "; ".join(problems)
-    if version > len(MIGRATIONS):
-        return version, f"schema version {version} is newer than this stockade ({len(MIGRATIONS)})"
-    return version, ""
+        config = load_config(config_path, thorough=True)
+    except ConfigError as exc:
+        for line in problem_lines(exc):
+            click.echo(line, err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"{config.path}: OK")
+    for line in summary(config, _data_files(config)):
+        click.echo(f"  {line}")
+    for notice in config.notices:
+        click.echo(f"{config.path}: {notice}", err=True)
+
+
+def problem_lines(exc: ConfigError) -> list[str]:
+    """One line per problem (``FILE: FIELD: MESSAGE``), the further lines of a message indented."""
+    head = f"{exc.file}: " if exc.file else ""
+    lines: list[str] = []
+    for issue in exc.issues:
+        first, *rest = str(issue).split("\n")
+        lines.append(f"{head}{first}")
+        lines.extend(f"{INDENT}{line}" if line else "" for line in rest)
+    if len(exc.issues) > 1:
+        lines.append(f"{head}{len(exc.issues)} problems")
+    return lines
 
 
 def _data_files(config: Config) -> list[str]:
-    """The summary lines for the SQLite data files (the store's, the directories'); exit 2 if one is unusable."""
-    named = [("store.url", config.store_url)]
-    for i, directory in enumerate(config.directories):
-        if directory.store_url is not None:
-            named.append((f"directory[{i}].data_file", directory.store_url))
+    """The summary lines for the SQLite data files (the store's, the directories')."""
+    urls = [config.store_url, *(d.store_url for d in config.directories if d.store_url is not None)]
     lines: list[str] = []
-    issues: list[ConfigIssue] = []
     seen: set[Path] = set()
-    for field, url in named:
+    for url in urls:
         if urlsplit(url).scheme != "sqlite":
             continue
-        path, _, _ = parse_sqlite_url(url)  # load() has validated the URL
+        path, _, _ = parse_sqlite_url(url)  # load_config has validated the URL
         path = config.base / path
         if path in seen:
             continue
@@ -76,12 +81,8 @@ def _data_files(config: Config) -> list[str]:
         if not path.exists():
             lines.append(f"data file: {path}: not created yet (stockade serve creates it)")
             continue
-        version, problem = inspect_data_file(path)
-        if problem:
-            issues.append(ConfigIssue(field, f"{path}: {problem}"))
+        version, _ = inspect_data_file(path)  # load_config has found nothing wrong with it
         lines.append(f"data file: {path}: schema version {version}, quick_check ok")
-    if issues:
-        fail(one_line(ConfigError(str(config.path), issues)), EXIT_CONFIG)
     return lines
 
 

@@ -1,21 +1,20 @@
-"""What every ``stockade`` command shares: the ``-c`` option, loading, exit codes, the guard.
+"""What every ``stockade`` command shares: the ``-c`` option, loading, the guard.
 
-Exit status: 0 on success, 1 on a runtime error (``not_blocked``, ``no_such_directory``,
-an invalid argument, a store failure), 2 on a usage or configuration error. Every error is
-one line on stderr, so scripts and log collectors can take it whole.
+Exit statuses and the one-line failure live in :mod:`stockade.cli.exits`.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import click
 
+from stockade.cli.exits import EXIT_CONFIG, fail
+from stockade.clock import ManualClock, SystemClock
 from stockade.config import Config, load_config
 from stockade.engine import Guard
 from stockade.engine.audit import AuditLog
@@ -25,24 +24,37 @@ from stockade.stores import open_directory_stores, open_store
 
 F = TypeVar("F", bound=Callable[..., object])
 
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
-
 # How long the CLI waits for configured callbacks to receive its events before exiting.
 EVENT_FLUSH_SECONDS = 10.0
 
 
+CONFIG_ENV = "STOCKADE_CONFIG"
+DEFAULT_CONFIG = "stockade.toml"
+
+
 def config_option(function: F) -> F:
-    """``-c/--config FILE``: the configuration file the command acts on."""
+    """``-c/--config FILE``: the configuration file; else ``$STOCKADE_CONFIG``, else ``./stockade.toml``."""
     option = click.option(
         "-c",
         "--config",
         "config_path",
-        required=True,
+        envvar=CONFIG_ENV,
+        default=DEFAULT_CONFIG,
+        show_envvar=True,
+        callback=_config_given,
         type=click.Path(dir_okay=False, path_type=Path),
-        help="The stockade.toml to use.",
+        help=f"The configuration file [default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG}].",
     )
     return option(function)
+
+
+def _config_given(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """The default ``./stockade.toml`` that does not exist is a usage error that says what to do."""
+    if ctx.get_parameter_source("config_path") == click.core.ParameterSource.DEFAULT and not value.exists():
+        raise click.UsageError(
+            f"no configuration file: give -c FILE, set {CONFIG_ENV}, or create ./{DEFAULT_CONFIG}", ctx
+        )
+    return value
 
 
 def seconds_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -70,27 +82,26 @@ def one_line(exc: ConfigError) -> str:
     return " ".join(text.splitlines())
 
 
-def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
-    """Print ``message`` as one line on stderr and exit with ``code``."""
-    click.echo(" ".join(message.splitlines()), err=True)
-    sys.exit(code)
+def load(path: Path, *, admin: bool = False) -> Config:
+    """Load the configuration, or exit 2 with every problem on one line.
 
-
-def load(path: Path) -> Config:
-    """Load the configuration, or exit 2 with every problem on one line."""
+    ``admin``: for the administration commands (``users``, ``ip``, ``status``), which
+    neither import callback modules (a missing one must not stop ``ip unban``) nor load
+    the mod_block files.
+    """
     try:
-        return load_config(path)
+        return load_config(path, import_callbacks=not admin, load_block=not admin)
     except ConfigError as exc:
         fail(one_line(exc), EXIT_CONFIG)
 
 
 @contextmanager
 def open_guard(config: Config) -> Iterator[Guard]:
-    """A guard on the configured store, with the audit log and the directories' callbacks.
+    """A guard on the configured store, with the audit log and the callbacks ``config`` has.
 
     It acts on the same store as a running server, so blocks made here apply there at once.
     Lockout errors, invalid arguments and store failures exit 1 with ``error: <message>``.
-    Queued events reach their callbacks before the guard closes.
+    Queued events reach their sinks before the guard closes.
     """
     try:
         sinks: list[EventSink] = []
@@ -98,7 +109,9 @@ def open_guard(config: Config) -> Iterator[Guard]:
             sinks.append(AuditLog(config.audit_json, config.audit_text))
         store = open_store(config.store_url, config.base, watch=False)
         own = open_directory_stores(store, config.store_url, config.directory_store_urls, open_store)
-        guard = Guard(config.guard_settings(), store, sinks=sinks, directory_stores=own)
+        # One instant for the whole command: every answer and every end it prints refers to it.
+        clock = ManualClock(SystemClock().now())
+        guard = Guard(config.guard_settings(), store, clock=clock, sinks=sinks, directory_stores=own)
     except (StoreError, InvalidArgument, OSError) as exc:
         fail(f"error: {_describe(exc)}")
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
+from stockade.cli.exits import EXIT_CONFIG, EXIT_RUNTIME, fail
 from stockade.clock import SystemClock
 
 

@@ -6,36 +6,57 @@ a store failure), 2 on a usage or configuration error; always with a one-line me
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 import click
 
 from stockade import __version__
-from stockade.cli.check import check
-from stockade.cli.common import EXIT_CONFIG, EXIT_RUNTIME, fail
-from stockade.cli.conditions import conditions
-from stockade.cli.ip import ip
-from stockade.cli.replay import replay
-from stockade.cli.serve import serve
-from stockade.cli.store import status, store
-from stockade.cli.users import users
+from stockade.cli.exits import EXIT_CONFIG, EXIT_RUNTIME, fail
+from stockade.cli.options import log_options
+from stockade.logs import LogFormat, LogLevel, configure_logging
+
+# Each command is imported when it runs, so that ``stockade --version`` and ``--help`` of
+# one command never pay for the others (the server, pydantic, the condition primitives).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("stockade.cli.check", "check"),
+    "conditions": ("stockade.cli.conditions", "conditions"),
+    "detect": ("stockade.cli.detect", "detect"),
+    "ip": ("stockade.cli.ip", "ip"),
+    "replay": ("stockade.cli.replay", "replay"),
+    "serve": ("stockade.cli.serve", "serve"),
+    "status": ("stockade.cli.store", "status"),
+    "store": ("stockade.cli.store", "store"),
+    "users": ("stockade.cli.users", "users"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = _COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        module, name = found
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stockade")
-def cli() -> None:
+@log_options
+@click.pass_context
+def cli(ctx: click.Context, log_level: LogLevel | None, log_format: LogFormat | None) -> None:
     """Stockade keeps abusers out of web applications."""
-
-
-cli.add_command(serve)
-cli.add_command(check)
-cli.add_command(users)
-cli.add_command(conditions)
-cli.add_command(ip)
-cli.add_command(replay)
-cli.add_command(store)
-cli.add_command(status)
+    # Every command logs warnings in this format; `serve` refines it with its own options and [log].
+    ctx.meta["stockade.log_level"] = log_level
+    ctx.meta["stockade.log_format"] = log_format
+    configure_logging(log_level or "warning", log_format or "text")
 
 
 # click >= 8.2 raises this for a group run without a command, with the whole help page as

@@ -1,9 +1,10 @@
 """``stockade store migrate`` and ``stockade status``: operate the state store itself.
 
-``migrate`` copies every live record (blocks, failure counts, remembered logins) from one
-store to another, the step a deployment takes when it outgrows one host (SQLite to Redis)
-or moves back. Records are copied as they are, expiry times included, so a block ends at
-the same moment in the new store. The source is only read.
+``migrate`` copies all live state (lockout records and ban records) from one store to
+another, the step a deployment takes when it outgrows one host (SQLite to Redis) or moves
+back. Records keep their expiry times, so a block or a ban ends at the same moment in the
+new store; each is merged with what the target holds under its key, so nothing already
+there is lost, even when a migration fails part-way. The source is only read.
 
 ``status`` shows the configured store, its round-trip latency and how current this
 process's local view is (the delay of a change notification).
@@ -17,16 +18,19 @@ import statistics
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import EXIT_CONFIG, config_option, fail, load
+from stockade.cli.common import config_option, load
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.clock import SystemClock
 from stockade.config import Config
 from stockade.errors import InvalidArgument, StoreError
 from stockade.stores import LockoutStore, open_store
-from stockade.stores.records import Scope
+from stockade.stores.records import Scope, StoredBan, StoredRecord
 from stockade.stores.redis import redact
+from stockade.stores.sqlite import parse_sqlite_url
 
 # How long ``status`` waits for its change feed to measure a first notification delay.
 _LAG_WAIT = 2.0
@@ -42,26 +46,70 @@ def store() -> None:
 @click.argument("from_url", metavar="FROM_URL")
 @click.argument("to_url", metavar="TO_URL")
 def migrate(from_url: str, to_url: str) -> None:
-    """Copy every live record from FROM_URL to TO_URL (for example sqlite:///stockade.db to redis://host).
+    """Copy all live state from FROM_URL to TO_URL (for example sqlite:///stockade.db to redis://host).
 
-    Relative SQLite paths are relative to the current directory. Records already in TO_URL
-    under the same keys are replaced; others are kept.
+    Lockout records (failures, blocks, remembered logins, reservations) and ban records
+    (strikes, automatic and manual bans, networks, remembered offences) are copied with
+    their expiry times. What TO_URL already holds is merged, never lost: the later block or
+    ban wins and every failure, strike and offence is kept, so a migration that failed
+    part-way can run again. Relative SQLite paths are relative to the current directory.
     """
-    if from_url == to_url:
+    for url in (from_url, to_url):
+        if urlsplit(url).scheme == "memory":
+            fail(f"error: {url} lives inside one process: nothing to migrate from or to", EXIT_CONFIG)
+    source_file = _sqlite_file(from_url)
+    if source_file is not None and not source_file.is_file():
+        fail(f"error: no SQLite data file at {source_file} (FROM_URL)", EXIT_CONFIG)
+    if _identity(from_url) == _identity(to_url):
         fail("error: FROM_URL and TO_URL are the same store", EXIT_CONFIG)
     source = _open(from_url)
     try:
         target = _open(to_url)
         try:
             now = SystemClock().now()
-            copied = target.import_records(source.export_records(now), now)
-        except StoreError as exc:
-            fail(f"error: {exc}")
+            records, bans = _export(source, target, now)
+            try:
+                target.import_records(records, now)
+                target.import_bans(bans, now)
+            except StoreError as exc:
+                fail(f"error: {exc} (what {target.url} held is kept; run the migration again)")
         finally:
             target.close()
     finally:
         source.close()
-    click.echo(f"copied {copied} record{'s' if copied != 1 else ''} from {source.url} to {target.url}")
+    click.echo(
+        f"copied {_count(len(records), 'lockout record')} and {_count(len(bans), 'ban record')}"
+        f" from {redact(source.url)} to {redact(target.url)}"
+    )
+
+
+def _export(source: LockoutStore, target: LockoutStore, now: float) -> tuple[list[StoredRecord], list[StoredBan]]:
+    """Everything live in ``source``, once ``target`` has answered (so that an unreachable target fails first)."""
+    try:
+        target.ping()
+        return source.export_records(now), source.export_bans(now)
+    except StoreError as exc:
+        fail(f"error: {exc}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    try:
+        path, _, _ = parse_sqlite_url(url)
+    except InvalidArgument as exc:
+        fail(f"error: {exc}", EXIT_CONFIG)
+    return (Path.cwd() / path).resolve()
+
+
+def _identity(url: str) -> str:
+    """What names the store's data: its file for SQLite, the URL otherwise."""
+    file = _sqlite_file(url)
+    return url if file is None else f"sqlite:{file}"
 
 
 def _open(url: str) -> LockoutStore:
@@ -78,7 +126,7 @@ def _open(url: str) -> LockoutStore:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def status(config_path: Path, as_json: bool) -> None:
     """The configured store: latency, local view, blocked users."""
-    config = load(config_path)
+    config = load(config_path, admin=True)
     # The change feed logs a lost connection for servers' logs; here the one-line error says it.
     logging.getLogger("stockade.store").addHandler(logging.NullHandler())
     logging.getLogger("stockade.store").propagate = False

@@ -1,8 +1,8 @@
 """``stockade users``: list, block and unblock users of the protected directories.
 
 The commands act on the configured store, so they work while a server runs and its
-workers see the change on their next request. Events (``user_block``) reach the audit log
-and the directories' callbacks from this process too.
+workers see the change on their next request. Events (``user_block``) reach the audit log;
+callback modules are never imported here (administration must work when one is missing).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from stockade.cli.common import config_option, load, open_guard, seconds_value
+from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.engine.settings import Listener
 from stockade.engine.views import AuthUser, BlockedUser, iso_utc
 
@@ -34,7 +35,7 @@ def users() -> None:
 @json_option
 def list_blocked(config_path: Path, directory: str | None, as_json: bool) -> None:
     """Users blocked now, one line per user, directory and listener."""
-    with open_guard(load(config_path)) as guard:
+    with open_guard(load(config_path, admin=True)) as guard:
         _print(guard.list_blocked_users(directory), as_json, empty="no blocked users")
 
 
@@ -44,7 +45,7 @@ def list_blocked(config_path: Path, directory: str | None, as_json: bool) -> Non
 @json_option
 def list_auth(config_path: Path, directory: str | None, as_json: bool) -> None:
     """Users who logged in successfully within the directory's auth_timeout."""
-    with open_guard(load(config_path)) as guard:
+    with open_guard(load(config_path, admin=True)) as guard:
         _print(guard.list_auth_users(directory), as_json, empty="no authenticated users")
 
 
@@ -57,22 +58,29 @@ def list_auth(config_path: Path, directory: str | None, as_json: bool) -> None:
 )
 def block(user: str, config_path: Path, directory: str, seconds: float | None) -> None:
     """Block USER in a directory, on every listener."""
-    with open_guard(load(config_path)) as guard:
+    with open_guard(load(config_path, admin=True)) as guard:
         for entry in guard.block_user(user, directory, seconds):
             until = iso_utc(entry.until) or INFINITY_WORD
             click.echo(f"blocked {entry.user} in {entry.directory} on {_listener(entry)} until {until}")
 
 
 @users.command("unblock")
-@click.argument("user")
+@click.argument("user", required=False)
 @config_option
 @click.option("--dir", "directory", metavar="PATH", help="A protected directory [default: every directory].")
-def unblock(user: str, config_path: Path, directory: str | None) -> None:
-    """Remove USER's blocks in a directory, or in every directory."""
-    with open_guard(load(config_path)) as guard:
-        for entry in guard.unblock_user(user, directory):
-            client = f" for client {entry.client}" if entry.client else ""
-            click.echo(f"unblocked {entry.user} in {entry.directory} on {_listener(entry)}{client}")
+@click.option("--all", "every", is_flag=True, help="Remove every user's blocks.")
+def unblock(user: str | None, config_path: Path, directory: str | None, every: bool) -> None:
+    """Remove USER's blocks (or every block: --all) in a directory, or in every directory."""
+    if (user is None) == (not every):
+        fail("error: give USER or --all (one of them)", EXIT_CONFIG)
+    with open_guard(load(config_path, admin=True)) as guard:
+        removed = guard.unblock_user(user, directory) if user is not None else guard.unblock_all_users(directory)
+    for entry in removed:
+        who = entry.user or f"client {entry.client}"
+        client = f" for client {entry.client}" if entry.user and entry.client else ""
+        click.echo(f"unblocked {who} in {entry.directory} on {_listener(entry)}{client}")
+    if not removed:
+        click.echo("no blocked users")
 
 
 def _listener(entry: BlockedUser | AuthUser) -> str:

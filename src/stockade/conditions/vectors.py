@@ -1,8 +1,9 @@
 """Run a file of condition test vectors (the format of BFE's ``bfe_conditions.json``).
 
 A vector file is a JSON list of cases. A match case has ``cond``, an optional ``request``
-(see :meth:`RequestFacts.from_vector`) and ``expect`` (a bool); an error case has ``cond``,
-``expect_error: true`` and ``error_kind`` (the :attr:`ConditionError.kind` expected).
+(the keys of :data:`REQUEST_KEYS`, see :meth:`RequestFacts.from_vector`) and ``expect``
+(a bool); an error case has ``cond``, ``expect_error: true`` and ``error_kind`` (the
+:attr:`ConditionError.kind` expected).
 ``note``, ``source`` and ``quirk`` are informative.
 
 The whole file is validated before any case runs, so a malformed file is reported as one
@@ -20,6 +21,42 @@ from stockade.conditions.compiler import compile_condition
 from stockade.conditions.errors import ConditionError
 from stockade.core.facts import RequestFacts
 from stockade.errors import StockadeError
+
+# The request object of a case (and of a replayed request event): each key and what it holds.
+# docs/conditions.md lists the same keys; an unknown key is a typo, refused rather than ignored.
+REQUEST_KEYS: dict[str, str] = {
+    "method": "string",
+    "host": "string",
+    "path": "string",
+    "query": "string",
+    "uri": "string",
+    "proto": "string",
+    "headers": "object",
+    "cookies": "object",
+    "client_ip": "string",
+    "remote_ip": "string",
+    "vip": "string",
+    "secure": "bool",
+    "session_proto": "string",
+    "tls": "object",
+    "trusted": "bool",
+    "host_tag": "string",
+    "product": "string",
+    "body": "string",
+    "tags": "object",
+    "context": "object",
+    "response": "object",
+}
+_NESTED_KEYS: dict[str, dict[str, str]] = {
+    "tls": {"sni": "string", "client_auth": "bool", "client_ca": "string"},
+    "response": {"code": "integer", "headers": "object"},
+}
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "bool": (bool,),
+    "integer": (int,),
+    "object": (dict,),
+}
 
 ERROR_KINDS = frozenset(
     {"syntax", "lexer", "keyword", "unresolved_variable", "unknown_primitive", "arg_count", "arg_type", "build"}
@@ -65,6 +102,42 @@ class CaseResult:
         return f"case {self.case.index}: {json.dumps(self.case.cond, ensure_ascii=False)}: {self.reason}"
 
 
+def request_problem(request: Mapping[str, object]) -> str | None:
+    """What is wrong with a request object (an unknown key, a value of the wrong type), or ``None``."""
+    return _keys_problem(request, REQUEST_KEYS, "")
+
+
+def _keys_problem(value: Mapping[str, object], keys: Mapping[str, str], prefix: str) -> str | None:
+    for key, item in value.items():
+        kind = keys.get(key)
+        if kind is None:
+            return f"unknown request key {prefix + key!r}: expected one of {', '.join(sorted(keys))}"
+        if item is None:
+            continue  # null is the key's absence, as in BFE's vectors
+        wanted = _JSON_TYPES[kind]
+        if not isinstance(item, wanted) or (kind == "integer" and isinstance(item, bool)):
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"request key {prefix + key!r}: expected {article} {kind}, got {_json_type(item)}"
+        nested = _NESTED_KEYS.get(prefix + key)
+        if nested is not None and isinstance(item, dict):
+            problem = _keys_problem(item, nested, f"{prefix}{key}.")
+            if problem is not None:
+                return problem
+    return None
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def load_cases(data: object) -> list[Case]:
     """Validate the decoded JSON of a vector file; raise :class:`VectorFileError` if it is malformed."""
     if not isinstance(data, list):
@@ -81,6 +154,9 @@ def _case(index: int, item: object) -> Case:
     request = item.get("request", {})
     if not isinstance(request, dict):
         raise VectorFileError("'request' must be an object", index)
+    problem = request_problem(request)
+    if problem is not None:
+        raise VectorFileError(problem, index)
     try:
         RequestFacts.from_vector(request)
     except ValueError as exc:

@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from stockade.auth.htpasswd import Htpasswd
 from stockade.conditions import ConditionError, RuleList, compile_condition
+from stockade.config.paths import data_file_problem, existing_ancestor, write_problem
 from stockade.config.schema import (
     AdminSection,
     AuditSection,
@@ -33,15 +34,20 @@ from stockade.config.schema import (
     ConfigFile,
     DirectorySection,
     ListenerTable,
+    LockoutSection,
+    LogSection,
     ProxySection,
     Section,
     ServerSection,
     StoreSection,
 )
 from stockade.core.bans import BanPolicy
-from stockade.core.detection import Detector, builtin_rules
+from stockade.core.client_ip import XFF
+from stockade.core.detection import BUILTIN, BUILTIN_NAMES, LEGACY_NAMES, Detector, builtin_rules
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
+from stockade.detection import CATEGORIES, PROFILES, Engine, Rule, load_pack
+from stockade.detection import Settings as DetectionSettings
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import (
     BanSettings,
@@ -53,8 +59,12 @@ from stockade.engine.settings import (
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
 from stockade.netaddr import NetworkSet
+from stockade.request.paths import PathPolicy
 from stockade.rules import BlockReloader, HostTable
 from stockade.rules.bfe_conf import load_module_conf
+from stockade.rules.block import BlockTable
+from stockade.rules.ip_blocklist import load_ip_blocklist
+from stockade.rules.rule_file import load_rule_file
 from stockade.server.listen import ListenAddress, parse_listen
 from stockade.server.settings import (
     AdminSettings,
@@ -70,19 +80,26 @@ from stockade.stores.redis import is_redis_url, parse_redis_url, redact
 from stockade.stores.sqlite import parse_sqlite_url
 
 S = TypeVar("S", bound=Section)
+T = TypeVar("T")
 
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL)
 _SECTIONS: dict[str, type[Section]] = {
     "server": ServerSection,
+    "log": LogSection,
     "store": StoreSection,
     "audit": AuditSection,
     "proxy": ProxySection,
     "admin": AdminSection,
+    "lockout": LockoutSection,
     "bans": BansSection,
     "block": BlockSection,
 }
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
+PROXY_PROTOCOL_UNTRUSTED = (
+    "a PROXY header is believed only from the proxies in front: name them in this listener,"
+    ' proxy_protocol_from = ["10.0.0.5"] (addresses or networks), or in [proxy] trusted'
+)
 _GENERIC_MESSAGES = {
     "missing": "required key is missing",
     "string_type": "expected a string",
@@ -148,6 +165,9 @@ class Config:
     admin: AdminSettings | None = None
     bans: BanSettings | None = None
     block: BlockConfig | None = None
+    paths: PathPolicy = field(default_factory=PathPolicy)
+    # Settings that still work but mean something else now: what to write instead.
+    notices: tuple[ConfigIssue, ...] = ()
 
     @property
     def base(self) -> Path:
@@ -163,23 +183,35 @@ class Config:
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
             listeners=tuple(a.listener for a in self.listen),
+            lockout_scope=self.raw.lockout.scope,
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
             bans=self.bans,
         )
 
 
 def load_config(
-    path: str | Path, *, callbacks: Mapping[str, EventCallback] | None = None, load_block: bool = True
+    path: str | Path,
+    *,
+    callbacks: Mapping[str, EventCallback] | None = None,
+    load_block: bool = True,
+    import_callbacks: bool = True,
+    thorough: bool = False,
 ) -> Config:
     """Read and validate ``path``; raises :class:`ConfigError` listing every problem.
 
     ``callbacks`` maps names used in ``callback = ...`` to callables, for callers that
     pass functions instead of import paths. ``load_block=False`` only checks that the
     mod_block files exist, for commands that do not use them (a blocklist of a million
-    entries takes seconds to load).
+    entries takes seconds to load). ``import_callbacks=False`` never imports a callback
+    module (the settings then have no callbacks), for administration commands that must
+    work even when a callback's module is missing and for backtests that must not call them.
+    ``thorough`` also checks that every file the configuration writes can be written, and
+    the integrity of existing SQLite data files (:mod:`stockade.config.paths`), as
+    ``stockade check`` does.
     """
     path = Path(path).absolute()
-    return _Loader(path, callbacks or {}, load_block=load_block).load(_read_toml(path))
+    loader = _Loader(path, callbacks or {}, load_block=load_block, import_callbacks=import_callbacks, thorough=thorough)
+    return loader.load(_read_toml(path))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -230,9 +262,12 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
     return next((kind for kind in kinds if isinstance(kind, type) and issubclass(kind, Section)), None)
 
 
+_SECTION_PATH = re.compile(r"^(server|log|store|audit|proxy|admin|lockout|bans|block|directory\[(\d+)\])(?:\.|\[|$)")
+
+
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
     """Sort key: issues of one section together, sections in the order of the file's layout."""
-    head = re.match(r"^(server|store|audit|proxy|admin|directory\[(\d+)\])(?:\.|\[|$)", issue.path)
+    head = _SECTION_PATH.match(issue.path)
     if head is None:
         return (0, 0)
     if head[2] is not None:
@@ -247,12 +282,25 @@ def _keys(model: type[Section]) -> list[str]:
 class _Loader:
     """One load: the issues found so far and the files already read."""
 
-    def __init__(self, path: Path, callbacks: Mapping[str, EventCallback], *, load_block: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        callbacks: Mapping[str, EventCallback],
+        *,
+        load_block: bool = True,
+        import_callbacks: bool = True,
+        thorough: bool = False,
+    ) -> None:
         self.path = path
         self.load_block = load_block
+        self.import_callbacks = import_callbacks
+        self.thorough = thorough
+        # The files the configuration writes: (field, file, an SQLite data file?), checked when thorough.
+        self._written: list[tuple[str, Path, bool]] = []
         self.base = path.parent
         self.callbacks = callbacks
         self.issues: list[ConfigIssue] = []
+        self.notices: list[ConfigIssue] = []
         self._users: dict[Path, Htpasswd | ConfigIssue] = {}
 
     def load(self, data: dict[str, Any]) -> Config:
@@ -260,10 +308,12 @@ class _Loader:
             if key not in _SECTIONS and key != "directory":
                 self.issues.append(ConfigIssue(key, f"unknown key: expected one of {', '.join(_keys(ConfigFile))}"))
         server = self._section(ServerSection, data, "server")
+        log = self._section(LogSection, data, "log")
         store = self._section(StoreSection, data, "store")
         audit = self._section(AuditSection, data, "audit")
         proxy = self._section(ProxySection, data, "proxy")
         admin = self._section(AdminSection, data, "admin") if "admin" in data else None
+        lockout = self._section(LockoutSection, data, "lockout")
         bans = self._section(BansSection, data, "bans") if "bans" in data else None
         block = self._section(BlockSection, data, "block") if "block" in data else None
         raw_dirs = data.get("directory", [])
@@ -272,12 +322,12 @@ class _Loader:
             raw_dirs = []
         sections = [self._validate(DirectorySection, item, f"directory[{i}]") for i, item in enumerate(raw_dirs)]
 
-        listeners = self._listen(server, data) if server else ()
+        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
+        listeners = self._listen(server, data, trusted, bool(proxy and proxy.trusted)) if server else ()
         document_root = self._document_root(server) if server else None
         upstream = self._upstream(server) if server else None
         routes = self._routes(server) if server else ()
         access_log = self._access_log(server) if server else None
-        trusted = self._trusted(proxy, data) if proxy else TrustedProxies()
         admin_settings = self._admin(admin)
         ban_settings = self._bans(bans, data) if bans is not None else None
         block_settings = self._block(block) if block is not None else None
@@ -285,18 +335,30 @@ class _Loader:
         audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
         directories = self._directories(sections, raw_dirs)
+        if self.thorough:
+            self._check_written()
 
-        if self.issues or server is None or store is None or audit is None or proxy is None:
+        if (
+            self.issues
+            or server is None
+            or log is None
+            or store is None
+            or audit is None
+            or proxy is None
+            or lockout is None
+        ):
             raise ConfigError(str(self.path), sorted(self.issues, key=_document_order))
         valid_sections = [s for s in sections if s is not None]
         return Config(
             path=self.path,
             raw=ConfigFile(
                 server=server,
+                log=log,
                 store=store,
                 audit=audit,
                 proxy=proxy,
                 admin=admin,
+                lockout=lockout,
                 bans=bans,
                 block=block,
                 directory=valid_sections,
@@ -317,6 +379,8 @@ class _Loader:
             admin=admin_settings,
             bans=ban_settings,
             block=block_settings,
+            paths=PathPolicy(merge_slashes=server.merge_slashes, escaped_slashes=server.escaped_slashes),
+            notices=tuple(self.notices),
         )
 
     # -- sections ---------------------------------------------------------------------------
@@ -341,7 +405,9 @@ class _Loader:
         except ValidationError:
             return None
 
-    def _listen(self, server: ServerSection, data: Mapping[str, Any]) -> tuple[ListenerSpec, ...]:
+    def _listen(
+        self, server: ServerSection, data: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[ListenerSpec, ...]:
         raw = data.get("server", {}).get("listen")
         single = isinstance(raw, str | dict)
         listeners: list[ListenerSpec] = []
@@ -367,8 +433,39 @@ class _Loader:
                 listeners.append(ListenerSpec(address))
                 continue
             tls = self._tls(where, item)
-            listeners.append(ListenerSpec(address, tls, item.proxy_protocol))
+            raw_table = raw_item if isinstance(raw_item, dict) else {}
+            proxy_from = self._proxy_protocol_from(where, item, raw_table, trusted, trusted_given)
+            listeners.append(ListenerSpec(address, tls, item.proxy_protocol, proxy_from))
         return tuple(listeners)
+
+    def _proxy_protocol_from(
+        self, where: str, item: ListenerTable, raw: Mapping[str, Any], trusted: TrustedProxies, trusted_given: bool
+    ) -> tuple[str, ...]:
+        """The peers allowed to send this listener a PROXY header: its own list, else ``[proxy] trusted``."""
+        if item.proxy_protocol_from is None:
+            if item.proxy_protocol != "off" and not trusted_given:
+                self.issues.append(ConfigIssue(f"{where}.proxy_protocol", PROXY_PROTOCOL_UNTRUSTED))
+            return trusted.networks if item.proxy_protocol != "off" else ()
+        field_where = f"{where}.proxy_protocol_from"
+        if item.proxy_protocol == "off":
+            self.issues.append(ConfigIssue(field_where, 'needs proxy_protocol = "v1", "v2" or "any"'))
+        single = isinstance(raw.get("proxy_protocol_from"), str)
+        networks: list[str] = []
+        for i, text in enumerate(item.proxy_protocol_from):
+            try:
+                networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                self.issues.append(
+                    ConfigIssue(
+                        field_where if single else f"{field_where}[{i}]",
+                        "expected an IP address or a CIDR network like 10.0.0.0/8",
+                        text,
+                        True,
+                    )
+                )
+        if not item.proxy_protocol_from and item.proxy_protocol != "off":
+            self.issues.append(ConfigIssue(field_where, PROXY_PROTOCOL_UNTRUSTED))
+        return tuple(networks)
 
     def _tls(self, where: str, item: ListenerTable) -> TlsSettings | None:
         if item.certfile is None and item.keyfile is None:
@@ -444,6 +541,8 @@ class _Loader:
             self.issues.append(
                 ConfigIssue("server.access_log", 'expected a file in an existing directory, or "-"', str(file), True)
             )
+        else:
+            self._written.append(("server.access_log", file, False))
         return file
 
     def _trusted(self, proxy: ProxySection, data: Mapping[str, Any]) -> TrustedProxies:
@@ -457,7 +556,26 @@ class _Loader:
                 self.issues.append(
                     ConfigIssue(where, "expected an IP address or a CIDR network like 10.0.0.0/8", text, True)
                 )
-        return TrustedProxies(tuple(networks), tuple(proxy.headers))
+        return TrustedProxies(tuple(networks), self._forwarding_header(proxy))
+
+    def _forwarding_header(self, proxy: ProxySection) -> str:
+        if proxy.headers is None:
+            return proxy.header or XFF
+        if proxy.header is not None:
+            self.issues.append(ConfigIssue("proxy.headers", "give either header or headers (the old name), not both"))
+            return proxy.header
+        if not proxy.headers:
+            self.issues.append(ConfigIssue("proxy.headers", 'expected one header, e.g. header = "x-forwarded-for"'))
+            return XFF
+        first = proxy.headers[0]
+        if len(proxy.headers) > 1:
+            self.notices.append(
+                ConfigIssue(
+                    "proxy.headers",
+                    f'only one forwarding header is read now, the first of the list: write header = "{first}"',
+                )
+            )
+        return first
 
     def _admin(self, admin: AdminSection | None) -> AdminSettings | None:
         if admin is None:
@@ -479,7 +597,8 @@ class _Loader:
             try:
                 token = file.read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as exc:
-                self.issues.append(ConfigIssue("admin.token_file", f"cannot read the token: {exc}", str(file), True))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.issues.append(ConfigIssue("admin.token_file", f"cannot read the token: {reason}", str(file), True))
                 return AdminSettings(address)
         elif admin.token_env is not None:
             token = os.environ.get(admin.token_env, "").strip()
@@ -538,6 +657,8 @@ class _Loader:
             self.issues.append(
                 ConfigIssue("store.url", f"expected a file in an existing directory: {file.parent} is not", url, True)
             )
+        else:
+            self._written.append(("store.url", file, True))
         _, sep, query = url.partition("?")
         return f"sqlite:///{file}{sep}{query}"
 
@@ -547,7 +668,24 @@ class _Loader:
         file = (self.base / name).resolve()
         if file.is_dir():
             self.issues.append(ConfigIssue(f"audit.{key}", "expected a file, not a directory", str(file), True))
+        elif not existing_ancestor(file).is_dir():
+            # The audit log creates its missing directories, but none can be made under a file.
+            problem = f"expected a file in a directory: {existing_ancestor(file)} is not a directory"
+            self.issues.append(ConfigIssue(f"audit.{key}", problem, name, True))
+        else:
+            self._written.append((f"audit.{key}", file, False))
         return file
+
+    def _check_written(self) -> None:
+        """Every file the configuration writes can be written; existing data files are sound (each file once)."""
+        seen: set[Path] = set()
+        for where, file, data in self._written:
+            if file in seen:
+                continue
+            seen.add(file)
+            problem = data_file_problem(file) if data else write_problem(file)
+            if problem is not None:
+                self.issues.append(ConfigIssue(where, problem))
 
     # -- mod_block ------------------------------------------------------------------------------
 
@@ -568,7 +706,8 @@ class _Loader:
                 # BFE resolves the data files against the conf root: the parent of mod_block/.
                 module = load_module_conf(str(conf_file), str(conf_file.parent.parent))
             except BlockFileError as exc:
-                self.issues.append(ConfigIssue("block.conf", str(exc)))
+                # mod_block.conf lists each of its problems on a line of its own: one issue each.
+                self.issues.extend(ConfigIssue("block.conf", line) for line in str(exc).split("\n"))
                 return None
             rules_path, blocklist_path = module.product_rule_path, module.ip_blocklist_path
         elif block.rules is not None and block.ip_blocklist is not None:
@@ -579,17 +718,27 @@ class _Loader:
             return None
         loaded = None
         if self.load_block:
-            try:
-                loaded = BlockReloader.open(rules_path, blocklist_path)
-            except BlockFileError as exc:
-                where = "block.rules" if exc.file == rules_path else "block.ip_blocklist"
-                self.issues.append(ConfigIssue("block.conf" if block.conf else where, str(exc)))
+            # Both files, each on its own, so that a bad blocklist does not hide a bad rule file.
+            conf = block.conf is not None
+            blocklist = self._block_file(
+                "block.conf" if conf else "block.ip_blocklist", load_ip_blocklist, blocklist_path
+            )
+            rules = self._block_file("block.conf" if conf else "block.rules", load_rule_file, rules_path)
+            if blocklist is None or rules is None:
                 return None
+            loaded = BlockReloader(BlockTable(rules, blocklist), rules_path, blocklist_path)
         else:
             for where, file in (("block.rules", rules_path), ("block.ip_blocklist", blocklist_path)):
                 if not Path(file).is_file():
                     self.issues.append(ConfigIssue(where, "expected a readable file", file, True))
         return BlockConfig(rules_path, blocklist_path, hosts, block.close_status, block.watch, loaded)
+
+    def _block_file(self, where: str, loader: Callable[[str], T], file: str) -> T | None:
+        try:
+            return loader(file)
+        except BlockFileError as exc:
+            self.issues.append(ConfigIssue(where, str(exc), cause=exc))
+            return None
 
     # -- bans -----------------------------------------------------------------------------------
 
@@ -597,13 +746,11 @@ class _Loader:
         raw = data.get("bans", {})
         allow = self._networks("bans.allow", bans.allow, isinstance(raw.get("allow"), str))
         paths, patterns = self._ignore_routes(bans.ignore_routes, isinstance(raw.get("ignore_routes"), str))
-        try:
-            chosen = builtin_rules(bans.rules)
-        except ValueError as exc:
-            self.issues.append(ConfigIssue("bans.rules", str(exc)))
-            chosen = ()
+        detector_settings, extra = self._detection(bans)
+        everything = bans.rules == ["builtin"]
+        chosen = () if everything else self._builtin_rules(bans.rules, isinstance(raw.get("rules"), str))
         custom: list[tuple[str, Any]] = []
-        names: set[str] = {rule.name for rule in chosen}
+        names: set[str] = {rule.id for rule in (*BUILTIN, *extra)}
         for i, table in enumerate(bans.additional_rules):
             where = f"bans.additional_rules[{i}]"
             if table.name in names:
@@ -636,7 +783,7 @@ class _Loader:
             ignore_paths=paths,
             ignore_patterns=patterns,
             inspect_percentage=bans.inspect_percentage,
-            detector=Detector(chosen, RuleList(custom) if custom else None),
+            detector=self._detector(everything, chosen, extra, detector_settings, RuleList(custom) if custom else None),
             response_rules=tuple(
                 ResponseRule(r.name, frozenset(r.status), r.count, r.window) for r in bans.response_rules
             ),
@@ -646,6 +793,61 @@ class _Loader:
             dry_run=bans.dry_run,
             callbacks=callbacks,
         )
+
+    def _detection(self, bans: BansSection) -> tuple[DetectionSettings, tuple[Rule, ...]]:
+        """The engine's settings from ``[bans]``; unknown rule ids and profiles are issues."""
+        extra: list[Rule] = []
+        for i, file in enumerate(bans.rule_files):
+            try:
+                extra.extend(load_pack(self.base / file))
+            except ConfigError as exc:
+                for issue in exc.issues:
+                    self.issues.append(ConfigIssue(f"bans.rule_files[{i}]", f"{exc.file}: {issue}"))
+        known = {rule.id for rule in (*BUILTIN, *extra)}
+        for where, ids in (("bans.disabled_rules", bans.disabled_rules), ("bans.rule_scores", list(bans.rule_scores))):
+            for rule_id in ids:
+                if rule_id not in known:
+                    self.issues.append(
+                        ConfigIssue(where, "unknown rule id: see `stockade detect rules`", rule_id, True)
+                    )
+        for i, name in enumerate(bans.profiles):
+            if name not in PROFILES:
+                self.issues.append(
+                    ConfigIssue(f"bans.profiles[{i}]", f"expected one of {', '.join(PROFILES)}", name, True)
+                )
+        settings = DetectionSettings(
+            level=bans.level,
+            threshold=bans.threshold,
+            disabled=frozenset(r for r in bans.disabled_rules if r in known),
+            scores={k: v for k, v in bans.rule_scores.items() if k in known},
+            body_limit=bans.body_limit,
+            headers=tuple(dict.fromkeys(["user-agent", "referer", *(h.lower() for h in bans.inspect_headers)])),
+            profiles=tuple(p for p in bans.profiles if p in PROFILES),
+            extra_rules=tuple(extra),
+        )
+        return settings, tuple(extra)
+
+    @staticmethod
+    def _detector(
+        everything: bool,
+        chosen: tuple[Rule, ...],
+        extra: tuple[Rule, ...],
+        settings: DetectionSettings,
+        custom: RuleList | None,
+    ) -> Detector:
+        if everything:
+            return Detector(Engine(settings), custom)
+        return Detector((*chosen, *extra), custom, settings=settings)
+
+    def _builtin_rules(self, names: list[str], single: bool) -> tuple[Rule, ...]:
+        """The built-in rules named; every unknown name is an issue, even beside ``"builtin"``."""
+        known = {"builtin", *BUILTIN_NAMES, *CATEGORIES, *LEGACY_NAMES}
+        accepted = 'expected "builtin", a rule id, a category or a name of the first pack'
+        for i, name in enumerate(names):
+            if name not in known:
+                where = "bans.rules" if single else f"bans.rules[{i}]"
+                self.issues.append(ConfigIssue(where, f"unknown rule: {accepted}", name, True))
+        return builtin_rules([name for name in names if name in known])
 
     def _networks(self, where: str, entries: list[str], single: bool) -> NetworkSet:
         good: list[str] = []
@@ -704,6 +906,8 @@ class _Loader:
         file = (self.base / name).resolve()
         if file.is_dir() or not file.parent.is_dir():
             self.issues.append(ConfigIssue(where, "expected a file in an existing directory", str(file), True))
+        else:
+            self._written.append((where, file, True))
         return f"sqlite:///{file}"
 
     def _htpasswd(self, where: str, name: str) -> Htpasswd | None:
@@ -722,6 +926,8 @@ class _Loader:
             given = self.callbacks.get(name)
             if given is not None:
                 functions.append(given)
+                continue
+            if not self.import_callbacks:
                 continue
             try:
                 functions.append(resolve_callback(name))

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from stockade.engine.settings import LOCKOUT_BY, ON_ERROR, LockoutBy, OnError
+from stockade.engine.settings import LOCKOUT_BY, LOCKOUT_SCOPES, ON_ERROR, LockoutBy, LockoutScope, OnError
+from stockade.logs import FORMATS, LEVELS, LogFormat, LogLevel
 
 INFINITY_WORD = "infinity"
 MAX_WORKERS = 256
@@ -164,6 +165,18 @@ def _percentage(value: object) -> float:
     return float(value)
 
 
+def _level(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
+        raise PydanticCustomError("level", "expected a level from 1 (default) to 4 (paranoid)")
+    return value
+
+
+def _score(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise PydanticCustomError("score", "expected a score from 0 to 100")
+    return value
+
+
 Seconds = Annotated[float, BeforeValidator(_positive_seconds)]
 SizeOrInfinity = Annotated[int | None, BeforeValidator(_size_or_infinity)]
 PositiveCount = Annotated[int, BeforeValidator(_positive_count)]
@@ -178,6 +191,7 @@ class ListenerTable(Section):
     client_ca: NonEmpty | None = None
     client_auth: Annotated[Literal["none", "optional", "required"], _choice("none", "optional", "required")] = "none"
     proxy_protocol: Annotated[Literal["off", "v1", "v2", "any"], _choice("off", "v1", "v2", "any")] = "off"
+    proxy_protocol_from: StringList | None = None  # default: [proxy] trusted
 
 
 def _listen_items(value: object) -> object:
@@ -231,6 +245,8 @@ class ServerSection(Section):
     workers: Annotated[int, BeforeValidator(_workers)] = 1
     access_log: NonEmpty | None = None  # a file, or "-" for standard output
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    merge_slashes: bool = True
+    escaped_slashes: Annotated[Literal["reject", "keep"], _choice("reject", "keep")] = "reject"
 
 
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
@@ -245,13 +261,19 @@ def _forwarding_headers(value: object) -> list[str]:
     return [i.lower() for i in items]
 
 
+def _forwarding_header(value: object) -> str:
+    if not isinstance(value, str) or value.lower() not in FORWARDING_HEADERS:
+        raise PydanticCustomError("header", "expected {accepted}", {"accepted": one_of(FORWARDING_HEADERS)})
+    return value.lower()
+
+
 class ProxySection(Section):
-    """``[proxy]``: the peers whose forwarding headers are believed."""
+    """``[proxy]``: the peers whose forwarding header is believed, and which header that is."""
 
     trusted: StringList = Field(default_factory=list)
-    headers: Annotated[list[str], BeforeValidator(_forwarding_headers)] = Field(
-        default_factory=lambda: list(FORWARDING_HEADERS)
-    )
+    header: Annotated[str | None, BeforeValidator(_forwarding_header)] = None
+    # Before one header was read, a list was walked in order; it is still read (see load.py).
+    headers: Annotated[list[str] | None, BeforeValidator(_forwarding_headers)] = None
 
 
 class EscalationTable(Section):
@@ -291,6 +313,14 @@ class BansSection(Section):
     ignore_routes: StringList = Field(default_factory=list)
     inspect_percentage: Annotated[float, BeforeValidator(_percentage)] = 100.0
     rules: StringList = Field(default_factory=lambda: ["builtin"])
+    level: Annotated[int, BeforeValidator(_level)] = 1
+    threshold: PositiveCount = 5
+    disabled_rules: StringList = Field(default_factory=list)
+    rule_scores: dict[str, Annotated[int, BeforeValidator(_score)]] = Field(default_factory=dict)
+    rule_files: StringList = Field(default_factory=list)
+    body_limit: SizeOrInfinity = 64 * 1024
+    inspect_headers: StringList = Field(default_factory=list)
+    profiles: StringList = Field(default_factory=list)
     additional_rules: list[RuleTable] = Field(default_factory=list)
     response_rules: list[ResponseRuleTable] = Field(default_factory=list)
     resp_status_code: Annotated[int, BeforeValidator(_status_code)] = 403
@@ -346,6 +376,17 @@ class AuditSection(Section):
     text_file: NonEmpty | None = Field(default=None, alias="text")
 
 
+class LockoutSection(Section):
+    """``[lockout]``: what the lockout records of every directory are kept per.
+
+    ``scope = "listener"`` (the default, the reference's semantics) counts the failures of
+    each listening address and port apart; ``scope = "site"`` counts them once for every
+    listener and every host that shares the store.
+    """
+
+    scope: Annotated[LockoutScope, _choice(*LOCKOUT_SCOPES)] = "listener"
+
+
 class DirectorySection(Section):
     """One protected directory: HTTP Basic authentication plus the lockout settings."""
 
@@ -363,14 +404,23 @@ class DirectorySection(Section):
     data_file: NonEmpty | None = None  # a SQLite file of its own; default: the [store]
 
 
+class LogSection(Section):
+    """``[log]``: the server's own log on standard error (``--log-level`` and ``--log-format`` override it)."""
+
+    level: Annotated[LogLevel, _choice(*LEVELS)] = "info"
+    format: Annotated[LogFormat, _choice(*FORMATS)] = "text"
+
+
 class ConfigFile(Section):
     """The whole file; :func:`stockade.config.load.load_config` validates it section by section."""
 
     server: ServerSection = Field(default_factory=ServerSection)
+    log: LogSection = Field(default_factory=LogSection)
     store: StoreSection = Field(default_factory=StoreSection)
     audit: AuditSection = Field(default_factory=AuditSection)
     proxy: ProxySection = Field(default_factory=ProxySection)
     admin: AdminSection | None = None
+    lockout: LockoutSection = Field(default_factory=LockoutSection)
     bans: BansSection | None = None
     block: BlockSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)

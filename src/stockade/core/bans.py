@@ -22,6 +22,8 @@ import socket
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from stockade.core.lockout import union
+
 INFINITY = math.inf
 # With a huge threshold no ban happens; keep a bounded tail of strikes anyway.
 _MAX_KEPT_STRIKES = 64
@@ -136,9 +138,36 @@ def strike(state: BanState, now: float, policy: BanPolicy) -> tuple[BanState, St
     return new, StrikeOutcome(len(strikes), True, until)
 
 
-def ban(state: BanState, until: float) -> BanState:
-    """A ban by hand: exactly the requested end; not an offence for escalation."""
+def ban(state: BanState, until: float, *, now: float = 0.0, keep_longer: bool = False) -> BanState:
+    """A ban by hand: exactly the requested end; not an offence for escalation.
+
+    With ``keep_longer``, a ban in force at ``now`` that ends later stays as it is, so that
+    a ban by hand never shortens a longer one by accident.
+    """
+    if keep_longer and state.banned_until is not None and state.is_banned(now) and state.banned_until >= until:
+        return state
     return replace(state, strikes=(), banned_until=until)
+
+
+def merge(ours: BanState, theirs: BanState) -> BanState:
+    """Two records of one ban key joined into one (``stockade store migrate`` into a store that has one).
+
+    Every strike of either, the later ban, the larger count of remembered offences and the
+    later end of that memory: no ban is shortened, no offence forgotten, and joining a
+    record with itself changes nothing.
+    """
+    return BanState(
+        strikes=union(ours.strikes, theirs.strikes),
+        banned_until=_later(ours.banned_until, theirs.banned_until),
+        offences=max(ours.offences, theirs.offences),
+        remember_until=_later(ours.remember_until, theirs.remember_until),
+    )
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
 
 
 def lift(state: BanState, now: float) -> tuple[BanState, bool]:

@@ -1,8 +1,11 @@
 """The real client IP: forwarding headers are believed only from trusted proxies.
 
 The peer (the socket peer, or the PROXY-protocol source) is the client unless it is a
-trusted proxy. From a trusted peer, the first forwarding header present in the order of
-``TrustedProxies.headers`` decides:
+trusted proxy. From a trusted peer, one configured forwarding header decides, as nginx's
+``real_ip_header`` does (``X-Forwarded-For`` by default). Reading several headers in an
+order would let a client choose its address: behind a proxy that sets only ``X-Real-IP``
+and passes the client's own ``X-Forwarded-For`` through, the first header of the order
+would be the client's. The header is read as follows:
 
 - ``X-Forwarded-For``: every line, joined in order, is a list of hops. It is walked from
   the right, where the proxies closest to us appended what they saw: trusted hops are
@@ -46,14 +49,22 @@ _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 _OWS = " \t"
 
 
+@dataclass(frozen=True, slots=True)
+class TrustedProxies:
+    """Peers whose forwarding header is believed (``[proxy] trusted``), and which header that is."""
+
+    networks: tuple[str, ...] = ()
+    header: str = XFF
+
+
 class ProxyTrust(Protocol):
-    """What the resolver reads from :class:`stockade.server.settings.TrustedProxies`."""
+    """What the resolver reads from :class:`TrustedProxies`."""
 
     @property
     def networks(self) -> Sequence[str]: ...
 
     @property
-    def headers(self) -> Sequence[str]: ...
+    def header(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +88,13 @@ class ClientIp:
 class ClientIpResolver:
     """Decides the client address of each request from its peer and its forwarding headers."""
 
-    __slots__ = ("_peers", "headers", "trusted")
+    __slots__ = ("_peers", "header", "trusted")
 
     def __init__(self, proxies: ProxyTrust) -> None:
-        headers: list[str] = []
-        for name in proxies.headers:
-            if not isinstance(name, str) or name.lower() not in FORWARDING_HEADERS:
-                raise InvalidArgument("forwarding header", name, ", ".join(FORWARDING_HEADERS))
-            if name.lower() not in headers:
-                headers.append(name.lower())
-        self.headers: tuple[str, ...] = tuple(headers)
+        name = proxies.header
+        if not isinstance(name, str) or name.lower() not in FORWARDING_HEADERS:
+            raise InvalidArgument("forwarding header", name, ", ".join(FORWARDING_HEADERS))
+        self.header: str = name.lower()
         self.trusted = NetworkSet.from_strings(proxies.networks)
         # Peers repeat (keep-alive, proxies): remember their spelling, trust, and the answer
         # for a request without forwarding headers (the common case, built once).
@@ -106,8 +114,9 @@ class ClientIpResolver:
         """The client of a request from ``peer`` with these (ASGI-style) header lines."""
         plain = self._peer(peer)
         address, trusted = plain.address, plain.trusted
-        values: dict[str, list[bytes]] | None = None
+        lines: list[bytes] | None = None
         forwarded = False
+        wanted = self.header
         for name, value in headers:
             if len(name) not in _NAME_LENGTHS:
                 continue
@@ -117,29 +126,23 @@ class ClientIpResolver:
             forwarded = True
             if not trusted:
                 break
-            if values is None:
-                values = {}
-            values.setdefault(known, []).append(value)
+            if known == wanted:
+                if lines is None:
+                    lines = []
+                lines.append(value)
         if not forwarded:
             return plain
-        if values is None:
+        if lines is None:
             return ClientIp(address, address, trusted, None, forwarded)
-        for header in self.headers:
-            lines = values.get(header)
-            if not lines:
-                continue
-            text = [line.decode("latin-1") for line in lines]
-            if header == X_REAL_IP:
-                client = _node(text[-1].strip(_OWS))
-            else:
-                hops = _xff_hops(text) if header == XFF else _forwarded_hops(text)
-                if not hops:
-                    continue  # only empty elements: as if absent
-                client = self._walk(hops)
-            if client is None:
-                return ClientIp(address, address, trusted, None, forwarded)
-            return ClientIp(client, address, trusted, header, forwarded)
-        return ClientIp(address, address, trusted, None, forwarded)
+        text = [line.decode("latin-1") for line in lines]
+        if wanted == X_REAL_IP:
+            client = _node(text[-1].strip(_OWS))
+        else:
+            hops = _xff_hops(text) if wanted == XFF else _forwarded_hops(text)
+            client = self._walk(hops) if hops else None  # only empty elements: as if absent
+        if client is None:
+            return ClientIp(address, address, trusted, None, forwarded)
+        return ClientIp(client, address, trusted, wanted, forwarded)
 
     def _walk(self, hops: list[str | None]) -> str | None:
         """The first untrusted hop from the right; the last good one if garbage comes first."""

@@ -18,6 +18,15 @@ from stockade.core.lockout import LockoutKey
 AUTH_FAIL: Final = "auth_fail"
 USER_BLOCK: Final = "user_block"
 USER_UNBLOCK: Final = "user_unblock"
+# Events of the IP bans; they carry no listener and no directory.
+IP_BLOCK: Final = "ip_block"
+IP_UNBLOCK: Final = "ip_unblock"
+MALICIOUS_REQUEST: Final = "malicious_request"
+REQUEST_REJECTED: Final = "request_rejected"
+VALID_REQUEST: Final = "valid_request"
+BAN_EVENTS: Final = frozenset({IP_BLOCK, IP_UNBLOCK, MALICIOUS_REQUEST, REQUEST_REJECTED, VALID_REQUEST})
+# The ban events' callbacks are registered under this directory name.
+BANS_DIRECTORY: Final = ""
 
 EventName = Literal["auth_fail", "user_block", "user_unblock"]
 

@@ -23,6 +23,7 @@ checks a password so that parallel attempts can never exceed ``max_retries``.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 INFINITY = math.inf
@@ -218,6 +219,38 @@ def release(state: LockoutState, now: float) -> LockoutState:
     return replace(state, reservations=_drop_one_reservation(_live_reservations(state, now)))
 
 
+def merge(ours: LockoutState, theirs: LockoutState) -> LockoutState:
+    """Two records of one key joined into one (``stockade store migrate`` into a store that has one).
+
+    Every failure and reservation of either, the later block and the later login: nothing
+    either record holds is lost, and joining a record with itself changes nothing, so a
+    migration that failed half-way can simply run again.
+    """
+    return LockoutState(
+        failures=union(ours.failures, theirs.failures),
+        blocked_until=_later(ours.blocked_until, theirs.blocked_until),
+        auth_until=_later(ours.auth_until, theirs.auth_until),
+        reservations=union(ours.reservations, theirs.reservations),
+    )
+
+
+def union(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    """The times of ``a`` and ``b`` in order, each as often as in the one that has it more often.
+
+    Two failures at the same instant stay two, and a list joined with itself is unchanged.
+    """
+    counts = Counter(a)
+    for t, n in Counter(b).items():
+        counts[t] = max(counts[t], n)
+    return tuple(sorted(counts.elements()))
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
+
+
 def block(state: LockoutState, until: float) -> LockoutState:
     """An explicit block (the API): sets exactly the requested end, as the reference does."""
     return replace(state, failures=(), blocked_until=until)
@@ -228,23 +261,6 @@ def unblock(state: LockoutState) -> tuple[LockoutState, bool]:
     if state.blocked_until is None:
         return state, False
     return replace(state, failures=(), blocked_until=None), True
-
-
-def prune(state: LockoutState, now: float, policy: LockoutPolicy) -> tuple[LockoutState, bool]:
-    """Drop what has expired; returns the new state and whether an expired block was removed.
-
-    The caller emits ``user_unblock`` for a removed block, so that every block ends with
-    exactly one such event, whether a login or a sweep finds it expired.
-    """
-    expired_block = state.blocked_until is not None and not state.is_blocked(now)
-    auth_until = state.auth_until if state.auth_until is not None and state.auth_until > now else None
-    new = LockoutState(
-        failures=_window(state.failures, now, policy),
-        blocked_until=None if expired_block else state.blocked_until,
-        auth_until=auth_until,
-        reservations=_live_reservations(state, now),
-    )
-    return new, expired_block
 
 
 def seconds_setting(minutes: float) -> float:

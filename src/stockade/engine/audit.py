@@ -14,7 +14,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from stockade.core.events import Event
@@ -24,7 +24,8 @@ log = logging.getLogger("stockade.audit")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _iso(ts: float) -> str:
+def iso_utc(ts: float) -> str:
+    """``2026-11-21T12:55:03.250Z``: epoch seconds in ISO 8601 UTC, to the millisecond."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1000):03d}Z"
 
 
@@ -73,7 +74,7 @@ class AuditLog:
 
     def submit(self, event: Event) -> None:
         # "at" first, as an ISO 8601 string (the event's own "at" is epoch seconds).
-        record: dict[str, object] = {"at": _iso(event.at)}
+        record: dict[str, object] = {"at": iso_utc(event.at)}
         record.update((k, v) for k, v in event.as_dict().items() if k not in ("at", "data"))
         record.update({k: v for k, v in event.data.items() if k not in record})
         lines: list[tuple[int, bytes]] = []
@@ -90,13 +91,44 @@ class AuditLog:
         if self._json_fd is None:
             return
         record = {
-            "at": _iso(at),
+            "at": iso_utc(at),
             "what": "admin_call",
             "by": by,
             "action": action,
             "args": dict(args),
             "status": status,
         }
+        self._write([(self._json_fd, (json.dumps(record, default=str) + "\n").encode())])
+
+    def reload(
+        self,
+        at: float,
+        trigger: str,
+        target: str,
+        *,
+        changed: Mapping[str, object] | None = None,
+        errors: Sequence[str] | None = None,
+    ) -> None:
+        """One reload (``trigger``: ``signal``, ``api`` or ``watch``) and how it ended (JSON lines only).
+
+        ``target`` is what was reloaded (the configuration file, or a mod_block file); a
+        success says what ``changed``, a failure its ``errors``. Each worker process
+        reloads on its own and writes its own line (``pid``).
+        """
+        if self._json_fd is None:
+            return
+        record: dict[str, object] = {
+            "at": iso_utc(at),
+            "what": "reload",
+            "trigger": trigger,
+            "target": target,
+            "pid": os.getpid(),
+            "outcome": "ok" if errors is None else "error",
+        }
+        if changed is not None:
+            record["changed"] = dict(changed)
+        if errors is not None:
+            record["errors"] = list(errors)
         self._write([(self._json_fd, (json.dumps(record, default=str) + "\n").encode())])
 
     def _write(self, lines: list[tuple[int, bytes]]) -> None:

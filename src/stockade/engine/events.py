@@ -126,9 +126,6 @@ class EventBus:
         """Whether any sink or callback exists; without one, events need not be built."""
         return bool(self._sinks or self._callback_sinks)
 
-    def add_sink(self, sink: EventSink) -> None:
-        self._sinks.append(sink)
-
     def has_callbacks(self, directory: str) -> bool:
         return bool(self._by_directory.get(directory))
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stockade.core.bans import BanPolicy
-from stockade.core.detection import BUILTIN, Detector
+from stockade.core.detection import Detector
 from stockade.core.lockout import LockoutPolicy
 from stockade.netaddr import NetworkSet
 
 LockoutBy = Literal["user", "ip", "user_ip"]
 LOCKOUT_BY: tuple[LockoutBy, ...] = ("user", "ip", "user_ip")
+LockoutScope = Literal["listener", "site"]
+LOCKOUT_SCOPES: tuple[LockoutScope, ...] = ("listener", "site")
 OnError = Literal["open", "closed"]
 ON_ERROR: tuple[OnError, ...] = ("open", "closed")
 
@@ -91,7 +93,7 @@ class BanSettings:
     ignore_paths: tuple[str, ...] = ()
     ignore_patterns: tuple[re.Pattern[str], ...] = ()
     inspect_percentage: float = 100.0
-    detector: Detector = field(default_factory=lambda: Detector(BUILTIN))
+    detector: Detector = field(default_factory=Detector)
     response_rules: tuple[ResponseRule, ...] = ()
     resp_status_code: int = 403
     resp_body: bytes = b"Forbidden"
@@ -102,8 +104,19 @@ class BanSettings:
 
 @dataclass(frozen=True, slots=True)
 class GuardSettings:
+    """Everything a guard needs.
+
+    ``lockout_scope`` says what a lockout record is kept per, besides the directory and the
+    user or client: ``"listener"`` (the reference's semantics, the default) keeps one per
+    listening address and port, so each listener counts failures of its own; ``"site"``
+    keeps one for every listener and every host that shares the store (the records carry
+    no listener, as the middleware's do), which is what a fleet of hosts behind one name
+    needs.
+    """
+
     directories: tuple[DirectorySettings, ...] = ()
     listeners: tuple[Listener, ...] = (NO_LISTENER,)
+    lockout_scope: LockoutScope = "listener"
     sweep_interval: float = 60.0
     # A sweep also runs after this many writes, so that deletion keeps pace with a flood of
     # new keys however short the interval's share of it.

@@ -11,14 +11,26 @@ are counted by an event sink (:attr:`Metrics.sink`), which runs only for logins.
 gauges and the store error counter cost nothing until a scrape: :meth:`Metrics.refresh`
 reads ``guard.store_status()`` then.
 
-Several worker processes: every process has its own registry, so a scrape of one worker's
-admin listener shows that worker's counters only, and Prometheus must scrape each worker
-(or sum across them). prometheus-client's multiprocess mode, which shares counters through
-files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is not used.
+Several worker processes: every process has its own registry, and the admin API merges them
+(:mod:`stockade.metrics.merge`, gathered by the supervisor): a scrape shows the whole
+server's numbers whichever worker answers it. prometheus-client's multiprocess mode, which
+shares counters through files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is
+not used: a worker counts in plain integers and is asked only at a scrape.
+
+For the console: :meth:`Metrics.observe_verdict` counts, for each request the ladder did
+not simply pass, its outcome by reason (``closed|mod_block:<rule>``, ``refused|ban``,
+``allowed|detection:<rule>``, ``challenged|lockout``) and mod_block's hits by rule; the
+sink counts detection hits by rule and category and keeps each address's recent history
+(:mod:`stockade.metrics.history`); :meth:`Metrics.keep_timeline` samples the running
+totals once a minute into a day of per-minute buckets (:mod:`stockade.metrics.timeline`)
+and reads the store's latency then; :attr:`Metrics.reloads` remembers the last reloads.
+A clean request costs one more method call and nothing else. The console's timeline,
+hits and histories are each worker's own (the admin API's counters are merged).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Final
@@ -28,16 +40,24 @@ from prometheus_client.core import CounterMetricFamily, UnknownMetricFamily
 from prometheus_client.registry import Collector
 
 from stockade.errors import StoreError
+from stockade.metrics.history import IpHistory
+from stockade.metrics.hits import DetectionHits, Hits
+from stockade.metrics.reloads import Reloads
+from stockade.metrics.timeline import MINUTE, Readings, Timeline
 
 if TYPE_CHECKING:
     from prometheus_client.metrics import Counter as CounterChild
 
+    from stockade.clock import Clock
     from stockade.core.events import Event
     from stockade.engine import AsyncGuard
+    from stockade.engine._async.ladder import Verdict
     from stockade.stores.records import StoreStatus
 
 # Outcomes of a request as the protecting server counts them; others are counted as given.
 REQUEST_OUTCOMES: Final = ("allowed", "challenged", "refused", "blocked", "banned", "closed", "error")
+# The ladder's stages, as the request outcomes of the console's charts.
+_VERDICT_OUTCOMES: Final = {"ban": "refused", "lockout": "challenged", "block": "closed", "app": "allowed"}
 # Events of the engine (lockout and bans), bound ahead so that they show as 0 before the first.
 LOCKOUT_EVENTS: Final = (
     "auth_fail",
@@ -60,11 +80,48 @@ class Metrics:
         r = self.registry
         self._request_counts: dict[str, int] = dict.fromkeys(REQUEST_OUTCOMES, 0)
         r.register(_OutcomeCounter("stockade_requests", "Requests decided, by outcome.", self._request_counts))
+        self.reasons = Hits()  # "outcome|reason" of the requests the ladder did not simply pass
+        self.block_rule_hits = Hits()
+        self.detections = DetectionHits()
+        self.history = IpHistory()
+        self.timeline = Timeline()
+        self.latency = Readings()
+        self.reloads = Reloads()
+        self.last_status: StoreStatus | None = None
+        r.register(
+            _OutcomeCounter(
+                "stockade_block_rule_hits",
+                "Requests a mod_block rule matched, by rule.",
+                self.block_rule_hits.counts,
+                "rule",
+            )
+        )
+        r.register(
+            _OutcomeCounter(
+                "stockade_detection_hits",
+                "Malicious requests, by detection rule.",
+                self.detections.rules.counts,
+                "rule",
+            )
+        )
+        r.register(
+            _OutcomeCounter(
+                "stockade_detection_category_hits",
+                "Malicious requests, by detection category (when the detection names them).",
+                self.detections.categories.counts,
+                "category",
+            )
+        )
         self.lockout_events = Counter(
             "stockade_lockout_events", "Security events (login lockout and IP bans), by event.", ["event"], registry=r
         )
         self.store_errors = Counter(
             "stockade_store_errors", "Store calls that failed, as the store status counts them.", registry=r
+        )
+        self.store_refused = Counter(
+            "stockade_store_records_refused",
+            "New records a full store refused rather than evict a block or ban in force.",
+            registry=r,
         )
         self.store_up = Gauge("stockade_store_up", "1 if the store answered the last scrape, else 0.", registry=r)
         self.store_latency = Gauge(
@@ -81,6 +138,12 @@ class Metrics:
         self.reload_errors = Counter(
             "stockade_reload_errors", "Reloads refused (the configuration in force stayed).", registry=r
         )
+        self.proxy_refused = Counter(
+            "stockade_proxy_protocol_refused",
+            "Connections closed before a byte was read: the peer may not send this listener a PROXY header.",
+            ["listener"],
+            registry=r,
+        )
         self.pending_writes = Gauge(
             "stockade_store_pending_writes", "Writes queued for the store off the request path.", registry=r
         )
@@ -88,6 +151,7 @@ class Metrics:
             ProcessCollector(registry=r)
         self._events: dict[str, CounterChild] = {e: self.lockout_events.labels(e) for e in LOCKOUT_EVENTS}
         self._errors_seen = 0
+        self._refused_seen = 0
         self.sink = MetricsSink(self)
         for gauge in (self.store_latency, self.view_lag, self.view_entries):
             gauge.set(math.nan)
@@ -101,6 +165,56 @@ class Metrics:
         counts = self._request_counts
         counts[outcome] = counts.get(outcome, 0) + 1
 
+    def observe_verdict(self, verdict: Verdict) -> None:
+        """The ladder's verdict on a request: its reasons, and mod_block's rule hit (a clean pass costs nothing)."""
+        rule, malicious, stage = verdict.block_rule, verdict.malicious, verdict.stage
+        if rule is None and malicious is None and stage == "app":
+            return
+        outcome = _VERDICT_OUTCOMES.get(stage, "allowed") if verdict.action != "close" else "closed"
+        reasons = self.reasons
+        if stage == "ban":
+            reasons.add("refused|ban")
+            return
+        if rule is not None:
+            self.block_rule_hits.add(rule)
+            reasons.add(f"{outcome}|mod_block:{rule}")
+        if malicious is not None:
+            reasons.add(f"{outcome}|detection:{malicious}")
+        if stage == "lockout":
+            reasons.add("challenged|lockout")
+
+    def totals(self) -> dict[str, int]:
+        """Every running total the timeline follows: ``outcome:<outcome>`` and ``reason:<outcome>|<reason>``."""
+        found = {f"outcome:{name}": value for name, value in list(self._request_counts.items())}
+        found.update((f"reason:{name}", value) for name, value in list(self.reasons.counts.items()))
+        return found
+
+    def sample(self, now: float) -> None:
+        """Take the timeline's sample now (:meth:`keep_timeline` does it once a minute)."""
+        self.timeline.sample(now, self.totals())
+
+    async def keep_timeline(self, clock: Clock, guard: Callable[[], AsyncGuard | None]) -> None:
+        """Sample the totals and read the store's latency just after each minute starts, for ever."""
+        self.sample(clock.now())
+        while True:
+            now = clock.now()
+            await asyncio.sleep(MINUTE - now % MINUTE + 0.05)
+            now = clock.now()
+            self.sample(now)
+            current = guard()
+            if current is not None:
+                await self.refresh(current)
+                status = self.last_status
+                self.latency.add(now, math.nan if status is None else status.latency)
+
+    def request_counts(self) -> dict[str, int]:
+        """The requests decided so far, by outcome."""
+        return dict(self._request_counts)
+
+    def count_proxy_refused(self, listener: str) -> None:
+        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
+        self.proxy_refused.labels(listener).inc()
+
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""
         child = self._events.get(what)
@@ -110,6 +224,7 @@ class Metrics:
 
     def observe_status(self, status: StoreStatus | None) -> None:
         """Set the store gauges from a status, or mark the store down (``None``)."""
+        self.last_status = status
         if status is None:
             self.store_up.set(0)
             self.store_latency.set(math.nan)
@@ -124,6 +239,9 @@ class Metrics:
         if status.errors > self._errors_seen:
             self.store_errors.inc(status.errors - self._errors_seen)
             self._errors_seen = status.errors
+        if status.refused > self._refused_seen:
+            self.store_refused.inc(status.refused - self._refused_seen)
+            self._refused_seen = status.refused
 
     async def refresh(self, guard: AsyncGuard) -> None:
         """Read the store status now, for the gauges; a failing store is reported as down."""
@@ -161,21 +279,22 @@ class _CountersCollector(Collector):
 
 
 class _OutcomeCounter(Collector):
-    """A counter family ``<name>_total{outcome=...}`` over a dict of running totals."""
+    """A counter family ``<name>_total{<label>=...}`` over a dict of running totals."""
 
-    def __init__(self, name: str, description: str, counts: Mapping[str, int]) -> None:
+    def __init__(self, name: str, description: str, counts: Mapping[str, int], label: str = "outcome") -> None:
         self.name = name
         self.description = description
         self.counts = counts
+        self.label = label
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self.name, self.description, labels=["outcome"])
+        family = CounterMetricFamily(self.name, self.description, labels=[self.label])
         for outcome, value in list(self.counts.items()):
             family.add_metric([outcome], value)
         yield family
 
     def describe(self) -> Iterator[CounterMetricFamily]:
-        yield CounterMetricFamily(self.name, self.description, labels=["outcome"])
+        yield CounterMetricFamily(self.name, self.description, labels=[self.label])
 
 
 class MetricsSink:
@@ -185,7 +304,11 @@ class MetricsSink:
         self.metrics = metrics
 
     def submit(self, event: Event) -> None:
-        self.metrics.count_event(event.what)
+        metrics = self.metrics
+        metrics.count_event(event.what)
+        if event.what == "malicious_request":
+            metrics.detections.record(event.data)
+        metrics.history.record(event)
 
     def flush(self, timeout: float) -> bool:
         return True

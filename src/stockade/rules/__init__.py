@@ -30,6 +30,9 @@ Deviations from BFE (everything else is reproduced, quirks included):
   merged range.
 - ``mod_block.conf``: every problem is reported at once, where gcfg stops at its first.
 - The host table (stockade's own configuration, not a BFE file) ignores one trailing dot.
+- A request whose host maps to no product (or with no host table at all) still meets the
+  ``global`` rules, counted as a request of a product without rules; BFE refuses it before
+  mod_block runs, so its global rules never see it.
 """
 
 from stockade.rules.bfe_conf import ModuleConf, load_module_conf, parse_module_conf

@@ -8,8 +8,14 @@ Two checks, in BFE's order (``bfe.md`` §2.4):
 - **Request** (``HandleFoundProduct``, after the host table named the product): the
   ``global`` rules, then the product's rules, each list in file order; the first rule whose
   condition matches decides. ``CLOSE`` closes the connection without a response, ``ALLOW``
-  ends mod_block's processing (later stages still run). A request without a product (the
-  host table found none) never reaches mod_block, which then counts nothing.
+  ends mod_block's processing (later stages still run).
+
+**A deliberate difference from BFE**: a request without a product (the host table maps
+its host to none, or there is no host table) still meets the ``global`` rules, as a request
+of a product without rules of its own does (and it is counted the same way). BFE refuses
+such a request before mod_block runs, so in BFE a global rule never sees it; stockade has
+no such earlier refusal, and a ``global`` ``CLOSE`` that let those requests through would
+protect nothing. Requests with a product are decided and counted exactly as in BFE.
 
 The counters follow BFE's increments exactly, including its corners: a request whose
 product has no rule list and which no global rule matched counts only in ``REQ_TOTAL``; a
@@ -108,18 +114,16 @@ class BlockTable:
         return "accept"
 
     def check_request(self, facts: RequestParts, product: str | None) -> BlockDecision:
-        """The decision for a request of ``product`` (None: the host table found no product, mod_block does not run).
+        """The decision for a request of ``product`` (None: the host table found no product; only ``global`` applies).
 
         ``facts`` may be a request that builds its :class:`RequestFacts` on demand: they are
         built only when the rules' index lets a rule through.
         """
-        if product is None:
-            return PASS
         counters = self.counters
         counters.req_total += 1
         products = self.rules.products
         shared = products.get(GLOBAL)
-        own = products.get(product)
+        own = None if product is None else products.get(product)
         if shared is None and own is None:
             return PASS
         counters.req_to_check += 1

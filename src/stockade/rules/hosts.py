@@ -1,8 +1,9 @@
 """The host table: which product a request belongs to, from its Host header.
 
 BFE runs mod_block's request rules only once the host table has named the request's
-product (``HandleFoundProduct``); a request whose host maps to no product never reaches
-them, not even the ``global`` rules. stockade's table is configured as
+product (``HandleFoundProduct``), and refuses a request whose host maps to no product
+before that. stockade lets such a request through to mod_block's ``global`` rules (and to
+no product's): a global rule applies to every request. The table is configured as
 
 ```toml
 [block.hosts]

@@ -18,7 +18,9 @@ condition's error unwrapped (``1:1 syntax error``), and :class:`RuleFileError` k
 ``cause`` with the product, the rule's index and its name.
 
 Go visits products in random map order, so with several bad products BFE may name any;
-stockade names the first in file order.
+stockade names the first in file order. An error of a product or a rule also says where it
+is in the file (:attr:`RuleFileError.line` and ``column``): the rule, or for a condition
+the character its mistake is on, so that an editor can jump there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,18 @@ from dataclasses import dataclass, field
 from stockade.conditions import Condition, ConditionError, RuleList, compile_condition
 from stockade.errors import RuleFileError
 from stockade.rules.decision import BlockDecision
-from stockade.rules.gojson import JSONObject, JSONSyntaxError, decode_first, go_string, go_type_name
+from stockade.rules.gojson import (
+    JSONObject,
+    JSONSyntaxError,
+    Step,
+    decode_first,
+    go_string,
+    go_type_name,
+    line_column,
+    locate,
+    string_at,
+    string_offset,
+)
 
 __all__ = ["ALLOW", "CLOSE", "GLOBAL", "BlockRule", "ProductRules", "RuleSet", "load_rule_file", "parse_rule_file"]
 
@@ -37,6 +50,10 @@ GLOBAL = "global"  # bfe_basic.GlobalProduct: its rules run before every product
 CLOSE = "CLOSE"
 ALLOW = "ALLOW"
 _COMMANDS = (CLOSE, ALLOW)
+_EMPTY = (
+    "the file is empty (BFE: EOF): expected a JSON object with the rules of each product, like"
+    ' {"Version": "1", "Config": {"global": []}}'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +133,59 @@ def parse_rule_file(data: bytes | str, *, file: str = "block_rules.data") -> Rul
     try:
         value = decode_first(text)
     except JSONSyntaxError as exc:
-        message = "EOF" if exc.message == "EOF" else f"invalid JSON: {exc}"
-        raise RuleFileError(file, message, line=exc.line or None) from None
+        if exc.message == "EOF":
+            raise RuleFileError(file, "EOF", reason=_EMPTY) from None
+        raise RuleFileError(file, f"invalid JSON: {exc}", line=exc.line or None, column=exc.column or None) from None
     version, config = _decode_top(file, value)
     if version is None:
         raise RuleFileError(file, "no Version")
     if config is None:
         raise RuleFileError(file, "no Config")
-    checked = {product: _check_product(file, product, rules) for product, rules in config.items()}
-    products: dict[str, ProductRules] = {}
-    for product, rules in checked.items():
-        products[product] = ProductRules.of(_convert(file, product, index, rule) for index, rule in enumerate(rules))
+    try:
+        checked = {product: _check_product(file, product, rules) for product, rules in config.items()}
+        products: dict[str, ProductRules] = {}
+        for product, rules in checked.items():
+            products[product] = ProductRules.of(
+                _convert(file, product, index, rule) for index, rule in enumerate(rules)
+            )
+    except RuleFileError as exc:
+        _place(exc, text)
+        raise
     return RuleSet(version, products)
+
+
+def _field(name: str) -> Step:
+    """A struct field's keys, as :func:`_fields` matches them."""
+    return lambda key: key.isascii() and key.lower() == name
+
+
+def _place(error: RuleFileError, text: str) -> None:
+    """Note where a product's or a rule's error is in ``text``: the value, or the mistake in a condition."""
+    if error.product is None:
+        return
+    product = error.product
+    path: list[Step] = [_field("config"), lambda key: key == product]
+    if error.rule is not None:
+        path.append(error.rule)
+        if isinstance(error.cause, ConditionError):
+            path.append(_field("cond"))
+    offset = locate(text, path)
+    if offset is None:
+        return
+    if isinstance(error.cause, ConditionError) and text[offset] == '"':
+        condition = string_at(text, offset)
+        offset = string_offset(text, offset, _character(condition, error.cause.line, error.cause.col))
+    error.line, error.column = line_column(text, offset)
+
+
+def _character(source: str, line: int, col: int) -> int:
+    """The index in ``source`` of a condition's position (``line`` counts \\n, ``col`` UTF-8 bytes)."""
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return len(source)
+    start = sum(len(text) + 1 for text in lines[: line - 1])
+    prefix = lines[line - 1].encode("utf-8", "surrogatepass")[: max(col - 1, 0)]
+    return start + len(prefix.decode("utf-8", "ignore"))
 
 
 @dataclass(slots=True)

@@ -1,15 +1,22 @@
 """The protecting server as an ASGI application: reverse proxy and static files behind the guard.
 
-Each request is normalised once (:mod:`stockade.server.paths`), its client is decided from
-the trusted proxies (:mod:`stockade.core.client_ip`), and the checks run in their one
-order (:mod:`stockade.engine._async.ladder`) before anything is served: a request can learn
-nothing about a protected file or reach the upstream without passing them. Then the route
-decides between the upstream and the document root.
+Each request becomes one canonical request (:mod:`stockade.request`): its path, host,
+headers and client, decided once. The checks run in their one order
+(:mod:`stockade.engine._async.ladder`) on it, and the upstream or the document root then
+serves exactly it: a request can learn nothing about a protected file or reach the
+upstream without passing the checks, in the form they read. Then the route decides
+between the upstream and the document root.
 
 The connection-level check (:meth:`StockadeApp.admit`) runs in the server's accept loop on
 the peer, or the PROXY-protocol source, before a byte of HTTP is read: a blocklisted
 connection is closed without a response. mod_block's ``CLOSE`` drops a request's
-connection the same way. The admin API answers on its own listener.
+connection the same way. The admin API answers on its own listener, for every worker
+process at once (:mod:`stockade.server.cluster`).
+
+A reload (SIGHUP, the admin API, or a change of a mod_block file seen by the watcher)
+builds aside and swaps the site whole; every reload is logged and audited with what it
+changed or its errors. Reloads are serialised, so the watcher always reloads the files of
+the site in force, and follows the files a reload names.
 
 No input can produce a 500: every request is answered inside a guard that logs and answers
 500 only for true internal bugs.
@@ -20,28 +27,33 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Sequence
-from pathlib import Path
+import os
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from stockade.adapters.facts import incoming_from_asgi
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
-from stockade.core.client_ip import ClientIp
 from stockade.engine import AsyncGuard
-from stockade.engine._async.ladder import Incoming, Verdict
-from stockade.errors import ConfigError, StockadeError, StoreError
+from stockade.engine.audit import iso_utc
+from stockade.engine.verdict import Verdict
+from stockade.errors import BadRequest, ConfigError, StockadeError, StoreError, problems
 from stockade.metrics import Metrics
-from stockade.rules.watch import watch_block_files
+from stockade.metrics.merge import snapshot
+from stockade.request.asgi import from_asgi
+from stockade.request.incoming import Incoming
+from stockade.rules.reload import Target
 from stockade.server import files, responses
 from stockade.server.asgi import Message, Receive, Scope, Send
+from stockade.server.cluster import ClusterHub, Peers, ServerView, block_files
 from stockade.server.forwarding import ForwardingWarnings
+from stockade.server.http.workers import Answer, Worker
 from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap
-from stockade.server.paths import BadPath, normalize_path
+from stockade.server.reloading import Changes, ReloadLog, count_failed_files, fingerprint
 from stockade.server.settings import ConnectionFacts
 from stockade.server.site import Site, Stores, build_site
+from stockade.server.watching import BlockFileWatcher
 
 log = logging.getLogger("stockade.server")
 
@@ -55,7 +67,9 @@ class StockadeApp:
     ``listen`` are the addresses actually bound (real ports, not ``:0``) of the server's own
     listeners (the admin listener not among them); the lockout keys of each request use the
     one that accepted it. Each worker process builds its own app, so each opens its own store
-    connections.
+    connections; ``worker`` says which one it is and links it to the supervisor, so that the
+    admin API answers for every worker. ``watching`` is set once the watcher of the
+    mod_block files is in place.
     """
 
     def __init__(
@@ -65,6 +79,7 @@ class StockadeApp:
         clock: Clock | None = None,
         listen: Sequence[ListenAddress] = (),
         freeze_heap: bool = False,
+        worker: Worker | None = None,
     ) -> None:
         self.config = config
         self.freeze_heap = freeze_heap
@@ -76,6 +91,14 @@ class StockadeApp:
         self.site: Site | None = None
         self.stores: Stores | None = None
         self.startup_error: Exception | None = None
+        self.worker = worker or Worker(0)
+        self.peers = Peers(self.worker.sock) if self.worker.sock is not None else None
+        self.hub = ClusterHub()  # a lone process combines its own answers
+        self.view = ServerView(self.gather, lambda: self.site is not None and self.site.block is not None)
+        self.started = self.clock.now()
+        self.reloads = ReloadLog(self.metrics.reload_errors.inc)
+        self.watcher = BlockFileWatcher(self._block_files_changed)
+        self.watching = self.watcher.watching
         self._opening = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,17 +128,36 @@ class StockadeApp:
                 self.site = await asyncio.to_thread(self._open)
                 self._settle_heap()
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
-                if self.site.block is not None and self.config.block is not None and self.config.block.watch:
-                    self._tasks.append(asyncio.create_task(self._watch_block(self.site)))
+                self._tasks.append(asyncio.create_task(self.metrics.keep_timeline(self.clock, lambda: self.guard)))
+                self.watcher.follow(self.site)
+                if self.peers is not None:
+                    self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
             return self.site
 
     def _open(self) -> Site:
+        if self.worker.restarts:
+            self.config = self._current_config()
         stores = Stores.open(self.config)
         self.stores = stores
         return self._build(self.config, None)
 
+    def _current_config(self) -> Config:
+        """A replaced worker serves the configuration on disk, as the others do since their reloads."""
+        try:
+            return load_config(self.config.path)
+        except ConfigError as exc:
+            log.error(
+                "worker %d: %s is invalid; serving the one the server started with: %s",
+                self.worker.index,
+                self.config.path,
+                " ".join(str(exc).splitlines()),
+            )
+            return self.config
+
     def _build(self, config: Config, previous: Site | None) -> Site:
         assert self.stores is not None
+        for notice in config.notices:
+            log.warning("%s: %s", config.path, notice)
         return build_site(
             config,
             self.stores,
@@ -123,11 +165,12 @@ class StockadeApp:
             listen=self.listen,
             metrics=self.metrics,
             previous=previous,
-            reload=self.reload,
-            counters=self.block_counters if config.block is not None else None,
+            server=self.view,
+            audit_in_force=lambda: self.site.audit if self.site is not None else None,
         )
 
     async def shutdown(self) -> None:
+        self.watcher.stop()
         for task in self._tasks:
             task.cancel()
         self._tasks.clear()
@@ -140,32 +183,37 @@ class StockadeApp:
         if stores is not None:
             await stores.aclose()
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self, trigger: str = "signal") -> dict[str, Any]:
         """Reload the configuration and every file it names (``SIGHUP``, the admin API).
 
         The new site is built aside and swapped in whole; on any error the old one stays
-        in force and the error is answered. The store and the listeners do not change
-        without a restart.
+        in force and the errors are answered (``{"reload": "error", "errors": [...]}``, one
+        line each). The store and the listeners do not change without a restart.
         """
         async with self._reloading:
             old = self.site or await self.startup()
+            what = str(self.config.path)
             try:
                 config = await asyncio.to_thread(load_config, self.config.path)
-            except ConfigError as exc:
-                self.metrics.reload_errors.inc()
-                log.error("reload refused, the configuration in force stays: %s", exc)
-                return {"reload": "error", "error": str(exc)}
+                site = await asyncio.to_thread(self._build, config, old)
+            except (StockadeError, OSError) as exc:
+                count_failed_files(old.block, exc)
+                self.metrics.reloads.failed(self.clock.now(), exc)
+                return self.reloads.refused(what, trigger, problems(exc), old.audit, self.clock.now())
             if config.store_url != old.config.store_url:
                 log.warning("reload: store.url changed; the new store is used after a restart")
-            site = await asyncio.to_thread(self._build, config, old)
+            if config.raw.log != old.config.raw.log:
+                log.warning("reload: [log] changed; it applies after a restart")
             self.site, self.config = site, config
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
                 old.proxy.close()
+            changes = Changes.between(old.config, config, old.files, site.files)
             del old
             self._settle_heap()
-            log.info("reloaded %s", config.path)
-            return {"reload": "ok"}
+            self.metrics.reloads.succeeded(self.clock.now())
+            self.watcher.follow(site)
+            return self.reloads.succeeded(what, trigger, changes, site.audit, self.clock.now())
 
     def _settle_heap(self) -> None:
         """Move what the site holds (rules, tables, views) out of the garbage collector's reach.
@@ -191,9 +239,50 @@ class StockadeApp:
             except StoreError as exc:
                 self.site.guard.health.failed(exc, "open")
 
-    async def _watch_block(self, site: Site) -> None:
-        assert site.block is not None
-        await watch_block_files(site.block, _log_reload)
+    # -- the watcher of mod_block's files ----------------------------------------------------
+
+    async def _block_files_changed(self, targets: list[Target]) -> None:
+        """Reload the changed files into the site in force (never into one a reload replaced)."""
+        async with self._reloading:
+            site = self.site
+            if site is None or site.block is None:
+                return
+            for target in targets:
+                result = await asyncio.to_thread(site.block.reload, target)
+                now = self.clock.now()
+                if result.error is not None:
+                    self.reloads.refused(result.path, "watch", problems(result.error), site.audit, now)
+                    continue
+                site.files[result.path] = fingerprint(result.path)
+                self.reloads.succeeded(result.path, "watch", Changes(files=(result.path,)), site.audit, now)
+
+    # -- the admin API's questions to every worker ----------------------------------------------
+
+    async def gather(self, op: str, args: Mapping[str, object], timeout: float) -> Any:
+        """Every worker's answer to ``op``, combined (by the supervisor, or here for a lone process)."""
+        if self.peers is not None:
+            return await self.peers.gather(op, args, timeout)
+        answer = Answer(self.worker.index, os.getpid(), "ready", await self.answer(op, args))
+        return self.hub.combine(op, [answer])
+
+    async def answer(self, op: str, args: Mapping[str, object]) -> object:
+        """This worker's answer to one of the supervisor's questions (``snapshot``, ``reload``)."""
+        if op == "reload":
+            return await self.reload(str(args.get("trigger", "api")))
+        if op == "snapshot":
+            site = self.site
+            if site is not None:
+                await self.metrics.refresh(site.guard)
+            status = {
+                "started": iso_utc(self.started),
+                "restarts": self.worker.restarts,
+                "config": str(self.config.path),
+                "requests": self.metrics.request_counts(),
+                "reloads": self.reloads.as_dict(),
+                "block": block_files(site.block if site is not None else None),
+            }
+            return {"metrics": snapshot(self.metrics.registry), "status": status}
+        return {"error": f"unknown question {op!r}"}
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -263,29 +352,28 @@ class StockadeApp:
             return
         method: str = scope["method"]
         head = method == "HEAD"
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        raw_path = raw_path.split(b"?", 1)[0]
         try:
-            path = normalize_path(raw_path)
-        except BadPath as exc:
+            request = self._incoming(scope, site, connection)
+        except BadRequest as exc:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
-        client = scope.get("client")
-        decided = site.resolver.resolve(str(client[0]) if client else "", scope["headers"])
-        request = self._incoming(scope, raw_path, path, decided, connection=connection)
         verdict = await site.ladder.decide(request)
+        self.metrics.observe_verdict(verdict)
         if verdict.action != "pass":
             await self._refuse(verdict, connection, send, head=head)
             return
         self.metrics.count_request("allowed")
+        path = request.path
         target = site.target(path)
         if site.guard.bans.settings.response_rules:
             send = self._observed(site, request, send)
         if target == "upstream" and site.proxy is not None:
             # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
-            scope["stockade.client_ip"] = decided.peer or request.client
-            scope["stockade.peer_trusted"] = decided.trusted
+            decided = request.decided
+            scope["stockade.client_ip"] = request.client
+            scope["stockade.peer"] = decided.peer if decided is not None else request.client
+            scope["stockade.peer_trusted"] = decided is not None and decided.trusted
             await site.proxy.forward(scope, receive, send)
             return
         if method not in _FILE_METHODS:
@@ -293,20 +381,21 @@ class StockadeApp:
             return
         await self._serve_file(path, send, head=head)
 
-    def _incoming(
-        self, scope: Scope, raw_path: bytes, path: str, decided: ClientIp, *, connection: ConnectionFacts | None
-    ) -> Incoming:
-        self.warnings.observe(decided)
-        return incoming_from_asgi(
+    def _incoming(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
+        """The canonical request; the scope becomes what the upstream receives."""
+        request = from_asgi(
             scope,
-            raw_path,
-            path,
-            decided,
+            policy=site.config.paths,
+            resolver=site.resolver,
             clock=self.clock,
             tls=connection.tls if connection is not None else None,
             # The listener keys the lockout: looked up only when a directory's gate asks.
             listener=lambda: self.listeners.lookup(scope.get("server")),
+            require_host=True,
         )
+        if request.decided is not None:
+            self.warnings.observe(request.decided)
+        return request
 
     async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:
         if verdict.action == "close":
@@ -358,15 +447,3 @@ class StockadeApp:
             async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-
-def _log_reload(result: Any) -> None:
-    if result.ok:
-        log.info("%s", result.message)
-    else:
-        log.error("%s", result.message)
-
-
-def app_from_config(path: str | Path) -> StockadeApp:
-    """The application of a configuration file, for running it under another ASGI server."""
-    return StockadeApp(load_config(Path(path)))

@@ -8,10 +8,11 @@ worker process serves the very same sockets.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from stockade.engine.settings import Listener
-from stockade.server.listen import ListenAddress, parse_listen
+from stockade.errors import ListenError
+from stockade.server.listen import ListenAddress
 
 BACKLOG = 2048
 
@@ -34,15 +35,18 @@ def bind_socket(address: ListenAddress) -> socket.socket:
 
 
 def bind_all(addresses: Sequence[ListenAddress]) -> tuple[list[socket.socket], tuple[ListenAddress, ...]]:
-    """Bind every address; returns the sockets and the addresses with their real ports."""
+    """Bind every address; returns the sockets and the addresses with their real ports.
+
+    Raises :class:`ListenError` naming the address that could not be bound (none stays bound).
+    """
     sockets: list[socket.socket] = []
-    try:
-        for address in addresses:
+    for address in addresses:
+        try:
             sockets.append(bind_socket(address))
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        raise
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            raise ListenError(str(address), exc) from None
     bound = tuple(a.with_port(int(s.getsockname()[1])) for a, s in zip(addresses, sockets, strict=True))
     return sockets, bound
 
@@ -53,15 +57,6 @@ def url_of(address: ListenAddress) -> str:
     if address.wildcard:
         host = "::1" if ":" in host else "127.0.0.1"
     return f"http://[{host}]:{address.port}" if ":" in host else f"http://{host}:{address.port}"
-
-
-def encode_listeners(addresses: Iterable[ListenAddress]) -> str:
-    """The bound addresses as one environment variable value: ``127.0.0.1:8080,[::1]:8081``."""
-    return ",".join(str(a) for a in addresses)
-
-
-def decode_listeners(value: str) -> tuple[ListenAddress, ...]:
-    return tuple(parse_listen(part) for part in value.split(",") if part)
 
 
 class ListenerMap:

@@ -4,7 +4,8 @@ The parent binds every socket itself (so ``:0`` and the lockout listeners agree 
 real port) and loads every TLS certificate before anything is served. With one worker it
 serves in this process; with several it forks them (see
 :mod:`stockade.server.http.workers`), and each builds its own :class:`StockadeApp`, so
-each opens its own store connection.
+each opens its own store connection. The supervisor combines the workers' answers for the
+admin API with a :class:`~stockade.server.cluster.ClusterHub`.
 
 The hooks take the worker's app, because each worker has its own: ``connection_check(app)``
 returns the check run on every connection before a byte is read, ``reload(app)`` runs on
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from stockade.config import Config, load_config
 from stockade.server.app import StockadeApp
+from stockade.server.cluster import ClusterHub
 from stockade.server.http import (
     AccessLogSink,
     BoundListener,
@@ -26,6 +29,7 @@ from stockade.server.http import (
     JsonLinesLog,
     StartupFailed,
     Supervisor,
+    Worker,
     bind_listeners,
     run,
 )
@@ -45,17 +49,22 @@ def serve(
     connection_check: ConnectionCheckFactory | None = None,
     reload: ReloadHook | None = None,
     access_log: str | Path | AccessLogSink | None = None,
+    on_config: Callable[[Config], None] | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT; ``workers`` defaults to ``[server] workers`` of the config.
 
-    ``listeners`` default to the config's ``listen`` addresses, plain HTTP. Raises
-    :class:`~stockade.errors.ConfigError` for a bad configuration,
+    ``listeners`` default to the config's ``listen`` addresses, plain HTTP. ``on_config``
+    is called with the loaded configuration before anything else (the command configures
+    its log there). Raises :class:`~stockade.errors.ConfigError` for a bad configuration,
     :class:`~stockade.errors.StoreError` when the store cannot be opened, ``TlsSetupError``
-    for a certificate that cannot be loaded and ``OSError`` when an address cannot be bound,
-    all before anything is served; :class:`StartupFailed` if the app refuses to start.
+    for a certificate that cannot be loaded and :class:`~stockade.errors.ListenError` when
+    an address cannot be bound, all before anything is served; :class:`StartupFailed` if
+    the app refuses to start.
     """
     path = Path(config_path).absolute()
     config = load_config(path)
+    if on_config is not None:
+        on_config(config)
     count = workers if workers is not None else config.raw.server.workers
     # Fail here, with one clear message, rather than in every worker's startup.
     for url in {config.store_url, *config.directory_store_urls.values()}:
@@ -69,8 +78,8 @@ def serve(
         sink = access_log_sink(config, access_log)
         addresses = tuple(listener.spec.address for listener in bound if not listener.spec.admin)
 
-        def make_server() -> HttpServer:
-            app = StockadeApp(config, listen=addresses, freeze_heap=True)
+        def make_server(worker: Worker) -> HttpServer:
+            app = StockadeApp(config, listen=addresses, freeze_heap=True, worker=worker)
             return server_for(
                 app,
                 bound,
@@ -81,8 +90,8 @@ def serve(
             )
 
         if count <= 1:
-            run(make_server(), handle_signals=True)
-        elif Supervisor(make_server, count).run() != 0:
+            run(make_server(Worker(0)), handle_signals=True)
+        elif Supervisor(make_server, count, hub=ClusterHub()).run() != 0:
             raise StartupFailed("a worker process could not start")
     finally:
         for listener in bound:
@@ -91,8 +100,18 @@ def serve(
 
 
 def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) -> tuple[ListenerSpec, ...]:
-    """What to bind: the configured listeners (or ``given``), then the admin API's own."""
+    """What to bind: the configured listeners (or ``given``), then the admin API's own.
+
+    A given PROXY-protocol listener that names no peers of its own takes ``[proxy] trusted``,
+    as a configured one does.
+    """
     specs = tuple(given) if given is not None else config.listeners or tuple(ListenerSpec(a) for a in config.listen)
+    specs = tuple(
+        replace(s, proxy_protocol_from=config.trusted.networks)
+        if s.proxy_protocol != "off" and not s.proxy_protocol_from
+        else s
+        for s in specs
+    )
     if config.admin is not None:
         specs = (*specs, ListenerSpec(config.admin.listen, admin=True))
     return specs
@@ -134,4 +153,5 @@ def server_for(
         connection_check=connection_check(app) if connection_check is not None else None,
         reload=reload_app if reload is not None else None,
         access_log=access_log,
+        proxy_refused=app.metrics.count_proxy_refused,
     )

@@ -19,7 +19,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from stockade.core.client_ip import TrustedProxies
+from stockade.request.incoming import TlsFacts
 from stockade.server.listen import ListenAddress
+
+__all__ = [
+    "AdminSettings",
+    "ClientAuth",
+    "ConnectionCheck",
+    "ConnectionFacts",
+    "Limits",
+    "ListenerSpec",
+    "ProxyProtocol",
+    "Route",
+    "RouteTarget",
+    "TlsFacts",
+    "TlsSettings",
+    "TrustedProxies",
+    "UpstreamSettings",
+]
 
 ProxyProtocol = Literal["off", "v1", "v2", "any"]
 ClientAuth = Literal["none", "optional", "required"]
@@ -42,11 +60,16 @@ class ListenerSpec:
 
     ``proxy_protocol``: ``off``; ``v1`` or ``v2`` (that version only); ``any`` (either). When
     on, every connection must start with a PROXY header, or it is closed without a response.
+    ``proxy_protocol_from`` are the networks of the peers allowed to send one (the proxies
+    in front); a connection from any other peer is closed before a byte is read. Left
+    empty, the configuration's ``[proxy] trusted`` networks are used; a PROXY listener
+    with no trusted peer at all cannot be bound.
     """
 
     address: ListenAddress
     tls: TlsSettings | None = None
     proxy_protocol: ProxyProtocol = "off"
+    proxy_protocol_from: tuple[str, ...] = ()
     admin: bool = False  # the admin API's listener, not the protected site's
 
 
@@ -81,29 +104,11 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class TrustedProxies:
-    """Peers whose forwarding headers are believed, and which headers those are."""
-
-    networks: tuple[str, ...] = ()
-    headers: tuple[str, ...] = ("x-forwarded-for", "forwarded", "x-real-ip")
-
-
-@dataclass(frozen=True, slots=True)
 class AdminSettings:
     """The administration API, on a listener of its own."""
 
     listen: ListenAddress = field(default_factory=lambda: ListenAddress("127.0.0.1", 9180))
     token: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFacts:
-    """What a TLS handshake told about the client, for rules (``ses_tls_*``)."""
-
-    sni: str | None = None
-    version: str | None = None
-    client_auth: bool = False  # a client certificate was presented and verified
-    client_ca: str | None = None  # the issuer of the client certificate, as its RFC 4514 name
 
 
 @dataclass(slots=True)

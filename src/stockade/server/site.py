@@ -5,18 +5,22 @@ mod_block files, the reverse proxy, the client-IP resolver, the routes and the a
 API of one :class:`~stockade.config.Config`. A reload builds a new site aside, on the
 same stores (their connections and local views stay), and the server swaps it in with
 one assignment: a request sees the old site or the new one, never a mix. The mod_block
-counters carry over, as BFE's module counters survive its reloads.
+counters, and the counts of failed reloads of its files, carry over, as BFE's module
+counters survive its reloads. A site remembers the files it was built from
+(:func:`~stockade.server.reloading.fingerprints`), so that a reload can say what changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from stockade.admin import AdminApp
+from stockade.admin.app import ServerControl
 from stockade.clock import Clock
 from stockade.config import Config
+from stockade.console import mount_console
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.directories import DirectoryTable
 from stockade.engine import AsyncGuard
@@ -28,6 +32,7 @@ from stockade.rules import BlockReloader, BlockTable
 from stockade.server.listen import ListenAddress
 from stockade.server.protect import DirectoryGate
 from stockade.server.proxy import ReverseProxy
+from stockade.server.reloading import Fingerprint, fingerprints
 from stockade.server.settings import RouteTarget
 from stockade.stores import AsyncLockoutStore, open_async_store, open_directory_stores
 
@@ -63,6 +68,8 @@ class Site:
     routes: DirectoryTable[RouteTarget]
     default_target: RouteTarget | None
     admin: AdminApp | None
+    audit: AuditLog | None = None
+    files: dict[str, Fingerprint | None] = field(default_factory=dict)
 
     def target(self, path: str) -> RouteTarget | None:
         """What serves ``path``: the longest matching route, else the upstream, else the files."""
@@ -82,10 +89,14 @@ def build_site(
     listen: Sequence[ListenAddress],
     metrics: Metrics,
     previous: Site | None = None,
-    reload: object = None,
-    counters: Callable[[], Mapping[str, int]] | None = None,
+    server: ServerControl | None = None,
+    audit_in_force: Callable[[], AuditLog | None] | None = None,
 ) -> Site:
-    """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included."""
+    """A site for ``config`` on ``stores``; blocking work (files, the first store calls) included.
+
+    ``server`` answers the admin API for the whole server, ``audit_in_force`` gives the
+    audit log of the site in force (the admin API writes its calls there).
+    """
     sinks: list[EventSink] = [metrics.sink]
     audit = None
     if config.audit_json is not None or config.audit_text is not None:
@@ -97,6 +108,7 @@ def build_site(
     if block is not None and previous is not None and previous.block is not None:
         # The module's counters outlive reloads (BFE's do): the new table counts on in the old ones.
         block.table = BlockTable(block.table.rules, block.table.blocklist, previous.block.table.counters)
+        block.errors = previous.block.errors
     gates = {d.path: DirectoryGate(d, clock) for d in config.directories}
     ladder = AsyncLadder(
         guard,
@@ -117,14 +129,8 @@ def build_site(
         default = "upstream"
     admin = None
     if config.admin is not None:
-        admin = AdminApp(
-            guard,
-            config.admin,
-            metrics=metrics,
-            reload=reload,  # type: ignore[arg-type]
-            audit=audit,
-            counters=counters,
-        )
+        admin = AdminApp(guard, config.admin, metrics=metrics, audit=audit_in_force or audit, server=server)
+        mount_console(admin, config, block)
     return Site(
         config=config,
         guard=guard,
@@ -135,6 +141,8 @@ def build_site(
         routes=routes,
         default_target=default,
         admin=admin,
+        audit=audit,
+        files=fingerprints(config),
     )
 
 

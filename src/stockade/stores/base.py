@@ -50,6 +50,7 @@ class TransitionStore(abc.ABC):
     view: LocalView | None = None
     writer: SuccessWriter | None = None
     ban_view: BanView | None = None
+    refused = 0  # new records a full store refused (a bounded store counts them)
 
     @property
     @abc.abstractmethod
@@ -63,8 +64,12 @@ class TransitionStore(abc.ABC):
     def _load(self, key: LockoutKey) -> LockoutState: ...
 
     @abc.abstractmethod
-    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
-        """Write ``state`` (delete the record when it is empty)."""
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float, now: float) -> None:
+        """Write ``state`` (delete the record when it is empty).
+
+        A bounded store may evict another record to make room, never one whose block is in
+        force at ``now``; when it cannot, it raises :class:`~stockade.errors.StoreError`.
+        """
 
     @abc.abstractmethod
     def _scan(self, scope: Scope) -> Iterator[tuple[LockoutKey, LockoutState]]:
@@ -82,8 +87,16 @@ class TransitionStore(abc.ABC):
         """The state of a ban key and whether it is a network banned by hand."""
 
     @abc.abstractmethod
-    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
-        """Write a ban record (delete it when the state is empty)."""
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool, now: float) -> None:
+        """Write a ban record (delete it when the state is empty); never evicts a ban in force at ``now``."""
+
+    @abc.abstractmethod
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        """The record of ``key`` with its ``expires_at``, or ``None`` when there is none."""
+
+    @abc.abstractmethod
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        """The ban record of ``key`` with its ``expires_at`` and network flag, or ``None``."""
 
     @abc.abstractmethod
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
@@ -117,8 +130,8 @@ class TransitionStore(abc.ABC):
             self.writer.submit(keys, now, policy)
         return peek.result
 
-    def _put(self, key: LockoutKey, state: LockoutState, policy: LockoutPolicy) -> None:
-        self._save(key, state, state.expires_at(policy))
+    def _put(self, key: LockoutKey, state: LockoutState, policy: LockoutPolicy, now: float) -> None:
+        self._save(key, state, state.expires_at(policy), now)
 
     def record_failure(
         self, key: LockoutKey, now: float, policy: LockoutPolicy, *, reserved: bool = False
@@ -127,7 +140,7 @@ class TransitionStore(abc.ABC):
             self.view.touched(key)  # even when the write fails: this key is not known clean any more
         with self._atomic("record_failure"):
             state, outcome = core.fail(self._load(key), now, policy, reserved=reserved)
-            self._put(key, state, policy)
+            self._put(key, state, policy, now)
         if self.view is not None:
             self.view.failed(key, outcome)
         return outcome
@@ -162,7 +175,7 @@ class TransitionStore(abc.ABC):
                 state = core.release(state, now)
             states[primary] = state
             for key, new in states.items():
-                self._put(key, new, policy)
+                self._put(key, new, policy, now)
         result = LoginResult(accepted=until is None, until=until, unblocked=tuple(unblocked))
         if self.view is not None:
             self.view.logged_in(keys, result, now, policy)
@@ -178,16 +191,16 @@ class TransitionStore(abc.ABC):
                 if state.is_blocked(now):
                     return ReserveOutcome(granted=False, blocked=True, until=state.blocked_until)
             state, outcome = core.reserve(self._load(primary), now, policy)
-            self._put(primary, state, policy)
+            self._put(primary, state, policy, now)
             return outcome
 
     def release(self, key: LockoutKey, now: float, policy: LockoutPolicy) -> None:
         with self._atomic("release"):
-            self._put(key, core.release(self._load(key), now), policy)
+            self._put(key, core.release(self._load(key), now), policy, now)
 
     def block(self, key: LockoutKey, until: float, now: float, policy: LockoutPolicy) -> None:
         with self._atomic("block"):
-            self._put(key, core.block(self._load(key), until), policy)
+            self._put(key, core.block(self._load(key), until), policy, now)
         if self.view is not None:
             self.view.blocked(key, until)
 
@@ -200,7 +213,7 @@ class TransitionStore(abc.ABC):
                     removed.append(BlockRecord(key, state.blocked_until))
                     # Unblocking clears the failures, so what remains carries absolute
                     # expiry times and any policy gives the same answer.
-                    self._put(key, new, _NO_FAILURES)
+                    self._put(key, new, _NO_FAILURES, now)
         if self.view is not None:
             for record in removed:
                 self.view.touched(record.key)
@@ -229,7 +242,7 @@ class TransitionStore(abc.ABC):
             expired = self._expired(now, limit)
             unblocked = [key for key, state in expired if state.blocked_until is not None]
             for key, _ in expired:
-                self._save(key, core.EMPTY, 0.0)
+                self._save(key, core.EMPTY, 0.0, now)
             return unblocked
 
     # -- IP bans --------------------------------------------------------------------------------
@@ -257,24 +270,29 @@ class TransitionStore(abc.ABC):
             state, network = self._load_ban(key)
             new, outcome = bans.strike(state, now, policy)
             if new != state:
-                self._save_ban(key, new, new.expires_at(policy), network)
+                self._save_ban(key, new, new.expires_at(policy), network, now)
         if self.ban_view is not None and outcome.banned:
             self.ban_view.set(key, outcome.until, network=network)
         return outcome
 
-    def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+    def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
         with self._atomic("ban_ip"):
             state, _ = self._load_ban(key)
-            new = bans.ban(state, until)
-            self._save_ban(key, new, new.expires_at(policy), network)
+            new = bans.ban(state, until, now=now, keep_longer=keep_longer)
+            if new != state:
+                self._save_ban(key, new, new.expires_at(policy), network, now)
+        end = until if new.banned_until is None else new.banned_until
         if self.ban_view is not None:
-            self.ban_view.set(key, until, network=network)
+            self.ban_view.set(key, end, network=network)
+        return end
 
     def unban_ip(self, key: str, now: float) -> float | None:
         with self._atomic("unban_ip"):
             state, network = self._load_ban(key)
             if not state.is_empty():
-                self._save_ban(key, bans.EMPTY, 0.0, network)
+                self._save_ban(key, bans.EMPTY, 0.0, network, now)
         if self.ban_view is not None:
             self.ban_view.set(key, None, network=network)
         return state.banned_until
@@ -300,7 +318,7 @@ class TransitionStore(abc.ABC):
                     ended.append((key, network))
                 # What is left (offences to remember) keeps its own expiry; nothing left goes.
                 expires_at = lifted.expires_at(_NO_STRIKES) if not lifted.is_empty() else 0.0
-                self._save_ban(key, lifted if expires_at >= now else bans.EMPTY, expires_at, network)
+                self._save_ban(key, lifted if expires_at >= now else bans.EMPTY, expires_at, network, now)
         if self.ban_view is not None:
             for key, network in ended:
                 self.ban_view.set(key, None, network=network)
@@ -315,11 +333,15 @@ class TransitionStore(abc.ABC):
             ]
 
     def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        """Write ban records, each merged with what its key holds; returns how many."""
+        written: list[StoredBan] = []
         with self._atomic("import"):
             for record in records:
-                self._save_ban(record.key, record.state, record.expires_at, record.network)
+                merged = merge_ban(self._stored_ban(record.key), record)
+                self._save_ban(merged.key, merged.state, merged.expires_at, merged.network, now)
+                written.append(merged)
         if self.ban_view is not None:
-            for record in records:
+            for record in written:
                 self.ban_view.set(record.key, record.state.banned_until, network=record.network)
         return len(records)
 
@@ -335,10 +357,11 @@ class TransitionStore(abc.ABC):
             ]
 
     def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
-        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        """Write ``records``, each merged with what its key holds; returns how many."""
         with self._atomic("import"):
             for record in records:
-                self._save(record.key, record.state, record.expires_at)
+                merged = merge_record(self._stored(record.key), record)
+                self._save(merged.key, merged.state, merged.expires_at, now)
         if self.view is not None:
             for record in records:
                 self.view.touched(record.key)
@@ -364,6 +387,7 @@ class TransitionStore(abc.ABC):
             view_trusted=None if view is None else view.trusted,
             view_lag=None if view is None else 0.0,
             pending_writes=0 if self.writer is None else self.writer.pending,
+            refused=self.refused,
         )
 
 
@@ -371,6 +395,24 @@ _NO_FAILURES = LockoutPolicy()
 # Strikes never survive a lifted ban's sweep, so their window does not matter for its expiry.
 _NO_STRIKES = BanPolicy(window=0.0)
 _ACCEPTED = LoginResult(accepted=True)
+
+
+def merge_record(stored: tuple[LockoutState, float] | None, record: StoredRecord) -> StoredRecord:
+    """``record`` joined with what its key held (``stored``: the state and its ``expires_at``)."""
+    if stored is None:
+        return record
+    state, expires_at = stored
+    return StoredRecord(record.key, core.merge(state, record.state), max(expires_at, record.expires_at))
+
+
+def merge_ban(stored: tuple[BanState, float, bool] | None, record: StoredBan) -> StoredBan:
+    """``record`` joined with the ban record its key held (state, ``expires_at``, network flag)."""
+    if stored is None:
+        return record
+    state, expires_at, network = stored
+    return StoredBan(
+        record.key, bans.merge(state, record.state), max(expires_at, record.expires_at), network or record.network
+    )
 
 
 def record_order(key: LockoutKey) -> tuple[str, str, str, int, str]:

@@ -87,8 +87,10 @@ class OffloadedStore:
     async def record_strike(self, key: str, now: float, policy: BanPolicy) -> StrikeOutcome:
         return await self._run(self.sync.record_strike, key, now, policy)
 
-    async def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
-        await self._run(self.sync.ban_ip, key, until, now, policy, network=network)
+    async def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
+        return await self._run(self.sync.ban_ip, key, until, now, policy, network=network, keep_longer=keep_longer)
 
     async def unban_ip(self, key: str, now: float) -> float | None:
         return await self._run(self.sync.unban_ip, key, now)

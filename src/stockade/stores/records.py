@@ -95,6 +95,7 @@ class StoreStatus:
     view_lag: float | None = None
     pending_writes: int = 0
     errors: int = 0
+    refused: int = 0  # new records refused because the store was full of blocks and bans in force
 
 
 @dataclass(frozen=True, slots=True)

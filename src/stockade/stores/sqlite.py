@@ -27,12 +27,12 @@ import json
 import secrets
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from stockade.clock import monotonic
 from stockade.core.bans import BanState
 from stockade.core.lockout import LockoutKey, LockoutState
 from stockade.errors import InvalidArgument, StoreError
@@ -121,6 +121,26 @@ _READS = frozenset(
 )
 
 
+def inspect_data_file(path: Path) -> tuple[int, str]:
+    """The schema version of the SQLite data file at ``path`` and what is wrong with it (``""``: nothing).
+
+    The file is opened read-only; SQLite may still create the ``-wal`` and ``-shm`` files
+    beside a WAL database, as it does for any reader.
+    """
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+            # The first 3 problems, each on one line (SQLite puts a newline inside some).
+            problems = [" ".join(str(row[0]).split("\n")) for row in conn.execute("PRAGMA quick_check(3)")]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        return 0, f"not a usable SQLite data file: {exc}"
+    if problems != ["ok"]:
+        return version, "PRAGMA quick_check failed: " + "; ".join(problems)
+    if version > len(MIGRATIONS):
+        return version, f"schema version {version} is newer than this stockade ({len(MIGRATIONS)})"
+    return version, ""
+
+
 def parse_sqlite_url(url: str) -> tuple[Path, str, int]:
     """Split ``sqlite:///path?synchronous=..&busy_timeout=..`` into its parts."""
     parts = urlsplit(url)
@@ -154,6 +174,7 @@ class SQLiteStore(TransitionStore):
         synchronous: str = "FULL",
         busy_timeout_ms: int = 10000,
         catch_up_seconds: float = CATCH_UP_SECONDS,
+        catch_up_clock: Callable[[], float] = monotonic,
     ) -> None:
         self.path = Path(path)
         self._url = f"sqlite:///{self.path}"
@@ -162,6 +183,7 @@ class SQLiteStore(TransitionStore):
         self._watch_lock = threading.Lock()
         self._seen_version: int | None = None
         self._catch_up_seconds = catch_up_seconds
+        self._catch_up_clock = catch_up_clock  # paces the catch-up only; decisions use the guard's clock
         self._next_catch_up = 0.0
         self._seen_seq = 0
         self._ban_seq = 0
@@ -243,7 +265,7 @@ class SQLiteStore(TransitionStore):
         view, ban_view = self.view, self.ban_view
         if view is None or ban_view is None:
             return
-        now = time.monotonic()
+        now = self._catch_up_clock()
         if now < self._next_catch_up:
             return
         self._next_catch_up = now + self._catch_up_seconds
@@ -310,7 +332,7 @@ class SQLiteStore(TransitionStore):
             return LockoutState()
         return _state(row)
 
-    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float) -> None:
+    def _save(self, key: LockoutKey, state: LockoutState, expires_at: float, now: float) -> None:
         ident = (key.directory, key.user, key.client, key.port, key.address or "")
         self._conn.execute(
             "INSERT INTO changes (origin, directory, user, client, port, address) VALUES (?, ?, ?, ?, ?, ?)",
@@ -371,7 +393,7 @@ class SQLiteStore(TransitionStore):
             return BanState(), False
         return _ban_state(row), bool(row[5])
 
-    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool) -> None:
+    def _save_ban(self, key: str, state: BanState, expires_at: float, network: bool, now: float) -> None:
         self._conn.execute("INSERT INTO ban_changes (origin, key) VALUES (?, ?)", (self._origin, key))
         if state.is_empty():
             self._conn.execute("DELETE FROM bans WHERE key = ?", (key,))
@@ -388,6 +410,21 @@ class SQLiteStore(TransitionStore):
                 expires_at,
             ),
         )
+
+    def _stored(self, key: LockoutKey) -> tuple[LockoutState, float] | None:
+        row = self._conn.execute(
+            "SELECT failures, blocked_until, auth_until, reservations, expires_at FROM lockout"
+            " WHERE directory = ? AND user = ? AND client = ? AND port = ? AND address = ?",
+            (key.directory, key.user, key.client, key.port, key.address or ""),
+        ).fetchone()
+        return None if row is None else (_state(row[:4]), float(row[4]))
+
+    def _stored_ban(self, key: str) -> tuple[BanState, float, bool] | None:
+        row = self._conn.execute(
+            "SELECT key, strikes, banned_until, offences, remember_until, network, expires_at FROM bans WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return None if row is None else (_ban_state(row), float(row[6]), bool(row[5]))
 
     def _dump_bans(self) -> Iterator[tuple[str, BanState, float, bool]]:
         rows = self._conn.execute(_DUMP_BANS).fetchall()

@@ -217,14 +217,26 @@ class BanView:
                 self._overflow = True
 
     def replace_all(self, records: Iterable[tuple[str, float, bool]]) -> None:
-        """Load every ban at once (start-up, a new subscription); the view is complete again."""
-        with self._lock:
-            self._bans.clear()
-            self._networks = NetworkBans()
-            self._network_keys.clear()
-            self._overflow = False
+        """Load every ban at once (start-up, a new subscription); the view is complete again.
+
+        The new tables are built aside and swapped in whole: a lookup meanwhile sees the old
+        ones, never a half-loaded view that would miss a ban in force.
+        """
+        bans: dict[str, float] = {}
+        networks = NetworkBans()
+        network_keys: set[str] = set()
+        overflow = False
         for key, until, network in records:
-            self.set(key, until, network=network)
+            if network:
+                networks.set(key, until)
+                network_keys.add(key)
+            elif len(bans) < self.capacity:
+                bans[key] = until
+            else:
+                overflow = True
+        with self._lock:
+            self._bans, self._networks, self._network_keys = bans, networks, network_keys
+            self._overflow = overflow
 
     def forget(self, *, trusted: bool) -> None:
         with self._lock:

@@ -20,57 +20,31 @@ from __future__ import annotations
 import math
 import random
 import socket
-from dataclasses import dataclass
-from typing import Final
 
 from stockade.clock import Clock
 from stockade.core import bans
 from stockade.core.bans import BanPolicy, BanStatus, ban_key, parse_network
 from stockade.core.detection import Probe
-from stockade.core.events import Event
+from stockade.core.events import (
+    BANS_DIRECTORY,
+    IP_BLOCK,
+    IP_UNBLOCK,
+    MALICIOUS_REQUEST,
+    REQUEST_REJECTED,
+    VALID_REQUEST,
+    Event,
+)
 from stockade.core.facts import RequestFacts
 from stockade.engine.events import EventBus
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import BanSettings, ResponseRule
-from stockade.engine.views import iso_utc
+from stockade.engine.views import BanDetail, Banned, BannedIp, WarnedIp, iso_utc
 from stockade.errors import InvalidIpAddress, NotBanned, StoreError
 from stockade.netaddr import normalize_ip
 from stockade.stores._sync.protocol import LockoutStore
 
-IP_BLOCK: Final = "ip_block"
-IP_UNBLOCK: Final = "ip_unblock"
-MALICIOUS_REQUEST: Final = "malicious_request"
-REQUEST_REJECTED: Final = "request_rejected"
-VALID_REQUEST: Final = "valid_request"
-BAN_EVENTS: Final = frozenset({IP_BLOCK, IP_UNBLOCK, MALICIOUS_REQUEST, REQUEST_REJECTED, VALID_REQUEST})
-# Ban events carry no listener or directory; their callbacks are registered under this name.
-BANS_DIRECTORY: Final = ""
 # Keys of records that are not bans of their own: dry-run counts and response-rule counts.
 _DRY = "dry|"
-
-
-@dataclass(frozen=True, slots=True)
-class Banned:
-    """A refused request: the ban's end (``math.inf`` for ever) and the seconds to retry after."""
-
-    until: float
-    retry_after: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BannedIp:
-    """One entry of :meth:`Bans.list_banned_ips`."""
-
-    ip: str  # an address, an IPv6 prefix (``2001:db8::/64``) or a network banned by hand
-    until: float
-    network: bool
-
-    @property
-    def until_iso(self) -> str | None:
-        return iso_utc(self.until)
-
-    def as_dict(self) -> dict[str, object]:
-        return {"ip": self.ip, "until": self.until_iso, "network": self.network}
 
 
 class Bans:
@@ -145,7 +119,10 @@ class Bans:
         return Banned(until, None if math.isinf(until) else max(1, math.ceil(until - now)))
 
     def inspect(self, ip: str, facts: Probe, *, known_route: bool = False) -> str | None:
-        """Run the detection rules; a malicious request counts a strike. Returns the rule's name."""
+        """Run the detection rules; a malicious request counts a strike. Returns the naming rule's id.
+
+        The ``malicious_request`` event names every rule and category that fired and the score.
+        """
         if not ip or self.exempt(ip, facts.path):
             return None
         return self.detect(ip, facts, known_route=known_route)
@@ -154,13 +131,23 @@ class Bans:
         """:meth:`inspect` for a client already known not to be exempt."""
         if self._sample < 1.0 and random.random() >= self._sample:  # noqa: S311 - sampling, not secrecy
             return None
-        rule = self.settings.detector.detect(facts, known_route=known_route)
+        finding = self.settings.detector.inspect(facts, known_route=known_route)
         now = self.clock.now()
-        if rule is None:
+        if finding is None:
             if self._callbacks:
                 self._emit(VALID_REQUEST, now, ip=ip, path=facts.path)
             return None
-        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=rule, path=facts.path)
+        rule = finding.rule
+        self._emit(
+            MALICIOUS_REQUEST,
+            now,
+            ip=ip,
+            rule=rule,
+            path=facts.path,
+            rules=list(finding.rules),
+            categories=list(finding.categories),
+            score=finding.score or None,
+        )
         self._strike(ip, rule, now)
         return rule
 
@@ -228,17 +215,24 @@ class Bans:
             return bans.BanStatus("blocked", seconds_left=None if math.isinf(until) else until - now)
         return bans.status(self.store.ban_state(key, now), now, self.policy)
 
-    def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
-        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``; inf: forever)."""
+    def block_ip_address(self, target: str, seconds: float | None = None, *, force: bool = False) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``; inf: forever).
+
+        A ban in force that ends later is kept unless ``force``: the result then carries
+        that ban's end, and nothing is written. A network with host bits set
+        (``198.51.100.7/24``) is refused with :class:`~stockade.errors.InvalidIpAddress`
+        rather than guessed at.
+        """
         key, network = _target(target, self.settings.ipv6_prefix)
         duration = self.policy.block_duration if seconds is None else float(seconds)
         if math.isnan(duration) or duration < 0:
             raise InvalidIpAddress(seconds)
         now = self.clock.now()
         until = now + duration
-        self.store.ban_ip(key, until, now, self.policy, network=network)
-        self._emit(IP_BLOCK, now, ip=key, key=key, seconds=_seconds(duration), until=iso_utc(until), by="api")
-        return BannedIp(key, until, network)
+        end = self.store.ban_ip(key, until, now, self.policy, network=network, keep_longer=not force)
+        if end == until:
+            self._emit(IP_BLOCK, now, ip=key, key=key, seconds=_seconds(duration), until=iso_utc(until), by="api")
+        return BannedIp(key, end, network)
 
     def unblock_ip_address(self, target: str) -> BannedIp:
         """Lift the ban of an address or network; raises :class:`~stockade.errors.NotBanned` if none."""
@@ -254,6 +248,44 @@ class Bans:
         """Every active ban (dry-run counts and response-rule counts left out)."""
         records = self.store.list_bans(self.clock.now())
         return [BannedIp(r.key, r.until, r.network) for r in records if "|" not in r.key]
+
+    def list_warning_ips(self) -> list[WarnedIp]:
+        """Every key in the warning state: malicious requests counted inside the window, not banned (yet).
+
+        This reads every ban record of the store, as ``stockade store migrate`` does: an
+        administration call, not one for the request path.
+        """
+        now = self.clock.now()
+        warned: list[WarnedIp] = []
+        for record in self.store.export_bans(now):
+            if "|" in record.key or record.network:
+                continue
+            status = bans.status(record.state, now, self.policy)
+            if status.verdict == "warning":
+                warned.append(WarnedIp(record.key, status.count, max(record.state.strikes)))
+        return warned
+
+    def list_ban_records(self) -> list[BanDetail]:
+        """Every key banned or in the warning state, with its strikes and escalation, sorted by key.
+
+        Like :meth:`list_warning_ips` this reads every ban record of the store: for the
+        console and the administration, not for the request path.
+        """
+        now = self.clock.now()
+        found: list[BanDetail] = []
+        for record in self.store.export_bans(now):
+            if "|" in record.key:
+                continue
+            state = record.state
+            status = bans.status(state, now, self.policy)
+            if status.verdict == "safe":
+                continue
+            until = state.banned_until if status.verdict == "blocked" else None
+            offences = state.offences if state.remember_until is None or state.remember_until - now > 0 else 0
+            strikes = 0 if status.verdict == "blocked" else status.count
+            last = max(state.strikes) if state.strikes else None
+            found.append(BanDetail(record.key, record.network, until, strikes, last, offences))
+        return sorted(found, key=lambda detail: detail.key)
 
     def sweep(self) -> int:
         """Lift ended bans; each fires ``ip_unblock`` exactly once. Returns how many."""
@@ -282,9 +314,13 @@ def _target(text: str, ipv6_prefix: int) -> tuple[str, bool]:
         if parsed is None:
             raise InvalidIpAddress(text)
         value, prefix, bits = parsed
-        address = normalize_ip(_address(value, bits))
-        if address is None:
-            raise InvalidIpAddress(text)
+        given = normalize_ip(text.strip().partition("/")[0])
+        if bits == 128 and value >> 32 == _MAPPED_V4 and prefix >= 96:
+            value, prefix, bits = value & 0xFFFFFFFF, prefix - 96, 32  # an IPv4 network written as IPv6
+        address = _address(value, bits)
+        if given != normalize_ip(address):
+            # 198.51.100.7/24 may mean the address or the network: refuse rather than guess.
+            raise InvalidIpAddress(text, f"has host bits set: the network is {address}/{prefix}")
         if bits == 128 and prefix == ipv6_prefix:
             return ban_key(address, ipv6_prefix), False  # the key requests of that prefix count against
         return f"{address}/{prefix}", True
@@ -292,6 +328,9 @@ def _target(text: str, ipv6_prefix: int) -> tuple[str, bool]:
     if ip is None:
         raise InvalidIpAddress(text)
     return ban_key(ip, ipv6_prefix), False
+
+
+_MAPPED_V4 = 0xFFFF  # ::ffff:0:0/96, IPv4-mapped IPv6 addresses
 
 
 def _address(value: int, bits: int) -> str:

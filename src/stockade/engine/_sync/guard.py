@@ -15,14 +15,14 @@ from stockade.clock import Clock, SystemClock
 from stockade.core.bans import BanStatus
 from stockade.core.detection import Detector
 from stockade.core.directories import DirectoryTable, normalize_directory
-from stockade.core.events import AUTH_FAIL, USER_BLOCK, USER_UNBLOCK, lockout_event
+from stockade.core.events import AUTH_FAIL, BANS_DIRECTORY, USER_BLOCK, USER_UNBLOCK, lockout_event
 from stockade.core.facts import RequestFacts
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, ReserveOutcome
-from stockade.engine._sync.bans import BANS_DIRECTORY, BannedIp, Bans
+from stockade.engine._sync.bans import Bans
 from stockade.engine.events import EventBus, EventSink
 from stockade.engine.health import StoreHealth
 from stockade.engine.settings import NO_LISTENER, BanSettings, DirectorySettings, GuardSettings, Listener
-from stockade.engine.views import Attempt, AuthUser, BlockedUser, iso_utc
+from stockade.engine.views import Attempt, AuthUser, BannedIp, BlockedUser, WarnedIp, iso_utc
 from stockade.errors import InvalidArgument, NoSuchDirectory, NotBlocked, StoreError
 from stockade.stores._sync.protocol import LockoutStore
 from stockade.stores.base import record_order
@@ -72,7 +72,9 @@ class Guard:
         if ban_settings.callbacks:
             callbacks[BANS_DIRECTORY] = ban_settings.callbacks
         self.events = EventBus(sinks, callbacks)
-        self.listeners = settings.listeners
+        # Per site, every record is the listener-less one, whichever socket took the request.
+        self.site_wide = settings.lockout_scope == "site"
+        self.listeners = (NO_LISTENER,) if self.site_wide else settings.listeners
         self.health = StoreHealth()
         self.bans = Bans(ban_settings, store, self.clock, self.events, self.health, on_error=settings.on_error.bans)
         self._next_sweep = -INFINITY
@@ -95,6 +97,8 @@ class Guard:
     def _keys(self, d: DirectorySettings, user: str, client: str, listener: Listener) -> tuple[LockoutKey, ...]:
         _check_user(user)
         directory = d.path
+        if self.site_wide:
+            listener = NO_LISTENER
         if d.lockout_by == "user":
             return (LockoutKey(directory, user, "", listener.address, listener.port),)
         if not client:
@@ -291,6 +295,15 @@ class Guard:
         """
         return self._unblock(Scope(self._scope_dir(directory), address, port, user=user), user, directory)
 
+    def unblock_all_users(
+        self, directory: str | None = None, *, address: AddressFilter = ANY, port: PortFilter = ANY
+    ) -> list[BlockedUser]:
+        """Remove every block in ``directory``, or in every directory; returns what was removed (maybe nothing)."""
+        try:
+            return self._unblock(Scope(self._scope_dir(directory), address, port), "", directory)
+        except NotBlocked:
+            return []
+
     def unblock_client(
         self,
         client: str,
@@ -354,9 +367,12 @@ class Guard:
         """``safe``, ``warning`` with the count, or ``blocked`` with the seconds left."""
         return self.bans.ip_address_status(subject)
 
-    def block_ip_address(self, target: str, seconds: float | None = None) -> BannedIp:
-        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``)."""
-        return self.bans.block_ip_address(target, seconds)
+    def block_ip_address(self, target: str, seconds: float | None = None, *, force: bool = False) -> BannedIp:
+        """Ban an address or a network (CIDR) for ``seconds`` (default ``block_duration``).
+
+        A longer ban in force is kept unless ``force`` (the result carries its end).
+        """
+        return self.bans.block_ip_address(target, seconds, force=force)
 
     def unblock_ip_address(self, target: str) -> BannedIp:
         """Lift the ban of an address or network (:class:`~stockade.errors.NotBanned` if none)."""
@@ -365,6 +381,10 @@ class Guard:
     def list_banned_ips(self) -> list[BannedIp]:
         """Every active ban, sorted."""
         return self.bans.list_banned_ips()
+
+    def list_warning_ips(self) -> list[WarnedIp]:
+        """Every client in the warning state (malicious requests counted, not banned), sorted."""
+        return self.bans.list_warning_ips()
 
     def _maybe_sweep(self, now: float) -> None:
         """Housekeeping on the write paths: every ``sweep_interval`` and every ``sweep_every_writes``."""
@@ -396,6 +416,12 @@ class Guard:
             if (address is ANY or listener.address == address) and (port is ANY or listener.port == port)
         ]
         if not chosen:
+            if self.site_wide:
+                raise InvalidArgument(
+                    "listener",
+                    f"{address}:{port}",
+                    "no address or port: [lockout] scope is 'site', one record for every listener",
+                )
             accepted = ", ".join(str(listener) for listener in self.listeners)
             raise InvalidArgument("listener", f"{address}:{port}", f"one of {accepted}")
         return chosen

@@ -6,11 +6,14 @@ client certificate) for the rules, and closing a connection mid-request without 
 
 - :mod:`~.acceptor`: binding, the accept loop, the connection check, the PROXY header
 - :mod:`~.proxy_protocol`: the PROXY header parser (pure)
+- :mod:`~.proxy_peers`: the peers a listener believes PROXY headers from
 - :mod:`~.tls`: SSL contexts and TLS facts
+- :mod:`~.tls_stream`: TLS on an accepted connection, with the client's half-close
 - :mod:`~.protocol` and :mod:`~.exchange`: HTTP/1.1 connections and ASGI request cycles
 - :mod:`~.lifespan`, :mod:`~.server`: one server on one event loop, with graceful stop
 - :mod:`~.runner`, :mod:`~.workers`, :mod:`~.background`: running it in this process,
   in several forked workers, or on a thread
+- :mod:`~.control`: the messages between the supervisor and its workers
 - :mod:`~.accesslog`: JSON-lines access log
 """
 
@@ -20,7 +23,7 @@ from stockade.server.http.background import BackgroundServer
 from stockade.server.http.lifespan import StartupFailed
 from stockade.server.http.runner import new_event_loop, run
 from stockade.server.http.server import HttpServer
-from stockade.server.http.workers import Supervisor
+from stockade.server.http.workers import Supervisor, Worker
 
 __all__ = [
     "AccessEntry",
@@ -31,6 +34,7 @@ __all__ = [
     "JsonLinesLog",
     "StartupFailed",
     "Supervisor",
+    "Worker",
     "bind_listeners",
     "new_event_loop",
     "run",

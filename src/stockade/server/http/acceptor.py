@@ -3,28 +3,33 @@
 Each listening socket gets a reader callback that accepts until the backlog is empty.
 Before a byte is read from an accepted connection, the :data:`ConnectionCheck` sees its
 peer; a refused connection is closed, having been sent nothing. On a PROXY-protocol
-listener the header is read exactly: peeked, and only the bytes it spans consumed, so the
-TLS handshake or HTTP request behind it is left untouched; the check then runs again on
-the source address the proxy reported. Only then does asyncio take the socket
-(``connect_accepted_socket``), with the listener's SSL context if it has one.
+listener, a peer that may not send a PROXY header (:mod:`~.proxy_peers`) is closed even
+before that, counted, and logged at most once a minute. From a trusted peer the header is
+read exactly: peeked, and only the bytes it spans consumed, so the TLS handshake or HTTP
+request behind it is left untouched; the check then runs again on the source address the
+proxy reported. Only then does asyncio take the socket (``connect_accepted_socket``), with
+TLS on top (:mod:`~.tls_stream`) if the listener has a certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from stockade.netaddr import normalize_ip
 from stockade.server.http import proxy_protocol
 from stockade.server.http.protocol import HttpProtocol
+from stockade.server.http.proxy_peers import ProxyPeers, check_proxy_listener
 from stockade.server.http.state import ServerState
 from stockade.server.http.tls import server_context
+from stockade.server.http.tls_stream import TlsConnection
 from stockade.server.listeners import bind_all, url_of
 from stockade.server.settings import ConnectionCheck, ConnectionFacts, ListenerSpec
 
@@ -35,6 +40,8 @@ PEEK_BYTES = 536  # a v1 header (107 bytes) or a v2 header with the usual TLVs, 
 # How long closing a TLS connection waits for the client's close_notify (asyncio waits 30 s).
 TLS_SHUTDOWN_SECONDS = 2.0
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# Told the listener's name for each connection closed because its peer may not send a PROXY header.
+ProxyRefused = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,13 @@ class BoundListener:
 
 
 def bind_listeners(specs: Sequence[ListenerSpec]) -> list[BoundListener]:
-    """Load every TLS certificate, then bind every address (raises ``TlsSetupError`` or ``OSError``)."""
+    """Load every TLS certificate, then bind every address.
+
+    Raises ``ConfigError`` for a PROXY-protocol listener that trusts no peer, ``TlsSetupError``
+    or ``ListenError``.
+    """
+    for spec in specs:
+        check_proxy_listener(spec)
     contexts = [server_context(spec.tls) if spec.tls is not None else None for spec in specs]
     sockets, bound = bind_all([spec.address for spec in specs])
     return [
@@ -65,11 +78,20 @@ def bind_listeners(specs: Sequence[ListenerSpec]) -> list[BoundListener]:
 class Acceptor:
     """Accepts the connections of one listening socket on the running event loop."""
 
-    def __init__(self, state: ServerState, listener: BoundListener, *, check: ConnectionCheck | None = None) -> None:
+    def __init__(
+        self,
+        state: ServerState,
+        listener: BoundListener,
+        *,
+        check: ConnectionCheck | None = None,
+        proxy_refused: ProxyRefused | None = None,
+    ) -> None:
         self.state = state
         self.sock = listener.sock
         self.spec = listener.spec
         self.check = check
+        self.proxy_peers = ProxyPeers(listener.spec) if listener.spec.proxy_protocol != "off" else None
+        self.proxy_refused = proxy_refused
         self.context = listener.context
         self.scheme = "https" if self.context is not None else "http"
         self.name = str(listener.spec.address)
@@ -78,6 +100,7 @@ class Acceptor:
         self._accepting = False
         self._readers: set[_ProxyReader] = set()
         self._handovers: set[asyncio.Task[None]] = set()
+        self._handshakes: set[TlsConnection] = set()
 
     def start(self) -> None:
         self.sock.setblocking(False)
@@ -93,6 +116,8 @@ class Acceptor:
             reader.close()
         for task in self._handovers:
             task.cancel()
+        for connection in list(self._handshakes):
+            connection.abort()
 
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
@@ -123,6 +148,13 @@ class Acceptor:
             conn.close()
             return
         facts = ConnectionFacts(peer=_address(peer), local=_address(local), listener=self.spec, close=conn.close)
+        peers = self.proxy_peers
+        if peers is not None and not peers.allows(facts.peer[0]):
+            try:
+                self._refuse_proxy(peers, facts.peer[0])
+            finally:
+                conn.close()
+            return
         if not self.allowed(facts):
             conn.close()
             return
@@ -132,6 +164,18 @@ class Acceptor:
             reader.start()
             return
         self.hand_over(conn, facts)
+
+    def _refuse_proxy(self, peers: ProxyPeers, peer: str) -> None:
+        if peers.refuse(peer, self.state.clock.now()):
+            log.warning(
+                "closed a connection from %s to %s: that peer may not send a PROXY header (neither in the"
+                " listener's proxy_protocol_from nor in [proxy] trusted); more from it within %.0f s are only counted",
+                peer,
+                self.name,
+                peers.interval,
+            )
+        if self.proxy_refused is not None:
+            self.proxy_refused(self.name)
 
     def allowed(self, facts: ConnectionFacts) -> bool:
         """The connection check's verdict; a check that raises refuses (logged once, then counted)."""
@@ -155,17 +199,18 @@ class Acceptor:
         def protocol() -> HttpProtocol:
             return HttpProtocol(self.state, facts, client, scheme=self.scheme, listener=self.name)
 
+        factory: Callable[[], asyncio.Protocol] = protocol
+        if self.context is not None:
+            factory = functools.partial(
+                TlsConnection,
+                self.context,
+                protocol,
+                handshake_timeout=self.state.limits.header_timeout,
+                shutdown_timeout=TLS_SHUTDOWN_SECONDS,
+                pending=self._handshakes,
+            )
         try:
-            if self.context is None:
-                await self.loop.connect_accepted_socket(protocol, conn)
-            else:
-                await self.loop.connect_accepted_socket(
-                    protocol,
-                    conn,
-                    ssl=self.context,
-                    ssl_handshake_timeout=self.state.limits.header_timeout,
-                    ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
-                )
+            await self.loop.connect_accepted_socket(factory, conn)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.debug("connection from %s:%d failed before HTTP: %r", *facts.peer, exc)
             conn.close()

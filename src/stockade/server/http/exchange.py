@@ -46,6 +46,10 @@ def http_scope(
         raw_path, _, query = target.partition(b"?")
     else:
         raw_path, query = split_target(target)
+        authority = _authority(target)
+        if authority is not None:
+            # RFC 9112 section 3.2.2: an absolute-form target's authority is the host, whatever Host says.
+            headers = [(b"host", authority), *((n, v) for n, v in headers if n != b"host")]
     path = raw_path.decode("latin-1")  # llhttp admits only ASCII in the target
     if "%" in path:
         path = unquote(path)
@@ -68,6 +72,22 @@ def http_scope(
     if state is not None:
         scope["state"] = state.copy()
     return scope
+
+
+def _authority(target: bytes) -> bytes | None:
+    """The ``host[:port]`` of an absolute-form target (``http://host:port/path``), else ``None``."""
+    if target[:1] == b"/" or target == b"*":
+        return None
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        return None
+    end = len(rest)
+    for mark in (b"/", b"?", b"#"):
+        found = rest.find(mark)
+        if 0 <= found < end:
+            end = found
+    authority = rest[:end]
+    return authority.rpartition(b"@")[2]  # userinfo is not part of the host
 
 
 def split_target(target: bytes) -> tuple[bytes, bytes]:

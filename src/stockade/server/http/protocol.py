@@ -10,6 +10,13 @@ previous response), idle between requests (``keepalive_timeout``), between two p
 body (``body_timeout``), or none while the app works. Timeouts close the connection
 without an answer, as nginx does.
 
+A client that half-closes (``shutdown(SHUT_WR)``) after whole requests is done sending,
+not gone: the requests it completed, the one being answered and those pipelined behind it,
+still get their answers, then the connection closes. An end of input inside a request's
+head or body leaves that request incomplete, and the connection closes at once, as when
+the client is idle between requests. On TLS, the client's close_notify is such an end of
+input too (see :mod:`~.tls_stream`).
+
 Malformed requests get a short 400 (431 for large headers, 413 for large bodies, 403 for
 WebSocket upgrades) and the connection closes. When input may still be on its way, the
 close is lingering: the write side is shut first and the rest is read and dropped for a
@@ -77,6 +84,7 @@ class HttpProtocol(asyncio.Protocol):
         self._closing = False  # close after the response in progress
         self._stopped = False  # the parser takes no more input
         self._lingering = False
+        self.client_done = False  # the client half-closed after whole requests: answer them, then close
         self._refusal: int | None = None
         # the request being parsed
         self._in_head = False
@@ -114,7 +122,13 @@ class HttpProtocol(asyncio.Protocol):
         self.state.closed(self)
 
     def eof_received(self) -> bool | None:
-        return None  # the client is gone: close, and tell the app (http.disconnect)
+        """The client sends no more: keep the connection open only to answer whole requests."""
+        if self._closed or self._lingering or self._in_head or self._parsing is not None:
+            return None  # mid-request, or lingering: close, and tell the app (http.disconnect)
+        if self._current is None and not self._queue:
+            return None  # idle between requests
+        self.client_done = True
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self._lingering or self._stopped:
@@ -281,6 +295,9 @@ class HttpProtocol(asyncio.Protocol):
         if self._queue:
             self._next()
             return
+        if self.client_done:
+            self._close_after_response()
+            return
         now = self.loop.time()
         self._head_deadline = now + self.limits.header_timeout
         if self._in_head:
@@ -392,7 +409,7 @@ class HttpProtocol(asyncio.Protocol):
         self._timer.kind = NONE
         if self._closed:
             return
-        pending_input = self._stopped or self._in_head or self._parsing is not None
+        pending_input = not self.client_done and (self._stopped or self._in_head or self._parsing is not None)
         if pending_input and not self._tls and self.transport.can_write_eof():
             self._queue.clear()
             self.transport.write_eof()
@@ -417,7 +434,7 @@ class HttpProtocol(asyncio.Protocol):
                 self._timer.kind = NONE
 
     def _resume_reading(self) -> None:
-        if not self._reading and not self._closed:
+        if not self._reading and not self._closed and not self.client_done:
             self._reading = True
             self.transport.resume_reading()
 

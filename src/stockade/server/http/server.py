@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from stockade.clock import Clock, SystemClock
 from stockade.server.asgi import ASGIApp
-from stockade.server.http.acceptor import Acceptor, BoundListener
+from stockade.server.http.acceptor import Acceptor, BoundListener, ProxyRefused
 from stockade.server.http.accesslog import AccessLogSink
 from stockade.server.http.lifespan import Lifespan
 from stockade.server.http.state import ServerState
@@ -35,7 +35,8 @@ class HttpServer:
     """Serves one ASGI app on already bound listening sockets.
 
     ``connection_check`` runs on every accepted connection before a byte is read (and again
-    on the PROXY source); ``reload`` runs on SIGHUP; ``access_log`` receives one entry per
+    on the PROXY source); ``proxy_refused`` is told of each connection closed because its peer
+    may not send the listener a PROXY header; ``reload`` runs on SIGHUP; ``access_log`` receives one entry per
     response. The listeners come bound, with their TLS contexts (see ``bind_listeners``).
     """
 
@@ -49,11 +50,13 @@ class HttpServer:
         reload: Reload | None = None,
         access_log: AccessLogSink | None = None,
         clock: Clock | None = None,
+        proxy_refused: ProxyRefused | None = None,
     ) -> None:
         self.app = app
         self.listeners = tuple(listeners)
         self.limits = limits or Limits()
         self.connection_check = connection_check
+        self.proxy_refused = proxy_refused
         self.reload = reload
         self.access_log = access_log
         self.clock: Clock = clock or SystemClock()
@@ -80,7 +83,10 @@ class HttpServer:
         if lifespan.supported:
             state.lifespan_state = lifespan.state
         self._ticker = loop.call_later(1.0, self._tick)
-        acceptors = [Acceptor(state, listener, check=self.connection_check) for listener in self.listeners]
+        acceptors = [
+            Acceptor(state, listener, check=self.connection_check, proxy_refused=self.proxy_refused)
+            for listener in self.listeners
+        ]
         try:
             for acceptor in acceptors:
                 acceptor.start()

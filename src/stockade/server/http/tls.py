@@ -48,7 +48,8 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext:
     """An ``SSLContext`` for a listener (TLS 1.2+, HTTP/1.1 by ALPN, SNI recorded)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    # No renegotiation (TLS 1.2): a client cannot make a write wait on a read (see tls_stream).
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
     try:
         context.load_cert_chain(settings.certfile, settings.keyfile)
     except (OSError, ssl.SSLError) as exc:

@@ -10,9 +10,10 @@ Failures before the response has started are answered here (502, 504, 413); afte
 started, :class:`~stockade.server.proxy.errors.ResponseAborted` is raised so the server
 drops the client connection, since a truncated body must not look complete.
 
-The client as this hop believes it comes from the scope: ``scope["stockade.client_ip"]``
-and ``scope["stockade.peer_trusted"]``, set by the application that mounts the proxy,
-else the socket peer and untrusted.
+The client as this hop sees it comes from the scope, set by the application that mounts
+the proxy: ``scope["stockade.peer"]`` (the address appended to the forwarding lists),
+``scope["stockade.peer_trusted"]`` and ``scope["stockade.client_ip"]`` (the client the
+guard decided on, sent as ``X-Real-IP``); else the socket peer, untrusted.
 """
 
 from __future__ import annotations
@@ -138,16 +139,17 @@ class ReverseProxy:
         return encoded
 
     def _upstream_request(self, scope: Scope) -> UpstreamRequest:
-        client_ip = scope.get("stockade.client_ip")
-        if client_ip is None:
+        peer = scope.get("stockade.peer")
+        if peer is None:
             client = scope.get("client")
-            client_ip = client[0] if client else None
+            peer = client[0] if client else None
         return upstream_request(
             scope["headers"],
-            client_ip=client_ip,
+            client_ip=peer,
             trusted=scope.get("stockade.peer_trusted") is True,
             proto=b"https" if scope.get("scheme") == "https" else b"http",
             default_host=self._default_host,
+            real_ip=scope.get("stockade.client_ip"),
         )
 
     def _refusal(self, request: UpstreamRequest, body: bytes | None = None, more: bool = False) -> int:

@@ -4,9 +4,11 @@ Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection, not the mes
 they are dropped in both directions: the fixed set below plus every header the
 ``Connection`` header names. The forwarding headers then say who the client was:
 ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and the standard
-``Forwarded`` (RFC 7239). What a peer claims about earlier hops is kept only when the peer
-is trusted; otherwise this hop starts the list afresh, so an untrusted client cannot plant
-an address the upstream would believe.
+``Forwarded`` (RFC 7239), and ``X-Real-IP`` names the client the guard decided on. What a
+peer claims about earlier hops is kept only when the peer is trusted; otherwise this hop
+starts the list afresh, so an untrusted client cannot plant an address the upstream would
+believe. (The canonical request has already removed every other proxy-only header an
+untrusted peer sent: see :mod:`stockade.request.headers`.)
 
 Names are compared lower-case, as ASGI servers hand them over. The request side runs once
 per proxied request, so it walks the header list once and builds nothing it can skip.
@@ -54,6 +56,7 @@ _REQUEST_SPECIAL = frozenset(
         b"x-forwarded-proto",
         b"x-forwarded-host",
         b"forwarded",
+        b"x-real-ip",
         b"content-length",
         # The proxy reads the whole body itself (the server answers 100 Continue when asked
         # for the body), so the upstream must not be asked for an interim response.
@@ -127,13 +130,15 @@ class UpstreamRequest:
 
 # This hop's forwarding headers depend only on the client, the scheme and the Host: most
 # requests repeat a recent combination (keep-alive clients), so they are built once.
-_HOP_CACHE: dict[tuple[str | None, bytes, bytes | None], tuple[tuple[bytes, bytes], ...]] = {}
+_HOP_CACHE: dict[tuple[str | None, bytes, bytes | None, str | None], tuple[tuple[bytes, bytes], ...]] = {}
 _CACHE_SIZE = 4096
 
 
-def _this_hop(client_ip: str | None, proto: bytes, host: bytes | None) -> tuple[tuple[bytes, bytes], ...]:
-    """X-Forwarded-For, Forwarded, X-Forwarded-Proto (and -Host) as this hop alone would set them."""
-    key = (client_ip, proto, host)
+def _this_hop(
+    client_ip: str | None, proto: bytes, host: bytes | None, real_ip: str | None
+) -> tuple[tuple[bytes, bytes], ...]:
+    """X-Forwarded-For, Forwarded, X-Forwarded-Proto (and -Host), X-Real-IP as this hop alone would set them."""
+    key = (client_ip, proto, host, real_ip)
     pairs = _HOP_CACHE.get(key)
     if pairs is None:
         ip = client_ip.encode("ascii", "replace") if client_ip else b"unknown"
@@ -141,6 +146,9 @@ def _this_hop(client_ip: str | None, proto: bytes, host: bytes | None) -> tuple[
         pairs += ((b"x-forwarded-proto", proto),)
         if host is not None:
             pairs += ((b"x-forwarded-host", host),)
+        real = real_ip or client_ip
+        if real:
+            pairs += ((b"x-real-ip", real.encode("ascii", "replace")),)
         if len(_HOP_CACHE) >= _CACHE_SIZE:
             _HOP_CACHE.clear()
         _HOP_CACHE[key] = pairs
@@ -153,11 +161,12 @@ def _add_forwarding(
     client_ip: str | None,
     proto: bytes,
     host: bytes | None,
+    real_ip: str | None,
     seen: dict[bytes, list[bytes]],
     trusted: bool,
 ) -> None:
     """Append this hop's forwarding headers; a trusted peer's own are extended or kept."""
-    hop = _this_hop(client_ip, proto, host)
+    hop = _this_hop(client_ip, proto, host, real_ip)
     xff = seen.get(b"x-forwarded-for")
     fwd = seen.get(b"forwarded")
     xfp = seen.get(b"x-forwarded-proto")
@@ -173,6 +182,8 @@ def _add_forwarding(
     forwarded_host = xfh[-1] if xfh else host
     if forwarded_host is not None:
         out.append((b"x-forwarded-host", forwarded_host))
+    if hop[-1][0] == b"x-real-ip":
+        out.append(hop[-1])
 
 
 def _listed(values: list[bytes]) -> set[bytes]:
@@ -189,11 +200,14 @@ def upstream_request(
     trusted: bool,
     proto: bytes,
     default_host: bytes,
+    real_ip: str | None = None,
 ) -> UpstreamRequest:
     """Turn a client's request headers into the upstream's, in one walk over the list.
 
-    ``client_ip`` is the client as this hop believes it; ``trusted`` says the peer's own
-    forwarding headers are believed (and appended to) rather than replaced. ``proto`` is
+    ``client_ip`` is this hop's peer, the address appended to the forwarding lists;
+    ``trusted`` says the peer's own forwarding headers are believed (and appended to)
+    rather than replaced; ``real_ip`` is the client the guard decided on (``X-Real-IP``,
+    the peer by default). ``proto`` is
     ``b"http"`` or ``b"https"``; ``default_host`` is sent as ``Host`` when the client sent
     none (HTTP/1.0).
     """
@@ -216,7 +230,7 @@ def upstream_request(
             seen.setdefault(name, []).append(pair[1])
     if seen is None:
         # The usual request: nothing to read, replace or drop but the Host.
-        out += _this_hop(client_ip, proto, host)
+        out += _this_hop(client_ip, proto, host, real_ip)
         return UpstreamRequest(out, None, False, False)
 
     listed = _listed(seen[b"connection"]) if b"connection" in seen else None
@@ -226,9 +240,9 @@ def upstream_request(
         for name in listed & _FORWARDING:
             seen.pop(name, None)
     if trusted and not _FORWARDING.isdisjoint(seen):
-        _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, seen=seen, trusted=trusted)
+        _add_forwarding(out, client_ip=client_ip, proto=proto, host=host, real_ip=real_ip, seen=seen, trusted=trusted)
     else:
-        out += _this_hop(client_ip, proto, host)
+        out += _this_hop(client_ip, proto, host, real_ip)
     upgrade = b"upgrade" in seen and bool(connection_tokens(seen[b"upgrade"]) - _IGNORABLE_UPGRADES)
     chunked = b"transfer-encoding" in seen
     lengths = seen.get(b"content-length")

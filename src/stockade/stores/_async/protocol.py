@@ -101,8 +101,14 @@ class AsyncLockoutStore(Protocol):
         """Count one malicious request against ``key`` (and maybe ban it) in one atomic step."""
         ...
 
-    async def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
-        """Ban ``key`` until ``until`` (``math.inf``: forever); ``network`` for a CIDR banned by hand."""
+    async def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
+        """Ban ``key`` until ``until`` (``math.inf``: forever); ``network`` for a CIDR banned by hand.
+
+        With ``keep_longer`` a ban in force that ends later is kept. Returns the end of the
+        key's ban after the call.
+        """
         ...
 
     async def unban_ip(self, key: str, now: float) -> float | None:
@@ -126,7 +132,11 @@ class AsyncLockoutStore(Protocol):
         ...
 
     async def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
-        """Write ban records as they are, replacing what their keys held."""
+        """Write ban records, each merged with what its key holds (:func:`stockade.core.bans.merge`).
+
+        Merging never shortens a ban nor forgets a strike or an offence, so an import that
+        fails half-way loses nothing and can run again.
+        """
         ...
 
     # -- operations -----------------------------------------------------------------------------
@@ -136,7 +146,7 @@ class AsyncLockoutStore(Protocol):
         ...
 
     async def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
-        """Write ``records`` as they are, replacing what their keys held."""
+        """Write ``records``, each merged with what its key holds (:func:`stockade.core.lockout.merge`)."""
         ...
 
     async def ping(self) -> float:

@@ -350,13 +350,19 @@ class AsyncRedisStore:
             self.ban_view.set(key, outcome.until, network=False)
         return outcome
 
-    async def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+    async def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
         names = list(self.keys.locate_ban(key, network=network))
         async with self._errors("ban_ip"):
-            await self._scripts["ban_set"](
-                keys=names, args=[number(now), *ban_policy_args(policy), number(until), _flag(network)]
+            end = await self._scripts["ban_set"](
+                keys=names,
+                args=[number(now), *ban_policy_args(policy), number(until), _flag(network), _flag(keep_longer)],
             )
-        self.ban_view.set(key, until, network=network)
+        in_force = optional_number(end)
+        in_force = until if in_force is None else in_force
+        self.ban_view.set(key, in_force, network=network)
+        return in_force
 
     async def unban_ip(self, key: str, now: float) -> float | None:
         removed: float | None = None
@@ -449,10 +455,11 @@ class AsyncRedisStore:
         return sorted(records, key=lambda record: record.key)
 
     async def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        """Write ban records, each merged with what its key holds (``lua/ban_put.lua``); returns how many."""
         async with self._errors("import"):
             for record in records:
                 state = record.state
-                await self._scripts["ban_put"](
+                merged = await self._scripts["ban_put"](
                     keys=list(self.keys.locate_ban(record.key, network=record.network)),
                     args=[
                         number(now),
@@ -464,7 +471,7 @@ class AsyncRedisStore:
                         number(record.expires_at),
                     ],
                 )
-                self.ban_view.set(record.key, state.banned_until, network=record.network)
+                self.ban_view.set(record.key, optional_number(merged), network=record.network)
         return len(records)
 
     async def read_states(self, keys: Sequence[LockoutKey]) -> list[LockoutState]:
@@ -497,7 +504,7 @@ class AsyncRedisStore:
         return records
 
     async def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
-        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        """Write ``records``, each merged with what its key holds (``lua/put.lua``); returns how many."""
         async with self._errors("import"):
             for record in records:
                 name, index = self.keys.locate(record.key)

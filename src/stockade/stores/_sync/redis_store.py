@@ -345,13 +345,19 @@ class RedisStore:
             self.ban_view.set(key, outcome.until, network=False)
         return outcome
 
-    def ban_ip(self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False) -> None:
+    def ban_ip(
+        self, key: str, until: float, now: float, policy: BanPolicy, *, network: bool = False, keep_longer: bool = False
+    ) -> float:
         names = list(self.keys.locate_ban(key, network=network))
         with self._errors("ban_ip"):
-            self._scripts["ban_set"](
-                keys=names, args=[number(now), *ban_policy_args(policy), number(until), _flag(network)]
+            end = self._scripts["ban_set"](
+                keys=names,
+                args=[number(now), *ban_policy_args(policy), number(until), _flag(network), _flag(keep_longer)],
             )
-        self.ban_view.set(key, until, network=network)
+        in_force = optional_number(end)
+        in_force = until if in_force is None else in_force
+        self.ban_view.set(key, in_force, network=network)
+        return in_force
 
     def unban_ip(self, key: str, now: float) -> float | None:
         removed: float | None = None
@@ -442,10 +448,11 @@ class RedisStore:
         return sorted(records, key=lambda record: record.key)
 
     def import_bans(self, records: Sequence[StoredBan], now: float) -> int:
+        """Write ban records, each merged with what its key holds (``lua/ban_put.lua``); returns how many."""
         with self._errors("import"):
             for record in records:
                 state = record.state
-                self._scripts["ban_put"](
+                merged = self._scripts["ban_put"](
                     keys=list(self.keys.locate_ban(record.key, network=record.network)),
                     args=[
                         number(now),
@@ -457,7 +464,7 @@ class RedisStore:
                         number(record.expires_at),
                     ],
                 )
-                self.ban_view.set(record.key, state.banned_until, network=record.network)
+                self.ban_view.set(record.key, optional_number(merged), network=record.network)
         return len(records)
 
     def read_states(self, keys: Sequence[LockoutKey]) -> list[LockoutState]:
@@ -490,7 +497,7 @@ class RedisStore:
         return records
 
     def import_records(self, records: Sequence[StoredRecord], now: float) -> int:
-        """Write ``records`` as they are (replacing what the keys held); returns how many."""
+        """Write ``records``, each merged with what its key holds (``lua/put.lua``); returns how many."""
         with self._errors("import"):
             for record in records:
                 name, index = self.keys.locate(record.key)

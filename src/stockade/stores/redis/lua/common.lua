@@ -175,6 +175,37 @@ local function drop_one(reservations)
   return ordered
 end
 
+-- core.lockout.union: the times of a and b in order, each as often as in the one that has it
+-- more often (a merge of the two sorted lists that takes equal times once).
+local function union(a, b)
+  local x, y = {}, {}
+  for i, t in ipairs(a) do x[i] = t end
+  for i, t in ipairs(b) do y[i] = t end
+  table.sort(x)
+  table.sort(y)
+  local out, i, j = {}, 1, 1
+  while i <= #x or j <= #y do
+    if j > #y or (i <= #x and x[i] < y[j]) then
+      out[#out + 1] = x[i]
+      i = i + 1
+    elseif i > #x or y[j] < x[i] then
+      out[#out + 1] = y[j]
+      j = j + 1
+    else
+      out[#out + 1] = x[i]
+      i = i + 1
+      j = j + 1
+    end
+  end
+  return out
+end
+
+local function later(a, b)
+  if a == nil then return b end
+  if b == nil then return a end
+  return math.max(a, b)
+end
+
 local function flag(b)
   if b then return 1 end
   return 0

@@ -1,0 +1,20 @@
+"""Fixtures for every test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Commands run in-process configure the log (``stockade.logs``): undo it, so no test sees another's."""
+    root = logging.getLogger()
+    stockade = logging.getLogger("stockade")
+    handlers, root_level, stockade_level = list(root.handlers), root.level, stockade.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+    stockade.setLevel(stockade_level)
