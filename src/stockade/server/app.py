@@ -30,7 +30,6 @@ import gc
 import logging
 import os
 from collections.abc import Awaitable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -461,8 +460,3 @@ class StockadeApp:
             async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-
-
-def app_from_config(path: str | Path) -> StockadeApp:
-    """The application of a configuration file, for running it under another ASGI server."""
-    return StockadeApp(load_config(Path(path)))
