@@ -305,8 +305,9 @@ class StockadeApp:
     def admit(self, connection: ConnectionFacts) -> bool:
         """The connection check: False closes a blocklisted peer (or PROXY source) before a byte is read."""
         site = self.site
-        if site is None or site.block is None or connection.listener.admin:
-            return True
+        listener = connection.listener
+        if site is None or site.block is None or listener.admin or listener.decision:
+            return True  # the peer of these is an operator's tool or a proxy, not a client
         source = connection.source or connection.peer
         return site.block.table.check_connection(source[0]) == "accept"
 
@@ -350,6 +351,9 @@ class StockadeApp:
             else:
                 await responses.send_response(send, responses.not_found())
             return
+        if connection is not None and connection.listener.decision:
+            await self._decide(scope, site, connection, send)
+            return
         method: str = scope["method"]
         head = method == "HEAD"
         try:
@@ -380,6 +384,22 @@ class StockadeApp:
             await responses.send_response(send, responses.method_not_allowed(), head=head)
             return
         await self._serve_file(path, send, head=head)
+
+    async def _decide(self, scope: Scope, site: Site, connection: ConnectionFacts, send: Send) -> None:
+        """A proxy's check request (:mod:`stockade.decision`): decided by the site in force."""
+        head = scope["method"] == "HEAD"
+        if site.decision is None:  # a reload removed [decision]: its listener stays until a restart
+            await responses.send_response(send, responses.not_found(), head=head)
+            return
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        if query and b"?" not in target:
+            target += b"?" + query
+        answer = await site.decision.decide(connection.peer[0], scope["method"], target, scope["headers"])
+        if answer.verdict is not None:
+            self.metrics.observe_verdict(answer.verdict)
+        self.metrics.count_decision(answer.outcome)
+        await responses.send_response(send, responses.Response(answer.status, answer.headers, answer.body), head=head)
 
     def _incoming(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
         """The canonical request; the scope becomes what the upstream receives."""
