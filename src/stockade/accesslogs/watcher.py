@@ -92,8 +92,8 @@ class LogWatcher:
         self._too_long = 0
         self._unrecovered: dict[Path, int] = {}
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Follow the logs until ``stop`` is set or the task is cancelled."""
+    async def run(self, stop: asyncio.Event | None = None, *, on_ready: Callable[[], object] | None = None) -> None:
+        """Follow the logs until ``stop`` is set or the task is cancelled; ``on_ready`` once they are open."""
         stop = stop or asyncio.Event()
         wake = asyncio.Event()
 
@@ -108,6 +108,8 @@ class LogWatcher:
             self.ready.set()
             for followed in self.files:
                 log.info("following %s (%s)", followed.path, self.settings.format)
+            if on_ready is not None:
+                on_ready()
             while not stop.is_set():
                 if not any(f.behind for f in self.files):
                     waiting = asyncio.ensure_future(wake.wait())

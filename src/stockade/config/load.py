@@ -779,7 +779,7 @@ class _Loader:
                 )
                 continue
             fields[name] = key
-        if logs.fields and logs.format != "json":
+        if logs.fields and raw.get("format", "combined") == "combined":
             self.issues.append(ConfigIssue("logs.fields", 'only a JSON log has fields: set format = "json"'))
         return LogSettings(
             files=tuple(files),

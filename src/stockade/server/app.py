@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from stockade.accesslogs.watcher import LogWatcher
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
@@ -103,6 +104,17 @@ class StockadeApp:
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
+        self.log_watcher: LogWatcher | None = None
+        if config.logs is not None and self.worker.index == 0:
+            # One process follows the logs: every worker doing it would count each line once each.
+            self.log_watcher = LogWatcher(
+                config.logs,
+                lambda: self.guard,
+                clock=self.clock,
+                trusted=config.trusted.networks,
+                policy=config.paths,
+                counts=self.metrics.log_lines,
+            )
 
     @property
     def guard(self) -> AsyncGuard | None:
@@ -132,6 +144,8 @@ class StockadeApp:
                 self.watcher.follow(self.site)
                 if self.peers is not None:
                     self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
+                if self.log_watcher is not None:
+                    self._tasks.append(asyncio.create_task(self.log_watcher.run()))
             return self.site
 
     def _open(self) -> Site:
@@ -204,6 +218,9 @@ class StockadeApp:
                 log.warning("reload: store.url changed; the new store is used after a restart")
             if config.raw.log != old.config.raw.log:
                 log.warning("reload: [log] changed; it applies after a restart")
+            if config.raw.logs != old.config.raw.logs or config.raw.decision != old.config.raw.decision:
+                # The decision listeners are bound once; who may ask and how the client is named apply now.
+                log.warning("reload: [logs] or [decision] changed; the files and listeners change after a restart")
             self.site, self.config = site, config
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
