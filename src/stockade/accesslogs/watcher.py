@@ -79,6 +79,8 @@ class LogWatcher:
         self.resolver = ClientIpResolver(TrustedProxies(trusted, XFF))
         self.counts: MutableMapping[str, int] = counts if counts is not None else {}
         self.ready = threading.Event()
+        self.lines_read = 0  # every line read so far, counted or not (see wait_for_lines)
+        self._progress = threading.Condition()
         self.files = [
             FollowedFile(
                 path,
@@ -136,7 +138,16 @@ class LogWatcher:
             for line in lines:
                 await self.count_line(line)
         self._report()
+        if read:
+            with self._progress:
+                self.lines_read += read
+                self._progress.notify_all()
         return read
+
+    def wait_for_lines(self, count: int, timeout: float) -> bool:
+        """Block (another thread than the watcher's) until ``count`` lines have been read and counted."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self.lines_read >= count, timeout)
 
     async def count_line(self, line: bytes) -> None:
         """One line of a log: parsed, then counted against its client."""
