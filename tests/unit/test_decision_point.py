@@ -39,7 +39,7 @@ def write_config(base: Path) -> Path:
     sha1 = base64.b64encode(hashlib.sha1(b"wonderland").digest()).decode()
     (base / "users.htpasswd").write_text(f"alice:{{SHA}}{sha1}\n")
     (base / "rules.data").write_text(json.dumps(RULES))
-    (base / "ips.data").write_text("")
+    (base / "ips.data").write_text("203.0.113.66\n")
     path = base / "stockade.toml"
     path.write_text(
         f"""
@@ -194,6 +194,18 @@ def test_mod_block_close_is_403_and_reads_the_original_host(tmp_path: Path) -> N
         assert closed.verdict.block_rule == "old"
         assert (await nginx(point, "/admin/", host="Shop.Example.COM.")).outcome == "closed"
         assert (await nginx(point, "/admin/", host="blog.example.com")).outcome == "allowed"
+
+    run(tmp_path, body)
+
+
+def test_the_ip_blocklist_meets_the_client_of_each_check(tmp_path: Path) -> None:
+    async def body(point: DecisionPoint, clock: ManualClock) -> None:
+        closed = await nginx(point, "/", client="203.0.113.66")
+        assert (closed.status, closed.outcome) == (403, "closed")
+        assert (await nginx(point, "/", client=f"203.0.113.66, {CLIENT}")).outcome == "allowed"
+        assert point.ladder.block is not None
+        counters = point.ladder.block.table.counters.snapshot()
+        assert (counters["CONN_TOTAL"], counters["CONN_REFUSE"]) == (2, 1)
 
     run(tmp_path, body)
 

@@ -16,7 +16,10 @@ asks stockade about every request before serving it (:mod:`stockade.decision.sty
    ``real_ip`` does, walking past ``[decision] proxies`` and ``[proxy] trusted``. A check
    request that names no client is a bad one: deciding on the proxy's own address would
    ban the proxy, and with it every visitor.
-4. The same ladder as the protecting server's decides (:mod:`stockade.engine._async.ladder`).
+4. mod_block's IP blocklist, which ``stockade serve`` checks when a client connects, is
+   checked on the client of each check request (the client's connection is the proxy's;
+   it counts in the ``CONN_*`` counters as a connection each), then the same ladder as the
+   protecting server's decides (:mod:`stockade.engine._async.ladder`).
 
 The answers are those every one of these proxies understands: 2xx allows the request, 401
 and 403 refuse it, and the answer's headers go to the client (and, on 2xx, those the
@@ -50,7 +53,7 @@ from stockade.core.client_ip import ClientIpResolver, TrustedProxies
 from stockade.decision.settings import DecisionSettings
 from stockade.decision.styles import CHECK_PATHS, Original, original_request, style_for
 from stockade.engine._async.ladder import AsyncLadder
-from stockade.engine.verdict import Verdict
+from stockade.engine.verdict import CLOSE, Verdict
 from stockade.errors import BadCheck, BadRequest
 from stockade.netaddr import NetworkSet, normalize_ip
 from stockade.request.asgi import from_asgi
@@ -138,6 +141,10 @@ class DecisionPoint:
                 " configuration",
                 decision_id,
             )
+        block = self.ladder.block
+        if block is not None and block.table.check_connection(request.client) == "close":
+            # The client's connection is the proxy's: mod_block's blocklist meets the client here.
+            return _answer(CLOSE, request.client, decision_id)
         verdict = await self.ladder.decide(request)
         return _answer(verdict, request.client, decision_id)
 
