@@ -38,7 +38,7 @@ def test_nginx_reads_x_original_and_the_host_header() -> None:
         b"/a/b",
         b"x=1",
         "https",
-        [(b"x-forwarded-for", b"203.0.113.7"), (b"user-agent", b"curl/8"), (b"host", b"Shop.Example.COM")],
+        [(b"host", b"Shop.Example.COM"), (b"x-forwarded-for", b"203.0.113.7"), (b"user-agent", b"curl/8")],
     )
 
 

@@ -46,20 +46,25 @@ _SECURE: Final = frozenset({"https", "wss"})
 class Style:
     """One way of asking: the check path that selects it and the headers that carry the question.
 
-    ``consumed`` are the headers the proxy sets to describe the original request; they are
-    not part of it and the checks do not see them.
+    ``reads`` are the headers the style reads (each at most once); ``consumed`` those the
+    proxy sets to describe the original request, which are not part of it and which the
+    checks do not see. With ``own_host`` the check request's ``Host`` is the original one.
     """
 
     name: StyleName
     path: bytes
+    reads: frozenset[bytes]
     consumed: frozenset[bytes]
+    own_host: bool
     prefix: bool = False  # the original path follows the check path (Envoy's path_prefix)
 
 
-NGINX: Final = Style("nginx", b"/nginx", frozenset({b"x-original-method", b"x-original-uri", b"x-forwarded-proto"}))
+_NGINX_READS: Final = frozenset({b"x-original-method", b"x-original-uri", b"x-forwarded-proto", b"host"})
+NGINX: Final = Style("nginx", b"/nginx", _NGINX_READS, _NGINX_READS - {b"host"}, own_host=True)
 INGRESS_NGINX: Final = Style(
     "ingress-nginx",
     b"/ingress-nginx",
+    frozenset({b"x-original-method", b"x-original-url"}),
     # ingress-nginx also sets these; X-Original-URI and X-Scheme only with auth-method.
     frozenset(
         {
@@ -71,15 +76,18 @@ INGRESS_NGINX: Final = Style(
             b"x-auth-request-redirect",
         }
     ),
+    own_host=False,
 )
-FORWARD: Final = Style(
-    "forward",
-    b"/forward",
-    frozenset({b"x-forwarded-method", b"x-forwarded-uri", b"x-forwarded-host", b"x-forwarded-proto"}),
+_FORWARD_READS: Final = frozenset(
+    {b"x-forwarded-method", b"x-forwarded-uri", b"x-forwarded-host", b"x-forwarded-proto"}
 )
-ENVOY: Final = Style("envoy", b"/envoy", frozenset({b"x-forwarded-proto"}), prefix=True)
+FORWARD: Final = Style("forward", b"/forward", _FORWARD_READS, _FORWARD_READS, own_host=False)
+ENVOY: Final = Style(
+    "envoy", b"/envoy", frozenset({b"x-forwarded-proto"}), frozenset({b"x-forwarded-proto"}), own_host=True, prefix=True
+)
 STYLES: Final = (NGINX, INGRESS_NGINX, FORWARD, ENVOY)
 CHECK_PATHS: Final = "/nginx, /ingress-nginx, /forward or /envoy/<original path>"
+_BODY: Final = frozenset({b"content-length", b"transfer-encoding"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,42 +133,54 @@ def original_request(style: Style, method: str, rest: bytes, headers: Sequence[t
     malformed, and :class:`~stockade.errors.BadRequest` for an original method that is not a
     method at all.
     """
+    found, kept = _scan(headers, style)
+    scheme = _scheme(found.get(b"x-forwarded-proto"))
     if style.name == "envoy":
         target, query = _split(rest)
-        return Original(_method(method), target, query, _scheme(headers), _kept(headers, style.consumed, None))
+        return Original(_method(method), target, query, scheme, kept)
+    host: bytes | None
     if style.name == "forward":
-        original_method = _required(headers, b"x-forwarded-method")
-        target, query = _split(_required(headers, b"x-forwarded-uri"))
-        host = _one(headers, b"x-forwarded-host")
-        scheme = _scheme(headers)
+        original_method = _required(found, b"x-forwarded-method")
+        target, query = _split(_required(found, b"x-forwarded-uri"))
+        host = found.get(b"x-forwarded-host")
     elif style.name == "nginx":
-        original_method = _required(headers, b"x-original-method")
-        target, query = _split(_required(headers, b"x-original-uri"))
-        host = _one(headers, b"host")
-        scheme = _scheme(headers)
+        original_method = _required(found, b"x-original-method")
+        target, query = _split(_required(found, b"x-original-uri"))
+        host = None
     else:
-        original_method = _required(headers, b"x-original-method")
-        scheme, host, target, query = _absolute(_required(headers, b"x-original-url"))
-    return Original(
-        _method(original_method.decode("latin-1")), target, query, scheme, _kept(headers, style.consumed, host)
-    )
+        original_method = _required(found, b"x-original-method")
+        scheme, host, target, query = _absolute(_required(found, b"x-original-url"))
+    if host is not None and host.strip(b" \t"):
+        kept.append((b"host", host))
+    return Original(_method(original_method.decode("latin-1")), target, query, scheme, kept)
 
 
-def _one(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    found: bytes | None = None
-    for key, value in headers:
-        if key == name or (len(key) == len(name) and key.lower() == name):
-            if found is not None:
-                raise BadCheck(f"the check request has several {_spelled(name)} headers")
-            found = value
-    return found
+def _scan(headers: Sequence[tuple[bytes, bytes]], style: Style) -> tuple[dict[bytes, bytes], Headers]:
+    """One pass: the headers the style reads (each once), and the original request's headers.
+
+    A check request's ``Content-Length`` and ``Transfer-Encoding`` describe its own body;
+    its ``Host`` is the original one only where the style says so.
+    """
+    reads, consumed, own_host = style.reads, style.consumed, style.own_host
+    found: dict[bytes, bytes] = {}
+    kept: Headers = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in reads:
+            if lower in found:
+                raise BadCheck(f"the check request has several {_spelled(lower)} headers")
+            found[lower] = value
+        if lower in consumed or lower in _BODY or (not own_host and lower == b"host"):
+            continue
+        kept.append((lower, value))
+    return found, kept
 
 
-def _required(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes:
-    value = _one(headers, name)
-    if value is None or not value.strip(b" \t"):
+def _required(found: dict[bytes, bytes], name: bytes) -> bytes:
+    value = found.get(name, b"").strip(b" \t")
+    if not value:
         raise BadCheck(f"the check request has no {_spelled(name)} header: set it in the proxy's configuration")
-    return value.strip(b" \t")
+    return value
 
 
 def _spelled(name: bytes) -> str:
@@ -188,8 +208,7 @@ def _absolute(url: bytes) -> tuple[str, bytes | None, bytes, bytes]:
     return name, rest[:slash], target, query
 
 
-def _scheme(headers: Sequence[tuple[bytes, bytes]]) -> str:
-    value = _one(headers, b"x-forwarded-proto")
+def _scheme(value: bytes | None) -> str:
     if value is None:
         return "http"
     # The first hop's, when a chain of proxies appended theirs.
@@ -201,22 +220,3 @@ def _method(method: str) -> str:
     if not method or len(method) > _MAX_METHOD or not _TCHAR.issuperset(method.encode("latin-1")):
         raise BadRequest("the original method is not an HTTP method")
     return method
-
-
-def _kept(headers: Sequence[tuple[bytes, bytes]], consumed: frozenset[bytes], host: bytes | None) -> Headers:
-    """The original request's headers: the question's headers removed, ``Host`` set to the original host.
-
-    ``host`` is ``None`` when the check request's own ``Host`` is the original one (Envoy).
-    A check request's ``Content-Length`` and ``Transfer-Encoding`` describe its own body.
-    """
-    kept: Headers = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower in consumed or lower in (b"content-length", b"transfer-encoding"):
-            continue
-        if host is not None and lower == b"host":
-            continue
-        kept.append((lower, value))
-    if host is not None and host.strip(b" \t"):
-        kept.append((b"host", host))
-    return kept
