@@ -119,7 +119,16 @@ def test_a_dotted_key_is_read_as_it_is_first() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    [b"not json", b"[1, 2]", b'{"status": 200}', b'{"remote_addr": "1.2.3.4", "status": "ok"}', b"\xff\xfe"],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"status": 200}',
+        b'{"remote_addr": "1.2.3.4", "status": "ok"}',
+        b'{"remote_addr": "1.2.3.4", "status": "9' + b"9" * 5000 + b'"}',
+        b'{"remote_addr": "1.2.3.4", "status": 1000}',
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
 )
 def test_json_lines_without_client_or_status_are_not_entries(line: bytes) -> None:
     with pytest.raises(LineError):

@@ -88,13 +88,15 @@ class JsonFields:
     def __call__(self, line: bytes) -> LogEntry:
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; nesting too deep
             raise LineError("not a JSON line") from None
         if not isinstance(record, dict):
             raise LineError("not a JSON object")
         client = self._value(record, "client")
         status_text = self._value(record, "status")
-        if not client or not status_text.isdigit() or not 100 <= int(status_text) <= 599:
+        if not client or len(status_text) != 3 or not status_text.isascii() or not status_text.isdigit():
+            raise LineError("no client or no HTTP status in the line")
+        if not 100 <= int(status_text) <= 599:
             raise LineError("no client or no HTTP status in the line")
         method, uri = self._value(record, "method"), self._value(record, "uri")
         protocol = self._value(record, "protocol")

@@ -145,7 +145,9 @@ class StockadeApp:
                 if self.peers is not None:
                     self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
                 if self.log_watcher is not None:
-                    self._tasks.append(asyncio.create_task(self.log_watcher.run()))
+                    following = asyncio.create_task(self.log_watcher.run())
+                    following.add_done_callback(_log_watcher_ended)
+                    self._tasks.append(following)
             return self.site
 
     def _open(self) -> Site:
@@ -484,3 +486,8 @@ class StockadeApp:
             async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _log_watcher_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the follower of the access logs stopped", exc_info=task.exception())
