@@ -56,7 +56,9 @@ def test_a_reload_changes_who_may_ask(site: Site) -> None:
         server.wait_for_log(r"reload: \[logs\] or \[decision\] changed", after=mark)
         assert check(server.decision_port, "203.0.113.7")[0] == 403
         server.wait_for_log(r"decision: refused a check request from 127\.0\.0\.1, which is not in", after=mark)
-        conn = http.client.HTTPConnection("127.0.0.1", server.decision_port, timeout=10, source_address=("127.0.0.9", 0))
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", server.decision_port, timeout=10, source_address=("127.0.0.9", 0)
+        )
         try:
             conn.request("GET", "/nginx", headers={**CHECK, "X-Forwarded-For": "203.0.113.7"})
             assert conn.getresponse().status == 200

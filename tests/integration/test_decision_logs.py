@@ -79,6 +79,13 @@ def test_a_ban_from_the_access_log_is_enforced_across_rotations(tmp_path: Path) 
             assert watcher.counts.get("unparsed", 0) == 0
 
 
+def test_watch_log_needs_a_log(tmp_path: Path) -> None:
+    config = stockade_config(tmp_path)
+    stockade = str(Path(sys.executable).with_name("stockade"))
+    done = subprocess.run([stockade, "watch-log", "-c", str(config)], capture_output=True, text=True, timeout=WAIT)
+    assert (done.returncode, done.stderr) == (2, "error: no log to follow: give FILES or a [logs] section\n")
+
+
 def test_watch_log_bans_and_a_separate_decision_endpoint_enforces(tmp_path: Path) -> None:
     config = stockade_config(tmp_path, extra='\n[audit]\njson = "audit.jsonl"\n')
     text = config.read_text().replace('url = "memory://"', 'url = "sqlite:///state.db"')
