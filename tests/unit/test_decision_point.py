@@ -182,6 +182,9 @@ def test_basic_auth_directories_challenge_and_lock_out_as_serve_does(tmp_path: P
         assert b"permission" in blocked.body
         clock.advance(61)
         assert (await nginx(point, "/secure/", authorization=good)).status == 200
+        # A block made by hand (the admin API, `stockade users block`) reaches the decisions too.
+        await point.ladder.guard.block_user("alice", "/secure")
+        assert (await nginx(point, "/secure/", authorization=good)).status == 403
 
     run(tmp_path, body)
 

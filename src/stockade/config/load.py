@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,11 +54,13 @@ from stockade.detection import CATEGORIES, PROFILES, Engine, Rule, load_pack
 from stockade.detection import Settings as DetectionSettings
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import (
+    NO_LISTENER,
     BanSettings,
     DirectorySettings,
     ErrorPolicy,
     EventCallback,
     GuardSettings,
+    Listener,
     ResponseRule,
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
@@ -194,11 +196,17 @@ class Config:
         """The directories that keep their records in a data file of their own, and its URL."""
         return {d.path: d.store_url for d in self.directories if d.store_url is not None}
 
+    def lockout_listeners(self, listen: Sequence[ListenAddress] | None = None) -> tuple[Listener, ...]:
+        """The listeners lockout records are kept per: the site's (``listen``, default the configured
+        ones) and, with a decision endpoint, the listener-less one its decisions use."""
+        listeners = tuple(a.listener for a in (self.listen if listen is None else listen))
+        return (*listeners, NO_LISTENER) if self.decision is not None else listeners
+
     def guard_settings(self) -> GuardSettings:
         on_error = self.raw.store.on_error
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
-            listeners=tuple(a.listener for a in self.listen),
+            listeners=self.lockout_listeners(),
             lockout_scope=self.raw.lockout.scope,
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
             bans=self.bans,

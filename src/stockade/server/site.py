@@ -104,7 +104,7 @@ def build_site(
     if config.audit_json is not None or config.audit_text is not None:
         audit = AuditLog(config.audit_json, config.audit_text)
         sinks.append(audit)
-    settings = dataclasses.replace(config.guard_settings(), listeners=tuple(a.listener for a in listen))
+    settings = dataclasses.replace(config.guard_settings(), listeners=config.lockout_listeners(listen))
     guard = AsyncGuard(settings, stores.default, clock=clock, sinks=sinks, directory_stores=stores.directories)
     block = config.block.reloader() if config.block is not None else None
     if block is not None and previous is not None and previous.block is not None:
