@@ -254,6 +254,51 @@ def measure(name: str, port: int, pids: dict[str, int], args: argparse.Namespace
     return result
 
 
+def in_process(config: Path, count: int = 20_000) -> dict[str, float]:
+    """:meth:`DecisionPoint.decide` called in a loop, no sockets: the Python a decision costs.
+
+    Run in a child process on the benchmark's configuration (a clean GET through nginx's
+    check request), best of three; ``baseline_us`` is the loop around an empty coroutine.
+    """
+    code = f"""
+import asyncio, json, time
+from stockade.clock import SystemClock
+from stockade.config import load_config
+from stockade.metrics import Metrics
+from stockade.server.site import Stores, build_site
+
+async def nothing(*args):
+    return None
+
+async def main():
+    config = load_config({str(config)!r})
+    stores = Stores.open(config)
+    site = build_site(config, stores, clock=SystemClock(), listen=(), metrics=Metrics(process=False))
+    headers = [(b"host", b"bench"), (b"x-original-uri", b"{PATH}"), (b"x-original-method", b"GET"),
+               (b"x-forwarded-proto", b"http"), (b"x-forwarded-for", b"203.0.113.7"),
+               (b"user-agent", {HEADERS[0].split(": ", 1)[1].encode()!r}), (b"accept", b"text/html")]
+    best = {{}}
+    for name, call in (("baseline_us", nothing), ("decide_us", site.decision.decide)):
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range({count}):
+                await call("127.0.0.1", "GET", b"/nginx", headers)
+            spent = (time.perf_counter() - start) / {count} * 1e6
+            best[name] = min(best.get(name, spent), spent)
+    site.close_events()
+    await stores.aclose()
+    print(json.dumps(best))
+
+asyncio.run(main())
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=config.parent
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {key: round(value, 2) for key, value in result.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured wrk run")
@@ -314,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             ratios["nginx+stockade/nginx"].append(rps["nginx+stockade"] / rps["nginx"])
             ratios["nginx+stockade/nginx+crs"].append(rps["nginx+stockade"] / rps["nginx+crs"])
             ratios["caddy+stockade/caddy"].append(rps["caddy+stockade"] / rps["caddy"])
+        proxy.log("in-process: DecisionPoint.decide in a loop")
+        inside = in_process(own / "stockade.toml")
     results = {key: proxy.median_run(value) for key, value in runs.items()}
     medians = {key: proxy.median(values) for key, values in ratios.items()}
 
@@ -331,7 +378,12 @@ def main(argv: list[str] | None = None) -> int:
         rounds = ", ".join(f"{x:.3f}" for x in values)
         target = f"; target on the native front {TARGETS[key]}" if key in TARGETS else ""
         print(f"throughput {key}: {medians[key]:.3f} (median of rounds: {rounds}{target})")
+    print(
+        f"in-process, no sockets: DecisionPoint.decide {inside['decide_us']:.1f} us a decision"
+        f" (an empty coroutine call: {inside['baseline_us']:.2f} us)"
+    )
     summary = {
+        "in_process": inside,
         "ratios": {key: round(value, 4) for key, value in medians.items()},
         "rounds": {key: [round(x, 4) for x in values] for key, values in ratios.items()},
         **results,
