@@ -45,8 +45,7 @@ import itertools
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from stockade.clock import Clock
 from stockade.core.client_ip import ClientIpResolver, TrustedProxies
@@ -72,9 +71,12 @@ _WARN_EVERY: Final = 60.0
 _WARNED_KEYS: Final = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the decision endpoint answers, and why (``outcome``, the ladder's ``verdict``)."""
+class Answer(NamedTuple):
+    """What the decision endpoint answers, and why (``outcome``, the ladder's ``verdict``).
+
+    A named tuple: one is built for every check request, and a frozen dataclass costs
+    several times as much to build.
+    """
 
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
@@ -115,12 +117,15 @@ class DecisionPoint:
         self._ids = itertools.count(1)
         self._prefix = os.urandom(4).hex()
         self._warned: dict[str, float] = {}
+        self._callers: dict[str, str] = {}  # peer as given -> its address if it may ask, else ""
 
     async def decide(self, peer: str, method: str, target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Answer:
         """The answer to one check request from ``peer`` (ASGI-style header lines, lower-case names)."""
         decision_id = f"{self._prefix}-{next(self._ids):x}"
-        address = normalize_ip(peer)
-        if address is None or address not in self.proxies:
+        address = self._callers.get(peer)
+        if address is None:
+            address = self._caller(peer)
+        if not address:
             self._warn(peer, "decision: refused a check request from %s, which is not in [decision] proxies", peer)
             return _plain(403, _FORBIDDEN, "caller_refused", decision_id, reason=f"{peer} is not in [decision] proxies")
         found = style_for(target)
@@ -147,6 +152,15 @@ class DecisionPoint:
             return _answer(CLOSE, request.client, decision_id)
         verdict = await self.ladder.decide(request)
         return _answer(verdict, request.client, decision_id)
+
+    def _caller(self, peer: str) -> str:
+        """The normalised address of a peer that may ask, ``""`` for one that may not (remembered)."""
+        address = normalize_ip(peer)
+        allowed = address if address is not None and address in self.proxies else ""
+        if len(self._callers) >= _WARNED_KEYS:
+            self._callers.clear()
+        self._callers[peer] = allowed
+        return allowed
 
     def _incoming(self, original: Original, peer: str) -> Incoming:
         scope: dict[str, Any] = {

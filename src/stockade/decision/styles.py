@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from stockade.errors import BadCheck, BadRequest
 
@@ -90,8 +90,7 @@ CHECK_PATHS: Final = "/nginx, /ingress-nginx, /forward or /envoy/<original path>
 _BODY: Final = frozenset({b"content-length", b"transfer-encoding"})
 
 
-@dataclass(frozen=True, slots=True)
-class Original:
+class Original(NamedTuple):
     """The request the proxy asks about, as it was sent: raw target and query, ASGI-style headers.
 
     ``headers`` are the original request's (lower-case names), with its ``Host`` (the
