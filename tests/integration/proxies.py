@@ -7,11 +7,13 @@
   has bound its listening sockets, so the proxy is ready when :meth:`Nginx.start` returns.
 - :class:`Caddy`: ``caddy run`` with a temporary Caddyfile, ready once it logs that it
   serves its configuration.
+- :class:`Haproxy`: ``haproxy -D`` with a temporary configuration; like nginx, it returns
+  once its listeners are bound and it has daemonised.
 - :func:`ask`: one request from a chosen loopback source address (``127.0.0.2``...), so that
   the end clients and the proxy (``127.0.0.1``) are different addresses, as in real life.
 
-On a machine without nginx or Caddy the tests that need them are skipped, except under
-``CI=true``, where ``.ci/run`` installs both and a missing one is a failure.
+On a machine without nginx, Caddy or HAProxy the tests that need them are skipped, except
+under ``CI=true``, where ``.ci/run`` installs all three and a missing one is a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +38,7 @@ import watchfiles
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 CADDY = shutil.which("caddy")
+HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
 WAIT = 30.0
 
 
@@ -74,12 +78,20 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A proxy that stops resets its idle keep-alive connections: not an error of the test.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class Upstream:
     """The application behind the proxy, on a thread."""
 
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -211,6 +223,38 @@ class Caddy:
                 self.process.wait()
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+class Haproxy:
+    """HAProxy with ``text`` (its configuration after ``global``'s own lines) on a temporary directory."""
+
+    def __init__(self, base: Path, global_lines: str, text: str) -> None:
+        self.binary = need(HAPROXY, "haproxy")
+        self.base = base
+        base.mkdir(parents=True, exist_ok=True)
+        self.conf = base / "haproxy.cfg"
+        self.pidfile = base / "haproxy.pid"
+        self.conf.write_text(f"global\n    pidfile {self.pidfile}\n{global_lines}\n{text}")
+
+    def __enter__(self) -> Haproxy:
+        # -D: the parent binds the listeners, forks the daemon and exits; -q: no startup notices.
+        done = subprocess.run(
+            [self.binary, "-D", "-q", "-f", str(self.conf)], capture_output=True, text=True, timeout=WAIT, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"haproxy did not start: {done.stderr}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        _wait_gone(pid)
 
 
 def ask(

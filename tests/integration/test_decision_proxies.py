@@ -1,4 +1,4 @@
-"""Stockade deciding for the real nginx (``auth_request``) and Caddy (``forward_auth``) in front of an upstream.
+"""Stockade deciding for the real nginx (``auth_request``), Caddy (``forward_auth``) and HAProxy (Lua).
 
 Each test runs the three parts as a site would: the upstream application, the proxy on a
 loopback port, and stockade's decision endpoint (in-process, on a manual clock). The
@@ -19,7 +19,9 @@ import pytest
 
 from stockade.clock import ManualClock
 from stockade.server.testing import ServerThread
-from tests.integration.proxies import Caddy, Nginx, Upstream, ask, free_port
+from tests.integration.proxies import Caddy, Haproxy, Nginx, Upstream, ask, free_port
+
+LUA = Path(__file__).resolve().parents[2] / "examples" / "haproxy" / "stockade.lua"
 
 RULES = {
     "Version": "1",
@@ -119,6 +121,28 @@ http://:{port} {{
 """
 
 
+def haproxy_site(port: int, decision: int, upstream: int) -> tuple[str, str]:
+    """The HAProxy configuration of docs/decision.md: ``global``'s lines and the rest."""
+    return (
+        f"    lua-load {LUA}\n",
+        f"""
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+
+frontend www
+    bind 127.0.0.1:{port}
+    http-request lua.stockade http://127.0.0.1:{decision}/forward
+    default_backend app
+
+backend app
+    server app 127.0.0.1:{upstream}
+""",
+    )
+
+
 @dataclass
 class Stack:
     proxy: str
@@ -127,7 +151,7 @@ class Stack:
     clock: ManualClock
 
 
-@pytest.fixture(params=["nginx", "caddy"])
+@pytest.fixture(params=["nginx", "caddy", "haproxy"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     clock = ManualClock(1_800_000_000.0)
     with Upstream() as upstream, ServerThread(stockade_config(tmp_path), clock=clock) as stockade:
@@ -135,9 +159,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         if request.param == "nginx":
             with Nginx(tmp_path / "nginx", nginx_site(port, stockade.decision_port, upstream.port)):
                 yield Stack("nginx", port, stockade, clock)
-        else:
+        elif request.param == "caddy":
             with Caddy(tmp_path / "caddy", caddy_site(port, stockade.decision_port, upstream.port)):
                 yield Stack("caddy", port, stockade, clock)
+        else:
+            with Haproxy(tmp_path / "haproxy", *haproxy_site(port, stockade.decision_port, upstream.port)):
+                yield Stack("haproxy", port, stockade, clock)
 
 
 def upstream_headers(body: bytes) -> dict[str, str]:
@@ -191,6 +218,9 @@ def test_forwarding_headers_from_clients_are_ignored(stack: Stack) -> None:
         "X-Forwarded-For": "9.9.9.9",
         "X-Real-IP": "9.9.9.9",
         "Forwarded": "for=9.9.9.9",
+        # What the proxy tells the upstream: replaced by the proxy, never the client's own.
+        "X-Stockade-Client-IP": "9.9.9.9",
+        "X-Stockade-Decision-ID": "forged",
         # Each proxy's own question headers, sent by the client: the proxy overrides its own,
         # and stockade reads only the style's, so none of these changes what is decided.
         "X-Original-URI": "/.env",
@@ -202,7 +232,9 @@ def test_forwarding_headers_from_clients_are_ignored(stack: Stack) -> None:
     for _ in range(4):
         status, _headers, body = ask(stack.port, "/hello", headers=spoofed)
         assert status == 200
-        assert upstream_headers(body)["x-stockade-client-ip"] == "127.0.0.2"
+        told = upstream_headers(body)
+        assert told["x-stockade-client-ip"] == "127.0.0.2"
+        assert told["x-stockade-decision-id"] != "forged"
     for probe in ("/.env", "/.git/config", "/wp-login.php"):
         ask(stack.port, probe, headers={"X-Forwarded-For": "9.9.9.9"})
     assert ask(stack.port, "/hello", headers={"X-Forwarded-For": "198.51.100.1"})[0] == 403  # the real client
@@ -229,3 +261,13 @@ def test_a_proxy_calling_from_another_address_is_refused(tmp_path: Path) -> None
         with Nginx(tmp_path / "nginx", site):
             assert ask(port, "/hello")[0] == 403
         assert stockade.app.metrics.exposition().count(b'stockade_decisions_total{outcome="caller_refused"} 1.0') == 1
+
+
+def test_haproxy_refuses_when_stockade_cannot_be_asked(tmp_path: Path) -> None:
+    with Upstream() as upstream:
+        port, nobody = free_port(), free_port()  # nothing listens on ``nobody``
+        with Haproxy(tmp_path / "haproxy", *haproxy_site(port, nobody, upstream.port)):
+            status, _headers, body = ask(port, "/hello")
+    # HAProxy's HTTP client answers 503 itself when it cannot connect; the upstream is never asked.
+    assert status == 503
+    assert b'"path"' not in body
