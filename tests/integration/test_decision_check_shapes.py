@@ -139,3 +139,19 @@ def test_envoy_ext_authz(proxy: Proxy) -> None:
     assert proxy.check("POST", "/envoy/secure/login", envoy(client, ok), body=b"")[0] == 403
     status, headers, _ = proxy.check("GET", "/envoy/old/page?x=1", envoy(client))
     assert (status, headers["x-stockade-decision-id"] != "") == (403, True)
+
+
+def test_envoy_with_request_body_has_the_body_inspected(proxy: Proxy) -> None:
+    client = "203.0.113.11"
+    form = b"comment=1' UNION ALL SELECT password,2 FROM users--&name=jo"
+    typed = ("content-type", "application/x-www-form-urlencoded")
+    clean = b"comment=hello+world&name=jo"
+    for _ in range(3):
+        assert proxy.check("POST", "/envoy/comment", envoy(client, typed), body=clean)[0] == 200
+    # The first body_limit bytes are read; the rest of a longer body is left, the connection goes on.
+    partial = ("x-envoy-auth-partial-body", "true")
+    assert proxy.check("POST", "/envoy/comment", envoy(client, typed, partial), body=form + b"x" * 100_000)[0] == 200
+    for _ in range(2):
+        assert proxy.check("POST", "/envoy/comment", envoy(client, typed), body=form)[0] == 200
+    status, headers, _ = proxy.check("POST", "/envoy/comment", envoy(client, typed), body=clean)
+    assert (status, headers["retry-after"]) == (403, "600")

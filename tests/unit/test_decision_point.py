@@ -14,6 +14,7 @@ import pytest
 from stockade.clock import ManualClock
 from stockade.config import load_config
 from stockade.decision import Answer, DecisionPoint
+from stockade.decision.point import BodyReader
 from stockade.metrics import Metrics
 from stockade.server.site import Stores, build_site
 
@@ -90,7 +91,13 @@ def run(base: Path, body: Callable[[DecisionPoint, ManualClock], Awaitable[None]
 
 
 def nginx(
-    point: DecisionPoint, uri: str, *, client: str = CLIENT, peer: str = PROXY, **extra: str
+    point: DecisionPoint,
+    uri: str,
+    *,
+    client: str = CLIENT,
+    peer: str = PROXY,
+    read_body: BodyReader | None = None,
+    **extra: str,
 ) -> Awaitable[Answer]:
     headers = [
         (b"host", extra.pop("host", "example.com").encode()),
@@ -99,7 +106,7 @@ def nginx(
         (b"x-forwarded-for", client.encode()),
         *((name.replace("_", "-").encode(), value.encode()) for name, value in extra.items()),
     ]
-    return point.decide(peer, "GET", b"/nginx", headers)
+    return point.decide(peer, "GET", b"/nginx", headers, read_body)
 
 
 def header(answer: Answer, name: bytes) -> bytes | None:
@@ -234,5 +241,31 @@ def test_forward_and_envoy_styles_decide_the_same(tmp_path: Path) -> None:
         envoy = [(b"host", b"example.com"), (b"x-forwarded-for", CLIENT.encode())]
         assert (await point.decide(PROXY, "POST", b"/envoy/old/x", envoy)).outcome == "closed"
         assert (await point.decide(PROXY, "POST", b"/envoy/new/x", envoy)).outcome == "allowed"
+
+    run(tmp_path, body)
+
+
+def test_envoy_check_bodies_are_inspected_and_no_other_style_reads_one(tmp_path: Path) -> None:
+    form = b"comment=1' UNION ALL SELECT password,2 FROM users--&name=jo"
+    asked: list[int] = []
+
+    async def read_body(limit: int) -> tuple[bytes, int]:
+        asked.append(limit)
+        return form[:limit], max(len(form) - limit, 0)
+
+    async def body(point: DecisionPoint, clock: ManualClock) -> None:
+        headers = [(b"host", b"example.com"), (b"x-forwarded-for", CLIENT.encode())]
+        # nginx's check request carries no body of the original request: a body there is not read.
+        for _ in range(3):
+            answer = await nginx(point, "/comment", method="POST", read_body=read_body)
+            assert answer.outcome == "allowed"
+        assert asked == []
+        # Envoy's with_request_body: the original body, read up to body_limit, counts its strikes.
+        for _ in range(2):
+            answer = await point.decide(PROXY, "POST", b"/envoy/comment", headers, read_body)
+            assert answer.outcome == "allowed"
+        assert asked == [64 * 1024, 64 * 1024]
+        answer = await point.decide(PROXY, "POST", b"/envoy/comment", headers, read_body)
+        assert (answer.status, answer.outcome, header(answer, b"retry-after")) == (403, "banned", b"600")
 
     run(tmp_path, body)

@@ -19,7 +19,10 @@ asks stockade about every request before serving it (:mod:`stockade.decision.sty
 4. mod_block's IP blocklist, which ``stockade serve`` checks when a client connects, is
    checked on the client of each check request (the client's connection is the proxy's;
    it counts in the ``CONN_*`` counters as a connection each), then the same ladder as the
-   protecting server's decides (:mod:`stockade.engine._async.ladder`).
+   protecting server's decides (:mod:`stockade.engine._async.ladder`). Under a style whose
+   check request carries the original body (Envoy's ``with_request_body``), the caller's
+   ``read_body`` reads as much of it as detection inspects first, as ``stockade serve``
+   reads a request's body ahead (:mod:`stockade.request.body`).
 
 The answers are those every one of these proxies understands: 2xx allows the request, 401
 and 403 refuse it, and the answer's headers go to the client (and, on 2xx, those the
@@ -44,7 +47,7 @@ import ipaddress
 import itertools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Literal, NamedTuple
 
 from stockade.clock import Clock
@@ -68,6 +71,9 @@ _TEXT: Final = (b"content-type", b"text/plain; charset=utf-8")
 _FORBIDDEN: Final = b"Forbidden"
 _DROPPED: Final = frozenset({b"content-length", b"connection", b"transfer-encoding"})
 _WARN_EVERY: Final = 60.0
+# Reads up to the given number of bytes of the check request's body: (body, bytes known beyond
+# it), or None when the proxy went away in the middle of it.
+BodyReader = Callable[[int], Awaitable[tuple[bytes, int] | None]]
 _WARNED_KEYS: Final = 1024
 
 
@@ -119,8 +125,18 @@ class DecisionPoint:
         self._warned: dict[str, float] = {}
         self._callers: dict[str, str] = {}  # peer as given -> its address if it may ask, else ""
 
-    async def decide(self, peer: str, method: str, target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Answer:
-        """The answer to one check request from ``peer`` (ASGI-style header lines, lower-case names)."""
+    async def decide(
+        self,
+        peer: str,
+        method: str,
+        target: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        read_body: BodyReader | None = None,
+    ) -> Answer:
+        """The answer to one check request from ``peer`` (ASGI-style header lines, lower-case names).
+
+        ``read_body`` reads the check request's body, given when it has one.
+        """
         decision_id = f"{self._prefix}-{next(self._ids):x}"
         address = self._callers.get(peer)
         if address is None:
@@ -150,6 +166,12 @@ class DecisionPoint:
         if block is not None and block.table.check_connection(request.client) == "close":
             # The client's connection is the proxy's: mod_block's blocklist meets the client here.
             return _answer(CLOSE, request.client, decision_id)
+        if style.body and read_body is not None and self.ladder.reads_bodies:
+            wanted = self.ladder.body_wanted(request)
+            if wanted:
+                ahead = await read_body(wanted)
+                if ahead is not None:
+                    request.give_body(*ahead)
         verdict = await self.ladder.decide(request)
         return _answer(verdict, request.client, decision_id)
 

@@ -11,7 +11,9 @@ and describes the original request in it, each kind of proxy its own way:
 - ``forward`` (Caddy's ``forward_auth``, Traefik's ``forwardAuth``, HAProxy with
   ``set-header``): ``X-Forwarded-Method``, ``-Uri``, ``-Host`` and ``-Proto``;
 - ``envoy`` (``ext_authz`` with an HTTP service): the original method, its path appended to
-  the check path (``path_prefix``), the original ``Host``; the headers are the original ones.
+  the check path (``path_prefix``), the original ``Host``; the headers are the original ones,
+  and so is the body with ``with_request_body`` (detection reads it as ``stockade serve``
+  reads a body). The other styles' check requests carry no body of the original request.
 
 Every proxy passes the client's own headers along with its check request. So which headers
 describe the original request must never depend on which are present: a client that adds
@@ -57,6 +59,7 @@ class Style:
     consumed: frozenset[bytes]
     own_host: bool
     prefix: bool = False  # the original path follows the check path (Envoy's path_prefix)
+    body: bool = False  # the check request's body is the original one's (Envoy's with_request_body)
 
 
 _NGINX_READS: Final = frozenset({b"x-original-method", b"x-original-uri", b"x-forwarded-proto", b"host"})
@@ -83,7 +86,14 @@ _FORWARD_READS: Final = frozenset(
 )
 FORWARD: Final = Style("forward", b"/forward", _FORWARD_READS, _FORWARD_READS, own_host=False)
 ENVOY: Final = Style(
-    "envoy", b"/envoy", frozenset({b"x-forwarded-proto"}), frozenset({b"x-forwarded-proto"}), own_host=True, prefix=True
+    "envoy",
+    b"/envoy",
+    frozenset({b"x-forwarded-proto"}),
+    # Envoy says so when with_request_body sent the first max_request_bytes of a longer body.
+    frozenset({b"x-forwarded-proto", b"x-envoy-auth-partial-body"}),
+    own_host=True,
+    prefix=True,
+    body=True,
 )
 STYLES: Final = (NGINX, INGRESS_NGINX, FORWARD, ENVOY)
 CHECK_PATHS: Final = "/nginx, /ingress-nginx, /forward or /envoy/<original path>"

@@ -373,7 +373,7 @@ class StockadeApp:
                 await responses.send_response(send, responses.not_found())
             return
         if connection is not None and connection.listener.decision:
-            await self._decide(scope, site, connection, send)
+            await self._decide(scope, site, connection, receive, send)
             return
         method: str = scope["method"]
         head = method == "HEAD"
@@ -417,7 +417,9 @@ class StockadeApp:
             return
         await self._serve_file(path, send, head=head)
 
-    async def _decide(self, scope: Scope, site: Site, connection: ConnectionFacts, send: Send) -> None:
+    async def _decide(
+        self, scope: Scope, site: Site, connection: ConnectionFacts, receive: Receive, send: Send
+    ) -> None:
         """A proxy's check request (:mod:`stockade.decision`): decided by the site in force."""
         head = scope["method"] == "HEAD"
         if site.decision is None:  # a reload removed [decision]: its listener stays until a restart
@@ -427,7 +429,15 @@ class StockadeApp:
         query: bytes = scope.get("query_string", b"")
         if query and b"?" not in target:
             target += b"?" + query
-        answer = await site.decision.decide(connection.peer[0], scope["method"], target, scope["headers"])
+        has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
+
+        async def read_body(limit: int) -> tuple[bytes, int] | None:
+            ahead = await read_ahead(receive, limit, length)
+            return None if ahead is None else (ahead.body, ahead.uninspected)
+
+        answer = await site.decision.decide(
+            connection.peer[0], scope["method"], target, scope["headers"], read_body if has_body else None
+        )
         if answer.verdict is not None:
             self.metrics.observe_verdict(answer.verdict)
         self.metrics.count_decision(answer.outcome)
