@@ -11,17 +11,20 @@ separate ``stockade serve`` enforces the ban.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
+import tomllib
 from pathlib import Path
 
 from stockade.clock import ManualClock
 from stockade.server.testing import ServerThread
-from tests.integration.proxies import WAIT, Nginx, Upstream, ask, free_port, wait_for_text
+from tests.integration.proxies import WAIT, Caddy, Nginx, Upstream, ask, free_port, wait_for_text
 from tests.integration.serve_process import ServeProcess
-from tests.integration.test_decision_proxies import nginx_site, stockade_config
+from tests.integration.test_decision_proxies import caddy_site, nginx_site, stockade_config
 
 RESPONSE_RULE = """
 [bans]
@@ -117,3 +120,39 @@ def test_watch_log_bans_and_a_separate_decision_endpoint_enforces(tmp_path: Path
             assert watching.wait(WAIT) == 0
             if watching.stdout is not None:
                 watching.stdout.close()
+
+
+def documented_caddy_fields() -> str:
+    """The ``[logs.fields]`` table docs/decision.md gives for Caddy's JSON access log, as TOML."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "decision.md").read_text()
+    block = text.split("Caddy's JSON access log:", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    fields = tomllib.loads(textwrap.dedent(block))["logs"]["fields"]
+    assert fields["status"] == "status"
+    return "[logs.fields]\n" + "".join(f"{name} = {json.dumps(key)}\n" for name, key in fields.items())
+
+
+def test_caddy_json_access_log_with_the_documented_field_map(tmp_path: Path) -> None:
+    """Caddy's own JSON access log, read through the field map of docs/decision.md, bans a 404 flood."""
+    caddy_dir = tmp_path / "caddy"
+    caddy_dir.mkdir()
+    log = caddy_dir / "access.log"
+    log.touch()
+    path = config_with_logs(tmp_path, log)
+    path.write_text(path.read_text() + 'format = "json"\n\n' + documented_caddy_fields())
+    clock = ManualClock(1_800_000_000.0)
+    with Upstream() as upstream, ServerThread(path, clock=clock) as stockade:
+        watcher = stockade.app.log_watcher
+        assert watcher is not None
+        port = free_port()
+        site = caddy_site(port, stockade.decision_port, upstream.port).replace(
+            "  reverse_proxy", f"  log {{\n    output file {log}\n    format json\n  }}\n  reverse_proxy"
+        )
+        with Caddy(caddy_dir, site):
+            for i in range(1, 7):
+                assert ask(port, f"/missing/{i}")[0] == 404
+                assert watcher.wait_for_lines(i, WAIT), f"{watcher.lines_read} lines read, not {i}"
+            status, headers, _ = ask(port, "/hello")
+            assert status == 403
+            assert headers["retry-after"] == "600"
+            assert ask(port, "/hello", source="127.0.0.3")[0] == 200
+            assert watcher.counts.get("unparsed", 0) == 0
