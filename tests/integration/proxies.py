@@ -226,15 +226,18 @@ class Caddy:
 
 
 class Haproxy:
-    """HAProxy with ``text`` (its configuration after ``global``'s own lines) on a temporary directory."""
+    """HAProxy with the configuration ``text`` (which has a ``global`` section) on a temporary directory."""
 
-    def __init__(self, base: Path, global_lines: str, text: str) -> None:
+    def __init__(self, base: Path, text: str) -> None:
         self.binary = need(HAPROXY, "haproxy")
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.conf = base / "haproxy.cfg"
         self.pidfile = base / "haproxy.pid"
-        self.conf.write_text(f"global\n    pidfile {self.pidfile}\n{global_lines}\n{text}")
+        head, sep, rest = text.partition("global\n")
+        if not sep:
+            raise ValueError("an HAProxy configuration without a global section")
+        self.conf.write_text(f"{head}global\n    pidfile {self.pidfile}\n{rest}")
 
     def __enter__(self) -> Haproxy:
         # -D: the parent binds the listeners, forks the daemon and exits; -q: no startup notices.

@@ -145,7 +145,7 @@ def test_caddy_json_access_log_with_the_documented_field_map(tmp_path: Path) -> 
         assert watcher is not None
         port = free_port()
         site = caddy_site(port, stockade.decision_port, upstream.port).replace(
-            "  reverse_proxy", f"  log {{\n    output file {log}\n    format json\n  }}\n  reverse_proxy"
+            "\treverse_proxy", f"\tlog {{\n\t\toutput file {log}\n\t\tformat json\n\t}}\n\treverse_proxy"
         )
         with Caddy(caddy_dir, site):
             for i in range(1, 7):

@@ -21,7 +21,9 @@ from stockade.clock import ManualClock
 from stockade.server.testing import ServerThread
 from tests.integration.proxies import Caddy, Haproxy, Nginx, Upstream, ask, free_port
 
-LUA = Path(__file__).resolve().parents[2] / "examples" / "haproxy" / "stockade.lua"
+ROOT = Path(__file__).resolve().parents[2]
+LUA = ROOT / "examples" / "haproxy" / "stockade.lua"
+DOCS = ROOT / "docs" / "decision.md"
 
 RULES = {
     "Version": "1",
@@ -74,72 +76,54 @@ block_time = 1
     return path
 
 
+def documented(language: str, after: str) -> str:
+    """The first ``language`` block of docs/decision.md after the heading ``after``, as a user copies it."""
+    text = DOCS.read_text().split(f"\n## {after}\n", 1)[1]
+    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def placed(text: str, **replacements: str) -> str:
+    """``text`` with each documented value replaced by the test's (each must be there)."""
+    for old, new in replacements.items():
+        assert old in text, f"docs/decision.md changed: no {old!r} in its example"
+        text = text.replace(old, new)
+    return text
+
+
 def nginx_site(port: int, decision: int, upstream: int) -> str:
-    """The nginx configuration of docs/decision.md."""
-    return f"""
-  upstream stockade {{ server 127.0.0.1:{decision}; keepalive 16; }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      auth_request /_stockade;
-      auth_request_set $stockade_client $upstream_http_x_stockade_client_ip;
-      auth_request_set $stockade_decision $upstream_http_x_stockade_decision_id;
-      auth_request_set $stockade_retry_after $upstream_http_retry_after;
-      add_header Retry-After $stockade_retry_after always;
-      proxy_set_header X-Stockade-Client-IP $stockade_client;
-      proxy_set_header X-Stockade-Decision-ID $stockade_decision;
-      proxy_pass http://127.0.0.1:{upstream};
-    }}
-    location = /_stockade {{
-      internal;
-      proxy_pass http://stockade/nginx;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }}
-  }}
-"""
+    """The nginx configuration of docs/decision.md, on the test's ports (the body of ``http``)."""
+    return placed(
+        documented("nginx", "nginx (`auth_request`)"),
+        **{
+            "listen 80;": f"listen 127.0.0.1:{port};",
+            "server 127.0.0.1:9190;": f"server 127.0.0.1:{decision};",
+            "proxy_pass http://127.0.0.1:8000;": f"proxy_pass http://127.0.0.1:{upstream};",
+        },
+    )
 
 
 def caddy_site(port: int, decision: int, upstream: int) -> str:
-    """The Caddyfile of docs/decision.md."""
-    return f"""
-http://:{port} {{
-  bind 127.0.0.1
-  forward_auth 127.0.0.1:{decision} {{
-    uri /forward
-    copy_headers X-Stockade-Client-IP X-Stockade-Decision-ID
-  }}
-  reverse_proxy 127.0.0.1:{upstream}
-}}
-"""
+    """The Caddyfile of docs/decision.md, on the test's ports and without automatic HTTPS."""
+    return placed(
+        documented("caddyfile", "Caddy (`forward_auth`)"),
+        **{
+            "example.com {": f"http://:{port} {{\n\tbind 127.0.0.1",
+            "127.0.0.1:9190": f"127.0.0.1:{decision}",
+            "127.0.0.1:8000": f"127.0.0.1:{upstream}",
+        },
+    )
 
 
-def haproxy_site(port: int, decision: int, upstream: int) -> tuple[str, str]:
-    """The HAProxy configuration of docs/decision.md: ``global``'s lines and the rest."""
-    return (
-        f"    lua-load {LUA}\n",
-        f"""
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
-frontend www
-    bind 127.0.0.1:{port}
-    http-request lua.stockade http://127.0.0.1:{decision}/forward
-    default_backend app
-
-backend app
-    server app 127.0.0.1:{upstream}
-""",
+def haproxy_site(port: int, decision: int, upstream: int) -> str:
+    """The HAProxy configuration of docs/decision.md, with the project's Lua action, on the test's ports."""
+    return placed(
+        documented("haproxy", "HAProxy"),
+        **{
+            "lua-load /etc/haproxy/stockade.lua": f"lua-load {LUA}",
+            "bind :80": f"bind 127.0.0.1:{port}",
+            "http://127.0.0.1:9190/forward": f"http://127.0.0.1:{decision}/forward",
+            "127.0.0.1:8000": f"127.0.0.1:{upstream}",
+        },
     )
 
 
@@ -163,7 +147,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             with Caddy(tmp_path / "caddy", caddy_site(port, stockade.decision_port, upstream.port)):
                 yield Stack("caddy", port, stockade, clock)
         else:
-            with Haproxy(tmp_path / "haproxy", *haproxy_site(port, stockade.decision_port, upstream.port)):
+            with Haproxy(tmp_path / "haproxy", haproxy_site(port, stockade.decision_port, upstream.port)):
                 yield Stack("haproxy", port, stockade, clock)
 
 
@@ -266,7 +250,7 @@ def test_a_proxy_calling_from_another_address_is_refused(tmp_path: Path) -> None
 def test_haproxy_refuses_when_stockade_cannot_be_asked(tmp_path: Path) -> None:
     with Upstream() as upstream:
         port, nobody = free_port(), free_port()  # nothing listens on ``nobody``
-        with Haproxy(tmp_path / "haproxy", *haproxy_site(port, nobody, upstream.port)):
+        with Haproxy(tmp_path / "haproxy", haproxy_site(port, nobody, upstream.port)):
             status, _headers, body = ask(port, "/hello")
     # HAProxy's HTTP client answers 503 itself when it cannot connect; the upstream is never asked.
     assert status == 503
