@@ -3,7 +3,8 @@
 Each test runs the three parts as a site would: the upstream application, the proxy on a
 loopback port, and stockade's decision endpoint (in-process, on a manual clock). The
 clients connect from other loopback addresses (127.0.0.2, 127.0.0.3) than the proxy's
-(127.0.0.1), as real clients do. The proxies' configurations are those of docs/decision.md.
+(127.0.0.1), as real clients do. The proxies' configurations are read from docs/decision.md,
+as a user copies them, with the tests' ports put in.
 """
 
 from __future__ import annotations
