@@ -14,12 +14,16 @@
 -- challenge, the 403 with its Retry-After). When stockade cannot be asked, the request is
 -- refused with 503: a guard that cannot decide does not let requests through.
 
+-- Set here; and the other headers naming a client, which only a proxy may send: a client's
+-- own are dropped (keep [decision] client_header = "x-forwarded-for").
 local QUESTION = {
     ["x-forwarded-method"] = true,
     ["x-forwarded-uri"] = true,
     ["x-forwarded-host"] = true,
     ["x-forwarded-proto"] = true,
     ["x-forwarded-for"] = true,
+    ["forwarded"] = true,
+    ["x-real-ip"] = true,
 }
 -- The check request's own framing; it carries no body.
 local FRAMING = {

@@ -256,3 +256,18 @@ def test_haproxy_refuses_when_stockade_cannot_be_asked(tmp_path: Path) -> None:
     # HAProxy's HTTP client answers 503 itself when it cannot connect; the upstream is never asked.
     assert status == 503
     assert b'"path"' not in body
+
+
+def test_haproxy_never_passes_a_clients_own_forwarded_header(tmp_path: Path) -> None:
+    # Misconfigured to read Forwarded, which the Lua action does not set: every check names no
+    # client and is refused, rather than a client's own Forwarded naming whom it likes.
+    config = stockade_config(tmp_path)
+    config.write_text(
+        config.read_text().replace('proxies = ["127.0.0.1"]', 'proxies = ["127.0.0.1"]\nclient_header = "forwarded"')
+    )
+    with Upstream() as upstream, ServerThread(config, clock=ManualClock(1_800_000_000.0)) as stockade:
+        port = free_port()
+        with Haproxy(tmp_path / "haproxy", haproxy_site(port, stockade.decision_port, upstream.port)):
+            for spoofed in ("for=9.9.9.9", 'for="[2001:db8::1]"'):
+                assert ask(port, "/hello", headers={"Forwarded": spoofed})[0] == 400
+            assert ask(port, "/hello", headers={"X-Real-IP": "9.9.9.9"})[0] == 400
