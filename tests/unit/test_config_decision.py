@@ -35,7 +35,8 @@ def test_a_decision_endpoint_alone(tmp_path: Path) -> None:
     assert config.decision is not None
     assert config.decision.listen == (ListenAddress("127.0.0.1", 9190),)
     assert config.decision.settings.proxies == ("127.0.0.1/32", "10.0.0.0/8")
-    assert config.decision.settings.client_header == "x-real-ip"  # [proxy] header unless given
+    # Not [proxy] header: the check request carries the client's own X-Real-IP along.
+    assert config.decision.settings.client_header == "x-forwarded-for"
     specs = listener_specs(config)
     assert [(s.address, s.decision) for s in specs] == [(ListenAddress("127.0.0.1", 9190), True)]
 

@@ -763,7 +763,9 @@ class _Loader:
             self.issues.append(
                 ConfigIssue("decision.proxies", 'expected the proxies that may ask, like ["127.0.0.1"]', [], True)
             )
-        header = decision.client_header or trusted.header
+        # Not [proxy] header: a proxy passes its client's own headers along with its check
+        # request, and only X-Forwarded-For, which the proxy appends to, is walked past them.
+        header = decision.client_header or XFF
         return DecisionConfig(tuple(addresses), DecisionSettings(tuple(proxies), header))
 
     def _logs(self, logs: LogsSection, data: Mapping[str, Any], decision: bool) -> LogSettings:

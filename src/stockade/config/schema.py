@@ -409,7 +409,7 @@ class DecisionSection(Section):
 
     listen: StringList = Field(default_factory=lambda: ["127.0.0.1:9190"])
     proxies: StringList  # the proxies that may ask: addresses or networks
-    client_header: Annotated[str | None, BeforeValidator(_forwarding_header)] = None  # default: [proxy] header
+    client_header: Annotated[str | None, BeforeValidator(_forwarding_header)] = None  # default: x-forwarded-for
 
 
 def _field_map(value: object) -> dict[str, str]:
