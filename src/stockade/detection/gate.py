@@ -6,8 +6,9 @@ holds once decoded (``<`` for markup, ``union`` for a UNION, ``..`` for traversa
 one RE2 expression of every anchor of a target, so a request whose values hold none of them
 costs one scan and no parsing, no decoding and no rule.
 
-Anchors are matched case-insensitively; a word (letters, digits, ``_``) only where no letter
-touches it (``or`` is no anchor in ``information``). The gate reads text still encoded:
+Anchors are matched case-insensitively; a word written in lower-case letters (and ``_``) only
+where no letter touches it (``or`` is no anchor in ``information``); any other anchor (with a
+capital, a digit or punctuation: ``rO0AB``, ``cnVudGltZ``, ``../``) wherever it stands. The gate reads text still encoded:
 
 * in a raw query, form body or ``Cookie`` header the structural characters (``&`` ``=`` ``+``
   or ``;``) are not anchors as they stand, and a percent escape is one when the character it
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import re2
 
-_WORD = re.compile(r"[a-z0-9_]+")
+_WORD = re.compile(r"[a-z_]+")  # other anchors (rO0AB, 127, cnVudGltZQ) are matched wherever they stand
 _OPTIONS = re2.Options()
 _OPTIONS.case_sensitive = False
 _OPTIONS.max_mem = 32 << 20
@@ -53,7 +54,7 @@ class Anchors:
         words: set[str] = set()
         for anchor in anchors:
             lowered = anchor.lower()
-            if _WORD.fullmatch(lowered):
+            if _WORD.fullmatch(anchor):
                 words.add(lowered)
             elif len(lowered) == 1:
                 chars.add(lowered)

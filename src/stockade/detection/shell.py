@@ -186,7 +186,8 @@ def _command(segment: str, separator: str, closer: str) -> bool:  # noqa: PLR091
     if separator == ")":
         return False  # ")" ends a group; what follows it is no new command
     shellish = bool(_SHELLISH.search(rest)) or (name in _DELAYS and rest[:1].isdigit())
-    glued = not segment[:1].isspace()  # prose puts a space after ";" and "|": "1;echo x" is no prose
+    # Prose puts a space after ";" and "|": "1;echo x" is no prose.
+    glued = separator in (";", "|", "||", "&&") and not segment[:1].isspace()
     if separator in ("&", "("):
         # Prose uses "&" and "(": "copy & paste", "(see above)"; a command needs its arguments.
         return (distinctive and (alone or shellish)) or (common and shellish) or (alone and name in _ALONE)

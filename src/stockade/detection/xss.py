@@ -68,7 +68,8 @@ _URL_ATTRIBUTES = frozenset(
     cite longdesc usemap profile xml:base from to values by folder datasrc srcset icon manifest
     """.split()
 )
-_SCRIPT_URL = re.compile(r"(?:java|vb|live|mocha)script:|data:(?:text/html|text/xml|image/svg|application/)", re.I)
+_SCRIPT_URL = re.compile(r"(?:java|vb|live|mocha|j|ecma)script:|mocha:|livescript:|data:(?:text/html|text/xml|image/svg|application/)", re.I)
+_ATTRIBUTE_START = re.compile(r"\s*[a-z][\w:-]*\s*=", re.I)
 _URL_NOISE = re.compile(r"[\x00-\x20\x7f]+|&(?:tab|newline);", re.I)
 _STYLE = re.compile(r"expression\s*\(|javascript:|vbscript:|behavior\s*:|-moz-binding|@import|url\s*\(\s*['\"]?\s*(?:java|vb)script", re.I)
 _RAW_TEXT_CLOSE = re.compile(r"</(?:script|style|title|textarea|noscript|xmp|iframe|noembed|template|option|select)\b[^>]*>\s*<[a-z!/]", re.I)
@@ -87,6 +88,9 @@ def is_xss(value: str) -> bool:
         start = value.find(quote)
         if start >= 0 and _scan(value, start + 1, in_tag=True):
             return True
+    # The value placed among a tag's attributes: <div {value}>.
+    if _ATTRIBUTE_START.match(value) and _scan(value, 0, in_tag=True):
+        return True
     # The value as an unquoted attribute value: it ends at the first space.
     space = _first_space(value)
     return space > 0 and "=" in value[space:] and _scan(value, space, in_tag=True)
@@ -102,7 +106,7 @@ def _first_space(value: str) -> int:
 def _scan(text: str, i: int, *, in_tag: bool) -> bool:  # noqa: C901, PLR0912 - one state machine
     """Read ``text`` from ``i``, in a tag's attributes (``in_tag``) or as text, for script-capable markup."""
     size = len(text)
-    tag = ""
+    tag = ""  # "": attributes read from a broken attribute, not from a tag of the value's own
     while i < size:
         if not in_tag:
             i = text.find("<", i)
@@ -160,6 +164,8 @@ def _scan(text: str, i: int, *, in_tag: bool) -> bool:  # noqa: C901, PLR0912 - 
                 value = text[start:i]
         if _dangerous_attribute(name, value, tag):
             return True
+        if tag and value is not None and name.startswith("on") and len(name) > 4 and name[2:].isalpha():
+            return True  # any on* handler in a tag the value opened: <x onxxx=1> probes for filters
     return False
 
 
@@ -202,6 +208,8 @@ _JS_SINK = re.compile(
     |\[\s*['"`]constructor['"`]\s*\]|\bconstructor\s*\.\s*constructor\b|\bconstructor\s*\(\s*['"`]
     |\bstring\s*\.\s*fromcharcode\s*\(|\binnerhtml\s*=|\bouterhtml\s*=|\.\s*src\s*=\s*['"`]?(?:https?:)?//
     |\bnew\s+image\s*\(\s*\)\s*\.\s*src|\bfetch\s*\(\s*['"`]?(?:https?:)?//|\bxmlhttprequest\b|\bnavigator\.sendbeacon
+    |\b(?:settimeout|setinterval|eval|function|execscript)\s*\(\s*(?:location|name|document\.|window\.|top\.|self\.|atob|unescape|decodeuricomponent)
+    |\.\s*(?:parentnode|innerhtml|outerhtml)\s*(?:=|\.|\()|\bdocument\s*\.\s*(?:body|createelement|queryselector|getelementbyid)\s*[.(]
     |\$\{\s*(?:alert|prompt|confirm|eval|function)\s*\}|\+ad[w4]-|\bon(?:error|load)\s*=\s*(?:alert|eval|prompt)\b
     |\bjavascript\s*:\s*[\w$.\[\]'"`]+\s*(?:\(|`|=)|\bvbscript\s*:\s*\w|\bdata\s*:\s*text/html\s*[;,]
     """,
