@@ -22,6 +22,7 @@ _SLASHES = re.compile(r"[/\\]+")
 _OVERLONG_CHARS = {"%c0%ae": ".", "%c0%af": "/", "%c1%9c": "\\", "%e0%80%ae": ".", "%c0%2e": "."}
 _OVERLONG = re.compile("|".join(re.escape(key) for key in _OVERLONG_CHARS), re.IGNORECASE)
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+_SLASH_LIKE = str.maketrans({"\u2215": "/", "\u2216": "\\", "\u2044": "/", "\u29f8": "/", "\u29f9": "\\", "\uff0f": "/", "\uff3c": "\\", "\ufe68": "\\"})
 
 
 def url_decode(text: str) -> str:
@@ -114,7 +115,10 @@ def cmd_line(text: str) -> str:
 
 
 def normalize_path(text: str) -> str:
-    """Backslashes as slashes, repeated slashes folded, ``./`` segments dropped."""
+    """Backslashes and the slashes of other scripts (U+2215, U+2216, full-width) as slashes,
+    repeated slashes folded, ``./`` segments dropped."""
+    if not text.isascii():
+        text = text.translate(_SLASH_LIKE)
     text = _SLASHES.sub("/", text)
     return text.replace("/./", "/")
 
