@@ -132,7 +132,8 @@ class _Gates:
 @dataclass(frozen=True, slots=True)
 class _Tables:
     groups: dict[str, tuple[_Group, ...]]
-    gates: _Gates | None  # None: a rule without anchors reads values; every value is read
+    gates: _Gates | None  # None: a rule without anchors reads arguments; every value is read
+    header_gate: Gate | None  # for any_header; None: every header is read
 
 
 class Engine:
@@ -164,7 +165,9 @@ class Engine:
         """The compiled rules, built on first use (a command that never inspects never pays)."""
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = _Tables(_compile(self.rules), _gates(self.rules))
+            compiled = self._compiled = _Tables(
+                _compile(self.rules), _gates(self.rules), _header_gate(self.rules)
+            )
         return compiled
 
     # -- inspection ---------------------------------------------------------------------------
@@ -221,6 +224,7 @@ class Engine:
         if "cookies" in groups and request.headers:
             yield "cookies", parts.cookie_values(request, None if gates is None else gates.cookie)
         every = "any_header" in groups
+        header_gate = tables.header_gate if self.gated else None
         for name, value in request.headers:
             lowered = name.lower()
             if lowered == "user-agent":
@@ -229,7 +233,7 @@ class Engine:
                 yield "referer", [value]
             if lowered in self.headers:
                 yield "headers", [value]
-            if every and lowered != "cookie" and value and (gates is None or gates.value.touches(value)):
+            if every and lowered != "cookie" and value and (header_gate is None or header_gate.touches(value)):
                 yield "any_header", [value]
 
     def _value_hits(self, groups: tuple[_Group, ...], target: str, text: str) -> tuple[Hit, ...]:
@@ -274,18 +278,30 @@ def _compile(rules: tuple[Rule, ...]) -> dict[str, tuple[_Group, ...]]:
     return {target: tuple(groups) for target, groups in out.items()}
 
 
-def _gates(rules: tuple[Rule, ...]) -> _Gates | None:
-    """The gates of the value targets, or ``None`` when a rule that reads values has no anchors."""
+def _anchors(rules: tuple[Rule, ...], targets: tuple[str, ...]) -> Anchors | None:
+    """Every anchor of the rules reading ``targets``, or ``None`` when one of them has none."""
     anchors: list[str] = []
     for rule in rules:
-        if any(target in parts.VALUE_TARGETS for target in rule.targets):
+        if any(target in targets for target in rule.targets):
             if not rule.anchors:
                 return None
             anchors += rule.anchors
-    found = Anchors.of(anchors)
+    return Anchors.of(anchors)
+
+
+def _header_gate(rules: tuple[Rule, ...]) -> Gate | None:
+    found = _anchors(rules, ("any_header",))
+    return None if found is None else compile_gate(found, encoded=False)
+
+
+def _gates(rules: tuple[Rule, ...]) -> _Gates | None:
+    """The gates of the encoded targets (query, body, cookies), or ``None`` when a rule reading them has no anchors."""
+    found = _anchors(rules, parts.GATED_TARGETS)
+    if found is None:
+        return None
     return _Gates(
-        query=compile_gate(found, "&=+"),
-        cookie=compile_gate(found, ";="),
+        query=compile_gate(found, "&=+", separator="&"),
+        cookie=compile_gate(found, ";=", separator=";"),
         json=compile_gate(found, '"{}[],:', encoded=False, json=True),
         value=compile_gate(found, encoded=False),
     )

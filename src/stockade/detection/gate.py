@@ -11,10 +11,11 @@ where no letter touches it (``or`` is no anchor in ``information``); any other a
 capital, a digit or punctuation: ``rO0AB``, ``cnVudGltZ``, ``../``) wherever it stands. The gate reads text still encoded:
 
 * in a raw query, form body or ``Cookie`` header the structural characters (``&`` ``=`` ``+``
-  or ``;``) are not anchors as they stand, and a percent escape is one when the character it
-  encodes could be part of an anchor, is a letter or a digit (browsers never encode those:
-  only evasion does), a control character, ``%`` itself (double encoding) or the lead byte of
-  an overlong UTF-8 form (``%c0%ae``); ``%20``, ``%2C``, ``%40`` and UTF-8 text are not;
+  or ``;``) are not anchors as they stand; a percent escape is one when the character it
+  encodes is an anchor, a letter or a digit (browsers never encode those: only evasion does),
+  a control character, ``%`` itself (double encoding) or the lead byte of an overlong UTF-8
+  form (``%c0%ae``); a sequence matches with any of its characters encoded (``%3A%2F%2F`` is
+  ``://``); ``%20``, ``%2C``, ``%40`` and UTF-8 text are nothing;
 * in a JSON document ``"{}[],:`` are structure; a quote inside a string is escaped (``\\``
   is an anchor), and a ``{`` inside a string follows something JSON never puts before one;
 * in a decoded value every anchor counts as it stands, and so does any escape a
@@ -62,13 +63,6 @@ class Anchors:
                 sequences.add(lowered)
         return cls(frozenset(chars), tuple(sorted(sequences)), tuple(sorted(words)))
 
-    def significant(self) -> frozenset[str]:
-        """Every character that is part of an anchor."""
-        found = set(self.chars)
-        for text in (*self.sequences, *self.words):
-            found.update(text)
-        return frozenset(found)
-
 
 class Gate:
     """A compiled gate: where, in bytes, the first anchor at or after a position starts."""
@@ -95,8 +89,11 @@ class Gate:
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
-def compile_gate(anchors: Anchors, structural: str = "", *, encoded: bool = True, json: bool = False) -> Gate:
-    """The gate of ``anchors`` for text where ``structural`` characters are syntax.
+def compile_gate(
+    anchors: Anchors, structural: str = "", *, encoded: bool = True, json: bool = False, separator: str = ""
+) -> Gate:
+    """The gate of ``anchors`` for text where ``structural`` characters are syntax; ``separator``
+    splits the text into ``name=value`` fields.
 
     ``encoded``: the text may still hold percent escapes (a raw query, form or cookie). ``json``:
     the text is a JSON document.
@@ -105,20 +102,39 @@ def compile_gate(anchors: Anchors, structural: str = "", *, encoded: bool = True
     chars = sorted(c for c in anchors.chars if c not in structural)
     parts.append("[" + "".join(_class_char(c) for c in chars) + _CONTROL + "]")
     for sequence in anchors.sequences:
-        if not any(c in structural for c in sequence):
-            parts.append(re2.escape(sequence))
+        # In a query or a cookie a sequence holding "&", "=" or ";" cannot stand as it is; in
+        # JSON the structure never puts ":" or "," before anything but a space or a value.
+        if json or not any(c in structural for c in sequence):
+            parts.append(_sequence(sequence, encoded=encoded))
+    if "=" in anchors.chars and "=" in structural and separator:
+        # A field's second "=" is its value's own: q=1 or 1=1 (clients leave it unencoded).
+        sep = re2.escape(separator)
+        parts.append(f"=[^{sep}=]*=")
     if anchors.words:
         words = "|".join(re2.escape(word) for word in sorted(anchors.words, key=len, reverse=True))
         parts.append(f"(?:^|[^a-z])(?:{words})(?:[^a-z]|$)")
     # Whatever a transformation decodes: escapes of anchors and of letters, entities, backslashes.
     parts.append(r"%u[0-9a-f]{4}|\\|&#|&[a-z]{2,8};|[\x{ff01}-\x{ff5e}]")
     if encoded:
-        parts.append("%(?:" + _escapes(anchors.significant() | set(structural)) + ")")
+        parts.append("%(?:" + _escapes(anchors.chars | set(structural)) + ")")
     else:
         parts.append("%[0-9a-f]{2}")
     if json:
         parts.append(r"[^\s:\[,]\{|\{\{|\$\{")
     return Gate("|".join(parts))
+
+
+def _sequence(sequence: str, *, encoded: bool) -> str:
+    """A sequence anchor, each of its punctuation characters as it stands or percent-encoded."""
+    if not encoded:
+        return re2.escape(sequence)
+    out = []
+    for char in sequence:
+        if char.isalnum() or ord(char) > 0x7F:
+            out.append(re2.escape(char))
+        else:
+            out.append(f"(?:{re2.escape(char)}|%{ord(char):02x})")
+    return "".join(out)
 
 
 def _class_char(char: str) -> str:

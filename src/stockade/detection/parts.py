@@ -41,6 +41,7 @@ TARGETS = (
     "method",
 )
 VALUE_TARGETS = ("query_raw", "args", "cookies", "user_agent", "referer", "headers", "any_header")
+GATED_TARGETS = ("query_raw", "args", "cookies")  # read through the gate; headers through the memo
 DEFAULT_HEADERS = ("user-agent", "referer")
 _DECODE_ROUNDS = 3
 _WELL_KNOWN = re.compile(r"/\.well-known(?=/|$)", re.IGNORECASE)

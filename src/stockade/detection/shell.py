@@ -52,7 +52,8 @@ DISTINCTIVE = frozenset(
     systeminfo tasklist taskkill schtasks certutil bitsadmin wmic powershell pwsh cmd cscript wscript
     mshta rundll32 regsvr32 regedit msiexec icacls cacls takeown netsh nbtstat qwinsta quser
     cmdkey vssadmin wevtutil bcdedit diskpart sfc xcopy robocopy findstr forfiles timeout ipconfig
-    getmac runas psexec wevtutil dsquery nltest klist whoami.exe cmd.exe powershell.exe
+    getmac runas psexec wevtutil dsquery nltest klist whoami.exe cmd.exe powershell.exe lwp-download lwp-request
+    aria2c axel
     invoke-expression invoke-webrequest invoke-restmethod iex iwr irm start-process new-object
     set-executionpolicy get-content get-childitem get-process get-wmiobject add-mppreference
     ipconfig.exe net.exe net1 ping.exe ftp.exe nc.exe ncat.exe wget.exe curl.exe certutil.exe
@@ -73,14 +74,14 @@ _INTERPRETERS = {
 }
 
 _SEPARATOR = re.compile(r"(\|\||&&|[;|&\n\r`]|\$\(\(?|[<>]\(|\)|\()")
-_STRICT_SEPARATOR = re.compile(r"(\|\||&&|[|\n\r`]|\$\(\(?|[<>]\()")
+_STRICT_SEPARATOR = re.compile(r"(\|\||&&|[|\n\r`]|\$\(\(?|[<>]\(|;(?=\S)|&(?=\S))")
 _WORD = re.compile(r"[^\s;|&<>()`]+")
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=\S*$")
 _EMPTY = re.compile(r"\$(?:[@*#?!0-9]|\{[@*]?\})|['\"]{2}")
 _NOISE = re.compile(r"[\\'\"^]")
 _OBFUSCATION = re.compile(
     r"""\$\{?ifs\b|\$\{\w+:\d+:\d+\}|\$'\\(?:x[0-9a-f]{2}|\d{3})|/dev/(?:tcp|udp)/
-    |(?:^|[\s;|&`(=])(?:/[\w?*\[\]!.-]*[?*\[][\w?*\[\]!.-]*){2,}        # /???/b??h
+    |(?:^|[\s;|&`(=])/(?:[\w.-]*/)*[\w.-]*(?:\*|\?(?:[/?*\s+]|$)|\[[^\]/\n]+\])   # /???/b??h, /bin/ca?, /et*/
     |\bnc(?:at)?(?:\.exe)?\s+(?:-\w+\s+)*-[ec]\s|\bmkfifo\b.*\bnc\b|\bbash\s+-i\s*[>&]|>&\s*/dev/
     |\b(?:sh|bash)\s*<\s*\(\s*(?:curl|wget)|\|\s*(?:ba|z|k|da)?sh\b(?:\s|$)|\|\s*bash\b
     |\bpowershell(?:\.exe)?\s+(?:[-/](?:e(?:nc(?:odedcommand)?)?|nop|noprofile|noni|noninteractive|w(?:indowstyle)?|ep|exec|executionpolicy|c|command|file|sta|noexit|v(?:ersion)?)\b)
@@ -89,6 +90,7 @@ _OBFUSCATION = re.compile(
     |\bwmic\s+(?:process|os|useraccount|shadowcopy)|\bregsvr32\b.*/i:|\bmshta\s+(?:https?|javascript|vbscript):
     |\brundll32(?:\.exe)?\s+\S+,|\breg(?:\.exe)?\s+(?:add|query|delete|save|export)\s+hk|\bnet1?\s+(?:user|localgroup|group|share|view|use|session|accounts|start|stop)\b(?:\s|$)
     |\bif\s+(?:/i\s+)?(?:not\s+)?\S+\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+@?(?:echo|goto|call|set|cd|del|copy|cmd|start|exit)\b
+    |\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist\s|defined\s|errorlevel\s+\d)|\bif\s+(?:/i\s+)?(?:not\s+)?\S+\s*(?:===?|\s(?:equ|neq|lss|leq|gtr|geq)\s)
     |\bfor\s+(?:/[fdrl]\b|%%?\S+\s+in\s*\()|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist\s|defined\s|errorlevel\s|"[^"]*"\s*==|%\S+%\s+(?:equ|neq|lss|leq|gtr|geq)\b)|%comspec%|%systemroot%|\bschtasks\s+/(?:create|run)|\bvssadmin\s+(?:delete|create)
     """,
     re.VERBOSE | re.IGNORECASE,
@@ -117,19 +119,20 @@ _BRACES = re.compile(r"\{([^{}\s]*,[^{}]*)\}")
 
 def is_shell(value: str) -> bool:
     """Whether ``value`` reads as a command injected into a shell."""
-    if _read(value, _SEPARATOR):
+    if _read(value, _SEPARATOR, strict=False):
         return True
     # A payload written for a URL's query ("+" for a space) that reached us undecoded.
-    return "+" in value and " " not in value and _read(value.replace("+", " "), _SEPARATOR)
+    return "+" in value and " " not in value and _read(value.replace("+", " "), _SEPARATOR, strict=False)
 
 
 def is_shell_strict(value: str) -> bool:
     """:func:`is_shell` for text that uses ``;``, ``&`` and parentheses of its own (a User-Agent,
-    a Referer): only pipes, ``&&``, ``||``, line breaks and substitutions start a command."""
-    return _read(value, _STRICT_SEPARATOR)
+    a Referer): pipes, ``&&``, ``||``, line breaks and substitutions start a command; ``;`` and
+    ``&`` only glued to the command, and then it needs its arguments."""
+    return _read(value, _STRICT_SEPARATOR, strict=True)
 
 
-def _read(value: str, separators: re.Pattern[str]) -> bool:
+def _read(value: str, separators: re.Pattern[str], *, strict: bool) -> bool:
     if _OBFUSCATION.search(value) or _brace_expansion(value):
         return True
     text = _EMPTY.sub("", value)
@@ -142,7 +145,7 @@ def _read(value: str, separators: re.Pattern[str]) -> bool:
         if index:
             separator = pieces[index - 1]
         closer = pieces[index + 1] if index + 1 < len(pieces) else ""
-        if _command(pieces[index], separator, closer):
+        if _command(pieces[index], separator, closer, strict=strict):
             return True
     return False
 
@@ -159,7 +162,7 @@ def _brace_expansion(value: str) -> bool:
     return False
 
 
-def _command(segment: str, separator: str, closer: str) -> bool:  # noqa: PLR0911 - a decision table
+def _command(segment: str, separator: str, closer: str, *, strict: bool = False) -> bool:  # noqa: PLR0911 - a decision table
     words = list(_WORD.finditer(segment))
     position = 0
     while position < len(words) and (
@@ -188,7 +191,7 @@ def _command(segment: str, separator: str, closer: str) -> bool:  # noqa: PLR091
     shellish = bool(_SHELLISH.search(rest)) or (name in _DELAYS and rest[:1].isdigit())
     # Prose puts a space after ";" and "|": "1;echo x" is no prose.
     glued = separator in (";", "|", "||", "&&") and not segment[:1].isspace()
-    if separator in ("&", "("):
+    if separator in ("&", "(") or (strict and separator == ";"):
         # Prose uses "&" and "(": "copy & paste", "(see above)"; a command needs its arguments.
         return (distinctive and (alone or shellish)) or (common and shellish) or (alone and name in _ALONE)
     return distinctive or alone or shellish or glued or name in _ALONE
