@@ -114,6 +114,9 @@ _NETWORK = frozenset(
 _ALONE_AT_START = frozenset("whoami ifconfig ipconfig systeminfo netstat tasklist getmac printenv".split())
 _ALONE = _ALONE_AT_START | frozenset("uname hostname id ls dir ver ps env pwd set".split())
 _DELAYS = frozenset({"sleep", "timeout", "ping", "ping6"})
+# Ordinary words that are still only commands right after a glued "&" (x&id, 1&ps aux).
+_SHELLY = frozenset("id ls ps pwd dir cat echo env set ver net ping sleep kill rm cp mv wc nl od tr df du dd ss ip who head tail grep tar zip touch mkdir uname".split())
+_MARKERS = frozenset({"echo", "printf", "print"})  # what probes print to see their command ran
 _BRACES = re.compile(r"\{([^{}\s]*,[^{}]*)\}")
 
 
@@ -191,15 +194,20 @@ def _command(segment: str, separator: str, closer: str, *, strict: bool = False)
     shellish = bool(_SHELLISH.search(rest)) or (name in _DELAYS and rest[:1].isdigit())
     # Prose puts a space after ";" and "|": "1;echo x" is no prose.
     glued = separator in (";", "|", "||", "&&") and not segment[:1].isspace()
+    if separator == "&" and not strict and not segment[:1].isspace() and name in _SHELLY:
+        return True  # x&id, 1&ps aux: prose puts spaces around "&"
     if separator in ("&", "(") or (strict and separator == ";"):
         # Prose uses "&" and "(": "copy & paste", "(see above)"; a command needs its arguments.
         return (distinctive and (alone or shellish)) or (common and shellish) or (alone and name in _ALONE)
+    if name in _MARKERS and not strict:
+        return True
     return distinctive or alone or shellish or glued or name in _ALONE
 
 
 def _at_start(name: str, rest: str, distinctive: bool) -> bool:
     if not rest:
         return name in _ALONE_AT_START
+    rest = _NOISE.sub("", rest)  # /e't'c/pa\sswd
     if name in _SHELLS and re.match(r"-[a-z]*[ci]\b", rest):
         return True
     flag = _INTERPRETERS.get(name)

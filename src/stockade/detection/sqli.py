@@ -372,4 +372,4 @@ def _strong_after_name(shape: str) -> bool:
     """After a bare name only unmistakable SQL counts: a comparison with a literal, a call of an
     injection function, a subquery, a stacked statement, UNION, a comment after a parenthesis."""
     body = shape.lstrip("(")[1:]
-    return bool(re.match(r"\)*(?:&\(*(?:[1sv]\)*o|n\)*o[1sv]|F\(|E)|\)*;|\)+c|o[1s]\)*c)", body))
+    return bool(re.match(r"\)*(?:&\(*(?:[1sv]\)*o|n\)*o[1sv]|F\(|E|[1s]\)*c)|\)*;|\)+c|o[1s]\)*c|B1c)", body))
