@@ -36,12 +36,13 @@ from stockade.detection.profiles import PROFILES, Profile
 from stockade.detection.request import DEFAULT_BODY_LIMIT, Request, request_from
 from stockade.detection.shell import is_shell, is_shell_strict
 from stockade.detection.sqli import is_sqli
-from stockade.detection.transforms import chain
+from stockade.detection.transforms import TRANSFORMS
 from stockade.detection.xss import is_xss, script_context
 
 DEFAULT_THRESHOLD = 5
 _MEMO_ENTRIES = 4096
 _MEMO_LENGTH = 256
+_PART_LENGTH = 1024  # a path, query or header longer than this is read every time
 _CONFIRM_LENGTH = 4096  # a value longer than this is tokenised on its first part only
 _OPTIONS = re2.Options()
 _OPTIONS.case_sensitive = False
@@ -113,10 +114,9 @@ CLEAN = Verdict(0, DEFAULT_THRESHOLD, ())
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    transform: Callable[[str], str]
+    transforms: tuple[str, ...]
     matcher: Any  # re2.Set
     rules: tuple[Rule, ...]
-    patterns: tuple[Any, ...]  # per rule: its own compiled pattern (to confirm a tokeniser rule, to explain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +159,9 @@ class Engine:
         self.gated = True  # tests compare the verdicts with the gate off
         self._compiled: _Tables | None = None
         self._memo: dict[tuple[str, str], tuple[Hit, ...]] = {}
+        self._paths: dict[tuple[str, str], tuple[Hit, ...]] = {}
+        self._queries: dict[str, tuple[Hit, ...]] = {}
+        self._header_memo: dict[tuple[str, str], tuple[Hit, ...]] = {}
         self._clean = Verdict(0, settings.threshold, ())
 
     def _tables(self) -> _Tables:
@@ -179,12 +182,16 @@ class Engine:
     def inspect(self, request: Request, *, known_route: bool = False) -> Verdict:
         """The rules ``request`` fires and its score. ``known_route``: one of the app's own routes."""
         tables = self._tables()
-        groups = tables.groups
-        found: list[Hit] = []
-        for target, values in self._values(request, tables):
-            if target in groups:
-                for value in values:
-                    found += self._value_hits(groups[target], target, value)
+        found = self._path_hits(request, tables)
+        if request.query:
+            found += self._query_hits(request.query, tables)
+        if request.body:
+            found += self._body_hits(request, tables)
+        for name, value in request.headers:
+            if value:
+                found += self._header_hits(name, value, tables)
+        if request.method != "GET" and "method" in tables.groups:
+            found += self._value_hits(tables, "method", request.method)
         if not found:
             if request.uninspected:
                 return Verdict(0, self.settings.threshold, (), request.uninspected)
@@ -197,62 +204,90 @@ class Engine:
         chosen = tuple(hits.values())
         return Verdict(sum(hit.rule.score for hit in chosen), self.settings.threshold, chosen, request.uninspected)
 
-    def _values(self, request: Request, tables: _Tables) -> Iterable[tuple[str, list[str]]]:
-        """Each target's values, the encoded ones through the gate."""
-        groups, gates = tables.groups, (tables.gates if self.gated else None)
-        yield "path", parts.path_forms(request)
-        if "path_raw" in groups and request.raw_path:
-            yield "path_raw", [request.raw_path]
-        if request.method != "GET" and "method" in groups:
-            yield "method", [request.method]
-        query = request.query
-        if query:
-            data = query.encode("utf-8", "surrogateescape")
-            if gates is None or gates.query.find(data) >= 0:
-                yield "query_raw", [query]
-                yield "args", parts.fields(data, b"&", None if gates is None else gates.query)
-        if request.body:
-            yield (
-                "args",
-                parts.body_values(
-                    request,
-                    None if gates is None else gates.query,
-                    None if gates is None else gates.json,
-                    None if gates is None else gates.value,
-                ),
-            )
-        if "cookies" in groups and request.headers:
-            yield "cookies", parts.cookie_values(request, None if gates is None else gates.cookie)
-        every = "any_header" in groups
-        header_gate = tables.header_gate if self.gated else None
-        for name, value in request.headers:
-            lowered = name.lower()
-            if lowered == "user-agent":
-                yield "user_agent", [value]
-            elif lowered == "referer":
-                yield "referer", [value]
-            if lowered in self.headers:
-                yield "headers", [value]
-            if every and lowered != "cookie" and value and (header_gate is None or header_gate.touches(value)):
-                yield "any_header", [value]
+    # Each part of a request is remembered whole (most requests repeat the path, the query, the
+    # User-Agent or the cookies of one a moment ago); a part not seen before is read value by value.
 
-    def _value_hits(self, groups: tuple[_Group, ...], target: str, text: str) -> tuple[Hit, ...]:
+    def _path_hits(self, request: Request, tables: _Tables) -> tuple[Hit, ...]:
+        key = (request.path, request.raw_path)
+        found = self._paths.get(key)
+        if found is not None:
+            return found
+        hits: tuple[Hit, ...] = ()
+        for form in parts.path_forms(request):
+            hits += self._value_hits(tables, "path", form)
+        if request.raw_path and "path_raw" in tables.groups:
+            hits += self._value_hits(tables, "path_raw", request.raw_path)
+        return _remember(self._paths, key, hits, len(request.path) + len(request.raw_path))
+
+    def _query_hits(self, query: str, tables: _Tables) -> tuple[Hit, ...]:
+        found = self._queries.get(query)
+        if found is not None:
+            return found
+        gates = tables.gates if self.gated else None
+        data = query.encode("utf-8", "surrogateescape")
+        hits: tuple[Hit, ...] = ()
+        if gates is None or gates.query.find(data) >= 0:
+            hits = self._value_hits(tables, "query_raw", query)
+            for line in parts.fields(data, b"&", None if gates is None else gates.query):
+                hits += self._value_hits(tables, "args", line)
+        return _remember(self._queries, query, hits, len(query))
+
+    def _body_hits(self, request: Request, tables: _Tables) -> tuple[Hit, ...]:
+        gates = tables.gates if self.gated else None
+        hits: tuple[Hit, ...] = ()
+        lines = parts.body_values(
+            request,
+            None if gates is None else gates.query,
+            None if gates is None else gates.json,
+            None if gates is None else gates.value,
+        )
+        for line in lines:
+            hits += self._value_hits(tables, "args", line)
+        return hits
+
+    def _header_hits(self, name: str, value: str, tables: _Tables) -> tuple[Hit, ...]:
+        key = (name, value)
+        found = self._header_memo.get(key)
+        if found is not None:
+            return found
+        lowered = name.lower()
+        hits: tuple[Hit, ...] = ()
+        if lowered == "cookie":
+            gates = tables.gates if self.gated else None
+            data = value.encode("utf-8", "surrogateescape")
+            for line in parts.fields(data, b";", None if gates is None else gates.cookie, plus=False):
+                hits += self._value_hits(tables, "cookies", line)
+            return _remember(self._header_memo, key, hits, len(value))
+        if lowered == "user-agent":
+            hits += self._value_hits(tables, "user_agent", value)
+        elif lowered == "referer":
+            hits += self._value_hits(tables, "referer", value)
+        if lowered in self.headers:
+            hits += self._value_hits(tables, "headers", value)
+        gate = tables.header_gate if self.gated else None
+        if "any_header" in tables.groups and (gate is None or gate.touches(value)):
+            hits += self._value_hits(tables, "any_header", value)
+        return _remember(self._header_memo, key, hits, len(value))
+
+    def _value_hits(self, tables: _Tables, target: str, text: str) -> tuple[Hit, ...]:
+        groups = tables.groups.get(target)
+        if not groups:
+            return ()
         memo = len(text) <= _MEMO_LENGTH
         if memo:
             found = self._memo.get((target, text))
             if found is not None:
                 return found
         hits: list[Hit] = []
+        views: dict[tuple[str, ...], str] = {(): text}
         for group in groups:
-            view = group.transform(text)
+            view = _view(views, group.transforms)
             matched = group.matcher.Match(view)
             if not matched:
                 continue
             for index in sorted(matched):
-                rule, pattern = group.rules[index], group.patterns[index]
-                if rule.kind == "regex":
-                    hits.append(Hit(rule, target, _shown(view)))
-                elif _confirmed(rule.kind, view, target):
+                rule = group.rules[index]
+                if rule.kind == "regex" or _confirmed(rule.kind, view, target):
                     hits.append(Hit(rule, target, _shown(view)))
         result = tuple(hits)
         if memo:
@@ -260,6 +295,30 @@ class Engine:
                 self._memo.clear()
             self._memo[(target, text)] = result
         return result
+
+
+def _view(views: dict[tuple[str, ...], str], transforms: tuple[str, ...]) -> str:
+    """``transforms`` applied to the value, from the longest chain already computed (decode once)."""
+    found = views.get(transforms)
+    if found is not None:
+        return found
+    done = len(transforms) - 1
+    while done > 0 and transforms[:done] not in views:
+        done -= 1
+    text = views[transforms[:done]]
+    for index in range(done, len(transforms)):
+        text = TRANSFORMS[transforms[index]](text)
+        views[transforms[: index + 1]] = text
+    return text
+
+
+def _remember(memo: dict[Any, tuple[Hit, ...]], key: Any, hits: tuple[Hit, ...], size: int) -> tuple[Hit, ...]:
+    """Keep ``hits`` for ``key`` when the part is short; the memo is emptied when full (bounded)."""
+    if size <= _PART_LENGTH:
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = hits
+    return hits
 
 
 def _compile(rules: tuple[Rule, ...]) -> dict[str, tuple[_Group, ...]]:
@@ -273,8 +332,7 @@ def _compile(rules: tuple[Rule, ...]) -> dict[str, tuple[_Group, ...]]:
         for rule in members:
             matcher.Add("(?m)" + rule.pattern)
         matcher.Compile()
-        patterns = tuple(re2.compile("(?m)" + rule.pattern, options=_OPTIONS) for rule in members)
-        out.setdefault(target, []).append(_Group(chain(transforms), matcher, tuple(members), patterns))
+        out.setdefault(target, []).append(_Group(transforms, matcher, tuple(members)))
     return {target: tuple(groups) for target, groups in out.items()}
 
 

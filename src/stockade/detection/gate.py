@@ -89,6 +89,23 @@ class Gate:
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
+class Search:
+    """A linear-time search for a pattern of many alternatives: RE2 where Python's ``re`` would try
+    every alternative at every position (tens of µs for a short value)."""
+
+    __slots__ = ("_match",)
+
+    def __init__(self, pattern: str, *, verbose: bool = False) -> None:
+        if verbose:  # RE2 has no (?x): drop comments and the layout's white space
+            lines = (re.sub(r"\s#.*$", "", line) for line in pattern.splitlines())
+            pattern = re.sub(r"(?<!\\)\s+", "", "".join(lines))
+        self._match = re2.compile(pattern, options=_OPTIONS)._regexp.Match
+
+    def __call__(self, text: str) -> bool:
+        data = text.encode("utf-8", "surrogateescape")
+        return bool(self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+
+
 def compile_gate(
     anchors: Anchors, structural: str = "", *, encoded: bool = True, json: bool = False, separator: str = ""
 ) -> Gate:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+from stockade.detection.gate import Search
+
 # Commands whose names are ordinary words (or too short to mean anything alone).
 COMMON = frozenset(
     """
@@ -79,7 +81,7 @@ _WORD = re.compile(r"[^\s;|&<>()`]+")
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=\S*$")
 _EMPTY = re.compile(r"\$(?:[@*#?!0-9]|\{[@*]?\})|['\"]{2}")
 _NOISE = re.compile(r"[\\'\"^]")
-_OBFUSCATION = re.compile(
+_OBFUSCATION = Search(
     r"""\$\{?ifs\b|\$\{\w+:\d+:\d+\}|\$'\\(?:x[0-9a-f]{2}|\d{3})|/dev/(?:tcp|udp)/
     |(?:^|[\s;|&`(=])/(?:[\w.-]*/)*[\w.-]*(?:\*|\?(?:[/?*\s+]|$)|\[[^\]/\n]+\])   # /???/b??h, /bin/ca?, /et*/
     |\bnc(?:at)?(?:\.exe)?\s+(?:-\w+\s+)*-[ec]\s|\bmkfifo\b.*\bnc\b|\bbash\s+-i\s*[>&]|>&\s*/dev/
@@ -93,7 +95,7 @@ _OBFUSCATION = re.compile(
     |\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist\s|defined\s|errorlevel\s+\d)|\bif\s+(?:/i\s+)?(?:not\s+)?\S+\s*(?:===?|\s(?:equ|neq|lss|leq|gtr|geq)\s)
     |\bfor\s+(?:/[fdrl]\b|%%?\S+\s+in\s*\()|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist\s|defined\s|errorlevel\s|"[^"]*"\s*==|%\S+%\s+(?:equ|neq|lss|leq|gtr|geq)\b)|%comspec%|%systemroot%|\bschtasks\s+/(?:create|run)|\bvssadmin\s+(?:delete|create)
     """,
-    re.VERBOSE | re.IGNORECASE,
+    verbose=True,
 )
 _FLAG = re.compile(r"(?:^|\s)(?:--?[a-z0-9]|/[a-z?]{1,3}(?=\s|$|:))", re.IGNORECASE)
 _SHELLISH = re.compile(
@@ -136,7 +138,7 @@ def is_shell_strict(value: str) -> bool:
 
 
 def _read(value: str, separators: re.Pattern[str], *, strict: bool) -> bool:
-    if _OBFUSCATION.search(value) or _brace_expansion(value):
+    if _OBFUSCATION(value) or _brace_expansion(value):
         return True
     text = _EMPTY.sub("", value)
     if "\\" in text:

@@ -61,9 +61,11 @@ def full_width(text: str) -> str:
 
 
 def decode(text: str) -> str:
-    """Everything an application or a browser may decode: URL escapes (``%xx``, ``%uxxxx``,
-    ``\\uxxxx``, ``\\xxx``) until nothing changes (three rounds at most), HTML entities,
-    full-width forms; null bytes go."""
+    """Everything an application or a browser may decode: overlong UTF-8 forms of ``.`` ``/`` ``\\``,
+    URL escapes (``%xx``, ``%uxxxx``, ``\\uxxxx``, ``\\xxx``) until nothing changes (three rounds at
+    most), HTML entities, full-width forms; null bytes go."""
+    if "%" in text:
+        text = utf8_overlong(text)
     for _ in range(3):
         if "%" not in text and "\\" not in text:
             break

@@ -27,6 +27,8 @@ from __future__ import annotations
 import html
 import re
 
+from stockade.detection.gate import Search
+
 _TAG_NAME = re.compile(r"[a-zA-Z][^\s/>\x00]*")
 _ATTR_NAME = re.compile(r"[^\s\"'>/=\x00][^\s\"'>/=\x00]*")
 _SPACES = " \t\n\r\f\v\x00/"  # "/" separates attributes too: <svg/onload=...>
@@ -198,7 +200,7 @@ _JS_BREAK = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
-_JS_SINK = re.compile(
+_JS_SINK = Search(
     r"""\b(?:alert|prompt|confirm)\s*(?:`|\)\s*\()                                       # alert`1`, (alert)(1)
     |\b(?:alert|prompt|confirm)\s*\(\s*(?:document\.|window\.|/|`|\d+\s*\)\s*(?:[;/<>]|$)|['"][^'"]*xss)  # alert(document.domain)
     |\b(?:eval|settimeout|setinterval|execscript|function|atob|fromcharcode|importscripts)\s*\(\s*(?:['"`]|atob|unescape|decodeuri|string\.|\w+\s*\()
@@ -213,10 +215,10 @@ _JS_SINK = re.compile(
     |\$\{\s*(?:alert|prompt|confirm|eval|function)\s*\}|\+ad[w4]-|\bon(?:error|load)\s*=\s*(?:alert|eval|prompt)\b
     |\bjavascript\s*:\s*[\w$.\[\]'"`]+\s*(?:\(|`|=)|\bvbscript\s*:\s*\w|\bdata\s*:\s*text/html\s*[;,]
     """,
-    re.VERBOSE | re.IGNORECASE,
+    verbose=True,
 )
 
 
 def script_context(value: str) -> bool:
     """Whether ``value`` breaks out of a JavaScript string into code, or calls the functions attacks call."""
-    return bool(_JS_SINK.search(value)) or bool(_JS_BREAK.search(value))
+    return _JS_SINK(value) or bool(_JS_BREAK.search(value))
