@@ -96,7 +96,11 @@ Cell = list[int]  # [flagged, total]
 
 
 def measure(
-    corpus: Path, check: Callable[[RequestFacts], list[str]], samples: list[str], want: tuple[str | None, str | None, bool], limit: int
+    corpus: Path,
+    check: Callable[[RequestFacts], list[str]],
+    samples: list[str],
+    want: tuple[str | None, str | None, bool],
+    limit: int,
 ) -> tuple[dict[tuple[str, str], list[Cell]], dict[tuple[str, str], int], int]:
     """Per (kind, file): [tune, held-out] cells; the requests the server refuses; the count."""
     results: dict[tuple[str, str], list[Cell]] = {}
@@ -120,7 +124,9 @@ def measure(
     return results, refused, count
 
 
-def report(title: str, results: dict[tuple[str, str], list[Cell]], refused: dict[tuple[str, str], int], split: bool) -> None:
+def report(
+    title: str, results: dict[tuple[str, str], list[Cell]], refused: dict[tuple[str, str], int], split: bool
+) -> None:
     print(f"== {title}")
     heads = f"{'tune':>8} {'held-out':>9}" if split else f"{'':>8} {'all':>9}"
     print(f"{'attacks (recall)':<28} {heads} {'n':>6}")
@@ -172,7 +178,9 @@ def main(argv: list[str]) -> int:
     samples: list[str] = []
     for title, folder, split in corpora:
         started = time.perf_counter()
-        results, refused, count = measure(folder, check, samples, (args.misses, args.flagged, args.held_out), args.limit)
+        results, refused, count = measure(
+            folder, check, samples, (args.misses, args.flagged, args.held_out), args.limit
+        )
         elapsed = time.perf_counter() - started
         report(title, results, refused, split)
         print(f"{count} requests in {elapsed:.1f} s ({elapsed / max(count, 1) * 1e6:.0f} µs each, parsing included)\n")

@@ -45,11 +45,15 @@ def fresh(make: Callable[[int], Request], count: int) -> Callable[[], object]:
 
 def main() -> None:
     engine = Engine()
-    clean = Request(path="/shop/search", raw_path="/shop/search", query="q=hiking+boots&size=42&page=2&sort=price", headers=HEADERS)
+    clean = Request(
+        path="/shop/search", raw_path="/shop/search", query="q=hiking+boots&size=42&page=2&sort=price", headers=HEADERS
+    )
     engine.inspect(clean)
 
     def new_query(n: int) -> Request:
-        return Request(path="/shop/search", raw_path="/shop/search", query=f"q=hiking+boots+{n}&size=42&page=2", headers=HEADERS)
+        return Request(
+            path="/shop/search", raw_path="/shop/search", query=f"q=hiking+boots+{n}&size=42&page=2", headers=HEADERS
+        )
 
     def slow_path(n: int) -> Request:
         query = f"q=Tom%27s+diner+{n}&next=https%3A%2F%2Fwww.example.com%2Fcart%3Fid%3D{n}"

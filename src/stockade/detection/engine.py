@@ -168,9 +168,7 @@ class Engine:
         """The compiled rules, built on first use (a command that never inspects never pays)."""
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = _Tables(
-                _compile(self.rules), _gates(self.rules), _header_gate(self.rules)
-            )
+            compiled = self._compiled = _Tables(_compile(self.rules), _gates(self.rules), _header_gate(self.rules))
         return compiled
 
     # -- inspection ---------------------------------------------------------------------------

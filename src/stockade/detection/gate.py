@@ -8,7 +8,8 @@ costs one scan and no parsing, no decoding and no rule.
 
 Anchors are matched case-insensitively; a word written in lower-case letters (and ``_``) only
 where no letter touches it (``or`` is no anchor in ``information``); any other anchor (with a
-capital, a digit or punctuation: ``rO0AB``, ``cnVudGltZ``, ``../``) wherever it stands. The gate reads text still encoded:
+capital, a digit or punctuation: ``rO0AB``, ``cnVudGltZ``, ``../``) wherever it stands. The gate
+reads text still encoded:
 
 * in a raw query, form body or ``Cookie`` header the structural characters (``&`` ``=`` ``+``
   or ``;``) are not anchors as they stand; a percent escape is one when the character it
@@ -83,7 +84,8 @@ class Gate:
 
     def touches(self, text: str) -> bool:
         data = text.encode("utf-8", "surrogateescape")
-        return self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
+        start: int = self._match(_UNANCHORED, data, 0, len(data))[0][0]
+        return start >= 0
 
 
 _UNANCHORED = re2._Anchor.UNANCHORED
@@ -144,7 +146,7 @@ def compile_gate(
 def _sequence(sequence: str, *, encoded: bool) -> str:
     """A sequence anchor, each of its punctuation characters as it stands or percent-encoded."""
     if not encoded:
-        return re2.escape(sequence)
+        return str(re2.escape(sequence))
     out = []
     for char in sequence:
         if char.isalnum() or ord(char) > 0x7F:
@@ -161,7 +163,8 @@ def _class_char(char: str) -> str:
 def _escapes(significant: frozenset[str]) -> str:
     """The percent escapes worth a look: of significant characters, letters, digits, controls, %."""
     wanted: set[int] = set(range(0x00, 0x20)) | {0x7F, 0x25}
-    wanted |= set(range(ord("0"), ord("9") + 1)) | set(range(ord("a"), ord("z") + 1)) | set(range(ord("A"), ord("Z") + 1))
+    wanted |= set(range(ord("0"), ord("9") + 1))
+    wanted |= set(range(ord("a"), ord("z") + 1)) | set(range(ord("A"), ord("Z") + 1))
     wanted |= {ord(c) for c in significant if ord(c) < 0x80}
     wanted.discard(0x20)
     by_high: dict[int, list[int]] = {}

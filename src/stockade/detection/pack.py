@@ -184,9 +184,7 @@ def _rule(
         issues.append(ConfigIssue(f"{where}.description", "expected a string", description, True))
     if len(issues) > before:
         return None
-    return Rule(
-        rule_id, category, description, targets, transforms, pattern, kind, score, level, probe, tuple(anchors)
-    )
+    return Rule(rule_id, category, description, targets, transforms, pattern, kind, score, level, probe, tuple(anchors))
 
 
 def _anchors(value: object, sets: dict[str, tuple[str, ...]], where: str, issues: list[ConfigIssue]) -> list[str]:

@@ -132,7 +132,8 @@ def body_values(
         return _gated(list(_multipart_lines(text, found.group(1))) if found else [text], value_gate)
     if "xml" in kind or text.lstrip().startswith("<"):
         values = [text]
-        values += [f"{m.group(1)}={m.group(2) if m.group(2) is not None else m.group(3)}" for m in _XML_ATTRIBUTE.finditer(text)]
+        for found in _XML_ATTRIBUTE.finditer(text):
+            values.append(f"{found.group(1)}={found.group(2) if found.group(2) is not None else found.group(3)}")
         values += [m.group(1) for m in _XML_TEXT.finditer(text) if m.group(1).strip()]
         return _gated(values, value_gate)
     return _gated([text], value_gate)

@@ -29,17 +29,23 @@ import re
 
 from stockade.detection.gate import Search
 
+
+def _words(text: str) -> frozenset[str]:
+    """The white-space separated words of ``text``: long word lists stay readable as text."""
+    return frozenset(text.split())
+
+
 # Commands whose names are ordinary words (or too short to mean anything alone).
-COMMON = frozenset(
+COMMON = _words(
     """
     cat id ls head tail find sort cut diff file type which who w last top kill time date echo yes wait sleep
     watch host dig route ip set export source make cp mv rm ln ps df du dd ss nl od tr wc env stat uniq tee
     ping locate shutdown reboot cd dir copy del move ren net ver vol tree reg attrib erase rd md mkdir touch
     sum rev tar zip grep nice more less mount
-    """.split()
+    """
 )
 # Commands whose names are not ordinary words.
-DISTINCTIVE = frozenset(
+DISTINCTIVE = _words(
     """
     whoami uname ifconfig ipconfig netstat nslookup wget curl nc ncat netcat socat telnet chmod chown
     chgrp chattr passwd useradd usermod adduser userdel groupadd sudo bash sh zsh ksh csh tcsh dash
@@ -59,10 +65,10 @@ DISTINCTIVE = frozenset(
     invoke-expression invoke-webrequest invoke-restmethod iex iwr irm start-process new-object
     set-executionpolicy get-content get-childitem get-process get-wmiobject add-mppreference
     ipconfig.exe net.exe net1 ping.exe ftp.exe nc.exe ncat.exe wget.exe curl.exe certutil.exe
-    """.split()
+    """
 )
-_WRAPPERS = frozenset("sudo nohup time env exec nice command builtin xargs busybox doas eval then do ! {".split())
-_SHELLS = frozenset("bash sh zsh ksh csh tcsh dash fish busybox".split())
+_WRAPPERS = _words("sudo nohup time env exec nice command builtin xargs busybox doas eval then do ! {")
+_SHELLS = _words("bash sh zsh ksh csh tcsh dash fish busybox")
 _INTERPRETERS = {
     "python": "c",
     "python2": "c",
@@ -110,14 +116,17 @@ _SYSTEM_PATH = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _REMOTE = re.compile(r"\b(?:https?|ftp|tftp)://|\b\d{1,3}(?:\.\d{1,3}){3}\b", re.IGNORECASE)
-_NETWORK = frozenset(
-    "wget curl ping ping6 nc ncat netcat telnet ssh scp sftp ftp tftp nslookup dig host traceroute tracert rsync socat".split()
+_NETWORK = _words(
+    "wget curl ping ping6 nc ncat netcat telnet ssh scp sftp ftp tftp nslookup dig host traceroute tracert rsync socat"
 )
-_ALONE_AT_START = frozenset("whoami ifconfig ipconfig systeminfo netstat tasklist getmac printenv".split())
-_ALONE = _ALONE_AT_START | frozenset("uname hostname id ls dir ver ps env pwd set".split())
+_ALONE_AT_START = _words("whoami ifconfig ipconfig systeminfo netstat tasklist getmac printenv")
+_ALONE = _ALONE_AT_START | _words("uname hostname id ls dir ver ps env pwd set")
 _DELAYS = frozenset({"sleep", "timeout", "ping", "ping6"})
 # Ordinary words that are still only commands right after a glued "&" (x&id, 1&ps aux).
-_SHELLY = frozenset("id ls ps pwd dir cat echo env set ver net ping sleep kill rm cp mv wc nl od tr df du dd ss ip who head tail grep tar zip touch mkdir uname".split())
+_SHELLY = _words(
+    "id ls ps pwd dir cat echo env set ver net ping sleep kill rm cp mv wc nl od tr df du dd ss ip who head tail grep"
+    " tar zip touch mkdir uname"
+)
 _MARKERS = frozenset({"echo", "printf", "print"})  # what probes print to see their command ran
 _BRACES = re.compile(r"\{([^{}\s]*,[^{}]*)\}")
 
@@ -167,7 +176,7 @@ def _brace_expansion(value: str) -> bool:
     return False
 
 
-def _command(segment: str, separator: str, closer: str, *, strict: bool = False) -> bool:  # noqa: PLR0911 - a decision table
+def _command(segment: str, separator: str, closer: str, *, strict: bool = False) -> bool:
     words = list(_WORD.finditer(segment))
     position = 0
     while position < len(words) and (

@@ -37,9 +37,15 @@ import re
 
 MAX_TOKENS = 16
 
+
+def _words(text: str) -> frozenset[str]:
+    """The white-space separated words of ``text``: long word lists stay readable as text."""
+    return frozenset(text.split())
+
+
 # Keywords and the token type each one has. Words not listed are names (``n``).
 _TYPES: dict[str, str] = {}
-for _words, _kind in (
+for _group, _kind in (
     ("and or xor", "&"),
     ("union intersect except minus", "U"),
     ("select", "E"),
@@ -57,11 +63,11 @@ for _words, _kind in (
         "k",
     ),
 ):
-    for _word in _words.split():
-        _TYPES[_word] = _kind
+    for _name in _group.split():
+        _TYPES[_name] = _kind
 
 # Functions injections call: time delays, fingerprinting, string building, error-based extraction.
-INJECTION_FUNCTIONS = frozenset(
+INJECTION_FUNCTIONS = _words(
     """
     sleep benchmark pg_sleep waitfor randomblob get_lock release_lock dbms_pipe.receive_message
     dbms_lock.sleep receive_message version database schema user current_user session_user
@@ -77,22 +83,20 @@ INJECTION_FUNCTIONS = frozenset(
     openrowset opendatasource openquery xp_cmdshell sp_executesql sp_oacreate xp_dirtree
     xp_fileexist make_set elt field find_in_set export_set ord uuid row_count found_rows
     last_insert_id connection_id @@datadir @@hostname json_keys json_extract
-    """.split()
+    """
 )
 
 # Calls that are an injection by themselves, whatever surrounds them.
-_STRONG_FUNCTIONS = frozenset(
+_STRONG_FUNCTIONS = _words(
     """
     sleep benchmark pg_sleep randomblob get_lock dbms_pipe.receive_message dbms_lock.sleep
     extractvalue updatexml load_file name_const utl_inaddr.get_host_address utl_inaddr.get_host_name
     utl_http.request ctxsys.drithsx.sn dbms_xmlgen.getxml pg_read_file pg_ls_dir lo_import
     lo_export load_extension xp_cmdshell sp_executesql sp_oacreate xp_dirtree xp_fileexist
     openrowset opendatasource geometrycollection multipoint multilinestring multipolygon
-    """.split()
+    """
 )
-_STATEMENT_OBJECTS = frozenset(
-    "table database schema view index procedure function trigger user login column temporary".split()
-)
+_STATEMENT_OBJECTS = _words("table database schema view index procedure function trigger user login column temporary")
 _NOT_OPERATORS = frozenset({"like", "rlike", "regexp", "ilike", "in", "between", "similar", "exists", "null"})
 _NAME = re.compile(r"[A-Za-z_$\x80-\uffff][\w$\x80-\uffff]*(?:\.[A-Za-z_$\x80-\uffff][\w$\x80-\uffff]*)*")
 _NUMBER = re.compile(r"0x[0-9a-fA-F]*|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -102,7 +106,7 @@ _SPACE = " \t\r\n\v\f\x00\xa0"
 _OPERAND = "1snv"
 
 
-def tokens(text: str, quote: str = "") -> list[tuple[str, str]]:  # noqa: C901, PLR0912, PLR0915 - one scanner loop
+def tokens(text: str, quote: str = "") -> list[tuple[str, str]]:  # noqa: PLR0915 - one scanner loop
     """The tokens of ``text`` read after ``quote`` (``''`` for none), folded."""
     out: list[tuple[str, str]] = []
     i, size = 0, len(text)
@@ -209,12 +213,13 @@ def _word(word: str, text: str, end: int) -> tuple[str, str]:
     return (_TYPES.get(lowered, "n"), word)
 
 
-def _fold(found: list[tuple[str, str]]) -> list[tuple[str, str]]:  # noqa: C901, PLR0912 - one pass of rewrites
+def _fold(found: list[tuple[str, str]]) -> list[tuple[str, str]]:  # noqa: PLR0915 - one pass of rewrites
     """Comments inside go (a trailing one stays), unary signs go, ``x a y`` folds to ``x``, and
     multi-word keywords become one token."""
     out: list[tuple[str, str]] = []
     last = len(found) - 1
-    for index, (kind, text) in enumerate(found):
+    for index, (found_kind, text) in enumerate(found):
+        kind = found_kind
         if kind == "c" and index != last:
             continue
         lowered = text.lower()
@@ -232,7 +237,8 @@ def _fold(found: list[tuple[str, str]]) -> list[tuple[str, str]]:  # noqa: C901,
                 continue
             if lowered == "not" and prev[1].lower() == "is":
                 continue
-            if prev[0] == "k" and prev[1].lower() in ("drop", "create", "alter", "truncate") and lowered in _STATEMENT_OBJECTS:
+            starts = ("drop", "create", "alter", "truncate")
+            if prev[0] == "k" and prev[1].lower() in starts and lowered in _STATEMENT_OBJECTS:
                 out[-1] = ("T", prev[1])
                 continue
             if prev[0] == "k" and prev[1].lower() == "insert" and lowered == "into":
@@ -260,7 +266,9 @@ def _fold(found: list[tuple[str, str]]) -> list[tuple[str, str]]:  # noqa: C901,
             out[-2] = ("T", out[-2][1])
         if kind in _OPERAND or kind in "fF(":
             # A unary sign or NOT before an operand goes; "x a y" folds to "x".
-            while out and (out[-1][0] == "a" or out[-1][1].lower() == "not") and (len(out) == 1 or out[-2][0] in "oa&(,kUEBT"):
+            while out and (out[-1][0] == "a" or out[-1][1].lower() == "not"):
+                if len(out) > 1 and out[-2][0] not in "oa&(,kUEBT":
+                    break
                 out.pop()
             if kind in _OPERAND and len(out) >= 2 and out[-1][0] == "a" and out[-2][0] in _OPERAND + ")":
                 out.pop()

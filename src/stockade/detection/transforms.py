@@ -22,7 +22,18 @@ _SLASHES = re.compile(r"[/\\]+")
 _OVERLONG_CHARS = {"%c0%ae": ".", "%c0%af": "/", "%c1%9c": "\\", "%e0%80%ae": ".", "%c0%2e": "."}
 _OVERLONG = re.compile("|".join(re.escape(key) for key in _OVERLONG_CHARS), re.IGNORECASE)
 _FULL_WIDTH = re.compile("[\uff01-\uff5e]")
-_SLASH_LIKE = str.maketrans({"\u2215": "/", "\u2216": "\\", "\u2044": "/", "\u29f8": "/", "\u29f9": "\\", "\uff0f": "/", "\uff3c": "\\", "\ufe68": "\\"})
+_SLASH_LIKE = str.maketrans(
+    {
+        "\u2215": "/",
+        "\u2216": "\\",
+        "\u2044": "/",
+        "\u29f8": "/",
+        "\u29f9": "\\",
+        "\uff0f": "/",
+        "\uff3c": "\\",
+        "\ufe68": "\\",
+    }
+)
 
 
 def url_decode(text: str) -> str:
@@ -54,7 +65,7 @@ def html_entity_decode(text: str) -> str:
 
 
 def full_width(text: str) -> str:
-    """Full-width forms (U+FF01 to U+FF5E, ``＜script＞``) as the ASCII characters they stand for."""
+    """Full-width forms (U+FF01 to U+FF5E: a full-width ``<script>``) as the ASCII characters they stand for."""
     if text.isascii() or not _FULL_WIDTH.search(text):
         return text
     return _FULL_WIDTH.sub(lambda found: chr(ord(found.group()) - 0xFEE0), text)
