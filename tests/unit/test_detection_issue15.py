@@ -145,3 +145,26 @@ def test_profiles_and_known_routes_keep_an_apps_own_paths_from_counting() -> Non
     assert not ENGINE.inspect(request("/wp-login.php"), known_route=True).malicious
     # Injections still count on the app's own routes.
     assert ENGINE.inspect(request("/wp-login.php?log=admin%27%20or%20%271%27%3D%271"), known_route=True).malicious
+
+
+def test_a_body_of_many_suspicious_values_costs_a_bounded_time_and_counts_the_rest() -> None:
+    from stockade.detection.engine import MAX_BODY_VALUES  # noqa: PLC0415
+
+    decoys = "&".join(f"f{i}=it%27s+{i}" for i in range(MAX_BODY_VALUES))
+    form = request(
+        "/form",
+        method="POST",
+        body=decoys + "&q=1%27+or+%271%27%3D%271",
+        content_type="application/x-www-form-urlencoded",
+    )
+    verdict = ENGINE.inspect(form)
+    assert verdict.uninspected == len("q=1' or '1'='1")
+    assert not verdict.malicious  # the value beyond the bound passes uninspected, and is counted
+    assert ENGINE.inspect(
+        request(
+            "/form",
+            method="POST",
+            body="q=1%27+or+%271%27%3D%271&" + decoys,
+            content_type="application/x-www-form-urlencoded",
+        )
+    ).malicious

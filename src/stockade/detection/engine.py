@@ -17,8 +17,9 @@ Probe rules (files an application may really serve) are skipped for the applicat
 routes: a route the router knows, or a path that a site profile (WordPress, Nextcloud, ...)
 declares its own.
 
-Most requests repeat values seen a moment ago (the same path, the same User-Agent), so the
-rules a short value fires are remembered, in a bounded memo emptied when full.
+Most requests repeat parts seen a moment ago (the same path, the same User-Agent, the same
+cookies), so what each part fires is remembered whole, and what each short value fires too,
+in bounded memos emptied when full: a request made of known parts costs dictionary lookups.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ _MEMO_ENTRIES = 4096
 _MEMO_LENGTH = 256
 _PART_LENGTH = 1024  # a path, query or header longer than this is read every time
 _CONFIRM_LENGTH = 4096  # a value longer than this is tokenised on its first part only
+# A body's values read by the rules at most (those the gate found something in); the bytes of the
+# rest pass uninspected and are counted, as the bytes beyond the body limit are: a crafted form of
+# thousands of suspicious-looking fields costs a bounded time.
+MAX_BODY_VALUES = 256
 _OPTIONS = re2.Options()
 _OPTIONS.case_sensitive = False
 _OPTIONS.max_mem = 64 << 20
@@ -181,18 +186,21 @@ class Engine:
         """The rules ``request`` fires and its score. ``known_route``: one of the app's own routes."""
         tables = self._tables()
         found = self._path_hits(request, tables)
+        uninspected = request.uninspected
         if request.query:
             found += self._query_hits(request.query, tables)
         if request.body:
-            found += self._body_hits(request, tables)
+            body_hits, skipped = self._body_hits(request, tables)
+            found += body_hits
+            uninspected += skipped
         for name, value in request.headers:
             if value:
                 found += self._header_hits(name, value, tables)
         if request.method != "GET" and "method" in tables.groups:
             found += self._value_hits(tables, "method", request.method)
         if not found:
-            if request.uninspected:
-                return Verdict(0, self.settings.threshold, (), request.uninspected)
+            if uninspected:
+                return Verdict(0, self.settings.threshold, (), uninspected)
             return self._clean
         own = known_route or any(profile.owns(request.path) for profile in self.profiles)
         hits: dict[str, Hit] = {}
@@ -200,7 +208,7 @@ class Engine:
             if not (own and hit.rule.probe):
                 hits.setdefault(hit.rule.id, hit)
         chosen = tuple(hits.values())
-        return Verdict(sum(hit.rule.score for hit in chosen), self.settings.threshold, chosen, request.uninspected)
+        return Verdict(sum(hit.rule.score for hit in chosen), self.settings.threshold, chosen, uninspected)
 
     # Each part of a request is remembered whole (most requests repeat the path, the query, the
     # User-Agent or the cookies of one a moment ago); a part not seen before is read value by value.
@@ -230,7 +238,8 @@ class Engine:
                 hits += self._value_hits(tables, "args", line)
         return _remember(self._queries, query, hits, len(query))
 
-    def _body_hits(self, request: Request, tables: _Tables) -> tuple[Hit, ...]:
+    def _body_hits(self, request: Request, tables: _Tables) -> tuple[tuple[Hit, ...], int]:
+        """The hits of the body's values, and the bytes of the values beyond :data:`MAX_BODY_VALUES`."""
         gates = tables.gates if self.gated else None
         hits: tuple[Hit, ...] = ()
         lines = parts.body_values(
@@ -239,9 +248,10 @@ class Engine:
             None if gates is None else gates.json,
             None if gates is None else gates.value,
         )
-        for line in lines:
+        for line in lines[:MAX_BODY_VALUES]:
             hits += self._value_hits(tables, "args", line)
-        return hits
+        skipped = sum(len(line.encode("utf-8", "surrogateescape")) for line in lines[MAX_BODY_VALUES:])
+        return hits, skipped
 
     def _header_hits(self, name: str, value: str, tables: _Tables) -> tuple[Hit, ...]:
         key = (name, value)
