@@ -112,6 +112,7 @@ def test_tokens_fold_unary_signs_arithmetic_and_lists() -> None:
         "Javascript:",
         "$(document).ready(function(){ init(); })",
         "price: 10 < 20 > 5",
+        '<p style="color: red /* brand */">',
     ],
 )
 def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
@@ -132,6 +133,9 @@ def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
         '<a href="jav&#x09;ascript:alert(1)">x</a>',
         '<iframe srcdoc="<script>alert(1)</script>">',
         '<div style="width:expression(alert(1))">',
+        '<b style="x:expr/**/ession(alert(1))">',
+        '<b style="x:\\65 xpression(alert(1))">',
+        '<svg:svg onload="alert(1)"/>',
         "<details open ontoggle=alert(1)>",
         "<x onxxx=1>",
         "</title><script>alert(1)</script>",

@@ -136,8 +136,9 @@ def _scan(text: str, i: int, *, in_tag: bool) -> bool:  # noqa: PLR0915 - one st
             found = _TAG_NAME.match(text, i)
             if found is None:
                 continue
-            tag = found.group().lower().rsplit(":", 1)[-1]  # <x:script xmlns:x="...xhtml">
-            if (tag in _DANGEROUS_TAGS or tag.startswith(_DANGEROUS_PREFIXES)) and text[i - 1] != "/":
+            name = found.group().lower()
+            tag = name.rsplit(":", 1)[-1]  # <x:script xmlns:x="...xhtml">, <svg:svg>
+            if (tag in _DANGEROUS_TAGS or name.startswith(_DANGEROUS_PREFIXES)) and text[i - 1] != "/":
                 return True
             i = found.end()
             in_tag = True
@@ -200,9 +201,21 @@ def _dangerous_attribute(name: str, value: str | None, tag: str) -> bool:
         return True
     if "&{" in value:  # Netscape's JavaScript entities: <br size="&{alert(1)}">
         return True
-    if name == "style" and _STYLE.search(html.unescape(value) if "&" in value else value):
+    if name == "style" and _STYLE.search(_css(html.unescape(value) if "&" in value else value)):
         return True
     return name in ("formaction", "xmlns:ev", "ev:event") or (name == "action" and tag in ("form", "isindex"))
+
+
+_CSS_NOISE = re.compile(r"/\*.*?\*/|\\(?![0-9a-f])", re.I | re.S)
+_CSS_ESCAPE = re.compile(r"\\([0-9a-f]{1,6})\s?", re.I)
+
+
+def _css(value: str) -> str:
+    """A style's text as CSS reads it: comments removed, ``\\65`` escapes decoded (``expr/**/ession``)."""
+    if "/*" not in value and "\\" not in value:
+        return value
+    value = _CSS_ESCAPE.sub(lambda found: chr(min(int(found.group(1), 16), 0x10FFFF)), value)
+    return _CSS_NOISE.sub("", value)
 
 
 # JavaScript: a value that closes a string or a script and calls something, or a call of the
