@@ -1,8 +1,14 @@
-# The two commands: `make run` and `make test`. Both create .venv when it is missing.
+# The two commands: `make run` and `make test`. Both create .venv when it is missing and
+# build the native module (native/, Rust: needs cargo and rustc) into it.
 PYTHON ?= python3
+CARGO  ?= cargo
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE := $(VENV)/.native
+CRATES := --manifest-path native/Cargo.toml
+# What stockade._native is built from; a change rebuilds it, incrementally, in native/target.
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/core native/python -name '*.rs' -o -name Cargo.toml)
 
 .PHONY: run test check bench install clean unasync
 
@@ -10,13 +16,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip builds the extension module with maturin in the release profile: what users get and
+# what the benchmarks measure (and the wheel test then reuses the build).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(NATIVE)
 
-install: $(STAMP)
+$(NATIVE): $(NATIVE_SOURCES) | $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(NATIVE)
 
-run: $(STAMP)
+install: $(STAMP) $(NATIVE)
+
+run: install
 	@echo "stockade: serving examples/ (SQLite store examples/stockade.db)"
 	@echo "  public page:         http://127.0.0.1:8080/"
 	@echo "  protected directory: http://127.0.0.1:8080/secure/"
@@ -26,16 +38,20 @@ run: $(STAMP)
 	@echo "  console token:       stockade-demo-token-not-a-secret (a DEMO token from examples/stockade.toml: set your own)"
 	$(BIN)/stockade serve -c examples/stockade.toml
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest
 
-check: $(STAMP)
+check: install
 	$(BIN)/python scripts/unasync.py --check
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(CARGO) fmt $(CRATES) --all -- --check
+	$(CARGO) clippy $(CRATES) --workspace --all-targets -- -D warnings
+	$(CARGO) test $(CRATES) --workspace
 
-bench: $(STAMP)
+bench: install
+	$(BIN)/python bench/native_iptable.py
 	$(BIN)/python bench/lockout.py
 	$(BIN)/python bench/conditions.py
 	$(BIN)/python bench/stores.py
@@ -44,8 +60,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/http_server.py
 	$(BIN)/python bench/proxy.py
 
-unasync: $(STAMP)
+unasync: install
 	$(BIN)/python scripts/unasync.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache src/stockade/*.so native/target

@@ -326,6 +326,20 @@ class NotBanned(BanError):
         return f"not_banned: {self.key!r} is not banned"
 
 
+class NativeError(StockadeError):
+    """A fault inside the native module (``stockade._native``): a bug, reported instead of a crash.
+
+    The call that met it failed; the process and every table built before it are intact.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"internal error in the native module: {self.detail}"
+
+
 class ListenError(StockadeError):
     """An address of the server cannot be bound (in use, not local, not allowed)."""
 

@@ -1,0 +1,16 @@
+//! Stockade's data plane in plain Rust: what a request touches, with no Python in it.
+//!
+//! The PyO3 boundary (`native/python`) builds these tables from Python once, at load and
+//! reload, and then asks them questions from plain bytes and integers.
+//!
+//! - [`addr`]: IP addresses as bytes, parsed with the C library's `inet_pton` rules;
+//! - [`ipset`]: sets of addresses and networks as sorted merged ranges;
+//! - [`blocklist`]: BFE's `ip_blocklist.data` format, with BFE's messages.
+
+pub mod addr;
+pub mod blocklist;
+pub mod ipset;
+
+pub use addr::Addr;
+pub use blocklist::{Blocklist, BlocklistError, parse_blocklist};
+pub use ipset::{BackwardsRange, IpSet, IpSetBuilder};
