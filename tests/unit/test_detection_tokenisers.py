@@ -113,6 +113,8 @@ def test_tokens_fold_unary_signs_arithmetic_and_lists() -> None:
         "$(document).ready(function(){ init(); })",
         "price: 10 < 20 > 5",
         '<p style="color: red /* brand */">',
+        '<set attributeName="fill" to="red"/>',
+        "style=color:red",
     ],
 )
 def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
@@ -140,6 +142,9 @@ def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
         "<x onxxx=1>",
         "</title><script>alert(1)</script>",
         "onload=alert(1)",
+        '<animate attributeName="onunload" to="alert(1)"/>',
+        '<set attributeName="xlink:href" to="//evil.example/"/>',
+        "style=x:expression(alert(1))",
     ],
 )
 def test_markup_that_runs_script_is_recognised(payload: str) -> None:

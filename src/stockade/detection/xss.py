@@ -14,6 +14,7 @@ is script-capable when it holds:
   whose value is a ``javascript:``, ``vbscript:`` or ``data:`` text/HTML/SVG URL, after
   entity decoding and with the spaces and control characters browsers ignore removed;
 * a ``style`` attribute with ``expression(``, ``url(javascript:`` or ``behavior:``;
+* an SVG animation that sets an event handler or a link (``attributeName="onload"``);
 * a closing ``</script>``, ``</title>``, ``</textarea>``, ``</style>`` followed by a tag;
 * conditional and processing comments: ``<!--[if``, ``<![CDATA[`` with markup, ``<?import``.
 
@@ -199,6 +200,8 @@ def _dangerous_attribute(name: str, value: str | None, tag: str) -> bool:
             return True
     if name == "srcdoc" and "<" in html.unescape(value):
         return True
+    if name == "attributename" and _ANIMATED.match(value.strip()):
+        return True  # SVG <set>/<animate> writing a handler or a link: attributeName="onload"
     if "&{" in value:  # Netscape's JavaScript entities: <br size="&{alert(1)}">
         return True
     if name == "style" and _STYLE.search(_css(html.unescape(value) if "&" in value else value)):
@@ -206,6 +209,7 @@ def _dangerous_attribute(name: str, value: str | None, tag: str) -> bool:
     return name in ("formaction", "xmlns:ev", "ev:event") or (name == "action" and tag in ("form", "isindex"))
 
 
+_ANIMATED = re.compile(r"on[a-z]{3,}$|(?:xlink:)?href$", re.I)
 _CSS_NOISE = re.compile(r"/\*.*?\*/|\\(?![0-9a-f])", re.I | re.S)
 _CSS_ESCAPE = re.compile(r"\\([0-9a-f]{1,6})\s?", re.I)
 
