@@ -69,6 +69,8 @@ def test_script_pages_need_level_four() -> None:
         ("/?=PHPE9568F34-D428-11d2-A769-00AA001ACF42", "scanner"),
         ("/index.php?=PHPB8B5F2A0-3C92-11d3-A3A9-4C7B08C10000", "scanner"),
         ("/~nobody", "scanner"),
+        ("/perl.exe?-v", "scanner"),
+        ("/php-cgi.exe", "scanner"),
         ("/~postmaster/", "scanner"),
         ("/level/16/exec/show/config", "cve_exploit"),
         ("/config/environments/production.rb", "sensitive_files"),
@@ -87,7 +89,14 @@ def test_case_and_encodings_hide_nothing() -> None:
 
 
 def test_peoples_home_directories_and_ruby_files_of_other_folders_are_not_probes() -> None:
-    for url in ("/~bob", "/~alice/papers/", "/~www-team", "/gems/foo/lib/foo.rb", "/docs/level/1/executive"):
+    for url in (
+        "/~bob",
+        "/~alice/papers/",
+        "/~www-team",
+        "/gems/foo/lib/foo.rb",
+        "/docs/level/1/executive",
+        "/downloads/setup.exe",
+    ):
         assert DETECTOR.detect(facts_of(url)) is None, url
 
 
