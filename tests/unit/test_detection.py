@@ -69,6 +69,7 @@ def test_script_pages_need_level_four() -> None:
         ("/?=PHPE9568F34-D428-11d2-A769-00AA001ACF42", "scanner"),
         ("/index.php?=PHPB8B5F2A0-3C92-11d3-A3A9-4C7B08C10000", "scanner"),
         ("/~nobody", "scanner"),
+        ("/images/logo.gif~", "sensitive_files"),
         ("/perl.exe?-v", "scanner"),
         ("/php-cgi.exe", "scanner"),
         ("/~postmaster/", "scanner"),
