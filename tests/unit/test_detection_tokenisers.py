@@ -115,6 +115,7 @@ def test_tokens_fold_unary_signs_arithmetic_and_lists() -> None:
         '<p style="color: red /* brand */">',
         '<set attributeName="fill" to="red"/>',
         "style=color:red",
+        "smile <:-) and <:D",
     ],
 )
 def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
@@ -145,6 +146,8 @@ def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
         '<animate attributeName="onunload" to="alert(1)"/>',
         '<set attributeName="xlink:href" to="//evil.example/"/>',
         "style=x:expression(alert(1))",
+        '<img src=x onerror\x0b="alert(1)">',
+        "<:vmlframe src=x>",
     ],
 )
 def test_markup_that_runs_script_is_recognised(payload: str) -> None:

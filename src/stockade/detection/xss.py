@@ -36,7 +36,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_TAG_NAME = re.compile(r"[a-zA-Z][^\s/>\x00]*")
+_TAG_NAME = re.compile(r":?[a-zA-Z][^\s/>\x00]*")  # <:vmlframe>: old IE's default namespace
 _ATTR_NAME = re.compile(r"[^\s\"'>/=\x00][^\s\"'>/=\x00]*")
 _SPACES = " \t\n\r\f\v\x00/"  # "/" separates attributes too: <svg/onload=...>
 _DANGEROUS_TAGS = _words(
@@ -163,12 +163,12 @@ def _scan(text: str, i: int, *, in_tag: bool) -> bool:  # noqa: PLR0915 - one st
             continue
         name = found.group().lower()
         i = found.end()
-        while i < size and text[i] in " \t\n\r\f":
+        while i < size and text[i] in " \t\n\r\f\v":  # old IE read a vertical tab as a space
             i += 1
         value: str | None = None
         if i < size and text[i] == "=":
             i += 1
-            while i < size and text[i] in " \t\n\r\f":
+            while i < size and text[i] in " \t\n\r\f\v":
                 i += 1
             if i < size and text[i] in "\"'`":
                 quote = text[i]
