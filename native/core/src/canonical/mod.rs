@@ -144,24 +144,54 @@ impl Canonicalizer {
         Self { policy, proxies }
     }
 
-    /// The canonical request of a raw one, in the order the checks refuse: the path first,
-    /// then the headers (several `Host` headers, a bad `Host`).
+    /// The canonical request of a raw one; see [`Canonicalizer::parts`] for the order of
+    /// the refusals.
+    pub fn canonicalize<'a>(&self, raw: &RawRequest<'a>) -> Result<Request<'a>, BadRequest> {
+        let Parts {
+            path,
+            client,
+            headers,
+        } = self.parts(raw.path, raw.peer, raw.headers)?;
+        let lines: Vec<Header<'a>> = headers.apply(raw.headers).collect();
+        Ok(Request::new(
+            raw,
+            path,
+            headers.host,
+            lines,
+            client,
+            headers.changed,
+        ))
+    }
+
+    /// The canonical parts of a request from its raw path, its peer and its header lines,
+    /// in the order the checks refuse: the path first, then the headers (several `Host`
+    /// headers, a bad `Host`). A front that keeps its own request objects (the Python
+    /// fronts, which hand the app its scope or environ) writes these back into them.
     ///
     /// Without `Host`, the request has no host name (`host.name` is empty): the protecting
     /// server then refuses an HTTP/1.1 request ([`BadRequest::NoHost`]), a middleware's app
     /// falls back on its server's name.
-    pub fn canonicalize<'a>(&self, raw: &RawRequest<'a>) -> Result<Request<'a>, BadRequest> {
-        let path = canonical_path(raw.path, self.policy)?;
-        let client = self.proxies.resolve(raw.peer, raw.headers);
-        let canonical = CanonicalHeaders::of(raw.headers, client.trusted)?;
-        let headers: Vec<Header<'a>> = canonical.apply(raw.headers).collect();
-        Ok(Request::new(
-            raw,
+    pub fn parts<'a>(
+        &self,
+        path: &'a [u8],
+        peer: Option<Addr>,
+        headers: &[(&'a [u8], &'a [u8])],
+    ) -> Result<Parts<'a>, BadRequest> {
+        let path = canonical_path(path, self.policy)?;
+        let client = self.proxies.resolve(peer, headers);
+        let headers = CanonicalHeaders::of(headers, client.trusted)?;
+        Ok(Parts {
             path,
-            canonical.host,
-            headers,
             client,
-            canonical.changed,
-        ))
+            headers,
+        })
     }
+}
+
+/// The canonical path, the client and what the header list becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts<'a> {
+    pub path: CanonicalPath<'a>,
+    pub client: crate::client_ip::ClientIp,
+    pub headers: CanonicalHeaders<'a>,
 }

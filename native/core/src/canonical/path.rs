@@ -372,6 +372,22 @@ pub fn canonical_decoded_path(
     canonical_path(&escaped, policy).map(CanonicalPath::into_owned)
 }
 
+/// A decoded path escaped as Python's `urllib.parse.quote(path, safe="/:@!$&'()*+,;=~")`
+/// escapes it (every byte but `/` and the raw `pchar`s): what an ASGI front reads when its
+/// server gives only the decoded `path` (no `raw_path`). Nothing is refused here; the
+/// canonical path of the result refuses what needs refusing.
+pub fn quote_path(decoded: &[u8]) -> Vec<u8> {
+    let mut quoted = Vec::with_capacity(decoded.len() + 8);
+    for &byte in decoded {
+        if byte == b'/' || is(byte, RAW_OK) {
+            quoted.push(byte);
+        } else {
+            push_escaped(&mut quoted, byte);
+        }
+    }
+    quoted
+}
+
 /// The path of a raw request target as a WSGI server keeps it (`RAW_URI`, `REQUEST_URI`):
 /// the query and fragment cut off, and the path of an absolute-form target
 /// (`http://host/path`, `/` when it has none). A target that is neither is returned as

@@ -141,6 +141,13 @@ fn a_decoded_path_is_never_decoded_again() {
 }
 
 #[test]
+fn decoded_paths_quoted_as_python_quotes_them() {
+    assert_eq!(quote_path(b"/a b/%2f/\\/~x;y"), b"/a%20b/%252f/%5C/~x;y");
+    assert_eq!(quote_path("/caf\u{e9}".as_bytes()), b"/caf%C3%A9");
+    assert_eq!(quote_path(b""), b"");
+}
+
+#[test]
 fn targets_as_wsgi_servers_keep_them() {
     let path = |target: &[u8]| path_of_target(target).into_owned();
     assert_eq!(path(b"/a/b?x=1#f"), b"/a/b");
