@@ -112,15 +112,15 @@ class Canonicalizer:
         """The client of a request from ``peer`` with these ``(name, value)`` header lines."""
     def asgi(
         self, scope: dict[str, Any], require_host: bool = False
-    ) -> tuple[str, bytes, str, ClientIp, str, str, str]:
-        """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto)``.
+    ) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
+        """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto, uri)``.
 
         Reads ``raw_path`` (else the decoded ``path``, escaped), ``headers``, ``client``,
         ``method``, ``query_string`` and ``http_version``; writes back ``raw_path``,
         ``path``, ``headers`` and (when a trusted proxy named the client) ``client`` only
         where they change. ``host`` is the canonical ``Host`` (``name[:port]``, ``""``
         without one), ``query`` the query as Latin-1 text, ``proto`` ``HTTP/`` and the
-        version. Raises :class:`~stockade.errors.BadRequest` (nothing written) for a
+        version, ``uri`` the target and the query (``target?query``). Raises :class:`~stockade.errors.BadRequest` (nothing written) for a
         request with no safe canonical form, and with ``require_host`` for an HTTP/1.1
         request without ``Host``.
         """

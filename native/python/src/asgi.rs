@@ -14,12 +14,13 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use stockade_core::canonical::path::quote_path;
 use stockade_core::canonical::{self, BadRequest};
 
-use crate::canonical::{borrowed, header_lines, header_list, peer_address};
+use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
+use crate::headers::HeaderLines;
 use crate::text::{from_latin1, holds};
 
-/// `(path, target, host, client, method, query, proto)`, the scope made canonical.
+/// `(path, target, host, client, method, query, proto, uri)`, the scope made canonical.
 pub fn canonicalize<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
@@ -57,10 +58,10 @@ pub fn canonicalize<'py>(
         Some(headers) => headers,
         None => PyList::empty(py).into_any(),
     };
-    let lines = header_lines(&given_headers)?;
-    let borrowed = borrowed(&lines);
+    let lines = HeaderLines::read(given_headers)?;
+    let bytes = lines.bytes();
     let parts = this
-        .parts(raw, peer_address(&peer), &borrowed)
+        .parts(raw, peer_address(&peer), &bytes)
         .map_err(|error| bad_request(py, error))?;
     let host = &parts.headers.host;
     let version = scope.get_item(intern!(py, "http_version"))?;
@@ -91,8 +92,8 @@ pub fn canonicalize<'py>(
             path
         }
     };
-    let headers = header_list(py, &given_headers, &lines, &parts.headers)?;
-    if !headers.is(&given_headers) {
+    let headers = lines.canonical(py, &parts.headers)?;
+    if !headers.is(lines.given()) {
         scope.set_item(intern!(py, "headers"), headers)?;
     }
     if client.named_by_header() {
@@ -123,6 +124,7 @@ pub fn canonicalize<'py>(
         None => intern!(py, "HTTP/1.1").clone(),
         Some(version) => proto(py, &version.str()?)?,
     };
+    let uri = uri_of(py, &parts.path.target, &path, &query)?;
     let client = Bound::new(py, client)?;
     PyTuple::new(
         py,
@@ -134,8 +136,43 @@ pub fn canonicalize<'py>(
             method.into_any(),
             query.into_any(),
             proto.into_any(),
+            uri.into_any(),
         ],
     )
+}
+
+/// `target?query` as text (the target alone without a query); the path's own `str` when
+/// it spells the target (an ordinary path has no escape).
+fn uri_of<'py>(
+    py: Python<'py>,
+    target: &[u8],
+    path: &Bound<'py, PyString>,
+    query: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyString>> {
+    // A canonical target is ASCII.
+    let target = std::str::from_utf8(target).unwrap_or_default();
+    let query_text = query.to_str().ok();
+    if query_text == Some("") {
+        return Ok(if holds(path, target) {
+            path.clone()
+        } else {
+            PyString::new(py, target)
+        });
+    }
+    match query_text {
+        Some(query) => {
+            let mut uri = String::with_capacity(target.len() + 1 + query.len());
+            uri.push_str(target);
+            uri.push('?');
+            uri.push_str(query);
+            Ok(PyString::new(py, &uri))
+        }
+        None => PyString::new(py, target)
+            .add("?")?
+            .add(query)?
+            .cast_into::<PyString>()
+            .map_err(Into::into),
+    }
 }
 
 /// The peer's address as text (`str(client[0])`); `""` without a client.
@@ -143,10 +180,12 @@ fn peer_text<'py>(py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Bound
     let Some(client) = scope.get_item(intern!(py, "client"))? else {
         return Ok(intern!(py, "").clone());
     };
-    if client.is_none() || !client.is_truthy()? {
-        return Ok(intern!(py, "").clone());
-    }
-    let first = client.get_item(0)?;
+    let first = match client.cast::<PyTuple>() {
+        Ok(pair) if pair.is_empty() => return Ok(intern!(py, "").clone()),
+        Ok(pair) => pair.get_item(0)?,
+        Err(_) if client.is_none() || !client.is_truthy()? => return Ok(intern!(py, "").clone()),
+        Err(_) => client.get_item(0)?,
+    };
     if first.is_none() {
         return Ok(intern!(py, "").clone());
     }

@@ -14,6 +14,7 @@ use stockade_core::client_ip::{ForwardingHeader, TrustedProxies, address};
 
 use crate::client_ip::ClientIp;
 use crate::errors::{bad_request, guard, invalid_argument};
+use crate::headers::HeaderLines;
 use crate::ipset::IPSet;
 use crate::text::latin1;
 use crate::{asgi, wsgi};
@@ -74,67 +75,6 @@ fn path_pair<'py>(
         _ => PyBytes::new(py, &found.target),
     };
     (target, PyString::new(py, &found.path))
-}
-
-/// A header list's `(name, value)` lines, kept alive while their bytes are read.
-pub fn header_lines<'py>(
-    headers: &Bound<'py, PyAny>,
-) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
-    let pair = |item: Bound<'py, PyAny>| -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-        if let Ok(tuple) = item.cast::<PyTuple>()
-            && tuple.len() == 2
-        {
-            return Ok((
-                tuple.get_item(0)?.cast_into::<PyBytes>()?,
-                tuple.get_item(1)?.cast_into::<PyBytes>()?,
-            ));
-        }
-        item.extract()
-    };
-    if let Ok(list) = headers.cast::<PyList>() {
-        let mut lines = Vec::with_capacity(list.len());
-        for item in list.iter() {
-            lines.push(pair(item)?);
-        }
-        return Ok(lines);
-    }
-    headers.try_iter()?.map(|item| pair(item?)).collect()
-}
-
-pub fn borrowed<'a>(lines: &'a [(Bound<'_, PyBytes>, Bound<'_, PyBytes>)]) -> Vec<(&'a [u8], &'a [u8])> {
-    lines
-        .iter()
-        .map(|(name, value)| (name.as_bytes(), value.as_bytes()))
-        .collect()
-}
-
-/// The canonical header list for Python: `given` itself when nothing changes and it is a
-/// list, else a new list of the lines kept (the `Host` line respelled).
-pub fn header_list<'py>(
-    py: Python<'py>,
-    given: &Bound<'py, PyAny>,
-    lines: &[(Bound<'py, PyBytes>, Bound<'py, PyBytes>)],
-    canonical: &CanonicalHeaders<'_>,
-) -> PyResult<Bound<'py, PyList>> {
-    if !canonical.changed {
-        if let Ok(list) = given.cast::<PyList>() {
-            return Ok(list.clone());
-        }
-    }
-    let out = PyList::empty(py);
-    for (index, (name, value)) in lines.iter().enumerate() {
-        if !canonical.changed {
-            out.append((name, value))?;
-        } else if Some(index) == canonical.host_index {
-            if !canonical.host.name.is_empty() {
-                let spelled = PyBytes::new(py, canonical.host.header().as_bytes());
-                out.append((PyBytes::new(py, b"host"), spelled))?;
-            }
-        } else if canonical.keeps(index, name.as_bytes()) {
-            out.append((name, value))?;
-        }
-    }
-    Ok(out)
 }
 
 /// The peer's address, when its text is one.
@@ -199,8 +139,8 @@ impl Canonicalizer {
         headers: &Bound<'_, PyAny>,
     ) -> PyResult<ClientIp> {
         guard(py, || {
-            let lines = header_lines(headers)?;
-            let decided = self.inner.proxies.resolve(peer_address(peer), &borrowed(&lines));
+            let lines = HeaderLines::read(headers.clone())?;
+            let decided = self.inner.proxies.resolve(peer_address(peer), &lines.bytes());
             Ok(ClientIp::of(py, &decided, peer))
         })
     }
@@ -292,10 +232,10 @@ pub fn py_canonical_headers<'py>(
     trusted: bool,
 ) -> PyResult<(Bound<'py, PyList>, HostPair<'py>)> {
     guard(py, || {
-        let lines = header_lines(headers)?;
-        let borrowed = borrowed(&lines);
-        let canonical = CanonicalHeaders::of(&borrowed, trusted).map_err(|error| bad_request(py, error))?;
-        let list = header_list(py, headers, &lines, &canonical)?;
+        let lines = HeaderLines::read(headers.clone())?;
+        let bytes = lines.bytes();
+        let canonical = CanonicalHeaders::of(&bytes, trusted).map_err(|error| bad_request(py, error))?;
+        let list = lines.canonical(py, &canonical)?;
         let host = (
             PyString::new(py, &canonical.host.name),
             PyString::new(py, canonical.host.port),

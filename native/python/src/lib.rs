@@ -7,6 +7,7 @@ mod blocklist;
 mod canonical;
 mod client_ip;
 mod errors;
+mod headers;
 mod ipset;
 mod text;
 mod wsgi;

@@ -282,6 +282,10 @@ fn uri_of<'py>(
     if query_text.is_empty() {
         Ok(PyString::new(py, target))
     } else {
-        Ok(PyString::new(py, &format!("{target}?{query_text}")))
+        let mut uri = String::with_capacity(target.len() + 1 + query_text.len());
+        uri.push_str(target);
+        uri.push('?');
+        uri.push_str(query_text);
+        Ok(PyString::new(py, &uri))
     }
 }

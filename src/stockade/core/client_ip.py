@@ -86,7 +86,7 @@ class ClientIpResolver:
     ``trusted`` is the set of trusted networks; ``header`` the one forwarding header believed.
     """
 
-    __slots__ = ("_canonicalizers", "_resolve", "header", "trusted")
+    __slots__ = ("_canonicalizers", "_last", "_resolve", "header", "trusted")
 
     def __init__(self, proxies: ProxyTrust) -> None:
         name = proxies.header
@@ -96,8 +96,10 @@ class ClientIpResolver:
         self.trusted: IPSet = network_set(proxies.networks)
         base = Canonicalizer(trusted=self.trusted, header=self.header)
         self._resolve = base.resolve
-        # One canonicalizer per path policy asked about (a site has one, a test a few).
+        # One canonicalizer per path policy asked about (a site has one, a test a few); the
+        # last one asked for is found by identity, without hashing the policy.
         self._canonicalizers: dict[tuple[bool, str], Canonicalizer] = {(True, "reject"): base}
+        self._last: tuple[object, Canonicalizer] = (None, base)
 
     def resolve(self, peer: str, headers: Sequence[tuple[bytes, bytes]]) -> ClientIp:
         """The client of a request from ``peer`` with these (ASGI-style) header lines."""
@@ -105,6 +107,9 @@ class ClientIpResolver:
 
     def canonicalizer(self, policy: PathPolicy) -> Canonicalizer:
         """The native canonical request of these trusted proxies and this path policy."""
+        last = self._last
+        if last[0] is policy:
+            return last[1]
         key = (policy.merge_slashes, policy.escaped_slashes)
         found = self._canonicalizers.get(key)
         if found is None:
@@ -115,4 +120,5 @@ class ClientIpResolver:
                 header=self.header,
             )
             self._canonicalizers = {**self._canonicalizers, key: found}
+        self._last = (policy, found)
         return found

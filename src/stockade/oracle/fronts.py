@@ -21,7 +21,7 @@ from stockade.oracle.hosts import canonical_host
 from stockade.oracle.paths import canonical_decoded_path, canonical_path
 from stockade.request.paths import CanonicalPath, PathPolicy
 
-AsgiParts = tuple[str, bytes, str, ClientIp, str, str, str]
+AsgiParts = tuple[str, bytes, str, ClientIp, str, str, str, str]
 WsgiParts = tuple[str, bytes, str, ClientIp, str, str, str, str]
 
 _FORWARDING_KEYS = tuple(("HTTP_" + name.upper().replace("-", "_"), name.encode()) for name in FORWARDING_HEADERS)
@@ -31,7 +31,7 @@ _PROXY_ONLY_KEYS = tuple(sorted("HTTP_" + name.decode().upper().replace("-", "_"
 def asgi(
     scope: MutableMapping[str, Any], policy: PathPolicy, resolver: ClientIpResolver, *, require_host: bool = False
 ) -> AsgiParts:
-    """``(path, target, host, client, method, query, proto)`` of a scope, made canonical in place."""
+    """``(path, target, host, client, method, query, proto, uri)`` of a scope, made canonical in place."""
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path is None:  # a server that gives only the decoded path: escape it, never decode it again
         raw_path = quote(str(scope.get("path", "/")), safe="/:@!$&'()*+,;=~").encode("ascii")
@@ -52,7 +52,9 @@ def asgi(
     raw_query: bytes = scope.get("query_string", b"")
     query = raw_query.decode("latin-1") if raw_query else ""
     method = str(scope.get("method", "GET"))
-    return canon.path, canon.target, host.header, decided, method, query, f"HTTP/{version}"
+    text = canon.target.decode("latin-1")
+    uri = text + "?" + query if query else text
+    return canon.path, canon.target, host.header, decided, method, query, f"HTTP/{version}", uri
 
 
 def wsgi_path(environ: MutableMapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ def canonical_host(value: bytes) -> CanonicalHost:
         or name_bytes.translate(None, _NAME_TABLE)
         or b".." in name_bytes
         or name_bytes[:1] == b"."
+        or name_bytes[-1:] == b"."  # "a..": an empty last label once one trailing dot is dropped
     ):
         raise BadRequest("the Host header is not a host name")
     return CanonicalHost(name_bytes.decode("ascii"), _port(port) if colon else "")

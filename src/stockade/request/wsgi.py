@@ -84,6 +84,7 @@ def from_wsgi(
         header_lookup=lambda name: str(environ.get(environ_key(name), "")),
         known_route=routes is not None and routes(method, path),
         decided=decided,
+        uri=uri,
     )
 
 

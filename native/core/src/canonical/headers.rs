@@ -93,14 +93,35 @@ fn fold(byte: u8) -> u8 {
     }
 }
 
+/// Bit `b` is set when some name of [`PROXY_ONLY`] starts with the byte `b` (all ASCII).
+const FIRSTS: u128 = {
+    let mut bits = 0u128;
+    let mut i = 0usize;
+    while i < PROXY_ONLY.len() {
+        #[allow(clippy::indexing_slicing, reason = "evaluated at compile time")]
+        let first = PROXY_ONLY[i][0];
+        bits |= 1 << first;
+        i += 1;
+    }
+    bits
+};
+
 /// Whether `name` (any case, `_` or `-`) is a header only a trusted proxy may send.
 pub fn proxy_only(name: &[u8]) -> bool {
-    if name.len() >= 64 || LENGTHS & (1 << name.len()) == 0 {
+    let len = name.len();
+    if len >= 64 || LENGTHS & (1 << len) == 0 {
         return false;
     }
-    PROXY_ONLY.iter().any(|candidate| {
-        candidate.len() == name.len() && candidate.iter().zip(name).all(|(&c, &b)| fold(b) == c)
-    })
+    let first = name.first().map_or(0, |&b| fold(b));
+    if first >= 128 || FIRSTS & (1 << first) == 0 {
+        return false;
+    }
+    let mut folded = [0u8; 64];
+    for (slot, &byte) in folded.iter_mut().zip(name) {
+        *slot = fold(byte);
+    }
+    let folded = folded.get(..len).unwrap_or_default();
+    PROXY_ONLY.contains(&folded)
 }
 
 /// `name` is `host`, in any case.

@@ -85,12 +85,7 @@ pub fn canonical_host(value: &[u8]) -> Result<CanonicalHost<'_>, BadRequest> {
         None => (value, None),
     };
     let name = name.strip_suffix(b".").unwrap_or(name);
-    let lower = name.iter().all(|b| !b.is_ascii_uppercase());
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.iter().all(|&b| is_name_byte(b.to_ascii_lowercase()))
-        && memchr::memmem::find(name, b"..").is_none()
-        && name.first() != Some(&b'.');
+    let (valid, lower) = check_name(name);
     if !valid {
         return Err(BadRequest::NotAHostName);
     }
@@ -103,6 +98,28 @@ pub fn canonical_host(value: &[u8]) -> Result<CanonicalHost<'_>, BadRequest> {
     // The name is checked before the port, so that the reason names what a reader meets first.
     let port = port.map_or(Ok(""), port_of)?;
     Ok(CanonicalHost { name, port })
+}
+
+/// Whether a name (its one trailing dot dropped) is a host name: 1 to 253 bytes of letters
+/// (any case), digits, `-`, `.` and `_`, without an empty label (`.a`, `a..b`, `a.` after
+/// the drop); and whether it is lower case already. One pass over the bytes.
+fn check_name(name: &[u8]) -> (bool, bool) {
+    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+        return (false, true);
+    };
+    if name.len() > MAX_NAME || first == b'.' || last == b'.' {
+        return (false, true);
+    }
+    let mut lower = true;
+    let mut previous = 0u8;
+    for &byte in name {
+        lower &= !byte.is_ascii_uppercase();
+        if !is_name_byte(byte.to_ascii_lowercase()) || (byte == b'.' && previous == b'.') {
+            return (false, lower);
+        }
+        previous = byte;
+    }
+    (true, lower)
 }
 
 /// An IPv6 literal as `inet_ntop` writes it, in brackets.
