@@ -120,9 +120,9 @@ class Canonicalizer:
         ``path``, ``headers`` and (when a trusted proxy named the client) ``client`` only
         where they change. ``host`` is the canonical ``Host`` (``name[:port]``, ``""``
         without one), ``query`` the query as Latin-1 text, ``proto`` ``HTTP/`` and the
-        version, ``uri`` the target and the query (``target?query``). Raises :class:`~stockade.errors.BadRequest` (nothing written) for a
-        request with no safe canonical form, and with ``require_host`` for an HTTP/1.1
-        request without ``Host``.
+        version, ``uri`` the target and the query (``target?query``). Raises
+        :class:`~stockade.errors.BadRequest` (nothing written) for a request with no safe
+        canonical form, and with ``require_host`` for an HTTP/1.1 request without ``Host``.
         """
     def wsgi(self, environ: dict[str, Any]) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
         """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol)``.

@@ -179,7 +179,8 @@ def test_proxy_only_names() -> None:
     assert headers.PROXY_ONLY == PROXY_ONLY  # written twice, in Rust and in the oracle
     for name in PROXY_ONLY:
         for spelling in (name, name.upper(), name.replace(b"-", b"_"), name.title()):
-            assert proxy_only(spelling) and headers.proxy_only(spelling)
+            assert proxy_only(spelling)
+            assert headers.proxy_only(spelling)
 
 
 @given(st.one_of(NAMES, st.binary(max_size=35), st.sampled_from(sorted(PROXY_ONLY)).map(lambda n: n[:-1])))
@@ -224,7 +225,9 @@ def test_client_resolution_of_any_bytes(peer: str, lines: list[tuple[bytes, byte
 def test_client_ip_is_a_value() -> None:
     one = ClientIp("203.0.113.5", "10.0.0.1", trusted=True, header="x-forwarded-for", forwarded=True)
     same = ClientIp("203.0.113.5", "10.0.0.1", True, "x-forwarded-for", True)
-    assert one == same and hash(one) == hash(same) and one != ClientIp("203.0.113.5", "10.0.0.1")
+    assert one == same
+    assert hash(one) == hash(same)
+    assert one != ClientIp("203.0.113.5", "10.0.0.1")
     assert one != ("203.0.113.5",)
     assert repr(ClientIp("a", "b")) == "ClientIp(address='a', peer='b', trusted=False, header=None, forwarded=False)"
 
@@ -232,14 +235,17 @@ def test_client_ip_is_a_value() -> None:
 def test_a_normal_peer_is_handed_back_as_it_came() -> None:
     peer = "".join(["203.0.113.", "7"])  # a fresh str object
     found = ClientIpResolver(TrustedProxies()).resolve(peer, [])
-    assert found.address is peer and found.peer is peer
+    assert found.address is peer
+    assert found.peer is peer
 
 
 # -- the whole request: ASGI -------------------------------------------------------------------
 
 TARGETS = st.lists(SEGMENT, max_size=5).map(lambda s: b"/" + b"/".join(s))
 QUERIES = st.sampled_from([b"", b"?a=1", b"?x=%2e%2e/", b"?\xe9=1"])
-SCOPE_HOSTS = st.sampled_from([b"shop.example.com", b"SHOP.example.com. ", b"a.example:8080", b"bad host", b"", b"[::1]"])
+SCOPE_HOSTS = st.sampled_from(
+    [b"shop.example.com", b"SHOP.example.com. ", b"a.example:8080", b"bad host", b"", b"[::1]"]
+)
 EXTRA = st.lists(
     st.sampled_from(
         [
@@ -307,7 +313,9 @@ def test_asgi_scopes(
     trust = TrustedProxies(("127.0.0.0/8", "::1"))
     canonicalizer = ClientIpResolver(trust).canonicalizer(PathPolicy())
     native = outcome(canonicalizer.asgi, native_scope, require_host)
-    oracle = outcome(fronts.asgi, oracle_scope, PathPolicy(), oracle_client_ip.ClientIpResolver(trust), require_host=require_host)
+    oracle = outcome(
+        fronts.asgi, oracle_scope, PathPolicy(), oracle_client_ip.ClientIpResolver(trust), require_host=require_host
+    )
     assert native == oracle
     if native[0] == "ok":
         assert native_scope == oracle_scope
@@ -321,7 +329,8 @@ def test_an_ordinary_scope_is_left_as_it_came() -> None:
     kept = dict(scope)
     path, target, *_ = ClientIpResolver(TrustedProxies()).canonicalizer(PathPolicy()).asgi(scope)
     assert all(scope[key] is kept[key] for key in kept)  # nothing rewritten, not even with equal objects
-    assert path is kept["path"] and target is kept["raw_path"]
+    assert path is kept["path"]
+    assert target is kept["raw_path"]
 
 
 # -- the whole request: WSGI -------------------------------------------------------------------

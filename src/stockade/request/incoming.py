@@ -31,7 +31,8 @@ class Incoming:
     A front gives the cheap parts: the decoded canonical ``path`` and its escaped ``target``
     (what the backend receives), the ``client``, the method, the raw ``query``, the
     canonical ``host`` (``name[:port]``) and the canonical ``headers`` or a
-    ``header_lookup`` when it has them; the ``uri`` (``target?query``) when it has it built. The full :class:`RequestFacts` that mod_block's
+    ``header_lookup`` when it has them; the ``uri`` (``target?query``) when it has it
+    built. The full :class:`RequestFacts` that mod_block's
     rules read are built on first use of :attr:`facts` by ``make_facts``: a configuration
     without rules never pays for them, nor a request that the rules' index rules out from
     the cheap parts alone. ``authorization`` (the ``Authorization`` header values),
