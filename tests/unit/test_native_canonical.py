@@ -56,7 +56,7 @@ RAW_PATHS = st.one_of(
 @given(RAW_PATHS, POLICIES)
 @example(b"/../a%00", PathPolicy())
 @example(b"/a%2f.;x", PathPolicy(escaped_slashes="keep"))
-@settings(max_examples=1500)
+@settings(max_examples=600, deadline=None)
 def test_paths(raw: bytes, policy: PathPolicy) -> None:
     assert outcome(canonical_path, raw, policy) == outcome(paths.canonical_path, raw, policy)
 
@@ -70,7 +70,7 @@ DECODED = st.one_of(
 
 
 @given(DECODED, POLICIES)
-@settings(max_examples=800)
+@settings(max_examples=400, deadline=None)
 def test_decoded_paths(path: str, policy: PathPolicy) -> None:
     assert outcome(canonical_decoded_path, path, policy) == outcome(paths.canonical_decoded_path, path, policy)
 
@@ -125,7 +125,7 @@ HOSTS = st.one_of(st.lists(HOST_PIECES, max_size=4).map(b"".join), st.binary(max
 
 
 @given(HOSTS)
-@settings(max_examples=1000)
+@settings(max_examples=500, deadline=None)
 def test_hosts(value: bytes) -> None:
     native = outcome(canonical_host, value)
     assert native == outcome(hosts.canonical_host, value)
@@ -167,7 +167,7 @@ LINES = st.lists(st.tuples(NAMES, st.one_of(HOSTS, st.just(b"6.6.6.6"))), max_si
 
 
 @given(LINES, st.booleans())
-@settings(max_examples=1000)
+@settings(max_examples=500, deadline=None)
 def test_header_lists(lines: list[tuple[bytes, bytes]], trusted: bool) -> None:
     native = outcome(canonical_headers, lines, trusted=trusted)
     assert native == outcome(headers.canonical_headers, lines, trusted=trusted)
@@ -199,7 +199,7 @@ def resolvers(header: str) -> tuple[ClientIpResolver, oracle_client_ip.ClientIpR
 
 
 @given(_PEERS, st.lists(_PAIR, min_size=1, max_size=5), HEADERS_CONFIGURED)
-@settings(max_examples=1000)
+@settings(max_examples=500, deadline=None)
 def test_client_resolution(peer: str, pairs: list[tuple[bytes, str]], header: str) -> None:
     raw = [(name, value.encode("latin-1", "replace")) for name, value in pairs]
     native, oracle = resolvers(header)
@@ -214,7 +214,7 @@ PEERS = st.one_of(
 
 
 @given(PEERS, st.lists(st.tuples(FORWARDING_NAMES, st.binary(max_size=50)), max_size=4), HEADERS_CONFIGURED)
-@settings(max_examples=1000)
+@settings(max_examples=500, deadline=None)
 @example("10.0.0.1", [(b"x-forwarded-for", b"fe80::1%\xe9")], "x-forwarded-for")
 @example("10.0.0.1", [(b"forwarded", b"for=\xc0;by=x, for=1.2.3.4")], "forwarded")
 def test_client_resolution_of_any_bytes(peer: str, lines: list[tuple[bytes, bytes]], header: str) -> None:
@@ -296,7 +296,7 @@ def make_scope(
     st.booleans(),
     st.sampled_from(["1.1", "1.0", "2"]),
 )
-@settings(max_examples=800)
+@settings(max_examples=400, deadline=None)
 def test_asgi_scopes(
     target: bytes,
     query: bytes,
@@ -362,7 +362,7 @@ ENV_EXTRA = st.dictionaries(
     st.sampled_from(["RAW_URI", "REQUEST_URI", "both", "none", "absolute"]),
     st.sampled_from(["", "/app", "/app/", "/"]),
 )
-@settings(max_examples=800)
+@settings(max_examples=400, deadline=None)
 def test_wsgi_environs(
     target: bytes, query: str, host: str | None, extra: dict[str, str], peer: str, raw: str, script: str
 ) -> None:

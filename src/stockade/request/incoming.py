@@ -32,13 +32,12 @@ class Incoming:
     (what the backend receives), the ``client``, the method, the raw ``query``, the
     canonical ``host`` (``name[:port]``) and the canonical ``headers`` or a
     ``header_lookup`` when it has them; the ``uri`` (``target?query``) when it has it
-    built. The full :class:`RequestFacts` that mod_block's
-    rules read are built on first use of :attr:`facts` by ``make_facts``: a configuration
-    without rules never pays for them, nor a request that the rules' index rules out from
-    the cheap parts alone. ``authorization`` (the ``Authorization`` header values),
-    ``line`` (the request line, for the lockout's events) and a ``listener`` given as a
-    function are derived only when a lockout directory asks. Given ``facts``, every part
-    is read from them.
+    built. The full :class:`RequestFacts` that mod_block's rules read are built on first
+    use of :attr:`facts` by ``make_facts``: a configuration without rules never pays for
+    them, nor a request that the rules' index rules out from the cheap parts alone.
+    ``authorization`` (the ``Authorization`` header values), ``line`` (the request line, for
+    the lockout's events) and a ``listener`` given as a function are derived only when a
+    lockout directory asks. Given ``facts``, every part is read from them.
     """
 
     __slots__ = (
