@@ -5,12 +5,21 @@
 //!
 //! - [`addr`]: IP addresses as bytes, parsed with the C library's `inet_pton` rules;
 //! - [`ipset`]: sets of addresses and networks as sorted merged ranges;
-//! - [`blocklist`]: BFE's `ip_blocklist.data` format, with BFE's messages.
+//! - [`blocklist`]: BFE's `ip_blocklist.data` format, with BFE's messages;
+//! - [`canonical`]: the canonical request (path, host, headers) and its refusals;
+//! - [`client_ip`]: the client a request comes from, over trusted proxies;
+//! - [`request`]: the canonical request as every native check reads it.
 
 pub mod addr;
 pub mod blocklist;
+pub mod canonical;
+pub mod client_ip;
 pub mod ipset;
+pub mod request;
 
 pub use addr::Addr;
 pub use blocklist::{Blocklist, BlocklistError, parse_blocklist};
+pub use canonical::{BadRequest, Canonicalizer, RawRequest};
+pub use client_ip::{ClientIp, ForwardingHeader, TrustedProxies};
 pub use ipset::{BackwardsRange, IpSet, IpSetBuilder};
+pub use request::Request;

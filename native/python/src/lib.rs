@@ -2,9 +2,15 @@
 //! concern lives in its own file, and `errors` is the one place where Rust errors and
 //! panics become Python exceptions.
 
+mod asgi;
 mod blocklist;
+mod canonical;
+mod client_ip;
 mod errors;
+mod headers;
 mod ipset;
+mod text;
+mod wsgi;
 
 use pyo3::prelude::*;
 
@@ -12,6 +18,14 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ipset::IPSet>()?;
     module.add_function(wrap_pyfunction!(blocklist::parse_ip_blocklist, module)?)?;
+    module.add_class::<canonical::Canonicalizer>()?;
+    module.add_class::<client_ip::ClientIp>()?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_path, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_decoded_path, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_host, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_headers, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_proxy_only, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }
