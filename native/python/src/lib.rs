@@ -4,6 +4,7 @@
 
 mod blocklist;
 mod errors;
+mod front;
 mod ipset;
 
 use pyo3::prelude::*;
@@ -12,6 +13,12 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ipset::IPSet>()?;
     module.add_function(wrap_pyfunction!(blocklist::parse_ip_blocklist, module)?)?;
+    module.add_class::<front::BoundSocket>()?;
+    module.add_class::<front::FrontSite>()?;
+    module.add_class::<front::ListenerOptions>()?;
+    module.add_class::<front::NativeFront>()?;
+    module.add_class::<front::Request>()?;
+    module.add_function(wrap_pyfunction!(front::bind_socket, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }
