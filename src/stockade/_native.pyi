@@ -181,5 +181,7 @@ class NativeFront:
         """End every connection and the front's threads (idempotent)."""
     def stats(self) -> dict[str, int]:
         """The front's counters."""
+    def proxy_refusals(self) -> list[tuple[str, int]]:
+        """Connections closed because their peer may not send a PROXY header, by listener name."""
     def messages(self) -> list[tuple[int, str]]:
         """Log lines queued by the front since the last call, ``(level, message)``."""

@@ -113,6 +113,7 @@ fn admit(
     if let Some((_, trusted)) = &config.proxy {
         if !trusted.contains(addr_of(peer.ip())) {
             Stats::add(&shared.stats.proxy_refused);
+            Stats::add(&config.proxy_refused);
             if refusals.log(peer.ip()) {
                 shared.messages.push(
                     stats::WARNING,

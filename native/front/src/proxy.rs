@@ -27,13 +27,15 @@ use crate::http1::{self, Chunked, Decoded, Framing, Head, RequestFraming};
 use crate::io::{ClientIo, write_parts};
 use crate::pages;
 use crate::phases::Forward;
-use crate::server::{BodyError, BodyReader, Conn, End, Served, date_line};
+use crate::server::{BodyError, BodyReader, Conn, End, Served, date_line, eof};
 use crate::site::Site;
 use crate::stats::{self, Stats};
 use crate::upstream::{UpConn, Upstream, UpstreamError, seconds};
 
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 const READ_SIZE: usize = 64 * 1024;
+/// Request body bytes read ahead (and checked) before the upstream is asked anything.
+const FIRST_BYTES: usize = 256 * 1024;
 const IDEMPOTENT: [&[u8]; 6] = [b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"];
 
 /// Why an exchange stopped.
@@ -98,11 +100,24 @@ pub async fn forward<S: ClientIo>(
     }
     let mut body = BodyReader::new(framing, limit);
     let chunked = framing.body == Framing::Chunked;
-    let mut first = Bytes::new();
+    // The first piece, and whatever else of the body has arrived with it: all of it is
+    // checked (framing, size) before the upstream hears of the request.
+    let mut first: Vec<Bytes> = Vec::new();
     if !body.done() {
         match body.next(conn, site.limits.body_timeout).await {
-            Ok(piece) => first = piece.unwrap_or_default(),
+            Ok(piece) => first.extend(piece),
             Err(error) => return body_failed(conn, error, head_request, false).await,
+        }
+        let mut held: usize = first.iter().map(Bytes::len).sum();
+        while held < FIRST_BYTES {
+            match body.ready(&mut conn.buf) {
+                Ok(Some(piece)) => {
+                    held += piece.len();
+                    first.push(piece);
+                }
+                Ok(None) => break,
+                Err(error) => return body_failed(conn, error, head_request, false).await,
+            }
         }
     }
     let has_body = framing.body != Framing::Length(0);
@@ -272,23 +287,27 @@ async fn exchange<S: ClientIo>(
     up: &mut UpConn,
     head: &Head,
     request: &[u8],
-    first: &[u8],
+    first: &[Bytes],
     body: &mut BodyReader,
     chunked: bool,
     site: &Site,
 ) -> Result<Outcome, (Failure, bool)> {
     let timeout = upstream.read_timeout();
     let name = upstream.name.as_str();
-    let mut size = Vec::new();
-    let [a, b, c] = framed(first, chunked, &mut size);
-    let last: &[u8] = if chunked && body.done() {
-        http1::LAST_CHUNK
-    } else {
-        b""
-    };
-    send(&mut up.stream, &[request, a, b, c, last], timeout, name)
-        .await
-        .map_err(|e| (e.into(), false))?;
+    let sizes: Vec<Vec<u8>> = first.iter().map(|p| http1::chunk_size_line(p.len())).collect();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 + first.len() * 3);
+    parts.push(request);
+    for (piece, size) in first.iter().zip(sizes.iter()) {
+        if chunked {
+            parts.extend_from_slice(&[size.as_slice(), piece.as_ref(), b"\r\n"]);
+        } else {
+            parts.push(piece);
+        }
+    }
+    if chunked && body.done() {
+        parts.push(http1::LAST_CHUNK);
+    }
+    send(&mut up.stream, &parts, timeout, name).await.map_err(|e| (e.into(), false))?;
     let mut answered_early = false;
     if !body.done() {
         answered_early = stream_body(conn, up, body, chunked, timeout, name, site)
@@ -423,7 +442,7 @@ async fn response_head<S: ClientIo>(
                     deadline = Instant::now() + timeout;
                 }
             },
-            read = conn.io.read_buf(&mut conn.buf), if watching => match read {
+            read = conn.io.read_buf(&mut conn.buf), if watching => match read.or_else(eof) {
                 Ok(0) => {
                     conn.client_done = true;
                     watching = false;

@@ -39,6 +39,8 @@ pub struct ListenerConfig {
     pub proxy: Option<(Versions, IpSet)>,
     /// The admin API's listener (never checked against the blocklist).
     pub admin: bool,
+    /// Connections closed because their peer may not send a PROXY header.
+    pub proxy_refused: std::sync::atomic::AtomicU64,
 }
 
 /// What every connection shares.
@@ -50,6 +52,7 @@ pub struct Shared {
     pub access_log: Option<AccessLog>,
     pub stop: watch::Sender<bool>,
     pub idle: Notify,
+    pub listeners: Vec<Arc<ListenerConfig>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -105,6 +108,8 @@ impl Front {
             .map(|target| AccessLog::open(target, Arc::clone(&stats)))
             .transpose()?;
         let (stop, _) = watch::channel(false);
+        let (sockets, configs): (Vec<StdListener>, Vec<Arc<ListenerConfig>>) =
+            listeners.into_iter().map(|(socket, config)| (socket, Arc::new(config))).unzip();
         let shared = Arc::new(Shared {
             site: ArcSwap::from_pointee(site),
             phases,
@@ -113,12 +118,13 @@ impl Front {
             access_log,
             stop,
             idle: Notify::new(),
+            listeners: configs.clone(),
         });
         {
             let _entered = runtime.enter();
-            for (listener, config) in listeners {
+            for (listener, config) in sockets.into_iter().zip(configs) {
                 let listener = TcpListener::from_std(listener)?;
-                runtime.spawn(accept_loop(listener, Arc::new(config), Arc::clone(&shared)));
+                runtime.spawn(accept_loop(listener, config, Arc::clone(&shared)));
             }
         }
         Ok(Self {

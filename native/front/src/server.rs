@@ -157,7 +157,7 @@ impl<S: ClientIo> Conn<S> {
             }
             let mut stop = self.stop.clone();
             tokio::select! {
-                read = self.io.read_buf(&mut self.buf) => match read {
+                read = self.io.read_buf(&mut self.buf) => match read.or_else(eof) {
                     Ok(0) => {
                         self.client_done = true;
                         if self.buf.is_empty() {
@@ -331,6 +331,12 @@ impl<S: ClientIo> Conn<S> {
     }
 }
 
+/// A TLS client's end of input without close_notify is an end of input, as the Python
+/// server takes it (a client done sending, not gone).
+pub fn eof(error: std::io::Error) -> std::io::Result<usize> {
+    if error.kind() == std::io::ErrorKind::UnexpectedEof { Ok(0) } else { Err(error) }
+}
+
 /// Why a request body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
@@ -382,6 +388,27 @@ impl BodyReader {
         Ok(Some(piece))
     }
 
+    /// A piece of the body already read from the client (no waiting): `Ok(None)` when none
+    /// is (more input is needed, or the body has ended).
+    pub fn ready(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, BodyError> {
+        if let Some(left) = self.left {
+            if left == 0 || buf.is_empty() {
+                return Ok(None);
+            }
+            let take = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+            self.left = Some(left - take as u64);
+            let piece = buf.split_to(take).freeze();
+            return self.counted(piece);
+        }
+        if let Some(decoder) = &mut self.chunked {
+            return match decoder.decode(buf).map_err(|_| BodyError::Malformed)? {
+                Decoded::Data(piece) => self.counted(piece),
+                Decoded::End | Decoded::NeedMore => Ok(None),
+            };
+        }
+        Ok(None)
+    }
+
     /// The next piece of the body, `None` at its end.
     pub async fn next<S: ClientIo>(
         &mut self,
@@ -389,23 +416,10 @@ impl BodyReader {
         timeout: Duration,
     ) -> Result<Option<Bytes>, BodyError> {
         loop {
-            if let Some(left) = self.left {
-                if left == 0 {
-                    return Ok(None);
-                }
-                if !conn.buf.is_empty() {
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(conn.buf.len());
-                    self.left = Some(left - take as u64);
-                    let piece = conn.buf.split_to(take).freeze();
-                    return self.counted(piece);
-                }
-            } else if let Some(decoder) = &mut self.chunked {
-                match decoder.decode(&mut conn.buf).map_err(|_| BodyError::Malformed)? {
-                    Decoded::Data(piece) => return self.counted(piece),
-                    Decoded::End => return Ok(None),
-                    Decoded::NeedMore => {}
-                }
-            } else {
+            if let Some(piece) = self.ready(&mut conn.buf)? {
+                return Ok(Some(piece));
+            }
+            if self.done() {
                 return Ok(None);
             }
             if self.expect_continue {
@@ -420,7 +434,7 @@ impl BodyReader {
             if conn.buf.capacity() - conn.buf.len() < READ_SIZE / 2 {
                 conn.buf.reserve(64 * 1024);
             }
-            match tokio::time::timeout(timeout, conn.io.read_buf(&mut conn.buf)).await {
+            match tokio::time::timeout(timeout, conn.io.read_buf(&mut conn.buf)).await.map(|r| r.or_else(eof)) {
                 Err(_) => return Err(BodyError::Timeout),
                 Ok(Ok(0)) => {
                     conn.client_done = true;

@@ -244,6 +244,7 @@ impl NativeFront {
                     tls: options.tls.clone(),
                     proxy: options.proxy.clone(),
                     admin: options.admin,
+                    proxy_refused: std::sync::atomic::AtomicU64::new(0),
                 };
                 bound.push((listener, config));
             }
@@ -321,6 +322,21 @@ impl NativeFront {
                 )?;
             }
             Ok(dict)
+        })
+    }
+
+    /// Connections closed because their peer may not send a PROXY header, by listener name.
+    fn proxy_refusals(&self, py: Python<'_>) -> PyResult<Vec<(String, u64)>> {
+        guard(py, || {
+            let front = self.front.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok(front.as_ref().map_or_else(Vec::new, |front| {
+                front
+                    .shared
+                    .listeners
+                    .iter()
+                    .map(|l| (l.name.clone(), l.proxy_refused.load(std::sync::atomic::Ordering::Relaxed)))
+                    .collect()
+            }))
         })
     }
 

@@ -104,6 +104,7 @@ class StockadeApp:
         self._tasks: list[asyncio.Task[None]] = []
         # The native front, when it serves this app: its counters, and who hears of each new site.
         self.front_stats: Callable[[], Mapping[str, int]] | None = None
+        self.front_sync: Callable[[], None] | None = None  # brings the front's counters into the metrics
         self.on_swap: list[Callable[[Site], None]] = []
         self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
         self.metrics.add_counters("front", self._front_counters, "Counter of the native front of this process.")
@@ -295,6 +296,8 @@ class StockadeApp:
             site = self.site
             if site is not None:
                 await self.metrics.refresh(site.guard)
+            if self.front_sync is not None:
+                self.front_sync()
             status = {
                 "started": iso_utc(self.started),
                 "restarts": self.worker.restarts,

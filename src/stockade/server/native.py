@@ -318,6 +318,7 @@ class NativeServer:
         self._exit_requested = False
         self._reloads: set[asyncio.Task[None]] = set()
         self._pushed: tuple[int, int] = (0, 0)
+        self._refused: dict[str, int] = {}
 
     async def serve(self) -> None:
         loop = self.loop = asyncio.get_running_loop()
@@ -340,6 +341,7 @@ class NativeServer:
         )
         self._pushed = self._key(site)
         self.app.front_stats = self.front.stats
+        self.app.front_sync = self._sync_counters
         self.app.on_swap.append(self._push)
         admin = HttpServer(self.app, self.admin, limits=self.limits) if self.admin else None
         admin_task = loop.create_task(admin.serve()) if admin is not None else None
@@ -361,6 +363,16 @@ class NativeServer:
                 await admin_task
             await lifespan.shutdown()
 
+    def _sync_counters(self) -> None:
+        """The front's PROXY refusals into the metric the Python server counts them in."""
+        if self.front is None:
+            return
+        for name, count in self.front.proxy_refusals():
+            seen = self._refused.get(name, 0)
+            if count > seen:
+                self.app.metrics.proxy_refused.labels(name).inc(count - seen)
+                self._refused[name] = count
+
     @staticmethod
     def _key(site: Site) -> tuple[int, int]:
         blocklist = site.block.table.blocklist if site.block is not None else None
@@ -377,6 +389,7 @@ class NativeServer:
         while True:
             await asyncio.sleep(1.0)
             self._log_messages()
+            self._sync_counters()
             site = self.app.site
             if site is not None:
                 self._push(site)
