@@ -354,7 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                 fronts[front] = (port, stack.enter_context(process(command, front, own, env)))
                 continue
             config = stockade_config(
-                directory, front, port, up_port, checks="guarded" in front, native=front in NATIVE_FRONTS,
+                directory,
+                front,
+                port,
+                up_port,
+                checks="guarded" in front,
+                native=front in NATIVE_FRONTS,
                 threads=args.front_threads,
             )
             command = [args.stockade, "serve", "-c", str(config)]

@@ -39,7 +39,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
         yield server
 
 
-def fetch(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     status, found, data = get(port, path, headers, method, body)
     return status, {k.lower(): v for k, v in found.items()}, data
 
@@ -244,7 +246,9 @@ def test_the_admin_api_shows_the_fronts_counters(site: Site, upstream: Uvicorn) 
         admin = int(running.admin_url.rsplit(":", 1)[1])
         status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
         assert status == 200
-        counts = {line.split()[0]: float(line.split()[1]) for line in body.decode().splitlines() if line.startswith("front_")}
+        counts = {
+            line.split()[0]: float(line.split()[1]) for line in body.decode().splitlines() if line.startswith("front_")
+        }
         assert counts["front_requests"] >= 1
         assert counts["front_responses_2xx"] >= 1
 

@@ -90,9 +90,7 @@ def recorder() -> Iterator[RecordingUpstream]:
 @pytest.fixture(params=["python", "native"])
 def front(request: pytest.FixtureRequest, site: Site, recorder: RecordingUpstream) -> Iterator[ServerThread]:
     config = site.write_config(directories=[])
-    text = config.read_text().replace(
-        "[server]\n", f'[server]\nupstream = "http://127.0.0.1:{recorder.port}"\n', 1
-    )
+    text = config.read_text().replace("[server]\n", f'[server]\nupstream = "http://127.0.0.1:{recorder.port}"\n', 1)
     Path(config).write_text(text)
     with ServerThread(config, engine=request.param) as running:
         yield running

@@ -91,7 +91,9 @@ def bind_native(specs: Sequence[ListenerSpec]) -> list[NativeListener]:
             except OSError as exc:
                 raise ListenError(str(spec.address), OSError(exc.args[0], _strerror(exc))) from None
             address = spec.address.with_port(sock.port)
-            bound.append(NativeListener(ListenerSpec(address, spec.tls, spec.proxy_protocol, spec.proxy_protocol_from), sock))
+            bound.append(
+                NativeListener(ListenerSpec(address, spec.tls, spec.proxy_protocol, spec.proxy_protocol_from), sock)
+            )
     except BaseException:
         for listener in bound:
             listener.socket.close()
@@ -162,7 +164,7 @@ class Bridge:
         self.app = app
         self.loop = loop
         self.listeners = tuple(listeners)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def decide(self, request: _native.Request) -> None:
         """Called on a front thread with the GIL: hand the request to the loop and return."""
@@ -233,7 +235,9 @@ class Bridge:
             self._refuse(request, verdict, head=head)
             return
         app.metrics.count_request("allowed")
-        observe = self._observer(site, incoming.client, incoming.path) if site.guard.bans.settings.response_rules else None
+        observe = (
+            self._observer(site, incoming.client, incoming.path) if site.guard.bans.settings.response_rules else None
+        )
         target = site.target(incoming.path)
         if target == "upstream" and site.config.upstream is not None:
             decided = incoming.decided
@@ -276,8 +280,8 @@ class Bridge:
 
     def _observe(self, site: Site, client: str, path: str, status: int) -> None:
         task = self.loop.create_task(site.guard.bans.observe_response(client, path, status))
-        self._tasks.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def _answer(request: _native.Request, response: responses.Response, *, head: bool) -> None:

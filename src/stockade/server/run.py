@@ -71,7 +71,9 @@ def serve(
     for url in {config.store_url, *config.directory_store_urls.values()}:
         open_store(url, config.base, watch=False).close()
     if engine_of(config) == "native":
-        _serve_native(config, count, listener_specs(config, listeners), limits, reload, access_log)
+        _serve_native(
+            config, count, specs=listener_specs(config, listeners), limits=limits, reload=reload, access_log=access_log
+        )
         return
     bound = bind_listeners(listener_specs(config, listeners))
     try:
@@ -115,6 +117,7 @@ def engine_of(config: Config) -> str:
 def _serve_native(
     config: Config,
     threads: int,
+    *,
     specs: Sequence[ListenerSpec],
     limits: Limits | None,
     reload: ReloadHook | None,
