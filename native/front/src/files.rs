@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::http1::{self, Head, RequestFraming};
 use crate::io::{ClientIo, write_parts};
-use crate::server::{Conn, End, Served, date_line};
+use crate::server::{Conn, End, Served, push_date};
 use crate::site::Site;
 
 const CHUNK: usize = 64 * 1024;
@@ -428,7 +428,7 @@ fn head_bytes(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(&date_line());
+    push_date(out);
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     } else if head.minor == 0 {

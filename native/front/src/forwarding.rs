@@ -121,7 +121,8 @@ pub fn upstream_headers<'a>(
     headers: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     hop: &Hop,
     default_host: &[u8],
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+    mut emit: impl FnMut(&[u8], &[u8]),
+) {
     let mut host: Option<&[u8]> = None;
     let mut special = false;
     for (name, value) in headers.clone() {
@@ -133,7 +134,7 @@ pub fn upstream_headers<'a>(
             special = true;
         }
     }
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = vec![(b"host".to_vec(), host.unwrap_or(default_host).to_vec())];
+    emit(b"host", host.unwrap_or(default_host));
     let listed: Vec<Vec<u8>> = if special {
         let values: Vec<&[u8]> = headers
             .clone()
@@ -147,7 +148,7 @@ pub fn upstream_headers<'a>(
     let is_listed = |name: &[u8]| listed.iter().any(|l| l.as_slice() == name);
     for (name, value) in headers.clone() {
         if !is_request_special(name) && !is_listed(name) {
-            out.push((name.to_vec(), value.to_vec()));
+            emit(name, value);
         }
     }
     let seen = |wanted: &[u8]| -> Vec<&[u8]> {
@@ -162,11 +163,7 @@ pub fn upstream_headers<'a>(
     };
     let proto = hop.proto;
     let peer = hop.peer.as_deref();
-    let ip: Vec<u8> = peer
-        .filter(|p| !p.is_empty())
-        .unwrap_or("unknown")
-        .as_bytes()
-        .to_vec();
+    let ip: &[u8] = peer.filter(|p| !p.is_empty()).unwrap_or("unknown").as_bytes();
     let element = forwarded_element(peer, proto, host);
     let real = hop
         .real_ip
@@ -184,27 +181,23 @@ pub fn upstream_headers<'a>(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new())
     };
     if xff.is_empty() && fwd.is_empty() && xfp.is_empty() && xfh.is_empty() {
-        out.push((b"x-forwarded-for".to_vec(), ip));
-        out.push((b"forwarded".to_vec(), element));
-        out.push((b"x-forwarded-proto".to_vec(), proto.to_vec()));
+        emit(b"x-forwarded-for", ip);
+        emit(b"forwarded", &element);
+        emit(b"x-forwarded-proto", proto);
         if let Some(host) = host {
-            out.push((b"x-forwarded-host".to_vec(), host.to_vec()));
+            emit(b"x-forwarded-host", host);
         }
     } else {
-        out.push((b"x-forwarded-for".to_vec(), joined(&xff, &ip)));
-        out.push((b"forwarded".to_vec(), joined(&fwd, &element)));
-        out.push((
-            b"x-forwarded-proto".to_vec(),
-            xfp.last().map_or(proto, |v| *v).to_vec(),
-        ));
+        emit(b"x-forwarded-for", &joined(&xff, ip));
+        emit(b"forwarded", &joined(&fwd, &element));
+        emit(b"x-forwarded-proto", xfp.last().map_or(proto, |v| *v));
         if let Some(forwarded_host) = xfh.last().copied().or(host) {
-            out.push((b"x-forwarded-host".to_vec(), forwarded_host.to_vec()));
+            emit(b"x-forwarded-host", forwarded_host);
         }
     }
     if let Some(real) = real {
-        out.push((b"x-real-ip".to_vec(), real.as_bytes().to_vec()));
+        emit(b"x-real-ip", real.as_bytes());
     }
-    out
 }
 
 fn joined(earlier: &[&[u8]], last: &[u8]) -> Vec<u8> {
@@ -273,14 +266,19 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
             .collect();
+        let mut out = Vec::new();
         upstream_headers(
             list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
             hop,
             b"up:80",
-        )
-        .into_iter()
-        .map(|(n, v)| (String::from_utf8(n).unwrap(), String::from_utf8(v).unwrap()))
-        .collect()
+            |n, v| {
+                out.push((
+                    String::from_utf8(n.to_vec()).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                ));
+            },
+        );
+        out
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -119,43 +119,77 @@ const MAX_HEADERS: usize = 4096;
 ///
 /// On success the head's bytes are split off `buf` (the body, or the next request, stays).
 pub fn parse_request(buf: &mut BytesMut, limit: usize) -> Result<Option<Head>, HeadError> {
-    let mut count = 32;
-    loop {
-        let mut headers = vec![httparse::EMPTY_HEADER; count];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(buf) {
-            Ok(httparse::Status::Complete(length)) => {
-                if length > limit {
-                    return Err(HeadError::TooLarge);
+    // The usual request fits the array on the stack; a larger one retries with more room.
+    let parsed = {
+        let mut stack = [httparse::EMPTY_HEADER; 48];
+        request_with(buf, limit, &mut stack)
+    };
+    let parsed = match parsed {
+        Err(Parsed::TooManyHeaders) => {
+            let mut count = 256;
+            loop {
+                let mut headers = vec![httparse::EMPTY_HEADER; count];
+                match request_with(buf, limit, &mut headers) {
+                    Err(Parsed::TooManyHeaders) if count < MAX_HEADERS => count *= 4,
+                    Err(Parsed::TooManyHeaders) => return Err(HeadError::TooLarge),
+                    other => break other,
                 }
-                let base: &[u8] = buf;
-                let method = offset(base, request.method.unwrap_or_default().as_bytes());
-                let target = offset(base, request.path.unwrap_or_default().as_bytes());
-                let minor = request.version.unwrap_or(1);
-                let names = names_of(request.headers);
-                let values = request.headers.iter().map(|h| offset(base, h.value)).collect();
-                let raw = buf.split_to(length).freeze();
-                return Ok(Some(Head {
-                    raw,
-                    method,
-                    target,
-                    minor,
-                    status: 0,
-                    names,
-                    values,
-                }));
             }
-            Ok(httparse::Status::Partial) => {
-                return if buf.len() > limit {
-                    Err(HeadError::TooLarge)
-                } else {
-                    Ok(None)
-                };
-            }
-            Err(httparse::Error::TooManyHeaders) if count < MAX_HEADERS => count *= 4,
-            Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-            Err(_) => return Err(HeadError::Malformed),
         }
+        other => other,
+    };
+    match parsed {
+        Err(Parsed::Error(error)) => Err(error),
+        Err(Parsed::TooManyHeaders) => Err(HeadError::TooLarge),
+        Ok(None) => Ok(None),
+        Ok(Some((mut head, length))) => {
+            head.raw = buf.split_to(length).freeze();
+            Ok(Some(head))
+        }
+    }
+}
+
+enum Parsed {
+    TooManyHeaders,
+    Error(HeadError),
+}
+
+fn request_with<'b>(
+    buf: &'b [u8],
+    limit: usize,
+    headers: &mut [httparse::Header<'b>],
+) -> Result<Option<(Head, usize)>, Parsed> {
+    let mut request = httparse::Request::new(headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Complete(length)) => {
+            if length > limit {
+                return Err(Parsed::Error(HeadError::TooLarge));
+            }
+            let method = offset(buf, request.method.unwrap_or_default().as_bytes());
+            let target = offset(buf, request.path.unwrap_or_default().as_bytes());
+            let minor = request.version.unwrap_or(1);
+            let names = names_of(request.headers);
+            let values = request.headers.iter().map(|h| offset(buf, h.value)).collect();
+            let head = Head {
+                raw: Bytes::new(),
+                method,
+                target,
+                minor,
+                status: 0,
+                names,
+                values,
+            };
+            Ok(Some((head, length)))
+        }
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limit {
+                Err(Parsed::Error(HeadError::TooLarge))
+            } else {
+                Ok(None)
+            }
+        }
+        Err(httparse::Error::TooManyHeaders) => Err(Parsed::TooManyHeaders),
+        Err(_) => Err(Parsed::Error(HeadError::Malformed)),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::http1::{self, Chunked, Decoded, Framing, Head, RequestFraming};
 use crate::io::{ClientIo, write_parts};
 use crate::pages;
 use crate::phases::Forward;
-use crate::server::{BodyError, BodyReader, Conn, End, Served, date_line, eof};
+use crate::server::{BodyError, BodyReader, Conn, End, Served, date_line, eof, push_date};
 use crate::site::Site;
 use crate::stats::{self, Stats};
 use crate::upstream::{UpConn, Upstream, UpstreamError, seconds};
@@ -99,7 +99,6 @@ pub async fn forward<S: ClientIo>(
         }
     }
     let mut body = BodyReader::new(framing, limit);
-    let chunked = framing.body == Framing::Chunked;
     // The first piece, and whatever else of the body has arrived with it: all of it is
     // checked (framing, size) before the upstream hears of the request.
     let mut first: Vec<Bytes> = Vec::new();
@@ -134,7 +133,7 @@ pub async fn forward<S: ClientIo>(
             },
         };
         match exchange(
-            conn, &upstream, &mut up, head, &request, &first, &mut body, chunked, site,
+            conn, &upstream, &mut up, head, &request, &first, &mut body, framing, site,
         )
         .await
         {
@@ -197,12 +196,17 @@ fn request_head(
         out.extend_from_slice(target);
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in forwarding::upstream_headers(headers.iter().copied(), hop, &upstream.default_host) {
-        out.extend_from_slice(&name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&value);
-        out.extend_from_slice(b"\r\n");
-    }
+    forwarding::upstream_headers(
+        headers.iter().copied(),
+        hop,
+        &upstream.default_host,
+        |name, value| {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        },
+    );
     match framing.body {
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Length(length) if head.first(b"content-length").is_some() => {
@@ -289,9 +293,10 @@ async fn exchange<S: ClientIo>(
     request: &[u8],
     first: &[Bytes],
     body: &mut BodyReader,
-    chunked: bool,
+    framing: &RequestFraming,
     site: &Site,
 ) -> Result<Outcome, (Failure, bool)> {
+    let chunked = framing.body == Framing::Chunked;
     let timeout = upstream.read_timeout();
     let name = upstream.name.as_str();
     let sizes: Vec<Vec<u8>> = first.iter().map(|p| http1::chunk_size_line(p.len())).collect();
@@ -307,7 +312,9 @@ async fn exchange<S: ClientIo>(
     if chunked && body.done() {
         parts.push(http1::LAST_CHUNK);
     }
-    send(&mut up.stream, &parts, timeout, name).await.map_err(|e| (e.into(), false))?;
+    send(&mut up.stream, &parts, timeout, name)
+        .await
+        .map_err(|e| (e.into(), false))?;
     let mut answered_early = false;
     if !body.done() {
         answered_early = stream_body(conn, up, body, chunked, timeout, name, site)
@@ -318,29 +325,32 @@ async fn exchange<S: ClientIo>(
     let response = response_head(conn, up, timeout, name, !answered_early && body.done())
         .await
         .map_err(|f| (f, false))?;
-    let (framing, upstream_keep_alive) = http1::response_framing(&response, head_request).map_err(|why| {
-        (
-            Failure::Upstream(UpstreamError::Bad(format!(
-                "malformed response from {name}: {why}"
-            ))),
-            false,
-        )
-    })?;
+    let (response_framing, upstream_keep_alive) =
+        http1::response_framing(&response, head_request).map_err(|why| {
+            (
+                Failure::Upstream(UpstreamError::Bad(format!(
+                    "malformed response from {name}: {why}"
+                ))),
+                false,
+            )
+        })?;
     let body_complete = body.done() && !answered_early;
-    let keep_alive = conn_keep_alive(conn, head, body_complete);
-    relay(conn, up, &response, framing, head, keep_alive, timeout, name)
-        .await
-        .map(|(served, complete)| Outcome {
-            served,
-            reusable: complete && upstream_keep_alive && body_complete,
-        })
-}
-
-fn conn_keep_alive<S: ClientIo>(conn: &Conn<S>, head: &Head, body_complete: bool) -> bool {
-    let framing = http1::request_framing(head)
-        .map(|f| f.keep_alive)
-        .unwrap_or(false);
-    framing && body_complete && !conn.stopping()
+    let keep_alive = framing.keep_alive && body_complete && !conn.stopping();
+    relay(
+        conn,
+        up,
+        &response,
+        response_framing,
+        head,
+        keep_alive,
+        timeout,
+        name,
+    )
+    .await
+    .map(|(served, complete)| Outcome {
+        served,
+        reusable: complete && upstream_keep_alive && body_complete,
+    })
 }
 
 /// Stream the rest of the request body; `Ok(true)` when the upstream answered before it ended.
@@ -504,7 +514,7 @@ fn client_head(response: &Head, framing: &Framing, head: &Head, keep_alive: bool
             }
         }
     };
-    out.extend_from_slice(&date_line());
+    push_date(&mut out);
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     } else if head.minor == 0 {

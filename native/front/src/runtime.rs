@@ -108,8 +108,10 @@ impl Front {
             .map(|target| AccessLog::open(target, Arc::clone(&stats)))
             .transpose()?;
         let (stop, _) = watch::channel(false);
-        let (sockets, configs): (Vec<StdListener>, Vec<Arc<ListenerConfig>>) =
-            listeners.into_iter().map(|(socket, config)| (socket, Arc::new(config))).unzip();
+        let (sockets, configs): (Vec<StdListener>, Vec<Arc<ListenerConfig>>) = listeners
+            .into_iter()
+            .map(|(socket, config)| (socket, Arc::new(config)))
+            .unzip();
         let shared = Arc::new(Shared {
             site: ArcSwap::from_pointee(site),
             phases,

@@ -69,8 +69,17 @@ pub struct Conn<S: ClientIo> {
     pub stop: watch::Receiver<bool>,
 }
 
-/// `date: ...\r\n`, made once a second per thread.
+/// Append `date: ...\r\n`, made once a second per thread.
+pub fn push_date(out: &mut Vec<u8>) {
+    with_date(|line| out.extend_from_slice(line));
+}
+
+/// `date: ...\r\n` as a new buffer.
 pub fn date_line() -> Vec<u8> {
+    with_date(<[u8]>::to_vec)
+}
+
+fn with_date<T>(use_it: impl FnOnce(&[u8]) -> T) -> T {
     thread_local! {
         static CACHE: std::cell::RefCell<(u64, Vec<u8>)> = const { std::cell::RefCell::new((0, Vec::new())) };
     }
@@ -86,7 +95,7 @@ pub fn date_line() -> Vec<u8> {
             line.extend_from_slice(b"\r\n");
             *cache = (second, line);
         }
-        cache.1.clone()
+        use_it(&cache.1)
     })
 }
 
@@ -252,7 +261,7 @@ impl<S: ClientIo> Conn<S> {
                         out.extend_from_slice(b"\r\n");
                     }
                 }
-                out.extend_from_slice(&date_line());
+                push_date(&mut out);
                 if !keep_alive {
                     out.extend_from_slice(b"connection: close\r\n");
                 } else if head.minor == 0 {
@@ -334,7 +343,11 @@ impl<S: ClientIo> Conn<S> {
 /// A TLS client's end of input without close_notify is an end of input, as the Python
 /// server takes it (a client done sending, not gone).
 pub fn eof(error: std::io::Error) -> std::io::Result<usize> {
-    if error.kind() == std::io::ErrorKind::UnexpectedEof { Ok(0) } else { Err(error) }
+    if error.kind() == std::io::ErrorKind::UnexpectedEof {
+        Ok(0)
+    } else {
+        Err(error)
+    }
 }
 
 /// Why a request body could not be read.
@@ -434,7 +447,10 @@ impl BodyReader {
             if conn.buf.capacity() - conn.buf.len() < READ_SIZE / 2 {
                 conn.buf.reserve(64 * 1024);
             }
-            match tokio::time::timeout(timeout, conn.io.read_buf(&mut conn.buf)).await.map(|r| r.or_else(eof)) {
+            match tokio::time::timeout(timeout, conn.io.read_buf(&mut conn.buf))
+                .await
+                .map(|r| r.or_else(eof))
+            {
                 Err(_) => return Err(BodyError::Timeout),
                 Ok(Ok(0)) => {
                     conn.client_done = true;

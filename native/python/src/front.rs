@@ -334,7 +334,12 @@ impl NativeFront {
                     .shared
                     .listeners
                     .iter()
-                    .map(|l| (l.name.clone(), l.proxy_refused.load(std::sync::atomic::Ordering::Relaxed)))
+                    .map(|l| {
+                        (
+                            l.name.clone(),
+                            l.proxy_refused.load(std::sync::atomic::Ordering::Relaxed),
+                        )
+                    })
                     .collect()
             }))
         })
