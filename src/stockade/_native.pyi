@@ -169,10 +169,14 @@ class NativeFront:
         workers: int,
         listeners: list[tuple[BoundSocket, ListenerOptions]],
         site: FrontSite,
-        phases: object | None = None,
+        python_filter: bool = False,
         access_log: str | None = None,
     ) -> NativeFront:
-        """Start serving; ``phases.decide(request)`` decides each request when given."""
+        """Start serving; with ``python_filter`` each request waits for a decision from Python."""
+    def inbox_fd(self) -> int:
+        """Readable when requests wait for a decision (``-1`` without ``python_filter``)."""
+    def take_requests(self) -> list[Request]:
+        """The requests waiting for a decision; queued response statuses go to their observers."""
     def reload(self, site: FrontSite) -> None:
         """Put a new site in force."""
     def drain(self, timeout: float) -> int:

@@ -11,9 +11,9 @@ plain Python object that answers at once on the front's thread. The process bind
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import sys
-import threading
 from urllib.parse import urlsplit
 
 from stockade import _native
@@ -65,13 +65,19 @@ def main() -> None:
         workers=1,
         listeners=[(sock, _native.ListenerOptions(f"127.0.0.1:{sock.port}"))],
         site=site,
-        phases=Variants(),
+        python_filter=True,
     )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: done.append(True))
+    signal.signal(signal.SIGINT, lambda *_: done.append(True))
+    variants = Variants()
+    selector = selectors.DefaultSelector()
+    selector.register(front.inbox_fd(), selectors.EVENT_READ)
     print(f"port {sock.port}", flush=True)
-    while not done.wait(0.5):
+    while not done:
+        selector.select(0.5)
+        for request in front.take_requests():
+            variants.decide(request)
         for level, message in front.messages():
             print(level, message, file=sys.stderr, flush=True)
     front.drain(1.0)

@@ -1,14 +1,19 @@
 //! The native front as Python sees it: bind its listeners, start it with a site, reload,
 //! drain, stop, read its counters and log lines.
 //!
-//! The request filter may be a Python object (the Python ladder, until the native one
-//! lands): for each request the front takes the GIL once on its own thread to hand the
-//! object a [`Request`] (`decide(request)`), which must return at once; the decision comes
-//! back whenever the Python side calls one of the request's `forward`, `files`, `answer`
-//! or `close` (from any thread), and the front waits for it without holding the GIL.
-//! Without a filter no request touches Python at all.
+//! The request filter may be the Python side (the Python ladder, until the native one
+//! lands): each request is then queued in an [`Inbox`] whose descriptor the Python event
+//! loop watches; the loop takes the queued requests in batches (`take_requests`) and
+//! answers each with one of its `forward`, `files`, `answer` or `close`. The front's
+//! threads never take the GIL: only the loop's thread runs Python. Without a filter no
+//! request touches Python at all.
 
+use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener as StdListener};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -205,6 +210,7 @@ impl ListenerOptions {
 #[derive(Debug)]
 pub struct NativeFront {
     front: Mutex<Option<stockade_front::Front>>,
+    inbox: Option<Arc<Inbox>>,
 }
 
 fn stopped() -> PyErr {
@@ -213,15 +219,16 @@ fn stopped() -> PyErr {
 
 #[pymethods]
 impl NativeFront {
-    /// Start serving `listeners` on `workers` threads; `phases`, when given, decides each request.
+    /// Start serving `listeners` on `workers` threads; with `python_filter`, each request
+    /// waits for the Python side's decision (see `inbox_fd` and `take_requests`).
     #[staticmethod]
-    #[pyo3(signature = (*, workers, listeners, site, phases=None, access_log=None))]
+    #[pyo3(signature = (*, workers, listeners, site, python_filter=false, access_log=None))]
     fn start(
         py: Python<'_>,
         workers: usize,
         listeners: Vec<(PyRef<'_, BoundSocket>, PyRef<'_, ListenerOptions>)>,
         site: PyRef<'_, FrontSite>,
-        phases: Option<Py<PyAny>>,
+        python_filter: bool,
         access_log: Option<String>,
     ) -> PyResult<Self> {
         guard(py, || {
@@ -249,22 +256,48 @@ impl NativeFront {
                 bound.push((listener, config));
             }
             let built = site.build(None);
-            let phases: Arc<dyn Phases> = match phases {
-                Some(object) => Arc::new(PyPhases {
-                    decide: object.getattr(py, "decide")?,
-                }),
-                None => Arc::new(Unchecked {
-                    files: built.upstreams.is_empty(),
-                }),
+            let inbox = if python_filter {
+                Some(Arc::new(Inbox::new().map_err(|e| PyOSError::new_err(e.to_string()))?))
+            } else {
+                None
+            };
+            let phases: Arc<dyn Phases> = match &inbox {
+                Some(inbox) => Arc::new(PyPhases { inbox: Arc::clone(inbox) }),
+                None => Arc::new(Unchecked { files: built.upstreams.is_empty() }),
             };
             let front = py
                 .detach(move || {
                     stockade_front::Front::start(workers, bound, built, phases, access_log.as_deref())
                 })
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
-            Ok(Self {
-                front: Mutex::new(Some(front)),
-            })
+            Ok(Self { front: Mutex::new(Some(front)), inbox })
+        })
+    }
+
+    /// The descriptor that becomes readable when requests wait for a decision (-1 without a filter).
+    fn inbox_fd(&self) -> i32 {
+        self.inbox.as_ref().map_or(-1, |inbox| inbox.reader.as_raw_fd())
+    }
+
+    /// The requests waiting for a decision (the responses' statuses are handed to their
+    /// observers meanwhile).
+    fn take_requests(&self, py: Python<'_>) -> PyResult<Vec<Py<Request>>> {
+        guard(py, || {
+            let Some(inbox) = &self.inbox else {
+                return Ok(Vec::new());
+            };
+            let mut requests = Vec::new();
+            for job in inbox.take() {
+                match job {
+                    Job::Decide(request) => requests.push(Py::new(py, request)?),
+                    Job::Observe(observe, status) => {
+                        if let Err(error) = observe.call1(py, (status,)) {
+                            error.write_unraisable(py, None);
+                        }
+                    }
+                }
+            }
+            Ok(requests)
         })
     }
 
@@ -357,10 +390,54 @@ impl NativeFront {
     }
 }
 
-/// The request filter in Python: `decide(request)` is called with a [`Request`].
+/// What waits for the Python side: requests to decide, statuses to observe.
+#[derive(Debug)]
+enum Job {
+    Decide(Request),
+    Observe(Py<PyAny>, u16),
+}
+
+/// The queue between the front's threads and the Python side's event loop.
+///
+/// A front thread never takes the GIL for it: it queues the job and, when the queue was
+/// idle, writes one byte to a socket pair whose other end the event loop watches. The loop
+/// then takes every queued job at once (with the GIL it holds anyway).
+#[derive(Debug)]
+struct Inbox {
+    jobs: Mutex<VecDeque<Job>>,
+    signalled: AtomicBool,
+    reader: UnixStream,
+    writer: UnixStream,
+}
+
+impl Inbox {
+    fn new() -> std::io::Result<Self> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        Ok(Self { jobs: Mutex::new(VecDeque::new()), signalled: AtomicBool::new(false), reader, writer })
+    }
+
+    fn push(&self, job: Job) {
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).push_back(job);
+        if !self.signalled.swap(true, Ordering::AcqRel) {
+            // A full socket buffer means a wake-up is pending already.
+            let _ = (&self.writer).write(&[1]);
+        }
+    }
+
+    fn take(&self) -> Vec<Job> {
+        let mut sink = [0u8; 256];
+        while matches!((&self.reader).read(&mut sink), Ok(n) if n > 0) {}
+        self.signalled.store(false, Ordering::Release);
+        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).drain(..).collect()
+    }
+}
+
+/// The request filter in Python: each request is queued in the [`Inbox`].
 #[derive(Debug)]
 struct PyPhases {
-    decide: Py<PyAny>,
+    inbox: Arc<Inbox>,
 }
 
 fn internal_error() -> Decision {
@@ -387,16 +464,7 @@ fn internal_error() -> Decision {
 impl Phases for PyPhases {
     fn request_filter(&self, view: &RequestView<'_>) -> Filtered {
         let (sender, receiver) = oneshot::channel();
-        let request = Request::of(view, sender);
-        let called = Python::attach(|py| -> PyResult<()> {
-            let request = Py::new(py, request)?;
-            self.decide.call1(py, (request,))?;
-            Ok(())
-        });
-        if let Err(error) = called {
-            Python::attach(|py| error.write_unraisable(py, None));
-            return Filtered::Ready(internal_error());
-        }
+        self.inbox.push(Job::Decide(Request::of(view, sender, Arc::clone(&self.inbox))));
         Filtered::Pending(Box::pin(async move {
             receiver.await.unwrap_or_else(|_| internal_error())
         }))
@@ -422,10 +490,11 @@ pub struct Request {
     headers: Vec<(Bytes, Vec<u8>)>,
     facts: Arc<ConnFacts>,
     reply: Mutex<Option<oneshot::Sender<Decision>>>,
+    inbox: Arc<Inbox>,
 }
 
 impl Request {
-    fn of(view: &RequestView<'_>, sender: oneshot::Sender<Decision>) -> Self {
+    fn of(view: &RequestView<'_>, sender: oneshot::Sender<Decision>, inbox: Arc<Inbox>) -> Self {
         let head = view.head;
         Self {
             method: String::from_utf8_lossy(head.method()).into_owned(),
@@ -439,6 +508,7 @@ impl Request {
                 .collect(),
             facts: Arc::clone(view.facts),
             reply: Mutex::new(Some(sender)),
+            inbox,
         }
     }
 
@@ -451,15 +521,11 @@ impl Request {
     }
 }
 
-fn on_response(observe: Option<Py<PyAny>>) -> Option<Box<dyn FnOnce(u16) + Send>> {
+/// The response filter: the status goes to `observe` through the inbox (no GIL here).
+fn on_response(observe: Option<Py<PyAny>>, inbox: &Arc<Inbox>) -> Option<Box<dyn FnOnce(u16) + Send>> {
     observe.map(|observe| -> Box<dyn FnOnce(u16) + Send> {
-        Box::new(move |status: u16| {
-            Python::attach(|py| {
-                if let Err(error) = observe.call1(py, (status,)) {
-                    error.write_unraisable(py, None);
-                }
-            });
-        })
+        let inbox = Arc::clone(inbox);
+        Box::new(move |status: u16| inbox.push(Job::Observe(observe, status)))
     })
 }
 
@@ -554,7 +620,7 @@ impl Request {
                 trusted,
                 real_ip,
                 max_body_bytes,
-                on_response: on_response(observe),
+                on_response: on_response(observe, &self.inbox),
             }))
         })
     }
@@ -565,7 +631,7 @@ impl Request {
         guard(py, || {
             self.send(Decision::Files {
                 path,
-                on_response: on_response(observe).map(OnResponseDebug),
+                on_response: on_response(observe, &self.inbox).map(OnResponseDebug),
             })
         })
     }

@@ -7,11 +7,11 @@ the access log). This process keeps everything an operator touches: the configur
 the stores, the admin API and the console on their own listener (the Python HTTP
 server, on this event loop), reloads, and for now the checks themselves.
 
-The front asks this side for each request's decision through a narrow callback
-(:class:`Bridge`): the front's thread takes the GIL only to hand the request over; the
-decision is taken here, on this event loop, by the same code as the Python server's
-(the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`), and
-handed back. When the native ladder lands it replaces this callback, and a clean
+The front asks this side for each request's decision through a narrow channel
+(:class:`Bridge`): the front queues the request and wakes this event loop through a
+descriptor, without the GIL; the decision is taken here by the same code as the Python
+server's (the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`),
+and handed back. When the native ladder lands it replaces this callback, and a clean
 proxied request no longer takes the GIL at all.
 
 Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
@@ -158,22 +158,36 @@ def front_site(site: Site, limits: Limits, *, access_log: bool) -> _native.Front
 
 
 class Bridge:
-    """The request filter the native front calls: the Python ladder, on this event loop."""
+    """The native front's request filter: the Python ladder, on this event loop.
+
+    The front queues each request and wakes the loop through a descriptor (its threads
+    never take the GIL); :meth:`attach` watches it, and each wake-up takes every queued
+    request at once and decides each in a task of its own.
+    """
 
     def __init__(self, app: StockadeApp, loop: asyncio.AbstractEventLoop, listeners: Sequence[ListenerSpec]) -> None:
         self.app = app
         self.loop = loop
         self.listeners = tuple(listeners)
+        self.front: _native.NativeFront | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def decide(self, request: _native.Request) -> None:
-        """Called on a front thread with the GIL: hand the request to the loop and return."""
-        self.loop.call_soon_threadsafe(self._start, request)
+    def attach(self, front: _native.NativeFront) -> None:
+        self.front = front
+        self.loop.add_reader(front.inbox_fd(), self._take)
 
-    def _start(self, request: _native.Request) -> None:
-        task = self.loop.create_task(self._decide(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def detach(self) -> None:
+        if self.front is not None:
+            self.loop.remove_reader(self.front.inbox_fd())
+
+    def _take(self) -> None:
+        front = self.front
+        if front is None:
+            return
+        for request in front.take_requests():
+            task = self.loop.create_task(self._decide(request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _decide(self, request: _native.Request) -> None:
         try:
@@ -340,9 +354,10 @@ class NativeServer:
             workers=self.workers,
             listeners=[(listener.socket, listener_options(listener)) for listener in self.listeners],
             site=front_site(site, self.limits, access_log=self.access_log is not None),
-            phases=bridge,
+            python_filter=True,
             access_log=self.access_log,
         )
+        bridge.attach(self.front)
         self._pushed = self._key(site)
         self.app.front_stats = self.front.stats
         self.app.front_sync = self._sync_counters
@@ -360,6 +375,7 @@ class NativeServer:
             if left:
                 log.warning("%d connections still busy after %.0f s: closing them", left, self.limits.drain_timeout)
             await asyncio.to_thread(self.front.stop)
+            bridge.detach()
             ticker.cancel()
             self._log_messages()
             if admin is not None and admin_task is not None:
