@@ -1,10 +1,15 @@
 """Benchmark ``stockade serve`` as a reverse proxy against nginx, in front of the same upstream.
 
 Speed is measured, not asserted. In one run: an upstream (nginx, one worker, answering a
-static ``hello`` from memory), and in front of it three fronts, each one worker:
+static ``hello`` from memory), and in front of it these fronts, each one worker or thread
+(``--front-threads N``: nginx with N workers and the native fronts with N threads):
 
 - nginx as a reverse proxy (``proxy_pass`` with an upstream ``keepalive`` pool, the same
   forwarding headers stockade sets);
+- ``native``: the native front alone (``stockade._native.NativeFront`` without a request
+  filter): the data plane's own cost;
+- ``native_plain`` and ``native_guarded``: configs (a) and (b) below with
+  ``engine = "native"``: the native front, each request decided by the Python ladder;
 - (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
   directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on);
 - (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
@@ -21,9 +26,10 @@ and (b) / (a) (target: at least 0.90). The upstream alone is measured once, for 
 CPU time the serving process spent per request (user and system, from ``/proc``) is
 printed next to each figure.
 
-Run with ``python bench/proxy.py`` (about 2.5 min; ``--duration 3 --rounds 1`` for a quick
-look). Needs ``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets
-a table and, as its last line, one JSON object with every figure.
+Run with ``python bench/proxy.py`` (about 4 min; ``--duration 3 --rounds 1`` for a quick
+look; ``--only native,plain`` for some fronts, nginx always). Needs ``nginx`` and ``wrk``
+(Debian packages). Progress goes to stderr; stdout gets a table and, as its last line, one
+JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 NGINX_COMMON = """\
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -175,14 +181,15 @@ def process(command: list[str], name: str, directory: Path, env: dict[str, str] 
 
 
 @contextmanager
-def nginx(name: str, body: str, directory: Path) -> Iterator[int]:
+def nginx(name: str, body: str, directory: Path, workers: int = 1) -> Iterator[int]:
     own = directory / name
     own.mkdir()
     conf = own / "nginx.conf"
-    conf.write_text(NGINX_COMMON.format(dir=own, body=body))
+    conf.write_text(NGINX_COMMON.format(dir=own, body=body, workers=workers))
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     with process([nginx_bin, "-p", str(own), "-c", str(conf)], name, directory) as master:
-        yield nginx_worker(master)
+        nginx_worker(master)  # started
+        yield master
 
 
 def nginx_worker(master: int) -> int:
@@ -270,10 +277,15 @@ def run_wrk(url: str, *, threads: int, connections: int, duration: float) -> dic
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU seconds a process and its children (nginx's workers) have used so far."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    user = system = 0.0
+    for each in (pid, *map(int, children)):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
 
 
 def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -335,12 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         directory = Path(tmp)
         up_port = free_port()
         fronts: dict[str, tuple[int, int]] = {}  # front -> (port, pid)
-        up_pid = stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory))
+        up_pid = nginx_worker(stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory)))
         port = free_port()
-        fronts["nginx"] = (
-            port,
-            stack.enter_context(nginx("proxy", NGINX_PROXY.format(port=port, upstream=up_port), directory)),
-        )
+        proxy_conf = NGINX_PROXY.format(port=port, upstream=up_port)
+        master = stack.enter_context(nginx("proxy", proxy_conf, directory, workers=args.front_threads))
+        fronts["nginx"] = (port, master if args.front_threads > 1 else nginx_worker(master))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         for front in fronts_measured:
             if front == "nginx":
@@ -379,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {key: median_run(value) for key, value in runs.items()}
     medians = {key: median(values) for key, values in ratios.items()}
 
-    print(f"stockade serve on python {sys.version.split()[0]}, {os.cpu_count()} CPUs, 1 worker each")
+    threads = args.front_threads
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {threads} nginx worker(s), native thread(s)")
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, upstream: nginx 1 worker 'hello'")
     head = f"{'front':<36} {'req/s':>10} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
     print(f"{head} {'user us/req':>11} {'sys us/req':>10} {'non-2xx':>7}")

@@ -79,7 +79,15 @@ pub async fn accept_loop(listener: TcpListener, config: Arc<ListenerConfig>, sha
             _ = stop.wait_for(|stopping| *stopping) => return,
         };
         match accepted {
-            Ok((stream, peer)) => admit(stream, peer, &config, &shared, &refusals, &stop),
+            Ok((stream, peer)) => {
+                // A fault in one connection's admission must not stop the listener.
+                let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    admit(stream, peer, &config, &shared, &refusals, &stop);
+                }));
+                if admitted.is_err() {
+                    Stats::add(&shared.stats.panics);
+                }
+            }
             Err(error) => {
                 let resources = matches!(error.raw_os_error(), Some(23 | 24 | 105 | 12));
                 if resources {

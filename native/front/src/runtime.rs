@@ -2,10 +2,10 @@
 //!
 //! The listening sockets are bound first ([`bind`]), so that the caller knows the real
 //! ports (`:0`) before anything is served, and errors name the address. [`Front::start`]
-//! then runs a tokio runtime with `workers` threads accepting on them. [`Front::drain`]
-//! stops accepting, closes idle connections, lets exchanges in flight finish (their
-//! responses say `connection: close`) for up to the drain timeout, and reports how many
-//! were still busy; [`Front::stop`] ends whatever is left.
+//! then runs `workers` threads, each with a tokio event loop of its own accepting on them.
+//! [`Front::drain`] stops accepting, closes idle connections, lets exchanges in flight
+//! finish (their responses say `connection: close`) for up to the drain timeout, and
+//! reports how many were still busy; [`Front::stop`] ends whatever is left.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::Arc;
@@ -16,7 +16,6 @@ use arc_swap::ArcSwap;
 use socket2::{Domain, Socket, Type};
 use stockade_core::IpSet;
 use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
 use tokio::sync::{Notify, watch};
 
 use crate::accept::accept_loop;
@@ -85,11 +84,12 @@ pub fn bind(address: SocketAddr) -> std::io::Result<StdListener> {
 #[derive(Debug)]
 pub struct Front {
     pub shared: Arc<Shared>,
-    runtime: Option<Runtime>,
+    kill: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Front {
-    /// Start serving `listeners` (bound with [`bind`]) on a runtime of `workers` threads.
+    /// Start serving `listeners` (bound with [`bind`]) on `workers` threads.
     pub fn start(
         workers: usize,
         listeners: Vec<(StdListener, ListenerConfig)>,
@@ -97,12 +97,6 @@ impl Front {
         phases: Arc<dyn Phases>,
         access_log: Option<&str>,
     ) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers.max(1))
-            .thread_name("stockade-front")
-            .enable_io()
-            .enable_time()
-            .build()?;
         let stats = Arc::new(Stats::default());
         let access_log = access_log
             .map(|target| AccessLog::open(target, Arc::clone(&stats)))
@@ -122,16 +116,51 @@ impl Front {
             idle: Notify::new(),
             listeners: configs.clone(),
         });
-        {
-            let _entered = runtime.enter();
-            for (listener, config) in sockets.into_iter().zip(configs) {
-                let listener = TcpListener::from_std(listener)?;
-                runtime.spawn(accept_loop(listener, config, Arc::clone(&shared)));
-            }
+        let (kill, _) = watch::channel(false);
+        let mut threads = Vec::new();
+        for worker in 0..workers.max(1) {
+            // Each thread accepts on every listener with its own event loop, as nginx's
+            // workers do: a connection lives on the thread that accepted it, with no
+            // hand-over between threads.
+            let sockets = sockets
+                .iter()
+                .map(StdListener::try_clone)
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build()?;
+            let configs = configs.clone();
+            let shared = Arc::clone(&shared);
+            let mut kill = kill.subscribe();
+            let thread = std::thread::Builder::new()
+                .name(format!("stockade-front-{worker}"))
+                .spawn(move || {
+                    crate::upstream::set_worker(worker);
+                    runtime.block_on(async move {
+                        for (socket, config) in sockets.into_iter().zip(configs) {
+                            match TcpListener::from_std(socket) {
+                                Ok(listener) => {
+                                    tokio::spawn(accept_loop(listener, config, Arc::clone(&shared)));
+                                }
+                                Err(error) => shared.messages.push(
+                                    crate::stats::ERROR,
+                                    format!("cannot serve {}: {error}", config.name),
+                                ),
+                            }
+                        }
+                        let _ = kill.wait_for(|killed| *killed).await;
+                    });
+                    // Dropping the runtime drops every connection still open on this thread.
+                    drop(runtime);
+                })?;
+            threads.push(thread);
         }
+        drop(sockets);
         Ok(Self {
             shared,
-            runtime: Some(runtime),
+            kill,
+            threads,
         })
     }
 
@@ -144,11 +173,14 @@ impl Front {
     /// still busy then.
     pub fn drain(&self, timeout: Duration) -> u64 {
         self.shared.stop.send_replace(true);
-        let Some(runtime) = &self.runtime else {
-            return 0;
-        };
         let shared = Arc::clone(&self.shared);
-        runtime.block_on(async move {
+        let Ok(waiting) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        else {
+            return shared.stats.active.load(Ordering::SeqCst);
+        };
+        waiting.block_on(async move {
             let until = Instant::now() + timeout;
             loop {
                 let notified = shared.idle.notified();
@@ -165,8 +197,11 @@ impl Front {
     /// End every connection and the worker threads.
     pub fn stop(&mut self) {
         self.shared.stop.send_replace(true);
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
+        self.kill.send_replace(true);
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                Stats::add(&self.shared.stats.panics);
+            }
         }
         for upstream in &self.shared.site.load().upstreams {
             upstream.close_idle();

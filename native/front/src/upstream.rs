@@ -1,6 +1,7 @@
 //! The upstream: its keep-alive pool and how an exchange with it fails.
 //!
-//! Idle connections are kept most recently used first, at most `max_idle` of them; a
+//! Idle connections are kept per worker thread (a socket belongs to the event loop of the
+//! thread that opened it), most recently used first, at most `max_idle` of them on each; a
 //! connection goes back only when its response was read to the end and neither side said
 //! `close`. A connection the upstream closed while idle is found out by the next request
 //! on it, which the proxy then retries once on a fresh connection when that is safe.
@@ -56,14 +57,28 @@ pub struct UpConn {
     pub reused: bool,
 }
 
-/// One upstream and its pool of idle connections.
+thread_local! {
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Name the worker thread running here: each keeps its own idle connections, registered
+/// with its own event loop.
+pub fn set_worker(index: usize) {
+    WORKER.with(|worker| worker.set(index));
+}
+
+fn worker() -> usize {
+    WORKER.with(std::cell::Cell::get)
+}
+
+/// One upstream and its pools of idle connections, one a worker thread.
 #[derive(Debug)]
 pub struct Upstream {
     pub spec: UpstreamSpec,
     pub name: String,
     /// `Host` for a request that has none (HTTP/1.0).
     pub default_host: Vec<u8>,
-    idle: Mutex<Vec<UpConn>>,
+    idle: Mutex<Vec<Vec<UpConn>>>,
 }
 
 impl Upstream {
@@ -91,10 +106,10 @@ impl Upstream {
         self.spec.read_timeout
     }
 
-    /// An idle connection, most recently used first.
+    /// An idle connection of this worker's, most recently used first.
     pub fn take(&self) -> Option<UpConn> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.pop()
+        idle.get_mut(worker()).and_then(Vec::pop)
     }
 
     /// Keep `conn` for the next request, if there is room.
@@ -104,8 +119,14 @@ impl Upstream {
             return; // bytes nobody asked for: its state is unknown
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < self.spec.max_idle {
-            idle.push(conn);
+        let index = worker();
+        if idle.len() <= index {
+            idle.resize_with(index + 1, Vec::new);
+        }
+        if let Some(pool) = idle.get_mut(index) {
+            if pool.len() < self.spec.max_idle {
+                pool.push(conn);
+            }
         }
     }
 

@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener as StdListener};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -257,20 +257,29 @@ impl NativeFront {
             }
             let built = site.build(None);
             let inbox = if python_filter {
-                Some(Arc::new(Inbox::new().map_err(|e| PyOSError::new_err(e.to_string()))?))
+                Some(Arc::new(
+                    Inbox::new().map_err(|e| PyOSError::new_err(e.to_string()))?,
+                ))
             } else {
                 None
             };
             let phases: Arc<dyn Phases> = match &inbox {
-                Some(inbox) => Arc::new(PyPhases { inbox: Arc::clone(inbox) }),
-                None => Arc::new(Unchecked { files: built.upstreams.is_empty() }),
+                Some(inbox) => Arc::new(PyPhases {
+                    inbox: Arc::clone(inbox),
+                }),
+                None => Arc::new(Unchecked {
+                    files: built.upstreams.is_empty(),
+                }),
             };
             let front = py
                 .detach(move || {
                     stockade_front::Front::start(workers, bound, built, phases, access_log.as_deref())
                 })
                 .map_err(|e| PyOSError::new_err(e.to_string()))?;
-            Ok(Self { front: Mutex::new(Some(front)), inbox })
+            Ok(Self {
+                front: Mutex::new(Some(front)),
+                inbox,
+            })
         })
     }
 
@@ -415,11 +424,19 @@ impl Inbox {
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
-        Ok(Self { jobs: Mutex::new(VecDeque::new()), signalled: AtomicBool::new(false), reader, writer })
+        Ok(Self {
+            jobs: Mutex::new(VecDeque::new()),
+            signalled: AtomicBool::new(false),
+            reader,
+            writer,
+        })
     }
 
     fn push(&self, job: Job) {
-        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).push_back(job);
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(job);
         if !self.signalled.swap(true, Ordering::AcqRel) {
             // A full socket buffer means a wake-up is pending already.
             let _ = (&self.writer).write(&[1]);
@@ -430,7 +447,11 @@ impl Inbox {
         let mut sink = [0u8; 256];
         while matches!((&self.reader).read(&mut sink), Ok(n) if n > 0) {}
         self.signalled.store(false, Ordering::Release);
-        self.jobs.lock().unwrap_or_else(PoisonError::into_inner).drain(..).collect()
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect()
     }
 }
 
@@ -464,7 +485,8 @@ fn internal_error() -> Decision {
 impl Phases for PyPhases {
     fn request_filter(&self, view: &RequestView<'_>) -> Filtered {
         let (sender, receiver) = oneshot::channel();
-        self.inbox.push(Job::Decide(Request::of(view, sender, Arc::clone(&self.inbox))));
+        self.inbox
+            .push(Job::Decide(Request::of(view, sender, Arc::clone(&self.inbox))));
         Filtered::Pending(Box::pin(async move {
             receiver.await.unwrap_or_else(|_| internal_error())
         }))
