@@ -125,6 +125,12 @@ class Request:
     def headers(self) -> list[tuple[bytes, bytes]]:
         """As sent, names lower-cased."""
     @property
+    def body(self) -> bytes | None:
+        """The body's first bytes, read for the checks after :meth:`read_body`; else ``None``."""
+    @property
+    def uninspected(self) -> int:
+        """The count of body bytes known to lie beyond :attr:`body`."""
+    @property
     def peer(self) -> tuple[str, int]: ...
     @property
     def local(self) -> tuple[str, int]: ...
@@ -158,6 +164,8 @@ class Request:
         """Answer it with this response."""
     def close(self) -> None:
         """Drop the connection without a response."""
+    def read_body(self, limit: int) -> None:
+        """Read up to ``limit`` bytes of the body first; the request comes back with them as ``body``."""
 
 @final
 class NativeFront:

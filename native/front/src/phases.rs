@@ -3,7 +3,9 @@
 //! - [`Phases::admit`]: a connection, once accepted (and its PROXY header read), before a
 //!   byte of HTTP: `false` closes it without a word;
 //! - [`Phases::request_filter`]: the ladder's decision for a request: forward it (and how
-//!   the upstream should see it), serve a file, answer it, or close the connection;
+//!   the upstream should see it), serve a file, answer it, or close the connection; or
+//!   first read the body's first bytes ([`Decision::ReadBody`], detection inspects them),
+//!   and then [`Phases::body_filter`] decides with them;
 //! - the upstream request filter is [`crate::forwarding`] applied to the [`Forward`] the
 //!   request filter gave (the canonical target and headers, and the client as this hop
 //!   sees it);
@@ -109,6 +111,9 @@ pub enum Decision {
     Respond(Answer),
     /// Drop the connection without a response (mod_block's `CLOSE`).
     Close,
+    /// Read up to this many bytes of the body (decoded), then ask [`Phases::body_filter`].
+    /// What was read is forwarded first, unchanged; the rest streams as before.
+    ReadBody(u64),
 }
 
 /// [`OnResponse`] in a `Debug` wrapper.
@@ -144,6 +149,13 @@ pub trait Phases: Send + Sync + 'static {
     }
 
     fn request_filter(&self, request: &RequestView<'_>) -> Filtered;
+
+    /// The decision once the body's first bytes were read for it ([`Decision::ReadBody`]):
+    /// `body` is at most the bytes asked for, `uninspected` the count of body bytes known
+    /// to lie beyond them (the rest of a `Content-Length`, else what arrived beyond).
+    fn body_filter(&self, request: &RequestView<'_>, _body: Bytes, _uninspected: u64) -> Filtered {
+        self.request_filter(request)
+    }
 }
 
 /// No checks: every request goes to the first upstream, or to the files when there is none.

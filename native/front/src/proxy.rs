@@ -27,7 +27,7 @@ use crate::http1::{self, Chunked, Decoded, Framing, Head, RequestFraming};
 use crate::io::{ClientIo, write_parts};
 use crate::pages;
 use crate::phases::Forward;
-use crate::server::{BodyError, BodyReader, Conn, End, Served, date_line, eof, push_date};
+use crate::server::{Ahead, BodyError, BodyReader, Conn, End, Served, date_line, eof, push_date};
 use crate::site::Site;
 use crate::stats::{self, Stats};
 use crate::upstream::{UpConn, Upstream, UpstreamError, seconds};
@@ -59,6 +59,7 @@ pub async fn forward<S: ClientIo>(
     head: &Head,
     framing: &RequestFraming,
     forward: Forward,
+    ahead: Option<Ahead>,
 ) -> Served {
     let head_request = head.method() == b"HEAD";
     let Some(upstream) = site.upstreams.get(forward.upstream).cloned() else {
@@ -98,14 +99,24 @@ pub async fn forward<S: ClientIo>(
             return body_failed(conn, BodyError::TooLarge, head_request, false).await;
         }
     }
-    let mut body = BodyReader::new(framing, limit);
-    // The first piece, and whatever else of the body has arrived with it: all of it is
-    // checked (framing, size) before the upstream hears of the request.
-    let mut first: Vec<Bytes> = Vec::new();
+    // The first piece (or what was read for the checks), and whatever else of the body has
+    // arrived with it: all of it is checked (framing, size) before the upstream hears of
+    // the request.
+    let (mut body, mut first) = match ahead {
+        Some(Ahead { mut reader, pieces }) => {
+            if let Err(error) = reader.set_limit(limit) {
+                return body_failed(conn, error, head_request, false).await;
+            }
+            (reader, pieces)
+        }
+        None => (BodyReader::new(framing, limit), Vec::new()),
+    };
     if !body.done() {
-        match body.next(conn, site.limits.body_timeout).await {
-            Ok(piece) => first.extend(piece),
-            Err(error) => return body_failed(conn, error, head_request, false).await,
+        if first.is_empty() {
+            match body.next(conn, site.limits.body_timeout).await {
+                Ok(piece) => first.extend(piece),
+                Err(error) => return body_failed(conn, error, head_request, false).await,
+            }
         }
         let mut held: usize = first.iter().map(Bytes::len).sum();
         while held < FIRST_BYTES {
@@ -717,7 +728,7 @@ async fn failed<S: ClientIo>(
     answer(conn, error.status(), head_request, false).await
 }
 
-async fn body_failed<S: ClientIo>(
+pub async fn body_failed<S: ClientIo>(
     conn: &mut Conn<S>,
     error: BodyError,
     head_request: bool,

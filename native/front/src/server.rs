@@ -238,11 +238,43 @@ impl<S: ClientIo> Conn<S> {
             head,
             facts: &self.facts,
         };
-        let decision = match self.shared.phases.request_filter(&view) {
+        let mut decision = match self.shared.phases.request_filter(&view) {
             Filtered::Ready(decision) => decision,
             Filtered::Pending(pending) => pending.await,
         };
+        let mut ahead = None;
+        if let Decision::ReadBody(wanted) = decision {
+            // Detection reads the body's first bytes before the checks decide.
+            let mut reader = BodyReader::new(framing, site.limits.max_body_bytes);
+            let mut pieces = Vec::new();
+            let mut held: u64 = 0;
+            while held < wanted {
+                match reader.next(self, site.limits.body_timeout).await {
+                    Ok(Some(piece)) => {
+                        held += piece.len() as u64;
+                        pieces.push(piece);
+                    }
+                    Ok(None) => break,
+                    Err(error) => return crate::proxy::body_failed(self, error, head_request, false).await,
+                }
+            }
+            let (body, uninspected) = looked_at(&pieces, wanted, framing, reader.received);
+            let view = RequestView {
+                head,
+                facts: &self.facts,
+            };
+            decision = match self.shared.phases.body_filter(&view, body, uninspected) {
+                Filtered::Ready(decision) => decision,
+                Filtered::Pending(pending) => pending.await,
+            };
+            ahead = Some(Ahead { reader, pieces });
+        }
         match decision {
+            Decision::ReadBody(_) => {
+                // Asked twice: a fault of the request filter, not of the client.
+                Stats::add(&self.shared.stats.panics);
+                self.refuse(500, head_request, true).await
+            }
             Decision::Close => {
                 Stats::add(&self.shared.stats.closed);
                 Served::new(End::Drop, 0, 0)
@@ -288,7 +320,9 @@ impl<S: ClientIo> Conn<S> {
                 }
                 served
             }
-            Decision::Forward(forward) => crate::proxy::forward(self, site, head, framing, forward).await,
+            Decision::Forward(forward) => {
+                crate::proxy::forward(self, site, head, framing, forward, ahead).await
+            }
         }
     }
 
@@ -350,6 +384,37 @@ pub fn eof(error: std::io::Error) -> std::io::Result<usize> {
     }
 }
 
+/// The body bytes read before the decision ([`Decision::ReadBody`]) and the reader of the rest.
+#[derive(Debug)]
+pub struct Ahead {
+    pub reader: BodyReader,
+    pub pieces: Vec<Bytes>,
+}
+
+/// What the checks read of a body read ahead: its first `wanted` bytes, and the count of
+/// body bytes known to lie beyond them (the rest of a `Content-Length`, else the bytes
+/// that arrived beyond).
+fn looked_at(pieces: &[Bytes], wanted: u64, framing: &RequestFraming, received: u64) -> (Bytes, u64) {
+    let limit = usize::try_from(wanted).unwrap_or(usize::MAX);
+    let body = match pieces {
+        [one] => one.slice(..one.len().min(limit)),
+        _ => {
+            let mut joined = BytesMut::new();
+            for piece in pieces {
+                let room = limit.saturating_sub(joined.len());
+                joined.extend_from_slice(piece.get(..piece.len().min(room)).unwrap_or_default());
+            }
+            joined.freeze()
+        }
+    };
+    let seen = body.len() as u64;
+    let uninspected = match framing.body {
+        Framing::Length(length) => length.saturating_sub(seen),
+        _ => received.saturating_sub(seen),
+    };
+    (body, uninspected)
+}
+
 /// Why a request body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
@@ -387,6 +452,15 @@ impl BodyReader {
             expect_continue: framing.expect_continue,
             limit,
         }
+    }
+
+    /// Bound the body to `limit` from now on (a request's own bound, below the site's).
+    pub fn set_limit(&mut self, limit: Option<u64>) -> Result<(), BodyError> {
+        self.limit = limit;
+        if limit.is_some_and(|limit| self.received > limit) {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(())
     }
 
     pub fn done(&self) -> bool {
@@ -460,5 +534,36 @@ impl BodyReader {
                 Ok(Err(_)) => return Err(BodyError::Ended),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::looked_at;
+    use crate::http1::{Framing, RequestFraming};
+
+    fn framing(body: Framing) -> RequestFraming {
+        RequestFraming {
+            body,
+            keep_alive: true,
+            expect_continue: false,
+            upgrade: false,
+            websocket: false,
+        }
+    }
+
+    #[test]
+    fn the_checks_read_at_most_what_they_asked_for() {
+        let pieces = [Bytes::from_static(b"abcd"), Bytes::from_static(b"efgh")];
+        let (body, beyond) = looked_at(&pieces, 6, &framing(Framing::Length(20)), 8);
+        assert_eq!((body.as_ref(), beyond), (&b"abcdef"[..], 14));
+        let (body, beyond) = looked_at(&pieces, 6, &framing(Framing::Chunked), 8);
+        assert_eq!((body.as_ref(), beyond), (&b"abcdef"[..], 2));
+        let (body, beyond) = looked_at(&pieces[..1], 64, &framing(Framing::Length(4)), 4);
+        assert_eq!((body.as_ref(), beyond), (&b"abcd"[..], 0));
+        let (body, beyond) = looked_at(&[], 64, &framing(Framing::Chunked), 0);
+        assert_eq!((body.as_ref(), beyond), (&b""[..], 0));
     }
 }

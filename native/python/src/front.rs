@@ -491,6 +491,16 @@ impl Phases for PyPhases {
             receiver.await.unwrap_or_else(|_| internal_error())
         }))
     }
+
+    fn body_filter(&self, view: &RequestView<'_>, body: Bytes, uninspected: u64) -> Filtered {
+        let (sender, receiver) = oneshot::channel();
+        let mut request = Request::of(view, sender, Arc::clone(&self.inbox));
+        request.body = Some((body, uninspected));
+        self.inbox.push(Job::Decide(request));
+        Filtered::Pending(Box::pin(async move {
+            receiver.await.unwrap_or_else(|_| internal_error())
+        }))
+    }
 }
 
 /// `(sni, version, client_auth, client_ca)`.
@@ -513,6 +523,8 @@ pub struct Request {
     facts: Arc<ConnFacts>,
     reply: Mutex<Option<oneshot::Sender<Decision>>>,
     inbox: Arc<Inbox>,
+    /// The body's first bytes read for the checks, and the count known to lie beyond.
+    body: Option<(Bytes, u64)>,
 }
 
 impl Request {
@@ -531,6 +543,7 @@ impl Request {
             facts: Arc::clone(view.facts),
             reply: Mutex::new(Some(sender)),
             inbox,
+            body: None,
         }
     }
 
@@ -575,6 +588,18 @@ impl Request {
             .map(|(name, value)| PyTuple::new(py, [PyBytes::new(py, name), PyBytes::new(py, value)]))
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
+    }
+
+    /// The body's first bytes, read for the checks after [`Request::read_body`]; else `None`.
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.body.as_ref().map(|(body, _)| PyBytes::new(py, body))
+    }
+
+    /// The count of body bytes known to lie beyond [`Request::body`].
+    #[getter]
+    fn uninspected(&self) -> u64 {
+        self.body.as_ref().map_or(0, |(_, uninspected)| *uninspected)
     }
 
     #[getter]
@@ -672,6 +697,19 @@ impl Request {
                 headers: pairs(headers),
                 body: Bytes::from(body),
             }))
+        })
+    }
+
+    /// Read up to `limit` bytes of the body first: the request comes back through the inbox
+    /// with them as `body`, to be decided then.
+    fn read_body(&self, py: Python<'_>, limit: u64) -> PyResult<()> {
+        guard(py, || {
+            if self.body.is_some() || limit == 0 {
+                return Err(PyRuntimeError::new_err(
+                    "read_body: the body was read already, or nothing was asked",
+                ));
+            }
+            self.send(Decision::ReadBody(limit))
         })
     }
 

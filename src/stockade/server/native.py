@@ -11,8 +11,10 @@ The front asks this side for each request's decision through a narrow channel
 (:class:`Bridge`): the front queues the request and wakes this event loop through a
 descriptor, without the GIL; the decision is taken here by the same code as the Python
 server's (the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`),
-and handed back. When the native ladder lands it replaces this callback, and a clean
-proxied request no longer takes the GIL at all.
+and handed back. When detection inspects the body, the first answer asks the front to read
+its first ``[bans] body_limit`` bytes, and the request comes back with them to be decided.
+When the native ladder lands it replaces this callback, and a clean proxied request no
+longer takes the GIL at all.
 
 Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
 pushed to the front (:func:`front_site`): the upstream, the limits, the document root
@@ -37,6 +39,7 @@ from stockade.clock import Clock, SystemClock
 from stockade.engine.verdict import Verdict
 from stockade.errors import BadRequest, ConfigError, ConfigIssue, ListenError, StoreError
 from stockade.ipsets import ip_set, network_set
+from stockade.request.body import announced_body
 from stockade.request.incoming import TlsFacts
 from stockade.server import responses
 from stockade.server.app import StockadeApp
@@ -243,6 +246,18 @@ class Bridge:
             app.metrics.count_request("refused")
             _answer(request, responses.bad_request(str(exc)), head=head)
             return
+        body = request.body
+        if body is not None:
+            incoming.give_body(body, request.uninspected)
+        elif site.ladder.reads_bodies:
+            has_body, _ = announced_body(scope["headers"], request.http_version)
+            wanted = site.ladder.body_wanted(incoming) if has_body else 0
+            if wanted:
+                # Detection reads the body's first bytes before the checks decide: the front
+                # reads them and hands the request back with them (the upstream then gets
+                # them and the rest, unchanged).
+                request.read_body(wanted)
+                return
         verdict = await site.ladder.decide(incoming)
         app.metrics.observe_verdict(verdict)
         if verdict.action != "pass":
