@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from stockade.server.listen import ListenAddress
+from stockade.server.native import NativeServer
 from stockade.server.settings import Limits, ListenerSpec, TlsSettings
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import Site
@@ -299,3 +300,24 @@ def test_sigterm_drains_a_download_in_flight(site: Site, upstream: Uvicorn) -> N
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_two_threads_serve_concurrent_keep_alive_connections_and_stop(site: Site, upstream: Uvicorn) -> None:
+    """``workers = 2``: two event loops accept on the listener, each with its own upstream pool."""
+    config = _config(site, upstream)
+    config.write_text(config.read_text().replace("[server]", "[server]\nworkers = 2", 1))
+    with native(config) as running:
+        conns = [wire(running) for _ in range(8)]
+        try:
+            for round_ in range(3):
+                for n, conn in enumerate(conns):
+                    conn.send(request("GET", f"/echo/{n}/{round_}"))
+                for n, conn in enumerate(conns):
+                    assert echo(conn.response())["path"] == f"/echo/{n}/{round_}"
+        finally:
+            for conn in conns:
+                conn.close()
+        server = running.server
+        assert isinstance(server, NativeServer)
+        assert server.front is not None
+        assert server.front.stats()["requests"] >= 24
