@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 NATIVE := $(VENV)/.native
 CRATES := --manifest-path native/Cargo.toml
 # What stockade._native is built from; a change rebuilds it, incrementally, in native/target.
-NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/core native/python -name '*.rs' -o -name Cargo.toml)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock $(shell find native/core native/front native/python -name '*.rs' -o -name Cargo.toml)
 
 .PHONY: run test check bench install clean unasync
 

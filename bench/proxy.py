@@ -1,10 +1,15 @@
 """Benchmark ``stockade serve`` as a reverse proxy against nginx, in front of the same upstream.
 
 Speed is measured, not asserted. In one run: an upstream (nginx, one worker, answering a
-static ``hello`` from memory), and in front of it three fronts, each one worker:
+static ``hello`` from memory), and in front of it these fronts, each one worker or thread
+(``--front-threads N``: nginx with N workers and the native fronts with N threads):
 
 - nginx as a reverse proxy (``proxy_pass`` with an upstream ``keepalive`` pool, the same
   forwarding headers stockade sets);
+- ``native``: the native front alone (``stockade._native.NativeFront`` without a request
+  filter): the data plane's own cost;
+- ``native_plain`` and ``native_guarded``: configs (a) and (b) below with
+  ``engine = "native"``: the native front, each request decided by the Python ladder;
 - (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
   directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on);
 - (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
@@ -21,9 +26,10 @@ and (b) / (a) (target: at least 0.90). The upstream alone is measured once, for 
 CPU time the serving process spent per request (user and system, from ``/proc``) is
 printed next to each figure.
 
-Run with ``python bench/proxy.py`` (about 2.5 min; ``--duration 3 --rounds 1`` for a quick
-look). Needs ``nginx`` and ``wrk`` (Debian packages). Progress goes to stderr; stdout gets
-a table and, as its last line, one JSON object with every figure.
+Run with ``python bench/proxy.py`` (about 4 min; ``--duration 3 --rounds 1`` for a quick
+look; ``--only native,plain`` for some fronts, nginx always). Needs ``nginx`` and ``wrk``
+(Debian packages). Progress goes to stderr; stdout gets a table and, as its last line, one
+JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 NGINX_COMMON = """\
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
@@ -120,7 +126,15 @@ default_product = "web"
 rules = ["builtin"]
 """
 
-FRONTS = {"nginx": "nginx proxy", "plain": "stockade serve (a) plain", "guarded": "stockade serve (b) checks"}
+FRONTS = {
+    "nginx": "nginx proxy",
+    "native": "native front, no checks",
+    "native_plain": "stockade serve native (a) plain",
+    "native_guarded": "stockade serve native (b) checks",
+    "plain": "stockade serve (a) plain",
+    "guarded": "stockade serve (b) checks",
+}
+NATIVE_FRONTS = ("native", "native_plain", "native_guarded")
 BLOCK_RULES = 100
 BLOCKLIST_ENTRIES = 100_000
 
@@ -167,14 +181,15 @@ def process(command: list[str], name: str, directory: Path, env: dict[str, str] 
 
 
 @contextmanager
-def nginx(name: str, body: str, directory: Path) -> Iterator[int]:
+def nginx(name: str, body: str, directory: Path, workers: int = 1) -> Iterator[int]:
     own = directory / name
     own.mkdir()
     conf = own / "nginx.conf"
-    conf.write_text(NGINX_COMMON.format(dir=own, body=body))
+    conf.write_text(NGINX_COMMON.format(dir=own, body=body, workers=workers))
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     with process([nginx_bin, "-p", str(own), "-c", str(conf)], name, directory) as master:
-        yield nginx_worker(master)
+        nginx_worker(master)  # started
+        yield master
 
 
 def nginx_worker(master: int) -> int:
@@ -205,16 +220,41 @@ def write_checks_files(directory: Path) -> None:
     (directory / "ip_blocklist.data").write_text("\n".join(lines) + "\n")
 
 
-def stockade_config(directory: Path, name: str, port: int, upstream: int, *, checks: bool) -> Path:
+def stockade_config(
+    directory: Path, name: str, port: int, upstream: int, *, checks: bool, native: bool = False, threads: int = 1
+) -> Path:
     own = directory / name
     own.mkdir()
     text = STOCKADE_PLAIN.format(port=port, upstream=upstream, name=name)
+    if native:
+        text = text.replace("workers = 1\n", f'workers = {threads}\nengine = "native"\n')
     if checks:
         write_checks_files(own)
         text += STOCKADE_CHECKS
     path = own / "stockade.toml"
     path.write_text(text)
     return path
+
+
+def serve_native(port: int, upstream: int, threads: int) -> None:
+    """The native front alone, no checks (``--serve-native``): the ceiling of the data plane."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from stockade import _native  # noqa: PLC0415
+
+    site = _native.FrontSite(
+        limits=(64 * 1024, None, 10.0, 30.0, 5.0, 5.0),
+        upstreams=[("127.0.0.1", upstream, b"", 5.0, 60.0, 64)],
+    )
+    sock = _native.bind_socket("127.0.0.1", port)
+    front = _native.NativeFront.start(
+        workers=threads, listeners=[(sock, _native.ListenerOptions(f"127.0.0.1:{port}"))], site=site
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done.wait()
+    front.stop()
 
 
 def run_wrk(url: str, *, threads: int, connections: int, duration: float) -> dict[str, Any]:
@@ -237,10 +277,15 @@ def run_wrk(url: str, *, threads: int, connections: int, duration: float) -> dic
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU seconds a process and its children (nginx's workers) have used so far."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    user = system = 0.0
+    for each in (pid, *map(int, children)):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
 
 
 def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -274,33 +319,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="nginx / stockade measurements, alternating")
+    parser.add_argument("--front-threads", type=int, default=1, help="threads of the native front (workers)")
+    parser.add_argument("--only", default="", help="comma-separated fronts to measure (default: all)")
+    parser.add_argument("--serve-native", nargs=2, type=int, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--stockade",
         default=str(Path(sys.executable).with_name("stockade")),
         help="the stockade command of the fronts",
     )
     args = parser.parse_args(argv)
+    if args.serve_native:
+        serve_native(args.serve_native[0], args.serve_native[1], args.front_threads)
+        return 0
+    chosen = [f for f in args.only.split(",") if f] or list(FRONTS)
+    fronts_measured = {k: v for k, v in FRONTS.items() if k in chosen or k == "nginx"}
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             log(f"bench/proxy.py needs {tool} (apt-get install -y {tool})")
             return 2
 
-    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], **{front: [] for front in FRONTS}}
-    ratios: dict[str, list[float]] = {"plain/nginx": [], "guarded/nginx": [], "guarded/plain": []}
+    runs: dict[str, list[dict[str, Any]]] = {"upstream": [], **{front: [] for front in fronts_measured}}
+    ratios: dict[str, list[float]] = {f"{front}/nginx": [] for front in fronts_measured if front != "nginx"}
+    for a, b in (("guarded", "plain"), ("native_guarded", "native_plain")):
+        if a in fronts_measured and b in fronts_measured:
+            ratios[f"{a}/{b}"] = []
     with tempfile.TemporaryDirectory(prefix="stockade-bench-proxy-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
         up_port = free_port()
         fronts: dict[str, tuple[int, int]] = {}  # front -> (port, pid)
-        up_pid = stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory))
+        up_pid = nginx_worker(stack.enter_context(nginx("upstream", UPSTREAM.format(port=up_port), directory)))
         port = free_port()
-        fronts["nginx"] = (
-            port,
-            stack.enter_context(nginx("proxy", NGINX_PROXY.format(port=port, upstream=up_port), directory)),
-        )
+        proxy_conf = NGINX_PROXY.format(port=port, upstream=up_port)
+        master = stack.enter_context(nginx("proxy", proxy_conf, directory, workers=args.front_threads))
+        fronts["nginx"] = (port, master if args.front_threads > 1 else nginx_worker(master))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        for front in ("plain", "guarded"):
+        for front in fronts_measured:
+            if front == "nginx":
+                continue
             port = free_port()
-            config = stockade_config(directory, front, port, up_port, checks=front == "guarded")
+            if front == "native":
+                command = [sys.executable, __file__, "--serve-native", str(port), str(up_port)]
+                command += ["--front-threads", str(args.front_threads)]
+                own = directory / front
+                own.mkdir()
+                fronts[front] = (port, stack.enter_context(process(command, front, own, env)))
+                continue
+            config = stockade_config(
+                directory,
+                front,
+                port,
+                up_port,
+                checks="guarded" in front,
+                native=front in NATIVE_FRONTS,
+                threads=args.front_threads,
+            )
             command = [args.stockade, "serve", "-c", str(config)]
             fronts[front] = (port, stack.enter_context(process(command, front, config.parent, env)))
         for port in (up_port, *(port for port, _ in fronts.values())):
@@ -311,18 +383,19 @@ def main(argv: list[str] | None = None) -> int:
             log(f"round {round_} of {args.rounds}")
             for front, (port, pid) in fronts.items():
                 runs[front].append(measure(FRONTS[front], port, pid, args))
-            rps = {front: runs[front][-1]["requests_per_s"] for front in FRONTS}
-            ratios["plain/nginx"].append(rps["plain"] / rps["nginx"])
-            ratios["guarded/nginx"].append(rps["guarded"] / rps["nginx"])
-            ratios["guarded/plain"].append(rps["guarded"] / rps["plain"])
+            rps = {front: runs[front][-1]["requests_per_s"] for front in fronts_measured}
+            for key, values in ratios.items():
+                a, b = key.split("/")
+                values.append(rps[a] / rps[b])
     results = {key: median_run(value) for key, value in runs.items()}
     medians = {key: median(values) for key, values in ratios.items()}
 
-    print(f"stockade serve on python {sys.version.split()[0]}, {os.cpu_count()} CPUs, 1 worker each")
+    threads = args.front_threads
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {threads} nginx worker(s), native thread(s)")
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, upstream: nginx 1 worker 'hello'")
     head = f"{'front':<36} {'req/s':>10} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}"
     print(f"{head} {'user us/req':>11} {'sys us/req':>10} {'non-2xx':>7}")
-    labels = {"upstream": "upstream direct (nginx)", **FRONTS}
+    labels = {"upstream": "upstream direct (nginx)", **fronts_measured}
     for key, label in labels.items():
         r = results[key]
         print(
@@ -330,12 +403,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('p99_ms', 0):>7.2f} {r['user_us_per_request']:>11.1f} {r['sys_us_per_request']:>10.1f} "
             f"{r['non_2xx']:>7}"
         )
-    targets = {"plain/nginx": ">= 0.40", "guarded/nginx": "", "guarded/plain": ">= 0.90"}
-    names = {"plain/nginx": "(a) / nginx", "guarded/nginx": "(b) / nginx", "guarded/plain": "(b) / (a)"}
+    targets = {"native/nginx": ">= 0.80", "native_plain/nginx": ">= 0.80", "native_guarded/native_plain": ">= 0.95"}
     for key, values in ratios.items():
         rounds = ", ".join(f"{x:.2f}" for x in values)
-        target = f"; target {targets[key]}" if targets[key] else ""
-        print(f"throughput {names[key]}: {medians[key]:.2f} (median of rounds: {rounds}{target})")
+        target = f"; target {targets[key]}" if key in targets else ""
+        print(f"throughput {key}: {medians[key]:.2f} (median of rounds: {rounds}{target})")
     summary = {
         "ratios": {key: round(value, 4) for key, value in medians.items()},
         "rounds": {key: [round(x, 4) for x in values] for key, values in ratios.items()},

@@ -5,7 +5,7 @@ Python side against the boundary. Native errors are the classes of :mod:`stockad
 (a panic inside a call is :class:`~stockade.errors.NativeError`).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, final
 
 @final
@@ -164,3 +164,142 @@ def proxy_only_headers() -> tuple[bytes, ...]:
 
 def _panic(message: str) -> None:
     """Panic inside a native call (the tests prove that it raises NativeError)."""
+
+# -- the native front (stockade.server.native) ------------------------------------------------
+
+@final
+class BoundSocket:
+    """A listening socket bound by :func:`bind_socket`, served once a :class:`NativeFront` starts."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int:
+        """The real port (an ephemeral one for ``0``)."""
+    def close(self) -> None:
+        """Close the socket, unless a front serves it already."""
+
+def bind_socket(host: str, port: int) -> BoundSocket:
+    """Bind and listen on ``host:port`` (an IP literal; IPv6 sockets are IPv6-only).
+
+    Raises ``OSError`` with the system's errno when the address cannot be bound.
+    """
+
+@final
+class FrontSite:
+    """What the front's requests read, built at start and at each reload, swapped whole."""
+
+    def __init__(
+        self,
+        *,
+        limits: tuple[int, int | None, float, float, float, float],
+        upstreams: list[tuple[str, int, bytes, float, float, int]],
+        document_root: str | None = None,
+        blocklist: IPSet | None = None,
+        access_log: bool = False,
+    ) -> None:
+        """``limits``: max header bytes, max body bytes, header, body, keep-alive and drain timeouts
+        (seconds); each upstream: host, port, base path, connect and read timeouts, idle connections."""
+
+@final
+class ListenerOptions:
+    """One listener's name (``127.0.0.1:8080``), TLS and PROXY protocol."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        tls: tuple[str, str, str | None, str] | None = None,
+        proxy_protocol: str = "off",
+        proxy_from: IPSet | None = None,
+        admin: bool = False,
+    ) -> None:
+        """``tls``: certificate file, key file, client CA file, client auth (``none``, ``optional``,
+        ``required``). Raises ``ValueError`` for a certificate that cannot be loaded."""
+
+@final
+class Request:
+    """A request handed to the Python request filter; answer it once with one of the methods."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def target(self) -> bytes: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """As sent, names lower-cased."""
+    @property
+    def body(self) -> bytes | None:
+        """The body's first bytes, read for the checks after :meth:`read_body`; else ``None``."""
+    @property
+    def uninspected(self) -> int:
+        """The count of body bytes known to lie beyond :attr:`body`."""
+    @property
+    def peer(self) -> tuple[str, int]: ...
+    @property
+    def local(self) -> tuple[str, int]: ...
+    @property
+    def source(self) -> tuple[str, int] | None:
+        """The PROXY-protocol source, if the listener speaks it."""
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def listener(self) -> int:
+        """The index of the listener in the front's list."""
+    @property
+    def tls(self) -> tuple[str | None, str | None, bool, str | None] | None:
+        """``(sni, version, client_auth, client_ca)`` of a TLS connection."""
+    def forward(
+        self,
+        *,
+        upstream: int = 0,
+        target: bytes | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        peer: str | None = None,
+        trusted: bool = False,
+        real_ip: str | None = None,
+        max_body_bytes: int | None = None,
+        observe: Callable[[int], None] | None = None,
+    ) -> None:
+        """Forward it (``observe`` is told the response's status once it has gone)."""
+    def files(self, path: str, *, observe: Callable[[int], None] | None = None) -> None:
+        """Serve ``path`` from the document root."""
+    def answer(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """Answer it with this response."""
+    def close(self) -> None:
+        """Drop the connection without a response."""
+    def read_body(self, limit: int) -> None:
+        """Read up to ``limit`` bytes of the body first; the request comes back with them as ``body``."""
+
+@final
+class NativeFront:
+    """The running front: a tokio runtime serving its listeners."""
+
+    @staticmethod
+    def start(
+        *,
+        workers: int,
+        listeners: list[tuple[BoundSocket, ListenerOptions]],
+        site: FrontSite,
+        python_filter: bool = False,
+        access_log: str | None = None,
+    ) -> NativeFront:
+        """Start serving; with ``python_filter`` each request waits for a decision from Python."""
+    def inbox_fd(self) -> int:
+        """Readable when requests wait for a decision (``-1`` without ``python_filter``)."""
+    def take_requests(self) -> list[Request]:
+        """The requests waiting for a decision; queued response statuses go to their observers."""
+    def reload(self, site: FrontSite) -> None:
+        """Put a new site in force."""
+    def drain(self, timeout: float) -> int:
+        """Stop accepting; wait up to ``timeout`` s for the connections; how many were still busy."""
+    def stop(self) -> None:
+        """End every connection and the front's threads (idempotent)."""
+    def stats(self) -> dict[str, int]:
+        """The front's counters."""
+    def proxy_refusals(self) -> list[tuple[str, int]]:
+        """Connections closed because their peer may not send a PROXY header, by listener name."""
+    def messages(self) -> list[tuple[int, str]]:
+        """Log lines queued by the front since the last call, ``(level, message)``."""

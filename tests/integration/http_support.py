@@ -281,11 +281,13 @@ def make_certificates(directory: Path) -> Certificates:
         "ca.pem",
     )
     (directory / "server.ext").write_text("subjectAltName=DNS:localhost,DNS:example.test,IP:127.0.0.1\n")
+    # An X.509 v3 client certificate: rustls (the native front) refuses v1 ones, as WebPKI does.
+    (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name, subject in (("server", "/CN=localhost"), ("client", "/CN=client one")):
         openssl(
             "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key", "-out", f"{name}.csr"
         )
-        extensions = ("-extfile", "server.ext") if name == "server" else ()
+        extensions = ("-extfile", f"{name}.ext")
         openssl(
             "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             *days, "-out", f"{name}.pem", *extensions,

@@ -1124,6 +1124,8 @@ def spawn(site: Site) -> Iterator[Any]:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         if fail_reload:
             env["FAIL_RELOAD"] = "1"
+        if workers > 1:
+            env["STOCKADE_ENGINE"] = "python"  # worker processes are the Python engine's (native: threads)
         command = [sys.executable, "-c", SERVE_SCRIPT, str(site.write_config(audit=False)), str(workers)]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True

@@ -95,6 +95,47 @@ class Uvicorn:
         raise AssertionError("no VmHWM in /proc/<pid>/status")
 
 
+class NativeFront:
+    """The proxy tests' front on the native front, in a process of its own (``tests.integration.native_front``)."""
+
+    own = True  # stockade's own server: it refuses WebSocket upgrades itself
+
+    def __init__(self, log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.integration.native_front"],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                stdout=subprocess.PIPE,
+                stderr=out,
+            )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        assert line.startswith("port "), f"the native front did not start: {line!r}"
+        self.port = int(line.split()[1])
+
+    def __enter__(self) -> NativeFront:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def peak_rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+
+Front = Uvicorn | NativeFront
 Script = Callable[[socket.socket], None]
 
 
@@ -176,11 +217,13 @@ def scripted() -> Iterator[ScriptedUpstream]:
     server.close()
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "own"], ids=["on-uvicorn", "on-own-server"])
+@pytest.fixture(
+    scope="module", params=["uvicorn", "own", "native"], ids=["on-uvicorn", "on-own-server", "on-native-front"]
+)
 def front(
     request: pytest.FixtureRequest, upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path
-) -> Iterator[Uvicorn]:
-    """The proxy under test, on uvicorn and on stockade's own server: it must not depend on which."""
+) -> Iterator[Uvicorn | NativeFront]:
+    """The proxy under test, on uvicorn, on stockade's own server and on the native front."""
     dead = socket.socket()  # bound, never listening: connecting to it is refused
     dead.bind(("127.0.0.1", 0))
     env = {
@@ -190,8 +233,12 @@ def front(
     }
     own = request.param == "own"
     log = logs / f"front-{request.param}.log"
-    with Uvicorn("tests.integration.upstream_app:front", log, factory=True, own=own, env=env) as server:
-        yield server
+    if request.param == "native":
+        with NativeFront(log, env) as native:
+            yield native
+    else:
+        with Uvicorn("tests.integration.upstream_app:front", log, factory=True, own=own, env=env) as server:
+            yield server
     dead.close()
 
 
@@ -257,7 +304,7 @@ def raw_exchange(port: int, data: bytes) -> bytes:
 # -- round trips ----------------------------------------------------------------------------------
 
 
-def test_get_round_trip_strips_hop_by_hop_and_sets_forwarding_headers(front: Uvicorn) -> None:
+def test_get_round_trip_strips_hop_by_hop_and_sets_forwarding_headers(front: Front) -> None:
     reply = request(
         front.port,
         "/echo/a%20b?x=1&y=%2F",
@@ -290,7 +337,7 @@ def test_get_round_trip_strips_hop_by_hop_and_sets_forwarding_headers(front: Uvi
     assert reply.header("date") is not None  # the front server's own, once
 
 
-def test_trusted_peer_lists_are_appended_to(front: Uvicorn) -> None:
+def test_trusted_peer_lists_are_appended_to(front: Front) -> None:
     reply = request(
         front.port,
         "/echo",
@@ -307,7 +354,7 @@ def test_trusted_peer_lists_are_appended_to(front: Uvicorn) -> None:
     assert "x-test-front" not in seen
 
 
-def test_post_round_trip_passes_content_length(front: Uvicorn) -> None:
+def test_post_round_trip_passes_content_length(front: Front) -> None:
     body = os.urandom(300_000)
     reply = request(front.port, "/echo/post", method="POST", body=body, headers={"Content-Type": "x/y"})
     echo = reply.json()
@@ -319,12 +366,12 @@ def test_post_round_trip_passes_content_length(front: Uvicorn) -> None:
     assert seen["content-type"] == ["x/y"]
 
 
-def test_base_path_of_the_upstream_url_is_prefixed(front: Uvicorn) -> None:
+def test_base_path_of_the_upstream_url_is_prefixed(front: Front) -> None:
     echo = request(front.port, "/echo/x?q=1", headers={"x-test-front": "prefix"}).json()
     assert (echo["raw_path"], echo["query"]) == ("/base/echo/x", "q=1")
 
 
-def test_response_hop_by_hop_headers_are_stripped(front: Uvicorn) -> None:
+def test_response_hop_by_hop_headers_are_stripped(front: Front) -> None:
     reply = request(front.port, "/hop")
     assert (reply.status, reply.body) == (200, b"hop")
     assert reply.header("x-end-to-end") == "yes"
@@ -332,7 +379,7 @@ def test_response_hop_by_hop_headers_are_stripped(front: Uvicorn) -> None:
         assert reply.header(gone) is None
 
 
-def test_head_request_has_no_body_and_the_connection_goes_on(front: Uvicorn) -> None:
+def test_head_request_has_no_body_and_the_connection_goes_on(front: Front) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10)
     try:
         conn.request("HEAD", "/echo")
@@ -346,7 +393,7 @@ def test_head_request_has_no_body_and_the_connection_goes_on(front: Uvicorn) -> 
         conn.close()
 
 
-def test_chunked_request_body_is_streamed_chunked(front: Uvicorn) -> None:
+def test_chunked_request_body_is_streamed_chunked(front: Front) -> None:
     pieces = [os.urandom(n) for n in (1, 1000, 70_000, 5, 300_000)]
     reply = request(front.port, "/echo", method="PUT", body=iter(pieces), chunked=True)
     echo = reply.json()
@@ -357,7 +404,7 @@ def test_chunked_request_body_is_streamed_chunked(front: Uvicorn) -> None:
     assert "content-length" not in seen
 
 
-def test_chunked_response_is_streamed_chunked(front: Uvicorn) -> None:
+def test_chunked_response_is_streamed_chunked(front: Front) -> None:
     reply = request(front.port, "/chunked?parts=20")
     assert reply.status == 200
     assert reply.header("transfer-encoding") == "chunked"
@@ -392,7 +439,7 @@ def _download(port: int, size: int, *, length: bool) -> tuple[int, str, http.cli
         conn.close()
 
 
-def test_50_mb_upload_and_downloads_stream_in_bounded_memory(front: Uvicorn) -> None:
+def test_50_mb_upload_and_downloads_stream_in_bounded_memory(front: Front) -> None:
     _upload(front.port, 2 * MB)  # warm up the buffers before the baseline
     _download(front.port, 2 * MB, length=False)
     before = front.peak_rss_kib()
@@ -424,19 +471,19 @@ def _assert_error_page(reply: Reply, status: int, upstream_port: int) -> None:
     assert str(upstream_port).encode() not in reply.body
 
 
-def test_upstream_down_is_502(front: Uvicorn) -> None:
+def test_upstream_down_is_502(front: Front) -> None:
     reply = request(front.port, "/anything", headers={"x-test-front": "dead"})
     _assert_error_page(reply, 502, front.port)
     assert reply.body == b"502 Bad Gateway\n"
 
 
-def test_upstream_slower_than_the_read_timeout_is_504(front: Uvicorn, upstream: Uvicorn) -> None:
+def test_upstream_slower_than_the_read_timeout_is_504(front: Front, upstream: Uvicorn) -> None:
     reply = request(front.port, "/slow?delay=0.8", headers={"x-test-front": "slow"})
     _assert_error_page(reply, 504, upstream.port)
     assert request(front.port, "/slow?delay=0", headers={"x-test-front": "slow"}).body == b"slow"
 
 
-def test_upstream_failing_mid_body_aborts_the_client_connection(front: Uvicorn) -> None:
+def test_upstream_failing_mid_body_aborts_the_client_connection(front: Front) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=10)
     try:
         conn.request("GET", "/truncated")
@@ -460,7 +507,7 @@ def test_upstream_failing_mid_body_aborts_the_client_connection(front: Uvicorn) 
     ],
     ids=["not-http", "bad-length", "length-and-chunked", "huge-header"],
 )
-def test_malformed_upstream_response_is_502(front: Uvicorn, scripted: ScriptedUpstream, garbage: bytes) -> None:
+def test_malformed_upstream_response_is_502(front: Front, scripted: ScriptedUpstream, garbage: bytes) -> None:
     def script(conn: socket.socket) -> None:
         read_request(conn)
         conn.sendall(garbage)
@@ -491,7 +538,7 @@ def test_stale_pooled_connection_is_retried_once_for_idempotent_requests(
     assert requests_on_first[1].startswith(b"GET /2 ")
 
 
-def test_stale_pooled_connection_is_not_retried_for_post(front: Uvicorn, scripted: ScriptedUpstream) -> None:
+def test_stale_pooled_connection_is_not_retried_for_post(front: Front, scripted: ScriptedUpstream) -> None:
     def answers_once_then_closes(conn: socket.socket) -> None:
         read_request(conn)
         conn.sendall(answer_ok(b"first"))
@@ -505,7 +552,7 @@ def test_stale_pooled_connection_is_not_retried_for_post(front: Uvicorn, scripte
     assert scripted.accepted - accepted == 1
 
 
-def test_client_disconnect_mid_download_closes_the_upstream_connection(front: Uvicorn, upstream: Uvicorn) -> None:
+def test_client_disconnect_mid_download_closes_the_upstream_connection(front: Front, upstream: Uvicorn) -> None:
     before = stats(upstream)
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
         sock.sendall(f"GET /download?size={BIG} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
@@ -520,7 +567,7 @@ def test_client_disconnect_mid_download_closes_the_upstream_connection(front: Uv
     assert request(front.port, "/echo").status == 200
 
 
-def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: Uvicorn, upstream: Uvicorn) -> None:
+def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: Front, upstream: Uvicorn) -> None:
     before = stats(upstream)["slow_abandoned"]
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:
         sock.sendall(b"GET /slow?delay=0.9 HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -538,12 +585,12 @@ def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: U
 # -- keep-alive -----------------------------------------------------------------------------------
 
 
-def test_sequential_requests_share_one_upstream_connection(front: Uvicorn) -> None:
+def test_sequential_requests_share_one_upstream_connection(front: Front) -> None:
     ports = {request(front.port, f"/echo/{i}").json()["client"][1] for i in range(6)}  # type: ignore[index]
     assert len(ports) == 1
 
 
-def test_connection_close_from_the_upstream_is_not_reused(front: Uvicorn) -> None:
+def test_connection_close_from_the_upstream_is_not_reused(front: Front) -> None:
     first = request(front.port, "/echo").json()["client"]
     assert request(front.port, "/close").body == b"closing"
     after = request(front.port, "/echo").json()["client"]
@@ -553,7 +600,7 @@ def test_connection_close_from_the_upstream_is_not_reused(front: Uvicorn) -> Non
 # -- limits and unsupported requests --------------------------------------------------------------
 
 
-def test_body_over_the_limit_by_content_length_is_413(front: Uvicorn) -> None:
+def test_body_over_the_limit_by_content_length_is_413(front: Front) -> None:
     answer = raw_exchange(
         front.port,
         b"POST /echo HTTP/1.1\r\nHost: t\r\nx-test-front: small\r\nContent-Length: 2000000\r\n\r\n",
@@ -563,7 +610,7 @@ def test_body_over_the_limit_by_content_length_is_413(front: Uvicorn) -> None:
     assert answer.endswith(b"\r\n\r\n413 Content Too Large\n")
 
 
-def test_streamed_body_over_the_limit_is_413(front: Uvicorn, upstream: Uvicorn) -> None:
+def test_streamed_body_over_the_limit_is_413(front: Front, upstream: Uvicorn) -> None:
     body = b"".join(b"%x\r\n%s\r\n" % (PIECE, b"z" * PIECE) for _ in range(16)) + b"1\r\nz\r\n0\r\n\r\n"
     answer = raw_exchange(
         front.port,
@@ -573,7 +620,7 @@ def test_streamed_body_over_the_limit_is_413(front: Uvicorn, upstream: Uvicorn) 
     assert request(front.port, "/echo", headers={"x-test-front": "small"}, body=b"x" * MB).json()["body_size"] == MB
 
 
-def test_websocket_upgrade_is_501(front: Uvicorn) -> None:
+def test_websocket_upgrade_is_501(front: Front) -> None:
     answer = raw_exchange(
         front.port,
         b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
@@ -583,7 +630,7 @@ def test_websocket_upgrade_is_501(front: Uvicorn) -> None:
     assert answer.startswith(b"HTTP/1.1 403 " if front.own else b"HTTP/1.1 501 ")
 
 
-def test_other_upgrade_is_501(front: Uvicorn) -> None:
+def test_other_upgrade_is_501(front: Front) -> None:
     reply = request(front.port, "/echo", headers={"Connection": "Upgrade", "Upgrade": "foo/2"})
     assert reply.status == 501
     assert reply.body == b"501 Not Implemented\n"

@@ -28,6 +28,12 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _python_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes and their supervisor are the Python engine's (the native front runs threads)."""
+    monkeypatch.setenv("STOCKADE_ENGINE", "python")
+
+
 def _command(config: Path, workers: int) -> list[str]:
     """The ``stockade`` console script of the interpreter running the tests."""
     return [str(Path(sys.executable).with_name("stockade")), "serve", "-c", str(config), "--workers", str(workers)]

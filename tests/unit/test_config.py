@@ -263,12 +263,25 @@ def test_required_keys(base: Path) -> None:
         (
             "port = 1",
             "server.port: unknown key: expected one of listen, document_root, upstream, route, workers,"
-            " access_log, limits, merge_slashes, escaped_slashes",
+            " engine, access_log, limits, merge_slashes, escaped_slashes",
         ),
+        ('engine = "rust"', 'server.engine: expected "python" or "native" (got \'rust\')'),
     ],
 )
 def test_server_values(base: Path, text: str, expected: str) -> None:
     assert issues(base, f"[server]\n{text}\n") == [expected]
+
+
+def test_the_engine_is_python_unless_chosen(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockade.server.run import engine_of  # noqa: PLC0415
+
+    monkeypatch.delenv("STOCKADE_ENGINE", raising=False)
+    assert engine_of(load(base, "")) == "python"
+    assert engine_of(load(base, '[server]\nengine = "native"\n')) == "native"
+    monkeypatch.setenv("STOCKADE_ENGINE", "native")
+    assert engine_of(load(base, "")) == "native"
+    monkeypatch.setenv("STOCKADE_ENGINE", "python")
+    assert engine_of(load(base, '[server]\nengine = "native"\n')) == "python"
 
 
 def test_document_root_must_be_a_directory(base: Path) -> None:

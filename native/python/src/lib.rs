@@ -7,6 +7,7 @@ mod blocklist;
 mod canonical;
 mod client_ip;
 mod errors;
+mod front;
 mod headers;
 mod ipset;
 mod text;
@@ -26,6 +27,12 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(canonical::py_canonical_headers, module)?)?;
     module.add_function(wrap_pyfunction!(canonical::py_proxy_only, module)?)?;
     module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
+    module.add_class::<front::BoundSocket>()?;
+    module.add_class::<front::FrontSite>()?;
+    module.add_class::<front::ListenerOptions>()?;
+    module.add_class::<front::NativeFront>()?;
+    module.add_class::<front::Request>()?;
+    module.add_function(wrap_pyfunction!(front::bind_socket, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }

@@ -243,6 +243,8 @@ class ServerSection(Section):
     upstream: Annotated[UpstreamTable | None, BeforeValidator(_upstream)] = None
     route: list[RouteTable] = Field(default_factory=list)
     workers: Annotated[int, BeforeValidator(_workers)] = 1
+    # "native": the request path in the native front (threads, not processes); see stockade.server.native.
+    engine: Annotated[Literal["python", "native"], _choice("python", "native")] = "python"
     access_log: NonEmpty | None = None  # a file, or "-" for standard output
     limits: LimitsSection = Field(default_factory=LimitsSection)
     merge_slashes: bool = True

@@ -29,7 +29,7 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -105,6 +105,10 @@ class StockadeApp:
         self._opening = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        # The native front, when it serves this app: its counters, and who hears of each new site.
+        self.front_stats: Callable[[], Mapping[str, int]] | None = None
+        self.front_sync: Callable[[], None] | None = None  # brings the front's counters into the metrics
+        self.on_swap: list[Callable[[Site], None]] = []
         self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
         self.log_watcher: LogWatcher | None = None
         if config.logs is not None and self.worker.index == 0:
@@ -117,6 +121,7 @@ class StockadeApp:
                 policy=config.paths,
                 counts=self.metrics.log_lines,
             )
+        self.metrics.add_counters("front", self._front_counters, "Counter of the native front of this process.")
 
     @property
     def guard(self) -> AsyncGuard | None:
@@ -127,7 +132,23 @@ class StockadeApp:
         if site is None or site.block is None:
             return {}
         # The module's counters, then the failed reloads of its files (by BFE's handler names).
-        return {**site.block.table.counters.snapshot(), **site.block.counters()}
+        counters = {**site.block.table.counters.snapshot(), **site.block.counters()}
+        front = self.front_stats() if self.front_stats is not None else None
+        if front is not None:
+            # The native front checks connections itself (before a byte is read).
+            for name in ("CONN_TOTAL", "CONN_ACCEPT", "CONN_REFUSE"):
+                counters[name] = counters.get(name, 0) + int(front.get(name.lower(), 0))
+        return counters
+
+    def _front_counters(self) -> dict[str, int]:
+        return dict(self.front_stats()) if self.front_stats is not None else {}
+
+    def _swapped(self, site: Site) -> None:
+        for listener in self.on_swap:
+            try:
+                listener(site)
+            except Exception:  # a pluggable side effect: isolate it
+                log.exception("a listener of the site swap failed")
 
     def block_counters(self) -> dict[str, int]:
         """mod_block's counters as exported: ``mod_block_CONN_TOTAL`` ... ``mod_block_REQ_TO_CHECK``."""
@@ -226,6 +247,7 @@ class StockadeApp:
                 # The decision listeners are bound once; who may ask and how the client is named apply now.
                 log.warning("reload: [logs] or [decision] changed; the files and listeners change after a restart")
             self.site, self.config = site, config
+            self._swapped(site)
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
                 old.proxy.close()
@@ -275,6 +297,7 @@ class StockadeApp:
                     self.reloads.refused(result.path, "watch", problems(result.error), site.audit, now)
                     continue
                 site.files[result.path] = fingerprint(result.path)
+                self._swapped(site)
                 self.reloads.succeeded(result.path, "watch", Changes(files=(result.path,)), site.audit, now)
 
     # -- the admin API's questions to every worker ----------------------------------------------
@@ -294,6 +317,8 @@ class StockadeApp:
             site = self.site
             if site is not None:
                 await self.metrics.refresh(site.guard)
+            if self.front_sync is not None:
+                self.front_sync()
             status = {
                 "started": iso_utc(self.started),
                 "restarts": self.worker.restarts,
@@ -302,6 +327,8 @@ class StockadeApp:
                 "reloads": self.reloads.as_dict(),
                 "block": block_files(site.block if site is not None else None),
             }
+            if self.front_stats is not None:
+                status["front"] = dict(self.front_stats())
             return {"metrics": snapshot(self.metrics.registry), "status": status}
         return {"error": f"unknown question {op!r}"}
 
@@ -378,7 +405,7 @@ class StockadeApp:
         method: str = scope["method"]
         head = method == "HEAD"
         try:
-            request = self._incoming(scope, site, connection)
+            request = self.canonical(scope, site, connection)
         except BadRequest as exc:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
@@ -443,7 +470,7 @@ class StockadeApp:
         self.metrics.count_decision(answer.outcome)
         await responses.send_response(send, responses.Response(answer.status, answer.headers, answer.body), head=head)
 
-    def _incoming(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
+    def canonical(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
         """The canonical request; the scope becomes what the upstream receives."""
         request = from_asgi(
             scope,

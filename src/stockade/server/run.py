@@ -14,6 +14,7 @@ SIGHUP (a coroutine is awaited), ``access_log`` is a path (``"-"`` for stdout) o
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -70,6 +71,11 @@ def serve(
     # Fail here, with one clear message, rather than in every worker's startup.
     for url in {config.store_url, *config.directory_store_urls.values()}:
         open_store(url, config.base, watch=False).close()
+    if engine_of(config) == "native":
+        _serve_native(
+            config, count, specs=listener_specs(config, listeners), limits=limits, reload=reload, access_log=access_log
+        )
+        return
     bound = bind_listeners(listener_specs(config, listeners))
     try:
         for listener in bound:
@@ -105,6 +111,69 @@ def serve(
 def served_addresses(bound: Sequence[BoundListener]) -> list[ListenAddress]:
     """The addresses of the site's own listeners (those that key lockouts): not the admin API's nor decisions'."""
     return [listener.spec.address for listener in bound if not listener.spec.admin and not listener.spec.decision]
+
+
+ENGINE_VARIABLE = "STOCKADE_ENGINE"
+
+
+def engine_of(config: Config) -> str:
+    """``[server] engine``, unless ``STOCKADE_ENGINE`` names one (to run a test suite on either)."""
+    chosen = os.environ.get(ENGINE_VARIABLE, "").strip().lower()
+    return chosen if chosen in ("python", "native") else config.raw.server.engine
+
+
+def _serve_native(
+    config: Config,
+    threads: int,
+    *,
+    specs: Sequence[ListenerSpec],
+    limits: Limits | None,
+    reload: ReloadHook | None,
+    access_log: str | Path | AccessLogSink | None,
+) -> None:
+    """The native front (``workers`` threads in this process); the admin API on a Python listener."""
+    from stockade.server.native import NativeServer, bind_native, run_native  # noqa: PLC0415
+
+    # The admin API and the decision endpoint stay on Python listeners beside the native front.
+    served = bind_native([s for s in specs if not s.admin and not s.decision])
+    try:
+        admin = bind_listeners([s for s in specs if s.admin or s.decision])
+    except BaseException:
+        for listener in served:
+            listener.socket.close()
+        raise
+    try:
+        for listener in served:
+            print(f"stockade: listening on {listener.url}/", flush=True)
+        for bound_admin in admin:
+            what = "admin API" if bound_admin.spec.admin else "decision endpoint"
+            print(f"stockade: {what} on {bound_admin.url}/", flush=True)
+        addresses = tuple(listener.spec.address for listener in served)
+        app = StockadeApp(config, listen=addresses, freeze_heap=True)
+        hook = reload or _reload
+        server = NativeServer(
+            app,
+            served,
+            admin,
+            limits=limits or config.limits,
+            workers=threads,
+            reload=lambda: hook(app),
+            access_log=native_access_log(config, access_log),
+        )
+        run_native(server)
+    finally:
+        for bound_admin in admin:
+            bound_admin.sock.close()
+        sys.stdout.flush()
+
+
+def native_access_log(config: Config, given: str | Path | AccessLogSink | None) -> str | None:
+    """The access log file of the native front (``-``: standard output); a Python sink is not supported."""
+    if given is None:
+        given = "-" if config.access_log_stdout else config.access_log
+    if given is None or callable(given):
+        return None
+    return str(given)
 
 
 def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) -> tuple[ListenerSpec, ...]:

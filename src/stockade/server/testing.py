@@ -20,12 +20,15 @@ from stockade.clock import Clock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
 from stockade.server.app import StockadeApp
-from stockade.server.http import AccessLogSink, BackgroundServer, bind_listeners
+from stockade.server.http import AccessLogSink, BackgroundServer, HttpServer, bind_listeners
+from stockade.server.native import NativeListener, NativeServer, bind_native
 from stockade.server.run import (
     ConnectionCheckFactory,
     ReloadHook,
     access_log_sink,
+    engine_of,
     listener_specs,
+    native_access_log,
     served_addresses,
     server_for,
 )
@@ -57,27 +60,49 @@ class ServerThread:
         connection_check: ConnectionCheckFactory | None = None,
         reload: ReloadHook | None = None,
         access_log: str | Path | AccessLogSink | None = None,
+        engine: str | None = None,
     ) -> None:
         self.config: Config = load_config(config_path)
-        self.listeners = bind_listeners(listener_specs(self.config, listeners))
-        served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
+        self.engine = engine or engine_of(self.config)
+        specs = listener_specs(self.config, listeners)
+        limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)
+        hook = reload or (lambda app: app.reload())
+        self.native: list[NativeListener] = []
+        if self.engine == "native":
+            # The admin API and the decision endpoint stay on Python listeners beside the native front.
+            self.native = bind_native([spec for spec in specs if not spec.admin and not spec.decision])
+            self.listeners = bind_listeners([spec for spec in specs if spec.admin or spec.decision])
+            self.listen = tuple(listener.spec.address for listener in self.native)
+            self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
+            self.server: HttpServer | NativeServer = NativeServer(
+                self.app,
+                self.native,
+                self.listeners,
+                limits=limits,
+                workers=self.config.raw.server.workers,
+                reload=lambda: hook(self.app),
+                access_log=native_access_log(self.config, access_log),
+            )
+            self.urls = tuple(listener.url for listener in self.native)
+        else:
+            self.listeners = bind_listeners(specs)
+            self.listen = tuple(served_addresses(self.listeners))
+            self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
+            self.server = server_for(
+                self.app,
+                self.listeners,
+                limits=limits,
+                connection_check=connection_check or (lambda app: app.admit),
+                reload=hook,
+                access_log=access_log_sink(self.config, access_log),
+            )
+            served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
+            self.urls = tuple(listener.url for listener in served)
         admin = [listener for listener in self.listeners if listener.spec.admin]
         decision = [listener for listener in self.listeners if listener.spec.decision]
-        self.listen = tuple(served_addresses(self.listeners))
-        self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
-        limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)
-        self.server = server_for(
-            self.app,
-            self.listeners,
-            limits=limits,
-            connection_check=connection_check or (lambda app: app.admit),
-            reload=reload or (lambda app: app.reload()),
-            access_log=access_log_sink(self.config, access_log),
-        )
         self.admin_url = admin[0].url if admin else ""
         self.decision_urls = tuple(listener.url for listener in decision)
         self.decision_port = decision[0].spec.address.port if decision else 0
-        self.urls = tuple(listener.url for listener in served)
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0
         self._background = BackgroundServer(self.server, name="stockade-server")
@@ -126,6 +151,8 @@ class ServerThread:
     def _close_sockets(self) -> None:
         for listener in self.listeners:
             listener.sock.close()
+        for native in self.native:
+            native.socket.close()
 
     def __enter__(self) -> ServerThread:
         return self.start()

@@ -249,10 +249,14 @@ class Echo:
         self.sock.close()
 
 
-def test_server_before_a_raw_echo_upstream(tmp_path: Path) -> None:
+ENGINES = pytest.mark.parametrize("engine", ["python", "native"])
+
+
+@ENGINES
+def test_server_before_a_raw_echo_upstream(tmp_path: Path, engine: str) -> None:
     echo = Echo()
     try:
-        with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{echo.port}")) as server:
+        with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{echo.port}"), engine=engine) as server:
             sent = send_all(server.port)
         records = echo.records
         for record in records:
@@ -276,14 +280,15 @@ def proxy_headers(source: str) -> list[bytes]:
     ]
 
 
-def test_proxy_headers_are_believed_from_trusted_peers_only(tmp_path: Path) -> None:
+@ENGINES
+def test_proxy_headers_are_believed_from_trusted_peers_only(tmp_path: Path, engine: str) -> None:
     echo = Echo()
     try:
         config = write_guard(tmp_path, f"http://127.0.0.1:{echo.port}")
         with config.open("a") as file:
             file.write('\n[proxy]\ntrusted = ["127.0.0.1"]\n')
         listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="any")]
-        with ServerThread(config, listeners=listeners) as server:
+        with ServerThread(config, listeners=listeners, engine=engine) as server:
             sent: list[Sent] = []
             for n, header in enumerate(proxy_headers(SPOOFED)):
                 # The banned client is no proxy: whatever its header says, it is closed unanswered.
@@ -360,10 +365,11 @@ def gunicorn(app: str, port: int, workers: int = 1) -> list[str]:
     return [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
 
 
-def test_server_before_flask_under_gunicorn(tmp_path: Path, spawn) -> None:  # type: ignore[no-untyped-def]
+@ENGINES
+def test_server_before_flask_under_gunicorn(tmp_path: Path, spawn, engine: str) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     backend = spawn(gunicorn("tests.integration.bypass.apps:flask_app()", port), {}, port)
-    with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{port}")) as server:
+    with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{port}"), engine=engine) as server:
         sent = send_all(server.port)
     judge(read_records(backend.log), sent)
 

@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Protocol
 
 from stockade.server.http.runner import new_event_loop
-from stockade.server.http.server import HttpServer
 
 POLL_SECONDS = 0.01
+
+
+class Servable(Protocol):
+    """What a background thread runs: the HTTP server, or the native front's server."""
+
+    started: threading.Event
+
+    async def serve(self) -> None: ...
+
+    def request_exit_threadsafe(self) -> None: ...
 
 
 class BackgroundServer:
     """Runs ``server`` on a daemon thread; :meth:`start` returns once it accepts connections."""
 
-    def __init__(self, server: HttpServer, *, name: str = "stockade-http") -> None:
+    def __init__(self, server: Servable, *, name: str = "stockade-http") -> None:
         self.server = server
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)

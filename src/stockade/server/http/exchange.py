@@ -38,6 +38,15 @@ _HASH = ord("#")  # an int: `in` on bytes is much slower with a bytes needle
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")}
 
 
+def target_parts(target: bytes) -> tuple[bytes, bytes, bytes | None]:
+    """The raw path, the query and, for an absolute-form target, its authority (else ``None``)."""
+    if target[:1] == b"/" and _HASH not in target:
+        raw_path, _, query = target.partition(b"?")
+        return raw_path, query, None
+    raw_path, query = split_target(target)
+    return raw_path, query, _authority(target)
+
+
 def http_scope(
     connection: HttpProtocol, raw_method: bytes, version: str, target: bytes, headers: list[tuple[bytes, bytes]]
 ) -> Scope:

@@ -234,6 +234,9 @@ class HttpProtocol(asyncio.Protocol):
         if upgrade and b"websocket" in self._upgrade:
             self._refusal = 403
             raise _Refused
+        if self._chunked and parser.get_http_version() == "1.0":
+            self._refusal = 400  # RFC 9112 section 6.1: no transfer coding in HTTP/1.0, a smuggling vector
+            raise _Refused
         limit = self.limits.max_body_bytes
         if limit is not None and self._content_length > limit:
             self._refusal = 413

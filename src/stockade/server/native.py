@@ -1,0 +1,498 @@
+"""``stockade serve`` on the native front (``[server] engine = "native"``).
+
+The request path runs in the native module (:class:`stockade._native.NativeFront`, Rust: a
+tokio runtime of ``workers`` threads, its own HTTP/1.1 server, TLS, the PROXY protocol,
+the connection blocklist, the reverse proxy with its keep-alive pool, static files and
+the access log). This process keeps everything an operator touches: the configuration,
+the stores, the admin API and the console on their own listener (the Python HTTP
+server, on this event loop), reloads, and for now the checks themselves.
+
+The front asks this side for each request's decision through a narrow channel
+(:class:`Bridge`): the front queues the request and wakes this event loop through a
+descriptor, without the GIL; the decision is taken here by the same code as the Python
+server's (the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`),
+and handed back. When detection inspects the body, the first answer asks the front to read
+its first ``[bans] body_limit`` bytes, and the request comes back with them to be decided.
+When the native ladder lands it replaces this callback, and a clean proxied request no
+longer takes the GIL at all.
+
+Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
+pushed to the front (:func:`front_site`): the upstream, the limits, the document root
+and the blocklist checked at accept. The front's counters are part of the admin API's
+status and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from stockade import _native
+from stockade.clock import Clock, SystemClock
+from stockade.engine.verdict import Verdict
+from stockade.errors import BadRequest, ConfigError, ConfigIssue, ListenError, StoreError
+from stockade.ipsets import ip_set, network_set
+from stockade.request.body import announced_body
+from stockade.request.incoming import TlsFacts
+from stockade.server import responses
+from stockade.server.app import StockadeApp
+from stockade.server.http import BoundListener, HttpServer
+from stockade.server.http.exchange import target_parts
+from stockade.server.http.lifespan import Lifespan
+from stockade.server.http.proxy_peers import check_proxy_listener
+from stockade.server.http.tls import server_context
+from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec
+from stockade.server.site import Site
+
+log = logging.getLogger("stockade.server.native")
+
+Reload = Callable[[], Awaitable[object] | None]
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_FILE_METHODS = frozenset({"GET", "HEAD"})
+_URL_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+@dataclass(frozen=True, slots=True)
+class NativeListener:
+    """A listener of the native front: its options (with the real port) and its bound socket."""
+
+    spec: ListenerSpec
+    socket: _native.BoundSocket
+
+    @property
+    def url(self) -> str:
+        address = self.spec.address
+        host = address.host
+        if address.wildcard:
+            host = "::1" if ":" in host else "127.0.0.1"
+        scheme = "https" if self.spec.tls is not None else "http"
+        return f"{scheme}://[{host}]:{address.port}" if ":" in host else f"{scheme}://{host}:{address.port}"
+
+
+def bind_native(specs: Sequence[ListenerSpec]) -> list[NativeListener]:
+    """Check every TLS certificate and PROXY listener, then bind every address (none stays bound on error).
+
+    Raises ``ConfigError``, ``TlsSetupError`` or :class:`ListenError`, as the Python server's
+    ``bind_listeners`` does.
+    """
+    for spec in specs:
+        check_proxy_listener(spec)
+        if spec.tls is not None:
+            server_context(spec.tls)  # the Python server's errors, word for word
+    bound: list[NativeListener] = []
+    try:
+        for spec in specs:
+            try:
+                sock = _native.bind_socket(spec.address.host, spec.address.port)
+            except OSError as exc:
+                raise ListenError(str(spec.address), OSError(exc.args[0], _strerror(exc))) from None
+            address = spec.address.with_port(sock.port)
+            bound.append(
+                NativeListener(ListenerSpec(address, spec.tls, spec.proxy_protocol, spec.proxy_protocol_from), sock)
+            )
+    except BaseException:
+        for listener in bound:
+            listener.socket.close()
+        raise
+    return bound
+
+
+def _strerror(exc: OSError) -> str:
+    import os  # noqa: PLC0415 - only for a failed bind
+
+    return os.strerror(exc.args[0]) if exc.args and isinstance(exc.args[0], int) and exc.args[0] else str(exc)
+
+
+def listener_options(listener: NativeListener) -> _native.ListenerOptions:
+    spec = listener.spec
+    tls = None
+    if spec.tls is not None:
+        ca = str(spec.tls.client_ca) if spec.tls.client_ca is not None else None
+        tls = (str(spec.tls.certfile), str(spec.tls.keyfile), ca, spec.tls.client_auth)
+    proxy_from = network_set(spec.proxy_protocol_from) if spec.proxy_protocol != "off" else None
+    return _native.ListenerOptions(
+        str(spec.address), tls=tls, proxy_protocol=spec.proxy_protocol, proxy_from=proxy_from
+    )
+
+
+def _upstream_tuple(url: str, connect: float, read: float, idle: int) -> tuple[str, int, bytes, float, float, int]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        port = -1
+    if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment or port < 0:
+        issue = ConfigIssue("server.upstream", "expected http://host:port or http://host:port/base/path", url, True)
+        raise ConfigError(None, [issue])
+    return (parts.hostname, port, parts.path.rstrip("/").encode("ascii"), connect, read, idle)
+
+
+def front_site(site: Site, limits: Limits, *, access_log: bool) -> _native.FrontSite:
+    """What the native front reads from a site: limits, upstream, document root, blocklist."""
+    config = site.config
+    upstreams = []
+    if config.upstream is not None:
+        up = config.upstream
+        upstreams.append(_upstream_tuple(up.url, up.connect_timeout, up.read_timeout, up.max_idle_connections))
+    blocklist = None
+    if site.block is not None:
+        blocklist = ip_set(site.block.table.blocklist.ranges())
+    return _native.FrontSite(
+        limits=(
+            limits.max_header_bytes,
+            limits.max_body_bytes,
+            limits.header_timeout,
+            limits.body_timeout,
+            limits.keepalive_timeout,
+            limits.drain_timeout,
+        ),
+        upstreams=upstreams,
+        document_root=str(config.document_root) if config.document_root is not None else None,
+        blocklist=blocklist,
+        access_log=access_log,
+    )
+
+
+class Bridge:
+    """The native front's request filter: the Python ladder, on this event loop.
+
+    The front queues each request and wakes the loop through a descriptor (its threads
+    never take the GIL); :meth:`attach` watches it, and each wake-up takes every queued
+    request at once and decides each in a task of its own.
+    """
+
+    def __init__(self, app: StockadeApp, loop: asyncio.AbstractEventLoop, listeners: Sequence[ListenerSpec]) -> None:
+        self.app = app
+        self.loop = loop
+        self.listeners = tuple(listeners)
+        self.front: _native.NativeFront | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def attach(self, front: _native.NativeFront) -> None:
+        self.front = front
+        self.loop.add_reader(front.inbox_fd(), self._take)
+
+    def detach(self) -> None:
+        if self.front is not None:
+            self.loop.remove_reader(self.front.inbox_fd())
+
+    def _take(self) -> None:
+        front = self.front
+        if front is None:
+            return
+        for request in front.take_requests():
+            task = self.loop.create_task(self._decide(request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _decide(self, request: _native.Request) -> None:
+        try:
+            await self._ladder(request)
+        except Exception:  # the "never a 500" promise: isolate bugs, log them, answer 500
+            log.exception("internal error deciding %s %r", request.method, request.target)
+            self.app.metrics.count_request("error")
+            _answer(request, responses.internal_error(), head=request.method == "HEAD")
+
+    def _scope(self, request: _native.Request) -> dict[str, Any]:
+        raw_path, query, authority = target_parts(request.target)
+        headers = request.headers
+        if authority is not None:
+            headers = [(b"host", authority), *((n, v) for n, v in headers if n != b"host")]
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        source = request.source
+        return {
+            "type": "http",
+            "http_version": request.http_version,
+            "server": request.local,
+            "client": source if source is not None else request.peer,
+            "scheme": request.scheme,
+            "method": request.method,
+            "root_path": "",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": headers,
+        }
+
+    async def _ladder(self, request: _native.Request) -> None:
+        app = self.app
+        head = request.method == "HEAD"
+        try:
+            site = app.site or await app.startup()
+        except StoreError:
+            _answer(request, responses.unavailable(), head=head)
+            return
+        scope = self._scope(request)
+        tls = request.tls
+        facts = ConnectionFacts(
+            peer=request.peer,
+            local=request.local,
+            listener=self.listeners[request.listener],
+            source=request.source,
+            tls=TlsFacts(sni=tls[0], version=tls[1], client_auth=tls[2], client_ca=tls[3]) if tls else None,
+        )
+        try:
+            incoming = app.canonical(scope, site, facts)
+        except BadRequest as exc:
+            app.metrics.count_request("refused")
+            _answer(request, responses.bad_request(str(exc)), head=head)
+            return
+        body = request.body
+        if body is not None:
+            incoming.give_body(body, request.uninspected)
+        elif site.ladder.reads_bodies:
+            has_body, _ = announced_body(scope["headers"], request.http_version)
+            wanted = site.ladder.body_wanted(incoming) if has_body else 0
+            if wanted:
+                # Detection reads the body's first bytes before the checks decide: the front
+                # reads them and hands the request back with them (the upstream then gets
+                # them and the rest, unchanged).
+                request.read_body(wanted)
+                return
+        verdict = await site.ladder.decide(incoming)
+        app.metrics.observe_verdict(verdict)
+        if verdict.action != "pass":
+            self._refuse(request, verdict, head=head)
+            return
+        app.metrics.count_request("allowed")
+        observe = (
+            self._observer(site, incoming.client, incoming.path) if site.guard.bans.settings.response_rules else None
+        )
+        target = site.target(incoming.path)
+        if target == "upstream" and site.config.upstream is not None:
+            decided = incoming.decided
+            query: bytes = scope["query_string"]
+            raw: bytes = scope["raw_path"]
+            request.forward(
+                target=raw + b"?" + query if query else raw,
+                headers=scope["headers"],
+                peer=decided.peer if decided is not None else incoming.client,
+                trusted=decided is not None and decided.trusted,
+                real_ip=incoming.client or None,
+                observe=observe,
+            )
+            return
+        if request.method not in _FILE_METHODS:
+            _answer(request, responses.method_not_allowed(), head=head)
+            return
+        request.files(incoming.path, observe=observe)
+
+    def _refuse(self, request: _native.Request, verdict: Verdict, *, head: bool) -> None:
+        app = self.app
+        if verdict.action == "close":
+            app.metrics.count_request("closed")
+            request.close()  # BFE's CLOSE: no response at all
+            return
+        app.metrics.count_request({"ban": "banned", "lockout": "challenged"}.get(verdict.stage, "refused"))
+        answer = verdict.response
+        if answer is None:
+            request.close()
+            return
+        _answer(request, responses.Response(answer.status, tuple(answer.headers), answer.body), head=head)
+
+    def _observer(self, site: Site, client: str, path: str) -> Callable[[int], None]:
+        """The response filter: the status goes to the response rules on this loop."""
+
+        def observe(status: int) -> None:
+            self.loop.call_soon_threadsafe(self._observe, site, client, path, status)
+
+        return observe
+
+    def _observe(self, site: Site, client: str, path: str, status: int) -> None:
+        task = self.loop.create_task(site.guard.bans.observe_response(client, path, status))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _answer(request: _native.Request, response: responses.Response, *, head: bool) -> None:
+    request.answer(response.status, [(bytes(n), bytes(v)) for n, v in response.headers], response.body)
+
+
+class NativeServer:
+    """Serves one :class:`StockadeApp` on the native front; the admin API on a Python listener.
+
+    The interface of :class:`~stockade.server.http.HttpServer` that the runners use:
+    :meth:`serve`, :meth:`request_exit`, ``started``, signal handlers, :meth:`reload_now`.
+    """
+
+    def __init__(
+        self,
+        app: StockadeApp,
+        listeners: Sequence[NativeListener],
+        admin: Sequence[BoundListener] = (),
+        *,
+        limits: Limits,
+        workers: int = 1,
+        reload: Reload | None = None,
+        access_log: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.app = app
+        self.listeners = tuple(listeners)
+        self.admin = tuple(admin)
+        self.limits = limits
+        self.workers = workers
+        self.reload = reload
+        self.access_log = access_log
+        self.clock = clock or SystemClock()
+        self.started = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.front: _native.NativeFront | None = None
+        self._exit: asyncio.Event | None = None
+        self._exit_requested = False
+        self._reloads: set[asyncio.Task[None]] = set()
+        self._pushed: tuple[int, int] = (0, 0)
+        self._refused: dict[str, int] = {}
+
+    async def serve(self) -> None:
+        loop = self.loop = asyncio.get_running_loop()
+        self._exit = asyncio.Event()
+        if self._exit_requested:
+            self._exit.set()
+        lifespan = Lifespan(self.app)
+        await lifespan.startup()
+        site = self.app.site
+        if site is None:
+            await lifespan.shutdown()
+            raise RuntimeError("the application did not build its site")
+        bridge = Bridge(self.app, loop, [listener.spec for listener in self.listeners])
+        self.front = _native.NativeFront.start(
+            workers=self.workers,
+            listeners=[(listener.socket, listener_options(listener)) for listener in self.listeners],
+            site=front_site(site, self.limits, access_log=self.access_log is not None),
+            python_filter=True,
+            access_log=self.access_log,
+        )
+        bridge.attach(self.front)
+        self._pushed = self._key(site)
+        self.app.front_stats = self.front.stats
+        self.app.front_sync = self._sync_counters
+        self.app.on_swap.append(self._push)
+        admin = HttpServer(self.app, self.admin, limits=self.limits) if self.admin else None
+        admin_task = loop.create_task(admin.serve()) if admin is not None else None
+        ticker = loop.create_task(self._tick())
+        try:
+            if admin is not None:
+                await asyncio.to_thread(admin.started.wait, 30)
+            self.started.set()
+            await self._exit.wait()
+        finally:
+            left = await asyncio.to_thread(self.front.drain, self.limits.drain_timeout)
+            if left:
+                log.warning("%d connections still busy after %.0f s: closing them", left, self.limits.drain_timeout)
+            await asyncio.to_thread(self.front.stop)
+            bridge.detach()
+            ticker.cancel()
+            self._log_messages()
+            if admin is not None and admin_task is not None:
+                admin.request_exit()
+                await admin_task
+            await lifespan.shutdown()
+
+    def _sync_counters(self) -> None:
+        """The front's PROXY refusals into the metric the Python server counts them in."""
+        if self.front is None:
+            return
+        for name, count in self.front.proxy_refusals():
+            seen = self._refused.get(name, 0)
+            if count > seen:
+                self.app.metrics.proxy_refused.labels(name).inc(count - seen)
+                self._refused[name] = count
+
+    @staticmethod
+    def _key(site: Site) -> tuple[int, int]:
+        blocklist = site.block.table.blocklist if site.block is not None else None
+        return (id(site), id(blocklist))
+
+    def _push(self, site: Site) -> None:
+        """A swapped site (or blocklist) goes to the front at once."""
+        if self.front is None or self._key(site) == self._pushed:
+            return
+        self.front.reload(front_site(site, self.limits, access_log=self.access_log is not None))
+        self._pushed = self._key(site)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._log_messages()
+            self._sync_counters()
+            site = self.app.site
+            if site is not None:
+                self._push(site)
+
+    def _log_messages(self) -> None:
+        if self.front is None:
+            return
+        for level, message in self.front.messages():
+            log.log(level, "%s", message)
+
+    def request_exit(self) -> None:
+        self._exit_requested = True
+        if self._exit is not None:
+            self._exit.set()
+
+    def request_exit_threadsafe(self) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            self._exit_requested = True
+            return
+        try:
+            loop.call_soon_threadsafe(self.request_exit)
+        except RuntimeError:
+            self._exit_requested = True
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self.request_exit)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_now)
+
+    def remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (*STOP_SIGNALS, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+    def reload_now(self) -> None:
+        """Call ``reload``; an awaitable result runs as a task. Errors are logged, never raised."""
+        if self.reload is None:
+            log.info("SIGHUP: nothing to reload")
+            return
+        try:
+            result = self.reload()
+        except Exception:  # reloading must never stop the serving
+            log.exception("reload failed; serving on with the previous state")
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._await_reload(result))
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+    async def _await_reload(self, result: Awaitable[object]) -> None:
+        try:
+            await result
+        except Exception:  # reloading must never stop the serving
+            log.exception("reload failed; serving on with the previous state")
+
+
+def run_native(server: NativeServer) -> None:
+    """Serve until SIGTERM or SIGINT (main thread); SIGHUP reloads."""
+    from stockade.server.http.runner import new_event_loop  # noqa: PLC0415
+
+    async def main() -> None:
+        server.install_signal_handlers()
+        try:
+            await server.serve()
+        finally:
+            server.remove_signal_handlers()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())
