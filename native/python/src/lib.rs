@@ -2,9 +2,13 @@
 //! concern lives in its own file, and `errors` is the one place where Rust errors and
 //! panics become Python exceptions.
 
+mod block;
 mod blocklist;
+mod conditions;
 mod errors;
+mod hosts;
 mod ipset;
+mod parts;
 
 use pyo3::prelude::*;
 
@@ -12,6 +16,15 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ipset::IPSet>()?;
     module.add_function(wrap_pyfunction!(blocklist::parse_ip_blocklist, module)?)?;
+    module.add_class::<conditions::Condition>()?;
+    module.add_class::<conditions::RuleIndex>()?;
+    module.add_class::<parts::NativeRequest>()?;
+    module.add_class::<block::BlockCounters>()?;
+    module.add_class::<block::BlockRules>()?;
+    module.add_class::<block::BlockTable>()?;
+    module.add_class::<hosts::HostTable>()?;
+    module.add_function(wrap_pyfunction!(conditions::regex_problem, module)?)?;
+    module.add_function(wrap_pyfunction!(conditions::_go_fold, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }

@@ -72,7 +72,11 @@ impl Counters {
     /// The connection check's increments: `listed` peers are refused.
     pub fn connection(&self, listed: bool) -> bool {
         bump(&self.conn_total);
-        bump(if listed { &self.conn_refuse } else { &self.conn_accept });
+        bump(if listed {
+            &self.conn_refuse
+        } else {
+            &self.conn_accept
+        });
         listed
     }
 }

@@ -72,7 +72,14 @@ impl RuleSet {
                 })?;
             let (programs, commands): (Vec<Program>, Vec<Command>) = rules.into_iter().unzip();
             let list = RuleList::new(programs)?;
-            set.products.insert(product, Rules { list, commands, first });
+            set.products.insert(
+                product,
+                Rules {
+                    list,
+                    commands,
+                    first,
+                },
+            );
         }
         Ok(set)
     }
@@ -98,7 +105,12 @@ impl RuleSet {
     }
 
     /// The decision for a request of `product`, counted.
-    pub fn check<R: ConditionRequest + ?Sized>(&self, request: &R, product: Option<&[u8]>, counters: &Counters) -> Outcome {
+    pub fn check<R: ConditionRequest + ?Sized>(
+        &self,
+        request: &R,
+        product: Option<&[u8]>,
+        counters: &Counters,
+    ) -> Outcome {
         bump(&counters.req_total);
         let shared = self.products.get(GLOBAL);
         let own = product.and_then(|product| self.products.get(product));

@@ -29,16 +29,16 @@ pub struct BlockTable<X = ()> {
 
 impl<X> BlockTable<X> {
     /// A table of `loaded` that counts into `counters` (shared with whoever else counts there).
-    pub fn new(loaded: Loaded<X>, counters: Arc<Counters>) -> Self {
+    pub fn new(loaded: Arc<Loaded<X>>, counters: Arc<Counters>) -> Self {
         Self {
-            current: ArcSwap::from_pointee(loaded),
+            current: ArcSwap::new(loaded),
             counters,
         }
     }
 
     /// Put new rules in force, atomically.
-    pub fn swap(&self, loaded: Loaded<X>) {
-        self.current.store(Arc::new(loaded));
+    pub fn swap(&self, loaded: Arc<Loaded<X>>) {
+        self.current.store(loaded);
     }
 
     /// The rules in force now.
@@ -52,7 +52,12 @@ impl<X> BlockTable<X> {
     }
 
     /// The request check (see [`RuleSet::check`]), with the rules in force; `extra` comes along.
-    pub fn check_request<R, T>(&self, request: &R, product: Option<&[u8]>, answer: impl FnOnce(Outcome, &X) -> T) -> T
+    pub fn check_request<R, T>(
+        &self,
+        request: &R,
+        product: Option<&[u8]>,
+        answer: impl FnOnce(Outcome, &X) -> T,
+    ) -> T
     where
         R: ConditionRequest + ?Sized,
     {

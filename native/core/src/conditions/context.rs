@@ -154,10 +154,12 @@ impl<'r, R: ConditionRequest + ?Sized> Context<'r, R> {
     /// The instant the time primitives see: the `X-Bfe-Debug-Time` header when there is
     /// one (`None` if it does not parse), else the request's time (`None` unless finite).
     pub fn time(&self) -> Option<f64> {
-        *self.time.get_or_init(|| match self.request.header(b"x-bfe-debug-time") {
-            Some(text) => parse_time(&text).map(|seconds| seconds as f64),
-            None => Some(self.request.now()).filter(|now| now.is_finite()),
-        })
+        *self
+            .time
+            .get_or_init(|| match self.request.header(b"x-bfe-debug-time") {
+                Some(text) => parse_time(&text).map(|seconds| seconds as f64),
+                None => Some(self.request.now()).filter(|now| now.is_finite()),
+            })
     }
 
     /// The JSON body's value at `path`, as gjson prints it (`""` when missing).
@@ -174,9 +176,7 @@ impl<'r, R: ConditionRequest + ?Sized> Context<'r, R> {
             None => std::rc::Rc::from(&b""[..]),
             Some(body) => std::rc::Rc::from(json_path_value(body, path).as_ref()),
         };
-        self.json
-            .borrow_mut()
-            .push((path.text().to_vec(), value.clone()));
+        self.json.borrow_mut().push((path.text().to_vec(), value.clone()));
         value
     }
 

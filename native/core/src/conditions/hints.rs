@@ -61,8 +61,13 @@ pub fn literal_alternatives(pattern: &str) -> Option<(Vec<Vec<u8>>, bool)> {
         .split('|')
         .map(|word| {
             let bytes = word.as_bytes();
-            (!bytes.is_empty() && bytes.iter().all(|&b| is_word_byte(b)))
-                .then(|| if fold { bytes.to_ascii_lowercase() } else { bytes.to_vec() })
+            (!bytes.is_empty() && bytes.iter().all(|&b| is_word_byte(b))).then(|| {
+                if fold {
+                    bytes.to_ascii_lowercase()
+                } else {
+                    bytes.to_vec()
+                }
+            })
         })
         .collect::<Option<_>>()?;
     Some((words, fold))
@@ -89,10 +94,22 @@ impl Hints {
             (Source::Host, Test::In { patterns, .. }) => {
                 hints.host = Some(patterns.iter().map(|p| host_key(p).into_owned()).collect());
             }
-            (Source::Path, Test::Prefix { fold: false, patterns }) if !patterns.iter().any(Vec::is_empty) => {
+            (
+                Source::Path,
+                Test::Prefix {
+                    fold: false,
+                    patterns,
+                },
+            ) if !patterns.iter().any(Vec::is_empty) => {
                 hints.path_prefix = Some(dedup(patterns.iter().cloned()));
             }
-            (Source::Path, Test::ElementPrefix { fold: false, patterns }) => {
+            (
+                Source::Path,
+                Test::ElementPrefix {
+                    fold: false,
+                    patterns,
+                },
+            ) => {
                 // A path that matches "/api/" (as "/api" + "/") starts with "/api".
                 let prefixes: Vec<Vec<u8>> = patterns
                     .iter()

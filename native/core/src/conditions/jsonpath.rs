@@ -237,7 +237,8 @@ impl<'t> Json<'t> {
                 }
                 0x00..=0x1F => return None,
                 b'\\' => {
-                    let out = decoded.get_or_insert_with(|| self.text.get(start..at).unwrap_or_default().to_vec());
+                    let out =
+                        decoded.get_or_insert_with(|| self.text.get(start..at).unwrap_or_default().to_vec());
                     let escape = self.at(at + 1)?;
                     at += 2;
                     let simple = match escape {
@@ -326,14 +327,11 @@ impl<'t> Json<'t> {
                 }
                 _ => return None,
             };
-            pos = self
-                .members(pos)
-                .into_iter()
-                .find(|(name, _)| *name == wanted)?
-                .1;
+            pos = self.members(pos).into_iter().find(|(name, _)| *name == wanted)?.1;
         }
         if count {
-            return (self.at(pos)? == b'[').then(|| Cow::Owned(self.members(pos).len().to_string().into_bytes()));
+            return (self.at(pos)? == b'[')
+                .then(|| Cow::Owned(self.members(pos).len().to_string().into_bytes()));
         }
         let end = self.value_end(pos, 0)?;
         match self.at(pos)? {
@@ -362,7 +360,11 @@ fn number_text(raw: &[u8]) -> Vec<u8> {
         .and_then(|text| text.parse().ok())
         .unwrap_or(0.0);
     if value.is_infinite() {
-        return if value > 0.0 { b"+Inf".to_vec() } else { b"-Inf".to_vec() };
+        return if value > 0.0 {
+            b"+Inf".to_vec()
+        } else {
+            b"-Inf".to_vec()
+        };
     }
     // Rust prints the shortest digits that read back, never with an exponent: Go's 'f', -1.
     format!("{value}").into_bytes()
@@ -405,7 +407,13 @@ mod tests {
         assert_eq!(get(r#"{"a": 1} x"#, "a"), "");
         let deepest = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert_eq!(get(&deepest, "0"), deepest[1..deepest.len() - 1]);
-        assert_eq!(get(&format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)), "0"), "");
+        assert_eq!(
+            get(
+                &format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)),
+                "0"
+            ),
+            ""
+        );
         assert_eq!(get(&format!("[{}]", "1".repeat(4301)), "0"), "");
         assert_eq!(get(&format!("[{}]", "1".repeat(4300)), "0"), "1".repeat(4300));
     }

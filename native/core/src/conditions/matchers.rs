@@ -92,7 +92,13 @@ pub(crate) enum Matcher {
 fn upper_all(fold: bool, patterns: &[Vec<u8>]) -> Vec<Vec<u8>> {
     patterns
         .iter()
-        .map(|pattern| if fold { go_upper(pattern).into_owned() } else { pattern.clone() })
+        .map(|pattern| {
+            if fold {
+                go_upper(pattern).into_owned()
+            } else {
+                pattern.clone()
+            }
+        })
         .collect()
 }
 
@@ -111,7 +117,9 @@ impl Matcher {
             Test::In { fold, patterns } => Matcher::In(*fold, Set::new(upper_all(*fold, patterns))),
             Test::Prefix { fold, patterns } => Matcher::Prefix(*fold, upper_all(*fold, patterns)),
             Test::Suffix { fold, patterns } => Matcher::Suffix(*fold, upper_all(*fold, patterns)),
-            Test::Contain { fold, patterns } => Matcher::Contain(*fold, Box::new(Finder::new(&upper_all(*fold, patterns))?)),
+            Test::Contain { fold, patterns } => {
+                Matcher::Contain(*fold, Box::new(Finder::new(&upper_all(*fold, patterns))?))
+            }
             Test::ElementPrefix { fold, patterns } => {
                 let slashed: Vec<Vec<u8>> = patterns.iter().map(|pattern| with_slash(pattern)).collect();
                 Matcher::ElementPrefix(*fold, upper_all(*fold, &slashed))
@@ -119,7 +127,8 @@ impl Matcher {
             Test::Exact(pattern) => Matcher::Exact(go_upper(pattern).into_owned()),
             Test::Hash { fold, buckets } => Matcher::Hash(
                 *fold,
-                Buckets::from_ranges(buckets).ok_or_else(|| "a hash bucket range is backwards or past 9999".to_owned())?,
+                Buckets::from_ranges(buckets)
+                    .ok_or_else(|| "a hash bucket range is backwards or past 9999".to_owned())?,
             ),
             Test::Regex(pattern) => Matcher::Regex(Box::new(
                 super::regex::compile(pattern).map_err(|error| format!("regexp {pattern:?}: {error}"))?,
@@ -157,7 +166,11 @@ impl Matcher {
             }
             Matcher::Exact(pattern) => value == pattern.as_slice(),
             Matcher::Hash(fold, buckets) => {
-                let hashed = if *fold { go_lower(value) } else { std::borrow::Cow::Borrowed(value) };
+                let hashed = if *fold {
+                    go_lower(value)
+                } else {
+                    std::borrow::Cow::Borrowed(value)
+                };
                 buckets.contains(bucket(&hashed))
             }
             Matcher::Regex(regex) => super::regex::is_match(regex, value),

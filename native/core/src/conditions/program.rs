@@ -95,7 +95,10 @@ fn lower_names(names: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 impl Value {
     /// The value of a request, `None` where it is missing (the primitive is then false).
-    pub(crate) fn read<'c, R: ConditionRequest + ?Sized>(&self, ctx: &'c Context<'_, R>) -> Option<Cow<'c, [u8]>> {
+    pub(crate) fn read<'c, R: ConditionRequest + ?Sized>(
+        &self,
+        ctx: &'c Context<'_, R>,
+    ) -> Option<Cow<'c, [u8]>> {
         let request = ctx.request();
         Some(match self {
             Value::Host => Cow::Borrowed(ctx.host_name()),
@@ -170,7 +173,8 @@ impl Prim {
             Primitive::IpIn(address, list) => Prim::IpIn(*address, list.clone()),
             Primitive::IpHash(address, buckets) => Prim::IpHash(
                 *address,
-                Buckets::from_ranges(buckets).ok_or_else(|| "a hash bucket range is backwards or past 9999".to_owned())?,
+                Buckets::from_ranges(buckets)
+                    .ok_or_else(|| "a hash bucket range is backwards or past 9999".to_owned())?,
             ),
             Primitive::HeaderKeyIn(names) => Prim::HeaderKeyIn(lower_names(names)),
             Primitive::ResponseHeaderKeyIn(names) => Prim::ResponseHeaderKeyIn(lower_names(names)),
@@ -228,9 +232,11 @@ impl Prim {
                 .any(|name| request.header(name).is_some_and(|value| !value.is_empty())),
             Prim::ResponseHeaderKeyIn(names) => {
                 request.response_code().is_some()
-                    && names
-                        .iter()
-                        .any(|name| request.response_header(name).is_some_and(|value| !value.is_empty()))
+                    && names.iter().any(|name| {
+                        request
+                            .response_header(name)
+                            .is_some_and(|value| !value.is_empty())
+                    })
             }
             Prim::QueryKeyIn(keys) => ctx.query_params().iter().any(|(key, _)| keys.contains(key)),
             Prim::QueryKeyPrefixIn(prefixes) => ctx
@@ -243,7 +249,10 @@ impl Prim {
                 head == value.as_slice()
             }),
             Prim::ContextValueIn(key, matcher) => {
-                !key.is_empty() && request.context_str(key).is_some_and(|value| matcher.test_raw(&value))
+                !key.is_empty()
+                    && request
+                        .context_str(key)
+                        .is_some_and(|value| matcher.test_raw(&value))
             }
             Prim::TimeRange(first, last) => ctx.time().is_some_and(|now| {
                 // For integer bounds, first <= now <= last exactly when first <= floor(now)
@@ -368,7 +377,11 @@ impl Program {
             });
             if top.remaining > 0 {
                 top.patches.push(ops.len());
-                ops.push(if top.kind == Kind::And { Op::JumpIfFalse(0) } else { Op::JumpIfTrue(0) });
+                ops.push(if top.kind == Kind::And {
+                    Op::JumpIfFalse(0)
+                } else {
+                    Op::JumpIfTrue(0)
+                });
                 return Ok(None);
             }
             if top.kind == Kind::Not {

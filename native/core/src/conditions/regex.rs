@@ -78,7 +78,10 @@ pub fn compile(pattern: &str) -> Result<Regex, RegexError> {
             other => {
                 let text = other.to_string();
                 let last = text.lines().last().unwrap_or_default().trim();
-                format!("the native engine refuses it: {}", last.trim_start_matches("error: "))
+                format!(
+                    "the native engine refuses it: {}",
+                    last.trim_start_matches("error: ")
+                )
             }
         })
 }
@@ -92,7 +95,11 @@ pub fn is_match(regex: &Regex, text: &[u8]) -> bool {
 pub fn translate(pattern: &str) -> Result<String, RegexError> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 16);
-    Translator { chars: &chars, out: &mut out }.top()?;
+    Translator {
+        chars: &chars,
+        out: &mut out,
+    }
+    .top()?;
     Ok(out)
 }
 
@@ -154,7 +161,9 @@ impl Translator<'_> {
     }
 
     fn starts_with(&self, pos: usize, text: &str) -> bool {
-        text.chars().enumerate().all(|(offset, code)| self.at(pos + offset) == Some(code))
+        text.chars()
+            .enumerate()
+            .all(|(offset, code)| self.at(pos + offset) == Some(code))
     }
 
     fn top(&mut self) -> Result<(), RegexError> {
@@ -299,7 +308,9 @@ impl Translator<'_> {
 
     /// Go's `parseEscape`: the character of the escape at `pos` and the position after it.
     fn escape(&self, pos: usize) -> Result<(u32, usize), RegexError> {
-        let code = self.at(pos + 1).ok_or_else(|| "trailing backslash at end of expression".to_owned())?;
+        let code = self
+            .at(pos + 1)
+            .ok_or_else(|| "trailing backslash at end of expression".to_owned())?;
         let mut at = pos + 2;
         let invalid = || Err("invalid escape sequence".to_owned());
         match code {
@@ -347,7 +358,10 @@ impl Translator<'_> {
                     return Ok((value, at));
                 }
                 let high = self.at(at).filter(char::is_ascii).and_then(|c| c.to_digit(16));
-                let low = self.at(at + 1).filter(char::is_ascii).and_then(|c| c.to_digit(16));
+                let low = self
+                    .at(at + 1)
+                    .filter(char::is_ascii)
+                    .and_then(|c| c.to_digit(16));
                 match (high, low) {
                     (Some(high), Some(low)) => Ok((high * 16 + low, at + 2)),
                     _ => invalid(),
@@ -376,7 +390,10 @@ impl Translator<'_> {
                 if self.at(end).is_none() {
                     return Err("invalid character class range".to_owned());
                 }
-                (self.chars.get(pos + 3..end).unwrap_or_default().iter().collect(), end + 1)
+                (
+                    self.chars.get(pos + 3..end).unwrap_or_default().iter().collect(),
+                    end + 1,
+                )
             }
             Some(letter) => (letter.to_string(), pos + 3),
             None => return Err("invalid character class range".to_owned()),
@@ -385,7 +402,11 @@ impl Translator<'_> {
             positive = !positive;
             name = rest.to_owned();
         }
-        if name.is_empty() || !name.chars().all(|code| code.is_ascii_alphanumeric() || code == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|code| code.is_ascii_alphanumeric() || code == '_')
+        {
             return Err("invalid character class range".to_owned());
         }
         let letter = if positive { 'p' } else { 'P' };
@@ -468,12 +489,18 @@ impl Translator<'_> {
                 // [:name:] up to the next ":]" anywhere after it, as Go looks for it.
                 let close = (pos + 2..self.chars.len()).find(|&at| self.starts_with(at, ":]"));
                 if let Some(close) = close {
-                    let name: String = self.chars.get(pos + 2..close).unwrap_or_default().iter().collect();
+                    let name: String = self
+                        .chars
+                        .get(pos + 2..close)
+                        .unwrap_or_default()
+                        .iter()
+                        .collect();
                     let (negate, name) = match name.strip_prefix('^') {
                         Some(rest) => (true, rest.to_owned()),
                         None => (false, name),
                     };
-                    let ranges = posix_class(&name).ok_or_else(|| "invalid character class range".to_owned())?;
+                    let ranges =
+                        posix_class(&name).ok_or_else(|| "invalid character class range".to_owned())?;
                     push_ranges(&mut body, negate, ranges);
                     members += 1;
                     pos = close + 2;
@@ -582,7 +609,9 @@ mod tests {
 
     #[test]
     fn go_refusals() {
-        for pattern in [r"\C", r"\1", r"a{1001}", r"a{2,1}", r"(?x)a", r"[a", r"\", r"(?P<>a)", r"\8", r"[z-a]"] {
+        for pattern in [
+            r"\C", r"\1", r"a{1001}", r"a{2,1}", r"(?x)a", r"[a", r"\", r"(?P<>a)", r"\8", r"[z-a]",
+        ] {
             assert!(compile(pattern).is_err(), "{pattern}");
         }
         assert!(compile(r"(?)a").is_ok());

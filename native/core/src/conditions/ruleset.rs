@@ -100,7 +100,13 @@ impl RuleList {
                 match words.iter_mut().find(|(known, ..)| known == key) {
                     Some((_, members, known)) => {
                         members.push(member);
-                        known.extend(vocabulary.iter().filter(|w| !known.contains(w)).cloned().collect::<Vec<_>>());
+                        known.extend(
+                            vocabulary
+                                .iter()
+                                .filter(|w| !known.contains(w))
+                                .cloned()
+                                .collect::<Vec<_>>(),
+                        );
                     }
                     None => words.push((key.clone(), vec![member], vocabulary.clone())),
                 }
@@ -157,7 +163,11 @@ impl RuleList {
     }
 
     /// The position of the first rule from `start` on whose condition matches, by the index.
-    pub fn first_match<R: ConditionRequest + ?Sized>(&self, ctx: &Context<'_, R>, start: usize) -> Option<usize> {
+    pub fn first_match<R: ConditionRequest + ?Sized>(
+        &self,
+        ctx: &Context<'_, R>,
+        start: usize,
+    ) -> Option<usize> {
         let none = self.programs.len();
         let mut best = none;
         let try_group = |members: &[u32], best: &mut usize| {
@@ -207,7 +217,11 @@ impl RuleList {
     }
 
     /// The first matching rule by trying every rule in order: the reference for the index.
-    pub fn first_match_linear<R: ConditionRequest + ?Sized>(&self, ctx: &Context<'_, R>, start: usize) -> Option<usize> {
+    pub fn first_match_linear<R: ConditionRequest + ?Sized>(
+        &self,
+        ctx: &Context<'_, R>,
+        start: usize,
+    ) -> Option<usize> {
         self.programs
             .iter()
             .enumerate()

@@ -94,7 +94,13 @@ fn parse_layout(value: &[char]) -> Option<[i64; 6]> {
     }
     let mut fields = [sign * year, 0, 0, 0, 0, 0];
     // Month, day (checked against the month below), hour (one or two digits), minute, second.
-    let elements = [(true, 1, 12), (true, 0, 99), (false, 0, 23), (true, 0, 59), (true, 0, 59)];
+    let elements = [
+        (true, 1, 12),
+        (true, 0, 99),
+        (false, 0, 23),
+        (true, 0, 59),
+        (true, 0, 59),
+    ];
     let mut pos = 4;
     for (slot, (fixed, low, high)) in fields.iter_mut().skip(1).zip(elements) {
         let (found, next) = number(value, pos, fixed)?;
