@@ -9,7 +9,7 @@
 //!   decision needs: the path, host and method (which the rules' index reads) from the
 //!   object itself, headers through its `header(name)`, and anything else from its
 //!   `facts`, which a lazily built request (`stockade.request.incoming.Incoming`) builds
-//!   only then. Values are the Python text encoded as UTF-8 (undecodable bytes as the
+//!   only then (the Python rules read the same parts the same way). Values are the Python text encoded as UTF-8 (undecodable bytes as the
 //!   bytes their surrogate escapes stand for), which is the text the Python conditions read.
 //!
 //! A Python error while reading a part (a request whose facts cannot be built) makes that
@@ -239,10 +239,6 @@ impl<'py> PyParts<'py> {
         self.keep(optional_text(&value)).flatten()
     }
 
-    fn own_text(&self, name: &str) -> Vec<u8> {
-        self.keep(self.object.getattr(name).and_then(|value| text_bytes(&value)))
-            .unwrap_or_default()
-    }
 
     fn address(&self, name: &str) -> Option<[u8; 16]> {
         ip16(&self.fact(name)?)
@@ -292,14 +288,13 @@ impl ConditionRequest for PyParts<'_> {
         &self.path
     }
     fn url(&self) -> &[u8] {
-        self.url
-            .get_or_init(|| self.own_text(if self.incoming { "uri" } else { "url" }))
+        self.url.get_or_init(|| self.fact_text("url").unwrap_or_default())
     }
     fn query(&self) -> &[u8] {
-        self.query.get_or_init(|| self.own_text("query"))
+        self.query.get_or_init(|| self.fact_text("query").unwrap_or_default())
     }
     fn proto(&self) -> &[u8] {
-        self.proto.get_or_init(|| self.own_text("proto"))
+        self.proto.get_or_init(|| self.fact_text("proto").unwrap_or_default())
     }
     fn header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
         // A request's own `header` reads an absent header as "", as every header primitive

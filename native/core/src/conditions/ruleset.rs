@@ -47,6 +47,7 @@ struct Index {
     lengths: Vec<usize>,
     by_method: HashMap<Vec<u8>, Vec<u32>>,
     by_words: Vec<Words>,
+    stats: IndexStats,
 }
 
 /// Conditions in order, indexed.
@@ -85,18 +86,22 @@ impl RuleList {
             })?;
             let hints = program.hints();
             if let Some(hosts) = &hints.host {
+                index.stats.by_host += 1;
                 for host in hosts {
                     add(&mut index.by_host, host, member);
                 }
             } else if let Some(prefixes) = &hints.path_prefix {
+                index.stats.by_prefix += 1;
                 for prefix in prefixes {
                     add(&mut index.by_prefix, prefix, member);
                 }
             } else if let Some(methods) = &hints.method {
+                index.stats.by_method += 1;
                 for method in methods {
                     add(&mut index.by_method, method, member);
                 }
             } else if let Some((key, vocabulary)) = hints.words.iter().min_by_key(|(_, words)| words.len()) {
+                index.stats.by_words += 1;
                 match words.iter_mut().find(|(known, ..)| known == key) {
                     Some((_, members, known)) => {
                         members.push(member);
@@ -111,6 +116,7 @@ impl RuleList {
                     None => words.push((key.clone(), vec![member], vocabulary.clone())),
                 }
             } else {
+                index.stats.always += 1;
                 index.always.push(member);
             }
         }
@@ -150,16 +156,9 @@ impl RuleList {
         self.programs.get(position)
     }
 
-    /// How the index files the rules.
+    /// How many rules the index files by host, prefix, method, words, and for every request.
     pub fn stats(&self) -> IndexStats {
-        let sum = |map: &HashMap<Vec<u8>, Vec<u32>>| map.values().map(Vec::len).sum();
-        IndexStats {
-            by_host: sum(&self.index.by_host),
-            by_prefix: sum(&self.index.by_prefix),
-            by_method: sum(&self.index.by_method),
-            by_words: self.index.by_words.iter().map(|group| group.members.len()).sum(),
-            always: self.index.always.len(),
-        }
+        self.index.stats
     }
 
     /// The position of the first rule from `start` on whose condition matches, by the index.
