@@ -25,6 +25,8 @@ pub mod jsonpath;
 pub mod lowered;
 mod matchers;
 pub mod program;
+#[cfg(test)]
+mod proptests;
 pub mod regex;
 pub mod ruleset;
 pub mod timespec;
