@@ -87,8 +87,10 @@ class RuleIndex:
         """The position of the first condition from ``start`` on that the request satisfies."""
     def first_index_linear(self, request: object, /, start: int = 0) -> int | None:
         """The same by trying every condition in order (the index's reference)."""
-    def stats(self) -> tuple[int, int, int, int, int]:
-        """How many conditions the index files by host, path prefix, method, words, and for every request."""
+    def stats(self) -> dict[str, int]:
+        """How many conditions the index files under each kind: ``host``, ``path_prefix``,
+        ``method``, ``words``, ``address``, ``query_key``, ``cookie``, ``header``, ``secure``
+        and ``always`` (tried for every request)."""
     def __len__(self) -> int: ...
 
 @final
@@ -127,8 +129,8 @@ class BlockRules:
     """
 
     def __init__(self, products: Iterable[tuple[str, Sequence[tuple[Sequence[tuple[object, ...]], str, object]]]], /) -> None: ...
-    def index_stats(self, product: str, /) -> tuple[int, int, int, int, int] | None:
-        """How a product's index files its rules (by host, prefix, method, words, always)."""
+    def index_stats(self, product: str, /) -> dict[str, int] | None:
+        """How a product's index files its rules (:meth:`RuleIndex.stats`), ``None`` without the product."""
     def __len__(self) -> int: ...
 
 @final
@@ -162,6 +164,9 @@ def regex_problem(pattern: str, /) -> str | None:
 
 def _go_fold(text: str | bytes, /, upper: bool = True) -> bytes:
     """Go's ``strings.ToUpper`` (``ToLower``) of text as the native side folds it (for tests)."""
+
+def _time_native(target: Condition | RuleIndex, request: NativeRequest, repeat: int, /) -> int:
+    """Nanoseconds ``repeat`` evaluations of ``target`` on ``request`` take in one native loop (benchmarks)."""
 
 def _panic(message: str) -> None:
     """Panic inside a native call (the tests prove that it raises NativeError)."""

@@ -498,15 +498,31 @@ def test_rule_lists_find_the_first_match_as_python_does(texts: list[str], batch:
 
 
 def test_the_index_files_rules_by_what_they_require() -> None:
-    texts = [
-        'req_host_in("a.com") && req_path_prefix_in("/admin", false)',
-        'req_path_prefix_in("/.git|/.env", false)',
-        'req_method_in("TRACE")',
-        'req_ua_regmatch("(?i)sqlmap|nikto")',
-        'req_ua_regmatch("^curl/[0-9]")',
-        'req_host_in("a.com") || req_host_in("b.com")',
-        '!req_host_in("a.com")',
-    ]
+    texts = {
+        'req_host_in("a.com") && req_path_prefix_in("/admin", false)': "host",
+        'req_host_in("a.com") || req_host_in("b.com")': "host",
+        'req_path_prefix_in("/.git|/.env", false)': "path_prefix",
+        'req_method_in("TRACE")': "method",
+        'req_ua_regmatch("(?i)sqlmap|nikto")': "words",
+        'req_ua_regmatch("(?i)masscan")': "words",
+        'req_header_value_contain("Referer", "casino", true)': "header",  # a words group of one
+        'req_cip_range("10.0.0.0", "10.0.0.9")': "address",
+        'req_vip_in("192.0.2.1") || ses_sip_range("::", "::1")': "address",
+        'req_query_key_in("cmd") && !req_cip_range("10.0.0.0", "10.255.255.255")': "query_key",
+        'req_query_value_in("bot", "1", true)': "query_key",
+        'req_cookie_value_prefix_in("lang", "", false)': "cookie",
+        'req_header_key_in("X-Attack|X-Scanner")': "header",
+        'req_header_value_in("X-Admin", "1", false)': "header",
+        'req_proto_secure() && req_tag_match("a", "b")': "secure",
+        'req_ua_regmatch("^curl/[0-9]")': "header",  # an absent header reads as "", which it refuses
+        'req_ua_regmatch("^curl|^$")': "always",
+        'req_header_value_in("X-Admin", "1|", false)': "always",
+        '!req_host_in("a.com")': "always",
+    }
     index = RuleIndex([lowered(compile_condition(text)) for text in texts])
-    assert index.stats() == (2, 1, 1, 1, 2)
-    assert len(index) == 7
+    expected = dict.fromkeys(["host", "path_prefix", "method", "words", "address", "query_key", "cookie"], 0)
+    expected |= dict.fromkeys(["header", "secure", "always"], 0)
+    for kind in texts.values():
+        expected[kind] += 1
+    assert index.stats() == expected
+    assert len(index) == len(texts)

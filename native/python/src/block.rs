@@ -12,15 +12,21 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use stockade_core::block::{COUNTER_NAMES, Command, Counters, Loaded, Outcome, RuleSet};
-use stockade_core::conditions::ConditionRequest;
+use stockade_core::conditions::{ConditionRequest, IndexStats};
 
 use crate::conditions::{program, text_bytes};
 use crate::errors::{guard, invalid_argument};
 use crate::parts::{Visit, with_request};
 
 type Decisions = Vec<Py<PyAny>>;
-/// Rules filed by host, prefix, method, words, always.
-pub type Stats = (usize, usize, usize, usize, usize);
+/// How many rules an index files under each kind, as a dict.
+pub fn stats_dict<'py>(py: Python<'py>, stats: &IndexStats) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (kind, count) in stats.named() {
+        dict.set_item(kind, count)?;
+    }
+    Ok(dict)
+}
 
 /// mod_block's counters, shared by every table that counts into them (see `_native.pyi`).
 #[pyclass(frozen, module = "stockade._native")]
@@ -138,13 +144,17 @@ impl BlockRules {
         })
     }
 
-    /// How the index of a product's list files its rules (by host, prefix, method, words,
-    /// always), or `None` without that product.
+    /// How many rules the index of a product's list files under each kind, or `None`
+    /// without that product.
     #[pyo3(signature = (product, /))]
-    fn index_stats(&self, py: Python<'_>, product: &Bound<'_, PyAny>) -> PyResult<Option<Stats>> {
+    fn index_stats<'py>(
+        &self,
+        py: Python<'py>,
+        product: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         guard(py, || {
             let stats = self.loaded.rules.index_stats(&text_bytes(product)?);
-            Ok(stats.map(|s| (s.by_host, s.by_prefix, s.by_method, s.by_words, s.always)))
+            stats.map(|stats| stats_dict(py, &stats)).transpose()
         })
     }
 

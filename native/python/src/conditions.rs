@@ -421,18 +421,9 @@ impl RuleIndex {
         guard(py, || with_request(request, visit))
     }
 
-    /// How the index files the conditions: counts by host, prefix, method, words, always.
-    fn stats(&self, py: Python<'_>) -> PyResult<crate::block::Stats> {
-        guard(py, || {
-            let stats = self.list.stats();
-            Ok((
-                stats.by_host,
-                stats.by_prefix,
-                stats.by_method,
-                stats.by_words,
-                stats.always,
-            ))
-        })
+    /// How many conditions the index files under each kind.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        guard(py, || crate::block::stats_dict(py, &self.list.stats()))
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -462,5 +453,35 @@ pub fn _go_fold(py: Python<'_>, text: &Bound<'_, PyAny>, upper: bool) -> PyResul
             stockade_core::conditions::fold::go_lower(&bytes)
         };
         Ok(PyBytes::new(py, &folded).unbind())
+    })
+}
+
+/// Evaluate `target` (a `Condition` or a `RuleIndex`) on a `NativeRequest` `repeat` times
+/// in one native loop; the nanoseconds it took (benchmarks measure evaluation alone so).
+#[pyfunction]
+#[pyo3(signature = (target, request, repeat, /))]
+pub fn _time_native(
+    py: Python<'_>,
+    target: &Bound<'_, PyAny>,
+    request: &Bound<'_, crate::parts::NativeRequest>,
+    repeat: u64,
+) -> PyResult<u128> {
+    guard(py, || {
+        let request = &request.get().request;
+        let started = std::time::Instant::now();
+        if let Ok(condition) = target.cast::<Condition>() {
+            let program = &condition.get().program;
+            for _ in 0..repeat {
+                std::hint::black_box(program.matches(std::hint::black_box(request)));
+            }
+        } else {
+            let index = target.cast::<RuleIndex>()?;
+            let list = &index.get().list;
+            for _ in 0..repeat {
+                let ctx = Context::new(std::hint::black_box(request));
+                std::hint::black_box(list.first_match(&ctx, 0));
+            }
+        }
+        Ok(started.elapsed().as_nanos())
     })
 }

@@ -25,6 +25,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<hosts::HostTable>()?;
     module.add_function(wrap_pyfunction!(conditions::regex_problem, module)?)?;
     module.add_function(wrap_pyfunction!(conditions::_go_fold, module)?)?;
+    module.add_function(wrap_pyfunction!(conditions::_time_native, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }

@@ -239,7 +239,6 @@ impl<'py> PyParts<'py> {
         self.keep(optional_text(&value)).flatten()
     }
 
-
     fn address(&self, name: &str) -> Option<[u8; 16]> {
         ip16(&self.fact(name)?)
     }
@@ -291,10 +290,12 @@ impl ConditionRequest for PyParts<'_> {
         self.url.get_or_init(|| self.fact_text("url").unwrap_or_default())
     }
     fn query(&self) -> &[u8] {
-        self.query.get_or_init(|| self.fact_text("query").unwrap_or_default())
+        self.query
+            .get_or_init(|| self.fact_text("query").unwrap_or_default())
     }
     fn proto(&self) -> &[u8] {
-        self.proto.get_or_init(|| self.fact_text("proto").unwrap_or_default())
+        self.proto
+            .get_or_init(|| self.fact_text("proto").unwrap_or_default())
     }
     fn header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
         // A request's own `header` reads an absent header as "", as every header primitive

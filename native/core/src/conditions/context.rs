@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 
 use super::fold::{go_upper, host_key};
-use super::http::{parse_cookies, parse_query};
+use super::http::{QueryPair, parse_cookies, parse_query};
 use super::jsonpath::{JsonPath, json_path_value};
 use super::timespec::parse_time;
 use super::view::ConditionRequest;
@@ -22,11 +22,11 @@ type JsonCache = (Vec<u8>, std::rc::Rc<[u8]>);
 /// A request and what has been derived from it so far.
 pub struct Context<'r, R: ConditionRequest + ?Sized> {
     pub(crate) request: &'r R,
-    host_upper: OnceCell<Vec<u8>>,
-    host_lower: OnceCell<Vec<u8>>,
-    path_upper: OnceCell<Vec<u8>>,
-    method_upper: OnceCell<Vec<u8>>,
-    query: OnceCell<Vec<(Vec<u8>, Vec<u8>)>>,
+    host_upper: OnceCell<Cow<'r, [u8]>>,
+    host_lower: OnceCell<Cow<'r, [u8]>>,
+    path_upper: OnceCell<Cow<'r, [u8]>>,
+    method_upper: OnceCell<Cow<'r, [u8]>>,
+    query: OnceCell<Vec<QueryPair<'r>>>,
     cookies: OnceCell<Vec<(Vec<u8>, Vec<u8>)>>,
     time: OnceCell<Option<f64>>,
     json: RefCell<Vec<JsonCache>>,
@@ -84,32 +84,22 @@ impl<'r, R: ConditionRequest + ?Sized> Context<'r, R> {
 
     /// The host in Go's upper case.
     pub fn host_upper(&self) -> &[u8] {
-        self.host_upper
-            .get_or_init(|| go_upper(self.host_name()).into_owned())
+        self.host_upper.get_or_init(|| go_upper(self.host_name()))
     }
 
     /// The key of host indexes for this request (lower case of the upper case).
     pub fn host_lower(&self) -> &[u8] {
-        self.host_lower.get_or_init(|| {
-            let name = self.host_name();
-            if name.is_ascii() {
-                name.to_ascii_lowercase()
-            } else {
-                host_key(name).into_owned()
-            }
-        })
+        self.host_lower.get_or_init(|| host_key(self.host_name()))
     }
 
     /// The path in Go's upper case.
     pub fn path_upper(&self) -> &[u8] {
-        self.path_upper
-            .get_or_init(|| go_upper(self.request.path()).into_owned())
+        self.path_upper.get_or_init(|| go_upper(self.request.path()))
     }
 
     /// The method in Go's upper case.
     pub fn method_upper(&self) -> &[u8] {
-        self.method_upper
-            .get_or_init(|| go_upper(self.request.method()).into_owned())
+        self.method_upper.get_or_init(|| go_upper(self.request.method()))
     }
 
     /// The protocol: the TLS session's on a secure connection (`""` without one), else the
@@ -123,7 +113,7 @@ impl<'r, R: ConditionRequest + ?Sized> Context<'r, R> {
     }
 
     /// The query parsed like Go's `url.ParseQuery`, one pair per key (its first value).
-    pub fn query_params(&self) -> &[(Vec<u8>, Vec<u8>)] {
+    pub fn query_params(&self) -> &[QueryPair<'r>] {
         self.query.get_or_init(|| parse_query(self.request.query()))
     }
 
@@ -131,8 +121,8 @@ impl<'r, R: ConditionRequest + ?Sized> Context<'r, R> {
     pub fn query_value(&self, key: &[u8]) -> Option<&[u8]> {
         self.query_params()
             .iter()
-            .find(|(name, _)| name.as_slice() == key)
-            .map(|(_, value)| value.as_slice())
+            .find(|(name, _)| name.as_ref() == key)
+            .map(|(_, value)| value.as_ref())
     }
 
     /// The cookies of every `Cookie` line, parsed like Go's `readCookies` (the first of a name wins).

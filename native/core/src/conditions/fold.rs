@@ -55,6 +55,24 @@ pub fn go_upper(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(map_chars(bytes, u8::to_ascii_uppercase, &UPPER))
 }
 
+/// Values this long or shorter fold on the stack.
+const STACK_FOLD: usize = 128;
+
+/// Run `body` on Go's upper case of `bytes`, without allocating for short ASCII text.
+pub fn with_upper<T>(bytes: &[u8], body: impl FnOnce(&[u8]) -> T) -> T {
+    if bytes.len() <= STACK_FOLD && bytes.is_ascii() {
+        if !bytes.iter().any(u8::is_ascii_lowercase) {
+            return body(bytes);
+        }
+        let mut buffer = [0u8; STACK_FOLD];
+        let folded = buffer.get_mut(..bytes.len()).unwrap_or_default();
+        folded.copy_from_slice(bytes);
+        folded.make_ascii_uppercase();
+        return body(folded);
+    }
+    body(&go_upper(bytes))
+}
+
 /// Go's `strings.ToLower`.
 pub fn go_lower(bytes: &[u8]) -> Cow<'_, [u8]> {
     if bytes.is_ascii() {

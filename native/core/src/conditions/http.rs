@@ -6,8 +6,16 @@
 //!   name must be an RFC token, a value (its surrounding `"` removed) only cookie-octets;
 //!   anything else is skipped; the first cookie of a name wins.
 
+use std::borrow::Cow;
+
+/// A query key and its first value, borrowed from the query when it needs no decoding.
+pub type QueryPair<'q> = (Cow<'q, [u8]>, Cow<'q, [u8]>);
+
 /// Go's `url.QueryUnescape`; `None` for a bad `%` escape.
-fn query_unescape(text: &[u8]) -> Option<Vec<u8>> {
+fn query_unescape(text: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if !text.iter().any(|&b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(text));
+    }
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
     while let Some(&byte) = text.get(at) {
@@ -28,12 +36,12 @@ fn query_unescape(text: &[u8]) -> Option<Vec<u8>> {
             }
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Go's `url.ParseQuery`, keeping the first value of each key, in order of first appearance.
-pub fn parse_query(raw: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut params: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+pub fn parse_query(raw: &[u8]) -> Vec<QueryPair<'_>> {
+    let mut params: Vec<QueryPair<'_>> = Vec::new();
     for pair in raw.split(|&b| b == b'&') {
         if pair.is_empty() || pair.contains(&b';') {
             continue;
@@ -149,10 +157,17 @@ mod tests {
             .collect()
     }
 
+    fn owned(pairs: Vec<QueryPair<'_>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
     #[test]
     fn query_follows_go() {
         assert_eq!(
-            parse_query(b"a=1&a=2&b&c=x+y%21&d;e=1&f=%zz&&g=%41"),
+            owned(parse_query(b"a=1&a=2&b&c=x+y%21&d;e=1&f=%zz&&g=%41")),
             pairs(&[("a", "1"), ("b", ""), ("c", "x y!"), ("g", "A")])
         );
         assert!(parse_query(b"").is_empty());

@@ -7,11 +7,13 @@
 
 use std::collections::HashSet;
 
+use foldhash::fast::RandomState;
+
 use aho_corasick::AhoCorasick;
 use memchr::memmem;
 use regex::bytes::Regex;
 
-use super::fold::{go_lower, go_upper};
+use super::fold::{go_lower, go_upper, with_upper};
 use super::hash::{Buckets, bucket};
 use super::lowered::Test;
 
@@ -22,7 +24,7 @@ const SMALL_SET: usize = 8;
 #[derive(Debug, Clone)]
 pub(crate) enum Set {
     Few(Vec<Vec<u8>>),
-    Many(HashSet<Vec<u8>>),
+    Many(HashSet<Vec<u8>, RandomState>),
 }
 
 impl Set {
@@ -180,7 +182,7 @@ impl Matcher {
     /// The test of a raw value, folding it first when the test does.
     pub(crate) fn test_raw(&self, value: &[u8]) -> bool {
         if self.folds_upper() {
-            self.test(&go_upper(value))
+            with_upper(value, |upper| self.test(upper))
         } else {
             self.test(value)
         }

@@ -59,8 +59,8 @@ enum Prim {
     TlsClientAuth,
     QueryExist,
     Match(Value, Matcher),
-    IpRange(Address, [u8; 16], [u8; 16]),
-    IpIn(Address, Vec<[u8; 16]>),
+    IpRange(Address, u128, u128),
+    IpIn(Address, Vec<u128>),
     IpHash(Address, Buckets),
     HeaderKeyIn(Vec<Vec<u8>>),
     ResponseHeaderKeyIn(Vec<Vec<u8>>),
@@ -168,9 +168,11 @@ impl Prim {
                 if last < first {
                     return Err("an IP range ends before it starts".to_owned());
                 }
-                Prim::IpRange(*address, *first, *last)
+                Prim::IpRange(*address, u128::from_be_bytes(*first), u128::from_be_bytes(*last))
             }
-            Primitive::IpIn(address, list) => Prim::IpIn(*address, list.clone()),
+            Primitive::IpIn(address, list) => {
+                Prim::IpIn(*address, list.iter().map(|ip| u128::from_be_bytes(*ip)).collect())
+            }
             Primitive::IpHash(address, buckets) => Prim::IpHash(
                 *address,
                 Buckets::from_ranges(buckets)
@@ -201,13 +203,14 @@ impl Prim {
         })
     }
 
-    fn address<R: ConditionRequest + ?Sized>(ctx: &Context<'_, R>, address: Address) -> Option<[u8; 16]> {
+    fn address<R: ConditionRequest + ?Sized>(ctx: &Context<'_, R>, address: Address) -> Option<u128> {
         let request = ctx.request();
-        match address {
+        let ip = match address {
             Address::Client => request.client_ip(),
             Address::Remote => request.remote_ip(),
             Address::Vip => request.vip(),
-        }
+        };
+        ip.map(u128::from_be_bytes)
     }
 
     fn eval<R: ConditionRequest + ?Sized>(&self, ctx: &Context<'_, R>) -> bool {
@@ -224,7 +227,7 @@ impl Prim {
             }
             Prim::IpIn(address, list) => Self::address(ctx, *address).is_some_and(|ip| list.contains(&ip)),
             Prim::IpHash(address, buckets) => Self::address(ctx, *address).is_some_and(|ip| {
-                let text = go_ip(u128::from_be_bytes(ip));
+                let text = go_ip(ip);
                 buckets.contains(super::hash::bucket(text.as_bytes()))
             }),
             Prim::HeaderKeyIn(names) => names
@@ -334,9 +337,14 @@ impl Program {
                 Item::Not => (Kind::Not, 1),
                 Item::Call(primitive) => {
                     let built = Prim::build(primitive).map_err(|problem| error(position, problem))?;
+                    let accepts_empty = match &built {
+                        Prim::Match(_, matcher) => matcher.test_raw(b""),
+                        _ => true,
+                    };
                     ops.push(Op::Test(index(prims.len(), position)?));
                     prims.push(built);
-                    root = Self::complete(&mut ops, &mut open, Hints::of(primitive), position)?;
+                    let hints = Hints::of(primitive, accepts_empty);
+                    root = Self::complete(&mut ops, &mut open, hints, position)?;
                     continue;
                 }
             };

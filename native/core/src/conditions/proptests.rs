@@ -10,7 +10,9 @@ use proptest::prelude::*;
 use super::lowered::{Address, Item, Primitive, Source, Test};
 use super::{Context, Program, RuleList, SimpleRequest};
 
-const WORDS: &[&str] = &["", "a", "A", "/a", "/ab", "x.com", "X.COM", "get", "POST", "k", "\u{212A}", "é", "sqlmap"];
+const WORDS: &[&str] = &[
+    "", "a", "A", "/a", "/ab", "x.com", "X.COM", "get", "POST", "k", "\u{212A}", "é", "sqlmap",
+];
 
 fn word() -> impl Strategy<Value = Vec<u8>> {
     prop::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec())
@@ -78,13 +80,15 @@ enum Tree {
 }
 
 fn tree() -> impl Strategy<Value = Tree> {
-    primitive().prop_map(Tree::Leaf).prop_recursive(4, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 1..4).prop_map(Tree::And),
-            prop::collection::vec(inner.clone(), 1..4).prop_map(Tree::Or),
-            inner.prop_map(|tree| Tree::Not(Box::new(tree))),
-        ]
-    })
+    primitive()
+        .prop_map(Tree::Leaf)
+        .prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(Tree::And),
+                prop::collection::vec(inner.clone(), 1..4).prop_map(Tree::Or),
+                inner.prop_map(|tree| Tree::Not(Box::new(tree))),
+            ]
+        })
 }
 
 fn items(tree: &Tree, out: &mut Vec<Item>) {
@@ -92,7 +96,11 @@ fn items(tree: &Tree, out: &mut Vec<Item>) {
         Tree::Leaf(primitive) => out.push(Item::Call(primitive.clone())),
         Tree::And(operands) | Tree::Or(operands) => {
             let count = u32::try_from(operands.len()).unwrap_or(u32::MAX);
-            out.push(if matches!(tree, Tree::And(_)) { Item::And(count) } else { Item::Or(count) });
+            out.push(if matches!(tree, Tree::And(_)) {
+                Item::And(count)
+            } else {
+                Item::Or(count)
+            });
             for operand in operands {
                 items(operand, out);
             }
@@ -112,7 +120,9 @@ fn compile(tree: &Tree) -> Option<Program> {
 
 fn reference(tree: &Tree, request: &SimpleRequest) -> Option<bool> {
     Some(match tree {
-        Tree::Leaf(primitive) => Program::compile(&[Item::Call(primitive.clone())]).ok()?.matches(request),
+        Tree::Leaf(primitive) => Program::compile(&[Item::Call(primitive.clone())])
+            .ok()?
+            .matches(request),
         Tree::And(operands) => {
             let mut all = true;
             for operand in operands {
@@ -132,8 +142,16 @@ fn reference(tree: &Tree, request: &SimpleRequest) -> Option<bool> {
 }
 
 fn request() -> impl Strategy<Value = SimpleRequest> {
-    (word(), word(), word(), word(), prop::collection::vec((word(), word()), 0..3), any::<u8>(), any::<bool>()).prop_map(
-        |(method, host, path, query, headers, ip, secure)| {
+    (
+        word(),
+        word(),
+        word(),
+        word(),
+        prop::collection::vec((word(), word()), 0..3),
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(method, host, path, query, headers, ip, secure)| {
             let mut client = [0u8; 16];
             client[10] = 0xFF;
             client[11] = 0xFF;
@@ -149,8 +167,7 @@ fn request() -> impl Strategy<Value = SimpleRequest> {
                 secure,
                 ..SimpleRequest::default()
             }
-        },
-    )
+        })
 }
 
 proptest! {
