@@ -13,9 +13,10 @@ Inputs, one event per line:
   ``{"at": 13, "type": "request", "peer": "...", "request": {...}, "product": "pn"}``
   where ``request`` follows the request schema of the BFE condition vectors
   (:data:`stockade.conditions.vectors.REQUEST_KEYS`: headers such as ``Authorization``
-  included, ``response: {"code": 404}`` for response rules; an unknown key is refused) and
-  ``product`` overrides the host table; ``{"at": 20, "type": "reload", "target":
-  "block_rules" | "ip_blocklist", "path": "..."}``.
+  included, the body as text in ``body`` or base64 in ``body_base64``, ``response:
+  {"code": 404}`` for response rules; an unknown key is refused) and ``product`` overrides
+  the host table; detection reads the headers and the body as the servers read them;
+  ``{"at": 20, "type": "reload", "target": "block_rules" | "ip_blocklist", "path": "..."}``.
 * nginx/Apache combined access logs: each line is a connection and a request from its
   address at its time, with its Referer and User-Agent; its status feeds the response
   rules.

@@ -140,3 +140,52 @@ def test_the_staff_page_links_to_the_console_of_the_configuration(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok")
+
+
+BODY_SCRIPT = """\
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from urllib.parse import urlencode
+from django.contrib.auth.models import User
+from django.test import Client
+User.objects.create_user("alice", password="wonderland")
+FORM = "application/x-www-form-urlencoded"
+
+# The checks read the body first; the view still reads all of it: a urlencoded login logs in.
+alice = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.20")
+form = urlencode({"username": "alice", "password": "wonderland"})
+assert alice.post("/accounts/login/", form, content_type=FORM).status_code == 302
+
+# A malicious body counts a strike before the view runs; at the threshold the client is banned.
+prober = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.77")
+for i in range(5):
+    probe = urlencode({"username": f"user{i}", "password": "x' UNION ALL SELECT password,2 FROM users--"})
+    answer = prober.post("/accounts/login/", probe, content_type=FORM)
+    assert answer.status_code == 200, answer.status_code
+    assert f'value="user{i}"'.encode() in answer.content, "the view read the posted user name"
+assert prober.get("/").status_code == 403
+print("ok")
+"""
+
+
+def test_django_reads_the_body_the_checks_read_first(tmp_path: Path) -> None:
+    (tmp_path / "stockade.toml").write_text(CONFIG)
+    env = {
+        **os.environ,
+        "STOCKADE_CONFIG": str(tmp_path / "stockade.toml"),
+        "STOCKADE_STORE": f"sqlite:///{tmp_path / 'stockade.db'}",
+        "DJANGO_DB": str(tmp_path / "db.sqlite3"),
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", BODY_SCRIPT],
+        cwd=EXAMPLES / "django_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("ok")

@@ -68,9 +68,9 @@ def test_each_failure_is_one_line_with_its_reason(tmp_path: Path) -> None:
         ('[{"cond": "x", "expect": true, "request": []}]', "case 0: 'request' must be an object"),
         (
             '[{"cond": "default_t()", "expect": true}, {"cond": "x", "expect": true, "request": {"pth": "/a"}}]',
-            "invalid vector file: case 1: unknown request key 'pth': expected one of body, client_ip, context,"
-            " cookies, headers, host, host_tag, method, path, product, proto, query, remote_ip, response, secure,"
-            " session_proto, tags, tls, trusted, uri, vip\n",
+            "invalid vector file: case 1: unknown request key 'pth': expected one of body, body_base64, client_ip,"
+            " context, cookies, headers, host, host_tag, method, path, product, proto, query, remote_ip, response,"
+            " secure, session_proto, tags, tls, trusted, uri, vip\n",
         ),
         (
             '[{"cond": "x", "expect": true, "request": {"tls": {"SNI": "a.com"}}}]',

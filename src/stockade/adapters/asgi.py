@@ -4,11 +4,14 @@ Every ``http`` and ``websocket`` scope goes through the checks
 (:class:`~stockade.engine._async.ladder.AsyncLadder`) before the app sees it, exactly as in
 the protecting server: the canonical request is built (:mod:`stockade.request`) and the
 scope becomes it, so the app routes exactly the path, host and headers the checks read;
-then bans, mod_block, detection and the lockout directories. The middleware answers refusals
-itself. The connection-level IP blocklist is checked on the client the guard believes
-(the peer, or the client a trusted proxy names), once a request. A mod_block ``CLOSE``
-cannot drop the connection from inside an app, so it is
-answered with ``[block] close_status`` (403 by default), ``Connection: close`` and no body.
+then bans, mod_block, detection and the lockout directories. When detection inspects the
+request, the first ``[bans] body_limit`` bytes of its body are read before the checks
+decide, and the app receives them and the rest of the body as the server sends it
+(:mod:`stockade.request.body`). The middleware answers refusals itself. The
+connection-level IP blocklist is checked on the client the guard believes (the peer, or
+the client a trusted proxy names), once a request. A mod_block ``CLOSE`` cannot drop the
+connection from inside an app, so it is answered with ``[block] close_status`` (403 by
+default), ``Connection: close`` and no body.
 
 The guard opens at lifespan startup and closes at shutdown, or at the first request when
 the server runs no lifespan. A scope that was checked is marked: a second instance of the
@@ -34,6 +37,7 @@ from stockade.engine.settings import BanSettings
 from stockade.engine.verdict import CLOSE, ResponseLike
 from stockade.errors import BadRequest
 from stockade.request.asgi import from_asgi
+from stockade.request.body import announced_body, read_ahead
 from stockade.request.incoming import Incoming
 from stockade.stores import open_async_store, open_directory_stores
 
@@ -175,6 +179,15 @@ class StockadeMiddleware:
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             verdict = CLOSE
         else:
+            if ladder.reads_bodies and kind == "http":
+                has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
+                wanted = ladder.body_wanted(request) if has_body else 0
+                if wanted:
+                    ahead = await read_ahead(receive, wanted, length)
+                    if ahead is None:
+                        return  # the client went away in the middle of its body
+                    request.give_body(ahead.body, ahead.uninspected)
+                    receive = ahead.replay(receive)
             verdict = await ladder.decide(request)
         if verdict.action == "close":
             if kind == "websocket":

@@ -126,7 +126,12 @@ class StockadeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         found = checks()
+        # Detection may read the body's first bytes before the view: the checks read them from
+        # the stream Django reads the body from (under WSGI and ASGI alike), which then gives
+        # them again, followed by the rest.
+        request.META["wsgi.input"] = request._stream
         refusal = found.check(request.META)
+        request._stream = request.META["wsgi.input"]
         if refusal is not None:
             response = HttpResponse(refusal.body, status=refusal.code)
             for name, value in refusal.headers:

@@ -5,6 +5,10 @@ The same checks as the ASGI middleware, on the sync twins (:class:`~stockade.eng
 its own guard, lazily at its first request and under a lock (threads of a worker share it);
 a guard opened before a ``fork`` (``--preload``) is never used by the child, which opens its
 own. The SQLite store shares blocks, failures and bans between the processes.
+
+When detection inspects a request, the first ``[bans] body_limit`` bytes of its body are
+read from ``wsgi.input`` before the checks decide, and ``wsgi.input`` becomes a stream that
+gives them and then the rest (:mod:`stockade.request.body`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from stockade.engine._sync.ladder import Ladder
 from stockade.engine.settings import BanSettings
 from stockade.engine.verdict import ResponseLike
 from stockade.errors import BadRequest
+from stockade.request.body import read_ahead_wsgi, wsgi_has_body
 from stockade.request.incoming import Incoming
 from stockade.request.wsgi import from_wsgi
 from stockade.stores import open_directory_stores, open_store
@@ -134,6 +139,11 @@ class StockadeWSGI:
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":
             return self._closing
+        wanted = ladder.body_wanted(request) if ladder.reads_bodies and wsgi_has_body(environ) else 0
+        if wanted:
+            ahead = read_ahead_wsgi(environ, wanted)
+            if ahead is not None:
+                request.give_body(*ahead)
         verdict = ladder.decide(request)
         if verdict.action == "close":
             return self._closing

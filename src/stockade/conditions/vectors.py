@@ -13,6 +13,8 @@ module does no I/O: the caller reads and decodes the file and injects ``now``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ REQUEST_KEYS: dict[str, str] = {
     "host_tag": "string",
     "product": "string",
     "body": "string",
+    "body_base64": "string",
     "tags": "object",
     "context": "object",
     "response": "object",
@@ -104,7 +107,19 @@ class CaseResult:
 
 def request_problem(request: Mapping[str, object]) -> str | None:
     """What is wrong with a request object (an unknown key, a value of the wrong type), or ``None``."""
-    return _keys_problem(request, REQUEST_KEYS, "")
+    problem = _keys_problem(request, REQUEST_KEYS, "")
+    if problem is not None:
+        return problem
+    encoded = request.get("body_base64")
+    if encoded is None:
+        return None
+    if request.get("body") is not None:
+        return "request keys 'body' and 'body_base64': expected one of them, not both"
+    try:
+        base64.b64decode(str(encoded), validate=True)
+    except binascii.Error:
+        return "request key 'body_base64': expected base64 (RFC 4648, with padding)"
+    return None
 
 
 def _keys_problem(value: Mapping[str, object], keys: Mapping[str, str], prefix: str) -> str | None:

@@ -28,6 +28,7 @@ Nothing here raises on access: a missing value is ``""``, ``b""`` or ``None`` as
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 from collections.abc import Iterable, Mapping
@@ -305,6 +306,9 @@ class RequestFacts:
         client_ip = _optional_text(request.get("client_ip"))
         remote_ip = _optional_text(request.get("remote_ip")) if "remote_ip" in request else client_ip
         body = request.get("body")
+        encoded = request.get("body_base64")
+        if isinstance(encoded, str) and body is None:
+            body = base64.b64decode(encoded)
         response = request.get("response")
         facts = cls(
             method=_text(request.get("method"), "GET"),

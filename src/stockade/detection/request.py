@@ -79,11 +79,11 @@ def request_from(
 ) -> Request:
     """A :class:`Request` from :class:`~stockade.core.facts.RequestFacts` or a ladder request.
 
-    A ladder request that has not built its facts is read through its cheap parts (path,
-    query, method, the named headers), so that detection never builds them; it carries no body.
+    A ladder request is read through its cheap parts (path, query, method, the named
+    headers, the ``body`` its front read ahead), so that detection never builds its facts.
     """
     if not hasattr(source, "headers") and hasattr(source, "header"):
-        return _from_parts(source, headers)
+        return _from_parts(source, headers, body_limit)
     facts: _Facts = source.facts if hasattr(source, "facts") else source
     uri = facts.uri or ""
     raw_path = uri.split("?", 1)[0] if uri else facts.path
@@ -117,7 +117,7 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _from_parts(source: Any, names: tuple[str, ...]) -> Request:
+def _from_parts(source: Any, names: tuple[str, ...], body_limit: int | None) -> Request:
     wanted = dict.fromkeys((*_CHEAP_HEADERS, *names))
     pairs: list[tuple[str, str]] = []
     # A ladder request given neither its headers nor a header lookup would build its facts to
@@ -130,6 +130,11 @@ def _from_parts(source: Any, names: tuple[str, ...]) -> Request:
         if value:
             pairs.append((name, _text(value)))
     uri = source.uri or ""
+    body: bytes = getattr(source, "body", None) or b""
+    uninspected: int = getattr(source, "uninspected", 0)
+    if body_limit is not None and len(body) > body_limit:
+        uninspected += len(body) - body_limit
+        body = body[:body_limit]
     return Request(
         method=source.method,
         path=_text(source.path),
@@ -137,4 +142,6 @@ def _from_parts(source: Any, names: tuple[str, ...]) -> Request:
         query=_text(source.query),
         headers=tuple(pairs),
         content_type=next((value for name, value in pairs if name == "content-type"), ""),
+        body=body,
+        uninspected=uninspected,
     )

@@ -38,6 +38,10 @@ class Incoming:
     ``line`` (the request line, for the lockout's events) and a ``listener`` given as a
     function are derived only when a lockout directory asks. Given ``facts``, every part
     is read from them.
+
+    ``body`` is what the checks read of the body (``None``: nothing was read), given by the
+    front with :meth:`give_body` before the checks run (:mod:`stockade.request.body`), and
+    ``uninspected`` the count of body bytes known to lie beyond it.
     """
 
     __slots__ = (
@@ -48,6 +52,7 @@ class Incoming:
         "_listener",
         "_lookup",
         "_make_facts",
+        "body",
         "client",
         "decided",
         "host",
@@ -58,6 +63,7 @@ class Incoming:
         "proto",
         "query",
         "target",
+        "uninspected",
         "uri",
     )
 
@@ -87,6 +93,8 @@ class Incoming:
             query, proto, host, product = facts.query, facts.proto, facts.host, facts.product
             uri = facts.uri or facts.url
             target = uri.split("?", 1)[0].encode("utf-8", "surrogateescape")
+            if header_lookup is None and headers is None:
+                header_lookup = facts.header  # detection reads headers through it, as from the other fronts
         elif make_facts is None:
             raise TypeError("Incoming needs facts or make_facts")
         else:
@@ -112,6 +120,8 @@ class Incoming:
         self.proto = proto
         self.host = host
         self.product = product  # a product given with the request (replay's override)
+        self.body = facts.body if facts is not None else None
+        self.uninspected = 0
 
     @property
     def facts(self) -> RequestFacts:
@@ -121,7 +131,15 @@ class Incoming:
             if make is None:  # pragma: no cover - the constructor ensures one of the two
                 raise TypeError("Incoming needs facts or make_facts")
             facts = self._facts = make()
+            facts.body = self.body
         return facts
+
+    def give_body(self, body: bytes, uninspected: int = 0) -> None:
+        """The body as the checks read it (the front's read-ahead), for detection and mod_block's rules."""
+        self.body = body
+        self.uninspected = uninspected
+        if self._facts is not None:
+            self._facts.body = body
 
     @property
     def listener(self) -> Listener:

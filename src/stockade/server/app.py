@@ -1,7 +1,8 @@
 """The protecting server as an ASGI application: reverse proxy and static files behind the guard.
 
 Each request becomes one canonical request (:mod:`stockade.request`): its path, host,
-headers and client, decided once. The checks run in their one order
+headers and client, decided once, and the first ``[bans] body_limit`` bytes of its body
+when detection inspects it (:mod:`stockade.request.body`). The checks run in their one order
 (:mod:`stockade.engine._async.ladder`) on it, and the upstream or the document root then
 serves exactly it: a request can learn nothing about a protected file or reach the
 upstream without passing the checks, in the form they read. Then the route decides
@@ -41,6 +42,7 @@ from stockade.errors import BadRequest, ConfigError, StockadeError, StoreError, 
 from stockade.metrics import Metrics
 from stockade.metrics.merge import snapshot
 from stockade.request.asgi import from_asgi
+from stockade.request.body import announced_body, read_ahead
 from stockade.request.incoming import Incoming
 from stockade.rules.reload import Target
 from stockade.server import files, responses
@@ -358,6 +360,17 @@ class StockadeApp:
             self.metrics.count_request("refused")
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
+        if site.ladder.reads_bodies:
+            has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
+            wanted = site.ladder.body_wanted(request) if has_body else 0
+            if wanted:
+                # Detection reads the body's first bytes before the checks decide; the upstream
+                # then gets them and the rest through ``receive`` as before.
+                ahead = await read_ahead(receive, wanted, length)
+                if ahead is None:
+                    return  # the client went away (or timed out) in the middle of its body
+                request.give_body(ahead.body, ahead.uninspected)
+                receive = ahead.replay(receive)
         verdict = await site.ladder.decide(request)
         self.metrics.observe_verdict(verdict)
         if verdict.action != "pass":

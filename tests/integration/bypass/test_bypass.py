@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -25,6 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from stockade.server.http.proxy_protocol import V2_SIGNATURE
+from stockade.server.listen import ListenAddress
+from stockade.server.settings import ListenerSpec
 from stockade.server.testing import ServerThread
 from tests.integration.bypass.apps import handler_of
 from tests.integration.bypass.cases import BANNED, SPOOFED, Case, all_cases, protected
@@ -258,6 +262,51 @@ def test_server_before_a_raw_echo_upstream(tmp_path: Path) -> None:
         judge(records, sent)
     finally:
         echo.close()
+
+
+def proxy_headers(source: str) -> list[bytes]:
+    """PROXY protocol headers naming ``source``: v1 TCP4 and UNKNOWN, and v2 over TCP/IPv4."""
+    v2_addresses = socket.inet_aton(source) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40000, 80)
+    v2 = V2_SIGNATURE + bytes([0x21, 0x11]) + struct.pack("!H", len(v2_addresses)) + v2_addresses
+    return [
+        f"PROXY TCP4 {source} 127.0.0.1 40000 80\r\n".encode(),
+        b"PROXY UNKNOWN\r\n",
+        f"PROXY TCP6 ::ffff:{source} ::1 40000 80\r\n".encode(),
+        v2,
+    ]
+
+
+def test_proxy_headers_are_believed_from_trusted_peers_only(tmp_path: Path) -> None:
+    echo = Echo()
+    try:
+        config = write_guard(tmp_path, f"http://127.0.0.1:{echo.port}")
+        with config.open("a") as file:
+            file.write('\n[proxy]\ntrusted = ["127.0.0.1"]\n')
+        listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="any")]
+        with ServerThread(config, listeners=listeners) as server:
+            sent: list[Sent] = []
+            for n, header in enumerate(proxy_headers(SPOOFED)):
+                # The banned client is no proxy: whatever its header says, it is closed unanswered.
+                case = Case(f"proxy-untrusted-{n}", header + request_bytes(f"proxy-untrusted-{n}"), source=BANNED)
+                sent.append(send(case, server.port))
+                assert sent[-1].status is None, sent[-1]
+            for n, header in enumerate(proxy_headers(BANNED)):
+                # The trusted proxy names the banned client: refused (or closed for UNKNOWN's own peer).
+                case = Case(f"proxy-names-banned-{n}", header + request_bytes(f"proxy-names-banned-{n}"))
+                sent.append(send(case, server.port))
+            trusted = Case("proxy-trusted", proxy_headers("203.0.113.9")[0] + request_bytes("proxy-trusted"))
+            sent.append(send(trusted, server.port))
+        records = {record.case: record for record in echo.records}
+        assert not [case for case in records if case.startswith("proxy-untrusted")]
+        assert [case for case in records if case.startswith("proxy-names-banned")] == ["proxy-names-banned-1"]
+        assert records["proxy-names-banned-1"].headers["x-forwarded-for"] == "127.0.0.1"  # UNKNOWN: the peer
+        assert records["proxy-trusted"].headers["x-forwarded-for"] == "203.0.113.9"
+    finally:
+        echo.close()
+
+
+def request_bytes(case: str) -> bytes:
+    return f"GET /pub/page HTTP/1.1\r\nHost: www.example.com\r\nX-Case: {case}\r\nConnection: close\r\n\r\n".encode()
 
 
 # -- real framework servers --------------------------------------------------------------------

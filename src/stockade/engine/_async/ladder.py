@@ -13,7 +13,8 @@ For every request, after the connection-level blocklist let the connection in:
 6. the application.
 
 Fronts (the protecting server, the middleware, ``stockade replay``) build the canonical
-request (:class:`~stockade.request.incoming.Incoming`) and act on the
+request (:class:`~stockade.request.incoming.Incoming`), read the part of its body that
+detection inspects when :meth:`AsyncLadder.body_wanted` asks, and act on the
 :class:`~stockade.engine.verdict.Verdict`; they decide nothing themselves.
 
 Only this file is written by hand; ``scripts/unasync.py`` generates the synchronous twin.
@@ -53,6 +54,8 @@ class AsyncLadder:
         self.block = block
         self.hosts = hosts
         self.gates = dict(gates or {})
+        # False when detection reads no body of any request: fronts then skip body_wanted.
+        self.reads_bodies = guard.bans.body_limit > 0
         settings = guard.bans.settings
         headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in settings.resp_headers]
         self._ban_headers = (
@@ -60,6 +63,16 @@ class AsyncLadder:
             (b"content-length", str(len(settings.resp_body)).encode()),
             *headers,
         )
+
+    def body_wanted(self, request: Incoming) -> int:
+        """How many bytes of the body a front reads before :meth:`decide`, 0 for none.
+
+        Detection inspects a body up to ``[bans] body_limit``, and a malicious body must count
+        before the app runs: the front reads that much ahead (:mod:`stockade.request.body`)
+        and gives it to the request. A request detection will not inspect (detection off,
+        an exempt client or path, a client known to be banned) reads nothing ahead.
+        """
+        return self.guard.bans.body_wanted(request.client, request.path)
 
     async def decide(self, request: Incoming) -> Verdict:
         ip = request.client

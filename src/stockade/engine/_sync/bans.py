@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 import socket
+import sys
 
 from stockade.clock import Clock
 from stockade.core import bans
@@ -70,6 +71,11 @@ class Bans:
         self._callbacks = events.has_callbacks(BANS_DIRECTORY)
         self._sample = settings.inspect_percentage / 100.0
         self._exemptions = bool(settings.allow or settings.ignore_paths or settings.ignore_patterns)
+        detector = settings.detector
+        reads = settings.enabled and (bool(detector.rules) or detector.custom is not None)
+        limit = detector.engine.settings.body_limit
+        # The body bytes detection reads of a request: none when it is off, all for "infinity".
+        self.body_limit = 0 if not reads else sys.maxsize if limit is None else limit
         self._response_policies = {
             rule.name: BanPolicy(threshold=rule.count + 1, window=rule.window, block_duration=rule.window)
             for rule in settings.response_rules
@@ -90,6 +96,20 @@ class Bans:
             if path == prefix or path.startswith(prefix + "/") or prefix == "/":
                 return True
         return any(pattern.search(path) for pattern in settings.ignore_patterns)
+
+    def body_wanted(self, ip: str, path: str) -> int:
+        """How many body bytes detection reads of this request: 0 when it will not inspect it.
+
+        A client the local view knows to be banned is refused before detection: its body is
+        not read either.
+        """
+        limit = self.body_limit
+        if not limit or not ip or self.exempt(ip, path):
+            return 0
+        peek = self.store.peek_ban(ip, ban_key(ip, self.settings.ipv6_prefix), self.clock.now())
+        if peek.known and peek.until is not None:
+            return 0
+        return limit
 
     def refusal(self, ip: str, path: str = "/") -> Banned | None:
         """The ban that refuses this client, if any (``ip`` already normalised)."""
