@@ -41,7 +41,7 @@ def main() -> int:
         "//!\n"
         "//! Every non-ASCII code point whose Go simple case mapping differs from itself, sorted,\n"
         "//! as `stockade.core.facts.go_upper` and `go_lower` map them.\n\n"
-        f"pub(super) const UNICODE_VERSION: &str = \"{unicodedata.unidata_version}\";\n\n"
+        f'pub(super) const UNICODE_VERSION: &str = "{unicodedata.unidata_version}";\n\n'
         + table("UPPER", pairs(go_upper))
         + "\n"
         + table("LOWER", pairs(go_lower))

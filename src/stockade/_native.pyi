@@ -128,7 +128,9 @@ class BlockRules:
     another command, leaves its name as the request's block info).
     """
 
-    def __init__(self, products: Iterable[tuple[str, Sequence[tuple[Sequence[tuple[object, ...]], str, object]]]], /) -> None: ...
+    def __init__(
+        self, products: Iterable[tuple[str, Sequence[tuple[Sequence[tuple[object, ...]], str, object]]]], /
+    ) -> None: ...
     def index_stats(self, product: str, /) -> dict[str, int] | None:
         """How a product's index files its rules (:meth:`RuleIndex.stats`), ``None`` without the product."""
     def __len__(self) -> int: ...

@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import re2
 
-from stockade.conditions.errors import BuildFailure
 from stockade._native import regex_problem as native_regex_problem
+from stockade.conditions.errors import BuildFailure
 from stockade.conditions.hashing import bucket, bucket_ranges, parse_buckets
 from stockade.core.facts import go_lower, go_upper, ip16
 

@@ -60,7 +60,10 @@ class PythonBlockTable:
     __slots__ = ("blocklist", "counters", "rules")
 
     def __init__(
-        self, rules: RuleSet | None = None, blocklist: IPTable | None = None, counters: PythonBlockCounters | None = None
+        self,
+        rules: RuleSet | None = None,
+        blocklist: IPTable | None = None,
+        counters: PythonBlockCounters | None = None,
     ) -> None:
         self.rules = rules if rules is not None else RuleSet.empty()
         self.blocklist = blocklist if blocklist is not None else IPTable()
