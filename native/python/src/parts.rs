@@ -9,8 +9,9 @@
 //!   decision needs: the path, host and method (which the rules' index reads) from the
 //!   object itself, headers through its `header(name)`, and anything else from its
 //!   `facts`, which a lazily built request (`stockade.request.incoming.Incoming`) builds
-//!   only then (the Python rules read the same parts the same way). Values are the Python text encoded as UTF-8 (undecodable bytes as the
-//!   bytes their surrogate escapes stand for), which is the text the Python conditions read.
+//!   only then (the Python rules read the same parts the same way). Values are the Python
+//!   text encoded as UTF-8 (undecodable bytes as the bytes their surrogate escapes stand
+//!   for), which is the text the Python conditions read.
 //!
 //! A Python error while reading a part (a request whose facts cannot be built) makes that
 //! part missing for the evaluation, and the call then raises it.
@@ -18,6 +19,7 @@
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
@@ -179,12 +181,13 @@ impl std::fmt::Debug for PyParts<'_> {
 impl<'py> PyParts<'py> {
     /// Read the path, host and method of a request now; the rest when asked.
     pub fn new(object: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let text = |name: &str| text_bytes(&object.getattr(name)?);
+        let py = object.py();
+        let text = |name: &Bound<'py, PyString>| text_bytes(&object.getattr(name)?);
         Ok(Self {
             incoming: !is_facts(object)?,
-            path: text("path")?,
-            host: text("host")?,
-            method: text("method")?,
+            path: text(intern!(py, "path"))?,
+            host: text(intern!(py, "host"))?,
+            method: text(intern!(py, "method"))?,
             object: object.clone(),
             url: OnceCell::new(),
             query: OnceCell::new(),
@@ -225,27 +228,38 @@ impl<'py> PyParts<'py> {
 
     fn facts(&self) -> Option<&Bound<'py, PyAny>> {
         self.facts
-            .get_or_init(|| self.keep(self.object.getattr("facts")))
+            .get_or_init(|| self.keep(self.object.getattr(intern!(self.py(), "facts"))))
             .as_ref()
     }
 
-    fn fact(&self, name: &str) -> Option<Bound<'py, PyAny>> {
+    fn py(&self) -> Python<'py> {
+        self.object.py()
+    }
+
+    /// A part of the facts (names interned: no string is built or hashed per read).
+    fn fact(&self, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
         let facts = self.facts()?;
         self.keep(facts.getattr(name))
     }
 
-    fn fact_text(&self, name: &str) -> Option<Vec<u8>> {
+    fn fact_text(&self, name: &Bound<'py, PyString>) -> Option<Vec<u8>> {
         let value = self.fact(name)?;
         self.keep(optional_text(&value)).flatten()
     }
 
-    fn address(&self, name: &str) -> Option<[u8; 16]> {
+    fn address(&self, name: &Bound<'py, PyString>) -> Option<[u8; 16]> {
         ip16(&self.fact(name)?)
     }
 
     fn flags(&self) -> [bool; 3] {
         *self.flags.get_or_init(|| {
-            ["trusted", "secure", "tls_client_auth"].map(|name| {
+            let py = self.py();
+            [
+                intern!(py, "trusted"),
+                intern!(py, "secure"),
+                intern!(py, "tls_client_auth"),
+            ]
+            .map(|name| {
                 self.fact(name)
                     .is_some_and(|value| self.keep(value.is_truthy()).unwrap_or(false))
             })
@@ -255,7 +269,7 @@ impl<'py> PyParts<'py> {
     fn mapping_get(&self, mapping: &Bound<'py, PyAny>, key: &[u8]) -> Option<Vec<u8>> {
         let py = self.object.py();
         let key = self.keep(decode(py, key))?;
-        let value = self.keep(mapping.call_method1("get", (key,)))?;
+        let value = self.keep(mapping.call_method1(intern!(py, "get"), (key,)))?;
         if value.is_none() {
             return None;
         }
@@ -265,11 +279,11 @@ impl<'py> PyParts<'py> {
     fn response(&self) -> Option<&(i64, Bound<'py, PyAny>)> {
         self.response
             .get_or_init(|| {
-                let headers = self.fact("response_header_map")?;
+                let headers = self.fact(intern!(self.py(), "response_header_map"))?;
                 if headers.is_none() {
                     return None;
                 }
-                let code = self.fact("response_code")?;
+                let code = self.fact(intern!(self.py(), "response_code"))?;
                 Some((code.extract::<i64>().unwrap_or(0), headers))
             })
             .as_ref()
@@ -287,15 +301,16 @@ impl ConditionRequest for PyParts<'_> {
         &self.path
     }
     fn url(&self) -> &[u8] {
-        self.url.get_or_init(|| self.fact_text("url").unwrap_or_default())
+        self.url
+            .get_or_init(|| self.fact_text(intern!(self.py(), "url")).unwrap_or_default())
     }
     fn query(&self) -> &[u8] {
         self.query
-            .get_or_init(|| self.fact_text("query").unwrap_or_default())
+            .get_or_init(|| self.fact_text(intern!(self.py(), "query")).unwrap_or_default())
     }
     fn proto(&self) -> &[u8] {
         self.proto
-            .get_or_init(|| self.fact_text("proto").unwrap_or_default())
+            .get_or_init(|| self.fact_text(intern!(self.py(), "proto")).unwrap_or_default())
     }
     fn header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
         // A request's own `header` reads an absent header as "", as every header primitive
@@ -303,15 +318,15 @@ impl ConditionRequest for PyParts<'_> {
         if self.incoming && name != b"x-bfe-debug-time" {
             let py = self.object.py();
             let key = self.keep(decode(py, name))?;
-            let value = self.keep(self.object.call_method1("header", (key,)))?;
+            let value = self.keep(self.object.call_method1(intern!(py, "header"), (key,)))?;
             let bytes = self.keep(text_bytes(&value))?;
             return (!bytes.is_empty()).then_some(Cow::Owned(bytes));
         }
-        let map = self.fact("header_map")?;
+        let map = self.fact(intern!(self.py(), "header_map"))?;
         self.mapping_get(&map, name).map(Cow::Owned)
     }
     fn cookie_lines(&self) -> Vec<Cow<'_, [u8]>> {
-        let Some(headers) = self.fact("headers") else {
+        let Some(headers) = self.fact(intern!(self.py(), "headers")) else {
             return Vec::new();
         };
         let pairs = self.keep(header_pairs(&headers)).unwrap_or_default();
@@ -322,13 +337,17 @@ impl ConditionRequest for PyParts<'_> {
             .collect()
     }
     fn client_ip(&self) -> Option<[u8; 16]> {
-        *self.client_ip.get_or_init(|| self.address("client_ip16"))
+        *self
+            .client_ip
+            .get_or_init(|| self.address(intern!(self.py(), "client_ip16")))
     }
     fn remote_ip(&self) -> Option<[u8; 16]> {
-        *self.remote_ip.get_or_init(|| self.address("remote_ip16"))
+        *self
+            .remote_ip
+            .get_or_init(|| self.address(intern!(self.py(), "remote_ip16")))
     }
     fn vip(&self) -> Option<[u8; 16]> {
-        *self.vip.get_or_init(|| self.address("vip16"))
+        *self.vip.get_or_init(|| self.address(intern!(self.py(), "vip16")))
     }
     fn trusted(&self) -> bool {
         self.flags()[0]
@@ -338,30 +357,32 @@ impl ConditionRequest for PyParts<'_> {
     }
     fn session_proto(&self) -> Option<&[u8]> {
         self.session_proto
-            .get_or_init(|| self.fact_text("session_proto"))
+            .get_or_init(|| self.fact_text(intern!(self.py(), "session_proto")))
             .as_deref()
     }
     fn tls_sni(&self) -> Option<&[u8]> {
-        self.tls_sni.get_or_init(|| self.fact_text("tls_sni")).as_deref()
+        self.tls_sni
+            .get_or_init(|| self.fact_text(intern!(self.py(), "tls_sni")))
+            .as_deref()
     }
     fn tls_client_auth(&self) -> bool {
         self.flags()[2]
     }
     fn tls_client_ca(&self) -> Option<&[u8]> {
         self.tls_client_ca
-            .get_or_init(|| self.fact_text("tls_client_ca"))
+            .get_or_init(|| self.fact_text(intern!(self.py(), "tls_client_ca")))
             .as_deref()
     }
     fn host_tag(&self) -> Option<&[u8]> {
         self.host_tag
-            .get_or_init(|| self.fact_text("host_tag"))
+            .get_or_init(|| self.fact_text(intern!(self.py(), "host_tag")))
             .as_deref()
     }
     fn tags(&self, name: &[u8]) -> Vec<Cow<'_, [u8]>> {
         let py = self.object.py();
-        let found = self.fact("tags").and_then(|tags| {
+        let found = self.fact(intern!(self.py(), "tags")).and_then(|tags| {
             let key = self.keep(decode(py, name))?;
-            self.keep(tags.call_method1("get", (key, PyList::empty(py))))
+            self.keep(tags.call_method1(intern!(py, "get"), (key, PyList::empty(py))))
         });
         let Some(values) = found else {
             return Vec::new();
@@ -376,9 +397,9 @@ impl ConditionRequest for PyParts<'_> {
     }
     fn context_str(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
         let py = self.object.py();
-        let context = self.fact("context")?;
+        let context = self.fact(intern!(self.py(), "context"))?;
         let name = self.keep(decode(py, key))?;
-        let value = self.keep(context.call_method1("get", (name,)))?;
+        let value = self.keep(context.call_method1(intern!(py, "get"), (name,)))?;
         if !value.is_instance_of::<PyString>() {
             return None;
         }
@@ -387,7 +408,7 @@ impl ConditionRequest for PyParts<'_> {
     fn body(&self) -> Option<&[u8]> {
         self.body
             .get_or_init(|| {
-                let body = self.fact("body")?;
+                let body = self.fact(intern!(self.py(), "body"))?;
                 let bytes = body.cast::<PyBytes>().ok()?;
                 Some(bytes.as_bytes().to_vec())
             })
@@ -402,7 +423,7 @@ impl ConditionRequest for PyParts<'_> {
     }
     fn now(&self) -> f64 {
         *self.now.get_or_init(|| {
-            self.fact("now")
+            self.fact(intern!(self.py(), "now"))
                 .and_then(|now| self.keep(now.extract::<f64>()))
                 .unwrap_or(f64::NAN)
         })
