@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/bans.py
 	$(BIN)/python bench/http_server.py
 	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/decision.py
 
 unasync: install
 	$(BIN)/python scripts/unasync.py

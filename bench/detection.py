@@ -1,15 +1,19 @@
-"""Recall per attack category and false-positive rate per ordinary source, on the detection corpus.
+"""Recall per attack category and false-positive rate per ordinary source, on the detection corpora.
 
-python bench/detection.py --corpus DIR                 # the built-in pack at its default level
+python bench/detection.py                              # the committed corpus (tests/data/detection)
+python bench/detection.py --corpus DIR                 # and an external one (bench/corpus_build.py)
 python bench/detection.py --corpus DIR --level 2       # another level
 python bench/detection.py --corpus DIR --misses xss    # tuning: requests of the tuning half it misses
 python bench/detection.py --corpus DIR --flagged apache_log
 
-The corpus (see bench/corpus_build.py) is a folder of ``attacks/<category>.jsonl.gz`` and
-``benign/<source>.jsonl.gz``; each request is sent whole (method, path and query, headers,
-body) through the same detection a running guard uses. Each file splits by a hash of the
-request's line into a tuning half and a held-out half: rules are tuned on the first only,
-and the held-out column is the figure to report. ``--corpus`` defaults to
+A corpus is a folder of ``attacks/<category>.jsonl[.gz]`` and ``benign/<source>.jsonl[.gz]``;
+each request is sent whole (method, path and query, headers, body) through the same detection
+a running guard uses, after the path is made canonical as ``stockade replay`` does (a request
+the server refuses, 400, is counted as not flagged and listed apart). The committed corpus is
+self-written (bench/corpus_self.py); the external one is built from public collections and
+stays outside the repository. Each file of the external corpus splits by a hash of the
+request's line into a tuning half and a held-out half: rules are tuned on the first only, and
+the held-out column is the figure to report. ``--corpus`` defaults to
 ``$STOCKADE_DETECTION_CORPUS``.
 """
 
@@ -22,47 +26,57 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from stockade.core.facts import RequestFacts
+from stockade.errors import BadRequest
+from stockade.replay import canonical_vector
+from stockade.request.paths import DEFAULT_POLICY
 
 Record = dict[str, Any]
+COMMITTED = Path(__file__).resolve().parents[1] / "tests" / "data" / "detection"
 
 
 def held_out(line: str) -> bool:
     return hashlib.sha1(line.encode("utf-8")).digest()[0] & 1 == 1
 
 
-def load(folder: Path) -> list[tuple[str, bool, Record]]:
-    rows = []
-    for path in sorted(folder.glob("*.jsonl.gz")):
-        name = path.name.removesuffix(".jsonl.gz")
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
+def load(folder: Path) -> Iterator[tuple[str, bool, Record]]:
+    """``(file name, held out, request)`` of every request of a corpus folder."""
+    for path in sorted([*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz")]):
+        name = path.name.removesuffix(".gz").removesuffix(".jsonl")
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
             for raw in fh:
                 line = raw.rstrip("\n")
                 if line:
-                    rows.append((name, held_out(line), json.loads(line)))
-    return rows
+                    yield name, held_out(line), json.loads(line)
 
 
-def facts_of(record: Record) -> RequestFacts:
+def facts_of(record: Record) -> RequestFacts | None:
+    """The request as ``stockade replay`` hands it to the checks (canonical path), or ``None``
+    when the server refuses its path (400) before any check."""
     uri = record["uri"]
     path, _, query = uri.partition("?")
-    headers = list((record.get("headers") or {}).items())
-    body = record.get("body")
-    return RequestFacts(
-        method=record.get("method", "GET"),
-        host="www.example.com",
-        path=unquote(path) or "/",
-        query=query,
-        uri=uri,
-        headers=headers,
-        body=body.encode("utf-8", "surrogateescape") if isinstance(body, str) else None,
-        client_ip="192.0.2.10",
-    )
+    vector: dict[str, Any] = {
+        "method": record.get("method", "GET"),
+        "host": "www.example.com",
+        "path": unquote(path) or "/",
+        "query": query,
+        "uri": uri,
+        "headers": record.get("headers") or {},
+        "client_ip": "192.0.2.10",
+    }
+    if isinstance(record.get("body"), str):
+        vector["body"] = record["body"]
+    try:
+        canonical_vector(vector, DEFAULT_POLICY)
+    except BadRequest:
+        return None
+    return RequestFacts.from_vector(vector)
 
 
 def detector(level: int | None) -> Callable[[RequestFacts], list[str]]:
@@ -78,6 +92,74 @@ def detector(level: int | None) -> Callable[[RequestFacts], list[str]]:
     return check
 
 
+Cell = list[int]  # [flagged, total]
+
+
+def measure(
+    corpus: Path,
+    check: Callable[[RequestFacts], list[str]],
+    samples: list[str],
+    want: tuple[str | None, str | None, bool],
+    limit: int,
+) -> tuple[dict[tuple[str, str], list[Cell]], dict[tuple[str, str], int], int]:
+    """Per (kind, file): [tune, held-out] cells; the requests the server refuses; the count."""
+    results: dict[tuple[str, str], list[Cell]] = {}
+    refused: dict[tuple[str, str], int] = {}
+    count = 0
+    misses, flagged, held_wanted = want
+    for kind in ("attacks", "benign"):
+        for name, held, record in load(corpus / kind):
+            count += 1
+            facts = facts_of(record)
+            fired = [] if facts is None else check(facts)
+            if facts is None:
+                refused[(kind, name)] = refused.get((kind, name), 0) + 1
+            cell = results.setdefault((kind, name), [[0, 0], [0, 0]])[held]
+            cell[0] += bool(fired)
+            cell[1] += 1
+            target = misses if kind == "attacks" else flagged
+            wrong = not fired if kind == "attacks" else bool(fired)
+            if target == name and wrong and held == held_wanted and len(samples) < limit:
+                samples.append(f"{','.join(fired) or '-'}  {json.dumps(record, ensure_ascii=False)[:400]}")
+    return results, refused, count
+
+
+def report(
+    title: str, results: dict[tuple[str, str], list[Cell]], refused: dict[tuple[str, str], int], split: bool
+) -> None:
+    print(f"== {title}")
+    heads = f"{'tune':>8} {'held-out':>9}" if split else f"{'':>8} {'all':>9}"
+    print(f"{'attacks (recall)':<28} {heads} {'n':>6}")
+    totals: list[Cell] = [[0, 0], [0, 0]]
+    for kind in ("attacks", "benign"):
+        if kind == "benign":
+            print(f"{'all attacks':<28} {_cells(totals, split)} {totals[0][1] + totals[1][1]:>6}")
+            print(f"\n{'ordinary (flagged)':<28} {heads} {'n':>6}")
+            totals = [[0, 0], [0, 0]]
+        for (k, name), (tune, held) in sorted(results.items()):
+            if k != kind:
+                continue
+            print(f"{name:<28} {_cells([tune, held], split)} {tune[1] + held[1]:>6}")
+            for total, part in zip(totals, (tune, held), strict=True):
+                total[0] += part[0]
+                total[1] += part[1]
+    print(f"{'all ordinary':<28} {_cells(totals, split, 2)} {totals[0][1] + totals[1][1]:>6}")
+    if refused:
+        print("refused by the server before any check (400), counted as not flagged:")
+        print("  " + ", ".join(f"{name} {n}" for (_, name), n in sorted(refused.items())))
+
+
+def _cells(cells: list[Cell], split: bool, digits: int = 1) -> str:
+    if split:
+        return f"{_pct(cells[0], digits):>8} {_pct(cells[1], digits):>9}"
+    both = [cells[0][0] + cells[1][0], cells[0][1] + cells[1][1]]
+    return f"{'':>8} {_pct(both, digits):>9}"
+
+
+def _pct(cell: Cell, digits: int = 1) -> str:
+    return f"{100.0 * cell[0] / cell[1]:.{digits}f}%" if cell[1] else "-"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--corpus", type=Path, default=os.environ.get("STOCKADE_DETECTION_CORPUS"))
@@ -87,50 +169,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--held-out", action="store_true", help="with --misses/--flagged: the held-out half")
     parser.add_argument("--limit", type=int, default=40)
     args = parser.parse_args(argv)
-    if args.corpus is None or not Path(args.corpus).is_dir():
-        parser.error("give --corpus DIR (or set STOCKADE_DETECTION_CORPUS)")
+    if args.corpus is not None and not Path(args.corpus).is_dir():
+        parser.error(f"--corpus {args.corpus}: not a folder")
     check = detector(args.level)
-    corpus = Path(args.corpus)
-    started = time.perf_counter()
-    results: dict[tuple[str, str], list[list[int]]] = {}
+    corpora = [("committed corpus (self-written, tests/data/detection)", COMMITTED, False)]
+    if args.corpus is not None:
+        corpora.append((f"external corpus ({args.corpus})", Path(args.corpus), True))
     samples: list[str] = []
-    count = 0
-    for kind in ("attacks", "benign"):
-        for name, held, record in load(corpus / kind):
-            count += 1
-            fired = check(facts_of(record))
-            cell = results.setdefault((kind, name), [[0, 0], [0, 0]])[held]
-            cell[0] += bool(fired)
-            cell[1] += 1
-            want = args.misses if kind == "attacks" else args.flagged
-            wrong = not fired if kind == "attacks" else bool(fired)
-            if want == name and wrong and held == args.held_out and len(samples) < args.limit:
-                samples.append(f"{','.join(fired) or '-'}  {json.dumps(record, ensure_ascii=False)[:400]}")
-    elapsed = time.perf_counter() - started
-    print(f"{'attacks (recall)':<28} {'tune':>8} {'held-out':>9} {'n':>6}")
-    totals = [[0, 0], [0, 0]]
-    for kind in ("attacks", "benign"):
-        if kind == "benign":
-            print(f"{'all attacks':<28} {_pct(totals[0]):>8} {_pct(totals[1]):>9} {totals[0][1] + totals[1][1]:>6}")
-            print(f"\n{'ordinary (flagged)':<28} {'tune':>8} {'held-out':>9} {'n':>6}")
-            totals = [[0, 0], [0, 0]]
-        for (k, name), (tune, held) in sorted(results.items()):
-            if k != kind:
-                continue
-            print(f"{name:<28} {_pct(tune):>8} {_pct(held):>9} {tune[1] + held[1]:>6}")
-            for total, part in zip(totals, (tune, held), strict=True):
-                total[0] += part[0]
-                total[1] += part[1]
-    print(f"{'all ordinary':<28} {_pct(totals[0], 2):>8} {_pct(totals[1], 2):>9} {totals[0][1] + totals[1][1]:>6}")
-    print(f"\n{count} requests in {elapsed:.1f} s ({elapsed / count * 1e6:.0f} µs each, parsing included)")
+    for title, folder, split in corpora:
+        started = time.perf_counter()
+        results, refused, count = measure(
+            folder, check, samples, (args.misses, args.flagged, args.held_out), args.limit
+        )
+        elapsed = time.perf_counter() - started
+        report(title, results, refused, split)
+        print(f"{count} requests in {elapsed:.1f} s ({elapsed / max(count, 1) * 1e6:.0f} µs each, parsing included)\n")
     if samples:
-        print()
         print("\n".join(samples))
     return 0
-
-
-def _pct(cell: list[int], digits: int = 1) -> str:
-    return f"{100.0 * cell[0] / cell[1]:.{digits}f}%" if cell[1] else "-"
 
 
 if __name__ == "__main__":

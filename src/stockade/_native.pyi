@@ -6,7 +6,7 @@ Python side against the boundary. Native errors are the classes of :mod:`stockad
 """
 
 from collections.abc import Iterable, Sequence
-from typing import final
+from typing import Any, final
 
 @final
 class IPSet:
@@ -80,7 +80,7 @@ class Condition:
 
 @final
 class RuleIndex:
-    """Lowered conditions in order, indexed by what they require (host, path prefix, method, words)."""
+    """Lowered conditions in order, indexed by what they require (see :meth:`stats`)."""
 
     def __init__(self, conditions: Iterable[Sequence[tuple[object, ...]]], /) -> None: ...
     def first_index(self, request: object, /, start: int = 0) -> int | None:
@@ -169,6 +169,112 @@ def _go_fold(text: str | bytes, /, upper: bool = True) -> bytes:
 
 def _time_native(target: Condition | RuleIndex, request: NativeRequest, repeat: int, /) -> int:
     """Nanoseconds ``repeat`` evaluations of ``target`` on ``request`` take in one native loop (benchmarks)."""
+
+@final
+class ClientIp:
+    """Who the client is, and why.
+
+    ``address`` is the normalised client address (the peer as given when the peer is not an
+    IP address at all, such as a Unix socket); ``peer`` the normalised peer; ``trusted``
+    whether the peer is a trusted proxy; ``header`` the forwarding header that named the
+    client (``None`` when the client is the peer); ``forwarded`` whether the request carried
+    any forwarding header, believed or not. Equal when every field is equal; hashable.
+    """
+
+    def __init__(
+        self, address: str, peer: str, trusted: bool = False, header: str | None = None, forwarded: bool = False
+    ) -> None: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def trusted(self) -> bool: ...
+    @property
+    def header(self) -> str | None: ...
+    @property
+    def forwarded(self) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Canonicalizer:
+    """The canonical request of every front, built once from the settings.
+
+    ``merge_slashes`` and ``escaped_slashes`` (``"reject"`` or ``"keep"``) are the path
+    policy (:class:`stockade.request.paths.PathPolicy`); ``trusted`` the trusted proxies
+    and ``header`` the one forwarding header believed from them (``x-forwarded-for``,
+    ``forwarded`` or ``x-real-ip``, any case). Raises
+    :class:`~stockade.errors.InvalidArgument` for another value.
+    """
+
+    def __init__(
+        self,
+        *,
+        merge_slashes: bool = True,
+        escaped_slashes: str | None = None,
+        trusted: IPSet | None = None,
+        header: str | None = None,
+    ) -> None: ...
+    @property
+    def merge_slashes(self) -> bool: ...
+    @property
+    def escaped_slashes(self) -> str: ...
+    @property
+    def header(self) -> str: ...
+    def resolve(self, peer: str, headers: Iterable[tuple[bytes, bytes]]) -> ClientIp:
+        """The client of a request from ``peer`` with these ``(name, value)`` header lines."""
+    def asgi(
+        self, scope: dict[str, Any], require_host: bool = False
+    ) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
+        """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto, uri)``.
+
+        Reads ``raw_path`` (else the decoded ``path``, escaped), ``headers``, ``client``,
+        ``method``, ``query_string`` and ``http_version``; writes back ``raw_path``,
+        ``path``, ``headers`` and (when a trusted proxy named the client) ``client`` only
+        where they change. ``host`` is the canonical ``Host`` (``name[:port]``, ``""``
+        without one), ``query`` the query as Latin-1 text, ``proto`` ``HTTP/`` and the
+        version, ``uri`` the target and the query (``target?query``). Raises
+        :class:`~stockade.errors.BadRequest` (nothing written) for a request with no safe
+        canonical form, and with ``require_host`` for an HTTP/1.1 request without ``Host``.
+        """
+    def wsgi(self, environ: dict[str, Any]) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
+        """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol)``.
+
+        The path comes from ``RAW_URI`` or ``REQUEST_URI`` (absolute form understood), else
+        from ``SCRIPT_NAME`` + ``PATH_INFO`` escaped, never decoded twice, and must stay
+        under ``SCRIPT_NAME``. Writes back ``PATH_INFO``, ``RAW_URI``/``REQUEST_URI`` (the
+        canonical ``uri``), ``HTTP_HOST`` (deleted when it names no host) and, when a trusted
+        proxy named the client, ``REMOTE_ADDR``; deletes the proxy-only ``HTTP_*`` headers of
+        an untrusted peer. Raises :class:`~stockade.errors.BadRequest` (nothing written) for a
+        request with no safe canonical form.
+        """
+
+def canonical_path(raw: bytes, /, merge_slashes: bool = True, escaped_slashes: str | None = None) -> tuple[bytes, str]:
+    """``(target, path)``: the canonical form of a raw request path (``raw`` itself as the
+    target when it is canonical). Raises :class:`~stockade.errors.BadRequest`."""
+
+def canonical_decoded_path(
+    path: str, /, merge_slashes: bool = True, escaped_slashes: str | None = None
+) -> tuple[bytes, str]:
+    """``(target, path)``: the canonical form of an already decoded path, never decoded again.
+    Raises :class:`~stockade.errors.BadRequest`."""
+
+def canonical_host(value: bytes, /) -> tuple[str, str]:
+    """``(name, port)``: the canonical ``Host``. Raises :class:`~stockade.errors.BadRequest`."""
+
+def canonical_headers(
+    headers: Iterable[tuple[bytes, bytes]], /, *, trusted: bool
+) -> tuple[list[tuple[bytes, bytes]], tuple[str, str]]:
+    """The header list a backend receives (``headers`` itself when it is a list and nothing
+    changes) and the canonical host ``(name, port)``. Raises :class:`~stockade.errors.BadRequest`
+    for several ``Host`` headers or a bad one."""
+
+def proxy_only(name: bytes, /) -> bool:
+    """Whether a header (any case, ``_`` or ``-``) is one only a trusted proxy may send."""
+
+def proxy_only_headers() -> tuple[bytes, ...]:
+    """The names of the headers only a trusted proxy may send, in lower case."""
 
 def _panic(message: str) -> None:
     """Panic inside a native call (the tests prove that it raises NativeError)."""

@@ -92,6 +92,17 @@ class BadRequest(StockadeError, ValueError):
         return self.reason
 
 
+class BadCheck(StockadeError, ValueError):
+    """A proxy's check request that does not describe a request (its configuration is wrong): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 class InvalidArgument(StockadeError, ValueError):
     """An API argument is out of range or of the wrong kind."""
 

@@ -22,7 +22,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 60.0
-_LISTENING = re.compile(r"^stockade: (?P<what>listening|admin API) on http://127\.0\.0\.1:(?P<port>\d+)/$")
+_LISTENING = re.compile(
+    r"^stockade: (?P<what>listening|admin API|decision endpoint) on http://127\.0\.0\.1:(?P<port>\d+)/$"
+)
 
 
 class ServeProcess:
@@ -34,6 +36,7 @@ class ServeProcess:
         self.args = args
         self.port = 0
         self.admin_port = 0
+        self.decision_port = 0
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self._reader: threading.Thread | None = None
@@ -53,12 +56,14 @@ class ServeProcess:
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         assert self.process.stdout is not None
-        while not self.port or (self.token and not self.admin_port):
+        while not (self.port or self.decision_port) or (self.token and not self.admin_port):
             line = self.process.stdout.readline()
             assert line, f"the server ended before listening: {self.lines}"
             match = _LISTENING.match(line.rstrip())
             if match is not None and match["what"] == "listening":
                 self.port = int(match["port"])
+            elif match is not None and match["what"] == "decision endpoint":
+                self.decision_port = int(match["port"])
             elif match is not None:
                 self.admin_port = int(match["port"])
         return self

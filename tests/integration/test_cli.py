@@ -271,7 +271,7 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         (
             (),
             "Missing command for 'stockade'; choose from check, conditions, detect, ip, replay, serve, status, store,"
-            " users.",
+            " users, watch-log.",
         ),
         (("users",), "Missing command for 'stockade users'; choose from block, list-auth, list-blocked, unblock."),
         (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -257,6 +258,15 @@ def test_a_rule_hit_counter_moves_and_the_tryouts_answer(page: Page, served: Ser
     page.get_by_label("Path and query").fill("/backup.sql")
     page.get_by_role("button", name="Try").click()
     expect(page.locator("#detect-output")).to_contain_text("triggers dump_file")
+    expect(page.locator("#detect-output")).to_contain_text(re.compile(r"score \d+ \(threshold 5\)"))
+    row = page.locator('#detect-hits tr[data-rule="dump_file"]')
+    expect(row).to_contain_text("sensitive_files")
+    expect(row).to_contain_text("+5")
+    expect(row).to_contain_text("path")
+    page.get_by_label("Path and query").fill("/comments")
+    page.get_by_label("Form body (optional)").fill("text=<svg/onload=alert(1)>")
+    page.get_by_role("button", name="Try").click()
+    expect(page.locator('#detect-hits tr[data-rule="xss_html"]')).to_contain_text("args")
     shot(page, "07-rules")
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -292,6 +293,24 @@ def test_the_rules_page_counts_hits(running: ServerThread, console: Browserless)
     assert "allowed · detection sensitive_files" in overview
     history = console.get("/ui/bans/history?ip=127.0.0.3").body
     assert '<code class="path">/.env</code>' in history
+
+
+def test_the_detection_tryout_explains_rules_parts_and_score(console: Browserless) -> None:
+    target = quote("/search?q=1' or '1'='1", safe="")
+    form = quote("comment=<script>alert(1)</script>", safe="")
+    body = console.get(f"/ui/rules?method=POST&target={target}&body={form}").body
+    assert "<strong>malicious</strong>" in body
+    assert re.search(r"score \d+ \(threshold 5\)", body)
+    tried = body[body.index('id="detect-hits"') :]
+    assert re.search(
+        r'<tr data-rule="sqli_tokens"><td><code>sqli_tokens</code></td><td>sql_injection</td>'
+        r'<td class="num">\+5</td><td>args</td>',
+        tried,
+    )
+    assert 'data-rule="xss_html"' in tried
+    clean = console.get("/ui/rules?target=" + quote("/shop/search?q=hiking boots", safe="")).body
+    assert "<strong>clean</strong>" in clean
+    assert "no rule fires" in clean
 
 
 def test_head_answers_like_get_without_a_body(console: Browserless) -> None:

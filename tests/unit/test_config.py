@@ -338,7 +338,7 @@ def test_audit_values(base: Path) -> None:
         (
             "listen = 1",
             "listen: unknown key: expected one of server, log, store, audit, proxy, admin, lockout, bans, block,"
-            " directory",
+            " decision, logs, directory",
         ),
         ("server = 3", "server: expected a table (got 3)"),
         (

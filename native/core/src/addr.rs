@@ -277,6 +277,31 @@ pub fn format_v4(value: u32) -> String {
     format!("{a}.{b}.{c}.{d}")
 }
 
+/// A dotted quad written into `buffer`, without allocating: what the fronts spell for
+/// every request's client.
+pub fn write_v4(value: u32, buffer: &mut [u8; 15]) -> &str {
+    let mut len = 0usize;
+    let mut put = |byte: u8| {
+        if let Some(slot) = buffer.get_mut(len) {
+            *slot = byte;
+        }
+        len += 1;
+    };
+    for (index, octet) in value.to_be_bytes().into_iter().enumerate() {
+        if index > 0 {
+            put(b'.');
+        }
+        if octet >= 100 {
+            put(b'0' + octet / 100);
+        }
+        if octet >= 10 {
+            put(b'0' + octet / 10 % 10);
+        }
+        put(b'0' + octet % 10);
+    }
+    std::str::from_utf8(buffer.get(..len).unwrap_or_default()).unwrap_or_default()
+}
+
 /// RFC 5952: lower-case hex, the longest run of two or more zero groups (the first of
 /// equals) as `::`.
 pub fn format_v6(value: u128) -> String {
@@ -421,6 +446,14 @@ mod tests {
         fn ipv6_agrees_with_std(text in "[0-9a-fA-F:.]{0,45}") {
             let std = text.parse::<std::net::Ipv6Addr>().ok().map(u128::from);
             prop_assert_eq!(parse_v6(text.as_bytes()), std);
+        }
+    }
+
+    #[test]
+    fn dotted_quads_without_allocating() {
+        let mut buffer = [0u8; 15];
+        for value in [0xCB00_7107, 0, u32::MAX, 0x0A00_0A64, 0x6400_0A09] {
+            assert_eq!(write_v4(value, &mut buffer), format_v4(value));
         }
     }
 

@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use stockade_core::BlocklistError;
+use stockade_core::{BadRequest, BlocklistError};
 
 /// Run a native call's body; a panic inside it becomes `NativeError`.
 pub fn guard<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -46,6 +46,11 @@ pub fn blocklist_error(py: Python<'_>, file: &Bound<'_, PyString>, error: &Block
         let message = decode(py, &error.message())?;
         class(py, "BlocklistError")?.call((file, message), Some(&kwargs))
     })
+}
+
+/// `stockade.errors.BadRequest(reason)`: a request with no safe canonical form (400).
+pub fn bad_request(py: Python<'_>, error: BadRequest) -> PyErr {
+    raise(|| class(py, "BadRequest")?.call1((error.reason(),)))
 }
 
 /// `stockade.errors.InvalidArgument(name, value, accepted)`.

@@ -25,6 +25,11 @@ pub struct IPSet {
 }
 
 impl IPSet {
+    /// The set itself, for the native tables built around it.
+    pub fn set(&self) -> &IpSet {
+        &self.set
+    }
+
     pub fn from_blocklist(list: Blocklist) -> Self {
         let entries = list.singles + list.pairs;
         Self {

@@ -2,13 +2,19 @@
 //! concern lives in its own file, and `errors` is the one place where Rust errors and
 //! panics become Python exceptions.
 
+mod asgi;
 mod block;
 mod blocklist;
+mod canonical;
+mod client_ip;
 mod conditions;
 mod errors;
+mod headers;
 mod hosts;
 mod ipset;
 mod parts;
+mod text;
+mod wsgi;
 
 use pyo3::prelude::*;
 
@@ -26,6 +32,14 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(conditions::regex_problem, module)?)?;
     module.add_function(wrap_pyfunction!(conditions::_go_fold, module)?)?;
     module.add_function(wrap_pyfunction!(conditions::_time_native, module)?)?;
+    module.add_class::<canonical::Canonicalizer>()?;
+    module.add_class::<client_ip::ClientIp>()?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_path, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_decoded_path, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_host, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_canonical_headers, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::py_proxy_only, module)?)?;
+    module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }

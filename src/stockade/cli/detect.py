@@ -59,18 +59,8 @@ def explain(url: str, method: str | None, body: str | None, headers: tuple[str, 
         headers=pairs,
         body=body.encode("utf-8") if body is not None else None,
     )
-    detector = _detector(config_path)
-    verdict = detector.verdict(facts)
-    finding = detector.inspect(facts)
-    state = "malicious" if finding is not None else "clean"
-    click.echo(f"{state}: score {verdict.score} (threshold {verdict.threshold})")
-    for hit in verdict.hits:
-        rule = hit.rule
-        click.echo(f"  {rule.id:<26} {rule.category:<18} +{rule.score:<3} {hit.target:<10} {hit.value}")
-    if finding is not None and finding.categories == ("custom",):
-        click.echo(f"  {finding.rule:<26} custom (additional_rules)")
-    if verdict.uninspected:
-        click.echo(f"  ({verdict.uninspected} body bytes beyond the limit were not inspected)")
+    for line in _detector(config_path).explain(facts).lines():
+        click.echo(line)
 
 
 @detect.command("rules")

@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("stockade.cli.store", "status"),
     "store": ("stockade.cli.store", "store"),
     "users": ("stockade.cli.users", "users"),
+    "watch-log": ("stockade.cli.watch_log", "watch_log"),
 }
 
 

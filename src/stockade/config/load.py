@@ -15,7 +15,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from stockade.accesslogs.settings import DEFAULT_FIELDS, FIELD_NAMES, LogSettings
 from stockade.auth.htpasswd import Htpasswd
 from stockade.conditions import ConditionError, RuleList, compile_condition
 from stockade.config.paths import data_file_problem, existing_ancestor, write_problem
@@ -32,10 +33,12 @@ from stockade.config.schema import (
     BansSection,
     BlockSection,
     ConfigFile,
+    DecisionSection,
     DirectorySection,
     ListenerTable,
     LockoutSection,
     LogSection,
+    LogsSection,
     ProxySection,
     Section,
     ServerSection,
@@ -46,15 +49,18 @@ from stockade.core.client_ip import XFF
 from stockade.core.detection import BUILTIN, BUILTIN_NAMES, LEGACY_NAMES, Detector, builtin_rules
 from stockade.core.directories import normalize_directory
 from stockade.core.lockout import LockoutPolicy, seconds_setting
+from stockade.decision.settings import DecisionSettings
 from stockade.detection import CATEGORIES, PROFILES, Engine, Rule, load_pack
 from stockade.detection import Settings as DetectionSettings
 from stockade.engine.events import callback_issue, resolve_callback
 from stockade.engine.settings import (
+    NO_LISTENER,
     BanSettings,
     DirectorySettings,
     ErrorPolicy,
     EventCallback,
     GuardSettings,
+    Listener,
     ResponseRule,
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
@@ -93,6 +99,8 @@ _SECTIONS: dict[str, type[Section]] = {
     "lockout": LockoutSection,
     "bans": BansSection,
     "block": BlockSection,
+    "decision": DecisionSection,
+    "logs": LogsSection,
 }
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 MIN_TOKEN_LENGTH = 16
@@ -144,6 +152,14 @@ class BlockConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionConfig:
+    """The decision endpoint: its listeners and who may ask."""
+
+    listen: tuple[ListenAddress, ...]
+    settings: DecisionSettings
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated configuration with every path resolved and every named file loaded."""
 
@@ -166,6 +182,8 @@ class Config:
     bans: BanSettings | None = None
     block: BlockConfig | None = None
     paths: PathPolicy = field(default_factory=PathPolicy)
+    decision: DecisionConfig | None = None
+    logs: LogSettings | None = None
     # Settings that still work but mean something else now: what to write instead.
     notices: tuple[ConfigIssue, ...] = ()
 
@@ -178,11 +196,17 @@ class Config:
         """The directories that keep their records in a data file of their own, and its URL."""
         return {d.path: d.store_url for d in self.directories if d.store_url is not None}
 
+    def lockout_listeners(self, listen: Sequence[ListenAddress] | None = None) -> tuple[Listener, ...]:
+        """The listeners lockout records are kept per: the site's (``listen``, default the configured
+        ones) and, with a decision endpoint, the listener-less one its decisions use."""
+        listeners = tuple(a.listener for a in (self.listen if listen is None else listen))
+        return (*listeners, NO_LISTENER) if self.decision is not None else listeners
+
     def guard_settings(self) -> GuardSettings:
         on_error = self.raw.store.on_error
         return GuardSettings(
             directories=tuple(d.settings for d in self.directories),
-            listeners=tuple(a.listener for a in self.listen),
+            listeners=self.lockout_listeners(),
             lockout_scope=self.raw.lockout.scope,
             on_error=ErrorPolicy(lockout=on_error.lockout, bans=on_error.bans),
             bans=self.bans,
@@ -262,7 +286,9 @@ def _table(model: type[Section], key: str) -> type[Section] | None:
     return next((kind for kind in kinds if isinstance(kind, type) and issubclass(kind, Section)), None)
 
 
-_SECTION_PATH = re.compile(r"^(server|log|store|audit|proxy|admin|lockout|bans|block|directory\[(\d+)\])(?:\.|\[|$)")
+_SECTION_PATH = re.compile(
+    r"^(server|log|store|audit|proxy|admin|lockout|bans|block|decision|logs|directory\[(\d+)\])(?:\.|\[|$)"
+)
 
 
 def _document_order(issue: ConfigIssue) -> tuple[int, int]:
@@ -316,6 +342,8 @@ class _Loader:
         lockout = self._section(LockoutSection, data, "lockout")
         bans = self._section(BansSection, data, "bans") if "bans" in data else None
         block = self._section(BlockSection, data, "block") if "block" in data else None
+        decision = self._section(DecisionSection, data, "decision") if "decision" in data else None
+        logs = self._section(LogsSection, data, "logs") if "logs" in data else None
         raw_dirs = data.get("directory", [])
         if not isinstance(raw_dirs, list):
             self.issues.append(ConfigIssue("directory", "expected an array of tables ([[directory]])", raw_dirs, True))
@@ -335,6 +363,8 @@ class _Loader:
         audit_json = self._audit_file(audit, "json", audit.json_file) if audit else None
         audit_text = self._audit_file(audit, "text", audit.text_file) if audit else None
         directories = self._directories(sections, raw_dirs)
+        decision_config = self._decision(decision, data, trusted, listeners, admin_settings) if decision else None
+        log_settings = self._logs(logs, data, decision is not None) if logs is not None else None
         if self.thorough:
             self._check_written()
 
@@ -361,6 +391,8 @@ class _Loader:
                 lockout=lockout,
                 bans=bans,
                 block=block,
+                decision=decision,
+                logs=logs,
                 directory=valid_sections,
             ),
             listen=tuple(spec.address for spec in listeners),
@@ -380,6 +412,8 @@ class _Loader:
             bans=ban_settings,
             block=block_settings,
             paths=PathPolicy(merge_slashes=server.merge_slashes, escaped_slashes=server.escaped_slashes),
+            decision=decision_config,
+            logs=log_settings,
             notices=tuple(self.notices),
         )
 
@@ -686,6 +720,87 @@ class _Loader:
             problem = data_file_problem(file) if data else write_problem(file)
             if problem is not None:
                 self.issues.append(ConfigIssue(where, problem))
+
+    # -- the decision endpoint and the access logs ------------------------------------------------
+
+    def _decision(
+        self,
+        decision: DecisionSection,
+        data: Mapping[str, Any],
+        trusted: TrustedProxies,
+        listeners: tuple[ListenerSpec, ...],
+        admin: AdminSettings | None,
+    ) -> DecisionConfig:
+        raw = data.get("decision", {})
+        single = isinstance(raw.get("listen"), str)
+        taken = {spec.address: "server.listen" for spec in listeners}
+        if admin is not None:
+            taken[admin.listen] = "admin.listen"
+        addresses: list[ListenAddress] = []
+        for i, text in enumerate(decision.listen):
+            where = "decision.listen" if single else f"decision.listen[{i}]"
+            try:
+                address = parse_listen(text)
+            except ValueError as exc:
+                self.issues.append(ConfigIssue(where, str(exc), text, True))
+                continue
+            if address in taken and address.port != 0:
+                self.issues.append(ConfigIssue(where, f"same address as {taken[address]}", text, True))
+                continue
+            taken[address] = where
+            addresses.append(address)
+        proxies: list[str] = []
+        single = isinstance(raw.get("proxies"), str)
+        for i, text in enumerate(decision.proxies):
+            try:
+                proxies.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                where = "decision.proxies" if single else f"decision.proxies[{i}]"
+                self.issues.append(
+                    ConfigIssue(where, "expected an IP address or a CIDR network like 10.0.0.0/8", text, True)
+                )
+        if not decision.proxies:
+            self.issues.append(
+                ConfigIssue("decision.proxies", 'expected the proxies that may ask, like ["127.0.0.1"]', [], True)
+            )
+        # Not [proxy] header: a proxy passes its client's own headers along with its check
+        # request, and only X-Forwarded-For, which the proxy appends to, is walked past them.
+        header = decision.client_header or XFF
+        return DecisionConfig(tuple(addresses), DecisionSettings(tuple(proxies), header))
+
+    def _logs(self, logs: LogsSection, data: Mapping[str, Any], decision: bool) -> LogSettings:
+        raw = data.get("logs", {})
+        single = isinstance(raw.get("files"), str)
+        files: list[Path] = []
+        for i, name in enumerate(logs.files):
+            file = (self.base / name).resolve()
+            if file.is_dir() or not file.parent.is_dir():
+                where = "logs.files" if single else f"logs.files[{i}]"
+                self.issues.append(ConfigIssue(where, "expected a file in an existing directory", str(file), True))
+                continue
+            files.append(file)
+        if not logs.files:
+            self.issues.append(ConfigIssue("logs.files", "expected the access logs to follow", [], True))
+        fields = dict(DEFAULT_FIELDS)
+        for name, key in logs.fields.items():
+            if name not in DEFAULT_FIELDS:
+                self.issues.append(
+                    ConfigIssue(f"logs.fields.{name}", f"unknown field: expected one of {', '.join(FIELD_NAMES)}")
+                )
+                continue
+            fields[name] = key
+        if logs.fields and raw.get("format", "combined") == "combined":
+            self.issues.append(ConfigIssue("logs.fields", 'only a JSON log has fields: set format = "json"'))
+        return LogSettings(
+            files=tuple(files),
+            format=logs.format,
+            fields=fields,
+            detect=not decision if logs.detect is None else logs.detect,
+            start=logs.start,
+            poll_interval=logs.poll_interval,
+            rotate_wait=logs.rotate_wait,
+            max_line_bytes=logs.max_line_bytes,
+        )
 
     # -- mod_block ------------------------------------------------------------------------------
 

@@ -404,6 +404,33 @@ class DirectorySection(Section):
     data_file: NonEmpty | None = None  # a SQLite file of its own; default: the [store]
 
 
+class DecisionSection(Section):
+    """``[decision]``: the decision endpoint a proxy asks before serving each request."""
+
+    listen: StringList = Field(default_factory=lambda: ["127.0.0.1:9190"])
+    proxies: StringList  # the proxies that may ask: addresses or networks
+    client_header: Annotated[str | None, BeforeValidator(_forwarding_header)] = None  # default: x-forwarded-for
+
+
+def _field_map(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise PydanticCustomError("fields", 'expected a table of field names, like { status = "status" }')
+    return dict(value)
+
+
+class LogsSection(Section):
+    """``[logs]``: the proxy's access logs, followed for the responses the decision never sees."""
+
+    files: StringList
+    format: Annotated[Literal["combined", "json"], _choice("combined", "json")] = "combined"
+    fields: Annotated[dict[str, str], BeforeValidator(_field_map)] = Field(default_factory=dict)
+    detect: bool | None = None  # default: true without [decision], which already inspects each request
+    start: Annotated[Literal["end", "beginning"], _choice("end", "beginning")] = "end"
+    poll_interval: Seconds = 1.0
+    rotate_wait: Seconds = 30.0  # a rotated file is read on for this long after its last growth
+    max_line_bytes: PositiveCount = 64 * 1024
+
+
 class LogSection(Section):
     """``[log]``: the server's own log on standard error (``--log-level`` and ``--log-format`` override it)."""
 
@@ -423,4 +450,6 @@ class ConfigFile(Section):
     lockout: LockoutSection = Field(default_factory=LockoutSection)
     bans: BansSection | None = None
     block: BlockSection | None = None
+    decision: DecisionSection | None = None
+    logs: LogsSection | None = None
     directory: list[DirectorySection] = Field(default_factory=list)

@@ -1,8 +1,8 @@
 """The Rules page: mod_block's counters and hits by rule, detection's hits by category and rule, and two tryouts.
 
 The tryouts change nothing: ``conditions explain`` prints a condition as stockade reads it
-(every binary operation in parentheses), and the detection tryout names the rule a request
-would trigger, without counting a strike.
+(every binary operation in parentheses), and the detection tryout explains what detection
+makes of a request (every rule it fires, on which part, the score), without counting a strike.
 """
 
 from __future__ import annotations
@@ -88,8 +88,9 @@ async def rules_page(parts: Parts, request: Request) -> Reply:
     settings = parts.guard.settings.bans
     target = query.get("target", "")
     method = choice(query, "method", METHODS, "GET")
+    body = query.get("body", "")
     if target.strip() and settings is not None:
-        tried = try_request(settings.detector, categories(settings), target.strip(), method)
+        tried = try_request(settings.detector, categories(settings), target.strip(), method, body)
         if tried.error is not None:
             status = 400
     counters = await parts.admin.mod_block_counters()
@@ -107,6 +108,7 @@ async def rules_page(parts: Parts, request: Request) -> Reply:
         condition=condition,
         tried=tried,
         target=target,
+        body=body,
         method=method,
         methods=METHODS,
     )

@@ -28,12 +28,12 @@ BUILTIN_NAMES = tuple(rule.id for rule in BUILTIN)
 LEGACY_NAMES: dict[str, tuple[str, ...]] = {
     "secret_files": ("secret_files", "config_file"),
     "dotfiles": ("dotfiles", "secret_files"),
-    "backup_files": ("backup_files", "dump_file", "backup_archive"),
-    "cms_admin": ("wordpress_probe", "db_admin_tool", "server_admin"),
+    "backup_files": ("backup_files", "dump_file", "backup_archive", "archive_oddity"),
+    "cms_admin": ("wordpress_probe", "cms_probe", "db_admin_tool", "server_admin"),
     "path_traversal": ("path_traversal", "traversal_single", "traversal_encoded"),
-    "shell_injection": ("shell_command", "shell_substitution", "shellshock", "log4shell"),
+    "shell_injection": ("shell_command", "shellshock", "windows_command", "log4shell"),
     "sql_injection": ("sqli_tokens", "sqli_functions"),
-    "xss_markers": ("xss_script_tag", "xss_event_handler", "xss_javascript_uri"),
+    "xss_markers": ("xss_html", "xss_script"),
 }
 
 
@@ -150,6 +150,43 @@ class Detector:
         return self.engine.inspect(
             request_from(facts, self.engine.settings.body_limit, self.engine.headers), known_route=known_route
         )
+
+    def explain(self, facts: Probe, *, known_route: bool = False) -> Explanation:
+        """Every rule the request fires, on which part, with which value, and the score: what
+        ``stockade detect explain`` prints and the console's tryout shows."""
+        return Explanation(self.verdict(facts, known_route=known_route), self.inspect(facts, known_route=known_route))
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What the detection makes of one request: the engine's verdict and the finding (the user's rules too)."""
+
+    verdict: Verdict
+    finding: Finding | None
+
+    @property
+    def malicious(self) -> bool:
+        return self.finding is not None
+
+    @property
+    def custom(self) -> str | None:
+        """The user's condition rule that matched, when it is what makes the request malicious."""
+        if self.finding is not None and self.finding.categories == ("custom",):
+            return self.finding.rule
+        return None
+
+    def lines(self) -> list[str]:
+        """The explanation as text, one line a rule: id, category, score, part, value."""
+        state = "malicious" if self.malicious else "clean"
+        out = [f"{state}: score {self.verdict.score} (threshold {self.verdict.threshold})"]
+        for hit in self.verdict.hits:
+            rule = hit.rule
+            out.append(f"  {rule.id:<26} {rule.category:<18} +{rule.score:<3} {hit.target:<10} {hit.value}")
+        if self.custom is not None:
+            out.append(f"  {self.custom:<26} custom (additional_rules)")
+        if self.verdict.uninspected:
+            out.append(f"  ({self.verdict.uninspected} body bytes beyond the limit were not inspected)")
+        return out
 
 
 def _finding(verdict: Verdict) -> Finding:

@@ -22,8 +22,8 @@ from stockade.detection.parts import TARGETS
 from stockade.detection.transforms import TRANSFORMS
 from stockade.errors import ConfigError, ConfigIssue
 
-Kind = Literal["regex", "sqli"]
-KINDS: tuple[Kind, ...] = ("regex", "sqli")
+Kind = Literal["regex", "sqli", "xss", "script", "shell"]
+KINDS: tuple[Kind, ...] = ("regex", "sqli", "xss", "script", "shell")
 CATEGORIES = (
     "admin_cms",
     "web_shells",
@@ -56,12 +56,22 @@ class Rule:
     score: int = 5
     level: int = 1
     probe: bool = False
+    anchors: tuple[str, ...] = ()
 
 
 def builtin_pack() -> tuple[Rule, ...]:
     """The rules shipped in the package."""
-    text = resources.files("stockade.detection").joinpath("rules.toml").read_text(encoding="utf-8")
-    return parse_pack(text, "stockade/detection/rules.toml", check_patterns=False)
+    return parse_pack(_builtin_text(), "stockade/detection/rules.toml", check_patterns=False)
+
+
+def _builtin_text() -> str:
+    return resources.files("stockade.detection").joinpath("rules.toml").read_text(encoding="utf-8")
+
+
+def builtin_anchor_sets() -> dict[str, tuple[str, ...]]:
+    """The named anchor sets of the built-in pack (``set:shell``, ``set:sql``, ...), which operators' packs may use."""
+    table = tomllib.loads(_builtin_text()).get("anchors", {})
+    return {name: tuple(words) for name, words in table.items()}
 
 
 def load_pack(path: str | Path) -> tuple[Rule, ...]:
@@ -81,15 +91,16 @@ def parse_pack(text: str, file: str, *, check_patterns: bool = True) -> tuple[Ru
         raise ConfigError(file, [ConfigIssue("", f"not valid TOML: {exc}")]) from None
     tables = document.get("rule", [])
     issues: list[ConfigIssue] = []
-    unknown = sorted(set(document) - {"rule"})
+    unknown = sorted(set(document) - {"rule", "anchors"})
     if unknown:
-        issues.append(ConfigIssue(unknown[0], "unknown key: a pack holds only [[rule]] tables"))
+        issues.append(ConfigIssue(unknown[0], "unknown key: a pack holds [anchors] and [[rule]] tables"))
+    sets = _anchor_sets(document.get("anchors", {}), issues, file)
     if not isinstance(tables, list):
         raise ConfigError(file, [ConfigIssue("rule", "expected [[rule]] tables")])
     rules: list[Rule] = []
     seen: set[str] = set()
     for index, table in enumerate(tables):
-        rule = _rule(table, f"rule[{index}]", issues, check_patterns)
+        rule = _rule(table, f"rule[{index}]", issues, check_patterns, sets)
         if rule is None:
             continue
         if rule.id in seen:
@@ -101,7 +112,25 @@ def parse_pack(text: str, file: str, *, check_patterns: bool = True) -> tuple[Ru
     return tuple(rules)
 
 
-def _rule(table: Any, where: str, issues: list[ConfigIssue], check_patterns: bool) -> Rule | None:
+def _anchor_sets(table: object, issues: list[ConfigIssue], file: str) -> dict[str, tuple[str, ...]]:
+    """The ``[anchors]`` table: named lists a rule's ``anchors`` may include as ``"set:name"``."""
+    if not isinstance(table, dict):
+        issues.append(ConfigIssue("anchors", "expected a table of named arrays of strings"))
+        return {}
+    sets: dict[str, tuple[str, ...]] = {}
+    if not file.startswith("stockade/"):
+        sets.update(builtin_anchor_sets())
+    for name, words in table.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w and " " not in w for w in words):
+            issues.append(ConfigIssue(f"anchors.{name}", "expected an array of non-empty strings without spaces"))
+            continue
+        sets[name] = tuple(words)
+    return sets
+
+
+def _rule(
+    table: Any, where: str, issues: list[ConfigIssue], check_patterns: bool, sets: dict[str, tuple[str, ...]]
+) -> Rule | None:
     if not isinstance(table, dict):
         issues.append(ConfigIssue(where, "expected a table"))
         return None
@@ -119,6 +148,7 @@ def _rule(table: Any, where: str, issues: list[ConfigIssue], check_patterns: boo
         "score",
         "level",
         "probe",
+        "anchors",
     }
     for key in sorted(set(table) - allowed):
         issues.append(ConfigIssue(f"{where}.{key}", f"unknown key: expected one of {', '.join(sorted(allowed))}"))
@@ -137,7 +167,7 @@ def _rule(table: Any, where: str, issues: list[ConfigIssue], check_patterns: boo
     transforms = _names(table.get("transforms", []), tuple(TRANSFORMS), f"{where}.transforms", issues)
     kind = table.get("match", "regex")
     if kind not in KINDS:
-        issues.append(ConfigIssue(f"{where}.match", 'expected "regex" or "sqli"', kind, True))
+        issues.append(ConfigIssue(f"{where}.match", f"expected one of {', '.join(KINDS)}", kind, True))
     pattern = _pattern(table, where, issues, check_patterns)
     score = table.get("score", 5)
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
@@ -148,12 +178,31 @@ def _rule(table: Any, where: str, issues: list[ConfigIssue], check_patterns: boo
     probe = table.get("probe", False)
     if not isinstance(probe, bool):
         issues.append(ConfigIssue(f"{where}.probe", "expected true or false", probe, True))
+    anchors = _anchors(table.get("anchors", []), sets, f"{where}.anchors", issues)
     description = table.get("description", "")
     if not isinstance(description, str):
         issues.append(ConfigIssue(f"{where}.description", "expected a string", description, True))
     if len(issues) > before:
         return None
-    return Rule(rule_id, category, description, targets, transforms, pattern, kind, score, level, probe)
+    return Rule(rule_id, category, description, targets, transforms, pattern, kind, score, level, probe, tuple(anchors))
+
+
+def _anchors(value: object, sets: dict[str, tuple[str, ...]], where: str, issues: list[ConfigIssue]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(a, str) and a and " " not in a for a in value):
+        issues.append(ConfigIssue(where, "expected an array of non-empty strings without spaces", value, True))
+        return []
+    out: list[str] = []
+    for item in value:
+        if item.startswith("set:"):
+            if item[4:] not in sets:
+                issues.append(
+                    ConfigIssue(where, f"unknown anchor set: expected set:{' or set:'.join(sorted(sets))}", item, True)
+                )
+                continue
+            out += sets[item[4:]]
+        else:
+            out.append(item)
+    return out
 
 
 def _names(

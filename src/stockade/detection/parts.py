@@ -1,16 +1,21 @@
-"""The targets a rule can read, each one string per request (values separated by line breaks).
+"""The parts of a request rules read, each as a list of values.
 
 * ``path``: the canonical path and the raw path decoded up to three times (distinct forms
   only), without RFC 8615's ``/.well-known`` folder;
 * ``path_raw``: the path as sent, before any decoding;
 * ``query_raw``: the query as sent;
-* ``args``: every query argument, form field (urlencoded or multipart, file names included)
-  and JSON member as a ``name=value`` line, decoded once; any other body as text;
+* ``args``: every query argument, form field (urlencoded or multipart, file names included),
+  JSON member and XML attribute or text as a ``name=value`` line, decoded once; any other
+  body as text;
 * ``cookies``: every cookie as a ``name=value`` line, decoded once;
 * ``user_agent``, ``referer``: those headers; ``headers``: every named header's value
-  (User-Agent, Referer and those the operator adds).
+  (User-Agent, Referer and those the operator adds); ``any_header``: every header's value
+  but the cookies (for the few rules whose attacks arrive in any header: Log4Shell,
+  Shellshock).
 
-Joining the values lets one RE2 pass cover them all; explain finds the line a match sits in.
+Encoded text (a query, a form body, a ``Cookie`` header) is read lazily: given a gate (see
+:mod:`stockade.detection.gate`), only the fields the gate finds something in are split and
+decoded, so a 64 KB form with nothing suspicious costs one scan.
 """
 
 from __future__ import annotations
@@ -18,20 +23,36 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote, unquote_to_bytes
 
+from stockade.detection.gate import Gate
 from stockade.detection.request import Request
 
-TARGETS = ("path", "path_raw", "query_raw", "args", "cookies", "user_agent", "referer", "headers", "method")
+TARGETS = (
+    "path",
+    "path_raw",
+    "query_raw",
+    "args",
+    "cookies",
+    "user_agent",
+    "referer",
+    "headers",
+    "any_header",
+    "method",
+)
+VALUE_TARGETS = ("query_raw", "args", "cookies", "user_agent", "referer", "headers", "any_header")
+GATED_TARGETS = ("query_raw", "args", "cookies")  # read through the gate; headers through the memo
 DEFAULT_HEADERS = ("user-agent", "referer")
 _DECODE_ROUNDS = 3
 _WELL_KNOWN = re.compile(r"/\.well-known(?=/|$)", re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
 _DISPOSITION = re.compile(r'\b(name|filename)="([^"]*)"', re.IGNORECASE)
+_XML_ATTRIBUTE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_XML_TEXT = re.compile(r">([^<]+)<")
 _JSON_DEPTH = 32
 
 
-def path_forms(request: Request) -> str:
+def path_forms(request: Request) -> list[str]:
     forms = [request.path]
     raw = request.raw_path or request.path
     if raw != request.path:
@@ -46,38 +67,80 @@ def path_forms(request: Request) -> str:
         if decoded not in forms:
             forms.append(decoded)
         last = decoded
-    text = "\n".join(forms)
-    if ".well-known" in text or ".WELL-KNOWN" in text.upper():
-        text = _WELL_KNOWN.sub("", text)
-    return text
+    if any(".well-known" in form.lower() for form in forms):
+        forms = [_WELL_KNOWN.sub("", form) for form in forms]
+    return forms
 
 
-def query_args(query: str) -> str:
-    if not query:
-        return ""
-    return unquote_plus(query.replace("&", "\n"), errors="replace")
+def fields(data: bytes, separator: bytes, gate: Gate | None, *, plus: bool = True) -> list[str]:
+    """``name=value`` lines of the fields of ``data`` (a query, a form, a cookie header), decoded.
+
+    With a ``gate``, only the fields it finds an anchor in.
+    """
+    if gate is None:
+        return [_field(raw, plus) for raw in data.split(separator) if raw.strip()]
+    out: list[str] = []
+    size, position = len(data), 0
+    while position < size:
+        start = gate.find(data, position)
+        if start < 0:
+            break
+        if data[start : start + 1] == separator:
+            start += 1
+        begin = data.rfind(separator, 0, start) + 1
+        end = data.find(separator, start)
+        end = size if end < 0 else end
+        raw = data[begin:end]
+        if raw.strip():
+            out.append(_field(raw, plus))
+        position = end + 1
+    return out
 
 
-def body_args(request: Request) -> str:
+def _field(raw: bytes, plus: bool) -> str:
+    raw = raw.strip()
+    if plus and b"+" in raw:
+        raw = raw.replace(b"+", b" ")
+    if b"%" in raw:
+        raw = unquote_to_bytes(raw)
+    return raw.decode("utf-8", "replace")
+
+
+def body_values(
+    request: Request, query_gate: Gate | None, json_gate: Gate | None, value_gate: Gate | None
+) -> list[str]:
+    """The ``args`` lines of the body: form fields, JSON members, multipart parts, XML values, or the text."""
     body = request.body
     if not body:
-        return ""
+        return []
     kind = request.content_type.lower()
-    text = body.decode("utf-8", "replace")
-    if "json" in kind or (not kind and text.lstrip()[:1] in ("{", "[")):
+    head = body[:1].lstrip() or body.lstrip()[:1]
+    if "x-www-form-urlencoded" in kind or (not kind and b"=" in body and b"<" not in body and head not in (b"{", b"[")):
+        return fields(body, b"&", query_gate)
+    if "json" in kind or (not kind and head in (b"{", b"[")):
+        if json_gate is not None and json_gate.find(body) < 0:
+            return []
+        text = body.decode("utf-8", "replace")
         try:
             document = json.loads(text)
         except ValueError:
-            return text
-        return "\n".join(_json_lines(document, "", 0))
+            return _gated([text], value_gate)
+        return _gated(list(_json_lines(document, "", 0)), value_gate)
+    text = body.decode("utf-8", "replace")
     if "multipart/form-data" in kind:
         found = _BOUNDARY.search(request.content_type)
-        if found:
-            return "\n".join(_multipart_lines(text, found.group(1)))
-        return text
-    if "x-www-form-urlencoded" in kind or (not kind and "=" in text and "<" not in text):
-        return query_args(text)
-    return text
+        return _gated(list(_multipart_lines(text, found.group(1))) if found else [text], value_gate)
+    if "xml" in kind or text.lstrip().startswith("<"):
+        values = [text]
+        for found in _XML_ATTRIBUTE.finditer(text):
+            values.append(f"{found.group(1)}={found.group(2) if found.group(2) is not None else found.group(3)}")
+        values += [m.group(1) for m in _XML_TEXT.finditer(text) if m.group(1).strip()]
+        return _gated(values, value_gate)
+    return _gated([text], value_gate)
+
+
+def _gated(values: list[str], gate: Gate | None) -> list[str]:
+    return values if gate is None else [value for value in values if gate.touches(value)]
 
 
 def _json_lines(node: object, name: str, depth: int) -> Iterator[str]:
@@ -102,22 +165,19 @@ def _multipart_lines(text: str, boundary: str) -> Iterator[str]:
             head, sep, content = part.partition("\n\n")
         if not sep:
             continue
-        fields = dict((key.lower(), value) for key, value in _DISPOSITION.findall(head))
-        name = fields.get("name", "")
-        if "filename" in fields:
-            yield f"{name}.filename={fields['filename']}"
+        found = dict((key.lower(), value) for key, value in _DISPOSITION.findall(head))
+        name = found.get("name", "")
+        if "filename" in found:
+            yield f"{name}.filename={found['filename']}"
         yield f"{name}={content.removesuffix(chr(13) + chr(10)).removesuffix(chr(10))}"
 
 
-def cookie_lines(request: Request) -> str:
-    lines = []
+def cookie_values(request: Request, gate: Gate | None) -> list[str]:
+    out: list[str] = []
     for value in request.header_values("cookie"):
-        for part in value.split(";"):
-            pair = part.strip()
-            if pair:
-                lines.append(unquote_plus(pair, errors="replace") if "%" in pair or "+" in pair else pair)
-    return "\n".join(lines)
+        out += fields(value.encode("utf-8", "surrogateescape"), b";", gate, plus=False)
+    return out
 
 
-def header_lines(request: Request, names: tuple[str, ...]) -> str:
-    return "\n".join(value for key, value in request.headers if key.lower() in names)
+def header_values(request: Request, names: tuple[str, ...]) -> list[str]:
+    return [value for key, value in request.headers if key.lower() in names and value]

@@ -21,6 +21,19 @@ _CMD_SEPARATOR = re.compile(r"[^\S\n]*([,;/])[^\S\n]*")
 _SLASHES = re.compile(r"[/\\]+")
 _OVERLONG_CHARS = {"%c0%ae": ".", "%c0%af": "/", "%c1%9c": "\\", "%e0%80%ae": ".", "%c0%2e": "."}
 _OVERLONG = re.compile("|".join(re.escape(key) for key in _OVERLONG_CHARS), re.IGNORECASE)
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+_SLASH_LIKE = str.maketrans(
+    {
+        "\u2215": "/",
+        "\u2216": "\\",
+        "\u2044": "/",
+        "\u29f8": "/",
+        "\u29f9": "\\",
+        "\uff0f": "/",
+        "\uff3c": "\\",
+        "\ufe68": "\\",
+    }
+)
 
 
 def url_decode(text: str) -> str:
@@ -49,6 +62,32 @@ def _unicode_char(found: re.Match[str]) -> str:
 
 def html_entity_decode(text: str) -> str:
     return html.unescape(text) if "&" in text else text
+
+
+def full_width(text: str) -> str:
+    """Full-width forms (U+FF01 to U+FF5E: a full-width ``<script>``) as the ASCII characters they stand for."""
+    if text.isascii() or not _FULL_WIDTH.search(text):
+        return text
+    return _FULL_WIDTH.sub(lambda found: chr(ord(found.group()) - 0xFEE0), text)
+
+
+def decode(text: str) -> str:
+    """Everything an application or a browser may decode: overlong UTF-8 forms of ``.`` ``/`` ``\\``,
+    URL escapes (``%xx``, ``%uxxxx``, ``\\uxxxx``, ``\\xxx``) until nothing changes (three rounds at
+    most), HTML entities, full-width forms; null bytes go."""
+    if "%" in text:
+        text = utf8_overlong(text)
+    for _ in range(3):
+        if "%" not in text and "\\" not in text:
+            break
+        decoded = url_decode_uni(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = html_entity_decode(text)
+    if "%" in text and "&" in text:  # an entity that encoded an escape: &#37;27
+        text = url_decode(text)
+    return remove_nulls(full_width(text))
 
 
 def lowercase(text: str) -> str:
@@ -89,7 +128,10 @@ def cmd_line(text: str) -> str:
 
 
 def normalize_path(text: str) -> str:
-    """Backslashes as slashes, repeated slashes folded, ``./`` segments dropped."""
+    """Backslashes and the slashes of other scripts (U+2215, U+2216, full-width) as slashes,
+    repeated slashes folded, ``./`` segments dropped."""
+    if not text.isascii():
+        text = text.translate(_SLASH_LIKE)
     text = _SLASHES.sub("/", text)
     return text.replace("/./", "/")
 
@@ -103,6 +145,8 @@ def utf8_overlong(text: str) -> str:
 
 
 TRANSFORMS: dict[str, Transform] = {
+    "decode": decode,
+    "full_width": full_width,
     "url_decode": url_decode,
     "url_decode_plus": url_decode_plus,
     "url_decode_uni": url_decode_uni,

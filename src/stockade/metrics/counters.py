@@ -56,6 +56,10 @@ if TYPE_CHECKING:
 
 # Outcomes of a request as the protecting server counts them; others are counted as given.
 REQUEST_OUTCOMES: Final = ("allowed", "challenged", "refused", "blocked", "banned", "closed", "error")
+# Outcomes of a proxy's check request at the decision endpoint (:mod:`stockade.decision`).
+DECISION_OUTCOMES: Final = ("allowed", "challenged", "refused", "banned", "closed", "bad_check", "caller_refused")
+# Lines of the access logs stockade follows (:mod:`stockade.accesslogs`), by what became of them.
+LOG_LINE_OUTCOMES: Final = ("counted", "unparsed", "too_long")
 # The ladder's stages, as the request outcomes of the console's charts.
 _VERDICT_OUTCOMES: Final = {"ban": "refused", "lockout": "challenged", "block": "closed", "app": "allowed"}
 # Events of the engine (lockout and bans), bound ahead so that they show as 0 before the first.
@@ -80,6 +84,20 @@ class Metrics:
         r = self.registry
         self._request_counts: dict[str, int] = dict.fromkeys(REQUEST_OUTCOMES, 0)
         r.register(_OutcomeCounter("stockade_requests", "Requests decided, by outcome.", self._request_counts))
+        self._decision_counts: dict[str, int] = dict.fromkeys(DECISION_OUTCOMES, 0)
+        r.register(
+            _OutcomeCounter(
+                "stockade_decisions",
+                "Check requests of the proxies at the decision endpoint, by outcome.",
+                self._decision_counts,
+            )
+        )
+        self.log_lines: dict[str, int] = dict.fromkeys(LOG_LINE_OUTCOMES, 0)
+        r.register(
+            _OutcomeCounter(
+                "stockade_access_log_lines", "Lines of the followed access logs, by outcome.", self.log_lines
+            )
+        )
         self.reasons = Hits()  # "outcome|reason" of the requests the ladder did not simply pass
         self.block_rule_hits = Hits()
         self.detections = DetectionHits()
@@ -164,6 +182,13 @@ class Metrics:
         """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
         counts = self._request_counts
         counts[outcome] = counts.get(outcome, 0) + 1
+
+    def count_decision(self, outcome: str) -> None:
+        """One check request answered at the decision endpoint; a decided one is a request decided too."""
+        counts = self._decision_counts
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome in self._request_counts:
+            self.count_request(outcome)
 
     def observe_verdict(self, verdict: Verdict) -> None:
         """The ladder's verdict on a request: its reasons, and mod_block's rule hit (a clean pass costs nothing)."""

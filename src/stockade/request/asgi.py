@@ -3,24 +3,23 @@
 :func:`from_asgi` canonicalises the scope in place (``raw_path``, ``path``, ``headers``
 and, when a trusted proxy named the client, ``client``) and returns the checks' view of
 the same request. Whatever passes the checks then reaches the upstream or the app in
-exactly the form the checks read.
+exactly the form the checks read. The canonical request is built natively, in one call
+(:meth:`stockade._native.Canonicalizer.asgi`); :mod:`stockade.oracle.fronts` keeps the
+pure-Python version as the differential tests' oracle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from typing import Any
-from urllib.parse import quote
+from typing import Any, cast
 
 from stockade.clock import Clock
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.facts import RequestFacts
 from stockade.engine.settings import NO_LISTENER, Listener
-from stockade.errors import BadRequest
 from stockade.netaddr import normalize_ip
-from stockade.request.headers import canonical_headers
 from stockade.request.incoming import Incoming, TlsFacts
-from stockade.request.paths import PathPolicy, canonical_path
+from stockade.request.paths import PathPolicy
 
 RouteMatcher = Callable[[str, str], bool]
 
@@ -52,45 +51,31 @@ def from_asgi(
     HTTP/1.1 request without ``Host`` (RFC 9112 section 3.2). Behind another server, the app
     falls back on the server's own name, as the checks do (no host).
     """
-    raw_path: bytes | None = scope.get("raw_path")
-    if raw_path is None:  # a server that gives only the decoded path: escape it, never decode it again
-        raw_path = quote(str(scope.get("path", "/")), safe="/:@!$&'()*+,;=~").encode("ascii")
-    elif b"?" in raw_path:
-        raw_path = raw_path.split(b"?", 1)[0]
-    canon = canonical_path(raw_path, policy)
-    peer = scope.get("client")
-    remote = address_of(peer)
-    decided = resolver.resolve(str(peer[0]) if peer else "", scope["headers"])
-    headers, host = canonical_headers(scope["headers"], trusted=decided.trusted)
-    version = str(scope.get("http_version", "1.1"))
-    if require_host and not host.name and version == "1.1":
-        raise BadRequest("an HTTP/1.1 request needs a Host header")
-    scope["raw_path"] = canon.target
-    scope["path"] = canon.path
-    scope["headers"] = headers
-    if decided.header is not None:
-        scope["client"] = (decided.address, 0)
-    method = str(scope.get("method", "GET"))
+    # ASGI scopes are dicts (the specification says so); the native call reads them as such.
+    path, target, host, decided, method, query, proto, uri = resolver.canonicalizer(policy).asgi(
+        cast("dict[str, Any]", scope), require_host
+    )
+    remote = decided.peer or None
 
     def make_facts() -> RequestFacts:
         facts = facts_from_asgi(scope, now=clock.now(), client_ip=decided.address or None, remote_ip=remote, tls=tls)
         facts.trusted = decided.trusted
         return facts
 
-    raw_query: bytes = scope.get("query_string", b"")
     return Incoming(
         make_facts=make_facts,
         listener=listener,
-        path=canon.path,
-        target=canon.target,
+        path=path,
+        target=target,
         client=decided.address,
         method=method,
-        query=raw_query.decode("latin-1") if raw_query else "",
-        proto=f"HTTP/{version}",
-        host=host.header,
-        headers=headers,
-        known_route=routes is not None and routes(method, canon.path),
+        query=query,
+        proto=proto,
+        host=host,
+        headers=scope["headers"],
+        known_route=routes is not None and routes(method, path),
         decided=decided,
+        uri=uri,
     )
 
 

@@ -31,13 +31,13 @@ class Incoming:
     A front gives the cheap parts: the decoded canonical ``path`` and its escaped ``target``
     (what the backend receives), the ``client``, the method, the raw ``query``, the
     canonical ``host`` (``name[:port]``) and the canonical ``headers`` or a
-    ``header_lookup`` when it has them. The full :class:`RequestFacts` that mod_block's
-    rules read are built on first use of :attr:`facts` by ``make_facts``: a configuration
-    without rules never pays for them, nor a request that the rules' index rules out from
-    the cheap parts alone. ``authorization`` (the ``Authorization`` header values),
-    ``line`` (the request line, for the lockout's events) and a ``listener`` given as a
-    function are derived only when a lockout directory asks. Given ``facts``, every part
-    is read from them.
+    ``header_lookup`` when it has them; the ``uri`` (``target?query``) when it has it
+    built. The full :class:`RequestFacts` that mod_block's rules read are built on first
+    use of :attr:`facts` by ``make_facts``: a configuration without rules never pays for
+    them, nor a request that the rules' index rules out from the cheap parts alone.
+    ``authorization`` (the ``Authorization`` header values), ``line`` (the request line, for
+    the lockout's events) and a ``listener`` given as a function are derived only when a
+    lockout directory asks. Given ``facts``, every part is read from them.
 
     ``body`` is what the checks read of the body (``None``: nothing was read), given by the
     front with :meth:`give_body` before the checks run (:mod:`stockade.request.body`), and
@@ -86,6 +86,7 @@ class Incoming:
         headers: Sequence[tuple[bytes, bytes]] | None = None,
         header_lookup: Callable[[str], str] | None = None,
         decided: ClientIp | None = None,
+        uri: str | None = None,
     ) -> None:
         product = None
         if facts is not None:
@@ -100,8 +101,9 @@ class Incoming:
         else:
             if target is None:
                 target = path.encode("utf-8", "surrogateescape")
-            text = target.decode("latin-1")
-            uri = text + "?" + query if query else text
+            if uri is None:
+                text = target.decode("latin-1")
+                uri = text + "?" + query if query else text
         self._facts = facts
         self._make_facts = make_facts
         self._authorization = authorization

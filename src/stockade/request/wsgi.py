@@ -7,25 +7,22 @@ request target the server keeps (gunicorn's ``RAW_URI``, uWSGI's and Werkzeug's
 than decoded again. :func:`from_wsgi` then writes the canonical path, target, host and
 client back into the environ, and removes the proxy-only headers of an untrusted peer.
 Without ``HTTP_HOST`` the app falls back on ``SERVER_NAME`` (PEP 3333), and the checks see
-no host.
+no host. The canonical request is built natively, in one call
+(:meth:`stockade._native.Canonicalizer.wsgi`); :mod:`stockade.oracle.fronts` keeps the
+pure-Python version as the differential tests' oracle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
 
 from stockade.clock import Clock
-from stockade.core.client_ip import FORWARDING_HEADERS, ClientIpResolver
+from stockade.core.client_ip import ClientIpResolver
 from stockade.core.facts import RequestFacts
-from stockade.errors import BadRequest
-from stockade.netaddr import normalize_ip
 from stockade.request.asgi import secure_proto
-from stockade.request.headers import PROXY_ONLY
-from stockade.request.hosts import canonical_host
 from stockade.request.incoming import Incoming
-from stockade.request.paths import CanonicalPath, PathPolicy, canonical_decoded_path, canonical_path
+from stockade.request.paths import PathPolicy
 
 Environ = MutableMapping[str, Any]
 RouteMatcher = Callable[[str, str], bool]
@@ -33,9 +30,6 @@ RouteMatcher = Callable[[str, str], bool]
 # WSGI turns these headers into CGI variables without the HTTP_ prefix.
 _CGI_HEADERS = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
 _CGI_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-# The headers the trusted-proxy rules read, as WSGI names them.
-_FORWARDING_KEYS = tuple(("HTTP_" + name.upper().replace("-", "_"), name.encode()) for name in FORWARDING_HEADERS)
-_PROXY_ONLY_KEYS = tuple(sorted("HTTP_" + name.decode().upper().replace("-", "_") for name in PROXY_ONLY))
 
 
 def environ_key(name: str) -> str:
@@ -53,16 +47,6 @@ def _raw_target(environ: Environ) -> str:
     return str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
 
 
-def _canonical(environ: Environ, policy: PathPolicy) -> CanonicalPath:
-    raw = _raw_target(environ)
-    if not raw:
-        return canonical_decoded_path(wsgi_path(environ), policy)
-    path = raw.split("?", 1)[0].split("#", 1)[0]
-    if not path.startswith("/") and path != "*":
-        path = urlsplit(path).path or "/"  # absolute form: http://host/path
-    return canonical_path(path.encode("latin-1"), policy)
-
-
 def from_wsgi(
     environ: Environ,
     *,
@@ -75,35 +59,11 @@ def from_wsgi(
 
     Raises :class:`~stockade.errors.BadRequest` for a request with no safe canonical form.
     """
-    canon = _canonical(environ, policy)
-    script = str(environ.get("SCRIPT_NAME", "")).encode("latin-1").decode("utf-8", "surrogateescape")
-    if script and not (canon.path == script or canon.path.startswith(script.rstrip("/") + "/")):
-        raise BadRequest("the path leaves the application's mount point")
-    forwarding = [(name, str(environ[key]).encode("latin-1")) for key, name in _FORWARDING_KEYS if key in environ]
-    peer = str(environ.get("REMOTE_ADDR") or "")
-    decided = resolver.resolve(peer, forwarding)
-    if not decided.trusted:
-        for key in _PROXY_ONLY_KEYS:
-            if key in environ:
-                del environ[key]
-    raw_host = environ.get("HTTP_HOST")
-    host = canonical_host(str(raw_host).encode("latin-1")) if raw_host is not None else canonical_host(b"")
-    protocol = str(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
-    if host.name:
-        environ["HTTP_HOST"] = host.header
-    elif raw_host is not None:
-        del environ["HTTP_HOST"]
-    environ["PATH_INFO"] = canon.path[len(script.rstrip("/")) :].encode("utf-8", "surrogateescape").decode("latin-1")
-    query = str(environ.get("QUERY_STRING", ""))
-    target = canon.target.decode("latin-1")
-    uri = target + "?" + query if query else target
-    for key in ("RAW_URI", "REQUEST_URI"):
-        if key in environ:
-            environ[key] = uri
-    if decided.header is not None:
-        environ["REMOTE_ADDR"] = decided.address
-    remote = (normalize_ip(peer) or peer) if peer else None
-    method = str(environ.get("REQUEST_METHOD", "GET"))
+    # PEP 3333: the environ is a dict; the native call reads it as one.
+    path, target, host, decided, uri, query, method, protocol = resolver.canonicalizer(policy).wsgi(
+        cast("dict[str, Any]", environ)
+    )
+    remote = decided.peer or None
 
     def make_facts() -> RequestFacts:
         facts = facts_from_wsgi(environ, now=clock.now(), client_ip=decided.address or None, remote_ip=remote, uri=uri)
@@ -114,16 +74,17 @@ def from_wsgi(
     return Incoming(
         make_facts=make_facts,
         authorization=[str(authorization).encode("latin-1")] if authorization is not None else [],
-        path=canon.path,
-        target=canon.target,
+        path=path,
+        target=target,
         client=decided.address,
         method=method,
         query=query,
         proto=protocol,
-        host=host.header,
+        host=host,
         header_lookup=lambda name: str(environ.get(environ_key(name), "")),
-        known_route=routes is not None and routes(method, canon.path),
+        known_route=routes is not None and routes(method, path),
         decided=decided,
+        uri=uri,
     )
 
 

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from stockade.accesslogs.watcher import LogWatcher
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
@@ -105,6 +106,17 @@ class StockadeApp:
         self._reloading = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
+        self.log_watcher: LogWatcher | None = None
+        if config.logs is not None and self.worker.index == 0:
+            # One process follows the logs: every worker doing it would count each line once each.
+            self.log_watcher = LogWatcher(
+                config.logs,
+                lambda: self.guard,
+                clock=self.clock,
+                trusted=config.trusted.networks,
+                policy=config.paths,
+                counts=self.metrics.log_lines,
+            )
 
     @property
     def guard(self) -> AsyncGuard | None:
@@ -134,6 +146,10 @@ class StockadeApp:
                 self.watcher.follow(self.site)
                 if self.peers is not None:
                     self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
+                if self.log_watcher is not None:
+                    following = asyncio.create_task(self.log_watcher.run())
+                    following.add_done_callback(_log_watcher_ended)
+                    self._tasks.append(following)
             return self.site
 
     def _open(self) -> Site:
@@ -206,6 +222,9 @@ class StockadeApp:
                 log.warning("reload: store.url changed; the new store is used after a restart")
             if config.raw.log != old.config.raw.log:
                 log.warning("reload: [log] changed; it applies after a restart")
+            if config.raw.logs != old.config.raw.logs or config.raw.decision != old.config.raw.decision:
+                # The decision listeners are bound once; who may ask and how the client is named apply now.
+                log.warning("reload: [logs] or [decision] changed; the files and listeners change after a restart")
             self.site, self.config = site, config
             old.close_events()
             if old.proxy is not None and old.proxy is not site.proxy:
@@ -307,8 +326,9 @@ class StockadeApp:
     def admit(self, connection: ConnectionFacts) -> bool:
         """The connection check: False closes a blocklisted peer (or PROXY source) before a byte is read."""
         site = self.site
-        if site is None or site.block is None or connection.listener.admin:
-            return True
+        listener = connection.listener
+        if site is None or site.block is None or listener.admin or listener.decision:
+            return True  # the peer of these is an operator's tool or a proxy, not a client
         source = connection.source or connection.peer
         return site.block.table.check_connection(source[0]) == "accept"
 
@@ -352,6 +372,9 @@ class StockadeApp:
             else:
                 await responses.send_response(send, responses.not_found())
             return
+        if connection is not None and connection.listener.decision:
+            await self._decide(scope, site, connection, receive, send)
+            return
         method: str = scope["method"]
         head = method == "HEAD"
         try:
@@ -393,6 +416,32 @@ class StockadeApp:
             await responses.send_response(send, responses.method_not_allowed(), head=head)
             return
         await self._serve_file(path, send, head=head)
+
+    async def _decide(
+        self, scope: Scope, site: Site, connection: ConnectionFacts, receive: Receive, send: Send
+    ) -> None:
+        """A proxy's check request (:mod:`stockade.decision`): decided by the site in force."""
+        head = scope["method"] == "HEAD"
+        if site.decision is None:  # a reload removed [decision]: its listener stays until a restart
+            await responses.send_response(send, responses.not_found(), head=head)
+            return
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        if query and b"?" not in target:
+            target += b"?" + query
+        has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
+
+        async def read_body(limit: int) -> tuple[bytes, int] | None:
+            ahead = await read_ahead(receive, limit, length)
+            return None if ahead is None else (ahead.body, ahead.uninspected)
+
+        answer = await site.decision.decide(
+            connection.peer[0], scope["method"], target, scope["headers"], read_body if has_body else None
+        )
+        if answer.verdict is not None:
+            self.metrics.observe_verdict(answer.verdict)
+        self.metrics.count_decision(answer.outcome)
+        await responses.send_response(send, responses.Response(answer.status, answer.headers, answer.body), head=head)
 
     def _incoming(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
         """The canonical request; the scope becomes what the upstream receives."""
@@ -460,3 +509,8 @@ class StockadeApp:
             async for chunk in files.read_chunks(handle, found.size):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _log_watcher_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the follower of the access logs stopped", exc_info=task.exception())

@@ -33,6 +33,7 @@ from stockade.server.http import (
     bind_listeners,
     run,
 )
+from stockade.server.listen import ListenAddress
 from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
 from stockade.stores import open_store
 
@@ -73,10 +74,12 @@ def serve(
     try:
         for listener in bound:
             scheme = "https" if listener.context is not None else "http"
-            what = "admin API" if listener.spec.admin else "listening"
+            what = (
+                "admin API" if listener.spec.admin else "decision endpoint" if listener.spec.decision else "listening"
+            )
             print(f"stockade: {what} on {scheme}://{listener.spec.address}/", flush=True)
         sink = access_log_sink(config, access_log)
-        addresses = tuple(listener.spec.address for listener in bound if not listener.spec.admin)
+        addresses = tuple(served_addresses(bound))
 
         def make_server(worker: Worker) -> HttpServer:
             app = StockadeApp(config, listen=addresses, freeze_heap=True, worker=worker)
@@ -99,8 +102,13 @@ def serve(
         sys.stdout.flush()
 
 
+def served_addresses(bound: Sequence[BoundListener]) -> list[ListenAddress]:
+    """The addresses of the site's own listeners (those that key lockouts): not the admin API's nor decisions'."""
+    return [listener.spec.address for listener in bound if not listener.spec.admin and not listener.spec.decision]
+
+
 def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) -> tuple[ListenerSpec, ...]:
-    """What to bind: the configured listeners (or ``given``), then the admin API's own.
+    """What to bind: the configured listeners (or ``given``), the decision endpoint's, then the admin API's.
 
     A given PROXY-protocol listener that names no peers of its own takes ``[proxy] trusted``,
     as a configured one does.
@@ -112,6 +120,8 @@ def listener_specs(config: Config, given: Sequence[ListenerSpec] | None = None) 
         else s
         for s in specs
     )
+    if config.decision is not None:
+        specs = (*specs, *(ListenerSpec(address, decision=True) for address in config.decision.listen))
     if config.admin is not None:
         specs = (*specs, ListenerSpec(config.admin.listen, admin=True))
     return specs

@@ -71,6 +71,7 @@ class ListenerSpec:
     proxy_protocol: ProxyProtocol = "off"
     proxy_protocol_from: tuple[str, ...] = ()
     admin: bool = False  # the admin API's listener, not the protected site's
+    decision: bool = False  # the decision endpoint's listener, asked by the proxies in front
 
 
 @dataclass(frozen=True, slots=True)

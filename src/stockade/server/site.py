@@ -1,8 +1,8 @@
 """Everything the protecting server builds from one configuration, swapped whole on reload.
 
 A :class:`Site` holds the guard, the checks (:class:`~stockade.engine.AsyncLadder`), the
-mod_block files, the reverse proxy, the client-IP resolver, the routes and the admin
-API of one :class:`~stockade.config.Config`. A reload builds a new site aside, on the
+mod_block files, the reverse proxy, the client-IP resolver, the routes, the decision
+endpoint and the admin API of one :class:`~stockade.config.Config`. A reload builds a new site aside, on the
 same stores (their connections and local views stay), and the server swaps it in with
 one assignment: a request sees the old site or the new one, never a mix. The mod_block
 counters, and the counts of failed reloads of its files, carry over, as BFE's module
@@ -23,6 +23,7 @@ from stockade.config import Config
 from stockade.console import mount_console
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.directories import DirectoryTable
+from stockade.decision.point import DecisionPoint
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder
 from stockade.engine.audit import AuditLog
@@ -69,6 +70,7 @@ class Site:
     default_target: RouteTarget | None
     admin: AdminApp | None
     audit: AuditLog | None = None
+    decision: DecisionPoint | None = None
     files: dict[str, Fingerprint | None] = field(default_factory=dict)
 
     def target(self, path: str) -> RouteTarget | None:
@@ -102,7 +104,7 @@ def build_site(
     if config.audit_json is not None or config.audit_text is not None:
         audit = AuditLog(config.audit_json, config.audit_text)
         sinks.append(audit)
-    settings = dataclasses.replace(config.guard_settings(), listeners=tuple(a.listener for a in listen))
+    settings = dataclasses.replace(config.guard_settings(), listeners=config.lockout_listeners(listen))
     guard = AsyncGuard(settings, stores.default, clock=clock, sinks=sinks, directory_stores=stores.directories)
     block = config.block.reloader() if config.block is not None else None
     if block is not None and previous is not None and previous.block is not None:
@@ -127,6 +129,11 @@ def build_site(
     default: RouteTarget | None = "files" if config.document_root is not None else None
     if config.upstream is not None:
         default = "upstream"
+    decision = None
+    if config.decision is not None:
+        decision = DecisionPoint(
+            ladder, config.decision.settings, clock=clock, policy=config.paths, trusted=config.trusted.networks
+        )
     admin = None
     if config.admin is not None:
         admin = AdminApp(guard, config.admin, metrics=metrics, audit=audit_in_force or audit, server=server)
@@ -142,6 +149,7 @@ def build_site(
         default_target=default,
         admin=admin,
         audit=audit,
+        decision=decision,
         files=fingerprints(config),
     )
 

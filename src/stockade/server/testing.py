@@ -26,6 +26,7 @@ from stockade.server.run import (
     ReloadHook,
     access_log_sink,
     listener_specs,
+    served_addresses,
     server_for,
 )
 from stockade.server.settings import Limits, ListenerSpec
@@ -59,9 +60,10 @@ class ServerThread:
     ) -> None:
         self.config: Config = load_config(config_path)
         self.listeners = bind_listeners(listener_specs(self.config, listeners))
-        served = [listener for listener in self.listeners if not listener.spec.admin]
+        served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
         admin = [listener for listener in self.listeners if listener.spec.admin]
-        self.listen = tuple(listener.spec.address for listener in served)
+        decision = [listener for listener in self.listeners if listener.spec.decision]
+        self.listen = tuple(served_addresses(self.listeners))
         self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
         limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)
         self.server = server_for(
@@ -73,6 +75,8 @@ class ServerThread:
             access_log=access_log_sink(self.config, access_log),
         )
         self.admin_url = admin[0].url if admin else ""
+        self.decision_urls = tuple(listener.url for listener in decision)
+        self.decision_port = decision[0].spec.address.port if decision else 0
         self.urls = tuple(listener.url for listener in served)
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0

@@ -1,0 +1,463 @@
+//! The canonical request path: the escaped `target` the backend receives and the decoded
+//! `path` the checks read.
+//!
+//! The algorithm (RFC 3986 section 6.2.2, as Envoy's `normalize_path` and nginx apply it):
+//!
+//! 1. Escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded, once; every
+//!    other escape stays, its hex digits upper-cased. A `%` that starts no escape becomes
+//!    `%25`; bytes that may not appear raw in a path are escaped. A raw backslash or a
+//!    control character (raw or escaped) is refused.
+//! 2. Segments are split at `/`. An escaped slash or backslash (`%2F`, `%5C`) is refused,
+//!    since backends disagree on whether it separates segments, unless the policy keeps
+//!    it ([`EscapedSlashes::Keep`]): then it is forwarded escaped, and refused only where
+//!    a backend that splits at it would find a dot segment.
+//! 3. Dot segments are removed (RFC 3986 section 5.2.4); a `..` above the root is refused
+//!    rather than dropped, and so is a dot segment with parameters (`..;x`, which Java
+//!    servers read as `..`). Empty segments are merged unless the policy keeps them.
+//! 4. The decoded path is the target with every escape decoded; it must be UTF-8 (so the
+//!    overlong `%c0%ae` is refused).
+//!
+//! Step 1 runs over the whole path before step 3 looks at any segment, so the first
+//! refusal is the one a reader from left to right meets first in each step. Decoding the
+//! target once more forms nothing new: every escaped dot was decoded before dot segments
+//! were removed, and every escape that could form a separator is refused.
+
+use std::borrow::Cow;
+
+use super::BadRequest;
+
+/// What an escaped slash or backslash gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    /// Refused (400): the default.
+    #[default]
+    Reject,
+    /// Forwarded escaped (`%2F`, `%5C`), refused only where it would hide a dot segment.
+    Keep,
+}
+
+/// The operator's choices for what has no single reading (the `[server]` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathPolicy {
+    pub merge_slashes: bool,
+    pub escaped_slashes: EscapedSlashes,
+}
+
+impl Default for PathPolicy {
+    fn default() -> Self {
+        Self {
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::Reject,
+        }
+    }
+}
+
+/// `target` is what the backend receives (escaped); `path` what the checks read (decoded).
+///
+/// Both borrow the raw path when it is already canonical, the usual case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath<'a> {
+    pub target: Cow<'a, [u8]>,
+    pub path: Cow<'a, str>,
+}
+
+impl CanonicalPath<'_> {
+    pub fn into_owned(self) -> CanonicalPath<'static> {
+        CanonicalPath {
+            target: Cow::Owned(self.target.into_owned()),
+            path: Cow::Owned(self.path.into_owned()),
+        }
+    }
+}
+
+const UNRESERVED: u8 = 1;
+/// A `pchar` of RFC 3986 other than `%`: unreserved, sub-delims, `:` and `@`.
+const RAW_OK: u8 = 2;
+/// A byte of a path that needs no change at all: `RAW_OK` or `/`.
+const PLAIN: u8 = 4;
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        let b = byte as u8;
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        let raw_ok = unreserved
+            || matches!(
+                b,
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
+            );
+        table[byte] = (if unreserved { UNRESERVED } else { 0 })
+            | (if raw_ok { RAW_OK | PLAIN } else { 0 })
+            | (if b == b'/' { PLAIN } else { 0 });
+        byte += 1;
+    }
+    table
+};
+
+fn is(byte: u8, class: u8) -> bool {
+    CLASSES
+        .get(usize::from(byte))
+        .is_some_and(|found| found & class != 0)
+}
+
+fn is_control(byte: u8) -> bool {
+    byte < 0x20 || byte == 0x7F
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+fn push_escaped(out: &mut Vec<u8>, byte: u8) {
+    out.push(b'%');
+    out.extend(
+        [byte >> 4, byte & 0xF]
+            .iter()
+            .filter_map(|&nibble| HEX_DIGITS.get(usize::from(nibble))),
+    );
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The canonical form of a raw request path (the target without its query); `*` (the
+/// target of `OPTIONS *`) is its own canonical form.
+pub fn canonical_path(raw: &[u8], policy: PathPolicy) -> Result<CanonicalPath<'_>, BadRequest> {
+    if raw == b"*" {
+        return Ok(CanonicalPath {
+            target: Cow::Borrowed(raw),
+            path: Cow::Borrowed("*"),
+        });
+    }
+    if raw.first() != Some(&b'/') {
+        return Err(BadRequest::PathNotRooted);
+    }
+    if is_plain(raw) {
+        // Plain bytes are ASCII: the path is the target.
+        if let Ok(text) = std::str::from_utf8(raw) {
+            return Ok(CanonicalPath {
+                target: Cow::Borrowed(raw),
+                path: Cow::Borrowed(text),
+            });
+        }
+    }
+    let escaped = escape(raw, policy)?;
+    let target = remove_dots(&escaped, policy)?;
+    let path = decode(&target)?;
+    Ok(CanonicalPath {
+        target: Cow::Owned(target),
+        path: Cow::Owned(path),
+    })
+}
+
+/// The usual path: only plain bytes, no empty segment and no segment starting with a dot.
+fn is_plain(raw: &[u8]) -> bool {
+    let mut previous = 0u8;
+    for &byte in raw {
+        if !is(byte, PLAIN) || (previous == b'/' && matches!(byte, b'/' | b'.')) {
+            return false;
+        }
+        previous = byte;
+    }
+    true
+}
+
+/// Step 1 over the whole path (the leading `/` dropped; `/` stays the separator).
+fn escape(raw: &[u8], policy: PathPolicy) -> Result<Vec<u8>, BadRequest> {
+    let rest = raw.get(1..).unwrap_or_default();
+    let mut out = Vec::with_capacity(rest.len() + 8);
+    let mut at = 0usize;
+    while let Some(&byte) = rest.get(at) {
+        at += 1;
+        if byte == b'%' {
+            let pair = rest
+                .get(at)
+                .copied()
+                .and_then(hex_value)
+                .zip(rest.get(at + 1).copied().and_then(hex_value));
+            let Some((high, low)) = pair else {
+                out.extend_from_slice(b"%25");
+                continue;
+            };
+            at += 2;
+            let value = high << 4 | low;
+            if is(value, UNRESERVED) {
+                out.push(value);
+            } else if matches!(value, b'/' | b'\\') {
+                if policy.escaped_slashes == EscapedSlashes::Reject {
+                    return Err(BadRequest::EscapedSlash);
+                }
+                push_escaped(&mut out, value);
+            } else if is_control(value) {
+                return Err(BadRequest::ControlCharacter);
+            } else {
+                push_escaped(&mut out, value);
+            }
+        } else if byte == b'\\' {
+            return Err(BadRequest::Backslash);
+        } else if is_control(byte) {
+            return Err(BadRequest::ControlCharacter);
+        } else if byte == b'/' || is(byte, RAW_OK) {
+            out.push(byte);
+        } else {
+            push_escaped(&mut out, byte);
+        }
+    }
+    Ok(out)
+}
+
+/// Steps 2 and 3 over escaped segments: the target, built in one buffer.
+fn remove_dots(escaped: &[u8], policy: PathPolicy) -> Result<Vec<u8>, BadRequest> {
+    let mut target = Vec::with_capacity(escaped.len() + 2);
+    // Where each kept segment's `/` stands in `target`, to drop it again for a `..`.
+    let mut starts: Vec<usize> = Vec::new();
+    let mut trailing = false;
+    let mut segments = escaped.split(|&b| b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match dot_name(segment, policy)? {
+            Some(Dots::One) => trailing = last,
+            Some(Dots::Two) => {
+                let start = starts.pop().ok_or(BadRequest::ClimbsAboveRoot)?;
+                target.truncate(start);
+                trailing = last;
+            }
+            None if segment.is_empty() && policy.merge_slashes => trailing = last,
+            None => {
+                starts.push(target.len());
+                target.push(b'/');
+                target.extend_from_slice(segment);
+                trailing = false;
+            }
+        }
+    }
+    if target.is_empty() || trailing {
+        target.push(b'/');
+    }
+    Ok(target)
+}
+
+enum Dots {
+    One,
+    Two,
+}
+
+/// Whether an escaped segment is `.` or `..`; refuses the ambiguous spellings of either.
+fn dot_name(segment: &[u8], policy: PathPolicy) -> Result<Option<Dots>, BadRequest> {
+    let keep = policy.escaped_slashes == EscapedSlashes::Keep;
+    if segment.first() != Some(&b'.') && !(keep && segment.contains(&b'%')) {
+        return Ok(None);
+    }
+    match segment {
+        b"." => return Ok(Some(Dots::One)),
+        b".." => return Ok(Some(Dots::Two)),
+        _ => {}
+    }
+    // `;` starts parameters for Java servers, escaped or not once a framework decoded it.
+    if is_dots(before_parameters(segment)) {
+        return Err(BadRequest::DotSegmentWithParameters);
+    }
+    if keep {
+        // An escaped slash kept in the target must not hide a dot segment from a backend
+        // that splits at it.
+        let mut rest = segment;
+        loop {
+            let (piece, after) = split_escaped_slash(rest);
+            if is_dots(before_parameters(piece)) {
+                return Err(BadRequest::DotSegmentBetweenEscapedSlashes);
+            }
+            match after {
+                Some(after) => rest = after,
+                None => break,
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn is_dots(piece: &[u8]) -> bool {
+    matches!(piece, b"." | b"..")
+}
+
+/// The part of an escaped segment before its first `;` or `%3B`. (Every `%` of an escaped
+/// segment starts an escape with upper-case digits.)
+fn before_parameters(segment: &[u8]) -> &[u8] {
+    let end = segment
+        .iter()
+        .enumerate()
+        .position(|(at, &byte)| byte == b';' || segment.get(at..at + 3) == Some(b"%3B"))
+        .unwrap_or(segment.len());
+    segment.get(..end).unwrap_or(segment)
+}
+
+/// An escaped segment split at its first `%2F` or `%5C`: the piece before, and the rest.
+fn split_escaped_slash(segment: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let found = memchr::memchr_iter(b'%', segment)
+        .find(|&at| matches!(segment.get(at + 1..at + 3), Some(b"2F" | b"5C")));
+    match found {
+        Some(at) => (
+            segment.get(..at).unwrap_or_default(),
+            Some(segment.get(at + 3..).unwrap_or_default()),
+        ),
+        None => (segment, None),
+    }
+}
+
+/// Step 4: every escape of a canonical target decoded (they are all well formed).
+fn decode(target: &[u8]) -> Result<String, BadRequest> {
+    if !target.contains(&b'%') {
+        return String::from_utf8(target.to_vec()).map_err(|_| BadRequest::PathNotUtf8);
+    }
+    let mut bytes = Vec::with_capacity(target.len());
+    let mut at = 0usize;
+    while let Some(&byte) = target.get(at) {
+        let escaped = if byte == b'%' {
+            target
+                .get(at + 1)
+                .copied()
+                .and_then(hex_value)
+                .zip(target.get(at + 2).copied().and_then(hex_value))
+        } else {
+            None
+        };
+        match escaped {
+            Some((high, low)) => {
+                bytes.push(high << 4 | low);
+                at += 3;
+            }
+            None => {
+                bytes.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| BadRequest::PathNotUtf8)
+}
+
+/// The canonical form of a path a server has already percent-decoded once (a WSGI
+/// server's `PATH_INFO` without a raw target, replay's `path`): it is never decoded again.
+/// Each byte is escaped as needed to build a target, so a `%2f` in the given path stays
+/// the three characters `%2f` (forwarded as `%252f`). An empty path is `/`.
+pub fn canonical_decoded_path(
+    decoded: &[u8],
+    policy: PathPolicy,
+) -> Result<CanonicalPath<'static>, BadRequest> {
+    if std::str::from_utf8(decoded).is_err() {
+        return Err(BadRequest::PathNotUtf8);
+    }
+    let mut escaped = Vec::with_capacity(decoded.len() + 8);
+    for &byte in decoded {
+        if byte == b'/' || is(byte, RAW_OK) {
+            escaped.push(byte);
+        } else if byte == b'\\' {
+            return Err(BadRequest::Backslash);
+        } else if is_control(byte) {
+            return Err(BadRequest::ControlCharacter);
+        } else {
+            push_escaped(&mut escaped, byte);
+        }
+    }
+    if escaped.is_empty() {
+        escaped.push(b'/');
+    }
+    canonical_path(&escaped, policy).map(CanonicalPath::into_owned)
+}
+
+/// A decoded path escaped as Python's `urllib.parse.quote(path, safe="/:@!$&'()*+,;=~")`
+/// escapes it (every byte but `/` and the raw `pchar`s): what an ASGI front reads when its
+/// server gives only the decoded `path` (no `raw_path`). Nothing is refused here; the
+/// canonical path of the result refuses what needs refusing.
+pub fn quote_path(decoded: &[u8]) -> Vec<u8> {
+    let mut quoted = Vec::with_capacity(decoded.len() + 8);
+    for &byte in decoded {
+        if byte == b'/' || is(byte, RAW_OK) {
+            quoted.push(byte);
+        } else {
+            push_escaped(&mut quoted, byte);
+        }
+    }
+    quoted
+}
+
+/// The path of a raw request target as a WSGI server keeps it (`RAW_URI`, `REQUEST_URI`):
+/// the query and fragment cut off, and the path of an absolute-form target
+/// (`http://host/path`, `/` when it has none). A target that is neither is returned as
+/// it is, for [`canonical_path`] to refuse.
+pub fn path_of_target(target: &[u8]) -> Cow<'_, [u8]> {
+    let end = memchr::memchr2(b'?', b'#', target).unwrap_or(target.len());
+    let path = target.get(..end).unwrap_or(target);
+    if path.first() == Some(&b'/') || path == b"*" {
+        return Cow::Borrowed(path);
+    }
+    absolute_form_path(path)
+}
+
+/// The path of a URL as Python's `urlsplit` finds it (a server would have refused what
+/// it cannot read): leading controls and spaces and any tab or line break ignored, the
+/// scheme (`http:`) and the authority (`//host`) skipped.
+fn absolute_form_path(url: &[u8]) -> Cow<'_, [u8]> {
+    let start = url.iter().position(|&b| b > b' ').unwrap_or(url.len());
+    let mut url = Cow::Borrowed(url.get(start..).unwrap_or_default());
+    if url.iter().any(|b| matches!(b, b'\t' | b'\r' | b'\n')) {
+        url = Cow::Owned(
+            url.iter()
+                .copied()
+                .filter(|b| !matches!(b, b'\t' | b'\r' | b'\n'))
+                .collect(),
+        );
+    }
+    let mut at = 0usize;
+    if let Some(colon) = memchr::memchr(b':', &url) {
+        let scheme = url.get(..colon).unwrap_or_default();
+        let is_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if is_scheme {
+            at = colon + 1;
+        }
+    }
+    if url.get(at..at + 2) == Some(b"//") {
+        at = memchr::memchr(b'/', url.get(at + 2..).unwrap_or_default())
+            .map_or(url.len(), |slash| at + 2 + slash);
+    }
+    let path: Cow<'_, [u8]> = match url {
+        Cow::Borrowed(url) => Cow::Borrowed(url.get(at..).unwrap_or_default()),
+        Cow::Owned(url) => Cow::Owned(url.get(at..).unwrap_or_default().to_vec()),
+    };
+    if path.is_empty() {
+        Cow::Borrowed(b"/")
+    } else {
+        path
+    }
+}
+
+/// Whether a canonical path stays under a WSGI application's mount point (`SCRIPT_NAME`):
+/// the mount point itself, or below it.
+pub fn under_mount_point(path: &[u8], mount: &[u8]) -> bool {
+    if mount.is_empty() || path == mount {
+        return true;
+    }
+    let stem = trim_trailing_slashes(mount);
+    path.strip_prefix(stem)
+        .is_some_and(|rest| rest.first() == Some(&b'/'))
+}
+
+/// A mount point without its trailing slashes: what `PATH_INFO` follows.
+pub fn trim_trailing_slashes(mount: &[u8]) -> &[u8] {
+    let end = mount.iter().rposition(|&b| b != b'/').map_or(0, |at| at + 1);
+    mount.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "path_tests.rs"]
+mod tests;

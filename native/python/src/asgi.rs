@@ -1,0 +1,206 @@
+//! The canonical request of an ASGI scope (the protecting server's and the ASGI
+//! middleware's), made in place.
+//!
+//! The scope is read once (`raw_path` or else the decoded `path`, `headers`, `client`,
+//! `method`, `query_string`, `http_version`) and written back only where the canonical
+//! request differs: `raw_path` and `path`, the header list (one canonical `Host`, no
+//! proxy-only header from an untrusted peer), and `client` when a trusted proxy named the
+//! client. Objects the scope already holds are handed back as they are when they are
+//! canonical (the usual request allocates only the `ClientIp` and the tuple).
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use stockade_core::canonical::path::quote_path;
+use stockade_core::canonical::{self, BadRequest};
+
+use crate::canonical::peer_address;
+use crate::client_ip::ClientIp;
+use crate::errors::bad_request;
+use crate::headers::HeaderLines;
+use crate::text::{from_latin1, holds};
+
+/// `(path, target, host, client, method, query, proto, uri)`, the scope made canonical.
+pub fn canonicalize<'py>(
+    this: &canonical::Canonicalizer,
+    py: Python<'py>,
+    scope: &Bound<'py, PyDict>,
+    require_host: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let raw_path = scope
+        .get_item(intern!(py, "raw_path"))?
+        .filter(|value| !value.is_none())
+        .map(Bound::cast_into::<PyBytes>)
+        .transpose()?;
+    let given_path = scope.get_item(intern!(py, "path"))?;
+    let quoted;
+    let raw: &[u8] = match &raw_path {
+        Some(bytes) => {
+            let bytes = bytes.as_bytes();
+            let end = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
+            bytes.get(..end).unwrap_or(bytes)
+        }
+        None => {
+            // A server that gives only the decoded path: escape it, never decode it again.
+            let text = match &given_path {
+                Some(path) => path.str()?,
+                None => intern!(py, "/").clone(),
+            };
+            let utf8 = text
+                .to_str()
+                .map_err(|_| bad_request(py, BadRequest::PathNotUtf8))?;
+            quoted = quote_path(utf8.as_bytes());
+            &quoted
+        }
+    };
+    let peer = peer_text(py, scope)?;
+    let given_headers = match scope.get_item(intern!(py, "headers"))? {
+        Some(headers) => headers,
+        None => PyList::empty(py).into_any(),
+    };
+    let lines = HeaderLines::read(given_headers)?;
+    let bytes = lines.bytes();
+    let parts = this
+        .parts(raw, peer_address(&peer), &bytes)
+        .map_err(|error| bad_request(py, error))?;
+    let host = &parts.headers.host;
+    let version = scope.get_item(intern!(py, "http_version"))?;
+    if require_host && host.name.is_empty() {
+        let is_11 = match &version {
+            Some(version) => holds(&version.str()?, "1.1"),
+            None => true,
+        };
+        if is_11 {
+            return Err(bad_request(py, BadRequest::NoHost));
+        }
+    }
+    let client = ClientIp::of(py, &parts.client, &peer);
+
+    let target = match &raw_path {
+        Some(bytes) if bytes.as_bytes() == parts.path.target.as_ref() => bytes.clone(),
+        _ => {
+            let target = PyBytes::new(py, &parts.path.target);
+            scope.set_item(intern!(py, "raw_path"), &target)?;
+            target
+        }
+    };
+    let path = match given_path.as_ref().and_then(|path| path.cast::<PyString>().ok()) {
+        Some(path) if holds(path, &parts.path.path) => path.clone(),
+        _ => {
+            let path = PyString::new(py, &parts.path.path);
+            scope.set_item(intern!(py, "path"), &path)?;
+            path
+        }
+    };
+    let headers = lines.canonical(py, &parts.headers)?;
+    if !headers.is(lines.given()) {
+        scope.set_item(intern!(py, "headers"), headers)?;
+    }
+    if client.named_by_header() {
+        scope.set_item(intern!(py, "client"), (client.address(py), 0))?;
+    }
+
+    let host = if host.name.is_empty() {
+        intern!(py, "").clone()
+    } else {
+        PyString::new(py, &host.header())
+    };
+    let method = match scope.get_item(intern!(py, "method"))? {
+        Some(method) => method.str()?,
+        None => intern!(py, "GET").clone(),
+    };
+    let query = match scope.get_item(intern!(py, "query_string"))? {
+        Some(query) if !query.is_none() => {
+            let bytes = query.cast_into::<PyBytes>()?;
+            if bytes.as_bytes().is_empty() {
+                intern!(py, "").clone()
+            } else {
+                from_latin1(py, bytes.as_bytes())
+            }
+        }
+        _ => intern!(py, "").clone(),
+    };
+    let proto = match &version {
+        None => intern!(py, "HTTP/1.1").clone(),
+        Some(version) => proto(py, &version.str()?)?,
+    };
+    let uri = uri_of(py, &parts.path.target, &path, &query)?;
+    let client = Bound::new(py, client)?;
+    PyTuple::new(
+        py,
+        [
+            path.into_any(),
+            target.into_any(),
+            host.into_any(),
+            client.into_any(),
+            method.into_any(),
+            query.into_any(),
+            proto.into_any(),
+            uri.into_any(),
+        ],
+    )
+}
+
+/// `target?query` as text (the target alone without a query); the path's own `str` when
+/// it spells the target (an ordinary path has no escape).
+fn uri_of<'py>(
+    py: Python<'py>,
+    target: &[u8],
+    path: &Bound<'py, PyString>,
+    query: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyString>> {
+    // A canonical target is ASCII.
+    let target = std::str::from_utf8(target).unwrap_or_default();
+    let query_text = query.to_str().ok();
+    if query_text == Some("") {
+        return Ok(if holds(path, target) {
+            path.clone()
+        } else {
+            PyString::new(py, target)
+        });
+    }
+    match query_text {
+        Some(query) => {
+            let mut uri = String::with_capacity(target.len() + 1 + query.len());
+            uri.push_str(target);
+            uri.push('?');
+            uri.push_str(query);
+            Ok(PyString::new(py, &uri))
+        }
+        None => PyString::new(py, target)
+            .add("?")?
+            .add(query)?
+            .cast_into::<PyString>()
+            .map_err(Into::into),
+    }
+}
+
+/// The peer's address as text (`str(client[0])`); `""` without a client.
+fn peer_text<'py>(py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyString>> {
+    let Some(client) = scope.get_item(intern!(py, "client"))? else {
+        return Ok(intern!(py, "").clone());
+    };
+    let first = match client.cast::<PyTuple>() {
+        Ok(pair) if pair.is_empty() => return Ok(intern!(py, "").clone()),
+        Ok(pair) => pair.get_item(0)?,
+        Err(_) if client.is_none() || !client.is_truthy()? => return Ok(intern!(py, "").clone()),
+        Err(_) => client.get_item(0)?,
+    };
+    if first.is_none() {
+        return Ok(intern!(py, "").clone());
+    }
+    match first.cast_into::<PyString>() {
+        Ok(text) => Ok(text),
+        Err(error) => error.into_inner().str(),
+    }
+}
+
+/// `HTTP/` and the version, the usual ones built once.
+fn proto<'py>(py: Python<'py>, version: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
+    Ok(match version.to_str() {
+        Ok("1.1") => intern!(py, "HTTP/1.1").clone(),
+        Ok("1.0") => intern!(py, "HTTP/1.0").clone(),
+        Ok("2") => intern!(py, "HTTP/2").clone(),
+        _ => intern!(py, "HTTP/").add(version)?.cast_into::<PyString>()?,
+    })
+}

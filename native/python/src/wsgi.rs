@@ -1,0 +1,291 @@
+//! The canonical request of a WSGI environ (PEP 3333), made in place.
+//!
+//! A WSGI server has already percent-decoded `PATH_INFO`; decoding it again would let
+//! `%252f` become a slash the app never sees. So the path comes from the raw target the
+//! server keeps (gunicorn's `RAW_URI`, uWSGI's and Werkzeug's `REQUEST_URI`) when there
+//! is one, and otherwise from `SCRIPT_NAME` + `PATH_INFO`, escaped rather than decoded.
+//! The environ is read in one pass over its keys; then the canonical `PATH_INFO`, raw
+//! target, `HTTP_HOST` and `REMOTE_ADDR` (when a trusted proxy named the client) are
+//! written back where they differ, and the proxy-only headers of an untrusted peer are
+//! deleted. Nothing is written when the request is refused.
+
+use std::borrow::Cow;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use stockade_core::canonical::path::{path_of_target, trim_trailing_slashes, under_mount_point};
+use stockade_core::canonical::{self, BadRequest, canonical_decoded_path, canonical_host, canonical_path};
+use stockade_core::client_ip::ForwardingHeader;
+
+use crate::canonical::peer_address;
+use crate::client_ip::ClientIp;
+use crate::errors::bad_request;
+use crate::text::{from_latin1, holds, holds_latin1, latin1};
+
+/// What the canonical request reads from an environ, found in one pass.
+#[derive(Default)]
+struct Seen<'py> {
+    raw_uri: Option<Bound<'py, PyAny>>,
+    request_uri: Option<Bound<'py, PyAny>>,
+    script_name: Option<Bound<'py, PyAny>>,
+    path_info: Option<Bound<'py, PyAny>>,
+    remote_addr: Option<Bound<'py, PyAny>>,
+    host: Option<Bound<'py, PyAny>>,
+    query: Option<Bound<'py, PyAny>>,
+    method: Option<Bound<'py, PyAny>>,
+    protocol: Option<Bound<'py, PyAny>>,
+    forwarding: Vec<(ForwardingHeader, Bound<'py, PyAny>)>,
+    /// Keys of headers only a trusted proxy may send (`HTTP_X_REAL_IP`...).
+    proxy_only: Vec<Bound<'py, PyString>>,
+}
+
+impl<'py> Seen<'py> {
+    fn read(environ: &Bound<'py, PyDict>) -> Self {
+        let mut seen = Seen::default();
+        for (key, value) in environ.iter() {
+            let Ok(key) = key.cast_into::<PyString>() else {
+                continue;
+            };
+            let Ok(name) = key.to_str() else {
+                continue;
+            };
+            match name {
+                "RAW_URI" => seen.raw_uri = Some(value),
+                "REQUEST_URI" => seen.request_uri = Some(value),
+                "SCRIPT_NAME" => seen.script_name = Some(value),
+                "PATH_INFO" => seen.path_info = Some(value),
+                "REMOTE_ADDR" => seen.remote_addr = Some(value),
+                "QUERY_STRING" => seen.query = Some(value),
+                "REQUEST_METHOD" => seen.method = Some(value),
+                "SERVER_PROTOCOL" => seen.protocol = Some(value),
+                "HTTP_HOST" => seen.host = Some(value),
+                _ => {
+                    let Some(header) = name.strip_prefix("HTTP_") else {
+                        continue;
+                    };
+                    let forwarding = match header {
+                        "X_FORWARDED_FOR" => Some(ForwardingHeader::XForwardedFor),
+                        "FORWARDED" => Some(ForwardingHeader::Forwarded),
+                        "X_REAL_IP" => Some(ForwardingHeader::XRealIp),
+                        _ => None,
+                    };
+                    if let Some(forwarding) = forwarding {
+                        seen.forwarding.push((forwarding, value));
+                    }
+                    // The environ's own spelling of a header (upper case, `_`), as servers write it.
+                    let spelled = !header.bytes().any(|b| b.is_ascii_lowercase() || b == b'-');
+                    if spelled && canonical::proxy_only(header.as_bytes()) {
+                        seen.proxy_only.push(key);
+                    }
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// `str(value)`, or `default` for a missing value.
+fn text<'py>(
+    value: Option<&Bound<'py, PyAny>>,
+    default: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyString>> {
+    match value {
+        Some(value) => value.str(),
+        None => Ok(default.clone()),
+    }
+}
+
+/// `str(value)` when the value is truthy, else `None` (`environ.get(key) or ...`).
+fn truthy_text<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyString>>> {
+    match value {
+        Some(value) if value.is_truthy()? => Ok(Some(value.str()?)),
+        _ => Ok(None),
+    }
+}
+
+/// `(path, target, host, client, uri, query, method, protocol)`, the environ made canonical.
+pub fn canonicalize<'py>(
+    this: &canonical::Canonicalizer,
+    py: Python<'py>,
+    environ: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let seen = Seen::read(environ);
+    let empty = intern!(py, "");
+    let refuse = |error: BadRequest| bad_request(py, error);
+    let not_utf8 = || bad_request(py, BadRequest::PathNotUtf8);
+
+    let script = text(seen.script_name.as_ref(), empty)?;
+    let script_bytes = latin1(&script).ok_or_else(not_utf8)?;
+    let raw_target = match truthy_text(seen.raw_uri.as_ref())? {
+        Some(raw) => Some(raw),
+        None => truthy_text(seen.request_uri.as_ref())?,
+    };
+    let path = match &raw_target {
+        Some(raw) => {
+            let bytes = latin1(raw).ok_or_else(not_utf8)?;
+            canonical_path(&path_of_target(&bytes), this.policy)
+                .map(canonical::CanonicalPath::into_owned)
+                .map_err(refuse)?
+        }
+        None => {
+            let info = text(seen.path_info.as_ref(), empty)?;
+            let mut decoded = script_bytes.to_vec();
+            decoded.extend_from_slice(&latin1(&info).ok_or_else(not_utf8)?);
+            canonical_decoded_path(&decoded, this.policy).map_err(refuse)?
+        }
+    };
+    if !under_mount_point(path.path.as_bytes(), &script_bytes) {
+        return Err(refuse(BadRequest::LeavesMountPoint));
+    }
+
+    let peer = match truthy_text(seen.remote_addr.as_ref())? {
+        Some(peer) => peer,
+        None => empty.clone(),
+    };
+    let mut values: Vec<(&[u8], Cow<'_, [u8]>)> = Vec::with_capacity(seen.forwarding.len());
+    let forwarding_texts = seen
+        .forwarding
+        .iter()
+        .map(|(header, value)| Ok((*header, value.str()?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    for (header, value) in &forwarding_texts {
+        let bytes =
+            latin1(value).unwrap_or_else(|| Cow::Owned(value.to_string_lossy().into_owned().into_bytes()));
+        values.push((header.name().as_bytes(), bytes));
+    }
+    let lines: Vec<(&[u8], &[u8])> = values
+        .iter()
+        .map(|(name, value)| (*name, value.as_ref()))
+        .collect();
+    let decided = this.proxies.resolve(peer_address(&peer), &lines);
+
+    let raw_host = match &seen.host {
+        Some(host) if !host.is_none() => Some(host.str()?),
+        _ => None,
+    };
+    let host_bytes = match &raw_host {
+        Some(host) => {
+            latin1(host).unwrap_or_else(|| Cow::Owned(host.to_string_lossy().into_owned().into_bytes()))
+        }
+        None => Cow::Borrowed(&b""[..]),
+    };
+    let host = canonical_host(&host_bytes).map_err(refuse)?;
+
+    // Everything is decided: write the environ.
+    if !decided.trusted {
+        for key in &seen.proxy_only {
+            environ.del_item(key)?;
+        }
+    }
+    let host_header = if host.name.is_empty() {
+        if raw_host.is_some() {
+            environ.del_item(intern!(py, "HTTP_HOST"))?;
+        }
+        empty.clone()
+    } else {
+        let spelled = host.header();
+        match &raw_host {
+            Some(given) if holds(given, &spelled) => given.clone(),
+            _ => {
+                let spelled = PyString::new(py, &spelled);
+                environ.set_item(intern!(py, "HTTP_HOST"), &spelled)?;
+                spelled
+            }
+        }
+    };
+    let info = path
+        .path
+        .as_bytes()
+        .get(trim_trailing_slashes(&script_bytes).len()..)
+        .unwrap_or_default();
+    let info_given = seen
+        .path_info
+        .as_ref()
+        .and_then(|value| value.cast::<PyString>().ok());
+    if !info_given.is_some_and(|given| holds_latin1(given, info)) {
+        environ.set_item(intern!(py, "PATH_INFO"), from_latin1(py, info))?;
+    }
+    let query = text(seen.query.as_ref(), empty)?;
+    let uri = uri_of(py, &path.target, &query, raw_target.as_ref())?;
+    for (key, given) in [
+        (intern!(py, "RAW_URI"), &seen.raw_uri),
+        (intern!(py, "REQUEST_URI"), &seen.request_uri),
+    ] {
+        if let Some(given) = given
+            && !given.is(&uri)
+            && !given
+                .cast::<PyString>()
+                .is_ok_and(|given| given.as_any().eq(&uri).unwrap_or(false))
+        {
+            environ.set_item(key, &uri)?;
+        }
+    }
+    let client = ClientIp::of(py, &decided, &peer);
+    if client.named_by_header() {
+        environ.set_item(intern!(py, "REMOTE_ADDR"), client.address(py))?;
+    }
+
+    let target = PyBytes::new(py, &path.target);
+    let path = PyString::new(py, &path.path);
+    let method = text(seen.method.as_ref(), intern!(py, "GET"))?;
+    let protocol = text(seen.protocol.as_ref(), intern!(py, "HTTP/1.1"))?;
+    let client = Bound::new(py, client)?;
+    PyTuple::new(
+        py,
+        [
+            path.into_any(),
+            target.into_any(),
+            host_header.into_any(),
+            client.into_any(),
+            uri.into_any(),
+            query.into_any(),
+            method.into_any(),
+            protocol.into_any(),
+        ],
+    )
+}
+
+/// The canonical target and the query: `target?query`, or the target alone. The raw
+/// target the server gave is handed back when it is exactly that.
+fn uri_of<'py>(
+    py: Python<'py>,
+    target: &[u8],
+    query: &Bound<'py, PyString>,
+    given: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyString>> {
+    // A canonical target is ASCII.
+    let target = std::str::from_utf8(target).unwrap_or_default();
+    let Ok(query_text) = query.to_str() else {
+        // A query with lone surrogates: Python joins what Rust cannot hold.
+        return PyString::new(py, target)
+            .add("?")?
+            .add(query)?
+            .cast_into::<PyString>()
+            .map_err(Into::into);
+    };
+    let same = given.is_some_and(|given| {
+        given.to_str().is_ok_and(|given| {
+            if query_text.is_empty() {
+                given == target
+            } else {
+                given.len() == target.len() + 1 + query_text.len()
+                    && given.starts_with(target)
+                    && given.ends_with(query_text)
+                    && given.as_bytes().get(target.len()) == Some(&b'?')
+            }
+        })
+    });
+    if let (true, Some(given)) = (same, given) {
+        return Ok(given.clone());
+    }
+    if query_text.is_empty() {
+        Ok(PyString::new(py, target))
+    } else {
+        let mut uri = String::with_capacity(target.len() + 1 + query_text.len());
+        uri.push_str(target);
+        uri.push('?');
+        uri.push_str(query_text);
+        Ok(PyString::new(py, &uri))
+    }
+}
