@@ -5,6 +5,13 @@ Python function call (``def f(x): return x``) timed by the same harness in the s
 so the ratios compare across machines and interpreters while the raw nanoseconds do not.
 Targets: a 3-term condition costs at most 5 calls; 100 non-matching rules at most 150.
 
+The native evaluator (``stockade._native``, what decides in production) is measured three
+ways: in one native loop (evaluation alone: no Python call per evaluation), called from
+Python with a request already in native memory (what a native request will cost), and
+called with warm Python facts that it reads part by part (today's crossing). The
+``mod_block`` rows run the whole request check of a table whose ``global`` list is mix A,
+native and Python (the oracle), counters included.
+
 The harness works like :mod:`timeit`: a setup builds the arguments (untimed) and returns a
 body that performs ``n`` evaluations in a plain ``for`` loop, with the garbage collector off;
 the best of several repeats is kept, and the baseline runs right before every benchmark of
@@ -33,8 +40,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stockade._native import Condition as NativeCondition
+from stockade._native import NativeRequest, RuleIndex, _time_native
 from stockade.conditions import Condition, RuleList, compile_condition
+from stockade.conditions.lowering import lowered
 from stockade.core.facts import RequestFacts
+from stockade.rules import BlockRule, BlockTable, RuleSet
+from stockade.rules.oracle import PythonBlockTable
 
 Body = Callable[[], object]
 Setup = Callable[[int], Body]
@@ -205,6 +217,43 @@ def cold(requests: list[dict[str, object]]) -> Callable[[int], list[Any]]:
     return lambda n: [RequestFacts.from_vector(requests[i % len(requests)]) for i in range(n)]
 
 
+def native_requests(requests: list[dict[str, object]]) -> Callable[[int], list[Any]]:
+    natives = [NativeRequest.from_facts(RequestFacts.from_vector(r)) for r in requests]
+    return lambda n: list(itertools.islice(itertools.cycle(natives), n))
+
+
+def native_loop(target: NativeCondition | RuleIndex, requests: list[dict[str, object]]) -> Setup:
+    """A setup whose body evaluates ``target`` n times inside native loops (one per request)."""
+    natives = [NativeRequest.from_facts(RequestFacts.from_vector(r)) for r in requests]
+
+    def setup(n: int) -> Body:
+        each = max(1, n // len(natives))
+
+        def body() -> None:
+            for request in natives:
+                _time_native(target, request, each)
+
+        return body
+
+    return setup
+
+
+def block_check(table: BlockTable | PythonBlockTable, make_args: Callable[[int], list[Any]]) -> Setup:
+    """A setup whose body runs the whole mod_block request check for each argument."""
+
+    def setup(n: int) -> Body:
+        args = make_args(n)
+        check = table.check_request
+
+        def body() -> None:
+            for x in args:
+                check(x, None)
+
+        return body
+
+    return setup
+
+
 def linear_scan(conditions: list[tuple[str, Condition]]) -> Callable[[RequestFacts], str | None]:
     """The reference a RuleList replaces: try every condition in order."""
 
@@ -281,6 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     check_misses(rules_a, [scan_a, scan_closures])
     check_misses(rules_b, [scan_b])
 
+    native_three = NativeCondition(lowered(three))
+    native_a = RuleIndex([lowered(condition) for _, condition in mix_a])
+    native_b = RuleIndex([lowered(condition) for _, condition in mix_b])
+    for request in REQUESTS:
+        facts = RequestFacts.from_vector(request)
+        if native_a.first_index(facts) is not None or native_b.first_index(facts) is not None:
+            raise SystemExit(f"benchmark rules match {request} natively: fix the benchmark")
+    global_a = RuleSet.build({"global": [BlockRule(name, condition, "CLOSE") for name, condition in mix_a]})
+    native_table, python_table = BlockTable(global_a), PythonBlockTable(global_a)
+
     match, miss = [THREE_TERMS_MATCH], [THREE_TERMS_MISS]
     plan = [
         Bench("3-term condition, all 3 terms evaluated", calls(three, warm(match, three)), 5.0),
@@ -292,6 +351,16 @@ def main(argv: list[str] | None = None) -> int:
         Bench("100 rules (mix A): linear scan, generated", calls(scan_a, warm(REQUESTS, scan_a)), None, 0.2),
         Bench("100 rules (mix A): linear scan, closures", calls(scan_closures, warm(REQUESTS, scan_a)), None, 0.1),
         Bench("100 rules (mix B: 4 regexps, 1 hash): RuleList", calls(rules_b.first_match, warm(REQUESTS, scan_b))),
+        Bench("native 3-term, all 3 evaluated: native loop", native_loop(native_three, match)),
+        Bench("native 3-term: native request, from Python", calls(native_three.matches, native_requests(match))),
+        Bench("native 3-term: warm Python facts, part by part", calls(native_three.matches, warm(match, three))),
+        Bench("native 100 rules (mix A), none matches: native loop", native_loop(native_a, REQUESTS)),
+        Bench("native 100 rules (mix A): native request", calls(native_a.first_index, native_requests(REQUESTS))),
+        Bench("native 100 rules (mix A): warm Python facts", calls(native_a.first_index, warm(REQUESTS, scan_a))),
+        Bench("native 100 rules (mix B): native loop", native_loop(native_b, REQUESTS)),
+        Bench("mod_block check, 100 global rules: native", block_check(native_table, native_requests(REQUESTS))),
+        Bench("mod_block check: native, warm Python facts", block_check(native_table, warm(REQUESTS, scan_a))),
+        Bench("mod_block check: Python oracle, warm facts", block_check(python_table, warm(REQUESTS, scan_a))),
     ]
     print(f"Python {platform.python_version()} ({sys.executable}); n={n}, best of {repeats}, interleaved")
     baseline, results = run(plan, n, repeats)
@@ -301,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'baseline: one call of def f(x): return x':<50} {baseline:>10,.1f} {1.0:>8.1f}")
     for r in results:
         target = f"<= {r.target:g}" if r.target is not None else ""
-        print(f"{r.name:<50} {r.ns:>10,.0f} {r.ratio:>8.1f} {target:>8}")
+        print(f"{r.name:<50} {r.ns:>10,.1f} {r.ratio:>8.1f} {target:>8}")
     summary = {
         "python": platform.python_version(),
         "baseline_ns": round(baseline, 2),

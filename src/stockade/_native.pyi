@@ -5,7 +5,7 @@ Python side against the boundary. Native errors are the classes of :mod:`stockad
 (a panic inside a call is :class:`~stockade.errors.NativeError`).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, final
 
 @final
@@ -55,6 +55,120 @@ def parse_ip_blocklist(data: bytes, file: str) -> IPSet:
     Raises :class:`~stockade.errors.BlocklistError` naming ``file`` and the line, with the
     texts of :mod:`stockade.rules.ip_blocklist`.
     """
+
+@final
+class NativeRequest:
+    """A request copied into native memory, for conditions to read without touching Python."""
+
+    @staticmethod
+    def from_facts(facts: object, /) -> NativeRequest:
+        """Copy every part of a :class:`~stockade.core.facts.RequestFacts`."""
+
+@final
+class Condition:
+    """A condition lowered by :mod:`stockade.conditions.lowering`, compiled natively.
+
+    Raises :class:`~stockade.errors.InvalidArgument` naming the item if ``lowered`` is not
+    a well-formed lowered condition.
+    """
+
+    def __init__(self, lowered: Sequence[tuple[object, ...]], /) -> None: ...
+    def matches(self, request: object, /) -> bool:
+        """Whether a request satisfies it: a :class:`NativeRequest`, or a Python request
+        (:class:`~stockade.core.facts.RequestFacts`, :class:`~stockade.request.incoming.Incoming`)
+        read part by part; an error raised while reading one propagates."""
+
+@final
+class RuleIndex:
+    """Lowered conditions in order, indexed by what they require (see :meth:`stats`)."""
+
+    def __init__(self, conditions: Iterable[Sequence[tuple[object, ...]]], /) -> None: ...
+    def first_index(self, request: object, /, start: int = 0) -> int | None:
+        """The position of the first condition from ``start`` on that the request satisfies."""
+    def first_index_linear(self, request: object, /, start: int = 0) -> int | None:
+        """The same by trying every condition in order (the index's reference)."""
+    def stats(self) -> dict[str, int]:
+        """How many conditions the index files under each kind: ``host``, ``path_prefix``,
+        ``method``, ``words``, ``address``, ``query_key``, ``cookie``, ``header``, ``secure``
+        and ``always`` (tried for every request)."""
+    def __len__(self) -> int: ...
+
+@final
+class BlockCounters:
+    """mod_block's counters (BFE's names), atomics shared by the tables that count into them."""
+
+    def __init__(self) -> None: ...
+    def snapshot(self) -> dict[str, int]:
+        """Every counter by its BFE name: ``CONN_TOTAL`` ... ``REQ_TO_CHECK``."""
+    @property
+    def conn_total(self) -> int: ...
+    @property
+    def conn_accept(self) -> int: ...
+    @property
+    def conn_refuse(self) -> int: ...
+    @property
+    def req_total(self) -> int: ...
+    @property
+    def req_accept(self) -> int: ...
+    @property
+    def req_refuse(self) -> int: ...
+    @property
+    def wrong_command(self) -> int: ...
+    @property
+    def req_to_check(self) -> int: ...
+    def connection(self, listed: bool, /) -> bool:
+        """Count one connection; ``listed`` (its peer is in the blocklist) means it is closed."""
+
+@final
+class BlockRules:
+    """Every product's rules: ``(product, [(lowered condition, command, decision), ...])``.
+
+    A command other than ``CLOSE`` and ``ALLOW`` counts ``WRONG_COMMAND`` when its rule
+    matches. ``decision`` is the object a table answers with when the rule decides (or, for
+    another command, leaves its name as the request's block info).
+    """
+
+    def __init__(
+        self, products: Iterable[tuple[str, Sequence[tuple[Sequence[tuple[object, ...]], str, object]]]], /
+    ) -> None: ...
+    def index_stats(self, product: str, /) -> dict[str, int] | None:
+        """How a product's index files its rules (:meth:`RuleIndex.stats`), ``None`` without the product."""
+    def __len__(self) -> int: ...
+
+@final
+class BlockTable:
+    """The rules in force (swapped atomically) and the counters, with BFE's request check."""
+
+    def __init__(self, rules: BlockRules, counters: BlockCounters, pass_decision: object, /) -> None: ...
+    def set_rules(self, rules: BlockRules, /) -> None:
+        """Put other rules in force."""
+    def check_request(self, request: object, product: str | None, /) -> object:
+        """The decision for a request of ``product`` (``None``: only the global rules): the
+        deciding rule's decision object, or ``pass_decision``. ``request`` is read as
+        :meth:`Condition.matches` reads it."""
+    def check_connection(self, listed: bool, /) -> bool:
+        """Count one connection (``listed``: its peer is in the blocklist); True if it is closed."""
+    @property
+    def counters(self) -> BlockCounters: ...
+
+@final
+class HostTable:
+    """Request host to product: exact names, ``*.`` wildcard domains (given without ``*.``), a default."""
+
+    def __init__(
+        self, exact: Sequence[tuple[str, str]], wildcards: Sequence[tuple[str, str]], default_product: str | None, /
+    ) -> None: ...
+    def product(self, host: str, /) -> str | None:
+        """The product of a request with this Host header (port, case, one trailing dot ignored), or ``None``."""
+
+def regex_problem(pattern: str, /) -> str | None:
+    """Why the native engine cannot run a regular expression in Go's syntax, or ``None``."""
+
+def _go_fold(text: str | bytes, /, upper: bool = True) -> bytes:
+    """Go's ``strings.ToUpper`` (``ToLower``) of text as the native side folds it (for tests)."""
+
+def _time_native(target: Condition | RuleIndex, request: NativeRequest, repeat: int, /) -> int:
+    """Nanoseconds ``repeat`` evaluations of ``target`` on ``request`` take in one native loop (benchmarks)."""
 
 @final
 class ClientIp:

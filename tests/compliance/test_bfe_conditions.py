@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from stockade._native import Condition as NativeCondition
+from stockade._native import NativeRequest
+from stockade.conditions import ConditionError, compile_condition
+from stockade.conditions.lowering import lowered
 from stockade.conditions.vectors import Case, load_cases, run_case
+from stockade.core.facts import RequestFacts
 from tests.vectors import condition_vectors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +76,22 @@ def test_case(case: Case) -> None:
         assert not result.passed, "this quirk now passes: remove it from 'Deviations from BFE' in docs/conditions.md"
         return
     assert result.passed, result.describe()
+
+
+@pytest.mark.parametrize("case", [case for case in ALL_CASES if case.expect is not None], ids=case_id)
+def test_case_natively(case: Case) -> None:
+    """The native evaluator gives the Python compiler's answer: the expected one, or the listed deviation."""
+    try:
+        condition = compile_condition(case.cond)
+    except ConditionError:
+        assert case.cond in DEVIATIONS, f"{case.cond!r} does not compile"
+        return
+    program = NativeCondition(lowered(condition))
+    expected = condition(RequestFacts.from_vector(case.request, now=NOW))
+    assert program.matches(NativeRequest.from_facts(RequestFacts.from_vector(case.request, now=NOW))) == expected
+    assert program.matches(RequestFacts.from_vector(case.request, now=NOW)) == expected
+    if not (case.quirk and case.cond in DEVIATIONS):
+        assert expected == case.expect
 
 
 def test_every_listed_deviation_is_a_quirk_case_with_a_reason() -> None:

@@ -55,14 +55,21 @@ def test_without_mod_block_the_facts_are_never_built() -> None:
     assert build.calls == build_probe.calls == 0
 
 
-def test_mod_block_builds_them_once() -> None:
+def test_mod_block_builds_them_once_and_only_for_a_rule_that_reads_them() -> None:
     checks = ladder(block=True)
     request, build = lazy("/bad/x")
     assert checks.decide(request).action == "close"
-    assert build.calls == 1
+    assert build.calls == 0  # the rule reads only the path, which the request has
     request, build = lazy("/good")
     assert checks.decide(request).action == "pass"
     assert request.facts is request.facts
+    assert build.calls == 1
+    rules = json.loads(json.dumps(RULES))
+    rules["Config"]["web"][0]["Cond"] = 'req_cip_range("192.0.2.0", "192.0.2.9")'
+    assert checks.block is not None
+    checks.block.table.rules = parse_rule_file(json.dumps(rules))
+    request, build = lazy("/any")
+    assert checks.decide(request).action == "close"
     assert build.calls == 1
 
 

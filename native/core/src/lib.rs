@@ -6,14 +6,18 @@
 //! - [`addr`]: IP addresses as bytes, parsed with the C library's `inet_pton` rules;
 //! - [`ipset`]: sets of addresses and networks as sorted merged ranges;
 //! - [`blocklist`]: BFE's `ip_blocklist.data` format, with BFE's messages;
+//! - [`conditions`]: BFE's condition language, evaluated (the Python side parses it);
+//! - [`block`]: BFE's `mod_block`: host table, rule lists, counters;
 //! - [`canonical`]: the canonical request (path, host, headers) and its refusals;
 //! - [`client_ip`]: the client a request comes from, over trusted proxies;
 //! - [`request`]: the canonical request as every native check reads it.
 
 pub mod addr;
+pub mod block;
 pub mod blocklist;
 pub mod canonical;
 pub mod client_ip;
+pub mod conditions;
 pub mod ipset;
 pub mod request;
 

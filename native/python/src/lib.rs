@@ -3,13 +3,17 @@
 //! panics become Python exceptions.
 
 mod asgi;
+mod block;
 mod blocklist;
 mod canonical;
 mod client_ip;
+mod conditions;
 mod errors;
 mod front;
 mod headers;
+mod hosts;
 mod ipset;
+mod parts;
 mod text;
 mod wsgi;
 
@@ -19,6 +23,16 @@ use pyo3::prelude::*;
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ipset::IPSet>()?;
     module.add_function(wrap_pyfunction!(blocklist::parse_ip_blocklist, module)?)?;
+    module.add_class::<conditions::Condition>()?;
+    module.add_class::<conditions::RuleIndex>()?;
+    module.add_class::<parts::NativeRequest>()?;
+    module.add_class::<block::BlockCounters>()?;
+    module.add_class::<block::BlockRules>()?;
+    module.add_class::<block::BlockTable>()?;
+    module.add_class::<hosts::HostTable>()?;
+    module.add_function(wrap_pyfunction!(conditions::regex_problem, module)?)?;
+    module.add_function(wrap_pyfunction!(conditions::_go_fold, module)?)?;
+    module.add_function(wrap_pyfunction!(conditions::_time_native, module)?)?;
     module.add_class::<canonical::Canonicalizer>()?;
     module.add_class::<client_ip::ClientIp>()?;
     module.add_function(wrap_pyfunction!(canonical::py_canonical_path, module)?)?;

@@ -16,7 +16,7 @@ import mmh3
 
 from stockade.conditions.errors import BuildFailure
 
-__all__ = ["BUCKETS", "bucket", "go_ip_string", "go_quote", "parse_buckets"]
+__all__ = ["BUCKETS", "bucket", "bucket_ranges", "go_ip_string", "go_quote", "parse_buckets"]
 
 BUCKETS = 10000
 _MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -104,6 +104,17 @@ def parse_buckets(sections: str) -> frozenset[int]:
     for section in sections.split("|"):
         selected.update(_section(section))
     return frozenset(selected)
+
+
+def bucket_ranges(buckets: frozenset[int]) -> list[tuple[int, int]]:
+    """The buckets as inclusive ranges of consecutive numbers, in order."""
+    ranges: list[tuple[int, int]] = []
+    for number in sorted(buckets):
+        if ranges and ranges[-1][1] == number - 1:
+            ranges[-1] = (ranges[-1][0], number)
+        else:
+            ranges.append((number, number))
+    return ranges
 
 
 def go_ip_string(address: bytes) -> str:

@@ -26,8 +26,9 @@ from collections.abc import Callable
 
 import re2
 
+from stockade._native import regex_problem as native_regex_problem
 from stockade.conditions.errors import BuildFailure
-from stockade.conditions.hashing import bucket, parse_buckets
+from stockade.conditions.hashing import bucket, bucket_ranges, parse_buckets
 from stockade.core.facts import go_lower, go_upper, ip16
 
 __all__ = [
@@ -113,6 +114,10 @@ class Predicate:
         (lower-cased value and words when ``fold``); ``None`` when it cannot tell."""
         return None
 
+    def lowered(self) -> tuple[object, ...]:
+        """The test in the native evaluator's form (``stockade.conditions.lowering``)."""
+        raise NotImplementedError
+
 
 class InList(Predicate):
     """Equal to one of the patterns (BFE ``InMatcher``)."""
@@ -120,7 +125,11 @@ class InList(Predicate):
     def __init__(self, patterns: str, fold: bool) -> None:
         self.fold = fold
         self.inline_takes_none = not fold  # None is in no set of strings
-        self.values = frozenset(go_upper(p) if fold else p for p in split_list(patterns))
+        self.patterns = split_list(patterns)
+        self.values = frozenset(go_upper(p) if fold else p for p in self.patterns)
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("in", self.fold, self.patterns)
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -148,7 +157,11 @@ class PrefixIn(Predicate):
 
     def __init__(self, patterns: str, fold: bool) -> None:
         self.fold = fold
-        self.values = tuple(go_upper(p) if fold else p for p in split_list(patterns))
+        self.patterns = split_list(patterns)
+        self.values = tuple(go_upper(p) if fold else p for p in self.patterns)
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("prefix" if self.method == "startswith" else "suffix", self.fold, self.patterns)
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -190,8 +203,12 @@ class ContainIn(Predicate):
 
     def __init__(self, patterns: str, fold: bool) -> None:
         self.fold = fold
-        literals = (re.escape(go_upper(p) if fold else p) for p in split_list(patterns))
+        self.patterns = split_list(patterns)
+        literals = (re.escape(go_upper(p) if fold else p) for p in self.patterns)
         self.search = re.compile("|".join(literals)).search
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("contain", self.fold, self.patterns)
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -207,8 +224,12 @@ class ElementPrefixIn(Predicate):
 
     def __init__(self, patterns: str, fold: bool) -> None:
         self.fold = fold
-        elements = (p if p.endswith("/") else p + "/" for p in split_list(patterns))
+        self.patterns = split_list(patterns)
+        elements = (p if p.endswith("/") else p + "/" for p in self.patterns)
         self.values = tuple(go_upper(p) if fold else p for p in elements)
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("element_prefix", self.fold, self.patterns)
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -224,10 +245,14 @@ class Exact(Predicate):
     fold = True
 
     def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
         self.value = go_upper(pattern)
 
     def __call__(self, value: str | None) -> bool:
         return value is not None and go_upper(value) == self.value
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("exact", self.pattern)
 
     def inline(self, value: str, upper: Callable[[], str], tpl: Template) -> str:
         return f"{upper()} == {tpl.const(self.value)}"
@@ -239,6 +264,9 @@ class HashIn(Predicate):
     def __init__(self, sections: str, fold: bool) -> None:
         self.fold = fold
         self.buckets = parse_buckets(sections)
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("hash", self.fold, bucket_ranges(self.buckets))
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -256,7 +284,14 @@ class Regexp(Predicate):
         self._search: Callable[[str], object] | None = None
         if self._literal is None:
             self._compile(pattern)
+        # The native evaluator runs the same pattern: it must be able to (see its module).
+        problem = native_regex_problem(pattern)
+        if problem is not None:
+            raise BuildFailure(f"compile regexp err {problem}")
         self._words, self._fold = _literal_alternatives(pattern)
+
+    def lowered(self) -> tuple[object, ...]:
+        return ("regex", self.pattern)
 
     def required_words(self) -> tuple[bool, tuple[str, ...]] | None:
         return None if self._words is None else (self._fold, self._words)

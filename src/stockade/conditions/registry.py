@@ -36,12 +36,16 @@ class Matcher:
     (the generated function returns it as is). ``hint`` tells an index
     what every matching request has: ``("host", keys)`` (its ``facts.host_lower`` is one of
     ``keys``) or ``("path_prefix", prefixes)`` (its ``facts.path`` starts with one of them).
+    ``lowered`` is the primitive in the form the native evaluator builds
+    (:mod:`stockade.conditions.lowering`), ``None`` for a primitive that has none (only
+    primitives registered by tests).
     """
 
     test: Callable[[RequestFacts], bool]
     expr: str | None = None
     consts: tuple[object, ...] = ()
     hint: tuple[str, frozenset[str] | tuple[str, ...]] | None = None
+    lowered: tuple[object, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,10 @@
 BFE looks values up with ``gjson.GetBytes(body, path).String()``. This module reproduces
 that for dotted keys (with ``\\`` escapes), array indices and a final ``#`` (array
 length); the rest of gjson's syntax (wildcards, queries, modifiers, pipes) reads as ``""``,
-as do invalid JSON, ``null`` and a missing path. Only the first 2 MiB of a body are read.
+as do invalid JSON, ``null`` and a missing path. Only the first 2 MiB of a body are read,
+and a body nested deeper than :data:`MAX_DEPTH` reads as invalid (bounded work). A lone
+UTF-16 surrogate escape (``"\\ud800"``) reads as U+FFFD, as gjson reads it. The native
+evaluator (``native/core/src/conditions/jsonpath.rs``) follows the same rules.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
-__all__ = ["BODY_LIMIT", "json_path_value"]
+__all__ = ["BODY_LIMIT", "MAX_DEPTH", "json_path_value"]
 
 BODY_LIMIT = 2 * 1024 * 1024  # BFE reads at most 2 MiB of a body for JSON conditions
+MAX_DEPTH = 400  # objects and arrays nested deeper make the body invalid
 
 
 def _reject_constant(name: str) -> object:
@@ -26,6 +30,29 @@ def _reject_constant(name: str) -> object:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _INTEGER = re.compile(r"-?[0-9]+")
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether (valid JSON) ``text`` nests objects and arrays deeper than :data:`MAX_DEPTH`."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for token in _NESTING.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif mark in "]}":
+            depth -= 1
+    return False
+
+
+def _text(value: str) -> str:
+    """A decoded JSON string with any lone surrogate as U+FFFD (gjson decodes them so)."""
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
 
 
 def _path_parts(path: str) -> tuple[list[str], bool] | None:
@@ -70,7 +97,8 @@ def _members(text: str, pos: int) -> Iterator[tuple[str | int, int]]:
     while text[pos] != closing:
         name: str | int = index
         if is_object:
-            name, pos = _DECODER.raw_decode(text, pos)
+            key, pos = _DECODER.raw_decode(text, pos)
+            name = _text(key)
             pos = _skip(text, _skip(text, pos) + 1)  # past the ':'
         yield name, pos
         pos = _skip(text, _DECODER.raw_decode(text, pos)[1])
@@ -106,6 +134,8 @@ def json_path_value(body: bytes | None, path: str) -> str:
         _DECODER.decode(text)
     except (ValueError, RecursionError):
         return ""
+    if _too_deep(text):
+        return ""
     pos = _skip(text, 0)
     for part in parts:
         if text[pos] == "{":
@@ -121,7 +151,7 @@ def json_path_value(body: bytes | None, path: str) -> str:
         return str(sum(1 for _ in _members(text, pos))) if text[pos] == "[" else ""
     value, end = _DECODER.raw_decode(text, pos)
     if isinstance(value, str):
-        return value
+        return _text(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -19,8 +19,9 @@ wildcard over a shorter one (``*.a.example.com`` over ``*.example.com``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from stockade._native import HostTable as NativeHostTable
 from stockade.core.facts import host_key
 from stockade.errors import ConfigError, ConfigIssue
 
@@ -44,9 +45,14 @@ def _key(name: str) -> str:
 
 
 class HostTable:
-    """Request host -> product name; :meth:`product` is None when no entry and no default applies."""
+    """Request host -> product name; ``product(host)`` is None when no entry and no default applies.
 
-    __slots__ = ("default_product", "exact", "wildcards")
+    ``product`` is the native table's lookup (bound at construction, so no Python frame
+    stands between a caller and it); :meth:`python_product` is the Python lookup it
+    replaced, kept as the differential tests' oracle.
+    """
+
+    __slots__ = ("_native", "default_product", "exact", "product", "wildcards")
 
     def __init__(
         self, hosts: Mapping[str, str], default_product: str | None = None, *, where: str = "block.hosts"
@@ -75,14 +81,18 @@ class HostTable:
         if issues:
             raise ConfigError(None, issues)
         self.default_product = default_product
+        exact = [(pattern, product) for pattern, product in hosts.items() if not pattern.startswith("*.")]
+        wildcards = [(pattern[2:], product) for pattern, product in hosts.items() if pattern.startswith("*.")]
+        self._native = NativeHostTable(exact, wildcards, default_product)
+        self.product: Callable[[str], str | None] = self._native.product
 
     @property
     def reads_host(self) -> bool:
         """False when every request gets the default product, whatever its Host."""
         return bool(self.exact or self.wildcards)
 
-    def product(self, host: str) -> str | None:
-        """The product of a request with this Host header (port and case ignored), or None."""
+    def python_product(self, host: str) -> str | None:
+        """The product of a request with this Host header (port and case ignored), or None: the oracle."""
         if not self.reads_host:
             return self.default_product
         name = _key(strip_port(host))

@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from stockade._native import BlockRules
 from stockade.conditions import Condition, ConditionError, RuleList, compile_condition
+from stockade.conditions.lowering import Lowered, lowered
 from stockade.errors import RuleFileError
 from stockade.rules.decision import BlockDecision
 from stockade.rules.gojson import (
@@ -67,21 +69,35 @@ class BlockRule:
 
 @dataclass(frozen=True, slots=True)
 class ProductRules:
-    """A product's rules in file order, with the index that finds the first match.
+    """A product's rules in file order.
 
     ``decisions`` holds, per rule, the :class:`BlockDecision` it makes when it matches, or
     None for a command other than CLOSE and ALLOW (possible only for rules made in code).
+    ``index`` is the Python :class:`~stockade.conditions.RuleList` of the rules, built on
+    first use: the test oracle of the native index that decides in production.
     """
 
     rules: tuple[BlockRule, ...]
-    index: RuleList = field(repr=False, compare=False)
     decisions: tuple[BlockDecision | None, ...] = field(repr=False, compare=False)
+    _index: list[RuleList] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, rules: Iterable[BlockRule]) -> ProductRules:
         items = tuple(rules)
-        index = RuleList((rule.name, rule.condition) for rule in items)
-        return cls(items, index, tuple(_decision(rule) for rule in items))
+        return cls(items, tuple(_decision(rule) for rule in items))
+
+    @property
+    def index(self) -> RuleList:
+        if not self._index:
+            self._index.append(RuleList((rule.name, rule.condition) for rule in self.rules))
+        return self._index[0]
+
+    def native(self) -> list[tuple[Lowered, str, BlockDecision]]:
+        """The rules as the native table takes them: lowered condition, command, decision."""
+        return [
+            (lowered(rule.condition), rule.command, decision or BlockDecision("pass", rule.name))
+            for rule, decision in zip(self.rules, self.decisions, strict=True)
+        ]
 
 
 def _decision(rule: BlockRule) -> BlockDecision | None:
@@ -97,10 +113,17 @@ class RuleSet:
     """Every product's rules, as one immutable value that a reload replaces whole.
 
     ``products`` maps a product name to its :class:`ProductRules`; ``"global"`` is special.
+    ``native`` is the same rules built natively (when the set is made, so that a reload
+    builds it aside), which :class:`~stockade.rules.block.BlockTable` puts in force.
     """
 
     version: str
     products: Mapping[str, ProductRules]
+    native: BlockRules = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        native = BlockRules([(product, rules.native()) for product, rules in self.products.items()])
+        object.__setattr__(self, "native", native)
 
     @classmethod
     def build(cls, products: Mapping[str, Iterable[BlockRule]], *, version: str = "") -> RuleSet:

@@ -29,7 +29,8 @@ class Source:
     ``expr`` writes the value as an expression over ``{r}`` (constants through the template);
     ``upper`` names a facts attribute that caches the upper-case form, when there is one;
     ``optional`` sources yield ``None`` when the data is missing; ``key`` names the value
-    (``path``, ``header_map[user-agent]``) for the hints of rule indexes, when it has a name.
+    (``path``, ``header_map[user-agent]``) for the hints of rule indexes, when it has a name;
+    ``lowered`` is the source in the native evaluator's form.
     """
 
     get: Callable[[RequestFacts], str | None]
@@ -37,6 +38,19 @@ class Source:
     upper: str | None = None
     optional: bool = False
     key: str | None = None
+    lowered: tuple[object, ...] | None = None
+
+
+# The native names of the facts' attributes and mappings that sources read.
+_LOWERED_ATTRIBUTES = {
+    "host_name": "host",
+    "path": "path",
+    "url": "url",
+    "port": "port",
+    "method": "method",
+    "protocol": "protocol",
+}
+_LOWERED_MAPPINGS = {"header_map": "header", "query_params": "query", "cookies": "cookie"}
 
 
 def attribute(name: str, upper: str | None = None) -> Source:
@@ -46,7 +60,7 @@ def attribute(name: str, upper: str | None = None) -> Source:
         value: str = getattr(facts, name)
         return value
 
-    return Source(get, lambda _tpl: read_expr(name), upper, key=name)
+    return Source(get, lambda _tpl: read_expr(name), upper, key=name, lowered=(_LOWERED_ATTRIBUTES[name],))
 
 
 def keyed(mapping: str, key: str, default: str | None) -> Source:
@@ -60,7 +74,8 @@ def keyed(mapping: str, key: str, default: str | None) -> Source:
         fallback = "" if default is None else ', ""' if default == "" else ", " + tpl.const(default)
         return read_expr(mapping) + ".get(" + tpl.const(key) + fallback + ")"
 
-    return Source(get, expr, optional=default is None, key=f"{mapping}[{key}]")
+    lowered = (_LOWERED_MAPPINGS[mapping], key)
+    return Source(get, expr, optional=default is None, key=f"{mapping}[{key}]", lowered=lowered)
 
 
 def string_matcher(source: Source, predicate: Predicate, hint: Hint | None = None) -> Matcher:
@@ -82,7 +97,8 @@ def string_matcher(source: Source, predicate: Predicate, hint: Hint | None = Non
         expr = predicate.inline(value, upper, tpl)
     if hint is None and source.key is not None:
         hint = _contains_hint(source, predicate)
-    return Matcher(test=test, expr=expr, consts=tuple(tpl.consts), hint=hint)
+    lowered = None if source.lowered is None else ("match", source.lowered, predicate.lowered())
+    return Matcher(test=test, expr=expr, consts=tuple(tpl.consts), hint=hint, lowered=lowered)
 
 
 # What reads the value of a named source, for the ``contains`` hints of rule indexes.
@@ -108,6 +124,8 @@ def _contains_hint(source: Source, predicate: Predicate) -> Hint | None:
     return (f"{'contains_fold' if fold else 'contains'} {source.key}", words)
 
 
-def bool_matcher(test: Callable[[RequestFacts], bool], expr: str | None = None) -> Matcher:
+def bool_matcher(
+    test: Callable[[RequestFacts], bool], expr: str | None = None, lowered: tuple[object, ...] | None = None
+) -> Matcher:
     """A primitive that is a plain condition on the facts (``req_proto_secure()``)."""
-    return Matcher(test=test, expr=expr)
+    return Matcher(test=test, expr=expr, lowered=lowered)

@@ -24,7 +24,7 @@ def _body_json(path: str) -> Source:
         # Most requests have no body: read "" then without a call.
         return '("" if {r}.body is None else {r}.body_json(' + tpl.const(path) + "))"
 
-    return Source(lambda facts: facts.body_json(path), expr)
+    return Source(lambda facts: facts.body_json(path), expr, lowered=("body_json", path))
 
 
 @primitive(
@@ -51,7 +51,7 @@ def req_header_key_in(names: str) -> Matcher:
     # Inline: one membership test and one comparison per name, no call once the map exists.
     headers = read_expr("header_map")
     expr = " or ".join(f'({{c{i}}} in {headers} and {headers}[{{c{i}}}] != "")' for i in range(len(keys)))
-    return Matcher(test=test, expr=f"({expr})", consts=keys)
+    return Matcher(test=test, expr=f"({expr})", consts=keys, lowered=("header_key_in", list(keys)))
 
 
 @primitive(

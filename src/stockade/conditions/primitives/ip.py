@@ -7,12 +7,13 @@ facts hold ``b""`` then, which no range or list contains.
 
 from __future__ import annotations
 
-from stockade.conditions.hashing import bucket, go_ip_string, parse_buckets
+from stockade.conditions.hashing import bucket, bucket_ranges, go_ip_string, parse_buckets
 from stockade.conditions.matchers import ip_list, ip_range
 from stockade.conditions.primitives._base import bool_matcher
 from stockade.conditions.registry import Matcher, primitive
 from stockade.core.facts import RequestFacts, read_expr
 
+_ADDRESSES = {"client_ip16": "client", "remote_ip16": "remote", "vip16": "vip"}
 _RANGE = "inclusive range `start`..`end` (two IPv4 or two IPv6 addresses, no CIDR)"
 
 
@@ -23,7 +24,10 @@ def _range(attribute: str, start: str, end: str) -> Matcher:
         address: bytes = getattr(facts, attribute)
         return first <= address <= last
 
-    return Matcher(test=test, expr="{c0} <= " + read_expr(attribute) + " <= {c1}", consts=(first, last))
+    lowered = ("ip_range", _ADDRESSES[attribute], first, last)
+    return Matcher(
+        test=test, expr="{c0} <= " + read_expr(attribute) + " <= {c1}", consts=(first, last), lowered=lowered
+    )
 
 
 @primitive(
@@ -32,7 +36,7 @@ def _range(attribute: str, start: str, end: str) -> Matcher:
     "True if the connection comes from a trusted source (whose X-Real-Ip or X-Forwarded-For gives the client IP).",
 )
 def req_cip_trusted() -> Matcher:
-    return bool_matcher(lambda facts: bool(facts.trusted), "not not {r}.trusted")
+    return bool_matcher(lambda facts: bool(facts.trusted), "not not {r}.trusted", ("trusted",))
 
 
 @primitive("req_cip_range", ("STRING", "STRING"), f"True if the client IP is in the {_RANGE}.")
@@ -53,7 +57,10 @@ def req_cip_hash_in(buckets: str) -> Matcher:
         return address != b"" and bucket(go_ip_string(address)) in selected
 
     return Matcher(
-        test=lambda facts: hashed(facts.client_ip16), expr="{c0}(" + read_expr("client_ip16") + ")", consts=(hashed,)
+        test=lambda facts: hashed(facts.client_ip16),
+        expr="{c0}(" + read_expr("client_ip16") + ")",
+        consts=(hashed,),
+        lowered=("ip_hash", "client", bucket_ranges(selected)),
     )
 
 
@@ -65,7 +72,12 @@ def req_cip_hash_in(buckets: str) -> Matcher:
 )
 def req_vip_in(addresses: str) -> Matcher:
     wanted = ip_list(addresses)
-    return Matcher(test=lambda facts: facts.vip16 in wanted, expr=read_expr("vip16") + " in {c0}", consts=(wanted,))
+    return Matcher(
+        test=lambda facts: facts.vip16 in wanted,
+        expr=read_expr("vip16") + " in {c0}",
+        consts=(wanted,),
+        lowered=("ip_in", "vip", sorted(wanted)),
+    )
 
 
 @primitive("req_vip_range", ("STRING", "STRING"), f"True if the VIP is in the {_RANGE}.")

@@ -21,6 +21,7 @@ def req_query_key_in(keys: str) -> Matcher:
         test=lambda facts: not wanted.isdisjoint(facts.query_params),
         expr=_any_key_expr(wanted, "query_params"),
         consts=tuple(wanted) if len(wanted) == 1 else (wanted,),
+        lowered=("query_key_in", sorted(wanted)),
     )
 
 
@@ -42,7 +43,7 @@ def req_query_key_prefix_in(prefixes: str) -> Matcher:
     def test(facts: RequestFacts) -> bool:
         return any(key.startswith(wanted) for key in facts.query_params)
 
-    return Matcher(test=test, expr="{c0}({r})", consts=(test,))
+    return Matcher(test=test, expr="{c0}({r})", consts=(test,), lowered=("query_key_prefix_in", list(wanted)))
 
 
 @primitive(
@@ -51,7 +52,11 @@ def req_query_key_prefix_in(prefixes: str) -> Matcher:
     "True if the query has at least one parameter (`?` alone, or pairs Go's parser drops, do not count).",
 )
 def req_query_exist() -> Matcher:
-    return Matcher(test=lambda facts: len(facts.query_params) > 0, expr="len(" + read_expr("query_params") + ") > 0")
+    return Matcher(
+        test=lambda facts: len(facts.query_params) > 0,
+        expr="len(" + read_expr("query_params") + ") > 0",
+        lowered=("query_exist",),
+    )
 
 
 @primitive(
@@ -117,6 +122,7 @@ def req_cookie_key_in(names: str) -> Matcher:
         test=lambda facts: not wanted.isdisjoint(facts.cookies),
         expr=_any_key_expr(wanted, "cookies"),
         consts=tuple(wanted) if len(wanted) == 1 else (wanted,),
+        lowered=("cookie_key_in", sorted(wanted)),
     )
 
 

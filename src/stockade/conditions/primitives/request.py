@@ -23,12 +23,12 @@ _URL = attribute("url")
 _PORT = attribute("port")
 _METHOD = attribute("method", upper="method_upper")
 _PROTOCOL = attribute("protocol")
-_HOST_TAG = Source(lambda facts: facts.host_tag or "", lambda _tpl: '({r}.host_tag or "")')
+_HOST_TAG = Source(lambda facts: facts.host_tag or "", lambda _tpl: '({r}.host_tag or "")', lowered=("host_tag",))
 
 
 @primitive("default_t", (), "Always true (a rule that applies to every request).")
 def default_t() -> Matcher:
-    return bool_matcher(lambda facts: True, "True")
+    return bool_matcher(lambda facts: True, "True", ("true",))
 
 
 @primitive(
@@ -43,7 +43,7 @@ def req_proto_match(proto: str) -> Matcher:
 
 @primitive("req_proto_secure", (), "True if the request arrived over TLS.")
 def req_proto_secure() -> Matcher:
-    return bool_matcher(lambda facts: bool(facts.secure), "not not {r}.secure")
+    return bool_matcher(lambda facts: bool(facts.secure), "not not {r}.secure", ("secure",))
 
 
 @primitive(
@@ -177,7 +177,8 @@ def req_tag_match(name: str, value: str) -> Matcher:
         return any(tag.split(":", 1)[0] == value for tag in facts.tags.get(name, ()))
 
     # Most requests carry no tag of that name: answer those without a call.
-    return Matcher(test=test, expr="({c0} in {r}.tags and {c1}({r}))", consts=(name, test))
+    lowered = ("tag_match", name, value)
+    return Matcher(test=test, expr="({c0} in {r}.tags and {c1}({r}))", consts=(name, test), lowered=lowered)
 
 
 @primitive(
@@ -193,4 +194,4 @@ def req_context_value_in(key: str, values: str, case_insensitive: bool) -> Match
         value = facts.context.get(key) if key else None
         return isinstance(value, str) and predicate(value)
 
-    return bool_matcher(test)
+    return bool_matcher(test, lowered=("context_value_in", key, predicate.lowered()))

@@ -15,9 +15,9 @@ from stockade.conditions.registry import Matcher, primitive
 from stockade.core.facts import RequestFacts
 
 
-def _optional(get: Callable[[RequestFacts], str | None]) -> Source:
+def _optional(get: Callable[[RequestFacts], str | None], lowered: tuple[object, ...]) -> Source:
     """A source that may be missing, written as a call of its getter (bound as a constant)."""
-    return Source(get, lambda tpl: tpl.const(get) + "({r})", optional=True)
+    return Source(get, lambda tpl: tpl.const(get) + "({r})", optional=True, lowered=lowered)
 
 
 def _sni(facts: RequestFacts) -> str | None:
@@ -41,7 +41,7 @@ def _response_header(name: str) -> Source:
         headers = facts.response_header_map
         return None if headers is None else headers.get(key, "")
 
-    return _optional(get)
+    return _optional(get, ("response_header", key))
 
 
 @primitive(
@@ -50,13 +50,15 @@ def _response_header(name: str) -> Source:
     "True if the TLS server name (SNI) is one of the `|`-separated names, ignoring case; false without TLS or SNI.",
 )
 def ses_tls_sni_in(names: str) -> Matcher:
-    return string_matcher(_optional(_sni), InList(names, True))
+    return string_matcher(_optional(_sni, ("tls_sni",)), InList(names, True))
 
 
 @primitive("ses_tls_client_auth", (), "True if the client authenticated with a TLS certificate.")
 def ses_tls_client_auth() -> Matcher:
     return bool_matcher(
-        lambda facts: bool(facts.secure and facts.tls_client_auth), "not not ({r}.secure and {r}.tls_client_auth)"
+        lambda facts: bool(facts.secure and facts.tls_client_auth),
+        "not not ({r}.secure and {r}.tls_client_auth)",
+        ("tls_client_auth",),
     )
 
 
@@ -67,7 +69,7 @@ def ses_tls_client_auth() -> Matcher:
     "false without client authentication.",
 )
 def ses_tls_client_ca_in(names: str) -> Matcher:
-    return string_matcher(_optional(_client_ca), InList(names, False))
+    return string_matcher(_optional(_client_ca, ("tls_client_ca",)), InList(names, False))
 
 
 @primitive(
@@ -76,7 +78,7 @@ def ses_tls_client_ca_in(names: str) -> Matcher:
     "True if the response status code is one of the `|`-separated codes; false before there is a response.",
 )
 def res_code_in(codes: str) -> Matcher:
-    return string_matcher(_optional(_code), InList(codes, False))
+    return string_matcher(_optional(_code, ("response_code",)), InList(codes, False))
 
 
 @primitive(
@@ -92,7 +94,7 @@ def res_header_key_in(names: str) -> Matcher:
         headers = facts.response_header_map
         return headers is not None and any(headers.get(key) for key in keys)
 
-    return Matcher(test=test, expr="{c0}({r})", consts=(test,))
+    return Matcher(test=test, expr="{c0}({r})", consts=(test,), lowered=("response_header_key_in", list(keys)))
 
 
 @primitive(

@@ -49,7 +49,7 @@ def bfe_time_range(start: str, end: str) -> Matcher:
         now = request_time(facts)
         return now is not None and first <= now <= last
 
-    return bool_matcher(test)
+    return bool_matcher(test, lowered=("time_range", first, last))
 
 
 @primitive(
@@ -65,4 +65,4 @@ def bfe_periodic_time_range(start: str, end: str, period: str) -> Matcher:
         now = request_time(facts)
         return now is not None and first <= seconds_of_day(now, offset) <= last
 
-    return bool_matcher(test)
+    return bool_matcher(test, lowered=("periodic_time_range", first, last, offset))
