@@ -54,6 +54,19 @@ def test_a_rule_without_anchors_turns_the_gate_off() -> None:
     assert engine.inspect(Request(path="/", raw_path="/", query="q=hello")).malicious
 
 
+def test_a_sequence_holding_a_structural_character_still_opens_the_gate() -> None:
+    gate = compile_gate(Anchors.of(["=php"]), "&=+", separator="&")
+    assert gate.find(b"a=x=php") >= 0
+    assert gate.find(b"a=x%3Dphp") >= 0
+    pack = parse_pack('[[rule]]\nid = "mine"\ntargets = ["args"]\npattern = "=php"\nanchors = ["=php"]\n', "mine.toml")
+    engine = Engine(pack=pack)
+    assert engine._tables().gates is not None
+    assert engine.inspect(Request(path="/", raw_path="/", query="a=x=php")).malicious
+    assert engine.inspect(Request(path="/", raw_path="/", query="a=x%3Dphp")).malicious
+    assert engine.inspect(Request(path="/", raw_path="/", query="a=php")).malicious  # args reads name=value whole
+    assert not engine.inspect(Request(path="/", raw_path="/", query="a=perl")).malicious
+
+
 def test_anchor_sets_are_named_and_checked() -> None:
     pack = parse_pack('[[rule]]\nid = "mine"\ntargets = ["args"]\npattern = "<x"\nanchors = ["set:xss"]\n', "mine.toml")
     assert "javascript" in pack[0].anchors

@@ -12,11 +12,12 @@ capital, a digit or punctuation: ``rO0AB``, ``cnVudGltZ``, ``../``) wherever it 
 reads text still encoded:
 
 * in a raw query, form body or ``Cookie`` header the structural characters (``&`` ``=`` ``+``
-  or ``;``) are not anchors as they stand; a percent escape is one when the character it
-  encodes is an anchor, a letter or a digit (browsers never encode those: only evasion does),
-  a control character, ``%`` itself (double encoding) or the lead byte of an overlong UTF-8
-  form (``%c0%ae``); a sequence matches with any of its characters encoded (``%3A%2F%2F`` is
-  ``://``); ``%20``, ``%2C``, ``%40`` and UTF-8 text are nothing;
+  or ``;``) are not anchors as they stand (a sequence holding one still is: ``&#``); a percent
+  escape is one when the character it encodes is an anchor, a letter or a digit (browsers
+  never encode those: only evasion does), a control character, ``%`` itself (double encoding)
+  or the lead byte of an overlong UTF-8 form (``%c0%ae``); a sequence matches with any of its
+  characters encoded (``%3A%2F%2F`` is ``://``); ``%20``, ``%2C``, ``%40`` and UTF-8 text are
+  nothing;
 * in a JSON document ``"{}[],:`` are structure; a quote inside a string is escaped (``\\``
   is an anchor), and a ``{`` inside a string follows something JSON never puts before one;
 * in a decoded value every anchor counts as it stands, and so does any escape a
@@ -120,11 +121,9 @@ def compile_gate(
     parts: list[str] = []
     chars = sorted(c for c in anchors.chars if c not in structural)
     parts.append("[" + "".join(_class_char(c) for c in chars) + _CONTROL + "]")
-    for sequence in anchors.sequences:
-        # In a query or a cookie a sequence holding "&", "=" or ";" cannot stand as it is; in
-        # JSON the structure never puts ":" or "," before anything but a space or a value.
-        if json or not any(c in structural for c in sequence):
-            parts.append(_sequence(sequence, encoded=encoded))
+    # Every sequence, even one holding a structural character ("=php" in a query): where that
+    # character is syntax the gate opens for nothing, which costs a parse but never hides a value.
+    parts.extend(_sequence(sequence, encoded=encoded) for sequence in anchors.sequences)
     if "=" in anchors.chars and "=" in structural and separator:
         # A field's second "=" is its value's own: q=1 or 1=1 (clients leave it unencoded).
         sep = re2.escape(separator)
