@@ -81,12 +81,35 @@ class FileFormatError(StockadeError):
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class BadRequest(StockadeError, ValueError):
-    """A request that has no safe canonical form (answered 400): ``reason`` says why."""
+# The reasons for a 400 that no browser, crawler or well-meaning client ever causes: only a
+# request crafted to reach what its path hides does. The ladder counts them as malicious.
+HOSTILE_REASONS = frozenset(
+    {
+        "the path climbs above the root",
+        "the path contains a control character",
+        "the path has a dot segment with parameters",
+        "the path has a dot segment between escaped slashes",
+        "the path leaves the application's mount point",
+    }
+)
 
-    def __init__(self, reason: str) -> None:
+
+class BadRequest(StockadeError, ValueError):
+    """A request that has no safe canonical form (answered 400): ``reason`` says why.
+
+    ``client`` is the address the request came from when the front could tell it (through
+    the trusted proxies), ``""`` otherwise; ``hostile`` whether the reason is one only an
+    attack gives (the ladder counts such a request against its client).
+    """
+
+    def __init__(self, reason: str, client: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.client = client
+
+    @property
+    def hostile(self) -> bool:
+        return self.reason in HOSTILE_REASONS
 
     def __str__(self) -> str:
         return self.reason

@@ -194,7 +194,19 @@ class Replay:
         try:
             canonical_vector(vector, self.config.paths)
         except BadRequest as exc:
-            return {"decision": "denied", "status": 400, "rule": None, "malicious": None, "reason": str(exc)}
+            exc.client = normalize_ip(str(vector.get("client_ip") or "")) or ""
+            malicious = await self.ladder.refused(exc)
+            return {
+                "ip": exc.client,
+                "path": str(vector.get("path") or ""),
+                "decision": "denied",
+                "status": 400,
+                "rule": None,
+                "malicious": malicious,
+                "reason": str(exc),
+                "ip_status": str(await self.guard.ip_address_status(exc.client)) if exc.client else None,
+                "events": self.collector.take(),
+            }
         facts = RequestFacts.from_vector(vector, now=self.clock.now())
         authorization = [value.encode("latin-1") for name, value in facts.headers if name.lower() == "authorization"]
         incoming = Incoming(

@@ -174,8 +174,10 @@ class LogWatcher:
         if entry.target is not None:
             try:
                 request = from_asgi(self._scope(entry), policy=self.policy, resolver=self.resolver, clock=self.clock)
-            except BadRequest:
+            except BadRequest as exc:
                 path = entry.target.split(b"?", 1)[0].decode("latin-1")
+                if self.settings.detect and exc.hostile:
+                    await bans.refused(client, exc.reason)
             else:
                 path = request.path
                 if self.settings.detect:

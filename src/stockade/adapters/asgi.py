@@ -172,7 +172,8 @@ class StockadeMiddleware:
             assert ladder is not None
         try:
             request = self._incoming(scope)
-        except BadRequest:
+        except BadRequest as exc:
+            await ladder.refused(exc)
             await self._refuse(scope, send, _BAD_REQUEST)
             return
         block = self.protection.block

@@ -134,7 +134,8 @@ class StockadeWSGI:
         ladder = self.process.ladder()
         try:
             request = self._incoming(environ)
-        except BadRequest:
+        except BadRequest as exc:
+            ladder.refused(exc)
             return _refusal(_BAD_REQUEST, environ)
         block = self.protection.block
         if block is not None and request.client and block.table.check_connection(request.client) == "close":

@@ -154,6 +154,8 @@ class DecisionPoint:
         except BadCheck as exc:
             return self._bad_check(f"{style.name}: {exc}", decision_id)
         except BadRequest as exc:
+            if exc.client != address:  # never the asking proxy itself, when no header named the client
+                await self.ladder.refused(exc)
             return _plain(403, _FORBIDDEN, "refused", decision_id, reason=str(exc))
         decided = request.decided
         if decided is None or decided.header is None:

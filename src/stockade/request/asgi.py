@@ -17,6 +17,7 @@ from stockade.clock import Clock
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.facts import RequestFacts
 from stockade.engine.settings import NO_LISTENER, Listener
+from stockade.errors import BadRequest, StockadeError
 from stockade.netaddr import normalize_ip
 from stockade.request.incoming import Incoming, TlsFacts
 from stockade.request.paths import PathPolicy
@@ -31,6 +32,16 @@ def address_of(peer: object) -> str | None:
         return None
     text = str(peer[0])
     return normalize_ip(text) or text
+
+
+def client_of(resolver: ClientIpResolver, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client of a request refused before its canonical form existed (``""``: unknown)."""
+    if not peer:
+        return ""
+    try:
+        return resolver.resolve(peer, list(headers)).address
+    except (StockadeError, ValueError, TypeError):
+        return normalize_ip(peer) or ""
 
 
 def from_asgi(
@@ -52,9 +63,13 @@ def from_asgi(
     falls back on the server's own name, as the checks do (no host).
     """
     # ASGI scopes are dicts (the specification says so); the native call reads them as such.
-    path, target, host, decided, method, query, proto, uri = resolver.canonicalizer(policy).asgi(
-        cast("dict[str, Any]", scope), require_host
-    )
+    try:
+        path, target, host, decided, method, query, proto, uri = resolver.canonicalizer(policy).asgi(
+            cast("dict[str, Any]", scope), require_host
+        )
+    except BadRequest as exc:
+        exc.client = client_of(resolver, address_of(scope.get("client")), scope.get("headers") or ())
+        raise
     remote = decided.peer or None
 
     def make_facts() -> RequestFacts:

@@ -20,7 +20,8 @@ from typing import Any, cast
 from stockade.clock import Clock
 from stockade.core.client_ip import ClientIpResolver
 from stockade.core.facts import RequestFacts
-from stockade.request.asgi import secure_proto
+from stockade.errors import BadRequest
+from stockade.request.asgi import client_of, secure_proto
 from stockade.request.incoming import Incoming
 from stockade.request.paths import PathPolicy
 
@@ -60,9 +61,15 @@ def from_wsgi(
     Raises :class:`~stockade.errors.BadRequest` for a request with no safe canonical form.
     """
     # PEP 3333: the environ is a dict; the native call reads it as one.
-    path, target, host, decided, uri, query, method, protocol = resolver.canonicalizer(policy).wsgi(
-        cast("dict[str, Any]", environ)
-    )
+    try:
+        path, target, host, decided, uri, query, method, protocol = resolver.canonicalizer(policy).wsgi(
+            cast("dict[str, Any]", environ)
+        )
+    except BadRequest as exc:
+        forwarded = environ.get(environ_key(resolver.header))
+        headers = [(resolver.header.encode(), str(forwarded).encode("latin-1", "replace"))] if forwarded else []
+        exc.client = client_of(resolver, str(environ.get("REMOTE_ADDR") or ""), headers)
+        raise
     remote = decided.peer or None
 
     def make_facts() -> RequestFacts:

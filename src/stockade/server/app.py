@@ -408,6 +408,7 @@ class StockadeApp:
             request = self.canonical(scope, site, connection)
         except BadRequest as exc:
             self.metrics.count_request("refused")
+            await site.ladder.refused(exc)
             await responses.send_response(send, responses.bad_request(str(exc)), head=head)
             return
         if site.ladder.reads_bodies:

@@ -244,6 +244,7 @@ class Bridge:
             incoming = app.canonical(scope, site, facts)
         except BadRequest as exc:
             app.metrics.count_request("refused")
+            await site.ladder.refused(exc)
             _answer(request, responses.bad_request(str(exc)), head=head)
             return
         body = request.body

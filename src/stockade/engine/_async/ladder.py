@@ -27,6 +27,7 @@ from typing import Protocol
 
 from stockade.engine._async.guard import AsyncGuard
 from stockade.engine.verdict import PASS, Action, Banned, Refusal, ResponseLike, Stage, Verdict
+from stockade.errors import BadRequest
 from stockade.request.incoming import Incoming
 from stockade.rules import BlockReloader, HostTable
 
@@ -109,6 +110,14 @@ class AsyncLadder:
         if block_rule is None and malicious is None and not allowed:
             return PASS
         return Verdict("pass", "app", None, block_rule, malicious, allowed=allowed)
+
+    async def refused(self, error: BadRequest) -> str | None:
+        """A request the front refused (400) before :meth:`decide`: a hostile one (a path that
+        climbs above the root, a control character, ...) counts against its client as a
+        malicious request does. Returns the rule that counted it, if any."""
+        if not error.hostile or not error.client:
+            return None
+        return await self.guard.bans.refused(error.client, error.reason)
 
     def _ban_response(self, banned: Banned) -> Refusal:
         settings = self.guard.bans.settings

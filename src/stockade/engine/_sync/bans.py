@@ -46,6 +46,8 @@ from stockade.stores._sync.protocol import LockoutStore
 
 # Keys of records that are not bans of their own: dry-run counts and response-rule counts.
 _DRY = "dry|"
+# The rule named for a request whose path has no safe canonical form (a climb above the root, ...).
+REFUSED_RULE = "refused_path"
 
 
 class Bans:
@@ -76,6 +78,7 @@ class Bans:
         limit = detector.engine.settings.body_limit
         # The body bytes detection reads of a request: none when it is off, all for "infinity".
         self.body_limit = 0 if not reads else sys.maxsize if limit is None else limit
+        self._detecting = reads
         self._response_policies = {
             rule.name: BanPolicy(threshold=rule.count + 1, window=rule.window, block_duration=rule.window)
             for rule in settings.response_rules
@@ -170,6 +173,16 @@ class Bans:
         )
         self._strike(ip, rule, now)
         return rule
+
+    def refused(self, ip: str, reason: str) -> str | None:
+        """A request refused before the checks (400) for a reason only an attack gives: it counts
+        as a malicious request of :data:`REFUSED_RULE` when detection is on. Returns the rule."""
+        if not ip or not self._detecting or self.exempt(ip, "/"):
+            return None
+        now = self.clock.now()
+        self._emit(MALICIOUS_REQUEST, now, ip=ip, rule=REFUSED_RULE, reason=reason, categories=["path_traversal"])
+        self._strike(ip, REFUSED_RULE, now)
+        return REFUSED_RULE
 
     def observe_response(self, ip: str, path: str, status: int) -> str | None:
         """Response rules: the answer a client got is evidence too. Returns the rule that struck."""

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from stockade.engine._sync.guard import Guard
 from stockade.engine.verdict import PASS, Action, Banned, Refusal, ResponseLike, Stage, Verdict
+from stockade.errors import BadRequest
 from stockade.request.incoming import Incoming
 from stockade.rules import BlockReloader, HostTable
 
@@ -110,6 +111,14 @@ class Ladder:
         if block_rule is None and malicious is None and not allowed:
             return PASS
         return Verdict("pass", "app", None, block_rule, malicious, allowed=allowed)
+
+    def refused(self, error: BadRequest) -> str | None:
+        """A request the front refused (400) before :meth:`decide`: a hostile one (a path that
+        climbs above the root, a control character, ...) counts against its client as a
+        malicious request does. Returns the rule that counted it, if any."""
+        if not error.hostile or not error.client:
+            return None
+        return self.guard.bans.refused(error.client, error.reason)
 
     def _ban_response(self, banned: Banned) -> Refusal:
         settings = self.guard.bans.settings
