@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from stockade.core.facts import RequestFacts
+from stockade.engine._async.bans import REFUSED_RULE
 from stockade.errors import BadRequest
 from stockade.replay import canonical_vector
 from stockade.request.paths import DEFAULT_POLICY
@@ -56,9 +57,9 @@ def load(folder: Path) -> Iterator[tuple[str, bool, Record]]:
                     yield name, held_out(line), json.loads(line)
 
 
-def facts_of(record: Record) -> RequestFacts | None:
-    """The request as ``stockade replay`` hands it to the checks (canonical path), or ``None``
-    when the server refuses its path (400) before any check."""
+def facts_of(record: Record) -> RequestFacts | BadRequest:
+    """The request as ``stockade replay`` hands it to the checks (canonical path), or why the
+    server refuses its path (400) before any check (a hostile reason counts toward a ban)."""
     uri = record["uri"]
     path, _, query = uri.partition("?")
     vector: dict[str, Any] = {
@@ -74,8 +75,8 @@ def facts_of(record: Record) -> RequestFacts | None:
         vector["body"] = record["body"]
     try:
         canonical_vector(vector, DEFAULT_POLICY)
-    except BadRequest:
-        return None
+    except BadRequest as exc:
+        return exc
     return RequestFacts.from_vector(vector)
 
 
@@ -111,9 +112,12 @@ def measure(
         for name, held, record in load(corpus / kind):
             count += 1
             facts = facts_of(record)
-            fired = [] if facts is None else check(facts)
-            if facts is None:
+            if isinstance(facts, BadRequest):
+                # Refused (400) before any check; a path only an attack sends still counts a strike.
+                fired = [REFUSED_RULE] if facts.hostile else []
                 refused[(kind, name)] = refused.get((kind, name), 0) + 1
+            else:
+                fired = check(facts)
             cell = results.setdefault((kind, name), [[0, 0], [0, 0]])[held]
             cell[0] += bool(fired)
             cell[1] += 1
@@ -145,7 +149,7 @@ def report(
                 total[1] += part[1]
     print(f"{'all ordinary':<28} {_cells(totals, split, 2)} {totals[0][1] + totals[1][1]:>6}")
     if refused:
-        print("refused by the server before any check (400), counted as not flagged:")
+        print("refused by the server before any check (400; flagged when the reason is hostile):")
         print("  " + ", ".join(f"{name} {n}" for (_, name), n in sorted(refused.items())))
 
 

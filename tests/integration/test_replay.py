@@ -482,3 +482,15 @@ def test_a_body_is_text_or_base64_not_both(tmp_path: Path) -> None:
     out = replay(tmp_path, BANS, [both, bad])
     assert out[0]["error"] == "invalid request: request keys 'body' and 'body_base64': expected one of them, not both"
     assert out[1]["error"] == "invalid request: request key 'body_base64': expected base64 (RFC 4648, with padding)"
+
+
+def test_a_path_only_an_attack_sends_is_refused_and_counts(tmp_path: Path) -> None:
+    ip = "203.0.113.50"
+    events = [request(1000 + i, ip, "/static/../../../etc/passwd") for i in range(5)]
+    events.append(request(1006, "203.0.113.51", "/a\\b"))  # malformed (a backslash), not hostile
+    out = replay(tmp_path, BANS, events)
+    assert [(o["status"], o["malicious"]) for o in out[:5]] == [(400, "refused_path")] * 5
+    assert [o["ip_status"] for o in out[:5]] == ["warning 1", "warning 2", "warning 3", "warning 4", "blocked 3600"]
+    assert [e["what"] for e in out[4]["events"]] == ["malicious_request", "ip_block"]
+    assert out[0]["events"][0]["data"]["rule"] == "refused_path"
+    assert (out[5]["status"], out[5]["malicious"], out[5]["ip_status"]) == (400, None, "safe")

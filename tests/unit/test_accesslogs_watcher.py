@@ -109,6 +109,17 @@ def test_a_path_with_no_canonical_form_still_counts_its_status(tmp_path: Path) -
         await watcher.poll()
         assert str(await guard.bans.ip_address_status("203.0.113.7")) == "warning 1"
 
+    run(tmp_path, body, detect=False)
+
+
+def test_a_path_only_an_attack_sends_counts_as_one_with_detection(tmp_path: Path) -> None:
+    async def body(watcher: LogWatcher, guard: AsyncGuard, log: Path) -> None:
+        append(log, *(line("203.0.113.7", "/a/%2e%2e/%2e%2e/etc/passwd", 404) for _ in range(4)))
+        append(log, *(line("203.0.113.8", "/a/%2fb", 404) for _ in range(4)))  # malformed, not hostile
+        await watcher.poll()
+        assert await guard.bans.banned("203.0.113.7") is not None
+        assert str(await guard.bans.ip_address_status("203.0.113.8")) == "warning 1"
+
     run(tmp_path, body, detect=True)
 
 

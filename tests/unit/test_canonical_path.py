@@ -232,3 +232,25 @@ def test_a_gate_is_never_passed_by_a_path_under_it(segments: list[bytes], traili
         return
     if "\\" not in naive and "%" not in naive and "//" not in naive:
         assert under(naive, prefix) == under(canon.path, prefix) or naive == canon.path
+
+
+@pytest.mark.parametrize(
+    ("raw", "policy", "hostile"),
+    [
+        (b"/../etc/passwd", PathPolicy(), True),
+        (b"/a/%2e%2e/%2e%2e/etc/passwd", PathPolicy(), True),
+        (b"/a%00.php", PathPolicy(), False),
+        (b"/presentations/vim/%094", PathPolicy(), False),  # a stray tab, from a real log
+        (b"/a/..;x=1/b", PathPolicy(), True),
+        (b"/a%2f..%2fb", PathPolicy(escaped_slashes="keep"), True),
+        (b"/a%2fb", PathPolicy(), False),
+        (b"/a\\b", PathPolicy(), False),
+        (b"/caf%ff", PathPolicy(), False),
+        (b"a/b", PathPolicy(), False),
+    ],
+)
+def test_only_reasons_no_honest_client_gives_are_hostile(raw: bytes, policy: PathPolicy, hostile: bool) -> None:
+    with pytest.raises(BadRequest) as refused:
+        canonical_path(raw, policy)
+    assert refused.value.hostile is hostile, refused.value.reason
+    assert refused.value.client == ""  # a front fills it in

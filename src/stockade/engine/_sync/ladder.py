@@ -114,7 +114,7 @@ class Ladder:
 
     def refused(self, error: BadRequest) -> str | None:
         """A request the front refused (400) before :meth:`decide`: a hostile one (a path that
-        climbs above the root, a control character, ...) counts against its client as a
+        climbs above the root, a hidden dot segment, ...) counts against its client as a
         malicious request does. Returns the rule that counted it, if any."""
         if not error.hostile or not error.client:
             return None
