@@ -229,6 +229,21 @@ def test_a_request_with_no_canonical_form_is_refused(tmp_path: Path, uri: str) -
     run(tmp_path, body)
 
 
+def test_a_path_only_an_attack_sends_counts_against_the_client_never_the_proxy(tmp_path: Path) -> None:
+    async def body(point: DecisionPoint, clock: ManualClock) -> None:
+        headers = [(b"x-original-uri", b"/a/../../etc/passwd"), (b"x-original-method", b"GET")]
+        for _ in range(3):  # no header names the client: the proxy itself must not be counted
+            assert (await point.decide(PROXY, "GET", b"/nginx", headers)).outcome == "refused"
+        assert str(await point.ladder.guard.bans.ip_address_status(PROXY)) == "safe"
+        assert (await nginx(point, "/index.html")).status == 200
+        for _ in range(2):
+            assert (await nginx(point, "/a/../../etc/passwd")).outcome == "refused"
+        assert (await nginx(point, "/index.html")).outcome == "banned"
+        assert (await nginx(point, "/index.html", client="203.0.113.8")).status == 200
+
+    run(tmp_path, body)
+
+
 def test_forward_and_envoy_styles_decide_the_same(tmp_path: Path) -> None:
     async def body(point: DecisionPoint, clock: ManualClock) -> None:
         forward = [
