@@ -236,7 +236,7 @@ def stockade_config(
     return path
 
 
-def serve_native(port: int, upstream: int, threads: int) -> None:
+def serve_native(port: int, upstream: int, threads: int, keepalive: float = 5.0) -> None:
     """The native front alone, no checks (``--serve-native``): the ceiling of the data plane."""
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
@@ -244,7 +244,7 @@ def serve_native(port: int, upstream: int, threads: int) -> None:
     from stockade import _native  # noqa: PLC0415
 
     site = _native.FrontSite(
-        limits=(64 * 1024, None, 10.0, 30.0, 5.0, 5.0),
+        limits=(64 * 1024, None, 10.0, 30.0, keepalive, 5.0),
         upstreams=[("127.0.0.1", upstream, b"", 5.0, 60.0, 64)],
     )
     sock = _native.bind_socket("127.0.0.1", port)
