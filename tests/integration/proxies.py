@@ -32,6 +32,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 import watchfiles
@@ -80,6 +81,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        # A connection reset between the selector's "readable" and accept() would leave a
+        # blocking accept() waiting forever, and shutdown() with it: accept without blocking.
+        self.socket.setblocking(False)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = self.socket.accept()
+        connection.setblocking(True)
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A proxy that stops resets its idle keep-alive connections: not an error of the test.
