@@ -17,10 +17,12 @@ use stockade_core::canonical::{self, BadRequest};
 use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
+use crate::front_request::{Canonical, CanonicalRequest};
 use crate::headers::HeaderLines;
 use crate::text::{from_latin1, holds};
 
-/// `(path, target, host, client, method, query, proto, uri)`, the scope made canonical.
+/// `(path, target, host, client, method, query, proto, uri, request)`, the scope made
+/// canonical; `request` is the [`CanonicalRequest`] the checks read.
 pub fn canonicalize<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
@@ -94,7 +96,7 @@ pub fn canonicalize<'py>(
     };
     let headers = lines.canonical(py, &parts.headers)?;
     if !headers.is(lines.given()) {
-        scope.set_item(intern!(py, "headers"), headers)?;
+        scope.set_item(intern!(py, "headers"), &headers)?;
     }
     if client.named_by_header() {
         scope.set_item(intern!(py, "client"), (client.address(py), 0))?;
@@ -125,6 +127,29 @@ pub fn canonicalize<'py>(
         Some(version) => proto(py, &version.str()?)?,
     };
     let uri = uri_of(py, &parts.path.target, &path, &query)?;
+    let scheme = scope.get_item(intern!(py, "scheme"))?;
+    let secure = scheme
+        .as_ref()
+        .and_then(|scheme| scheme.cast::<PyString>().ok())
+        .is_some_and(|scheme| matches!(scheme.to_str(), Ok("https" | "wss")));
+    let version_text = match &version {
+        Some(version) => version.str()?,
+        None => intern!(py, "1.1").clone(),
+    };
+    let request = CanonicalRequest::asgi(
+        &Canonical {
+            method: &method,
+            host: &host,
+            path: &path,
+            uri: &uri,
+            query: &query,
+            proto: &proto,
+            decided: &parts.client,
+            secure,
+            version: &version_text.to_string_lossy(),
+        },
+        &headers,
+    );
     let client = Bound::new(py, client)?;
     PyTuple::new(
         py,
@@ -137,6 +162,7 @@ pub fn canonicalize<'py>(
             query.into_any(),
             proto.into_any(),
             uri.into_any(),
+            Bound::new(py, request)?.into_any(),
         ],
     )
 }

@@ -28,6 +28,7 @@ use stockade_core::conditions::{ConditionRequest, SimpleRequest};
 
 use crate::conditions::text_bytes;
 use crate::errors::guard;
+use crate::front_request::{CanonicalRequest, FrontView};
 
 static FACTS_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -436,12 +437,25 @@ pub trait Visit {
     fn visit<R: ConditionRequest + ?Sized>(self, request: &R) -> Self::Output;
 }
 
-/// Run `visit` on a request from Python: a [`NativeRequest`] as it is, anything else
-/// (a `RequestFacts`, an `Incoming`) through [`PyParts`]; a Python error met while reading
-/// is raised.
+/// Run `visit` on a request from Python: a [`NativeRequest`] as it is, an `Incoming` that
+/// holds a front's [`CanonicalRequest`] (its `native`) through [`FrontView`], anything
+/// else (a `RequestFacts`, an `Incoming` without one) through [`PyParts`]; a Python error
+/// met while reading is raised.
 pub fn with_request<V: Visit>(request: &Bound<'_, PyAny>, visit: V) -> PyResult<V::Output> {
     if let Ok(native) = request.cast::<NativeRequest>() {
         return Ok(visit.visit(&native.get().request));
+    }
+    let py = request.py();
+    if !is_facts(request)?
+        && let Ok(held) = request.getattr(intern!(py, "native"))
+        && let Ok(handle) = held.cast::<CanonicalRequest>()
+    {
+        let view = FrontView::new(py, handle.get(), request)?;
+        let answer = visit.visit(&view);
+        return match view.take_error() {
+            Some(error) => Err(error),
+            None => Ok(answer),
+        };
     }
     let parts = PyParts::new(request)?;
     let answer = visit.visit(&parts);

@@ -52,7 +52,7 @@ def from_asgi(
     falls back on the server's own name, as the checks do (no host).
     """
     # ASGI scopes are dicts (the specification says so); the native call reads them as such.
-    path, target, host, decided, method, query, proto, uri = resolver.canonicalizer(policy).asgi(
+    path, target, host, decided, method, query, proto, uri, native = resolver.canonicalizer(policy).asgi(
         cast("dict[str, Any]", scope), require_host
     )
     remote = decided.peer or None
@@ -76,6 +76,7 @@ def from_asgi(
         known_route=routes is not None and routes(method, path),
         decided=decided,
         uri=uri,
+        native=native,
     )
 
 

@@ -60,7 +60,7 @@ def from_wsgi(
     Raises :class:`~stockade.errors.BadRequest` for a request with no safe canonical form.
     """
     # PEP 3333: the environ is a dict; the native call reads it as one.
-    path, target, host, decided, uri, query, method, protocol = resolver.canonicalizer(policy).wsgi(
+    path, target, host, decided, uri, query, method, protocol, native = resolver.canonicalizer(policy).wsgi(
         cast("dict[str, Any]", environ)
     )
     remote = decided.peer or None
@@ -85,6 +85,7 @@ def from_wsgi(
         known_route=routes is not None and routes(method, path),
         decided=decided,
         uri=uri,
+        native=native,
     )
 
 

@@ -335,17 +335,19 @@ impl RuleList {
             }
         }
         if !index.by_range.is_empty() {
-            let addresses = [
-                (Address::Client, request.client_ip()),
-                (Address::Remote, request.remote_ip()),
-                (Address::Vip, request.vip()),
-            ]
-            .map(|(kind, ip)| (kind, ip.map(u128::from_be_bytes)));
+            // Each address read once, and only when a range asks for it: a request that
+            // must fetch one (the local address from Python's facts) fetches only that.
+            let [client, remote, vip]: [std::cell::OnceCell<Option<u128>>; 3] = Default::default();
+            let address = |kind: Address| {
+                let (cell, read): (_, fn(&R) -> Option<[u8; 16]>) = match kind {
+                    Address::Client => (&client, R::client_ip),
+                    Address::Remote => (&remote, R::remote_ip),
+                    Address::Vip => (&vip, R::vip),
+                };
+                *cell.get_or_init(|| read(request).map(u128::from_be_bytes))
+            };
             for range in &index.by_range {
-                let ip = addresses
-                    .iter()
-                    .find(|(kind, _)| *kind == range.address)
-                    .and_then(|(_, ip)| *ip);
+                let ip = address(range.address);
                 if ip.is_some_and(|ip| range.first <= ip && ip <= range.last) {
                     try_group(&range.members, &mut best);
                 }
