@@ -72,7 +72,7 @@ class CanonicalRequest:
     :class:`~stockade.request.incoming.Incoming` keeps it as ``native``, and a
     :class:`BlockTable` (or a :class:`Condition`) given that ``Incoming`` reads the request
     from it instead of calling the ``Incoming``'s attributes. What only the facts know (the
-    time, an ASGI request's TLS facts and local address) is still read from the facts.
+    time, an ASGI request's TLS facts) is still read from the facts.
     """
 
 @final

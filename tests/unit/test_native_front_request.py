@@ -5,7 +5,7 @@
 The decisions and counters must be the ones of the same ``Incoming`` read part by part
 (``native`` taken away) and of the Python oracle, for any rules and any request; and a
 request decided from the handle must not build its facts unless a rule reads what only the
-facts know (the time, an ASGI request's TLS facts and local address).
+facts know (the time, an ASGI request's TLS facts).
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ def check_rules() -> BlockTable:
         "secure": 'req_proto_secure() && req_path_prefix_in("/admin", false)',
         "uri": "req_url_regmatch(`/x\\?y=1`)",
         "body": 'req_body_json_in("model", "gpt-4", false)',
+        "vip": 'req_vip_in("192.0.2.80")',
     }
     rules = [BlockRule(name, compile_condition(text), "CLOSE") for name, text in texts.items()]
     rules.append(BlockRule("late", compile_condition('bfe_time_range("20000101000000Z", "20010101000000Z")'), "CLOSE"))
@@ -186,6 +187,7 @@ def test_the_fronts_decide_from_the_native_request_without_building_facts(kind: 
         ({"path": "/admin/x"}, PASS),
         ({"path": "/x", "query": "y=1"}, BlockDecision("close", "uri")),
         ({"path": "/", "body": '{"model": "gpt-4"}'}, BlockDecision("close", "body")),
+        ({"path": "/", "vip": "192.0.2.80"} if kind == "asgi" else {"path": "/"}, BlockDecision("close", "vip") if kind == "asgi" else PASS),
     ]
     for request, expected in cases:
         clock = CountingClock()

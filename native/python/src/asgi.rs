@@ -145,6 +145,7 @@ pub fn canonicalize<'py>(
             query: &query,
             proto: &proto,
             decided: &parts.client,
+            vip: server_address(py, scope)?,
             secure,
             version: &version_text.to_string_lossy(),
         },
@@ -199,6 +200,22 @@ fn uri_of<'py>(
             .cast_into::<PyString>()
             .map_err(Into::into),
     }
+}
+
+/// The address of the scope's `server` (`str(server[0])`), as the facts read it.
+fn server_address(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<stockade_core::Addr>> {
+    let Some(server) = scope.get_item(intern!(py, "server"))? else {
+        return Ok(None);
+    };
+    let first = match (server.cast::<PyTuple>(), server.cast::<PyList>()) {
+        (Ok(pair), _) if !pair.is_empty() => pair.get_item(0)?,
+        (_, Ok(list)) if !list.is_empty() => list.get_item(0)?,
+        _ => return Ok(None),
+    };
+    if !first.is_truthy()? {
+        return Ok(None);
+    }
+    Ok(peer_address(&first.str()?))
 }
 
 /// The peer's address as text (`str(client[0])`); `""` without a client.

@@ -4,17 +4,17 @@
 //! `Canonicalizer.asgi`/`wsgi` hand it back beside the Python parts, and
 //! `stockade.request.incoming.Incoming` keeps it as `native`. It holds what the
 //! canonicaliser already has: the Python strings it returns (no copy), the canonical header
-//! list (ASGI) or the environ (WSGI), the client's and the peer's 16-byte addresses,
+//! list (ASGI) or the environ (WSGI), the client's, the peer's and the local 16-byte addresses,
 //! whether the peer is trusted, whether the request came over TLS and on HTTP/2. A check
 //! then reads every part it needs in native code, in one call: no attribute or method of
 //! a Python request is called, and the facts (`RequestFacts`) are not built.
 //!
 //! Values are exactly the ones the Python request's facts hold, as the part-by-part reader
 //! ([`PyParts`]) reads them: Latin-1 header text as UTF-8, an absent or empty header as
-//! missing, addresses as `ip16` makes them. What only the facts know (the time, the TLS
-//! facts and the local address of an ASGI request, which the protecting server gives with
-//! its handshake) and a header name that is not ASCII are read through [`PyParts`], which
-//! builds the facts then (only a rule that reads them pays for them).
+//! missing, addresses as `ip16` makes them. What only the facts know (the time, and the
+//! TLS facts of an ASGI request, which the protecting server gives with its handshake) and
+//! a header name that is not ASCII are read through [`PyParts`], which builds the facts
+//! then (only a rule that reads them pays for them).
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -52,6 +52,7 @@ pub struct CanonicalRequest {
     lines: Lines,
     client_ip: Option<[u8; 16]>,
     remote_ip: Option<[u8; 16]>,
+    vip: Option<[u8; 16]>,
     trusted: bool,
     secure: bool,
     http2: bool,
@@ -67,6 +68,8 @@ pub struct Canonical<'a, 'py> {
     pub query: &'a Bound<'py, PyString>,
     pub proto: &'a Bound<'py, PyString>,
     pub decided: &'a Decided,
+    /// The address the request arrived on (ASGI's `server`).
+    pub vip: Option<Addr>,
     pub secure: bool,
     /// The HTTP version as the front gave it (`2`, `1.1`; WSGI's without `HTTP/`).
     pub version: &'a str,
@@ -95,6 +98,7 @@ impl CanonicalRequest {
             lines,
             client_ip: client.map(sixteen),
             remote_ip: decided.peer.map(sixteen),
+            vip: parts.vip.map(sixteen),
             trusted: decided.trusted,
             secure: parts.secure,
             http2: parts.version.starts_with('2'),
@@ -360,11 +364,7 @@ impl ConditionRequest for FrontView<'_, '_> {
         self.handle.remote_ip
     }
     fn vip(&self) -> Option<[u8; 16]> {
-        // ASGI's `server`, as the facts spell it; a WSGI request has none.
-        if self.is_asgi() {
-            return self.facts()?.vip();
-        }
-        None
+        self.handle.vip
     }
     fn trusted(&self) -> bool {
         self.handle.trusted

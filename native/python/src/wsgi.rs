@@ -246,6 +246,7 @@ pub fn canonicalize<'py>(
             query: &query,
             proto: &protocol,
             decided: &decided,
+            vip: None,
             secure,
             version: protocol_text.strip_prefix("HTTP/").unwrap_or(&protocol_text),
         },
