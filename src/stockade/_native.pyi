@@ -72,7 +72,7 @@ class CanonicalRequest:
     :class:`~stockade.request.incoming.Incoming` keeps it as ``native``, and a
     :class:`BlockTable` (or a :class:`Condition`) given that ``Incoming`` reads the request
     from it instead of calling the ``Incoming``'s attributes. What only the facts know (the
-    time, an ASGI request's TLS facts) is still read from the facts.
+    time) is still read from the facts.
     """
 
 @final
@@ -236,7 +236,7 @@ class Canonicalizer:
     def resolve(self, peer: str, headers: Iterable[tuple[bytes, bytes]]) -> ClientIp:
         """The client of a request from ``peer`` with these ``(name, value)`` header lines."""
     def asgi(
-        self, scope: dict[str, Any], require_host: bool = False
+        self, scope: dict[str, Any], require_host: bool = False, tls: object | None = None
     ) -> tuple[str, bytes, str, ClientIp, str, str, str, str, CanonicalRequest]:
         """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto, uri, request)``.
 
@@ -246,7 +246,8 @@ class Canonicalizer:
         where they change. ``host`` is the canonical ``Host`` (``name[:port]``, ``""``
         without one), ``query`` the query as Latin-1 text, ``proto`` ``HTTP/`` and the
         version, ``uri`` the target and the query (``target?query``), ``request`` the
-        :class:`CanonicalRequest` the checks read. Raises
+        :class:`CanonicalRequest` the checks read, which keeps ``tls`` (the front's
+        :class:`~stockade.request.incoming.TlsFacts`, read instead of the scope's). Raises
         :class:`~stockade.errors.BadRequest` (nothing written) for a request with no safe
         canonical form, and with ``require_host`` for an HTTP/1.1 request without ``Host``.
         """

@@ -22,12 +22,14 @@ use crate::headers::HeaderLines;
 use crate::text::{from_latin1, holds};
 
 /// `(path, target, host, client, method, query, proto, uri, request)`, the scope made
-/// canonical; `request` is the [`CanonicalRequest`] the checks read.
+/// canonical; `request` is the [`CanonicalRequest`] the checks read (`tls`: the TLS facts
+/// of the front's handshake, which it keeps).
 pub fn canonicalize<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
     scope: &Bound<'py, PyDict>,
     require_host: bool,
+    tls: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let raw_path = scope
         .get_item(intern!(py, "raw_path"))?
@@ -150,6 +152,8 @@ pub fn canonicalize<'py>(
             version: &version_text.to_string_lossy(),
         },
         &headers,
+        tls,
+        scope.get_item(intern!(py, "extensions"))?,
     );
     let client = Bound::new(py, client)?;
     PyTuple::new(

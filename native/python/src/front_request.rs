@@ -11,10 +11,9 @@
 //!
 //! Values are exactly the ones the Python request's facts hold, as the part-by-part reader
 //! ([`PyParts`]) reads them: Latin-1 header text as UTF-8, an absent or empty header as
-//! missing, addresses as `ip16` makes them. What only the facts know (the time, and the
-//! TLS facts of an ASGI request, which the protecting server gives with its handshake) and
-//! a header name that is not ASCII are read through [`PyParts`], which builds the facts
-//! then (only a rule that reads them pays for them).
+//! missing, addresses as `ip16` makes them. What only the facts know (the time) and a
+//! header name that is not ASCII are read through [`PyParts`], which builds the facts then
+//! (only a rule that reads them pays for them).
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
@@ -33,8 +32,13 @@ use crate::parts::PyParts;
 /// Where the header lines are.
 #[derive(Debug)]
 enum Lines {
-    /// The canonical ASGI header list: `(name, value)` pairs of `bytes`.
-    Asgi(Py<PyAny>),
+    /// The canonical ASGI header list (`(name, value)` pairs of `bytes`), the TLS facts the
+    /// front gave (a `TlsFacts`, or `None`) and the scope's `extensions`.
+    Asgi {
+        headers: Py<PyAny>,
+        tls: Option<Py<PyAny>>,
+        extensions: Option<Py<PyAny>>,
+    },
     /// The WSGI environ, after canonicalisation: `HTTP_*` keys.
     Wsgi(Py<PyDict>),
 }
@@ -105,9 +109,20 @@ impl CanonicalRequest {
         }
     }
 
-    /// The request of an ASGI scope whose canonical header list is `headers`.
-    pub fn asgi(parts: &Canonical<'_, '_>, headers: &Bound<'_, PyList>) -> Self {
-        Self::new(parts, Lines::Asgi(headers.clone().into_any().unbind()))
+    /// The request of an ASGI scope whose canonical header list is `headers`; `tls` the
+    /// handshake's facts a front gave, `extensions` the scope's.
+    pub fn asgi(
+        parts: &Canonical<'_, '_>,
+        headers: &Bound<'_, PyList>,
+        tls: Option<&Bound<'_, PyAny>>,
+        extensions: Option<Bound<'_, PyAny>>,
+    ) -> Self {
+        let lines = Lines::Asgi {
+            headers: headers.clone().into_any().unbind(),
+            tls: tls.filter(|tls| !tls.is_none()).map(|tls| tls.clone().unbind()),
+            extensions: extensions.map(Bound::unbind),
+        };
+        Self::new(parts, lines)
     }
 
     /// The request of a WSGI environ (already made canonical).
@@ -183,8 +198,50 @@ pub struct FrontView<'a, 'py: 'a> {
     query: OnceCell<Cow<'a, [u8]>>,
     proto: OnceCell<Cow<'a, [u8]>>,
     body: OnceCell<Option<Bound<'py, PyBytes>>>,
+    index: OnceCell<HeaderIndex<'py>>,
+    tls: OnceCell<Tls>,
     facts: OnceCell<Option<PyParts<'py>>>,
     error: RefCell<Option<PyErr>>,
+}
+
+/// An ASGI header list read once: every name in lower case in one buffer, the values
+/// fetched only when a condition asks for them.
+#[derive(Default)]
+struct HeaderIndex<'py> {
+    names: Vec<u8>,
+    ends: Vec<usize>,
+    values: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> HeaderIndex<'py> {
+    fn read(list: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let mut index = Self::default();
+        for item in list.try_iter()? {
+            let (name, value) = pair(&item?)?;
+            index.names.extend(name.as_bytes().iter().map(u8::to_ascii_lowercase));
+            index.ends.push(index.names.len());
+            index.values.push(value);
+        }
+        Ok(index)
+    }
+
+    /// The values of the lines named `wanted` (lower case), in order.
+    fn values<'s>(&'s self, wanted: &'s [u8]) -> impl Iterator<Item = &'s Bound<'py, PyAny>> + 's {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .zip(self.values.iter())
+            .filter(move |((start, end), _)| self.names.get(*start..*end) == Some(wanted))
+            .map(|(_, value)| value)
+    }
+}
+
+/// An ASGI request's TLS facts, as the facts hold them.
+#[derive(Default)]
+struct Tls {
+    sni: Option<Vec<u8>>,
+    client_auth: bool,
+    client_ca: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for FrontView<'_, '_> {
@@ -206,6 +263,8 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
             query: OnceCell::new(),
             proto: OnceCell::new(),
             body: OnceCell::new(),
+            index: OnceCell::new(),
+            tls: OnceCell::new(),
             facts: OnceCell::new(),
             error: RefCell::new(None),
         })
@@ -250,17 +309,60 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
         self.keep(str_bytes(cell.bind(self.py()))).unwrap_or_default()
     }
 
-    /// An ASGI header list's first value under `wanted` (lower-case ASCII), as
-    /// `Incoming.header` finds it.
-    fn asgi_header(&self, list: &Bound<'py, PyAny>, wanted: &[u8]) -> PyResult<Option<Vec<u8>>> {
-        for item in list.try_iter()? {
-            let (name, value) = pair(&item?)?;
-            if name.as_bytes().eq_ignore_ascii_case(wanted) {
-                let value: Bound<'py, PyBytes> = value.cast_into()?;
-                return Ok(Some(latin1_utf8(value.as_bytes())));
+    /// The ASGI header list, read once.
+    fn index(&self, list: &Py<PyAny>) -> &HeaderIndex<'py> {
+        self.index
+            .get_or_init(|| self.keep(HeaderIndex::read(list.bind(self.py()))).unwrap_or_default())
+    }
+
+    /// The UTF-8 of a header value's Latin-1 text (`value.decode("latin-1")`).
+    fn value_text(value: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+        let value = value.cast::<PyBytes>()?;
+        Ok(latin1_utf8(value.as_bytes()))
+    }
+
+    /// The TLS facts of an ASGI request, as `facts_from_asgi` reads them.
+    fn read_tls(&self, tls: Option<&Py<PyAny>>, extensions: Option<&Py<PyAny>>) -> PyResult<Tls> {
+        let py = self.py();
+        let optional = |value: Bound<'py, PyAny>| -> PyResult<Option<Vec<u8>>> {
+            if value.is_none() {
+                Ok(None)
+            } else {
+                text_bytes(&value).map(Some)
             }
+        };
+        if let Some(tls) = tls {
+            let tls = tls.bind(py);
+            return Ok(Tls {
+                sni: optional(tls.getattr(intern!(py, "sni"))?)?,
+                client_auth: tls.getattr(intern!(py, "client_auth"))?.is_truthy()?,
+                client_ca: optional(tls.getattr(intern!(py, "client_ca"))?)?,
+            });
         }
-        Ok(None)
+        // `(scope.get("extensions") or {}).get("tls") or {}`
+        let Some(extensions) = extensions.map(|value| value.bind(py)).filter(|value| value.is_truthy().unwrap_or(false)) else {
+            return Ok(Tls::default());
+        };
+        let found = extensions.call_method1(intern!(py, "get"), (intern!(py, "tls"),))?;
+        if !found.is_truthy()? {
+            return Ok(Tls::default());
+        }
+        let server_name = found.call_method1(intern!(py, "get"), (intern!(py, "server_name"),))?;
+        let chain = found.call_method1(intern!(py, "get"), (intern!(py, "client_cert_chain"),))?;
+        Ok(Tls {
+            sni: if server_name.is_truthy()? { optional(server_name)? } else { None },
+            client_auth: chain.is_truthy()?,
+            client_ca: None,
+        })
+    }
+
+    fn tls(&self) -> &Tls {
+        self.tls.get_or_init(|| match &self.handle.lines {
+            Lines::Asgi { tls, extensions, .. } => self
+                .keep(self.read_tls(tls.as_ref(), extensions.as_ref()))
+                .unwrap_or_default(),
+            Lines::Wsgi(_) => Tls::default(),
+        })
     }
 
     /// A WSGI header's value under `wanted` (lower-case ASCII), as `Incoming.header` reads it.
@@ -276,14 +378,9 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
         let py = self.py();
         let mut values = Vec::new();
         match &self.handle.lines {
-            Lines::Asgi(list) => {
-                for item in list.bind(py).try_iter()? {
-                    let (name, value) = pair(&item?)?;
-                    if name.as_bytes().eq_ignore_ascii_case(b"cookie") {
-                        // The facts' text: `value.decode("latin-1")`.
-                        let value: Bound<'py, PyBytes> = value.cast_into()?;
-                        values.push(latin1_utf8(value.as_bytes()));
-                    }
+            Lines::Asgi { headers, .. } => {
+                for value in self.index(headers).values(b"cookie") {
+                    values.push(Self::value_text(value)?);
                 }
             }
             Lines::Wsgi(environ) => {
@@ -306,9 +403,6 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
         Ok(values)
     }
 
-    fn is_asgi(&self) -> bool {
-        matches!(self.handle.lines, Lines::Asgi(_))
-    }
 }
 
 impl ConditionRequest for FrontView<'_, '_> {
@@ -341,7 +435,10 @@ impl ConditionRequest for FrontView<'_, '_> {
         }
         let py = self.py();
         let found = match &self.handle.lines {
-            Lines::Asgi(list) => self.asgi_header(list.bind(py), name),
+            Lines::Asgi { headers, .. } => {
+                let first = self.index(headers).values(name).next();
+                first.map(Self::value_text).transpose()
+            }
             Lines::Wsgi(environ) => {
                 let wanted = std::str::from_utf8(name).unwrap_or_default();
                 self.wsgi_header(environ.bind(py), wanted)
@@ -379,19 +476,13 @@ impl ConditionRequest for FrontView<'_, '_> {
         Some(if self.handle.http2 { b"h2" } else { b"https" })
     }
     fn tls_sni(&self) -> Option<&[u8]> {
-        if self.is_asgi() {
-            return self.facts()?.tls_sni();
-        }
-        None
+        self.tls().sni.as_deref()
     }
     fn tls_client_auth(&self) -> bool {
-        self.is_asgi() && self.facts().is_some_and(PyParts::tls_client_auth)
+        self.tls().client_auth
     }
     fn tls_client_ca(&self) -> Option<&[u8]> {
-        if self.is_asgi() {
-            return self.facts()?.tls_client_ca();
-        }
-        None
+        self.tls().client_ca.as_deref()
     }
     fn host_tag(&self) -> Option<&[u8]> {
         None

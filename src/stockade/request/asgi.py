@@ -53,7 +53,7 @@ def from_asgi(
     """
     # ASGI scopes are dicts (the specification says so); the native call reads them as such.
     path, target, host, decided, method, query, proto, uri, native = resolver.canonicalizer(policy).asgi(
-        cast("dict[str, Any]", scope), require_host
+        cast("dict[str, Any]", scope), require_host, tls
     )
     remote = decided.peer or None
 
