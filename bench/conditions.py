@@ -46,8 +46,8 @@ from typing import Any
 
 from stockade._native import Condition as NativeCondition
 from stockade._native import NativeRequest, RuleIndex, _time_native
-from stockade.conditions import Condition, RuleList, compile_condition
 from stockade.clock import SystemClock
+from stockade.conditions import Condition, RuleList, compile_condition
 from stockade.conditions.lowering import lowered
 from stockade.core.client_ip import ClientIpResolver, TrustedProxies
 from stockade.core.facts import RequestFacts

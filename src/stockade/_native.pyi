@@ -252,7 +252,8 @@ class Canonicalizer:
         canonical form, and with ``require_host`` for an HTTP/1.1 request without ``Host``.
         """
     def wsgi(self, environ: dict[str, Any]) -> tuple[str, bytes, str, ClientIp, str, str, str, str, CanonicalRequest]:
-        """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol, request)``.
+        """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol,
+        request)``.
 
         The path comes from ``RAW_URI`` or ``REQUEST_URI`` (absolute form understood), else
         from ``SCRIPT_NAME`` + ``PATH_INFO`` escaped, never decoded twice, and must stay

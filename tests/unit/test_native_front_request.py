@@ -74,7 +74,10 @@ def asgi_scope(request: dict[str, object], forwarded: str | None) -> dict[str, A
         headers.append((b"x-forwarded-for", forwarded.encode()))
     extensions: dict[str, Any] = {}
     if tls.get("sni") is not None or tls.get("client_auth"):
-        extensions["tls"] = {"server_name": tls.get("sni"), "client_cert_chain": ["x"] if tls.get("client_auth") else []}
+        extensions["tls"] = {
+            "server_name": tls.get("sni"),
+            "client_cert_chain": ["x"] if tls.get("client_auth") else [],
+        }
     return {
         "type": "http",
         "method": str(request.get("method") or "GET"),
@@ -114,7 +117,9 @@ def incoming_of(kind: str, request: dict[str, object], resolver: str, forwarded:
     clock = CountingClock()
     facts = dict(request.get("tls") or {})  # type: ignore[call-overload]
     if kind == "asgi":
-        given_tls = TlsFacts(sni=facts.get("sni"), client_auth=bool(facts.get("client_auth")), client_ca=facts.get("client_ca"))
+        given_tls = TlsFacts(
+            sni=facts.get("sni"), client_auth=bool(facts.get("client_auth")), client_ca=facts.get("client_ca")
+        )
         incoming = from_asgi(
             asgi_scope(request, forwarded),
             policy=DEFAULT_POLICY,
@@ -123,7 +128,9 @@ def incoming_of(kind: str, request: dict[str, object], resolver: str, forwarded:
             tls=given_tls if tls else None,
         )
     else:
-        incoming = from_wsgi(wsgi_environ(request, forwarded), policy=DEFAULT_POLICY, resolver=RESOLVERS[resolver], clock=clock)
+        incoming = from_wsgi(
+            wsgi_environ(request, forwarded), policy=DEFAULT_POLICY, resolver=RESOLVERS[resolver], clock=clock
+        )
     body = request.get("body")
     if isinstance(body, str):
         incoming.give_body(body.encode("utf-8"))
@@ -214,7 +221,12 @@ def test_the_fronts_decide_from_the_native_request_without_building_facts(kind: 
 def test_without_the_native_request_the_facts_are_built() -> None:
     table = check_rules()
     clock = CountingClock()
-    incoming = from_asgi(asgi_scope({"path": "/", "query": "debug=1"}, None), policy=DEFAULT_POLICY, resolver=RESOLVERS["none"], clock=clock)
+    incoming = from_asgi(
+        asgi_scope({"path": "/", "query": "debug=1"}, None),
+        policy=DEFAULT_POLICY,
+        resolver=RESOLVERS["none"],
+        clock=clock,
+    )
     incoming.native = None
     assert table.check_request(incoming, None) == BlockDecision("close", "query")
     assert clock.reads == 1  # the part-by-part reader builds the facts for the query

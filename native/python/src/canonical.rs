@@ -154,7 +154,9 @@ impl Canonicalizer {
         require_host: bool,
         tls: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        guard(py, || asgi::canonicalize(&self.inner, py, scope, require_host, tls))
+        guard(py, || {
+            asgi::canonicalize(&self.inner, py, scope, require_host, tls)
+        })
     }
 
     /// Canonicalise a WSGI environ in place; see `_native.pyi`.

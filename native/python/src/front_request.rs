@@ -158,7 +158,11 @@ fn latin1_utf8(bytes: &[u8]) -> Vec<u8> {
     if bytes.is_ascii() {
         return bytes.to_vec();
     }
-    bytes.iter().map(|&b| char::from(b)).collect::<String>().into_bytes()
+    bytes
+        .iter()
+        .map(|&b| char::from(b))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// A pair of `bytes` from a header list (a 2-tuple, or any pair).
@@ -180,7 +184,10 @@ fn environ_key(name: &str) -> String {
         _ => {
             let mut key = String::with_capacity(5 + name.len());
             key.push_str("HTTP_");
-            key.extend(name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+            key.extend(
+                name.chars()
+                    .map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }),
+            );
             key
         }
     }
@@ -218,7 +225,9 @@ impl<'py> HeaderIndex<'py> {
         let mut index = Self::default();
         for item in list.try_iter()? {
             let (name, value) = pair(&item?)?;
-            index.names.extend(name.as_bytes().iter().map(u8::to_ascii_lowercase));
+            index
+                .names
+                .extend(name.as_bytes().iter().map(u8::to_ascii_lowercase));
             index.ends.push(index.names.len());
             index.values.push(value);
         }
@@ -252,7 +261,11 @@ impl std::fmt::Debug for FrontView<'_, '_> {
 
 impl<'a, 'py: 'a> FrontView<'a, 'py> {
     /// The view of `handle`, the canonical request of `incoming`.
-    pub fn new(py: Python<'py>, handle: &'a CanonicalRequest, incoming: &Bound<'py, PyAny>) -> PyResult<Self> {
+    pub fn new(
+        py: Python<'py>,
+        handle: &'a CanonicalRequest,
+        incoming: &Bound<'py, PyAny>,
+    ) -> PyResult<Self> {
         Ok(Self {
             method: str_bytes(handle.method.bind(py))?,
             host: str_bytes(handle.host.bind(py))?,
@@ -311,8 +324,10 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
 
     /// The ASGI header list, read once.
     fn index(&self, list: &Py<PyAny>) -> &HeaderIndex<'py> {
-        self.index
-            .get_or_init(|| self.keep(HeaderIndex::read(list.bind(self.py()))).unwrap_or_default())
+        self.index.get_or_init(|| {
+            self.keep(HeaderIndex::read(list.bind(self.py())))
+                .unwrap_or_default()
+        })
     }
 
     /// The UTF-8 of a header value's Latin-1 text (`value.decode("latin-1")`).
@@ -340,7 +355,10 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
             });
         }
         // `(scope.get("extensions") or {}).get("tls") or {}`
-        let Some(extensions) = extensions.map(|value| value.bind(py)).filter(|value| value.is_truthy().unwrap_or(false)) else {
+        let Some(extensions) = extensions
+            .map(|value| value.bind(py))
+            .filter(|value| value.is_truthy().unwrap_or(false))
+        else {
             return Ok(Tls::default());
         };
         let found = extensions.call_method1(intern!(py, "get"), (intern!(py, "tls"),))?;
@@ -350,7 +368,11 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
         let server_name = found.call_method1(intern!(py, "get"), (intern!(py, "server_name"),))?;
         let chain = found.call_method1(intern!(py, "get"), (intern!(py, "client_cert_chain"),))?;
         Ok(Tls {
-            sni: if server_name.is_truthy()? { optional(server_name)? } else { None },
+            sni: if server_name.is_truthy()? {
+                optional(server_name)?
+            } else {
+                None
+            },
             client_auth: chain.is_truthy()?,
             client_ca: None,
         })
@@ -402,7 +424,6 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
         }
         Ok(values)
     }
-
 }
 
 impl ConditionRequest for FrontView<'_, '_> {
