@@ -85,9 +85,11 @@ class Condition:
 
     def __init__(self, lowered: Sequence[tuple[object, ...]], /) -> None: ...
     def matches(self, request: object, /) -> bool:
-        """Whether a request satisfies it: a :class:`NativeRequest`, or a Python request
-        (:class:`~stockade.core.facts.RequestFacts`, :class:`~stockade.request.incoming.Incoming`)
-        read part by part; an error raised while reading one propagates."""
+        """Whether a request satisfies it: a :class:`NativeRequest`, an
+        :class:`~stockade.request.incoming.Incoming` that holds a front's
+        :class:`CanonicalRequest` (read from it), or another Python request
+        (:class:`~stockade.core.facts.RequestFacts`, an ``Incoming`` without one) read part
+        by part; an error raised while reading one propagates."""
 
 @final
 class RuleIndex:
