@@ -8,9 +8,13 @@ Targets: a 3-term condition costs at most 5 calls; 100 non-matching rules at mos
 The native evaluator (``stockade._native``, what decides in production) is measured three
 ways: in one native loop (evaluation alone: no Python call per evaluation), called from
 Python with a request already in native memory (what a native request will cost), and
-called with warm Python facts that it reads part by part (today's crossing). The
+called with warm Python facts that it reads part by part. The
 ``mod_block`` rows run the whole request check of a table whose ``global`` list is mix A,
-native and Python (the oracle), counters included.
+native and Python (the oracle), counters included. The ``front`` rows decide fresh
+requests as the ASGI front hands them over (``from_asgi``, untimed): read from the native
+canonical request the front keeps (``Incoming.native``), read part by part from the
+``Incoming`` and the facts it builds on demand (``native`` taken away), and by the Python
+oracle.
 
 The harness works like :mod:`timeit`: a setup builds the arguments (untimed) and returns a
 body that performs ``n`` evaluations in a plain ``for`` loop, with the garbage collector off;
@@ -42,9 +46,13 @@ from typing import Any
 
 from stockade._native import Condition as NativeCondition
 from stockade._native import NativeRequest, RuleIndex, _time_native
+from stockade.clock import SystemClock
 from stockade.conditions import Condition, RuleList, compile_condition
 from stockade.conditions.lowering import lowered
+from stockade.core.client_ip import ClientIpResolver, TrustedProxies
 from stockade.core.facts import RequestFacts
+from stockade.request.asgi import from_asgi
+from stockade.request.paths import DEFAULT_POLICY
 from stockade.rules import BlockRule, BlockTable, RuleSet
 from stockade.rules.oracle import PythonBlockTable
 
@@ -254,6 +262,54 @@ def block_check(table: BlockTable | PythonBlockTable, make_args: Callable[[int],
     return setup
 
 
+def asgi_scope(request: dict[str, object]) -> dict[str, Any]:
+    """The ASGI scope a server makes of one of :data:`REQUESTS`."""
+    headers = [(b"host", str(request["host"]).encode())]
+    headers += [(str(k).lower().encode(), str(v).encode()) for k, v in dict(request.get("headers", {})).items()]  # type: ignore[call-overload]
+    cookies = dict(request.get("cookies", {}))  # type: ignore[call-overload]
+    if cookies:
+        headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    path = str(request["path"])
+    return {
+        "type": "http",
+        "method": str(request["method"]),
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": str(request.get("query", "")).encode(),
+        "headers": headers,
+        "http_version": "1.1",
+        "scheme": "https" if request.get("secure") else "http",
+        "client": (str(request["client_ip"]), 40000),
+        "server": ("198.51.100.1", 443),
+    }
+
+
+def front_requests(requests: list[dict[str, object]], native: bool) -> Callable[[int], list[Any]]:
+    """Fresh requests as the ASGI front builds them (one per check: nothing derived is reused).
+
+    ``native`` False takes the native canonical request away: the check then reads the
+    ``Incoming`` part by part, as before it kept one.
+    """
+    resolver, clock = ClientIpResolver(TrustedProxies()), SystemClock()
+    scopes = [asgi_scope(r) for r in requests]
+
+    def make(n: int) -> list[Any]:
+        made = []
+        for i in range(n):
+            scope = dict(scopes[i % len(scopes)])
+            scope["headers"] = list(scope["headers"])
+            incoming = from_asgi(scope, policy=DEFAULT_POLICY, resolver=resolver, clock=clock)
+            if not native:
+                incoming.native = None
+            body = requests[i % len(requests)].get("body")
+            if isinstance(body, str):
+                incoming.give_body(body.encode())
+            made.append(incoming)
+        return made
+
+    return make
+
+
 def linear_scan(conditions: list[tuple[str, Condition]]) -> Callable[[RequestFacts], str | None]:
     """The reference a RuleList replaces: try every condition in order."""
 
@@ -341,6 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     native_table, python_table = BlockTable(global_a), PythonBlockTable(global_a)
 
     match, miss = [THREE_TERMS_MATCH], [THREE_TERMS_MISS]
+    fronts_native, fronts_parts = front_requests(REQUESTS, True), front_requests(REQUESTS, False)
+    front_match = [{**THREE_TERMS_MATCH, "method": "GET", "client_ip": "192.0.2.9"}]
+    front_match_native, front_match_parts = front_requests(front_match, True), front_requests(front_match, False)
+    for make in (fronts_native, fronts_parts):
+        if any(native_table.check_request(r, None).rule is not None for r in make(len(REQUESTS))):
+            raise SystemExit("benchmark rules match a front's request: fix the benchmark")
+    if not all(native_three.matches(r) and three(r.facts) for r in front_match_native(2) + front_match_parts(2)):
+        raise SystemExit("the 3-term condition misses the front's request: fix the benchmark")
     plan = [
         Bench("3-term condition, all 3 terms evaluated", calls(three, warm(match, three)), 5.0),
         Bench("3-term condition, first term false", calls(three, warm(miss, three))),
@@ -361,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
         Bench("mod_block check, 100 global rules: native", block_check(native_table, native_requests(REQUESTS))),
         Bench("mod_block check: native, warm Python facts", block_check(native_table, warm(REQUESTS, scan_a))),
         Bench("mod_block check: Python oracle, warm facts", block_check(python_table, warm(REQUESTS, scan_a))),
+        Bench("front mod_block check: native canonical request", block_check(native_table, fronts_native)),
+        Bench("front mod_block check: native, part by part", block_check(native_table, fronts_parts)),
+        Bench("front mod_block check: Python oracle", block_check(python_table, fronts_parts)),
+        Bench("front 3-term: native canonical request", calls(native_three.matches, front_match_native)),
+        Bench("front 3-term: native, part by part", calls(native_three.matches, front_match_parts)),
+        Bench("front 3-term: Python, facts built", calls(lambda r: three(r.facts), front_match_parts)),
     ]
     print(f"Python {platform.python_version()} ({sys.executable}); n={n}, best of {repeats}, interleaved")
     baseline, results = run(plan, n, repeats)

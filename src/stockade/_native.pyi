@@ -65,6 +65,17 @@ class NativeRequest:
         """Copy every part of a :class:`~stockade.core.facts.RequestFacts`."""
 
 @final
+class CanonicalRequest:
+    """A front's canonical request as the checks read it, natively and in one call.
+
+    Made by :meth:`Canonicalizer.asgi` and :meth:`Canonicalizer.wsgi`; an
+    :class:`~stockade.request.incoming.Incoming` keeps it as ``native``, and a
+    :class:`BlockTable` (or a :class:`Condition`) given that ``Incoming`` reads the request
+    from it instead of calling the ``Incoming``'s attributes. What only the facts know (the
+    time) is still read from the facts.
+    """
+
+@final
 class Condition:
     """A condition lowered by :mod:`stockade.conditions.lowering`, compiled natively.
 
@@ -74,9 +85,11 @@ class Condition:
 
     def __init__(self, lowered: Sequence[tuple[object, ...]], /) -> None: ...
     def matches(self, request: object, /) -> bool:
-        """Whether a request satisfies it: a :class:`NativeRequest`, or a Python request
-        (:class:`~stockade.core.facts.RequestFacts`, :class:`~stockade.request.incoming.Incoming`)
-        read part by part; an error raised while reading one propagates."""
+        """Whether a request satisfies it: a :class:`NativeRequest`, an
+        :class:`~stockade.request.incoming.Incoming` that holds a front's
+        :class:`CanonicalRequest` (read from it), or another Python request
+        (:class:`~stockade.core.facts.RequestFacts`, an ``Incoming`` without one) read part
+        by part; an error raised while reading one propagates."""
 
 @final
 class RuleIndex:
@@ -225,29 +238,33 @@ class Canonicalizer:
     def resolve(self, peer: str, headers: Iterable[tuple[bytes, bytes]]) -> ClientIp:
         """The client of a request from ``peer`` with these ``(name, value)`` header lines."""
     def asgi(
-        self, scope: dict[str, Any], require_host: bool = False
-    ) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
-        """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto, uri)``.
+        self, scope: dict[str, Any], require_host: bool = False, tls: object | None = None
+    ) -> tuple[str, bytes, str, ClientIp, str, str, str, str, CanonicalRequest]:
+        """Canonicalise an ASGI scope in place: ``(path, target, host, client, method, query, proto, uri, request)``.
 
         Reads ``raw_path`` (else the decoded ``path``, escaped), ``headers``, ``client``,
         ``method``, ``query_string`` and ``http_version``; writes back ``raw_path``,
         ``path``, ``headers`` and (when a trusted proxy named the client) ``client`` only
         where they change. ``host`` is the canonical ``Host`` (``name[:port]``, ``""``
         without one), ``query`` the query as Latin-1 text, ``proto`` ``HTTP/`` and the
-        version, ``uri`` the target and the query (``target?query``). Raises
+        version, ``uri`` the target and the query (``target?query``), ``request`` the
+        :class:`CanonicalRequest` the checks read, which keeps ``tls`` (the front's
+        :class:`~stockade.request.incoming.TlsFacts`, read instead of the scope's). Raises
         :class:`~stockade.errors.BadRequest` (nothing written) for a request with no safe
         canonical form, and with ``require_host`` for an HTTP/1.1 request without ``Host``.
         """
-    def wsgi(self, environ: dict[str, Any]) -> tuple[str, bytes, str, ClientIp, str, str, str, str]:
-        """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol)``.
+    def wsgi(self, environ: dict[str, Any]) -> tuple[str, bytes, str, ClientIp, str, str, str, str, CanonicalRequest]:
+        """Canonicalise a WSGI environ in place: ``(path, target, host, client, uri, query, method, protocol,
+        request)``.
 
         The path comes from ``RAW_URI`` or ``REQUEST_URI`` (absolute form understood), else
         from ``SCRIPT_NAME`` + ``PATH_INFO`` escaped, never decoded twice, and must stay
         under ``SCRIPT_NAME``. Writes back ``PATH_INFO``, ``RAW_URI``/``REQUEST_URI`` (the
         canonical ``uri``), ``HTTP_HOST`` (deleted when it names no host) and, when a trusted
         proxy named the client, ``REMOTE_ADDR``; deletes the proxy-only ``HTTP_*`` headers of
-        an untrusted peer. Raises :class:`~stockade.errors.BadRequest` (nothing written) for a
-        request with no safe canonical form.
+        an untrusted peer. ``request`` is the :class:`CanonicalRequest` the checks read.
+        Raises :class:`~stockade.errors.BadRequest` (nothing written) for a request with no
+        safe canonical form.
         """
 
 def canonical_path(raw: bytes, /, merge_slashes: bool = True, escaped_slashes: str | None = None) -> tuple[bytes, str]:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import stockade.config  # noqa: F401  (loads stockade.server.settings without an import cycle)
 from stockade import _native
+from stockade._native import CanonicalRequest
 from stockade.core.client_ip import ClientIp, ClientIpResolver, TrustedProxies
 from stockade.errors import BadRequest, InvalidArgument
 from stockade.oracle import client_ip as oracle_client_ip
@@ -35,11 +36,15 @@ POLICIES = st.sampled_from(
 
 
 def outcome(call: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
-    """``("ok", result)`` or ``("refused", reason)``."""
+    """``("ok", result)`` or ``("refused", reason)``; a native result without the
+    :class:`CanonicalRequest` it ends with (the oracle has none)."""
     try:
-        return "ok", call(*args, **kwargs)
+        result = call(*args, **kwargs)
     except BadRequest as exc:
         return "refused", exc.reason
+    if isinstance(result, tuple) and result and isinstance(result[-1], CanonicalRequest):
+        result = result[:-1]
+    return "ok", result
 
 
 # -- the path --------------------------------------------------------------------------------

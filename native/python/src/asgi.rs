@@ -17,15 +17,19 @@ use stockade_core::canonical::{self, BadRequest};
 use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
+use crate::front_request::{Canonical, CanonicalRequest};
 use crate::headers::HeaderLines;
 use crate::text::{from_latin1, holds};
 
-/// `(path, target, host, client, method, query, proto, uri)`, the scope made canonical.
+/// `(path, target, host, client, method, query, proto, uri, request)`, the scope made
+/// canonical; `request` is the [`CanonicalRequest`] the checks read (`tls`: the TLS facts
+/// of the front's handshake, which it keeps).
 pub fn canonicalize<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
     scope: &Bound<'py, PyDict>,
     require_host: bool,
+    tls: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let raw_path = scope
         .get_item(intern!(py, "raw_path"))?
@@ -94,7 +98,7 @@ pub fn canonicalize<'py>(
     };
     let headers = lines.canonical(py, &parts.headers)?;
     if !headers.is(lines.given()) {
-        scope.set_item(intern!(py, "headers"), headers)?;
+        scope.set_item(intern!(py, "headers"), &headers)?;
     }
     if client.named_by_header() {
         scope.set_item(intern!(py, "client"), (client.address(py), 0))?;
@@ -125,6 +129,32 @@ pub fn canonicalize<'py>(
         Some(version) => proto(py, &version.str()?)?,
     };
     let uri = uri_of(py, &parts.path.target, &path, &query)?;
+    let scheme = scope.get_item(intern!(py, "scheme"))?;
+    let secure = scheme
+        .as_ref()
+        .and_then(|scheme| scheme.cast::<PyString>().ok())
+        .is_some_and(|scheme| matches!(scheme.to_str(), Ok("https" | "wss")));
+    let version_text = match &version {
+        Some(version) => version.str()?,
+        None => intern!(py, "1.1").clone(),
+    };
+    let request = CanonicalRequest::asgi(
+        &Canonical {
+            method: &method,
+            host: &host,
+            path: &path,
+            uri: &uri,
+            query: &query,
+            proto: &proto,
+            decided: &parts.client,
+            vip: server_address(py, scope)?,
+            secure,
+            version: &version_text.to_string_lossy(),
+        },
+        &headers,
+        tls,
+        scope.get_item(intern!(py, "extensions"))?,
+    );
     let client = Bound::new(py, client)?;
     PyTuple::new(
         py,
@@ -137,6 +167,7 @@ pub fn canonicalize<'py>(
             query.into_any(),
             proto.into_any(),
             uri.into_any(),
+            Bound::new(py, request)?.into_any(),
         ],
     )
 }
@@ -173,6 +204,22 @@ fn uri_of<'py>(
             .cast_into::<PyString>()
             .map_err(Into::into),
     }
+}
+
+/// The address of the scope's `server` (`str(server[0])`), as the facts read it.
+fn server_address(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<stockade_core::Addr>> {
+    let Some(server) = scope.get_item(intern!(py, "server"))? else {
+        return Ok(None);
+    };
+    let first = match (server.cast::<PyTuple>(), server.cast::<PyList>()) {
+        (Ok(pair), _) if !pair.is_empty() => pair.get_item(0)?,
+        (_, Ok(list)) if !list.is_empty() => list.get_item(0)?,
+        _ => return Ok(None),
+    };
+    if !first.is_truthy()? {
+        return Ok(None);
+    }
+    Ok(peer_address(&first.str()?))
 }
 
 /// The peer's address as text (`str(client[0])`); `""` without a client.

@@ -146,14 +146,17 @@ impl Canonicalizer {
     }
 
     /// Canonicalise an ASGI scope in place; see `_native.pyi`.
-    #[pyo3(signature = (scope, require_host = false))]
+    #[pyo3(signature = (scope, require_host = false, tls = None))]
     fn asgi<'py>(
         &self,
         py: Python<'py>,
         scope: &Bound<'py, PyDict>,
         require_host: bool,
+        tls: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        guard(py, || asgi::canonicalize(&self.inner, py, scope, require_host))
+        guard(py, || {
+            asgi::canonicalize(&self.inner, py, scope, require_host, tls)
+        })
     }
 
     /// Canonicalise a WSGI environ in place; see `_native.pyi`.

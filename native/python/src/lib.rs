@@ -10,6 +10,7 @@ mod client_ip;
 mod conditions;
 mod errors;
 mod front;
+mod front_request;
 mod headers;
 mod hosts;
 mod ipset;
@@ -26,6 +27,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<conditions::Condition>()?;
     module.add_class::<conditions::RuleIndex>()?;
     module.add_class::<parts::NativeRequest>()?;
+    module.add_class::<front_request::CanonicalRequest>()?;
     module.add_class::<block::BlockCounters>()?;
     module.add_class::<block::BlockRules>()?;
     module.add_class::<block::BlockTable>()?;

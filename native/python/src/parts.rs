@@ -1,17 +1,20 @@
 //! Requests from Python, as the native conditions read them.
 //!
-//! Two ways in, until the native request struct replaces them:
+//! Three ways in:
 //!
 //! - [`NativeRequest`]: a request copied once into native memory from a
 //!   `stockade.core.facts.RequestFacts` (tests, benchmarks, replay's vectors), then
 //!   evaluated any number of times without touching Python;
-//! - [`PyParts`]: a Python request read where it lies, part by part and only the parts a
-//!   decision needs: the path, host and method (which the rules' index reads) from the
-//!   object itself, headers through its `header(name)`, and anything else from its
-//!   `facts`, which a lazily built request (`stockade.request.incoming.Incoming`) builds
-//!   only then (the Python rules read the same parts the same way). Values are the Python
-//!   text encoded as UTF-8 (undecodable bytes as the bytes their surrogate escapes stand
-//!   for), which is the text the Python conditions read.
+//! - [`FrontView`]: an `Incoming` a front built, read from the native canonical request
+//!   it keeps (`Incoming.native`, see [`crate::front_request`]): what the fronts take;
+//! - [`PyParts`]: any other Python request (replay's, a test's) read where it lies, part
+//!   by part and only the parts a decision needs: the path, host and method (which the
+//!   rules' index reads) from the object itself, headers through its `header(name)`, and
+//!   anything else from its `facts`, which a lazily built request
+//!   (`stockade.request.incoming.Incoming`) builds only then (the Python rules read the
+//!   same parts the same way). Values are the Python text encoded as UTF-8 (undecodable
+//!   bytes as the bytes their surrogate escapes stand for), which is the text the Python
+//!   conditions read.
 //!
 //! A Python error while reading a part (a request whose facts cannot be built) makes that
 //! part missing for the evaluation, and the call then raises it.
@@ -28,6 +31,7 @@ use stockade_core::conditions::{ConditionRequest, SimpleRequest};
 
 use crate::conditions::text_bytes;
 use crate::errors::guard;
+use crate::front_request::{CanonicalRequest, FrontView};
 
 static FACTS_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -436,12 +440,25 @@ pub trait Visit {
     fn visit<R: ConditionRequest + ?Sized>(self, request: &R) -> Self::Output;
 }
 
-/// Run `visit` on a request from Python: a [`NativeRequest`] as it is, anything else
-/// (a `RequestFacts`, an `Incoming`) through [`PyParts`]; a Python error met while reading
-/// is raised.
+/// Run `visit` on a request from Python: a [`NativeRequest`] as it is, an `Incoming` that
+/// holds a front's [`CanonicalRequest`] (its `native`) through [`FrontView`], anything
+/// else (a `RequestFacts`, an `Incoming` without one) through [`PyParts`]; a Python error
+/// met while reading is raised.
 pub fn with_request<V: Visit>(request: &Bound<'_, PyAny>, visit: V) -> PyResult<V::Output> {
     if let Ok(native) = request.cast::<NativeRequest>() {
         return Ok(visit.visit(&native.get().request));
+    }
+    let py = request.py();
+    if !is_facts(request)?
+        && let Ok(held) = request.getattr(intern!(py, "native"))
+        && let Ok(handle) = held.cast::<CanonicalRequest>()
+    {
+        let view = FrontView::new(py, handle.get(), request)?;
+        let answer = visit.visit(&view);
+        return match view.take_error() {
+            Some(error) => Err(error),
+            None => Ok(answer),
+        };
     }
     let parts = PyParts::new(request)?;
     let answer = visit.visit(&parts);

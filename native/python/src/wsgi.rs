@@ -21,6 +21,7 @@ use stockade_core::client_ip::ForwardingHeader;
 use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
+use crate::front_request::{Canonical, CanonicalRequest};
 use crate::text::{from_latin1, holds, holds_latin1, latin1};
 
 /// What the canonical request reads from an environ, found in one pass.
@@ -104,7 +105,8 @@ fn truthy_text<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<
     }
 }
 
-/// `(path, target, host, client, uri, query, method, protocol)`, the environ made canonical.
+/// `(path, target, host, client, uri, query, method, protocol, request)`, the environ made
+/// canonical; `request` is the [`CanonicalRequest`] the checks read.
 pub fn canonicalize<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
@@ -230,6 +232,26 @@ pub fn canonicalize<'py>(
     let path = PyString::new(py, &path.path);
     let method = text(seen.method.as_ref(), intern!(py, "GET"))?;
     let protocol = text(seen.protocol.as_ref(), intern!(py, "HTTP/1.1"))?;
+    let secure = match environ.get_item(intern!(py, "wsgi.url_scheme"))? {
+        Some(scheme) => scheme.eq(intern!(py, "https"))?,
+        None => false,
+    };
+    let protocol_text = protocol.to_string_lossy();
+    let request = CanonicalRequest::wsgi(
+        &Canonical {
+            method: &method,
+            host: &host_header,
+            path: &path,
+            uri: &uri,
+            query: &query,
+            proto: &protocol,
+            decided: &decided,
+            vip: None,
+            secure,
+            version: protocol_text.strip_prefix("HTTP/").unwrap_or(&protocol_text),
+        },
+        environ,
+    );
     let client = Bound::new(py, client)?;
     PyTuple::new(
         py,
@@ -242,6 +264,7 @@ pub fn canonicalize<'py>(
             query.into_any(),
             method.into_any(),
             protocol.into_any(),
+            Bound::new(py, request)?.into_any(),
         ],
     )
 }

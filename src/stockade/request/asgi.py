@@ -64,8 +64,8 @@ def from_asgi(
     """
     # ASGI scopes are dicts (the specification says so); the native call reads them as such.
     try:
-        path, target, host, decided, method, query, proto, uri = resolver.canonicalizer(policy).asgi(
-            cast("dict[str, Any]", scope), require_host
+        path, target, host, decided, method, query, proto, uri, native = resolver.canonicalizer(policy).asgi(
+            cast("dict[str, Any]", scope), require_host, tls
         )
     except BadRequest as exc:
         exc.client = client_of(resolver, address_of(scope.get("client")), scope.get("headers") or ())
@@ -91,6 +91,7 @@ def from_asgi(
         known_route=routes is not None and routes(method, path),
         decided=decided,
         uri=uri,
+        native=native,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from stockade._native import CanonicalRequest
 from stockade.core.client_ip import ClientIp
 from stockade.core.facts import RequestFacts, go_upper, host_lower_of
 from stockade.engine.settings import NO_LISTENER, Listener
@@ -35,9 +36,12 @@ class Incoming:
     built. The full :class:`RequestFacts` that mod_block's rules read are built on first
     use of :attr:`facts` by ``make_facts``: a configuration without rules never pays for
     them, nor a request that the rules' index rules out from the cheap parts alone.
-    ``authorization`` (the ``Authorization`` header values), ``line`` (the request line, for
-    the lockout's events) and a ``listener`` given as a function are derived only when a
-    lockout directory asks. Given ``facts``, every part is read from them.
+    ``native`` is the front's :class:`~stockade._native.CanonicalRequest` when it has one:
+    mod_block's native rules then read the request from it, in one call, rather than from
+    this object's attributes and facts. ``authorization`` (the ``Authorization`` header
+    values), ``line`` (the request line, for the lockout's events) and a ``listener`` given
+    as a function are derived only when a lockout directory asks. Given ``facts``, every
+    part is read from them.
 
     ``body`` is what the checks read of the body (``None``: nothing was read), given by the
     front with :meth:`give_body` before the checks run (:mod:`stockade.request.body`), and
@@ -58,6 +62,7 @@ class Incoming:
         "host",
         "known_route",
         "method",
+        "native",
         "path",
         "product",
         "proto",
@@ -87,6 +92,7 @@ class Incoming:
         header_lookup: Callable[[str], str] | None = None,
         decided: ClientIp | None = None,
         uri: str | None = None,
+        native: CanonicalRequest | None = None,
     ) -> None:
         product = None
         if facts is not None:
@@ -124,6 +130,7 @@ class Incoming:
         self.product = product  # a product given with the request (replay's override)
         self.body = facts.body if facts is not None else None
         self.uninspected = 0
+        self.native = native  # the front's native canonical request: the checks read it in one call
 
     @property
     def facts(self) -> RequestFacts:

@@ -62,7 +62,7 @@ def from_wsgi(
     """
     # PEP 3333: the environ is a dict; the native call reads it as one.
     try:
-        path, target, host, decided, uri, query, method, protocol = resolver.canonicalizer(policy).wsgi(
+        path, target, host, decided, uri, query, method, protocol, native = resolver.canonicalizer(policy).wsgi(
             cast("dict[str, Any]", environ)
         )
     except BadRequest as exc:
@@ -92,6 +92,7 @@ def from_wsgi(
         known_route=routes is not None and routes(method, path),
         decided=decided,
         uri=uri,
+        native=native,
     )
 
 

@@ -33,6 +33,9 @@ use super::matchers::Finder;
 use super::program::{Program, Value};
 use super::view::ConditionRequest;
 
+/// How a request is asked for one of its addresses.
+type AddressRead<R> = fn(&R) -> Option<[u8; 16]>;
+
 /// Key to rules (keys come from the rules: a request only looks them up).
 type Map = HashMap<Vec<u8>, Vec<u32>, RandomState>;
 
@@ -335,17 +338,19 @@ impl RuleList {
             }
         }
         if !index.by_range.is_empty() {
-            let addresses = [
-                (Address::Client, request.client_ip()),
-                (Address::Remote, request.remote_ip()),
-                (Address::Vip, request.vip()),
-            ]
-            .map(|(kind, ip)| (kind, ip.map(u128::from_be_bytes)));
+            // Each address read once, and only when a range asks for it: a request that
+            // must fetch one (the local address from Python's facts) fetches only that.
+            let [client, remote, vip]: [std::cell::OnceCell<Option<u128>>; 3] = Default::default();
+            let address = |kind: Address| {
+                let (cell, read) = match kind {
+                    Address::Client => (&client, R::client_ip as AddressRead<R>),
+                    Address::Remote => (&remote, R::remote_ip as AddressRead<R>),
+                    Address::Vip => (&vip, R::vip as AddressRead<R>),
+                };
+                *cell.get_or_init(|| read(request).map(u128::from_be_bytes))
+            };
             for range in &index.by_range {
-                let ip = addresses
-                    .iter()
-                    .find(|(kind, _)| *kind == range.address)
-                    .and_then(|(_, ip)| *ip);
+                let ip = address(range.address);
                 if ip.is_some_and(|ip| range.first <= ip && ip <= range.last) {
                     try_group(&range.members, &mut best);
                 }
@@ -389,5 +394,132 @@ impl RuleList {
             .skip(start)
             .find(|(_, program)| program.eval(ctx))
             .map(|(position, _)| position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::cell::Cell;
+
+    use super::super::lowered::{Address, Item, Primitive};
+    use super::super::{ConditionRequest, Context, Program, SimpleRequest};
+    use super::RuleList;
+
+    /// A request that counts how often it is asked for its local address.
+    struct Counting {
+        inner: SimpleRequest,
+        vip_reads: Cell<u32>,
+    }
+
+    impl ConditionRequest for Counting {
+        fn method(&self) -> &[u8] {
+            self.inner.method()
+        }
+        fn host(&self) -> &[u8] {
+            self.inner.host()
+        }
+        fn path(&self) -> &[u8] {
+            self.inner.path()
+        }
+        fn url(&self) -> &[u8] {
+            self.inner.url()
+        }
+        fn query(&self) -> &[u8] {
+            self.inner.query()
+        }
+        fn proto(&self) -> &[u8] {
+            self.inner.proto()
+        }
+        fn header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
+            self.inner.header(name)
+        }
+        fn cookie_lines(&self) -> Vec<Cow<'_, [u8]>> {
+            self.inner.cookie_lines()
+        }
+        fn client_ip(&self) -> Option<[u8; 16]> {
+            self.inner.client_ip()
+        }
+        fn remote_ip(&self) -> Option<[u8; 16]> {
+            self.inner.remote_ip()
+        }
+        fn vip(&self) -> Option<[u8; 16]> {
+            self.vip_reads.set(self.vip_reads.get() + 1);
+            self.inner.vip()
+        }
+        fn trusted(&self) -> bool {
+            self.inner.trusted()
+        }
+        fn secure(&self) -> bool {
+            self.inner.secure()
+        }
+        fn session_proto(&self) -> Option<&[u8]> {
+            self.inner.session_proto()
+        }
+        fn tls_sni(&self) -> Option<&[u8]> {
+            self.inner.tls_sni()
+        }
+        fn tls_client_auth(&self) -> bool {
+            self.inner.tls_client_auth()
+        }
+        fn tls_client_ca(&self) -> Option<&[u8]> {
+            self.inner.tls_client_ca()
+        }
+        fn host_tag(&self) -> Option<&[u8]> {
+            self.inner.host_tag()
+        }
+        fn tags(&self, name: &[u8]) -> Vec<Cow<'_, [u8]>> {
+            self.inner.tags(name)
+        }
+        fn context_str(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
+            self.inner.context_str(key)
+        }
+        fn body(&self) -> Option<&[u8]> {
+            self.inner.body()
+        }
+        fn response_code(&self) -> Option<i64> {
+            self.inner.response_code()
+        }
+        fn response_header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
+            self.inner.response_header(name)
+        }
+        fn now(&self) -> f64 {
+            self.inner.now()
+        }
+    }
+
+    fn mapped(v4: [u8; 4]) -> [u8; 16] {
+        let mut address = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0];
+        if let Some(tail) = address.get_mut(12..) {
+            tail.copy_from_slice(&v4);
+        }
+        address
+    }
+
+    fn range(address: Address, first: [u8; 4], last: [u8; 4]) -> Program {
+        let item = Item::Call(Primitive::IpRange(address, mapped(first), mapped(last)));
+        Program::compile(&[item]).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn the_index_reads_only_the_addresses_its_ranges_ask_for() {
+        let request = Counting {
+            inner: SimpleRequest {
+                client_ip: Some(mapped([10, 0, 0, 5])),
+                vip: Some(mapped([192, 0, 2, 1])),
+                ..SimpleRequest::default()
+            },
+            vip_reads: Cell::new(0),
+        };
+        let clients = RuleList::new(vec![range(Address::Client, [10, 0, 0, 0], [10, 0, 0, 9])])
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(clients.first_match(&Context::new(&request), 0), Some(0));
+        assert_eq!(request.vip_reads.get(), 0);
+        let locals = RuleList::new(vec![
+            range(Address::Vip, [192, 0, 2, 0], [192, 0, 2, 9]),
+            range(Address::Vip, [192, 0, 2, 1], [192, 0, 2, 1]),
+        ])
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(locals.first_match(&Context::new(&request), 0), Some(0));
     }
 }
