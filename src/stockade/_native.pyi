@@ -344,9 +344,11 @@ class ListenerOptions:
         proxy_protocol: str = "off",
         proxy_from: IPSet | None = None,
         admin: bool = False,
+        decision: bool = False,
     ) -> None:
         """``tls``: certificate file, key file, client CA file, client auth (``none``, ``optional``,
-        ``required``). Raises ``ValueError`` for a certificate that cannot be loaded."""
+        ``required``). ``admin`` and ``decision`` listeners are not checked against the
+        blocklist. Raises ``ValueError`` for a certificate that cannot be loaded."""
 
 @final
 class Request:

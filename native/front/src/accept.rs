@@ -235,7 +235,7 @@ async fn serve<S: ClientIo>(io: S, facts: ConnFacts, shared: Arc<Shared>, stop: 
 fn allowed(facts: &ConnFacts, config: &ListenerConfig, shared: &Shared) -> bool {
     let site = shared.site.load();
     if let Some(blocklist) = &site.blocklist {
-        if !config.admin {
+        if !config.admin && !config.decision {
             let stats = &shared.stats;
             Stats::add(&stats.conn_total);
             if blocklist.contains(addr_of(facts.client().ip())) {

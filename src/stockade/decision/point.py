@@ -94,6 +94,17 @@ class Answer(NamedTuple):
     reason: str = ""  # for the operator: why a check or a caller was refused
 
 
+class Prepared(NamedTuple):
+    """A check request that describes a request the ladder is to decide.
+
+    ``body``: the check request's body is the original one's (Envoy's ``with_request_body``).
+    """
+
+    request: Incoming
+    body: bool
+    decision_id: str
+
+
 class DecisionPoint:
     """Answers check requests for one configuration; see the module docstring.
 
@@ -137,6 +148,24 @@ class DecisionPoint:
 
         ``read_body`` reads the check request's body, given when it has one.
         """
+        prepared = await self.prepare(peer, method, target, headers)
+        if isinstance(prepared, Answer):
+            return prepared
+        wanted = self.body_wanted(prepared) if read_body is not None else 0
+        if wanted and read_body is not None:
+            ahead = await read_body(wanted)
+            if ahead is not None:
+                prepared.request.give_body(*ahead)
+        return await self.conclude(prepared)
+
+    async def prepare(
+        self, peer: str, method: str, target: bytes, headers: Sequence[tuple[bytes, bytes]]
+    ) -> Answer | Prepared:
+        """Steps 1 to 3 and the blocklist: the answer already, or the request the ladder is to decide.
+
+        A front that reads a body in a second pass (the native front) prepares again with it:
+        this is deterministic for one configuration.
+        """
         decision_id = f"{self._prefix}-{next(self._ids):x}"
         address = self._callers.get(peer)
         if address is None:
@@ -168,14 +197,18 @@ class DecisionPoint:
         if block is not None and block.table.check_connection(request.client) == "close":
             # The client's connection is the proxy's: mod_block's blocklist meets the client here.
             return _answer(CLOSE, request.client, decision_id)
-        if style.body and read_body is not None and self.ladder.reads_bodies:
-            wanted = self.ladder.body_wanted(request)
-            if wanted:
-                ahead = await read_body(wanted)
-                if ahead is not None:
-                    request.give_body(*ahead)
-        verdict = await self.ladder.decide(request)
-        return _answer(verdict, request.client, decision_id)
+        return Prepared(request, style.body, decision_id)
+
+    def body_wanted(self, prepared: Prepared) -> int:
+        """How many bytes of the check request's body detection reads first (0: none)."""
+        if not prepared.body or not self.ladder.reads_bodies:
+            return 0
+        return self.ladder.body_wanted(prepared.request)
+
+    async def conclude(self, prepared: Prepared) -> Answer:
+        """The ladder's verdict on a prepared request, as the proxy must hear it."""
+        verdict = await self.ladder.decide(prepared.request)
+        return _answer(verdict, prepared.request.client, prepared.decision_id)
 
     def _caller(self, peer: str) -> str:
         """The normalised address of a peer that may ask, ``""`` for one that may not (remembered)."""
