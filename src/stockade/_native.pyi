@@ -310,6 +310,11 @@ class BoundSocket:
     def close(self) -> None:
         """Close the socket, unless a front serves it already."""
 
+def describe_check(
+    method: str, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None:
+    """What :meth:`Request.original` reads, on plain values (``stockade.decision.styles.describe``'s twin)."""
+
 def bind_socket(host: str, port: int) -> BoundSocket:
     """Bind and listen on ``host:port`` (an IP literal; IPv6 sockets are IPv6-only).
 
@@ -384,6 +389,10 @@ class Request:
     @property
     def tls(self) -> tuple[str | None, str | None, bool, str | None] | None:
         """``(sni, version, client_auth, client_ca)`` of a TLS connection."""
+    def original(self) -> tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None:
+        """A check request's style and original request ``(method, path, query, scheme, headers)``,
+        read in Rust; ``None`` for no check path. Raises ``BadCheck`` or ``BadRequest`` as
+        ``stockade.decision.styles.describe`` does."""
     def forward(
         self,
         *,

@@ -136,7 +136,7 @@ fn admit(
             return;
         }
     }
-    let mut facts = ConnFacts {
+    let facts = ConnFacts {
         peer,
         local,
         source: None,

@@ -577,6 +577,19 @@ fn pairs(items: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Bytes, Bytes)> {
 
 #[pymethods]
 impl Request {
+    /// A check request on the decision endpoint: its style and the original request it
+    /// describes, read in Rust (see `crate::decision::describe`); `None` for a target that
+    /// is no check path.
+    fn original<'py>(&self, py: Python<'py>) -> PyResult<crate::decision::Described<'py>> {
+        guard(py, || {
+            let lines = self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_ref(), value.as_slice()));
+            crate::decision::describe(py, self.method.as_bytes(), &self.target, lines)
+        })
+    }
+
     /// The request target as sent.
     #[getter]
     fn target<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

@@ -293,6 +293,9 @@ class Bridge:
     async def _check(self, request: _native.Request, site: Site) -> None:
         """A proxy's check request on the decision listener (:mod:`stockade.decision`).
 
+        The front reads the check request (its style and the original request, in Rust); the
+        decision point checks the caller and decides on the original request as on a
+        proxied one: its canonical form, then the ladder.
         Detection may read the check request's body (Envoy's ``with_request_body``): the
         front then reads it and hands the request back with it, and it is prepared again.
         """
@@ -303,7 +306,7 @@ class Bridge:
             _answer(request, responses.not_found(), head=head)
             return
         headers = request.headers
-        prepared = await point.prepare(request.peer[0], request.method, request.target, headers)
+        prepared = await point.prepare(request.peer[0], request.method, request.target, headers, request.original)
         if isinstance(prepared, Answer):
             answer = prepared
         else:
