@@ -218,7 +218,7 @@ def nginx_with_module(name: str, body: str, directory: Path) -> Iterator[int]:
     own = directory / name
     own.mkdir()
     conf = own / "nginx.conf"
-    conf.write_text(f"load_module {MODSECURITY};\n" + proxy.NGINX_COMMON.format(dir=own, body=body))
+    conf.write_text(f"load_module {MODSECURITY};\n" + proxy.NGINX_COMMON.format(dir=own, body=body, workers=1))
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     with proxy.process([nginx_bin, "-p", str(own), "-c", str(conf)], name, directory) as master:
         yield proxy.nginx_worker(master)
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 caddy(front, CADDY.format(port=port, upstream=upstream, forward=forward), directory)
             )
             fronts[front] = (port, {"front": pid, **({"stockade": stockade} if forward else {})})
-        for port in (upstream, *(port for port, _ in decisions.values()), *(port for port, _ in fronts.values())):
+        for port in (upstream, *(port for port, _ in fronts.values())):
             proxy.wait_ready(port)
         for round_ in range(1, args.rounds + 1):
             proxy.log(f"round {round_} of {args.rounds}")
