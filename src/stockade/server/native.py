@@ -16,6 +16,10 @@ its first ``[bans] body_limit`` bytes, and the request comes back with them to b
 When the native ladder lands it replaces this callback, and a clean proxied request no
 longer takes the GIL at all.
 
+The decision endpoint's listeners (``[decision]``) are the front's too: a proxy's check
+request is read by the front (the original request it describes, in Rust) and decided by
+the same decision point as on the Python server (:meth:`Bridge._check`).
+
 Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
 pushed to the front (:func:`front_site`): the upstream, the limits, the document root
 and the blocklist checked at accept. The front's counters are part of the admin API's
