@@ -20,6 +20,11 @@ in runs of ``--chunk`` seconds, stopping early after ``--budget`` seconds (it sa
 thread samples RSS every ``--interval`` seconds. At the end every idle connection makes one
 more request (how many are still open is reported), and they are closed.
 
+With ``--baseline-src DIR`` (the ``src`` directory of another tree, with its built
+``_native`` module: an earlier commit), the ``stockade`` and ``native`` fronts are measured a
+second time from that tree, as ``stockade@baseline`` and ``native@baseline``, in the same run:
+before and after a change of the front.
+
 Run with ``python bench/front_memory.py`` (about 7 min on 2 vCPUs; ``--requests 200000
 --connections 2000`` for a quick look; ``--only stockade``). Raises its own ``RLIMIT_NOFILE``
 to the hard limit (the fronts inherit it); needs ``nginx`` and ``wrk``. Progress goes to
@@ -88,9 +93,15 @@ FRONTS = {
     "native": "native front alone, no checks",
     "nginx": "nginx proxy, 1 worker",
 }
+BASELINE = "@baseline"
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 BATCH = 250  # connections opened (then asked) at a time, well under the listeners' backlog
 MIB = 1024 * 1024
+
+
+def label(front: str) -> str:
+    kind, baseline, _ = front.partition(BASELINE)
+    return FRONTS[kind] + (", baseline" if baseline else "")
 
 
 def raise_nofile(needed: int) -> int:
@@ -299,12 +310,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stockade", default=str(Path(sys.executable).with_name("stockade")), help="the stockade command"
     )
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also measure stockade and native from this src directory (before/after)"
+    )
     parser.add_argument("--serve-native", nargs=2, type=int, metavar=("PORT", "UPSTREAM"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_native:
         serve_native(args.serve_native[0], args.serve_native[1], 1, keepalive=args.keepalive)
         return 0
     chosen = [f for f in args.only.split(",") if f] or list(FRONTS)
+    if args.baseline_src:
+        chosen = [f for front in chosen for f in ([front] if front == "nginx" else [front + BASELINE, front])]
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             log(f"bench/front_memory.py needs {tool} (apt-get install -y {tool})")
@@ -335,48 +351,50 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(up_port)
         for front in chosen:
             port = free_port()
+            kind, baseline, _ = front.partition(BASELINE)
+            src = args.baseline_src if baseline else ROOT / "src"
             if front == "nginx":
                 pid = start_nginx("proxy", NGINX_PROXY.format(port=port, upstream=up_port))
-            elif front == "native":
+            elif kind == "native":
                 # bench/proxy.py's front without a request filter: the data plane's own memory.
                 own = directory / front
                 own.mkdir()
                 command = [sys.executable, __file__, "--serve-native", str(port), str(up_port)]
                 command += ["--keepalive", str(args.keepalive)]
-                env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+                env = {**os.environ, "PYTHONPATH": str(src)}
                 pid = stack.enter_context(process(command, front, own, env))
-            elif front == "stockade":
+            elif kind == "stockade":
                 own = directory / front
                 own.mkdir()
                 config = own / "stockade.toml"
                 config.write_text(STOCKADE_CONF.format(port=port, upstream=up_port, keepalive=args.keepalive))
-                env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+                env = {**os.environ, "PYTHONPATH": str(src)}
                 env.pop("STOCKADE_ENGINE", None)
                 command = [args.stockade, "serve", "-c", str(config)]
                 pid = stack.enter_context(process(command, front, own, env))
             else:
                 raise SystemExit(f"--only: no front {front!r} ({', '.join(FRONTS)})")
             wait_ready(port)
-            results[front] = measure(FRONTS[front], port, pid, args)
+            results[front] = measure(label(front), port, pid, args)
     load_end = load_average()
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_start} -> {load_end}")
     print(f"{args.connections:,} idle keep-alive connections, then wrk -t2 -c{args.wrk_connections}: up to")
     print(f"{args.requests:,} requests or {args.budget:g} s a front; RSS (VmRSS of the process tree) in MiB")
-    head = f"{'front':<38} {'RSS MiB':>8} {'idle':>8} {'KiB/conn':>8}"
+    head = f"{'front':<48} {'RSS MiB':>8} {'idle':>8} {'KiB/conn':>8}"
     print(f"{head} {'requests':>10} {'req/s':>7} {'start':>7} {'10%':>7} {'end':>7} {'max':>7} {'open':>6}")
     for front, r in results.items():
         d = r["drive"]
         print(
-            f"{FRONTS[front]:<38} {r['rss_before_idle_mib']:>8.1f} {r['rss_idle_mib']:>8.1f} "
+            f"{label(front):<38} {r['rss_before_idle_mib']:>8.1f} {r['rss_idle_mib']:>8.1f} "
             f"{r['kib_per_idle_connection']:>8.2f} {d['requests']:>10,} {d['requests_per_s']:>7,} "
             f"{d['rss_start_mib']:>7.1f} {d['rss_after_tenth_mib']:>7.1f} {d['rss_end_mib']:>7.1f} "
             f"{d['rss_max_mib']:>7.1f} {r['idle_still_open']:>6,}"
         )
         if not d["complete"]:
-            print(f"  {FRONTS[front]}: only {d['requests']:,} of {args.requests:,} requests within {args.budget:g} s")
+            print(f"  {label(front)}: only {d['requests']:,} of {args.requests:,} requests within {args.budget:g} s")
         if d["wrk_problems"]:
-            print(f"  {FRONTS[front]}: wrk reported {'; '.join(d['wrk_problems'])}")
+            print(f"  {label(front)}: wrk reported {'; '.join(d['wrk_problems'])}")
     if "stockade" in results:
         r = results["stockade"]
         verdict = "met" if r["rss_idle_mib"] * MIB <= 100e6 else "not met"
@@ -388,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = idle / results["nginx"]["rss_idle_mib"]
             print(f"stockade / nginx RSS with the idle connections: {ratio:.2f}")
     summary = {"load_average": {"start": load_start, "end": load_end}, "args": vars(args), **results}
-    print(json.dumps(summary, sort_keys=True))
+    print(json.dumps(summary, sort_keys=True, default=str))
     return 0
 
 

@@ -310,6 +310,11 @@ class BoundSocket:
     def close(self) -> None:
         """Close the socket, unless a front serves it already."""
 
+def describe_check(
+    method: str, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None:
+    """What :meth:`Request.original` reads, on plain values (``stockade.decision.styles.describe``'s twin)."""
+
 def bind_socket(host: str, port: int) -> BoundSocket:
     """Bind and listen on ``host:port`` (an IP literal; IPv6 sockets are IPv6-only).
 
@@ -344,9 +349,11 @@ class ListenerOptions:
         proxy_protocol: str = "off",
         proxy_from: IPSet | None = None,
         admin: bool = False,
+        decision: bool = False,
     ) -> None:
         """``tls``: certificate file, key file, client CA file, client auth (``none``, ``optional``,
-        ``required``). Raises ``ValueError`` for a certificate that cannot be loaded."""
+        ``required``). ``admin`` and ``decision`` listeners are not checked against the
+        blocklist. Raises ``ValueError`` for a certificate that cannot be loaded."""
 
 @final
 class Request:
@@ -382,6 +389,10 @@ class Request:
     @property
     def tls(self) -> tuple[str | None, str | None, bool, str | None] | None:
         """``(sni, version, client_auth, client_ca)`` of a TLS connection."""
+    def original(self) -> tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None:
+        """A check request's style and original request ``(method, path, query, scheme, headers)``,
+        read in Rust; ``None`` for no check path. Raises ``BadCheck`` or ``BadRequest`` as
+        ``stockade.decision.styles.describe`` does."""
     def forward(
         self,
         *,

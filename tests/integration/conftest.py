@@ -116,6 +116,12 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
     return Site(tmp_path, docroot, htpasswd, tmp_path / "stockade.db", events)
 
 
+@pytest.fixture(params=["python", "native"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Both engines, for a test that asks for this: the Python server, then the native front."""
+    return str(request.param)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

@@ -187,6 +187,7 @@ class Caddy:
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self.process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def __enter__(self) -> Caddy:
         env = {**os.environ, "HOME": str(self.base), "XDG_DATA_HOME": str(self.base), "XDG_CONFIG_HOME": str(self.base)}
@@ -198,7 +199,8 @@ class Caddy:
             env=env,
             start_new_session=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         with self._seen:
             ready = self._seen.wait_for(
                 lambda: any("serving initial configuration" in line for line in self.lines) or self._ended(), WAIT
@@ -233,6 +235,9 @@ class Caddy:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # The reader ends at the end of caddy's output; closing the pipe under it would fail it.
+        if self._reader is not None:
+            self._reader.join(WAIT)
         if self.process.stderr is not None:
             self.process.stderr.close()
 

@@ -1,5 +1,7 @@
 //! A client connection's byte stream: plain TCP or TLS over it.
 
+use std::task::{Context, Poll};
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -10,6 +12,9 @@ pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn tcp(&self) -> &TcpStream;
     /// TLS streams do not linger after a refusal (their close is the close_notify).
     fn is_tls(&self) -> bool;
+    /// Ready when a read may find input (or the end of it): at once when the stream holds
+    /// input already read from the socket, else when the socket is readable. Reads nothing.
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
 }
 
 impl ClientIo for TcpStream {
@@ -20,6 +25,10 @@ impl ClientIo for TcpStream {
     fn is_tls(&self) -> bool {
         false
     }
+
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
 }
 
 impl ClientIo for TlsStream<TcpStream> {
@@ -29,6 +38,17 @@ impl ClientIo for TlsStream<TcpStream> {
 
     fn is_tls(&self) -> bool {
         true
+    }
+
+    fn poll_input(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let (tcp, session) = self.get_ref();
+        // rustls processes every whole record it has received; it wants to read unless it
+        // holds plaintext or a close_notify, which a read would return at once.
+        if session.wants_read() {
+            tcp.poll_read_ready(cx)
+        } else {
+            Poll::Ready(Ok(()))
+        }
     }
 }
 

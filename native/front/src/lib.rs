@@ -14,6 +14,7 @@
 //! - [`server`], [`http1`]: HTTP/1.1 connections and the framing of messages;
 //! - [`proxy`], [`upstream`], [`forwarding`]: the exchange with the upstream;
 //! - [`files`]: static files with `HEAD`, ranges and validators;
+//! - [`decision`]: the decision endpoint's check requests (the original request they describe);
 //! - [`accesslog`], [`stats`]: what the Python side reads without touching a request.
 //!
 //! Why not hyper: the front must decide on exactly the bytes it read (a request with both
@@ -25,6 +26,7 @@
 
 pub mod accept;
 pub mod accesslog;
+pub mod decision;
 pub mod files;
 pub mod forwarding;
 pub mod http1;

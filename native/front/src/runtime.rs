@@ -38,6 +38,10 @@ pub struct ListenerConfig {
     pub proxy: Option<(Versions, IpSet)>,
     /// The admin API's listener (never checked against the blocklist).
     pub admin: bool,
+    /// The decision endpoint's listener: its peers are the proxies that ask, not clients
+    /// (never checked against the blocklist; the request filter checks the client each
+    /// check request names, and answers every request).
+    pub decision: bool,
     /// Connections closed because their peer may not send a PROXY header.
     pub proxy_refused: std::sync::atomic::AtomicU64,
 }

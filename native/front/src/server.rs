@@ -106,30 +106,36 @@ impl<S: ClientIo> Conn<S> {
 
     /// Serve requests until the connection ends.
     pub async fn run(mut self) {
+        let end = self.requests().await;
+        // Boxed, as the exchange is: see `requests`.
+        Box::pin(self.finish(end)).await;
+    }
+
+    /// Read and answer requests in turn; how to end the connection.
+    async fn requests(&mut self) -> End {
         let mut head_deadline = Instant::now() + self.shared.site.load().limits.header_timeout;
         let mut idle_deadline: Option<Instant> = None;
         loop {
             let site = self.shared.site.load_full();
             let head = match self.read_head(&site, head_deadline, idle_deadline).await {
                 Ok(head) => head,
-                Err(end) => {
-                    self.finish(end).await;
-                    return;
-                }
+                Err(end) => return end,
             };
-            let served = self.exchange(head, &site).await;
-            if served.end != End::KeepAlive || self.stopping() {
-                let end = if served.end == End::KeepAlive {
-                    End::Close
-                } else {
-                    served.end
-                };
-                self.finish(end).await;
-                return;
+            // The exchange lives on the heap while it lasts: the connection's task holds
+            // only what waiting for the next request needs.
+            let served = Box::pin(self.exchange(head, &site)).await;
+            if served.end != End::KeepAlive {
+                return served.end;
             }
-            if self.client_done && self.buf.is_empty() {
-                self.finish(End::Close).await;
-                return;
+            if self.stopping() {
+                return End::Close;
+            }
+            if self.buf.is_empty() {
+                if self.client_done {
+                    return End::Close;
+                }
+                // An idle connection holds no read buffer (one is taken when input arrives).
+                self.buf = BytesMut::new();
             }
             let now = Instant::now();
             head_deadline = now + site.limits.header_timeout;
@@ -161,10 +167,22 @@ impl<S: ClientIo> Conn<S> {
             } else {
                 head_deadline
             };
+            let mut stop = self.stop.clone();
+            if idle && self.buf.capacity() == 0 {
+                // Wait for input before taking a buffer to read it into.
+                tokio::select! {
+                    ready = std::future::poll_fn(|cx| self.io.poll_input(cx)) => {
+                        if ready.is_err() {
+                            return Err(End::Drop);
+                        }
+                    }
+                    () = tokio::time::sleep_until(deadline.into()) => return Err(End::Drop),
+                    _ = stop.wait_for(|stopping| *stopping) => return Err(End::Close),
+                }
+            }
             if self.buf.capacity() - self.buf.len() < READ_SIZE / 2 {
                 self.buf.reserve(READ_SIZE);
             }
-            let mut stop = self.stop.clone();
             tokio::select! {
                 read = self.io.read_buf(&mut self.buf) => match read.or_else(eof) {
                     Ok(0) => {

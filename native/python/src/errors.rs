@@ -53,6 +53,16 @@ pub fn bad_request(py: Python<'_>, error: BadRequest) -> PyErr {
     raise(|| class(py, "BadRequest")?.call1((error.reason(),)))
 }
 
+/// `stockade.errors.BadRequest(reason)` for a reason the caller words.
+pub fn bad_request_reason(py: Python<'_>, reason: &str) -> PyErr {
+    raise(|| class(py, "BadRequest")?.call1((reason,)))
+}
+
+/// `stockade.errors.BadCheck(reason)`: a proxy's check request that describes no request.
+pub fn bad_check(py: Python<'_>, reason: &str) -> PyErr {
+    raise(|| class(py, "BadCheck")?.call1((reason,)))
+}
+
 /// `stockade.errors.InvalidArgument(name, value, accepted)`.
 pub fn invalid_argument(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>, accepted: &str) -> PyErr {
     raise(|| class(py, "InvalidArgument")?.call1((name, value, accepted)))

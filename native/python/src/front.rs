@@ -157,12 +157,13 @@ pub struct ListenerOptions {
     tls: Option<Arc<rustls::ServerConfig>>,
     proxy: Option<(Versions, stockade_core::IpSet)>,
     admin: bool,
+    decision: bool,
 }
 
 #[pymethods]
 impl ListenerOptions {
     #[new]
-    #[pyo3(signature = (name, *, tls=None, proxy_protocol="off", proxy_from=None, admin=false))]
+    #[pyo3(signature = (name, *, tls=None, proxy_protocol="off", proxy_from=None, admin=false, decision=false))]
     fn new(
         py: Python<'_>,
         name: String,
@@ -170,6 +171,7 @@ impl ListenerOptions {
         proxy_protocol: &str,
         proxy_from: Option<PyRef<'_, IPSet>>,
         admin: bool,
+        decision: bool,
     ) -> PyResult<Self> {
         guard(py, || {
             let tls = match tls {
@@ -200,6 +202,7 @@ impl ListenerOptions {
                 tls,
                 proxy,
                 admin,
+                decision,
             })
         })
     }
@@ -251,6 +254,7 @@ impl NativeFront {
                     tls: options.tls.clone(),
                     proxy: options.proxy.clone(),
                     admin: options.admin,
+                    decision: options.decision,
                     proxy_refused: std::sync::atomic::AtomicU64::new(0),
                 };
                 bound.push((listener, config));
@@ -573,6 +577,19 @@ fn pairs(items: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Bytes, Bytes)> {
 
 #[pymethods]
 impl Request {
+    /// A check request on the decision endpoint: its style and the original request it
+    /// describes, read in Rust (see `crate::decision::describe`); `None` for a target that
+    /// is no check path.
+    fn original<'py>(&self, py: Python<'py>) -> PyResult<crate::decision::Described<'py>> {
+        guard(py, || {
+            let lines = self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_ref(), value.as_slice()));
+            crate::decision::describe(py, self.method.as_bytes(), &self.target, lines)
+        })
+    }
+
     /// The request target as sent.
     #[getter]
     fn target<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

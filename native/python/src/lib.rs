@@ -8,6 +8,7 @@ mod blocklist;
 mod canonical;
 mod client_ip;
 mod conditions;
+mod decision;
 mod errors;
 mod front;
 mod front_request;
@@ -49,6 +50,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<front::NativeFront>()?;
     module.add_class::<front::Request>()?;
     module.add_function(wrap_pyfunction!(front::bind_socket, module)?)?;
+    module.add_function(wrap_pyfunction!(decision::describe_check, module)?)?;
     module.add_function(wrap_pyfunction!(errors::_panic, module)?)?;
     Ok(())
 }

@@ -53,7 +53,7 @@ from typing import Any, Final, Literal, NamedTuple
 from stockade.clock import Clock
 from stockade.core.client_ip import ClientIpResolver, TrustedProxies
 from stockade.decision.settings import DecisionSettings
-from stockade.decision.styles import CHECK_PATHS, Original, original_request, style_for
+from stockade.decision.styles import CHECK_PATHS, STYLE_NAMED, Original, Style, describe
 from stockade.engine._async.ladder import AsyncLadder
 from stockade.engine.verdict import CLOSE, Verdict
 from stockade.errors import BadCheck, BadRequest
@@ -75,6 +75,9 @@ _WARN_EVERY: Final = 60.0
 # it), or None when the proxy went away in the middle of it.
 BodyReader = Callable[[int], Awaitable[tuple[bytes, int] | None]]
 _WARNED_KEYS: Final = 1024
+# The native front's reading of a check request (``stockade._native.Request.original``):
+# the style's name and the original request's parts, or None for no check path.
+NativeDescribe = Callable[[], tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None]
 
 
 class Answer(NamedTuple):
@@ -92,6 +95,17 @@ class Answer(NamedTuple):
     client: str = ""
     decision_id: str = ""
     reason: str = ""  # for the operator: why a check or a caller was refused
+
+
+class Prepared(NamedTuple):
+    """A check request that describes a request the ladder is to decide.
+
+    ``body``: the check request's body is the original one's (Envoy's ``with_request_body``).
+    """
+
+    request: Incoming
+    body: bool
+    decision_id: str
 
 
 class DecisionPoint:
@@ -137,6 +151,30 @@ class DecisionPoint:
 
         ``read_body`` reads the check request's body, given when it has one.
         """
+        prepared = await self.prepare(peer, method, target, headers)
+        if isinstance(prepared, Answer):
+            return prepared
+        wanted = self.body_wanted(prepared) if read_body is not None else 0
+        if wanted and read_body is not None:
+            ahead = await read_body(wanted)
+            if ahead is not None:
+                prepared.request.give_body(*ahead)
+        return await self.conclude(prepared)
+
+    async def prepare(
+        self,
+        peer: str,
+        method: str,
+        target: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        native: NativeDescribe | None = None,
+    ) -> Answer | Prepared:
+        """Steps 1 to 3 and the blocklist: the answer already, or the request the ladder is to decide.
+
+        ``native`` reads the check request in Rust instead of :func:`~stockade.decision.styles.describe`
+        (the native front's requests). A front that reads a body in a second pass (the native
+        front) prepares again with it: this is deterministic for one configuration.
+        """
         decision_id = f"{self._prefix}-{next(self._ids):x}"
         address = self._callers.get(peer)
         if address is None:
@@ -144,15 +182,14 @@ class DecisionPoint:
         if not address:
             self._warn(peer, "decision: refused a check request from %s, which is not in [decision] proxies", peer)
             return _plain(403, _FORBIDDEN, "caller_refused", decision_id, reason=f"{peer} is not in [decision] proxies")
-        found = style_for(target)
-        if found is None:
-            return self._bad_check(f"no such check path: expected {CHECK_PATHS}", decision_id, status=404)
-        style, rest = found
         try:
-            original = original_request(style, method, rest, headers)
+            described = describe(method, target, headers) if native is None else _described(native())
+            if described is None:
+                return self._bad_check(f"no such check path: expected {CHECK_PATHS}", decision_id, status=404)
+            style, original = described
             request = self._incoming(original, address)
         except BadCheck as exc:
-            return self._bad_check(f"{style.name}: {exc}", decision_id)
+            return self._bad_check(str(exc), decision_id)
         except BadRequest as exc:
             if exc.client != address:  # never the asking proxy itself, when no header named the client
                 await self.ladder.refused(exc)
@@ -168,14 +205,18 @@ class DecisionPoint:
         if block is not None and block.table.check_connection(request.client) == "close":
             # The client's connection is the proxy's: mod_block's blocklist meets the client here.
             return _answer(CLOSE, request.client, decision_id)
-        if style.body and read_body is not None and self.ladder.reads_bodies:
-            wanted = self.ladder.body_wanted(request)
-            if wanted:
-                ahead = await read_body(wanted)
-                if ahead is not None:
-                    request.give_body(*ahead)
-        verdict = await self.ladder.decide(request)
-        return _answer(verdict, request.client, decision_id)
+        return Prepared(request, style.body, decision_id)
+
+    def body_wanted(self, prepared: Prepared) -> int:
+        """How many bytes of the check request's body detection reads first (0: none)."""
+        if not prepared.body or not self.ladder.reads_bodies:
+            return 0
+        return self.ladder.body_wanted(prepared.request)
+
+    async def conclude(self, prepared: Prepared) -> Answer:
+        """The ladder's verdict on a prepared request, as the proxy must hear it."""
+        verdict = await self.ladder.decide(prepared.request)
+        return _answer(verdict, prepared.request.client, prepared.decision_id)
 
     def _caller(self, peer: str) -> str:
         """The normalised address of a peer that may ask, ``""`` for one that may not (remembered)."""
@@ -214,6 +255,15 @@ class DecisionPoint:
             self._warned.clear()
         self._warned[key] = now
         log.warning(message, *args)
+
+
+def _described(
+    found: tuple[str, tuple[str, bytes, bytes, str, list[tuple[bytes, bytes]]]] | None,
+) -> tuple[Style, Original] | None:
+    if found is None:
+        return None
+    name, parts = found
+    return STYLE_NAMED[name], Original(*parts)
 
 
 def _plain(status: int, body: bytes, outcome: Outcome, decision_id: str, *, reason: str = "") -> Answer:

@@ -16,6 +16,10 @@ its first ``[bans] body_limit`` bytes, and the request comes back with them to b
 When the native ladder lands it replaces this callback, and a clean proxied request no
 longer takes the GIL at all.
 
+The decision endpoint's listeners (``[decision]``) are the front's too: a proxy's check
+request is read by the front (the original request it describes, in Rust) and decided by
+the same decision point as on the Python server (:meth:`Bridge._check`).
+
 Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
 pushed to the front (:func:`front_site`): the upstream, the limits, the document root
 and the blocklist checked at accept. The front's counters are part of the admin API's
@@ -30,12 +34,13 @@ import logging
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from stockade import _native
 from stockade.clock import Clock, SystemClock
+from stockade.decision.point import Answer
 from stockade.engine.verdict import Verdict
 from stockade.errors import BadRequest, ConfigError, ConfigIssue, ListenError, StoreError
 from stockade.ipsets import ip_set, network_set
@@ -94,9 +99,7 @@ def bind_native(specs: Sequence[ListenerSpec]) -> list[NativeListener]:
             except OSError as exc:
                 raise ListenError(str(spec.address), OSError(exc.args[0], _strerror(exc))) from None
             address = spec.address.with_port(sock.port)
-            bound.append(
-                NativeListener(ListenerSpec(address, spec.tls, spec.proxy_protocol, spec.proxy_protocol_from), sock)
-            )
+            bound.append(NativeListener(replace(spec, address=address), sock))
     except BaseException:
         for listener in bound:
             listener.socket.close()
@@ -118,7 +121,7 @@ def listener_options(listener: NativeListener) -> _native.ListenerOptions:
         tls = (str(spec.tls.certfile), str(spec.tls.keyfile), ca, spec.tls.client_auth)
     proxy_from = network_set(spec.proxy_protocol_from) if spec.proxy_protocol != "off" else None
     return _native.ListenerOptions(
-        str(spec.address), tls=tls, proxy_protocol=spec.proxy_protocol, proxy_from=proxy_from
+        str(spec.address), tls=tls, proxy_protocol=spec.proxy_protocol, proxy_from=proxy_from, decision=spec.decision
     )
 
 
@@ -231,6 +234,10 @@ class Bridge:
         except StoreError:
             _answer(request, responses.unavailable(), head=head)
             return
+        listener = self.listeners[request.listener]
+        if listener.decision:
+            await self._check(request, site)
+            return
         scope = self._scope(request)
         tls = request.tls
         facts = ConnectionFacts(
@@ -286,6 +293,40 @@ class Bridge:
             _answer(request, responses.method_not_allowed(), head=head)
             return
         request.files(incoming.path, observe=observe)
+
+    async def _check(self, request: _native.Request, site: Site) -> None:
+        """A proxy's check request on the decision listener (:mod:`stockade.decision`).
+
+        The front reads the check request (its style and the original request, in Rust); the
+        decision point checks the caller and decides on the original request as on a
+        proxied one: its canonical form, then the ladder.
+        Detection may read the check request's body (Envoy's ``with_request_body``): the
+        front then reads it and hands the request back with it, and it is prepared again.
+        """
+        app = self.app
+        head = request.method == "HEAD"
+        point = site.decision
+        if point is None:  # a reload removed [decision]: its listener stays until a restart
+            _answer(request, responses.not_found(), head=head)
+            return
+        headers = request.headers
+        prepared = await point.prepare(request.peer[0], request.method, request.target, headers, request.original)
+        if isinstance(prepared, Answer):
+            answer = prepared
+        else:
+            body = request.body
+            if body is not None:
+                prepared.request.give_body(body, request.uninspected)
+            elif announced_body(headers, request.http_version)[0]:
+                wanted = point.body_wanted(prepared)
+                if wanted:
+                    request.read_body(wanted)
+                    return
+            answer = await point.conclude(prepared)
+        if answer.verdict is not None:
+            app.metrics.observe_verdict(answer.verdict)
+        app.metrics.count_decision(answer.outcome)
+        request.answer(answer.status, list(answer.headers), answer.body)
 
     def _refuse(self, request: _native.Request, verdict: Verdict, *, head: bool) -> None:
         app = self.app

@@ -131,24 +131,24 @@ def _serve_native(
     reload: ReloadHook | None,
     access_log: str | Path | AccessLogSink | None,
 ) -> None:
-    """The native front (``workers`` threads in this process); the admin API on a Python listener."""
+    """The native front (``workers`` threads in this process, the decision endpoint's listeners too);
+    the admin API on a Python listener."""
     from stockade.server.native import NativeServer, bind_native, run_native  # noqa: PLC0415
 
-    # The admin API and the decision endpoint stay on Python listeners beside the native front.
-    served = bind_native([s for s in specs if not s.admin and not s.decision])
+    served = bind_native([s for s in specs if not s.admin])
     try:
-        admin = bind_listeners([s for s in specs if s.admin or s.decision])
+        admin = bind_listeners([s for s in specs if s.admin])
     except BaseException:
         for listener in served:
             listener.socket.close()
         raise
     try:
         for listener in served:
-            print(f"stockade: listening on {listener.url}/", flush=True)
+            what = "decision endpoint" if listener.spec.decision else "listening"
+            print(f"stockade: {what} on {listener.url}/", flush=True)
         for bound_admin in admin:
-            what = "admin API" if bound_admin.spec.admin else "decision endpoint"
-            print(f"stockade: {what} on {bound_admin.url}/", flush=True)
-        addresses = tuple(listener.spec.address for listener in served)
+            print(f"stockade: admin API on {bound_admin.url}/", flush=True)
+        addresses = tuple(listener.spec.address for listener in served if not listener.spec.decision)
         app = StockadeApp(config, listen=addresses, freeze_heap=True)
         hook = reload or _reload
         server = NativeServer(

@@ -69,10 +69,10 @@ class ServerThread:
         hook = reload or (lambda app: app.reload())
         self.native: list[NativeListener] = []
         if self.engine == "native":
-            # The admin API and the decision endpoint stay on Python listeners beside the native front.
-            self.native = bind_native([spec for spec in specs if not spec.admin and not spec.decision])
-            self.listeners = bind_listeners([spec for spec in specs if spec.admin or spec.decision])
-            self.listen = tuple(listener.spec.address for listener in self.native)
+            # The admin API stays on a Python listener beside the native front.
+            self.native = bind_native([spec for spec in specs if not spec.admin])
+            self.listeners = bind_listeners([spec for spec in specs if spec.admin])
+            self.listen = tuple(listener.spec.address for listener in self.native if not listener.spec.decision)
             self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
             self.server: HttpServer | NativeServer = NativeServer(
                 self.app,
@@ -83,7 +83,8 @@ class ServerThread:
                 reload=lambda: hook(self.app),
                 access_log=native_access_log(self.config, access_log),
             )
-            self.urls = tuple(listener.url for listener in self.native)
+            self.urls = tuple(listener.url for listener in self.native if not listener.spec.decision)
+            decision = [(listener.spec, listener.url) for listener in self.native if listener.spec.decision]
         else:
             self.listeners = bind_listeners(specs)
             self.listen = tuple(served_addresses(self.listeners))
@@ -98,11 +99,11 @@ class ServerThread:
             )
             served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
             self.urls = tuple(listener.url for listener in served)
+            decision = [(listener.spec, listener.url) for listener in self.listeners if listener.spec.decision]
         admin = [listener for listener in self.listeners if listener.spec.admin]
-        decision = [listener for listener in self.listeners if listener.spec.decision]
         self.admin_url = admin[0].url if admin else ""
-        self.decision_urls = tuple(listener.url for listener in decision)
-        self.decision_port = decision[0].spec.address.port if decision else 0
+        self.decision_urls = tuple(url for _, url in decision)
+        self.decision_port = decision[0][0].address.port if decision else 0
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0
         self._background = BackgroundServer(self.server, name="stockade-server")
