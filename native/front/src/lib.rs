@@ -14,6 +14,7 @@
 //! - [`server`], [`http1`]: HTTP/1.1 connections and the framing of messages;
 //! - [`proxy`], [`upstream`], [`forwarding`]: the exchange with the upstream;
 //! - [`files`]: static files with `HEAD`, ranges and validators;
+//! - [`ladder`]: the native ladder first, the Python side for what it cannot finish;
 //! - [`accesslog`], [`stats`]: what the Python side reads without touching a request.
 //!
 //! Why not hyper: the front must decide on exactly the bytes it read (a request with both
@@ -29,6 +30,7 @@ pub mod files;
 pub mod forwarding;
 pub mod http1;
 pub mod io;
+pub mod ladder;
 pub mod pages;
 pub mod phases;
 pub mod proxy;

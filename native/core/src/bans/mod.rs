@@ -396,6 +396,15 @@ impl BanView {
         });
     }
 
+    /// Whether the change feed flows (a view that lost it answers [`Peek::Ask`]).
+    pub fn trusted(&self) -> bool {
+        self.current.load().trusted
+    }
+
+    pub fn set_trusted(&self, trusted: bool) {
+        self.change(|next| next.trusted = trusted);
+    }
+
     /// Drop everything (the feed was lost); `trusted` says whether it flows again.
     pub fn forget(&self, trusted: bool) {
         self.change(|next| {
