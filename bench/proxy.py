@@ -10,9 +10,6 @@ static ``hello`` from memory), and in front of it these fronts, each one worker 
   filter): the data plane's own cost;
 - ``native_plain`` and ``native_guarded``: configs (a) and (b) below with
   ``engine = "native"``: the native front, each request decided by the Python ladder;
-- ``native_nodetect``: config (a) with detection off (``[bans] rules = []``) on the native
-  front: the requests the native ladder decides in Rust (with detection on, every request
-  still goes to the Python ladder until detection runs natively);
 - (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
   directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on);
 - (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
@@ -110,12 +107,6 @@ workers = 1
 url = "sqlite:///{name}.db"
 """
 
-# Config (a) with detection off: the requests the native ladder decides without Python.
-STOCKADE_NO_DETECTION = """
-[bans]
-rules = []
-"""
-
 STOCKADE_CHECKS = """
 [[directory]]
 path = "/admin"
@@ -140,11 +131,10 @@ FRONTS = {
     "native": "native front, no checks",
     "native_plain": "stockade serve native (a) plain",
     "native_guarded": "stockade serve native (b) checks",
-    "native_nodetect": "stockade serve native (a) no detection",
     "plain": "stockade serve (a) plain",
     "guarded": "stockade serve (b) checks",
 }
-NATIVE_FRONTS = ("native", "native_plain", "native_guarded", "native_nodetect")
+NATIVE_FRONTS = ("native", "native_plain", "native_guarded")
 BLOCK_RULES = 100
 BLOCKLIST_ENTRIES = 100_000
 
@@ -241,8 +231,6 @@ def stockade_config(
     if checks:
         write_checks_files(own)
         text += STOCKADE_CHECKS
-    if name.endswith("_nodetect"):
-        text += STOCKADE_NO_DETECTION
     path = own / "stockade.toml"
     path.write_text(text)
     return path
