@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from stockade.core.bans import BanPolicy
 from stockade.server.native import NativeServer
 from stockade.server.testing import ServerThread
 from stockade.stores.sqlite import SQLiteStore
-from tests.integration.conftest import Site
+from tests.integration.conftest import PUBLIC, Site
 from tests.integration.test_native_front import fetch
 from tests.integration.test_protecting_server import TOKEN, get
 from tests.integration.test_proxy import Uvicorn
@@ -42,6 +43,16 @@ def config(site: Site, upstream: Uvicorn, *, detection: bool = False) -> Path:
     text += f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'
     path.write_text(text)
     return path
+
+
+@contextmanager
+def serving(path: Path) -> Iterator[ServerThread]:
+    """The server, after a first request: that one goes to Python (the forwarding warnings
+    watch until a request settles whether every client comes through one proxy)."""
+    with ServerThread(path, engine="native") as running:
+        assert fetch(running.port, "/echo/first")[0] in (200, 404)
+        assert counts(running) == (0, 0, 0)
+        yield running
 
 
 def counts(running: ServerThread) -> tuple[int, int, int]:
@@ -77,7 +88,7 @@ def echoed(response: tuple[int, dict[str, str], bytes]) -> dict[str, object]:
 
 
 def test_the_native_ladder_forwards_as_the_python_ladder_does(site: Site, upstream: Uvicorn) -> None:
-    with ServerThread(config(site, upstream), engine="native") as running:
+    with serving(config(site, upstream)) as running:
         native = echoed(fetch(running.port, "/echo/a/./b%20c?x=1&y", {"X-Forwarded-For": "203.0.113.9"}))
         assert counts(running)[0] == 1
         server = running.server
@@ -91,7 +102,7 @@ def test_the_native_ladder_forwards_as_the_python_ladder_does(site: Site, upstre
 
 
 def test_a_ban_is_refused_natively_and_a_lockout_directory_goes_to_python(site: Site, upstream: Uvicorn) -> None:
-    with ServerThread(config(site, upstream), engine="native") as running:
+    with serving(config(site, upstream)) as running:
         status, headers, _ = fetch(running.port, "/echo/secure/x")
         assert status == 401
         assert "www-authenticate" in headers
@@ -109,7 +120,7 @@ def test_a_ban_is_refused_natively_and_a_lockout_directory_goes_to_python(site: 
 
 
 def test_a_ban_another_process_writes_reaches_the_native_ladder(site: Site, upstream: Uvicorn) -> None:
-    with ServerThread(config(site, upstream), engine="native") as running:
+    with serving(config(site, upstream)) as running:
         assert fetch(running.port, "/echo/a")[0] == 200
         other = SQLiteStore(site.store)
         try:
@@ -124,8 +135,30 @@ def test_a_ban_another_process_writes_reaches_the_native_ladder(site: Site, upst
 
 
 def test_with_detection_on_every_request_goes_to_python(site: Site, upstream: Uvicorn) -> None:
-    with ServerThread(config(site, upstream, detection=True), engine="native") as running:
+    with serving(config(site, upstream, detection=True)) as running:
         assert fetch(running.port, "/echo/a")[0] == 200
         assert fetch(running.port, "/.env")[0] in (200, 404)
         allowed, banned, python = counts(running)
         assert (allowed, banned, python) == (0, 0, 2)
+
+
+def test_bodies_stream_through_a_native_pass(site: Site, upstream: Uvicorn) -> None:
+    with serving(config(site, upstream)) as running:
+        body = bytes(range(256)) * 4096  # 1 MiB
+        found = echoed(fetch(running.port, "/echo/up", method="POST", body=body))
+        assert found["body_size"] == len(body)
+        status, headers, data = fetch(running.port, "/echo/head", method="HEAD")
+        assert (status, data) == (200, b"")
+        assert counts(running)[0] == 2
+
+
+def test_the_files_of_a_site_without_an_upstream(site: Site) -> None:
+    path = site.write_config(audit=True)
+    path.write_text(path.read_text() + "\n[bans]\nrules = []\n")
+    with serving(path) as running:
+        status, _, data = fetch(running.port, "/index.html")
+        assert (status, data) == (200, PUBLIC)
+        assert counts(running)[0] == 1
+        assert fetch(running.port, "/index.html", method="POST")[0] == 405  # answered by Python
+        assert fetch(running.port, "/secure/")[0] == 401  # the lockout directory: Python
+        assert counts(running)[0] == 1

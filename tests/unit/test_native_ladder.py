@@ -47,12 +47,12 @@ class Challenge:
 
 ban_settings: st.SearchStrategy[dict[str, object]] = st.builds(
     dict,
-    enabled=st.booleans(),
+    enabled=st.sampled_from([True, True, False]),
     ipv6_prefix=st.sampled_from([48, 64, 128]),
     allow=st.lists(st.sampled_from(CLIENTS[1:]), max_size=2),
     ignore_paths=st.lists(st.sampled_from(["/health", "/static", "/"]), max_size=2),
-    patterns=st.booleans(),
-    detect=st.booleans(),
+    patterns=st.sampled_from([False, False, True]),
+    detect=st.sampled_from([False, False, True]),
     directories=st.lists(st.sampled_from(["/admin", "/"]), max_size=2, unique=True),
 )
 bans = st.lists(st.tuples(st.sampled_from(TARGETS), st.sampled_from([5.0, 60.0, math.inf])), max_size=4)

@@ -178,6 +178,7 @@ class Bridge:
         self.listeners = tuple(listeners)
         self.front: _native.NativeFront | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.decided: Callable[[], None] | None = None  # told after each request this side decided
 
     def attach(self, front: _native.NativeFront) -> None:
         self.front = front
@@ -199,6 +200,8 @@ class Bridge:
     async def _decide(self, request: _native.Request) -> None:
         try:
             await self._ladder(request)
+            if self.decided is not None:
+                self.decided()
         except Exception:  # the "never a 500" promise: isolate bugs, log them, answer 500
             log.exception("internal error deciding %s %r", request.method, request.target)
             self.app.metrics.count_request("error")
@@ -359,6 +362,7 @@ class NativeServer:
         self._refused: dict[str, int] = {}
         self._decided = (0, 0)  # the native ladder's (allowed, banned) already counted
         self._native_site: Site | None = None  # the site the native ladder decides for
+        self._waiting: tuple[Site, _native.NativeLadder] | None = None  # a ladder waiting for the warnings
 
     async def serve(self) -> None:
         loop = self.loop = asyncio.get_running_loop()
@@ -380,6 +384,7 @@ class NativeServer:
             access_log=self.access_log,
         )
         bridge.attach(self.front)
+        bridge.decided = self._ladder_pending
         self._pushed = self._key(site)
         self._set_ladder(site)
         self.app.front_stats = self.front.stats
@@ -442,12 +447,34 @@ class NativeServer:
         self._set_ladder(site)
 
     def _set_ladder(self, site: Site) -> None:
-        """The native ladder of the site in force, or none (see :mod:`stockade.server.native_ladder`)."""
+        """The native ladder of the site in force, or none (see :mod:`stockade.server.native_ladder`).
+
+        While the forwarding warnings still watch whether every request comes from one
+        proxy, each request must reach them: the ladder waits (every request goes to the
+        Python side) until the first request that settles it.
+        """
         if self.front is None:
             return
         ladder = native_ladder(site)
+        if ladder is not None and self.app.warnings.watching_peer:
+            self.front.set_ladder(None)
+            self._waiting = (site, ladder)
+            self._native_site = None
+            return
+        self._waiting = None
         self.front.set_ladder(ladder)
         self._native_site = site if ladder is not None else None
+
+    def _ladder_pending(self) -> None:
+        """After each request the Python side decided: put a waiting ladder in force once it may."""
+        waiting = self._waiting
+        if waiting is None or self.front is None or self.app.warnings.watching_peer:
+            return
+        site, ladder = waiting
+        self._waiting = None
+        if self.app.site is site:
+            self.front.set_ladder(ladder)
+            self._native_site = site
 
     async def _catch_up(self) -> None:
         """Other processes' bans reach the ban view while the native ladder reads it.
