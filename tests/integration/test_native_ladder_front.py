@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -147,7 +147,7 @@ def test_bodies_stream_through_a_native_pass(site: Site, upstream: Uvicorn) -> N
         body = bytes(range(256)) * 4096  # 1 MiB
         found = echoed(fetch(running.port, "/echo/up", method="POST", body=body))
         assert found["body_size"] == len(body)
-        status, headers, data = fetch(running.port, "/echo/head", method="HEAD")
+        status, _, data = fetch(running.port, "/echo/head", method="HEAD")
         assert (status, data) == (200, b"")
         assert counts(running)[0] == 2
 
