@@ -10,6 +10,7 @@ no mod_block, a SQLite store.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,3 +163,14 @@ def test_the_files_of_a_site_without_an_upstream(site: Site) -> None:
         assert fetch(running.port, "/index.html", method="POST")[0] == 405  # answered by Python
         assert fetch(running.port, "/secure/")[0] == 401  # the lockout directory: Python
         assert counts(running)[0] == 1
+
+
+def test_a_target_with_a_fragment_is_read_as_the_python_side_reads_it(site: Site, upstream: Uvicorn) -> None:
+    with serving(config(site, upstream)) as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+            sock.sendall(b"GET /echo/secure#x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 401 "), reply[:80]  # the lockout directory, not a pass
+        assert counts(running)[0] == 0

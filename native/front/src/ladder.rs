@@ -11,8 +11,8 @@
 //! - a banned client gets the ban response at once;
 //! - anything else goes to the fallback, which decides the whole request again: a request
 //!   with no safe canonical form (the Python side counts hostile ones and answers 400), a
-//!   target that is not a path, a missing `Host`, forwarding headers from a peer that is not
-//!   a trusted proxy (the Python side warns about those), and every
+//!   target that is not a path or has a fragment, a missing `Host`, forwarding headers from
+//!   a peer that is not a trusted proxy (the Python side warns about those), and every
 //!   [`Outcome::Python`] of the ladder.
 //!
 //! The counts of what was decided here reach the Python side's metrics through
@@ -147,8 +147,10 @@ pub fn decide(
 ) -> Option<Decision> {
     let head = view.head;
     let target = head.target();
-    if target.first() != Some(&b'/') {
-        return None; // absolute-form and `*`: the Python side reads the authority
+    if target.first() != Some(&b'/') || memchr::memchr(b'#', target).is_some() {
+        // Absolute-form and `*` (the Python side reads the authority), and a fragment (it
+        // drops it, as the target's parser does).
+        return None;
     }
     let (path, query) = match memchr::memchr(b'?', target) {
         Some(at) => (target.get(..at)?, target.get(at + 1..)?),
