@@ -299,6 +299,53 @@ def _panic(message: str) -> None:
 # -- the native front (stockade.server.native) ------------------------------------------------
 
 @final
+class BanTable:
+    """Every active ban of a store: ban keys and networks, each with its end."""
+
+    def __init__(self, capacity: int = 1_000_000, *, trusted: bool = True) -> None: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def trusted(self) -> bool: ...
+    @trusted.setter
+    def trusted(self, value: bool) -> None: ...
+    @property
+    def complete(self) -> bool:
+        """False past the capacity or while the change feed is lost: ask the store."""
+    def __len__(self) -> int: ...
+    def peek(self, ip: str, key: str, now: float) -> tuple[bool, float | None]:
+        """``(known, until)`` for a normalised address whose ban key is ``key``."""
+    def set(self, key: str, until: float | None, *, network: bool | None) -> None:
+        """A ban's new end (``None``: no ban); ``network`` None when the kind is not known."""
+    def replace_all(self, records: list[tuple[str, float, bool]]) -> None:
+        """Load every ban at once, ``(key, until, network)``; the view is complete again."""
+    def forget(self, *, trusted: bool) -> None:
+        """Drop every ban (the feed was lost)."""
+
+class NativeLadder:
+    """The native ladder of one site: exemptions, bans, detection, lockout directories."""
+
+    def __init__(
+        self,
+        *,
+        bans: BanTable,
+        enabled: bool,
+        ipv6_prefix: int,
+        allow: IPSet | None = None,
+        ignore_paths: list[str] = ...,
+        ignore_patterns: bool = False,
+        ban_events: bool = False,
+        detection: str = "off",
+        directories: list[str] = ...,
+        canonicalizer: Canonicalizer | None = None,
+        route: tuple[str, int] | None = None,
+        ban_response: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None,
+    ) -> None: ...
+    def decide(
+        self, client: str | None, path: str, now: float
+    ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:
+        """``("pass",)``, ``("banned", until, retry_after)`` or ``("python", why)``."""
+
 class BoundSocket:
     """A listening socket bound by :func:`bind_socket`, served once a :class:`NativeFront` starts."""
 
@@ -445,3 +492,7 @@ class NativeFront:
         """Connections closed because their peer may not send a PROXY header, by listener name."""
     def messages(self) -> list[tuple[int, str]]:
         """Log lines queued by the front since the last call, ``(level, message)``."""
+    def set_ladder(self, ladder: NativeLadder | None) -> None:
+        """Decide with this native ladder before the Python filter (``None``: every request to Python)."""
+    def ladder_counts(self) -> tuple[int, int, int]:
+        """The requests the native ladder decided: ``(allowed, banned, handed to Python)``."""

@@ -10,15 +10,19 @@
 //! - [`block`]: BFE's `mod_block`: host table, rule lists, counters;
 //! - [`canonical`]: the canonical request (path, host, headers) and its refusals;
 //! - [`client_ip`]: the client a request comes from, over trusted proxies;
+//! - [`bans`]: the view of every active ban;
+//! - [`ladder`]: the order of the checks, and what only Python can finish;
 //! - [`request`]: the canonical request as every native check reads it.
 
 pub mod addr;
+pub mod bans;
 pub mod block;
 pub mod blocklist;
 pub mod canonical;
 pub mod client_ip;
 pub mod conditions;
 pub mod ipset;
+pub mod ladder;
 pub mod request;
 
 pub use addr::Addr;

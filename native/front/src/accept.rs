@@ -144,6 +144,7 @@ fn admit(
         listener: config.index,
         listener_name: config.name.clone(),
         scheme: if config.tls.is_some() { "https" } else { "http" },
+        decision: config.decision,
     };
     if !allowed(&facts, config, shared) {
         return;

@@ -15,6 +15,7 @@
 //! - [`proxy`], [`upstream`], [`forwarding`]: the exchange with the upstream;
 //! - [`files`]: static files with `HEAD`, ranges and validators;
 //! - [`decision`]: the decision endpoint's check requests (the original request they describe);
+//! - [`ladder`]: the native ladder first, the Python side for what it cannot finish;
 //! - [`accesslog`], [`stats`]: what the Python side reads without touching a request.
 //!
 //! Why not hyper: the front must decide on exactly the bytes it read (a request with both
@@ -31,6 +32,7 @@ pub mod files;
 pub mod forwarding;
 pub mod http1;
 pub mod io;
+pub mod ladder;
 pub mod pages;
 pub mod phases;
 pub mod proxy;

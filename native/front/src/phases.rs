@@ -44,6 +44,8 @@ pub struct ConnFacts {
     pub listener: usize,
     pub listener_name: String,
     pub scheme: &'static str,
+    /// The decision endpoint's listener: its requests are a proxy's check requests.
+    pub decision: bool,
 }
 
 impl ConnFacts {

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use stockade_front::ladder::LadderPhases;
 use stockade_front::phases::{
     Answer, ConnFacts, Decision, Filtered, Forward, OnResponseDebug, Phases, RequestView, Unchecked,
 };
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 
 use crate::errors::guard;
 use crate::ipset::IPSet;
+use crate::ladder::NativeLadder;
 
 /// A bound listening socket, not yet served.
 #[pyclass(module = "stockade._native")]
@@ -214,6 +216,8 @@ impl ListenerOptions {
 pub struct NativeFront {
     front: Mutex<Option<stockade_front::Front>>,
     inbox: Option<Arc<Inbox>>,
+    /// The native ladder in front of the Python filter, when there is one.
+    ladder: Option<Arc<LadderPhases<PyPhases>>>,
 }
 
 fn stopped() -> PyErr {
@@ -267,10 +271,14 @@ impl NativeFront {
             } else {
                 None
             };
-            let phases: Arc<dyn Phases> = match &inbox {
-                Some(inbox) => Arc::new(PyPhases {
+            let ladder = inbox.as_ref().map(|inbox| {
+                let python = PyPhases {
                     inbox: Arc::clone(inbox),
-                }),
+                };
+                Arc::new(LadderPhases::new(python, None))
+            });
+            let phases: Arc<dyn Phases> = match &ladder {
+                Some(ladder) => Arc::clone(ladder) as Arc<dyn Phases>,
                 None => Arc::new(Unchecked {
                     files: built.upstreams.is_empty(),
                 }),
@@ -283,7 +291,28 @@ impl NativeFront {
             Ok(Self {
                 front: Mutex::new(Some(front)),
                 inbox,
+                ladder,
             })
+        })
+    }
+
+    /// Put a native ladder in force before the Python filter (`None`: every request to
+    /// Python). A ladder without a route (its site is neither proxied nor files) is `None`.
+    fn set_ladder(&self, ladder: Option<PyRef<'_, NativeLadder>>) {
+        if let Some(phases) = &self.ladder {
+            phases.swap(ladder.filter(|l| l.routed).map(|l| Arc::clone(&l.site)));
+        }
+    }
+
+    /// The requests the native ladder decided: `(allowed, banned, handed to Python)`.
+    fn ladder_counts(&self) -> (u64, u64, u64) {
+        self.ladder.as_ref().map_or((0, 0, 0), |phases| {
+            let counts = &phases.counts;
+            (
+                counts.allowed.load(Ordering::Relaxed),
+                counts.banned.load(Ordering::Relaxed),
+                counts.python.load(Ordering::Relaxed),
+            )
         })
     }
 

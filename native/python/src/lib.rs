@@ -15,6 +15,7 @@ mod front_request;
 mod headers;
 mod hosts;
 mod ipset;
+mod ladder;
 mod parts;
 mod text;
 mod wsgi;
@@ -44,6 +45,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(canonical::py_canonical_headers, module)?)?;
     module.add_function(wrap_pyfunction!(canonical::py_proxy_only, module)?)?;
     module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
+    module.add_class::<ladder::BanTable>()?;
+    module.add_class::<ladder::NativeLadder>()?;
     module.add_class::<front::BoundSocket>()?;
     module.add_class::<front::FrontSite>()?;
     module.add_class::<front::ListenerOptions>()?;

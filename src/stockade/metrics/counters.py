@@ -178,10 +178,10 @@ class Metrics:
         """Expose counters kept elsewhere (mod_block's), read at each scrape: ``<name>_<KEY>``."""
         self.registry.register(_CountersCollector(name, read, description))
 
-    def count_request(self, outcome: str) -> None:
-        """One request decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
+    def count_request(self, outcome: str, count: int = 1) -> None:
+        """One request (or ``count``) decided with ``outcome`` (one of :data:`REQUEST_OUTCOMES`)."""
         counts = self._request_counts
-        counts[outcome] = counts.get(outcome, 0) + 1
+        counts[outcome] = counts.get(outcome, 0) + count
 
     def count_decision(self, outcome: str) -> None:
         """One check request answered at the decision endpoint; a decided one is a request decided too."""

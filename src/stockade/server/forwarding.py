@@ -39,6 +39,12 @@ class ForwardingWarnings:
         self._count = 0
 
     @property
+    def watching_peer(self) -> bool:
+        """Whether the second question is still open: each request must be observed until it is
+        (a front that decides some requests without observing them waits for this)."""
+        return self._watching_peer
+
+    @property
     def settled(self) -> bool:
         """Nothing more will be logged."""
         return self.untrusted_warned and not self._watching_peer

@@ -13,8 +13,9 @@ descriptor, without the GIL; the decision is taken here by the same code as the 
 server's (the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`),
 and handed back. When detection inspects the body, the first answer asks the front to read
 its first ``[bans] body_limit`` bytes, and the request comes back with them to be decided.
-When the native ladder lands it replaces this callback, and a clean proxied request no
-longer takes the GIL at all.
+The native ladder (:mod:`stockade.server.native_ladder`) decides first, in the front: a
+request it passes is forwarded, and a banned client refused, without the GIL; only what it
+cannot finish comes here, and is decided from the start.
 
 The decision endpoint's listeners (``[decision]``) are the front's too: a proxy's check
 request is read by the front (the original request it describes, in Rust) and decided by
@@ -53,6 +54,7 @@ from stockade.server.http.exchange import target_parts
 from stockade.server.http.lifespan import Lifespan
 from stockade.server.http.proxy_peers import check_proxy_listener
 from stockade.server.http.tls import server_context
+from stockade.server.native_ladder import ban_view_of, native_ladder
 from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec
 from stockade.server.site import Site
 
@@ -61,6 +63,8 @@ log = logging.getLogger("stockade.server.native")
 Reload = Callable[[], Awaitable[object] | None]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _FILE_METHODS = frozenset({"GET", "HEAD"})
+# How often the ban view catches up with other processes' changes while the native ladder reads it.
+CATCH_UP_SECONDS = 0.01
 _URL_SAFE = "/!$&'()*+,;=:@-._~"
 
 
@@ -177,6 +181,7 @@ class Bridge:
         self.listeners = tuple(listeners)
         self.front: _native.NativeFront | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.decided: Callable[[], None] | None = None  # told after each request this side decided
 
     def attach(self, front: _native.NativeFront) -> None:
         self.front = front
@@ -198,6 +203,8 @@ class Bridge:
     async def _decide(self, request: _native.Request) -> None:
         try:
             await self._ladder(request)
+            if self.decided is not None:
+                self.decided()
         except Exception:  # the "never a 500" promise: isolate bugs, log them, answer 500
             log.exception("internal error deciding %s %r", request.method, request.target)
             self.app.metrics.count_request("error")
@@ -394,6 +401,9 @@ class NativeServer:
         self._reloads: set[asyncio.Task[None]] = set()
         self._pushed: tuple[int, int] = (0, 0)
         self._refused: dict[str, int] = {}
+        self._decided = (0, 0)  # the native ladder's (allowed, banned) already counted
+        self._native_site: Site | None = None  # the site the native ladder decides for
+        self._waiting: tuple[Site, _native.NativeLadder] | None = None  # a ladder waiting for the warnings
 
     async def serve(self) -> None:
         loop = self.loop = asyncio.get_running_loop()
@@ -415,13 +425,16 @@ class NativeServer:
             access_log=self.access_log,
         )
         bridge.attach(self.front)
+        bridge.decided = self._ladder_pending
         self._pushed = self._key(site)
+        self._set_ladder(site)
         self.app.front_stats = self.front.stats
         self.app.front_sync = self._sync_counters
         self.app.on_swap.append(self._push)
         admin = HttpServer(self.app, self.admin, limits=self.limits) if self.admin else None
         admin_task = loop.create_task(admin.serve()) if admin is not None else None
         ticker = loop.create_task(self._tick())
+        catching_up = loop.create_task(self._catch_up())
         try:
             if admin is not None:
                 await asyncio.to_thread(admin.started.wait, 30)
@@ -434,6 +447,7 @@ class NativeServer:
             await asyncio.to_thread(self.front.stop)
             bridge.detach()
             ticker.cancel()
+            catching_up.cancel()
             self._log_messages()
             if admin is not None and admin_task is not None:
                 admin.request_exit()
@@ -441,9 +455,19 @@ class NativeServer:
             await lifespan.shutdown()
 
     def _sync_counters(self) -> None:
-        """The front's PROXY refusals into the metric the Python server counts them in."""
+        """The front's PROXY refusals into the metric the Python server counts them in, and
+        the requests the native ladder decided into the request counts."""
         if self.front is None:
             return
+        allowed, banned, _ = self.front.ladder_counts()
+        seen_allowed, seen_banned = self._decided
+        metrics = self.app.metrics
+        if allowed > seen_allowed:
+            metrics.count_request("allowed", allowed - seen_allowed)
+        if banned > seen_banned:
+            metrics.count_request("banned", banned - seen_banned)
+            metrics.reasons.add("refused|ban", banned - seen_banned)
+        self._decided = (allowed, banned)
         for name, count in self.front.proxy_refusals():
             seen = self._refused.get(name, 0)
             if count > seen:
@@ -461,6 +485,55 @@ class NativeServer:
             return
         self.front.reload(front_site(site, self.limits, access_log=self.access_log is not None))
         self._pushed = self._key(site)
+        self._set_ladder(site)
+
+    def _set_ladder(self, site: Site) -> None:
+        """The native ladder of the site in force, or none (see :mod:`stockade.server.native_ladder`).
+
+        While the forwarding warnings still watch whether every request comes from one
+        proxy, each request must reach them: the ladder waits (every request goes to the
+        Python side) until the first request that settles it.
+        """
+        if self.front is None:
+            return
+        ladder = native_ladder(site)
+        if ladder is not None and self.app.warnings.watching_peer:
+            self.front.set_ladder(None)
+            self._waiting = (site, ladder)
+            self._native_site = None
+            return
+        self._waiting = None
+        self.front.set_ladder(ladder)
+        self._native_site = site if ladder is not None else None
+
+    def _ladder_pending(self) -> None:
+        """After each request the Python side decided: put a waiting ladder in force once it may."""
+        waiting = self._waiting
+        if waiting is None or self.front is None or self.app.warnings.watching_peer:
+            return
+        site, ladder = waiting
+        self._waiting = None
+        if self.app.site is site:
+            self.front.set_ladder(ladder)
+            self._native_site = site
+
+    async def _catch_up(self) -> None:
+        """Other processes' bans reach the ban view while the native ladder reads it.
+
+        The SQLite store learns of them when a request peeks through it; requests the
+        native ladder decides do not, so this does it every few milliseconds.
+        """
+        while True:
+            await asyncio.sleep(CATCH_UP_SECONDS)
+            site = self._native_site
+            if site is None:
+                continue
+            store = getattr(site.guard.bans.store, "sync", site.guard.bans.store)
+            if ban_view_of(store) is not None and hasattr(store, "catch_up"):
+                try:
+                    store.catch_up()
+                except Exception:  # a store fault must not end the catching up
+                    log.exception("catching up with the store's changes failed")
 
     async def _tick(self) -> None:
         while True:

@@ -114,6 +114,11 @@ class TransitionStore(abc.ABC):
     def _catch_up(self) -> None:
         """Apply other processes' changes to ``view`` (stores that have one)."""
 
+    def catch_up(self) -> None:
+        """Apply other processes' changes to the views now: for a reader of the ban view that
+        does not peek through the store (the native front's ladder)."""
+        self._catch_up()
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

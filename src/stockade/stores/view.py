@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from stockade.core.bans import NetworkBans
+from stockade._native import BanTable
 from stockade.core.lockout import INFINITY, FailureOutcome, LockoutKey, LockoutPolicy, LockoutState
 from stockade.stores.records import BanPeek, LoginResult
 
@@ -170,51 +170,42 @@ class BanView:
     every client: it holds all bans (loaded whole, then kept current by the same change
     notifications), so a key it does not hold is not banned. Past ``capacity`` bans, or
     while notifications are lost, it is not ``complete`` and every answer says "ask the store".
+
+    The bans live in the native module (:class:`stockade._native.BanTable`): the native
+    ladder reads the same table, without the GIL, as this class's :meth:`peek` does. Readers
+    never wait on a writer: each change builds the next table aside and swaps it in.
     """
+
+    __slots__ = ("capacity", "table")
 
     def __init__(self, capacity: int = 1_000_000, *, trusted: bool = True) -> None:
         self.capacity = capacity
-        self.trusted = trusted
-        self._bans: dict[str, float] = {}
-        self._networks = NetworkBans()
-        self._network_keys: set[str] = set()
-        self._lock = threading.Lock()
-        self._overflow = False
+        self.table = BanTable(capacity, trusted=trusted)
 
     def __len__(self) -> int:
-        return len(self._bans) + len(self._network_keys)
+        return len(self.table)
+
+    @property
+    def trusted(self) -> bool:
+        return self.table.trusted
+
+    @trusted.setter
+    def trusted(self, value: bool) -> None:
+        self.table.trusted = value
 
     @property
     def complete(self) -> bool:
-        return self.trusted and not self._overflow
+        return self.table.complete
 
     def peek(self, ip: str, key: str, now: float) -> BanPeek:
-        if not self.trusted or self._overflow:
+        known, until = self.table.peek(ip, key, now)
+        if not known:
             return _ASK
-        until = self._bans.get(key)
-        best = until if until is not None and until - now > 0 else None
-        if self._networks:
-            covering = self._networks.lookup(ip, now)
-            if covering is not None and (best is None or covering > best):
-                best = covering
-        return _NOT_BANNED if best is None else BanPeek(True, best)
+        return _NOT_BANNED if until is None else BanPeek(True, until)
 
     def set(self, key: str, until: float | None, *, network: bool | None) -> None:
         """A ban's new end (``None``: no ban); ``network`` None when not known (both kinds tried)."""
-        with self._lock:
-            if network or (network is None and key in self._network_keys):
-                self._networks.set(key, until)
-                if until is None:
-                    self._network_keys.discard(key)
-                else:
-                    self._network_keys.add(key)
-                return
-            if until is None:
-                self._bans.pop(key, None)
-            elif key in self._bans or len(self._bans) < self.capacity:
-                self._bans[key] = until
-            else:
-                self._overflow = True
+        self.table.set(key, until, network=network)
 
     def replace_all(self, records: Iterable[tuple[str, float, bool]]) -> None:
         """Load every ban at once (start-up, a new subscription); the view is complete again.
@@ -222,29 +213,10 @@ class BanView:
         The new tables are built aside and swapped in whole: a lookup meanwhile sees the old
         ones, never a half-loaded view that would miss a ban in force.
         """
-        bans: dict[str, float] = {}
-        networks = NetworkBans()
-        network_keys: set[str] = set()
-        overflow = False
-        for key, until, network in records:
-            if network:
-                networks.set(key, until)
-                network_keys.add(key)
-            elif len(bans) < self.capacity:
-                bans[key] = until
-            else:
-                overflow = True
-        with self._lock:
-            self._bans, self._networks, self._network_keys = bans, networks, network_keys
-            self._overflow = overflow
+        self.table.replace_all(list(records))
 
     def forget(self, *, trusted: bool) -> None:
-        with self._lock:
-            self._bans.clear()
-            self._networks = NetworkBans()
-            self._network_keys.clear()
-            self._overflow = False
-            self.trusted = trusted
+        self.table.forget(trusted=trusted)
 
 
 _ASK = BanPeek(False)

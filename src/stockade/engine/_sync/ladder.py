@@ -120,6 +120,11 @@ class Ladder:
             return None
         return self.guard.bans.refused(error.client, error.reason)
 
+    def ban_refusal(self) -> Refusal:
+        """The answer a banned client gets, before its ``Retry-After`` (the native ladder's copy)."""
+        settings = self.guard.bans.settings
+        return Refusal(settings.resp_status_code, self._ban_headers, settings.resp_body)
+
     def _ban_response(self, banned: Banned) -> Refusal:
         settings = self.guard.bans.settings
         headers = self._ban_headers

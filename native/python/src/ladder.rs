@@ -1,0 +1,264 @@
+//! The ban view and the native ladder from Python.
+//!
+//! [`BanTable`] is the store's view of every active ban (`stockade.stores.view.BanView`
+//! holds one): the stores and their change feeds write it, the request path reads it, from
+//! Python (`peek`) or from the native front without the GIL. [`NativeLadder`] is the
+//! ladder's settings for one site, with that table; `decide` runs it for the differential
+//! tests and the Python ladder, and the native front runs it on every request
+//! (`NativeFront.set_ladder`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
+use stockade_core::bans::{BanKey, BanView, Peek};
+use stockade_core::ladder::{Detection, Ladder, LadderRequest, Outcome, Why};
+use stockade_front::ladder::{BanAnswer, LadderSite, Route};
+
+use crate::canonical::Canonicalizer;
+use crate::errors::guard;
+use crate::ipset::IPSet;
+
+/// The view of every active ban (see `_native.pyi`).
+#[pyclass(frozen, module = "stockade._native")]
+#[derive(Debug)]
+pub struct BanTable {
+    pub view: Arc<BanView>,
+}
+
+/// An address as the Python side's ban tables read it: no folding of IPv4-mapped IPv6.
+fn plain_address(ip: &str) -> Option<Addr> {
+    if ip.contains(':') {
+        parse_v6(ip.as_bytes()).map(Addr::V6)
+    } else {
+        parse_v4(ip.as_bytes()).map(Addr::V4)
+    }
+}
+
+#[pymethods]
+impl BanTable {
+    #[new]
+    #[pyo3(signature = (capacity=1_000_000, *, trusted=true))]
+    fn new(capacity: usize, trusted: bool) -> Self {
+        Self {
+            view: Arc::new(BanView::new(capacity, trusted)),
+        }
+    }
+
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.view.capacity()
+    }
+
+    #[getter]
+    fn trusted(&self) -> bool {
+        self.view.trusted()
+    }
+
+    #[setter]
+    fn set_trusted(&self, trusted: bool) {
+        self.view.set_trusted(trusted);
+    }
+
+    #[getter]
+    fn complete(&self) -> bool {
+        self.view.load().complete()
+    }
+
+    fn __len__(&self) -> usize {
+        self.view.load().len()
+    }
+
+    /// Whether `ip` (a normalised address, ban key `key`) is banned at `now`:
+    /// `(known, until)`, `known` False when the store must be asked.
+    fn peek(&self, ip: &str, key: &str, now: f64) -> (bool, Option<f64>) {
+        match self
+            .view
+            .load()
+            .peek_key(plain_address(ip), &BanKey::parse(key), now)
+        {
+            Peek::Ask => (false, None),
+            Peek::NotBanned => (true, None),
+            Peek::Banned(until) => (true, Some(until)),
+        }
+    }
+
+    /// A ban's new end (`None`: no ban); `network` None when not known.
+    #[pyo3(signature = (key, until, *, network))]
+    fn set(&self, key: &str, until: Option<f64>, network: Option<bool>) {
+        self.view.set(key, until, network);
+    }
+
+    /// Load every ban at once: `(key, until, network)` records.
+    fn replace_all(&self, py: Python<'_>, records: Vec<(String, f64, bool)>) -> PyResult<()> {
+        guard(py, || {
+            py.detach(|| {
+                self.view.replace_all(
+                    records
+                        .iter()
+                        .map(|(key, until, network)| (key.as_str(), *until, *network)),
+                );
+            });
+            Ok(())
+        })
+    }
+
+    #[pyo3(signature = (*, trusted))]
+    fn forget(&self, trusted: bool) {
+        self.view.forget(trusted);
+    }
+}
+
+/// A request for `NativeLadder.decide`: the client and the path, no canonical request (so
+/// a native detection engine cannot run: detection then goes to Python).
+#[derive(Debug)]
+struct Parts<'a> {
+    client: Option<Addr>,
+    path: &'a str,
+}
+
+impl LadderRequest for Parts<'_> {
+    fn client(&self) -> Option<Addr> {
+        self.client
+    }
+
+    fn path(&self) -> &str {
+        self.path
+    }
+
+    fn inspect(
+        &self,
+        _engine: &dyn stockade_core::ladder::Detect,
+    ) -> Option<stockade_core::ladder::DetectOutcome> {
+        None
+    }
+}
+
+fn why(reason: Why) -> &'static str {
+    match reason {
+        Why::BanUnknown => "ban_unknown",
+        Why::BanEvent => "ban_event",
+        Why::IgnorePattern => "ignore_pattern",
+        Why::Detection => "detection",
+        Why::Lockout => "lockout",
+    }
+}
+
+/// `(status, headers, body)`.
+type Response = (u16, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
+
+/// The native ladder of one site (see `_native.pyi`).
+#[pyclass(frozen, module = "stockade._native")]
+#[derive(Debug)]
+pub struct NativeLadder {
+    pub site: Arc<LadderSite>,
+    /// Whether the front may decide with it (a site served from an upstream or files).
+    pub routed: bool,
+}
+
+#[pymethods]
+impl NativeLadder {
+    #[new]
+    #[pyo3(signature = (
+        *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
+        ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
+        ban_response=None,
+    ))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keyword arguments of one Python constructor"
+    )]
+    fn new(
+        py: Python<'_>,
+        bans: PyRef<'_, BanTable>,
+        enabled: bool,
+        ipv6_prefix: u8,
+        allow: Option<PyRef<'_, IPSet>>,
+        ignore_paths: Vec<String>,
+        ignore_patterns: bool,
+        ban_events: bool,
+        detection: &str,
+        directories: Vec<String>,
+        canonicalizer: Option<PyRef<'_, Canonicalizer>>,
+        route: Option<(String, usize)>,
+        ban_response: Option<Response>,
+    ) -> PyResult<Self> {
+        guard(py, || {
+            let detection = match detection {
+                "off" => Detection::Off,
+                "python" => Detection::Python,
+                other => return Err(PyValueError::new_err(format!("detection: {other:?}"))),
+            };
+            let (route, routed) = match route.as_ref().map(|(kind, index)| (kind.as_str(), *index)) {
+                None => (Route::Files, false),
+                Some(("upstream", index)) => (Route::Upstream(index), true),
+                Some(("files", _)) => (Route::Files, true),
+                Some((other, _)) => return Err(PyValueError::new_err(format!("route: {other:?}"))),
+            };
+            let ban_answer = ban_response
+                .map(|(status, headers, body)| BanAnswer {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .map(|(n, v)| (Bytes::from(n), Bytes::from(v)))
+                        .collect(),
+                    body: Bytes::from(body),
+                })
+                .unwrap_or_default();
+            let ladder = Ladder {
+                bans: enabled,
+                allow: allow.map(|set| set.set().clone()).unwrap_or_default(),
+                ignore_paths,
+                ignore_patterns,
+                ipv6_prefix: ipv6_prefix.min(128),
+                ban_events,
+                detection,
+                directories,
+            };
+            Ok(Self {
+                site: Arc::new(LadderSite {
+                    canonicalizer: canonicalizer.map(|c| c.inner.clone()).unwrap_or_default(),
+                    ladder,
+                    bans: Arc::clone(&bans.view),
+                    route,
+                    ban_answer,
+                }),
+                routed,
+            })
+        })
+    }
+
+    /// The decision for a client (a normalised address, or `None`) and a canonical path at
+    /// `now`: `("pass",)`, `("banned", until, retry_after)` or `("python", why)`.
+    fn decide<'py>(
+        &self,
+        py: Python<'py>,
+        client: Option<&str>,
+        path: &str,
+        now: f64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        guard(py, || {
+            let address = client
+                .filter(|text| !text.is_empty())
+                .map(|text| parse_text(text.as_bytes()));
+            if address == Some(None) {
+                // A client that is not an address: the Python side keys its bans by the text.
+                return PyTuple::new(py, ["python", "ban_unknown"]);
+            }
+            let request = Parts {
+                client: address.flatten(),
+                path,
+            };
+            let bans = self.site.bans.load();
+            match self.site.ladder.decide(&request, &bans, now, |_| None) {
+                Outcome::Pass { .. } => PyTuple::new(py, ["pass"]),
+                Outcome::Banned { until, retry_after } => ("banned", until, retry_after).into_pyobject(py),
+                Outcome::Close { .. } => PyTuple::new(py, ["close"]),
+                Outcome::Python(reason) => PyTuple::new(py, ["python", why(reason)]),
+            }
+        })
+    }
+}

@@ -1,0 +1,102 @@
+"""The native ladder of a site: what the native front decides without Python.
+
+:func:`native_ladder` builds, for the site in force, the settings of the ladder in the
+native module (:class:`stockade._native.NativeLadder`): the bans' exemptions, the store's
+ban view (the same native table the stores' change feeds write), the lockout directories,
+how detection runs, where a request that passes goes and what a banned client is told.
+The front then decides each request in Rust first; whatever the native ladder cannot
+finish goes to the Python ladder (:class:`~stockade.server.native.Bridge`), which decides
+it from the start. So a native decision is always the one the Python ladder takes.
+
+A site gets no native ladder (every request goes to Python, as before) when the native
+side cannot decide for it the way the Python side does:
+
+- the guard's clock is not the system's (a test's clock: the front reads the system's);
+- the store keeps no ban view (a store of another kind);
+- mod_block has rules (they are evaluated on the Python side's request for now);
+- routes send some paths elsewhere, or there is neither an upstream nor a document root;
+- response rules watch the statuses (the response filter is a Python callback).
+"""
+
+from __future__ import annotations
+
+from stockade import _native
+from stockade.clock import SystemClock
+from stockade.core.events import BANS_DIRECTORY
+from stockade.engine._async.ladder import AsyncLadder
+from stockade.engine._sync.ladder import Ladder
+from stockade.ipsets import ip_set
+from stockade.server.site import Site
+from stockade.stores.view import BanView
+
+__all__ = ["ban_view_of", "ladder_of", "native_ladder", "twin"]
+
+
+def ban_view_of(store: object) -> BanView | None:
+    """The ban view of a store (an offloaded store's own), if it keeps one."""
+    inner = getattr(store, "sync", store)
+    view = getattr(inner, "ban_view", None)
+    return view if isinstance(view, BanView) else None
+
+
+def native_ladder(site: Site) -> _native.NativeLadder | None:
+    """The native ladder of ``site``, or ``None`` when Python decides every request (see above)."""
+    config = site.config
+    if site.block is not None or config.routes or site.guard.bans.settings.response_rules:
+        return None
+    if config.upstream is not None:
+        route = ("upstream", 0)
+    elif config.document_root is not None:
+        route = ("files", 0)
+    else:
+        return None
+    return ladder_of(site.ladder, canonicalizer=site.resolver.canonicalizer(config.paths), route=route)
+
+
+def ladder_of(
+    ladder: AsyncLadder | Ladder,
+    *,
+    canonicalizer: _native.Canonicalizer | None = None,
+    route: tuple[str, int] | None = None,
+) -> _native.NativeLadder | None:
+    """The native twin of a Python ladder's exemptions, bans, detection and directories (not
+    its mod_block), or ``None`` when its guard's clock or store rules it out."""
+    guard = ladder.guard
+    bans = guard.bans
+    view = ban_view_of(bans.store)
+    if view is None or type(bans.clock) is not SystemClock or type(guard.clock) is not SystemClock:
+        return None
+    return twin(ladder, view, canonicalizer=canonicalizer, route=route)
+
+
+def twin(
+    ladder: AsyncLadder | Ladder,
+    view: BanView,
+    *,
+    canonicalizer: _native.Canonicalizer | None = None,
+    route: tuple[str, int] | None = None,
+) -> _native.NativeLadder:
+    """The native ladder of ``ladder`` over the ban view ``view``, whatever the clock (the
+    caller gives each decision its time)."""
+    bans = ladder.guard.bans
+    settings = bans.settings
+    detector = settings.detector
+    events = bans.events.has_callbacks(BANS_DIRECTORY)
+    detecting = settings.enabled and (bool(detector.rules) or detector.custom is not None)
+    refusal = ladder.ban_refusal()
+    return _native.NativeLadder(
+        bans=view.table,
+        enabled=settings.enabled,
+        ipv6_prefix=settings.ipv6_prefix,
+        allow=ip_set(settings.allow.ranges()),
+        ignore_paths=list(settings.ignore_paths),
+        ignore_patterns=bool(settings.ignore_patterns),
+        ban_events=events,
+        # Until detection runs natively, every request it would inspect goes to Python; so
+        # do all of them when someone listens to the clean requests' events.
+        detection="python" if detecting or events else "off",
+        directories=list(ladder.gates),
+        canonicalizer=canonicalizer,
+        route=route,
+        ban_response=(refusal.status, [(bytes(n), bytes(v)) for n, v in refusal.headers], refusal.body),
+    )
