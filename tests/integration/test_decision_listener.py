@@ -64,3 +64,22 @@ def test_a_reload_changes_who_may_ask(site: Site, engine: str) -> None:
             assert conn.getresponse().status == 200
         finally:
             conn.close()
+
+
+def test_check_requests_reach_the_decision_point_when_the_front_decides_natively(site: Site, engine: str) -> None:
+    # No mod_block, no directories, detection off and the proxy trusted by the site too: the
+    # native front decides the site's requests in Rust; a check request must still be read as
+    # one, never served as a path.
+    path = site.write_config(directories=[], audit=False)
+    path.write_text(
+        path.read_text().replace("[store]", 'upstream = "http://127.0.0.1:9"\n\n[store]', 1)
+        + '\n[bans]\nrules = []\n\n[proxy]\ntrusted = ["127.0.0.1"]\n'
+        + '\n[decision]\nlisten = "127.0.0.1:0"\nproxies = ["127.0.0.1"]\n'
+        + f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'
+    )
+    with ServeProcess(path, token=TOKEN, engine=engine) as server:
+        server.request("/index.html")  # the site's first request settles the forwarding warnings
+        for _ in range(3):
+            status, headers, _ = check(server.decision_port, "203.0.113.7")
+            assert (status, headers["x-stockade-client-ip"]) == (200, "203.0.113.7")
+        assert server.metric('stockade_decisions_total{outcome="allowed"}') == 3
