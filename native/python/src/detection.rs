@@ -16,7 +16,16 @@ use stockade_core::detection::{
 use crate::errors::guard;
 
 /// A rule as Python lowers it: id, pattern, match kind, targets, transforms, score, probe, anchors.
-type LoweredRule = (String, String, String, Vec<String>, Vec<String>, i64, bool, Vec<String>);
+type LoweredRule = (
+    String,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+    i64,
+    bool,
+    Vec<String>,
+);
 /// A site profile as Python lowers it: prefixes, files, pattern.
 type LoweredProfile = (Vec<String>, Vec<String>, String);
 
@@ -26,9 +35,15 @@ fn config_error(py: Python<'_>, error: &RuleError, pattern: Option<&str>) -> PyE
         let (path, value): (String, Option<&str>) = if error.rule.is_empty() {
             ("detection".to_owned(), None)
         } else {
-            (format!("rule {:?}.pattern", error.rule).replace('"', "'"), pattern)
+            (
+                format!("rule {:?}.pattern", error.rule).replace('"', "'"),
+                pattern,
+            )
         };
-        let issue = errors.getattr("ConfigIssue")?.call1((path, error.message.clone(), value, value.is_some()))?;
+        let issue =
+            errors
+                .getattr("ConfigIssue")?
+                .call1((path, error.message.clone(), value, value.is_some()))?;
         errors.getattr("ConfigError")?.call1((py.None(), vec![issue]))
     })();
     match made {
@@ -39,7 +54,16 @@ fn config_error(py: Python<'_>, error: &RuleError, pattern: Option<&str>) -> PyE
 
 fn lower_rule(py: Python<'_>, rule: LoweredRule) -> PyResult<RuleSpec> {
     let (id, pattern, kind, targets, transforms, score, probe, anchors) = rule;
-    let bad = |message: String| config_error(py, &RuleError { rule: id.clone(), message }, None);
+    let bad = |message: String| {
+        config_error(
+            py,
+            &RuleError {
+                rule: id.clone(),
+                message,
+            },
+            None,
+        )
+    };
     let kind = Kind::named(&kind).ok_or_else(|| bad(format!("unknown match kind {kind:?}")))?;
     let targets = targets
         .iter()
@@ -49,7 +73,16 @@ fn lower_rule(py: Python<'_>, rule: LoweredRule) -> PyResult<RuleSpec> {
         .iter()
         .map(|name| Transform::named(name).ok_or_else(|| bad(format!("unknown transformation {name:?}"))))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(RuleSpec { id, pattern, kind, targets, transforms, score, probe, anchors })
+    Ok(RuleSpec {
+        id,
+        pattern,
+        kind,
+        targets,
+        transforms,
+        score,
+        probe,
+        anchors,
+    })
 }
 
 /// The detection rules of one configuration, compiled.
@@ -72,15 +105,31 @@ impl DetectionEngine {
         body_limit: Option<usize>,
     ) -> PyResult<Self> {
         guard(py, || {
-            let rules = rules.into_iter().map(|rule| lower_rule(py, rule)).collect::<PyResult<Vec<_>>>()?;
-            let patterns: Vec<(String, String)> = rules.iter().map(|r| (r.id.clone(), r.pattern.clone())).collect();
+            let rules = rules
+                .into_iter()
+                .map(|rule| lower_rule(py, rule))
+                .collect::<PyResult<Vec<_>>>()?;
+            let patterns: Vec<(String, String)> =
+                rules.iter().map(|r| (r.id.clone(), r.pattern.clone())).collect();
             let profiles = profiles
                 .into_iter()
-                .map(|(prefixes, files, pattern)| ProfileSpec { prefixes, files, pattern })
+                .map(|(prefixes, files, pattern)| ProfileSpec {
+                    prefixes,
+                    files,
+                    pattern,
+                })
                 .collect();
-            let settings = Settings { threshold, headers, profiles, body_limit };
+            let settings = Settings {
+                threshold,
+                headers,
+                profiles,
+                body_limit,
+            };
             let engine = py.detach(|| Engine::new(rules, settings)).map_err(|error| {
-                let pattern = patterns.iter().find(|(id, _)| *id == error.rule).map(|(_, p)| p.as_str());
+                let pattern = patterns
+                    .iter()
+                    .find(|(id, _)| *id == error.rule)
+                    .map(|(_, p)| p.as_str());
                 config_error(py, &error, pattern)
             })?;
             Ok(Self { engine })
@@ -89,7 +138,10 @@ impl DetectionEngine {
 
     /// `(score, hits, uninspected)` of a request; each hit is `(rule index, target, value)`.
     #[pyo3(signature = (method, path, raw_path, query, headers, content_type, body, uninspected, known_route, gated, /))]
-    #[allow(clippy::too_many_arguments, reason = "the request's parts, as the Python Request holds them")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the request's parts, as the Python Request holds them"
+    )]
     fn inspect<'py>(
         &self,
         py: Python<'py>,
@@ -105,8 +157,10 @@ impl DetectionEngine {
         gated: bool,
     ) -> PyResult<(i64, Bound<'py, PyList>, u64)> {
         guard(py, || {
-            let mut pairs: Vec<(Bound<'py, pyo3::types::PyString>, Bound<'py, pyo3::types::PyString>)> =
-                Vec::with_capacity(headers.len());
+            let mut pairs: Vec<(
+                Bound<'py, pyo3::types::PyString>,
+                Bound<'py, pyo3::types::PyString>,
+            )> = Vec::with_capacity(headers.len());
             for item in headers.iter() {
                 pairs.push(item.extract()?);
             }
@@ -157,7 +211,12 @@ pub fn detection_pattern_problem(py: Python<'_>, pattern: &str) -> PyResult<Opti
             probe: false,
             anchors: Vec::new(),
         };
-        let settings = Settings { threshold: 1, headers: Vec::new(), profiles: Vec::new(), body_limit: None };
+        let settings = Settings {
+            threshold: 1,
+            headers: Vec::new(),
+            profiles: Vec::new(),
+            body_limit: None,
+        };
         Ok(Engine::new(vec![rule], settings).err().map(|error| error.message))
     })
 }
@@ -174,8 +233,16 @@ impl DetectionTokenisers {
     #[new]
     fn new(py: Python<'_>) -> PyResult<Self> {
         guard(py, || {
-            let tokenisers = Tokenisers::new()
-                .map_err(|message| config_error(py, &RuleError { rule: String::new(), message }, None))?;
+            let tokenisers = Tokenisers::new().map_err(|message| {
+                config_error(
+                    py,
+                    &RuleError {
+                        rule: String::new(),
+                        message,
+                    },
+                    None,
+                )
+            })?;
             Ok(Self { tokenisers })
         })
     }
@@ -210,7 +277,9 @@ impl DetectionTokenisers {
     fn transform(&self, py: Python<'_>, name: &str, text: &str) -> PyResult<String> {
         guard(py, || match Transform::named(name) {
             Some(transform) => Ok(transform.apply(text).into_owned()),
-            None => Err(pyo3::exceptions::PyValueError::new_err(format!("unknown transformation {name:?}"))),
+            None => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown transformation {name:?}"
+            ))),
         })
     }
 }

@@ -12,7 +12,11 @@
 //! application's own routes (a route the router knows, a path a site profile owns).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
@@ -30,6 +34,21 @@ use super::xss::Xss;
 pub const MAX_BODY_VALUES: usize = 256;
 const CONFIRM_LENGTH: usize = 4096; // a longer value is tokenised on its first part only
 const SHOWN_LENGTH: usize = 200;
+const MEMO_ENTRIES: usize = 4096;
+const MEMO_LENGTH: usize = 256; // a longer value is read every time
+
+static ENGINES: AtomicU64 = AtomicU64::new(1);
+
+/// What a short value fired, by engine, target and the value's hash (with the value, to tell
+/// collisions apart).
+type Memo = HashMap<(u64, Target, u64), (Box<str>, Vec<Hit>)>;
+
+thread_local! {
+    // Most requests repeat values seen a moment ago (the User-Agent, the Referer, the path):
+    // what a short value fires is remembered per thread (no lock on the read path), in a
+    // bounded memo emptied when full.
+    static MEMO: RefCell<Memo> = RefCell::new(HashMap::new());
+}
 
 /// How a rule decides on a value its pattern selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +128,10 @@ impl fmt::Display for RuleError {
 impl std::error::Error for RuleError {}
 
 fn internal(message: impl fmt::Display) -> RuleError {
-    RuleError { rule: String::new(), message: message.to_string() }
+    RuleError {
+        rule: String::new(),
+        message: message.to_string(),
+    }
 }
 
 /// The request detection reads: borrowed text, built once per request.
@@ -180,14 +202,17 @@ struct Profile {
 impl Profile {
     fn owns(&self, path: &str) -> bool {
         let lowered = path.to_lowercase();
-        if self.files.iter().any(|file| *file == lowered) {
+        if self.files.contains(&lowered) {
             return true;
         }
-        let prefixed = self
-            .prefixes
-            .iter()
-            .any(|prefix| lowered.starts_with(prefix.as_str()) && (lowered.len() == prefix.len() || prefix.ends_with('/')));
-        prefixed || self.pattern.as_ref().is_some_and(|pattern| pattern.is_match(&lowered))
+        let prefixed = self.prefixes.iter().any(|prefix| {
+            lowered.starts_with(prefix.as_str()) && (lowered.len() == prefix.len() || prefix.ends_with('/'))
+        });
+        prefixed
+            || self
+                .pattern
+                .as_ref()
+                .is_some_and(|pattern| pattern.is_match(&lowered))
     }
 }
 
@@ -201,7 +226,11 @@ pub struct Tokenisers {
 
 impl Tokenisers {
     pub fn new() -> Result<Self, String> {
-        Ok(Self { sql: Sql::new().map_err(|e| e.to_string())?, xss: Xss::new()?, shell: Shell::new()? })
+        Ok(Self {
+            sql: Sql::new().map_err(|e| e.to_string())?,
+            xss: Xss::new()?,
+            shell: Shell::new()?,
+        })
     }
 
     fn confirm(&self, kind: Kind, value: &str, header: bool) -> bool {
@@ -220,6 +249,8 @@ impl Tokenisers {
 /// The rules of one configuration, compiled.
 #[derive(Debug)]
 pub struct Engine {
+    id: u64,
+    hasher: foldhash::fast::RandomState,
     rules: Vec<RuleSpec>,
     /// For each rule, the index of the first rule with its id (a rule fires once per id).
     keys: Vec<usize>,
@@ -248,16 +279,24 @@ impl Engine {
                 message: format!("pattern not supported: {message}"),
             })?;
             let full = format!("(?m){pattern}");
-            regex::RegexBuilder::new(&full).case_insensitive(true).size_limit(64 << 20).build().map_err(|error| {
-                RuleError { rule: rule.id.clone(), message: format!("not a valid RE2 expression: {error}") }
-            })?;
+            regex::RegexBuilder::new(&full)
+                .case_insensitive(true)
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|error| RuleError {
+                    rule: rule.id.clone(),
+                    message: format!("not a valid RE2 expression: {error}"),
+                })?;
             translated.push(full);
         }
         // Groups by (target, transformation chain), in the order the rules first name them.
         let mut keyed: Vec<(Target, Vec<Transform>, Vec<usize>)> = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             for &target in &rule.targets {
-                match keyed.iter_mut().find(|(t, chain, _)| *t == target && *chain == rule.transforms) {
+                match keyed
+                    .iter_mut()
+                    .find(|(t, chain, _)| *t == target && *chain == rule.transforms)
+                {
                     Some((_, _, members)) => members.push(index),
                     None => keyed.push((target, rule.transforms.clone(), vec![index])),
                 }
@@ -273,7 +312,11 @@ impl Engine {
                 .build()
                 .map_err(|error| internal(format!("the rules of target {}: {error}", target.name())))?;
             if let Some(list) = groups.get_mut(slot(target)) {
-                list.push(Group { transforms, set, rules: members });
+                list.push(Group {
+                    transforms,
+                    set,
+                    rules: members,
+                });
             }
         }
         let keys = rules
@@ -283,12 +326,36 @@ impl Engine {
         let gates = match anchors(&rules, |t| t.gated()) {
             None => None,
             Some(found) => Some(Gates {
-                query: compile_gate(&found, Reading { structural: "&=+", encoded: true, separator: Some('&'), json: false })
-                    .map_err(internal)?,
-                cookie: compile_gate(&found, Reading { structural: ";=", encoded: true, separator: Some(';'), json: false })
-                    .map_err(internal)?,
-                json: compile_gate(&found, Reading { structural: "\"{}[],:", encoded: false, separator: None, json: true })
-                    .map_err(internal)?,
+                query: compile_gate(
+                    &found,
+                    Reading {
+                        structural: "&=+",
+                        encoded: true,
+                        separator: Some('&'),
+                        json: false,
+                    },
+                )
+                .map_err(internal)?,
+                cookie: compile_gate(
+                    &found,
+                    Reading {
+                        structural: ";=",
+                        encoded: true,
+                        separator: Some(';'),
+                        json: false,
+                    },
+                )
+                .map_err(internal)?,
+                json: compile_gate(
+                    &found,
+                    Reading {
+                        structural: "\"{}[],:",
+                        encoded: false,
+                        separator: None,
+                        json: true,
+                    },
+                )
+                .map_err(internal)?,
                 value: compile_gate(&found, Reading::default()).map_err(internal)?,
             }),
         };
@@ -301,9 +368,16 @@ impl Engine {
             let pattern = if profile.pattern.is_empty() {
                 None
             } else {
-                Some(Regex::new(&profile.pattern).map_err(|error| internal(format!("profile pattern: {error}")))?)
+                Some(
+                    Regex::new(&profile.pattern)
+                        .map_err(|error| internal(format!("profile pattern: {error}")))?,
+                )
             };
-            profiles.push(Profile { prefixes: profile.prefixes, files: profile.files, pattern });
+            profiles.push(Profile {
+                prefixes: profile.prefixes,
+                files: profile.files,
+                pattern,
+            });
         }
         let mut headers: Vec<String> = Vec::new();
         for name in settings.headers {
@@ -313,6 +387,8 @@ impl Engine {
             }
         }
         Ok(Self {
+            id: ENGINES.fetch_add(1, Ordering::Relaxed),
+            hasher: foldhash::fast::RandomState::default(),
             rules,
             keys,
             groups,
@@ -368,7 +444,12 @@ impl Engine {
                 json: gates.map(|g| &g.json),
                 value: gates.map(|g| &g.value),
             };
-            let lines = body_values(request.body, request.content_type, body_gates, &self.body_patterns);
+            let lines = body_values(
+                request.body,
+                request.content_type,
+                body_gates,
+                &self.body_patterns,
+            );
             for (index, line) in lines.iter().enumerate() {
                 if index < MAX_BODY_VALUES {
                     self.value_hits(Target::Args, line, &mut found);
@@ -386,13 +467,20 @@ impl Engine {
             self.value_hits(Target::Method, request.method, &mut found);
         }
         if found.is_empty() {
-            return Verdict { score: 0, threshold: self.threshold, hits: Vec::new(), uninspected };
+            return Verdict {
+                score: 0,
+                threshold: self.threshold,
+                hits: Vec::new(),
+                uninspected,
+            };
         }
         let own = known_route || self.profiles.iter().any(|profile| profile.owns(request.path));
         let mut chosen: Vec<Hit> = Vec::new();
         let mut seen: Vec<usize> = Vec::new();
         for hit in found {
-            let Some(rule) = self.rules.get(hit.rule) else { continue };
+            let Some(rule) = self.rules.get(hit.rule) else {
+                continue;
+            };
             let key = self.keys.get(hit.rule).copied().unwrap_or(hit.rule);
             if (own && rule.probe) || seen.contains(&key) {
                 continue;
@@ -400,22 +488,44 @@ impl Engine {
             seen.push(key);
             chosen.push(hit);
         }
-        let score = chosen.iter().filter_map(|hit| self.rules.get(hit.rule)).map(|rule| rule.score).sum();
-        Verdict { score, threshold: self.threshold, hits: chosen, uninspected }
+        let score = chosen
+            .iter()
+            .filter_map(|hit| self.rules.get(hit.rule))
+            .map(|rule| rule.score)
+            .sum();
+        Verdict {
+            score,
+            threshold: self.threshold,
+            hits: chosen,
+            uninspected,
+        }
     }
 
     /// [`Engine::inspect`] of the native canonical request, `raw_path` being the path as sent
     /// (the request target before `?`); the body is cut at the configured limit.
-    pub fn inspect_request(&self, request: &crate::request::Request<'_>, raw_path: &str, known_route: bool) -> Verdict {
+    pub fn inspect_request(
+        &self,
+        request: &crate::request::Request<'_>,
+        raw_path: &str,
+        known_route: bool,
+    ) -> Verdict {
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         let method = text(request.method);
         let query = text(request.query);
-        let headers: Vec<(String, String)> =
-            request.headers.iter().map(|header| (text(&header.name), text(&header.value))).collect();
-        let content_type = headers.iter().find(|(name, _)| name == "content-type").map_or("", |(_, v)| v.as_str());
+        let headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|header| (text(&header.name), text(&header.value)))
+            .collect();
+        let content_type = headers
+            .iter()
+            .find(|(name, _)| name == "content-type")
+            .map_or("", |(_, v)| v.as_str());
         let body = request.body.unwrap_or_default();
         let (body, uninspected) = match self.body_limit {
-            Some(limit) if body.len() > limit => (body.get(..limit).unwrap_or_default(), (body.len() - limit) as u64),
+            Some(limit) if body.len() > limit => {
+                (body.get(..limit).unwrap_or_default(), (body.len() - limit) as u64)
+            }
             _ => (body, 0),
         };
         let subject = Subject {
@@ -423,7 +533,10 @@ impl Engine {
             path: &request.path,
             raw_path,
             query: &query,
-            headers: headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect(),
             content_type,
             body,
             uninspected,
@@ -432,12 +545,18 @@ impl Engine {
     }
 
     fn has(&self, target: Target) -> bool {
-        self.groups.get(slot(target)).is_some_and(|groups| !groups.is_empty())
+        self.groups
+            .get(slot(target))
+            .is_some_and(|groups| !groups.is_empty())
     }
 
     fn header_hits(&self, name: &str, value: &str, gates: Option<&Gates>, gated: bool, found: &mut Vec<Hit>) {
         let lowered = name.to_ascii_lowercase();
-        let lowered = if name.is_ascii() { lowered } else { name.to_lowercase() };
+        let lowered = if name.is_ascii() {
+            lowered
+        } else {
+            name.to_lowercase()
+        };
         if lowered == "cookie" {
             for line in fields(value.as_bytes(), b';', gates.map(|g| &g.cookie), false) {
                 self.value_hits(Target::Cookies, &line, found);
@@ -459,19 +578,61 @@ impl Engine {
     }
 
     fn value_hits(&self, target: Target, text: &str, found: &mut Vec<Hit>) {
-        let Some(groups) = self.groups.get(slot(target)) else { return };
+        if text.len() > MEMO_LENGTH {
+            self.read_value(target, text, found);
+            return;
+        }
+        let key = (self.id, target, self.hasher.hash_one(text));
+        let known = MEMO.with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            let (seen, hits) = memo.get(&key)?;
+            (**seen == *text).then(|| found.extend(hits.iter().cloned()))
+        });
+        if known.is_some() {
+            return;
+        }
+        let before = found.len();
+        self.read_value(target, text, found);
+        let hits = found.get(before..).unwrap_or_default().to_vec();
+        MEMO.with(|memo| {
+            if let Ok(mut memo) = memo.try_borrow_mut() {
+                if memo.len() >= MEMO_ENTRIES {
+                    memo.clear();
+                }
+                memo.insert(key, (text.into(), hits));
+            }
+        });
+    }
+
+    fn read_value(&self, target: Target, text: &str, found: &mut Vec<Hit>) {
+        let Some(groups) = self.groups.get(slot(target)) else {
+            return;
+        };
         let mut views: Vec<(&[Transform], Cow<'_, str>)> = vec![(&[], Cow::Borrowed(text))];
         for group in groups {
             let view = view(&mut views, &group.transforms);
+            // A clean value (the usual one) costs one forward scan; which rules matched only
+            // when something did.
+            if !group.set.is_match(&view) {
+                continue;
+            }
             let matched = group.set.matches(&view);
             if !matched.matched_any() {
                 continue;
             }
             for index in matched.iter() {
-                let Some(&rule_index) = group.rules.get(index) else { continue };
-                let Some(rule) = self.rules.get(rule_index) else { continue };
+                let Some(&rule_index) = group.rules.get(index) else {
+                    continue;
+                };
+                let Some(rule) = self.rules.get(rule_index) else {
+                    continue;
+                };
                 if rule.kind == Kind::Regex || self.confirmed(rule.kind, &view, target) {
-                    found.push(Hit { rule: rule_index, target, value: shown(&view) });
+                    found.push(Hit {
+                        rule: rule_index,
+                        target,
+                        value: shown(&view),
+                    });
                 }
             }
         }
@@ -508,7 +669,10 @@ fn view<'t, 'g>(views: &mut Vec<(&'g [Transform], Cow<'t, str>)>, chain: &'g [Tr
         done -= 1;
     }
     let start = chain.get(..done).unwrap_or_default();
-    let mut current = views.iter().find(|(known, _)| *known == start).map_or(Cow::Borrowed(""), |(_, v)| v.clone());
+    let mut current = views
+        .iter()
+        .find(|(known, _)| *known == start)
+        .map_or(Cow::Borrowed(""), |(_, v)| v.clone());
     for index in done..chain.len() {
         let Some(step) = chain.get(index) else { break };
         current = match current {

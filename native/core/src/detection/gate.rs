@@ -38,7 +38,11 @@ impl Anchors {
         sequences.dedup();
         words.sort();
         words.dedup();
-        Self { chars, sequences, words }
+        Self {
+            chars,
+            sequences,
+            words,
+        }
     }
 }
 
@@ -52,6 +56,11 @@ impl Gate {
     /// The offset of the first anchor at or after `position`.
     pub fn find(&self, data: &[u8], position: usize) -> Option<usize> {
         self.regex.find_at(data, position).map(|found| found.start())
+    }
+
+    /// The expression the gate runs.
+    pub fn pattern(&self) -> &str {
+        self.regex.as_str()
     }
 
     /// Whether `text` holds an anchor.
@@ -82,7 +91,12 @@ pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, reg
     }
     class.push_str(r"\x00-\x08\x0A-\x1F\x7F]");
     parts.push(class);
-    parts.extend(anchors.sequences.iter().map(|sequence| sequence_pattern(sequence, reading.encoded)));
+    parts.extend(
+        anchors
+            .sequences
+            .iter()
+            .map(|sequence| sequence_pattern(sequence, reading.encoded)),
+    );
     if let Some(separator) = reading.separator {
         if anchors.chars.contains(&'=') && reading.structural.contains('=') {
             // A field's second "=" is its value's own: q=1 or 1=1 (clients leave it unencoded).
@@ -133,7 +147,11 @@ fn sequence_pattern(sequence: &str, encoded: bool) -> String {
         if c.is_alphanumeric() || !c.is_ascii() {
             out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
         } else {
-            out.push_str(&format!("(?:{}|%{:02x})", regex::escape(c.encode_utf8(&mut [0; 4])), u32::from(c)));
+            out.push_str(&format!(
+                "(?:{}|%{:02x})",
+                regex::escape(c.encode_utf8(&mut [0; 4])),
+                u32::from(c)
+            ));
         }
     }
     out
@@ -145,7 +163,12 @@ fn escapes(significant: &[char]) -> String {
     wanted.extend(u32::from(b'0')..=u32::from(b'9'));
     wanted.extend(u32::from(b'a')..=u32::from(b'z'));
     wanted.extend(u32::from(b'A')..=u32::from(b'Z'));
-    wanted.extend(significant.iter().map(|&c| u32::from(c)).filter(|&code| code < 0x80));
+    wanted.extend(
+        significant
+            .iter()
+            .map(|&c| u32::from(c))
+            .filter(|&code| code < 0x80),
+    );
     wanted.retain(|&code| code != 0x20);
     wanted.sort_unstable();
     wanted.dedup();

@@ -19,7 +19,11 @@ enum Node {
 /// The `name=value` lines of a JSON document, members nested at most `depth` deep; `None` when
 /// `text` is not JSON.
 pub fn json_lines(text: &str, depth: usize) -> Option<Vec<String>> {
-    let mut parser = Parser { bytes: text.as_bytes(), text, at: 0 };
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        text,
+        at: 0,
+    };
     parser.space();
     let node = parser.value(0)?;
     parser.space();
@@ -224,7 +228,9 @@ impl Parser<'_> {
             return None;
         }
         let mut float = false;
-        if self.bytes.get(self.at) == Some(&b'.') && self.bytes.get(self.at + 1).is_some_and(u8::is_ascii_digit) {
+        if self.bytes.get(self.at) == Some(&b'.')
+            && self.bytes.get(self.at + 1).is_some_and(u8::is_ascii_digit)
+        {
             self.at += 1;
             self.digits();
             float = true;
@@ -255,7 +261,11 @@ impl Parser<'_> {
         if magnitude == "0" {
             return Some("0".to_owned());
         }
-        Some(if negative { format!("-{magnitude}") } else { magnitude.to_owned() })
+        Some(if negative {
+            format!("-{magnitude}")
+        } else {
+            magnitude.to_owned()
+        })
     }
 
     fn digits(&mut self) -> usize {
@@ -286,7 +296,11 @@ pub fn python_float(value: f64) -> String {
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     if !(-4..16).contains(&exponent) {
         let (first, rest) = digits.split_at(1.min(digits.len()));
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         return format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.abs());
     }
@@ -326,8 +340,14 @@ mod tests {
 
     #[test]
     fn lines_of_a_document() {
-        let lines = json_lines(r#"{"a": [1, -0, 2.50], "b": {"c": null, "d": "x\u00e9"}, "a": true}"#, 32);
-        assert_eq!(lines, Some(vec!["a=".to_owned(), "c=".to_owned(), "d=xé".to_owned()]));
+        let lines = json_lines(
+            r#"{"a": [1, -0, 2.50], "b": {"c": null, "d": "x\u00e9"}, "a": true}"#,
+            32,
+        );
+        assert_eq!(
+            lines,
+            Some(vec!["a=".to_owned(), "c=".to_owned(), "d=xé".to_owned()])
+        );
         assert_eq!(json_lines("[1, 2,]", 32), None);
         assert_eq!(json_lines("01", 32), None);
     }

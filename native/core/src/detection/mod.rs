@@ -11,8 +11,8 @@
 //! - [`sqli`], [`xss`], [`shell`]: the injection tokenisers;
 //! - [`engine`]: grouping, matching and scoring.
 
-mod entities;
 pub mod engine;
+mod entities;
 pub mod gate;
 mod json;
 pub mod parts;
@@ -26,6 +26,8 @@ pub mod xss;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Engine, Hit, Kind, ProfileSpec, RuleError, RuleSpec, Settings, Subject, Tokenisers, Verdict};
+pub use engine::{
+    Engine, Hit, Kind, ProfileSpec, RuleError, RuleSpec, Settings, Subject, Tokenisers, Verdict,
+};
 pub use parts::Target;
 pub use transforms::Transform;

@@ -52,12 +52,18 @@ impl Target {
 
     /// The target of a name, `None` for an unknown one.
     pub fn named(name: &str) -> Option<Target> {
-        Self::ALL.iter().find(|(known, _)| *known == name).map(|(_, t)| *t)
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, t)| *t)
     }
 
     /// The target's name in a rule pack.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map_or("", |(name, _)| name)
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map_or("", |(name, _)| name)
     }
 
     /// Targets whose values are `name=value` lines.
@@ -67,7 +73,10 @@ impl Target {
 
     /// Targets read from headers (a shell reads their `;` and `&` as text).
     pub fn header(self) -> bool {
-        matches!(self, Target::Headers | Target::UserAgent | Target::Referer | Target::AnyHeader)
+        matches!(
+            self,
+            Target::Headers | Target::UserAgent | Target::Referer | Target::AnyHeader
+        )
     }
 
     /// Targets read through the gate of encoded text.
@@ -100,8 +109,15 @@ pub fn path_forms<'a>(path: &'a str, raw_path: &'a str) -> Vec<Cow<'a, str>> {
         }
         last = Cow::Owned(decoded);
     }
-    if forms.iter().any(|form| form.to_lowercase().contains(".well-known")) {
-        forms = forms.into_iter().map(|form| without_well_known(&form)).map(Cow::Owned).collect();
+    if forms
+        .iter()
+        .any(|form| form.to_lowercase().contains(".well-known"))
+    {
+        forms = forms
+            .into_iter()
+            .map(|form| without_well_known(&form))
+            .map(Cow::Owned)
+            .collect();
     }
     forms
 }
@@ -114,7 +130,9 @@ fn without_well_known(form: &str) -> String {
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let here = bytes.get(i..i + SEGMENT.len()).is_some_and(|w| w.eq_ignore_ascii_case(SEGMENT));
+        let here = bytes
+            .get(i..i + SEGMENT.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(SEGMENT));
         if here && matches!(bytes.get(i + SEGMENT.len()), None | Some(b'/')) {
             out.push_str(form.get(copied..i).unwrap_or_default());
             i += SEGMENT.len();
@@ -141,13 +159,20 @@ pub fn fields(data: &[u8], separator: u8, gate: Option<&Gate>, plus: bool) -> Ve
     let size = data.len();
     let mut position = 0;
     while position < size {
-        let Some(mut start) = gate.find(data, position) else { break };
+        let Some(mut start) = gate.find(data, position) else {
+            break;
+        };
         if data.get(start) == Some(&separator) {
             start += 1;
         }
         let before = data.get(..start).unwrap_or_default();
         let begin = before.iter().rposition(|&b| b == separator).map_or(0, |p| p + 1);
-        let end = data.get(start..).unwrap_or_default().iter().position(|&b| b == separator).map_or(size, |p| start + p);
+        let end = data
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&b| b == separator)
+            .map_or(size, |p| start + p);
         let raw = data.get(begin..end).unwrap_or_default();
         if !strip_bytes(raw).is_empty() {
             out.push(field(raw, plus));
@@ -189,14 +214,21 @@ impl BodyPatterns {
         let space = super::text::SPACE_CLASS;
         Ok(Self {
             disposition: Regex::new(r#"(?i)\b(name|filename)="([^"]*)""#)?,
-            xml_attribute: Regex::new(&format!(r#"([{word}:.-]+)[{space}]*=[{space}]*(?:"([^"]*)"|'([^']*)')"#))?,
+            xml_attribute: Regex::new(&format!(
+                r#"([{word}:.-]+)[{space}]*=[{space}]*(?:"([^"]*)"|'([^']*)')"#
+            ))?,
             xml_text: Regex::new(r">([^<]+)<")?,
         })
     }
 }
 
 /// The `args` lines of a body: form fields, JSON members, multipart parts, XML values, or the text.
-pub fn body_values(body: &[u8], content_type: &str, gates: BodyGates<'_>, patterns: &BodyPatterns) -> Vec<String> {
+pub fn body_values(
+    body: &[u8],
+    content_type: &str,
+    gates: BodyGates<'_>,
+    patterns: &BodyPatterns,
+) -> Vec<String> {
     if body.is_empty() {
         return Vec::new();
     }
@@ -232,7 +264,10 @@ pub fn body_values(body: &[u8], content_type: &str, gates: BodyGates<'_>, patter
         };
         return gated(values, gates.value);
     }
-    if kind.contains("xml") || strip(&text).starts_with('<') || text.trim_start_matches(super::text::is_space).starts_with('<') {
+    if kind.contains("xml")
+        || strip(&text).starts_with('<')
+        || text.trim_start_matches(super::text::is_space).starts_with('<')
+    {
         let mut values = Vec::new();
         for found in patterns.xml_attribute.captures_iter(&text) {
             let name = found.get(1).map_or("", |m| m.as_str());
@@ -265,13 +300,21 @@ fn boundary(content_type: &str) -> Option<&str> {
     let bytes = content_type.as_bytes();
     let mut i = 0;
     while i + KEY.len() <= bytes.len() {
-        if bytes.get(i..i + KEY.len()).is_some_and(|w| w.eq_ignore_ascii_case(KEY)) {
+        if bytes
+            .get(i..i + KEY.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(KEY))
+        {
             let mut start = i + KEY.len();
             let stop = |b: &u8| matches!(b, b'"' | b';' | b',');
             if bytes.get(start) == Some(&b'"') && bytes.get(start + 1).is_some_and(|b| !stop(b)) {
                 start += 1;
             }
-            let length = bytes.get(start..).unwrap_or_default().iter().take_while(|b| !stop(b)).count();
+            let length = bytes
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| !stop(b))
+                .count();
             if length > 0 {
                 return content_type.get(start..start + length);
             }

@@ -58,8 +58,11 @@ pub fn translate(pattern: &str) -> Result<String, String> {
                 out.push(']');
             } else if c == '[' && chars.get(i + 1) == Some(&':') {
                 // A POSIX class, [:alpha:], kept as it stands.
-                let end = (i + 2..chars.len()).find(|&j| chars.get(j) == Some(&':') && chars.get(j + 1) == Some(&']'));
-                let Some(end) = end else { return Err("unclosed [: class".to_owned()) };
+                let end = (i + 2..chars.len())
+                    .find(|&j| chars.get(j) == Some(&':') && chars.get(j + 1) == Some(&']'));
+                let Some(end) = end else {
+                    return Err("unclosed [: class".to_owned());
+                };
                 out.extend(chars.get(i..end + 2).unwrap_or_default());
                 i = end + 2;
                 class_start = false;
@@ -113,7 +116,11 @@ fn push_literal(out: &mut String, c: char, in_class: bool) {
 fn escape(out: &mut String, c: char, in_class: bool, chars: &[char], i: &mut usize) -> Result<(), String> {
     let class = |body: &str, negated: bool| {
         if in_class {
-            if negated { format!("[^{body}]") } else { body.to_owned() }
+            if negated {
+                format!("[^{body}]")
+            } else {
+                body.to_owned()
+            }
         } else if negated {
             format!("[^{body}]")
         } else {
@@ -131,7 +138,11 @@ fn escape(out: &mut String, c: char, in_class: bool, chars: &[char], i: &mut usi
             out.push_str(if c == 'b' { r"(?-u:\b)" } else { r"(?-u:\B)" });
         }
         'C' => return Err(r"\C (any byte) is not supported".to_owned()),
-        '0'..='9' => return Err(format!(r"\{c}: backreferences and octal escapes are not supported")),
+        '0'..='9' => {
+            return Err(format!(
+                r"\{c}: backreferences and octal escapes are not supported"
+            ));
+        }
         'p' | 'P' | 'x' => {
             out.push('\\');
             out.push(c);
@@ -164,21 +175,6 @@ fn escape(out: &mut String, c: char, in_class: bool, chars: &[char], i: &mut usi
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::translate;
-
-    #[test]
-    fn ascii_classes_and_literals() {
-        assert_eq!(translate(r"\w+\s\d\b").as_deref(), Ok(r"[0-9A-Za-z_]+[\t\n\x0C\r ][0-9](?-u:\b)"));
-        assert_eq!(translate(r"[\w.-]").as_deref(), Ok(r"[0-9A-Za-z_.-]"));
-        assert_eq!(translate(r"\<a\>").as_deref(), Ok("<a>"));
-        assert_eq!(translate(r"[[&&~]").as_deref(), Ok(r"[\[\&\&\~]"));
-        assert_eq!(translate(r"\Qa.b\E").as_deref(), Ok(r"a\.b"));
-        assert!(translate(r"\C").is_err());
-    }
-}
-
 /// A layout-free expression from one written with RE2-less verbose layout: comments (white
 /// space then `#` to the end of a line) and white space not escaped by a backslash dropped.
 pub fn strip_layout(pattern: &str) -> String {
@@ -186,7 +182,12 @@ pub fn strip_layout(pattern: &str) -> String {
     for line in pattern.lines() {
         let cut = line
             .char_indices()
-            .find(|&(at, c)| c.is_whitespace() && line.get(at + c.len_utf8()..).is_some_and(|rest| rest.starts_with('#')))
+            .find(|&(at, c)| {
+                c.is_whitespace()
+                    && line
+                        .get(at + c.len_utf8()..)
+                        .is_some_and(|rest| rest.starts_with('#'))
+            })
             .map_or(line.len(), |(at, _)| at);
         joined.push_str(line.get(..cut).unwrap_or(line));
     }
@@ -209,4 +210,22 @@ pub fn search(pattern: &str) -> Result<regex::Regex, String> {
         .size_limit(32 << 20)
         .build()
         .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn ascii_classes_and_literals() {
+        assert_eq!(
+            translate(r"\w+\s\d\b").as_deref(),
+            Ok(r"[0-9A-Za-z_]+[\t\n\x0C\r ][0-9](?-u:\b)")
+        );
+        assert_eq!(translate(r"[\w.-]").as_deref(), Ok(r"[0-9A-Za-z_.-]"));
+        assert_eq!(translate(r"\<a\>").as_deref(), Ok("<a>"));
+        assert_eq!(translate(r"[[&&~]").as_deref(), Ok(r"[\[\&\&\~]"));
+        assert_eq!(translate(r"\Qa.b\E").as_deref(), Ok(r"a\.b"));
+        assert!(translate(r"\C").is_err());
+    }
 }

@@ -50,8 +50,7 @@ const INTERPRETERS: [(&str, char); 9] = [
     ("nodejs", 'e'),
     ("lua", 'e'),
 ];
-const NETWORK: &str =
-    "wget curl ping ping6 nc ncat netcat telnet ssh scp sftp ftp tftp nslookup dig host traceroute tracert rsync socat";
+const NETWORK: &str = "wget curl ping ping6 nc ncat netcat telnet ssh scp sftp ftp tftp nslookup dig host traceroute tracert rsync socat";
 const ALONE_AT_START: &str = "whoami ifconfig ipconfig systeminfo netstat tasklist getmac printenv";
 const ALONE_MORE: &str = "uname hostname id ls dir ver ps env pwd set";
 const DELAYS: [&str; 4] = ["sleep", "timeout", "ping", "ping6"];
@@ -117,7 +116,9 @@ impl Shell {
             word: compile(&format!(r"[^{SPACE_CLASS};|&<>()`]+"))?,
             assignment: compile(&format!(r"^[A-Za-z_]{w}*=[^{SPACE_CLASS}]*$"))?,
             empty: compile(r#"\$(?:[@*#?!0-9]|\{[@*]?\})|['"]{2}"#)?,
-            flag: compile(&format!(r"(?i)(?:^|{s})(?:--?[a-z0-9]|/[a-z?]{{1,3}}(?:{s}|$|:))"))?,
+            flag: compile(&format!(
+                r"(?i)(?:^|{s})(?:--?[a-z0-9]|/[a-z?]{{1,3}}(?:{s}|$|:))"
+            ))?,
             shellish: compile(&format!(
                 r#"(?i)(?:^|{s})['"]?(?:/|~/?|\.{{1,2}}/|[a-z]:[\\/]|\\\\|%{w}+%)|[<>*]|\${w}|\$\{{|\b(?:https?|ftp|tftp)://|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}\b|(?:^|{s})--?[a-z]"#
             ))?,
@@ -190,12 +191,16 @@ impl Shell {
         let words: Vec<regex::Match<'_>> = self.word.find_iter(segment).collect();
         let mut position = 0;
         while let Some(word) = words.get(position) {
-            if !(self.assignment.is_match(word.as_str()) || self.wrappers.contains(word.as_str().to_lowercase().as_str())) {
+            if !(self.assignment.is_match(word.as_str())
+                || self.wrappers.contains(word.as_str().to_lowercase().as_str()))
+            {
                 break;
             }
             position += 1;
         }
-        let Some(word) = words.get(position) else { return false };
+        let Some(word) = words.get(position) else {
+            return false;
+        };
         let mut name = noise_removed(word.as_str()).to_lowercase();
         if name.contains(['/', '\\']) {
             name = name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned();
@@ -208,9 +213,13 @@ impl Shell {
         if !(common || distinctive) {
             return false;
         }
-        let rest = segment.get(word.end()..).unwrap_or_default().trim_matches(is_space);
+        let rest = segment
+            .get(word.end()..)
+            .unwrap_or_default()
+            .trim_matches(is_space);
         let alone = rest.is_empty();
-        if matches!(separator, "`" | "$(" | "<(" | ">(") && (matches!(closer, "`" | ")") || closer.is_empty()) {
+        if matches!(separator, "`" | "$(" | "<(" | ">(") && (matches!(closer, "`" | ")") || closer.is_empty())
+        {
             return true; // inside a substitution: $(id), `uname -a`, <(curl ...)
         }
         if separator.is_empty() {
@@ -227,7 +236,9 @@ impl Shell {
             return true; // x&id, 1&ps aux: prose puts spaces around "&"
         }
         if matches!(separator, "&" | "(") || (strict && separator == ";") {
-            return (distinctive && (alone || shellish)) || (common && shellish) || (alone && self.alone.contains(name));
+            return (distinctive && (alone || shellish))
+                || (common && shellish)
+                || (alone && self.alone.contains(name));
         }
         if MARKERS.contains(&name) && !strict {
             return true;
@@ -245,19 +256,24 @@ impl Shell {
         }
         if let Some((_, flag)) = INTERPRETERS.iter().find(|(known, _)| *known == name) {
             let mut chars = rest.chars();
-            if chars.next() == Some('-') && chars.next() == Some(*flag) && chars.next().is_some_and(is_space) {
+            if chars.next() == Some('-') && chars.next() == Some(*flag) && chars.next().is_some_and(is_space)
+            {
                 return true;
             }
         }
         if self.system_path.is_match(&rest) || (self.network.contains(name) && self.remote.is_match(&rest)) {
             return true;
         }
-        distinctive && self.flag.is_match(&rest) && !matches!(name, "python" | "perl" | "ruby" | "php" | "node")
+        distinctive
+            && self.flag.is_match(&rest)
+            && !matches!(name, "python" | "perl" | "ruby" | "php" | "node")
     }
 }
 
 fn noise_removed(text: &str) -> String {
-    text.chars().filter(|c| !matches!(c, '\\' | '\'' | '"' | '^')).collect()
+    text.chars()
+        .filter(|c| !matches!(c, '\\' | '\'' | '"' | '^'))
+        .collect()
 }
 
 /// The text split at the places a shell starts a command: text, separator, text, ... (as
@@ -269,7 +285,11 @@ fn split(text: &str, strict: bool) -> Vec<&str> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = bytes.get(i..).unwrap_or_default();
-        let next_is_text = || text.get(i + 1..).and_then(|after| after.chars().next()).is_some_and(|c| !is_space(c));
+        let next_is_text = || {
+            text.get(i + 1..)
+                .and_then(|after| after.chars().next())
+                .is_some_and(|c| !is_space(c))
+        };
         let length = if rest.starts_with(b"||") || rest.starts_with(b"&&") {
             2
         } else if rest.starts_with(b"$((") {

@@ -19,14 +19,21 @@ use super::text::{WORD_CLASS, is_digit};
 const MAX_TOKENS: usize = 16;
 const SPACE: &[char] = &[' ', '\t', '\r', '\n', '\u{b}', '\u{c}', '\0', '\u{a0}'];
 const OPERAND: &[u8] = b"1snv";
-const OPERATORS: [&str; 12] = ["<=>", "!=", "<>", "<=", ">=", ":=", "==", "!<", "!>", "<<", ">>", "::"];
-const COMPARISONS: [&str; 12] = ["=", "<", ">", "<=>", "!=", "<>", "<=", ">=", ":=", "==", "!<", "!>"];
+const OPERATORS: [&str; 12] = [
+    "<=>", "!=", "<>", "<=", ">=", ":=", "==", "!<", "!>", "<<", ">>", "::",
+];
+const COMPARISONS: [&str; 12] = [
+    "=", "<", ">", "<=>", "!=", "<>", "<=", ">=", ":=", "==", "!<", "!>",
+];
 
 const TYPES: [(&str, u8); 7] = [
     ("and or xor", b'&'),
     ("union intersect except minus", b'U'),
     ("select", b'E'),
-    ("like rlike regexp ilike similar is in between sounds glob match", b'o'),
+    (
+        "like rlike regexp ilike similar is in between sounds glob match",
+        b'o',
+    ),
     ("div mod", b'a'),
     ("true false null unknown", b'1'),
     (
@@ -64,7 +71,8 @@ const STRONG_FUNCTIONS: &str = "
     lo_export load_extension xp_cmdshell sp_executesql sp_oacreate xp_dirtree xp_fileexist
     openrowset opendatasource geometrycollection multipoint multilinestring multipolygon";
 
-const STATEMENT_OBJECTS: &str = "table database schema view index procedure function trigger user login column temporary";
+const STATEMENT_OBJECTS: &str =
+    "table database schema view index procedure function trigger user login column temporary";
 
 const SHAPES_AFTER_VALUE: &str = concat!(
     r"^\(*(?:[1snv]|\)|,[1snv])(?:\)|,\(*[1snv])*",
@@ -79,14 +87,16 @@ const SHAPES_AFTER_VALUE: &str = concat!(
     r")",
 );
 const SHAPES_AFTER_STRING: &str = r"^s\)*(?:c|E[1snvafF(]|k[1sv(]|o[s1]$|U)";
-const SHAPES_ANYWHERE: &str = r"U\(*E(?:[1svfF(]|a[k,)]|a$|n[,k)(]|k)|;T|Tv|\(E[1snvfF(a]|F\(\(*F\(|&\(*[1s]\)*o\(*[1s]";
+const SHAPES_ANYWHERE: &str =
+    r"U\(*E(?:[1svfF(]|a[k,)]|a$|n[,k)(]|k)|;T|Tv|\(E[1snvfF(a]|F\(\(*F\(|&\(*[1s]\)*o\(*[1s]";
 const SHAPES_WHOLE: &str = concat!(
     r"^\(*(?:E(?:[1svfF(]|a[k,]|a$|n[,k)]|k)|T(?:[v(1sf]|n[;c(ks1v]))",
     r"|^B1(?:[c,]|$)|^B[1n]o",
     r"|^&\(*(?:[1snv]\)*o[1snvfF(]|[fF]\(|E)",
     r"|^\(.*[&oE].*\)c$",
 );
-const STRONG_AFTER_NAME: &str = r"^\)*(?:&\(*(?:[1sv]\)*o|n\)*o[1sv]|F\(|E|[1s]\)*c)|\)*;|\)+c|o[1s]\)*c|B1c)";
+const STRONG_AFTER_NAME: &str =
+    r"^\)*(?:&\(*(?:[1sv]\)*o|n\)*o[1sv]|F\(|E|[1s]\)*c)|\)*;|\)+c|o[1s]\)*c|B1c)";
 
 type Token<'a> = (u8, Cow<'a, str>);
 
@@ -171,7 +181,9 @@ impl Sql {
         }
         let limit = MAX_TOKENS * 4;
         while i < size && out.len() < limit {
-            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
+            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
             let at = |s: &str| bytes.get(i..).is_some_and(|rest| rest.starts_with(s.as_bytes()));
             if SPACE.contains(&c) {
                 i += c.len_utf8();
@@ -193,7 +205,11 @@ impl Sql {
                 let end = find(text, "*/", i + 2);
                 if at("/*!") {
                     i += 3;
-                    while let Some(d) = text.get(i..).and_then(|rest| rest.chars().next()).filter(|&d| is_digit(d)) {
+                    while let Some(d) = text
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .filter(|&d| is_digit(d))
+                    {
                         i += d.len_utf8();
                     }
                     continue;
@@ -219,7 +235,10 @@ impl Sql {
             }
             if c == '@' {
                 let start = if at("@@") { i + 2 } else { i + 1 };
-                let end = text.get(start..).and_then(|rest| self.name.find(rest)).map_or(start, |m| start + m.end());
+                let end = text
+                    .get(start..)
+                    .and_then(|rest| self.name.find(rest))
+                    .map_or(start, |m| start + m.end());
                 out.push((b'v', slice(i, end)));
                 i = end;
                 continue;
@@ -229,9 +248,15 @@ impl Sql {
                 i += 2;
                 continue;
             }
-            let next_digit = text.get(i + 1..).and_then(|rest| rest.chars().next()).is_some_and(is_digit);
+            let next_digit = text
+                .get(i + 1..)
+                .and_then(|rest| rest.chars().next())
+                .is_some_and(is_digit);
             if is_digit(c) || (c == '.' && next_digit) {
-                let end = text.get(i..).and_then(|rest| self.number.find(rest)).map_or(i + c.len_utf8(), |m| i + m.end());
+                let end = text
+                    .get(i..)
+                    .and_then(|rest| self.number.find(rest))
+                    .map_or(i + c.len_utf8(), |m| i + m.end());
                 out.push((b'1', slice(i, end)));
                 i = end;
                 continue;
@@ -241,7 +266,10 @@ impl Sql {
                 i += found.end();
                 let lowered = word.to_lowercase();
                 if matches!(bytes.get(i), Some(b'\'' | b'"'))
-                    && matches!(lowered.as_str(), "n" | "x" | "b" | "e" | "_utf8" | "_latin1" | "_binary")
+                    && matches!(
+                        lowered.as_str(),
+                        "n" | "x" | "b" | "e" | "_utf8" | "_latin1" | "_binary"
+                    )
                 {
                     continue; // a string prefix: N'...', X'...', _utf8'...'
                 }
@@ -251,7 +279,14 @@ impl Sql {
             let op = OPERATORS.iter().find(|op| at(op)).copied();
             let (kind, length) = match op {
                 Some(op) => (if COMPARISONS.contains(&op) { b'o' } else { b'a' }, op.len()),
-                None => (if COMPARISONS.iter().any(|cmp| cmp.len() == c.len_utf8() && at(cmp)) { b'o' } else { b'a' }, c.len_utf8()),
+                None => (
+                    if COMPARISONS.iter().any(|cmp| cmp.len() == c.len_utf8() && at(cmp)) {
+                        b'o'
+                    } else {
+                        b'a'
+                    },
+                    c.len_utf8(),
+                ),
             };
             out.push((kind, slice(i, i + length)));
             i += length;
@@ -263,10 +298,16 @@ impl Sql {
         let after = text.get(end..).unwrap_or_default().trim_start_matches(SPACE);
         if after.starts_with('(') && lowered != "outfile" && lowered != "dumpfile" {
             let kind = self.types.get(lowered).copied();
-            if matches!(kind, Some(b'&' | b'U' | b'E' | b'o')) || matches!(lowered, "not" | "exists" | "values" | "in") {
+            if matches!(kind, Some(b'&' | b'U' | b'E' | b'o'))
+                || matches!(lowered, "not" | "exists" | "values" | "in")
+            {
                 return kind.unwrap_or(b'k');
             }
-            return if self.functions.contains(lowered) { b'F' } else { b'f' };
+            return if self.functions.contains(lowered) {
+                b'F'
+            } else {
+                b'f'
+            };
         }
         self.types.get(lowered).copied().unwrap_or(b'n')
     }
@@ -277,7 +318,8 @@ impl Sql {
         let mut out: Vec<Token<'a>> = Vec::new();
         let last = found.len().saturating_sub(1);
         let prev_of = |out: &Vec<Token<'a>>| -> (u8, String) {
-            out.last().map_or((0, String::new()), |(kind, text)| (*kind, text.to_lowercase()))
+            out.last()
+                .map_or((0, String::new()), |(kind, text)| (*kind, text.to_lowercase()))
         };
         for (index, (found_kind, text)) in found.into_iter().enumerate() {
             let mut kind = found_kind;
@@ -286,7 +328,10 @@ impl Sql {
             }
             let lowered = text.to_lowercase();
             let mut prev = prev_of(&out);
-            if b"UEBTk&o".contains(&kind) && kind != 0 && out.last().is_some_and(|(k, t)| *k == b'a' && t == "+") {
+            if b"UEBTk&o".contains(&kind)
+                && kind != 0
+                && out.last().is_some_and(|(k, t)| *k == b'a' && t == "+")
+            {
                 out.pop(); // "+" read as a space (a form's encoding): 1+union+select
                 prev = prev_of(&out);
             }
@@ -397,7 +442,9 @@ impl Sql {
         if quoted && self.after_string.is_match(print) {
             return true;
         }
-        let Some(shape) = self.after_value.find(print) else { return false };
+        let Some(shape) = self.after_value.find(print) else {
+            return false;
+        };
         let shape = shape.as_str();
         let next = print.get(shape.len()..shape.len() + 1).unwrap_or_default();
         if shape.ends_with('B') && !matches!(next, "1" | "n" | "f" | "F") {
@@ -431,7 +478,9 @@ impl Sql {
 }
 
 fn find(text: &str, needle: &str, from: usize) -> Option<usize> {
-    text.get(from..).and_then(|rest| rest.find(needle)).map(|at| from + at)
+    text.get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map(|at| from + at)
 }
 
 fn string_end(text: &str, start: usize, quote: char) -> usize {
@@ -441,7 +490,10 @@ fn string_end(text: &str, start: usize, quote: char) -> usize {
     while let Some(&b) = bytes.get(i) {
         if b == b'\\' {
             // Skips the escaped character (a whole character: i lands on a boundary).
-            let next = text.get(i + 1..).and_then(|rest| rest.chars().next()).map_or(1, char::len_utf8);
+            let next = text
+                .get(i + 1..)
+                .and_then(|rest| rest.chars().next())
+                .map_or(1, char::len_utf8);
             i += 1 + next;
             continue;
         }

@@ -12,7 +12,13 @@ fn tokenisers() -> Tokenisers {
 #[test]
 fn sql_injections_and_text() {
     let t = tokenisers();
-    for attack in ["' or 1=1--", "1 union select 1,2", "1 and sleep(5)", "admin'--", "'; drop table users"] {
+    for attack in [
+        "' or 1=1--",
+        "1 union select 1,2",
+        "1 and sleep(5)",
+        "admin'--",
+        "'; drop table users",
+    ] {
         assert!(t.sql.is_sqli(attack), "{attack}");
     }
     for text in ["rock and roll", "Tom's or Jerry's", "hello world"] {
@@ -23,10 +29,20 @@ fn sql_injections_and_text() {
 #[test]
 fn markup_and_script() {
     let t = tokenisers();
-    for attack in ["<script>alert(1)</script>", "\" onfocus=alert(1) x=\"", "<svg/onload=alert(1)>", "<a href=javascript:alert(1)>"] {
+    for attack in [
+        "<script>alert(1)</script>",
+        "\" onfocus=alert(1) x=\"",
+        "<svg/onload=alert(1)>",
+        "<a href=javascript:alert(1)>",
+    ] {
         assert!(t.xss.is_xss(attack), "{attack}");
     }
-    for text in ["<b>bold</b>", "a<b", "<3", "<a href=\"https://example.com\">x</a>"] {
+    for text in [
+        "<b>bold</b>",
+        "a<b",
+        "<3",
+        "<a href=\"https://example.com\">x</a>",
+    ] {
         assert!(!t.xss.is_xss(text), "{text}");
     }
     assert!(t.xss.script_context("';alert(1)//"));
@@ -36,10 +52,22 @@ fn markup_and_script() {
 #[test]
 fn shell_commands_and_prose() {
     let t = tokenisers();
-    for attack in [";cat /etc/passwd", "$(id)", "`uname -a`", "bash -c 'id'", "x&id", "{cat,/etc/passwd}"] {
+    for attack in [
+        ";cat /etc/passwd",
+        "$(id)",
+        "`uname -a`",
+        "bash -c 'id'",
+        "x&id",
+        "{cat,/etc/passwd}",
+    ] {
         assert!(t.shell.is_shell(attack), "{attack}");
     }
-    for text in ["Tom & Jerry", "I came; I saw", "$(document).ready()", "copy & paste"] {
+    for text in [
+        "Tom & Jerry",
+        "I came; I saw",
+        "$(document).ready()",
+        "copy & paste",
+    ] {
         assert!(!t.shell.is_shell(text), "{text}");
     }
 }
@@ -47,7 +75,10 @@ fn shell_commands_and_prose() {
 #[test]
 fn transforms_decode() {
     assert_eq!(Transform::Decode.apply("%253Cscript%253E"), "<script>");
-    assert_eq!(Transform::Decode.apply("&lt;b&gt;&amp;&#x41;&#65;&notit;"), "<b>&AA¬it;");
+    assert_eq!(
+        Transform::Decode.apply("&lt;b&gt;&amp;&#x41;&#65;&notit;"),
+        "<b>&AA¬it;"
+    );
     assert_eq!(Transform::Decode.apply("%u003c%uff1c"), "<<");
     assert_eq!(Transform::RemoveComments.apply("UN/**/ION -- x"), "UN ION  ");
     assert_eq!(Transform::ReplaceComments.apply("SEL/**/ECT"), "SELECT");
@@ -74,23 +105,48 @@ fn an_engine_scores_the_rules_that_fire() {
         rule("traversal", r"\.\./", &[Target::Path, Target::Args], &[".."]),
         rule("env", r"(?:^|/)\.env$", &[Target::Path], &[]),
     ];
-    let settings = Settings { threshold: 5, headers: vec![], profiles: vec![], body_limit: Some(65536) };
+    let settings = Settings {
+        threshold: 5,
+        headers: vec![],
+        profiles: vec![],
+        body_limit: Some(65536),
+    };
     let engine = match Engine::new(rules, settings) {
         Ok(engine) => engine,
         Err(error) => unreachable!("{error}"),
     };
-    let clean = Subject { method: "GET", path: "/shop", raw_path: "/shop", query: "q=boots", ..Subject::default() };
+    let clean = Subject {
+        method: "GET",
+        path: "/shop",
+        raw_path: "/shop",
+        query: "q=boots",
+        ..Subject::default()
+    };
     assert_eq!(engine.inspect(&clean, false).score, 0);
-    let attack = Subject { method: "GET", path: "/x", raw_path: "/x", query: "f=..%2F..%2Fetc", ..Subject::default() };
+    let attack = Subject {
+        method: "GET",
+        path: "/x",
+        raw_path: "/x",
+        query: "f=..%2F..%2Fetc",
+        ..Subject::default()
+    };
     let verdict = engine.inspect(&attack, false);
     assert_eq!((verdict.score, verdict.hits.len()), (5, 1));
-    assert_eq!(verdict.hits.first().map(|hit| hit.value.as_str()), Some("f=../../etc"));
+    assert_eq!(
+        verdict.hits.first().map(|hit| hit.value.as_str()),
+        Some("f=../../etc")
+    );
 }
 
 #[test]
 fn a_bad_pattern_names_its_rule() {
     let rules = vec![rule("broken", r"(?:a", &[Target::Path], &[])];
-    let settings = Settings { threshold: 5, headers: vec![], profiles: vec![], body_limit: None };
+    let settings = Settings {
+        threshold: 5,
+        headers: vec![],
+        profiles: vec![],
+        body_limit: None,
+    };
     match Engine::new(rules, settings) {
         Ok(_) => unreachable!("compiled"),
         Err(error) => assert_eq!(error.rule, "broken"),

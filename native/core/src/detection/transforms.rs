@@ -51,7 +51,10 @@ impl Transform {
 
     /// The transformation of a name, `None` for an unknown one.
     pub fn named(name: &str) -> Option<Transform> {
-        Self::ALL.iter().find(|(known, _)| *known == name).map(|(_, t)| *t)
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, t)| *t)
     }
 
     /// `text` transformed.
@@ -121,7 +124,11 @@ pub fn url_decode_uni(text: &str) -> Cow<'_, str> {
             (Some(b'\\'), Some(b'x')) => 2,
             _ => 0,
         };
-        let code = if digits > 0 { hex_value(bytes, i + 2, digits) } else { None };
+        let code = if digits > 0 {
+            hex_value(bytes, i + 2, digits)
+        } else {
+            None
+        };
         match code {
             Some(mut code) => {
                 out.push_str(text.get(copied..i).unwrap_or_default());
@@ -183,7 +190,13 @@ fn reference(after: &str, out: &mut String) -> Option<usize> {
             .get(start..)
             .unwrap_or_default()
             .iter()
-            .take_while(|b| if hexadecimal { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+            .take_while(|b| {
+                if hexadecimal {
+                    b.is_ascii_hexdigit()
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
             .count();
         if digits == 0 {
             return None;
@@ -191,7 +204,9 @@ fn reference(after: &str, out: &mut String) -> Option<usize> {
         let mut number: u64 = 0;
         for &b in bytes.get(start..start + digits).unwrap_or_default() {
             let digit = u64::from(hex(b).unwrap_or(0));
-            number = number.saturating_mul(if hexadecimal { 16 } else { 10 }).saturating_add(digit);
+            number = number
+                .saturating_mul(if hexadecimal { 16 } else { 10 })
+                .saturating_add(digit);
         }
         let mut used = start + digits;
         if bytes.get(used) == Some(&b';') {
@@ -211,7 +226,11 @@ fn reference(after: &str, out: &mut String) -> Option<usize> {
     if end == 0 {
         return None;
     }
-    let with_semicolon = if bytes.get(end) == Some(&b';') { end + 1 } else { end };
+    let with_semicolon = if bytes.get(end) == Some(&b';') {
+        end + 1
+    } else {
+        end
+    };
     let name = after.get(..with_semicolon).unwrap_or_default();
     if let Some(found) = named(name) {
         out.push_str(found);
@@ -232,7 +251,11 @@ fn reference(after: &str, out: &mut String) -> Option<usize> {
 }
 
 fn named(name: &str) -> Option<&'static str> {
-    NAMED.binary_search_by(|(key, _)| (*key).cmp(name)).ok().and_then(|index| NAMED.get(index)).map(|(_, v)| *v)
+    NAMED
+        .binary_search_by(|(key, _)| (*key).cmp(name))
+        .ok()
+        .and_then(|index| NAMED.get(index))
+        .map(|(_, v)| *v)
 }
 
 fn numeric(number: u64, out: &mut String) {
@@ -263,7 +286,13 @@ pub fn full_width(text: &str) -> Cow<'_, str> {
     }
     Cow::Owned(
         text.chars()
-            .map(|c| if is_full_width(c) { char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c) } else { c })
+            .map(|c| {
+                if is_full_width(c) {
+                    char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c)
+                } else {
+                    c
+                }
+            })
             .collect(),
     )
 }
@@ -331,7 +360,11 @@ fn spaces(text: &str, with: Option<char>) -> Cow<'_, str> {
 }
 
 fn remove_nulls(text: &str) -> Cow<'_, str> {
-    if text.contains('\0') { Cow::Owned(text.replace('\0', "")) } else { Cow::Borrowed(text) }
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', ""))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// SQL and C comments become one space (`UN/**/ION` stays two words).
@@ -349,11 +382,15 @@ fn remove_comments(text: &str) -> Cow<'_, str> {
             // Up to "*/", or the end (Python's "$": before a final line break).
             match text.get(i + 2..).and_then(|rest| rest.find("*/")) {
                 Some(found) => Some(i + 2 + found + 2),
-                None if bytes.last() == Some(&b'\n') && size - 1 >= i + 2 => Some(size - 1),
+                None if bytes.last() == Some(&b'\n') && size > i + 2 => Some(size - 1),
                 None => Some(size),
             }
         } else if bytes.get(i..i + 2) == Some(b"--") || bytes.get(i) == Some(&b'#') {
-            Some(text.get(i..).and_then(|rest| rest.find('\n')).map_or(size, |found| i + found))
+            Some(
+                text.get(i..)
+                    .and_then(|rest| rest.find('\n'))
+                    .map_or(size, |found| i + found),
+            )
         } else {
             None
         };
@@ -378,9 +415,10 @@ fn replace_comments(text: &str) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    loop {
-        let Some(start) = rest.find("/*") else { break };
-        let Some(close) = rest.get(start + 2..).and_then(|after| after.find("*/")) else { break };
+    while let Some(start) = rest.find("/*") {
+        let Some(close) = rest.get(start + 2..).and_then(|after| after.find("*/")) else {
+            break;
+        };
         out.push_str(rest.get(..start).unwrap_or_default());
         rest = rest.get(start + 2 + close + 2..).unwrap_or_default();
     }
@@ -390,8 +428,15 @@ fn replace_comments(text: &str) -> Cow<'_, str> {
 
 /// ModSecurity's `cmdLine`: drop `\ ' " ^`, spaces around `,` `;` `/`, fold spaces, lower case.
 fn cmd_line(text: &str) -> String {
-    let lowered: String = lowercase(text).chars().filter(|c| !matches!(c, '\\' | '\'' | '"' | '^')).collect();
-    let separated = if lowered.contains([';', ',', '/']) { around_separators(&lowered) } else { lowered };
+    let lowered: String = lowercase(text)
+        .chars()
+        .filter(|c| !matches!(c, '\\' | '\'' | '"' | '^'))
+        .collect();
+    let separated = if lowered.contains([';', ',', '/']) {
+        around_separators(&lowered)
+    } else {
+        lowered
+    };
     spaces(&separated, Some(' ')).into_owned()
 }
 
@@ -456,13 +501,22 @@ fn normalize_path(text: &str) -> Cow<'_, str> {
     if out.contains("/./") {
         out = out.replace("/./", "/");
     }
-    if out == text { Cow::Borrowed(text) } else { Cow::Owned(out) }
+    if out == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 /// Overlong and odd UTF-8 encodings of `.` and `/` that old servers decode (`%c0%ae`).
 pub fn utf8_overlong(text: &str) -> Cow<'_, str> {
-    const FORMS: [(&[u8], char); 5] =
-        [(b"%c0%ae", '.'), (b"%c0%af", '/'), (b"%c1%9c", '\\'), (b"%e0%80%ae", '.'), (b"%c0%2e", '.')];
+    const FORMS: [(&[u8], char); 5] = [
+        (b"%c0%ae", '.'),
+        (b"%c0%af", '/'),
+        (b"%c1%9c", '\\'),
+        (b"%e0%80%ae", '.'),
+        (b"%c0%2e", '.'),
+    ];
     let bytes = text.as_bytes();
     let has = |needle: &[u8]| bytes.windows(3).any(|w| w.eq_ignore_ascii_case(needle));
     if !has(b"%c0") && !has(b"%e0") && !has(b"%c1") {
@@ -473,7 +527,9 @@ pub fn utf8_overlong(text: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         let found = FORMS.iter().find(|(form, _)| {
-            bytes.get(i..i + form.len()).is_some_and(|here| here.eq_ignore_ascii_case(form))
+            bytes
+                .get(i..i + form.len())
+                .is_some_and(|here| here.eq_ignore_ascii_case(form))
         });
         match found {
             Some((form, c)) => {

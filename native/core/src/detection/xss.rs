@@ -16,7 +16,8 @@ use super::pattern::search;
 use super::text::{SPACE_CLASS, WORD_CLASS, is_alpha, strip};
 use super::transforms::html_unescape;
 
-const DANGEROUS_TAGS: &str = "script iframe frame frameset object embed applet base meta link style svg math xml xss import
+const DANGEROUS_TAGS: &str =
+    "script iframe frame frameset object embed applet base meta link style svg math xml xss import
     vmlframe handler listener isindex noscript bgsound layer ilayer portal template xmp plaintext";
 const DANGEROUS_PREFIXES: [&str; 5] = ["svg", "xsl", "math", "script", "iframe"];
 const EVENTS: &str = "
@@ -40,7 +41,8 @@ const EVENTS: &str = "
     timeupdate toggle touchcancel touchend touchmove touchstart transitioncancel transitionend
     transitionrun transitionstart unhandledrejection unload volumechange waiting webkitanimationend
     webkitanimationiteration webkitanimationstart webkittransitionend wheel zoom";
-const URL_ATTRIBUTES: &str = "href src action formaction data xlink:href background dynsrc lowsrc poster codebase code archive
+const URL_ATTRIBUTES: &str =
+    "href src action formaction data xlink:href background dynsrc lowsrc poster codebase code archive
     cite longdesc usemap profile xml:base from to values by folder datasrc srcset icon manifest";
 const ATTR_SPACES: &[u8] = b" \t\n\r\x0c\x0b\0/";
 
@@ -91,7 +93,9 @@ impl Xss {
             events: EVENTS.split_whitespace().collect(),
             urls: URL_ATTRIBUTES.split_whitespace().collect(),
             tag_name: compile(&format!(r"^:?[a-zA-Z][^{SPACE_CLASS}/>\x00]*"))?,
-            attr_name: compile(&format!(r#"^[^{SPACE_CLASS}"'>/=\x00][^{SPACE_CLASS}"'>/=\x00]*"#))?,
+            attr_name: compile(&format!(
+                r#"^[^{SPACE_CLASS}"'>/=\x00][^{SPACE_CLASS}"'>/=\x00]*"#
+            ))?,
             script_url: compile(
                 r"(?i)^(?:(?:java|vb|live|mocha|j|ecma)script:|mocha:|livescript:|data:(?:text/html|text/xml|image/svg|application/))",
             )?,
@@ -155,12 +159,16 @@ impl Xss {
         let mut tag = String::new();
         while i < size {
             if !in_tag {
-                let Some(found) = text.get(i..).and_then(|rest| rest.find('<')) else { return false };
+                let Some(found) = text.get(i..).and_then(|rest| rest.find('<')) else {
+                    return false;
+                };
                 i += found + 1;
                 if bytes.get(i) == Some(&b'/') {
                     i += 1;
                 }
-                let Some(found) = text.get(i..).and_then(|rest| self.tag_name.find(rest)) else { continue };
+                let Some(found) = text.get(i..).and_then(|rest| self.tag_name.find(rest)) else {
+                    continue;
+                };
                 let name = found.as_str().to_lowercase();
                 tag = name.rsplit(':').next().unwrap_or_default().to_owned();
                 let dangerous = self.tags.contains(tag.as_str())
@@ -186,7 +194,10 @@ impl Xss {
                 continue;
             }
             let Some(found) = text.get(i..).and_then(|rest| self.attr_name.find(rest)) else {
-                i += text.get(i..).and_then(|rest| rest.chars().next()).map_or(1, char::len_utf8);
+                i += text
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .map_or(1, char::len_utf8);
                 continue;
             };
             let name = found.as_str().to_lowercase();
@@ -202,12 +213,20 @@ impl Xss {
                     i += 1;
                 }
                 if let Some(&quote @ (b'"' | b'\'' | b'`')) = bytes.get(i) {
-                    let end = bytes.get(i + 1..).unwrap_or_default().iter().position(|&b| b == quote).map_or(size, |p| i + 1 + p);
+                    let end = bytes
+                        .get(i + 1..)
+                        .unwrap_or_default()
+                        .iter()
+                        .position(|&b| b == quote)
+                        .map_or(size, |p| i + 1 + p);
                     value = Some(text.get(i + 1..end).unwrap_or_default());
                     i = end + 1;
                 } else {
                     let begin = i;
-                    while bytes.get(i).is_some_and(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'>')) {
+                    while bytes
+                        .get(i)
+                        .is_some_and(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'>'))
+                    {
                         i += 1;
                     }
                     value = Some(text.get(begin..i).unwrap_or_default());
@@ -216,7 +235,9 @@ impl Xss {
             if self.dangerous_attribute(&name, value, &tag) {
                 return true;
             }
-            let handler = name.strip_prefix("on").filter(|rest| !rest.is_empty() && rest.chars().all(is_alpha));
+            let handler = name
+                .strip_prefix("on")
+                .filter(|rest| !rest.is_empty() && rest.chars().all(is_alpha));
             if !tag.is_empty() && value.is_some() && name.chars().count() > 4 && handler.is_some() {
                 return true; // any on* handler in a tag the value opened: <x onxxx=1> probes for filters
             }
@@ -226,7 +247,10 @@ impl Xss {
 
     fn dangerous_attribute(&self, name: &str, value: Option<&str>, tag: &str) -> bool {
         let Some(value) = value else { return false };
-        if name.strip_prefix("on").is_some_and(|event| self.events.contains(event)) {
+        if name
+            .strip_prefix("on")
+            .is_some_and(|event| self.events.contains(event))
+        {
             return true;
         }
         let name = if name.starts_with("xlink:") || name.starts_with("xml:") {
@@ -253,7 +277,8 @@ impl Xss {
         if name == "style" && self.style.is_match(&self.css(&html_unescape(value))) {
             return true;
         }
-        matches!(name, "formaction" | "xmlns:ev" | "ev:event") || (name == "action" && matches!(tag, "form" | "isindex"))
+        matches!(name, "formaction" | "xmlns:ev" | "ev:event")
+            || (name == "action" && matches!(tag, "form" | "isindex"))
     }
 
     /// A style's text as CSS reads it: `\65` escapes decoded, comments and stray backslashes removed.
@@ -281,11 +306,17 @@ fn url_noise_removed(text: &str) -> String {
             i += 5;
             continue;
         }
-        if rest.len() >= 9 && rest.get(..9).is_some_and(|w| w.eq_ignore_ascii_case(b"&newline;")) {
+        if rest.len() >= 9
+            && rest
+                .get(..9)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"&newline;"))
+        {
             i += 9;
             continue;
         }
-        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else { break };
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         if !(c <= '\u{20}' || c == '\u{7f}') {
             out.push(c);
         }
@@ -320,4 +351,3 @@ fn css_noise_removed(text: &str) -> String {
     out.push_str(text.get(copied..).unwrap_or_default());
     out
 }
-
