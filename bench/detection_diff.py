@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from detection import COMMITTED, facts_of, load  # noqa: E402
-
-from stockade.detection import Engine, Settings  # noqa: E402
-from stockade.errors import BadRequest  # noqa: E402
-from stockade.oracle.detection.engine import Engine as OracleEngine  # noqa: E402
+from detection import COMMITTED, facts_of, load
+from stockade.detection import Engine, Settings
+from stockade.errors import BadRequest
+from stockade.oracle.detection.engine import Engine as OracleEngine
 
 
 def main(argv: list[str]) -> int:

@@ -101,18 +101,41 @@ def main() -> None:
     table = {"/shop/search": 1}
     base = per_call(lambda: table.get("/shop/search"), 200_000)
     print(f"dict lookup (baseline)                     {base:9.2f} µs")
-    line("clean request, its parts seen before", per_call(lambda: engine.inspect(clean), 20_000),
-         per_call(lambda: oracle.inspect(clean), 20_000), base)
-    line("clean request, a query never seen before", per_call(fresh(new_query, 5_000, engine), 5_000),
-         per_call(fresh(new_query, 5_000, oracle), 5_000), base)
-    line("a query the gate stops at (read by rules)", per_call(fresh(slow_path, 2_000, engine), 2_000),
-         per_call(fresh(slow_path, 2_000, oracle), 2_000), base)
+    line(
+        "clean request, its parts seen before",
+        per_call(lambda: engine.inspect(clean), 20_000),
+        per_call(lambda: oracle.inspect(clean), 20_000),
+        base,
+    )
+    line(
+        "clean request, a query never seen before",
+        per_call(fresh(new_query, 5_000, engine), 5_000),
+        per_call(fresh(new_query, 5_000, oracle), 5_000),
+        base,
+    )
+    line(
+        "a query the gate stops at (read by rules)",
+        per_call(fresh(slow_path, 2_000, engine), 2_000),
+        per_call(fresh(slow_path, 2_000, oracle), 2_000),
+        base,
+    )
     loads = per_call(lambda: json.loads(document), 200)
     print(f"json.loads 64 KB (baseline)                {loads:9.1f} µs")
-    line("64 KB form body", per_call(lambda: engine.inspect(form), 100), per_call(lambda: oracle.inspect(form), 100),
-         loads, digits=1)
-    line("64 KB JSON body", per_call(lambda: engine.inspect(json_request), 100),
-         per_call(lambda: oracle.inspect(json_request), 100), loads, digits=1)
+    line(
+        "64 KB form body",
+        per_call(lambda: engine.inspect(form), 100),
+        per_call(lambda: oracle.inspect(form), 100),
+        loads,
+        digits=1,
+    )
+    line(
+        "64 KB JSON body",
+        per_call(lambda: engine.inspect(json_request), 100),
+        per_call(lambda: oracle.inspect(json_request), 100),
+        loads,
+        digits=1,
+    )
+
 
 if __name__ == "__main__":
     main()

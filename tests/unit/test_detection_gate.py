@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockade.detection import Engine, Request, parse_pack
+from stockade.errors import ConfigError
 from stockade.oracle.detection.engine import Engine as OracleEngine
 from stockade.oracle.detection.gate import Anchors, compile_gate
-from stockade.errors import ConfigError
 
 ENGINE = Engine()
 OPEN = Engine()

@@ -83,7 +83,8 @@ def test_every_request_of_the_corpus_gets_the_oracles_verdict(level: int) -> Non
         assert got == want, record
         compared += 1
         flagged += got.malicious
-    assert compared > 1000 and flagged > 100
+    assert compared > 1000
+    assert flagged > 100
 
 
 def test_without_the_gate_too() -> None:
@@ -130,7 +131,7 @@ PAYLOADS = [
     "C:\\Users\\me",
     "jo@example.org",
     "x=1&y=2",
-    "é ü ß 日本 ｆｕｌｌ",
+    "é ü ß 日本 \uff46\uff55\uff4c\uff4c",
     "",
 ]
 TEXT = st.text(alphabet=st.sampled_from(list("abcXYZ019 '\"<>/\\;|&$()`{}=%+-#*.,:!?@\n\téü日\uff1c\x00")), max_size=30)
@@ -161,7 +162,9 @@ NAMES = st.sampled_from(["q", "id", "file", "url", "cmd", "search", "a b", "x'y"
 
 @st.composite
 def requests(draw: st.DrawFn) -> Request:
-    segments = draw(st.lists(st.one_of(st.sampled_from(["shop", "wp-admin", ".env", "a.php", "..", "%2e%2e"]), VALUES), max_size=3))
+    segments = draw(
+        st.lists(st.one_of(st.sampled_from(["shop", "wp-admin", ".env", "a.php", "..", "%2e%2e"]), VALUES), max_size=3)
+    )
     raw_path = "/" + "/".join(quote(s, safe="%/") for s in segments)
     path = draw(st.sampled_from(["/" + "/".join(segments), raw_path]))
     args = draw(st.lists(st.tuples(NAMES, VALUES), max_size=4))
@@ -172,7 +175,9 @@ def requests(draw: st.DrawFn) -> Request:
     if draw(st.booleans()):
         headers.append(("Referer", draw(VALUES)))
     if draw(st.booleans()):
-        headers.append(("Cookie", "; ".join(f"{n}={v}" for n, v in draw(st.lists(st.tuples(NAMES, VALUES), max_size=3)))))
+        headers.append(
+            ("Cookie", "; ".join(f"{n}={v}" for n, v in draw(st.lists(st.tuples(NAMES, VALUES), max_size=3))))
+        )
     if draw(st.booleans()):
         headers.append(("X-Forwarded-Host", draw(VALUES)))
     kind = draw(st.sampled_from(["", "form", "json", "multipart", "xml", "text"]))
@@ -188,9 +193,13 @@ def requests(draw: st.DrawFn) -> Request:
         body = json.dumps(draw(st.sampled_from([nested, [nested, [1, "x"]], {"a": {"b": nested}}])))
     elif kind == "multipart":
         content_type = "multipart/form-data; boundary=XyZ"
-        body = "".join(
-            f'--XyZ\r\nContent-Disposition: form-data; name="{n}"; filename="{v[:10]}"\r\n\r\n{v}\r\n' for n, v in fields
-        ) + "--XyZ--\r\n"
+        body = (
+            "".join(
+                f'--XyZ\r\nContent-Disposition: form-data; name="{n}"; filename="{v[:10]}"\r\n\r\n{v}\r\n'
+                for n, v in fields
+            )
+            + "--XyZ--\r\n"
+        )
     elif kind == "xml":
         content_type = "application/xml"
         body = "".join(f'<{n[:1] or "x"} a="{v}">{v}</{n[:1] or "x"}>' for n, v in fields)

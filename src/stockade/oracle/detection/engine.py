@@ -1,4 +1,4 @@
-"""The detection engine in Python: the oracle the native engine (``stockade._native.DetectionEngine``) is tested against.
+"""The detection engine in Python: the oracle of the native one (``stockade._native.DetectionEngine``).
 
 What follows describes the algorithm both implement.
 
@@ -32,12 +32,12 @@ from typing import Any
 
 import re2
 
-from stockade.oracle.detection import parts
-from stockade.oracle.detection.gate import Anchors, Gate, compile_gate
 from stockade.detection.engine import Hit, Settings, Verdict
 from stockade.detection.pack import MAX_LEVEL, Rule, builtin_pack
 from stockade.detection.profiles import PROFILES, Profile
 from stockade.detection.request import Request, request_from
+from stockade.oracle.detection import parts
+from stockade.oracle.detection.gate import Anchors, Gate, compile_gate
 from stockade.oracle.detection.shell import is_shell, is_shell_strict
 from stockade.oracle.detection.sqli import is_sqli
 from stockade.oracle.detection.transforms import TRANSFORMS

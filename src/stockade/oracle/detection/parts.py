@@ -25,8 +25,8 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, unquote_to_bytes
 
-from stockade.oracle.detection.gate import Gate
 from stockade.detection.request import Request
+from stockade.oracle.detection.gate import Gate
 
 TARGETS = (
     "path",
