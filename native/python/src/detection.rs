@@ -190,6 +190,45 @@ impl DetectionEngine {
         })
     }
 
+    /// Microseconds per [`Engine::inspect`] of one request, `count` times in a row, inside the
+    /// native code (no boundary crossing): for `bench/detection_speed.py`, which measures what
+    /// a native caller (the ladder) pays.
+    #[pyo3(signature = (method, path, raw_path, query, headers, content_type, body, count, /))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the request's parts, as the Python Request holds them"
+    )]
+    fn _time_inspect(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        raw_path: &str,
+        query: &str,
+        headers: Vec<(String, String)>,
+        content_type: &str,
+        body: &[u8],
+        count: u32,
+    ) -> PyResult<f64> {
+        guard(py, || {
+            let subject = Subject {
+                method,
+                path,
+                raw_path,
+                query,
+                headers: headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+                content_type,
+                body,
+                uninspected: 0,
+            };
+            let started = std::time::Instant::now();
+            for _ in 0..count {
+                std::hint::black_box(self.engine.inspect(std::hint::black_box(&subject), false));
+            }
+            Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(count.max(1)))
+        })
+    }
+
     /// How many rules the engine holds.
     fn __len__(&self) -> usize {
         self.engine.rules().len()

@@ -36,12 +36,13 @@ const CONFIRM_LENGTH: usize = 4096; // a longer value is tokenised on its first 
 const SHOWN_LENGTH: usize = 200;
 const MEMO_ENTRIES: usize = 4096;
 const MEMO_LENGTH: usize = 256; // a longer value is read every time
+const PART_LENGTH: usize = 1024; // a longer query or header is read every time
 
 static ENGINES: AtomicU64 = AtomicU64::new(1);
 
 /// What a short value fired, by engine, target and the value's hash (with the value, to tell
 /// collisions apart).
-type Memo = HashMap<(u64, Target, u64), (Box<str>, Vec<Hit>)>;
+type Memo = HashMap<(u64, u8, u64), (Box<str>, Vec<Hit>)>;
 
 thread_local! {
     // Most requests repeat values seen a moment ago (the User-Agent, the Referer, the path):
@@ -430,13 +431,16 @@ impl Engine {
         }
         let mut uninspected = request.uninspected;
         if !request.query.is_empty() {
-            let data = request.query.as_bytes();
-            if gates.is_none_or(|g| g.query.find(data, 0).is_some()) {
-                self.value_hits(Target::QueryRaw, request.query, &mut found);
-                for line in fields(data, b'&', gates.map(|g| &g.query), true) {
-                    self.value_hits(Target::Args, &line, &mut found);
+            let part = if gated { 40 } else { 41 };
+            self.remember(part, request.query, PART_LENGTH, &mut found, |found| {
+                let data = request.query.as_bytes();
+                if gates.is_none_or(|g| g.query.find(data, 0).is_some()) {
+                    self.value_hits(Target::QueryRaw, request.query, found);
+                    for line in fields(data, b'&', gates.map(|g| &g.query), true) {
+                        self.value_hits(Target::Args, &line, found);
+                    }
                 }
-            }
+            });
         }
         if !request.body.is_empty() {
             let body_gates = BodyGates {
@@ -551,38 +555,64 @@ impl Engine {
     }
 
     fn header_hits(&self, name: &str, value: &str, gates: Option<&Gates>, gated: bool, found: &mut Vec<Hit>) {
-        let lowered = name.to_ascii_lowercase();
-        let lowered = if name.is_ascii() {
-            lowered
+        let lowered: Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) || !name.is_ascii() {
+            Cow::Owned(name.to_lowercase())
         } else {
-            name.to_lowercase()
+            Cow::Borrowed(name)
         };
-        if lowered == "cookie" {
-            for line in fields(value.as_bytes(), b';', gates.map(|g| &g.cookie), false) {
-                self.value_hits(Target::Cookies, &line, found);
+        let named = self.headers.iter().any(|known| *known == *lowered);
+        let kind = match lowered.as_ref() {
+            "cookie" => 0,
+            "user-agent" => 1,
+            "referer" => 2,
+            _ if named => 3,
+            _ => 4,
+        };
+        let part = 20 + kind + if gated { 0 } else { 10 };
+        self.remember(part, value, PART_LENGTH, found, |found| {
+            if kind == 0 {
+                for line in fields(value.as_bytes(), b';', gates.map(|g| &g.cookie), false) {
+                    self.value_hits(Target::Cookies, &line, found);
+                }
+                return;
             }
-            return;
-        }
-        if lowered == "user-agent" {
-            self.value_hits(Target::UserAgent, value, found);
-        } else if lowered == "referer" {
-            self.value_hits(Target::Referer, value, found);
-        }
-        if self.headers.contains(&lowered) {
-            self.value_hits(Target::Headers, value, found);
-        }
-        let gate = if gated { self.header_gate.as_ref() } else { None };
-        if self.has(Target::AnyHeader) && gate.is_none_or(|gate| gate.touches(value)) {
-            self.value_hits(Target::AnyHeader, value, found);
-        }
+            if kind == 1 {
+                self.value_hits(Target::UserAgent, value, found);
+            } else if kind == 2 {
+                self.value_hits(Target::Referer, value, found);
+            }
+            if named {
+                self.value_hits(Target::Headers, value, found);
+            }
+            let gate = if gated { self.header_gate.as_ref() } else { None };
+            if self.has(Target::AnyHeader) && gate.is_none_or(|gate| gate.touches(value)) {
+                self.value_hits(Target::AnyHeader, value, found);
+            }
+        });
     }
 
     fn value_hits(&self, target: Target, text: &str, found: &mut Vec<Hit>) {
-        if text.len() > MEMO_LENGTH {
-            self.read_value(target, text, found);
+        let part = u8::try_from(slot(target)).unwrap_or(u8::MAX);
+        self.remember(part, text, MEMO_LENGTH, found, |found| {
+            self.read_value(target, text, found)
+        });
+    }
+
+    /// The hits `read` finds in `text` (one part of a request, or one value of a target),
+    /// remembered per thread when `text` is at most `limit` bytes.
+    fn remember(
+        &self,
+        part: u8,
+        text: &str,
+        limit: usize,
+        found: &mut Vec<Hit>,
+        read: impl FnOnce(&mut Vec<Hit>),
+    ) {
+        if text.len() > limit {
+            read(found);
             return;
         }
-        let key = (self.id, target, self.hasher.hash_one(text));
+        let key = (self.id, part, self.hasher.hash_one(text));
         let known = MEMO.with(|memo| {
             let memo = memo.try_borrow().ok()?;
             let (seen, hits) = memo.get(&key)?;
@@ -592,7 +622,7 @@ impl Engine {
             return;
         }
         let before = found.len();
-        self.read_value(target, text, found);
+        read(found);
         let hits = found.get(before..).unwrap_or_default().to_vec();
         MEMO.with(|memo| {
             if let Ok(mut memo) = memo.try_borrow_mut() {

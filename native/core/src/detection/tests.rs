@@ -152,3 +152,53 @@ fn a_bad_pattern_names_its_rule() {
         Err(error) => assert_eq!(error.rule, "broken"),
     }
 }
+
+#[test]
+fn the_canonical_request_is_inspected_as_its_text() {
+    use crate::addr::{Addr, parse_text};
+    use crate::canonical::{Canonicalizer, HttpVersion, PathPolicy, RawRequest};
+    use crate::client_ip::{ForwardingHeader, TrustedProxies};
+    use crate::ipset::IpSetBuilder;
+
+    let rules = vec![rule(
+        "traversal",
+        r"\.\./",
+        &[Target::Path, Target::Args, Target::Cookies],
+        &[".."],
+    )];
+    let settings = Settings {
+        threshold: 5,
+        headers: vec![],
+        profiles: vec![],
+        body_limit: Some(8),
+    };
+    let Ok(engine) = Engine::new(rules, settings) else {
+        unreachable!("compiles")
+    };
+    let mut trusted = IpSetBuilder::new();
+    trusted.add_address(Addr::V4(0x7F00_0001));
+    let canonicalizer = Canonicalizer::new(
+        PathPolicy::default(),
+        TrustedProxies::new(trusted.build(), ForwardingHeader::XForwardedFor),
+    );
+    let headers: [(&[u8], &[u8]); 2] = [(b"host", b"www.example.com"), (b"cookie", b"f=..%2fetc")];
+    let raw = RawRequest {
+        method: b"POST",
+        path: b"/shop",
+        query: b"q=boots",
+        headers: &headers,
+        peer: parse_text(b"203.0.113.7"),
+        secure: false,
+        version: HttpVersion::Http11,
+        body: Some(b"a=1&b=2&c=3&d=4"),
+    };
+    let Ok(request) = canonicalizer.canonicalize(&raw) else {
+        unreachable!("canonical")
+    };
+    let verdict = engine.inspect_request(&request, "/shop", false);
+    assert_eq!((verdict.score, verdict.uninspected), (5, 7));
+    assert_eq!(
+        verdict.hits.first().map(|hit| (hit.target, hit.value.as_str())),
+        Some((Target::Cookies, "f=../etc"))
+    );
+}
