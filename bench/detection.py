@@ -5,6 +5,7 @@ python bench/detection.py --corpus DIR                 # and an external one (be
 python bench/detection.py --corpus DIR --level 2       # another level
 python bench/detection.py --corpus DIR --misses xss    # tuning: requests of the tuning half it misses
 python bench/detection.py --corpus DIR --flagged apache_log
+python bench/detection.py --corpus DIR --oracle        # the Python oracle engine (the figures must match)
 
 A corpus is a folder of ``attacks/<category>.jsonl[.gz]`` and ``benign/<source>.jsonl[.gz]``;
 each request is sent whole (method, path and query, headers, body) through the same detection
@@ -80,11 +81,13 @@ def facts_of(record: Record) -> RequestFacts | BadRequest:
     return RequestFacts.from_vector(vector)
 
 
-def detector(level: int | None) -> Callable[[RequestFacts], list[str]]:
+def detector(level: int | None, oracle: bool = False) -> Callable[[RequestFacts], list[str]]:
     """What flags a request: the names of the rules that made it malicious (empty: clean)."""
     from stockade.detection import Engine, Settings  # noqa: PLC0415 - after argument parsing
+    from stockade.oracle.detection.engine import Engine as OracleEngine  # noqa: PLC0415
 
-    engine = Engine(Settings() if level is None else Settings(level=level))
+    chosen = Settings() if level is None else Settings(level=level)
+    engine = OracleEngine(chosen) if oracle else Engine(chosen)
 
     def check(facts: RequestFacts) -> list[str]:
         verdict = engine.inspect_facts(facts)
@@ -172,10 +175,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--flagged", metavar="SOURCE", help="print flagged ordinary requests of the tuning half")
     parser.add_argument("--held-out", action="store_true", help="with --misses/--flagged: the held-out half")
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--oracle", action="store_true", help="the Python oracle engine instead of the native one")
     args = parser.parse_args(argv)
     if args.corpus is not None and not Path(args.corpus).is_dir():
         parser.error(f"--corpus {args.corpus}: not a folder")
-    check = detector(args.level)
+    check = detector(args.level, args.oracle)
     corpora = [("committed corpus (self-written, tests/data/detection)", COMMITTED, False)]
     if args.corpus is not None:
         corpora.append((f"external corpus ({args.corpus})", Path(args.corpus), True))

@@ -11,7 +11,9 @@ Prints µs per inspection (the request already built) of:
   read by the rules;
 * a 64 KB urlencoded form and a 64 KB JSON document, both clean;
 
-against a dict lookup and ``json.loads`` of the same 64 KB JSON, run in the same process.
+for the native engine (``stockade._native``, what production runs) and the Python oracle it
+replaced (``stockade.oracle.detection``), with the ratio oracle/native; against a dict lookup
+and ``json.loads`` of the same 64 KB JSON, run in the same process.
 ``--cpu`` times with the process's CPU clock: on a machine shared with other jobs the wall
 clock also counts the time spent waiting for a core.
 """
@@ -25,6 +27,7 @@ import timeit
 from collections.abc import Callable, Iterator
 
 from stockade.detection import Engine, Request
+from stockade.oracle.detection.engine import Engine as OracleEngine
 
 HEADERS = (
     ("Host", "www.example.com"),
@@ -44,11 +47,17 @@ def per_call(function: Callable[[], object], number: int) -> float:
     return min(timeit.repeat(function, number=number, repeat=5, timer=TIMER)) / number * 1e6
 
 
-def fresh(make: Callable[[int], Request], count: int) -> Callable[[], object]:
+def fresh(make: Callable[[int], Request], count: int, engine: Engine | OracleEngine) -> Callable[[], object]:
     """A function inspecting a new request each call (built beforehand)."""
     requests: Iterator[Request] = iter([make(n) for n in range(count * 6)])
-    engine = Engine()
     return lambda: engine.inspect(next(requests))
+
+
+def line(label: str, native: float, oracle: float, baseline: float, unit: str = "µs", digits: int = 2) -> None:
+    print(
+        f"{label:<42} native {native:9.{digits}f} {unit}  oracle {oracle:9.{digits}f} {unit}"
+        f"  oracle/native {oracle / native:6.1f}x  native/baseline {native / baseline:6.2f}x"
+    )
 
 
 def main() -> None:
@@ -87,21 +96,54 @@ def main() -> None:
         content_type="application/json",
         body=document.encode(),
     )
+    oracle = OracleEngine()
+    oracle.inspect(clean)
     table = {"/shop/search": 1}
     base = per_call(lambda: table.get("/shop/search"), 200_000)
-    warm = per_call(lambda: engine.inspect(clean), 20_000)
-    cold = per_call(fresh(new_query, 5_000), 5_000)
-    slow = per_call(fresh(slow_path, 2_000), 2_000)
-    print(f"dict lookup (baseline)                      {base:8.2f} µs")
-    print(f"clean request, its parts seen before        {warm:8.2f} µs  ({warm / base:.0f}x baseline)")
-    print(f"clean request, a query never seen before    {cold:8.2f} µs  ({cold / base:.0f}x baseline)")
-    print(f"a query the gate stops at (read by rules)   {slow:8.2f} µs  ({slow / base:.0f}x baseline)")
+    print(f"dict lookup (baseline)                     {base:9.2f} µs")
+    line(
+        "clean request, its parts seen before",
+        per_call(lambda: engine.inspect(clean), 20_000),
+        per_call(lambda: oracle.inspect(clean), 20_000),
+        base,
+    )
+    line(
+        "clean request, a query never seen before",
+        per_call(fresh(new_query, 5_000, engine), 5_000),
+        per_call(fresh(new_query, 5_000, oracle), 5_000),
+        base,
+    )
+    line(
+        "a query the gate stops at (read by rules)",
+        per_call(fresh(slow_path, 2_000, engine), 2_000),
+        per_call(fresh(slow_path, 2_000, oracle), 2_000),
+        base,
+    )
+
+    def inside(request: Request, count: int) -> float:
+        """The native cost alone (what the native ladder pays): timed inside the native code."""
+        args = (request.method, request.path, request.raw_path, request.query, list(request.headers))
+        return min(engine.native()._time_inspect(*args, request.content_type, request.body, count) for _ in range(5))
+
+    print(f"native only, no boundary: clean request       {inside(clean, 20_000):9.2f} µs")
     loads = per_call(lambda: json.loads(document), 200)
-    formed = per_call(lambda: engine.inspect(form), 100)
-    jsoned = per_call(lambda: engine.inspect(json_request), 100)
-    print(f"json.loads 64 KB (baseline)                 {loads:8.1f} µs")
-    print(f"64 KB form body                             {formed:8.1f} µs  ({formed / loads:.2f}x baseline)")
-    print(f"64 KB JSON body                             {jsoned:8.1f} µs  ({jsoned / loads:.2f}x baseline)")
+    print(f"json.loads 64 KB (baseline)                {loads:9.1f} µs")
+    line(
+        "64 KB form body",
+        per_call(lambda: engine.inspect(form), 100),
+        per_call(lambda: oracle.inspect(form), 100),
+        loads,
+        digits=1,
+    )
+    line(
+        "64 KB JSON body",
+        per_call(lambda: engine.inspect(json_request), 100),
+        per_call(lambda: oracle.inspect(json_request), 100),
+        loads,
+        digits=1,
+    )
+    print(f"native only, no boundary: 64 KB form          {inside(form, 200):9.1f} µs")
+    print(f"native only, no boundary: 64 KB JSON          {inside(json_request, 200):9.1f} µs")
 
 
 if __name__ == "__main__":

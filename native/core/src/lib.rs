@@ -21,6 +21,7 @@ pub mod blocklist;
 pub mod canonical;
 pub mod client_ip;
 pub mod conditions;
+pub mod detection;
 pub mod ipset;
 pub mod ladder;
 pub mod request;

@@ -9,6 +9,7 @@ mod canonical;
 mod client_ip;
 mod conditions;
 mod decision;
+mod detection;
 mod errors;
 mod front;
 mod front_request;
@@ -37,6 +38,9 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(conditions::regex_problem, module)?)?;
     module.add_function(wrap_pyfunction!(conditions::_go_fold, module)?)?;
     module.add_function(wrap_pyfunction!(conditions::_time_native, module)?)?;
+    module.add_class::<detection::DetectionEngine>()?;
+    module.add_class::<detection::DetectionTokenisers>()?;
+    module.add_function(wrap_pyfunction!(detection::detection_pattern_problem, module)?)?;
     module.add_class::<canonical::Canonicalizer>()?;
     module.add_class::<client_ip::ClientIp>()?;
     module.add_function(wrap_pyfunction!(canonical::py_canonical_path, module)?)?;

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import re2
 
+from stockade._native import detection_pattern_problem
 from stockade.detection.parts import TARGETS
 from stockade.detection.transforms import TRANSFORMS
 from stockade.errors import ConfigError, ConfigIssue
@@ -236,10 +237,14 @@ def _pattern(table: dict[str, Any], where: str, issues: list[ConfigIssue], check
     if not isinstance(pattern, str) or not pattern:
         issues.append(ConfigIssue(f"{where}.pattern", "expected a non-empty string", pattern, True))
         return ""
-    try:
-        if check:
+    if check:
+        try:
             re2.compile(pattern)
-    except re2.error as exc:
-        issues.append(ConfigIssue(f"{where}.pattern", f"not a valid RE2 expression: {exc}", pattern, True))
-        return ""
+        except re2.error as exc:
+            issues.append(ConfigIssue(f"{where}.pattern", f"not a valid RE2 expression: {exc}", pattern, True))
+            return ""
+        problem = detection_pattern_problem(pattern)
+        if problem is not None:  # RE2 syntax the native engine does not read (\C, octal escapes)
+            issues.append(ConfigIssue(f"{where}.pattern", problem, pattern, True))
+            return ""
     return pattern

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from stockade.detection.gate import Search
+from stockade.oracle.detection.gate import Search
 
 
 def _words(text: str) -> frozenset[str]:
