@@ -340,7 +340,11 @@ class NativeLadder:
         canonicalizer: Canonicalizer | None = None,
         route: tuple[str, int] | None = None,
         ban_response: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None,
-    ) -> None: ...
+        engine: DetectionEngine | None = None,
+    ) -> None:
+        """``detection``: ``"off"``, ``"python"`` (every request it would inspect goes to
+        Python) or ``"native"`` (``engine`` inspects the front's requests; a hit, a body or a
+        rewritten path goes to Python)."""
     def decide(
         self, client: str | None, path: str, now: float
     ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:

@@ -2,9 +2,9 @@
 refused without the Python ladder, exactly as the Python ladder would have; what only Python
 can finish (a lockout directory) still reaches it; the counts reach the metrics.
 
-The site: an upstream, a lockout directory, bans on with detection off (``rules = []``: with
-detection on, every request still goes to the Python ladder until detection runs natively),
-no mod_block, a SQLite store.
+The site: an upstream, a lockout directory, bans on with detection off (``rules = []``), or
+on (a clean request is inspected natively; a hit or a body goes to Python), no mod_block, a
+SQLite store.
 """
 
 from __future__ import annotations
@@ -135,12 +135,19 @@ def test_a_ban_another_process_writes_reaches_the_native_ladder(site: Site, upst
         assert counts(running)[1] >= 1
 
 
-def test_with_detection_on_every_request_goes_to_python(site: Site, upstream: Uvicorn) -> None:
+def test_with_detection_on_a_clean_request_is_inspected_natively(site: Site, upstream: Uvicorn) -> None:
     with serving(config(site, upstream, detection=True)) as running:
-        assert fetch(running.port, "/echo/a")[0] == 200
-        assert fetch(running.port, "/.env")[0] in (200, 404)
-        allowed, banned, python = counts(running)
-        assert (allowed, banned, python) == (0, 0, 2)
+        assert fetch(running.port, "/echo/a?q=shoes")[0] == 200
+        assert counts(running) == (1, 0, 0)
+        # A rule fires: the strike is Python's to count.
+        assert fetch(running.port, "/echo/b?id=1%27%20union%20select%20password%20from%20users--")[0] == 200
+        assert counts(running) == (1, 0, 1)
+        # A body detection reads, and a path the canonical form rewrote, go to Python too.
+        assert fetch(running.port, "/echo/up", method="POST", body=b"comment=hello")[0] == 200
+        assert fetch(running.port, "/echo/x/../a")[0] == 200
+        assert counts(running) == (1, 0, 3)
+        found = metrics(running)
+        assert found['stockade_requests_total{outcome="allowed"}'] == 5  # the first request's too
 
 
 def test_bodies_stream_through_a_native_pass(site: Site, upstream: Uvicorn) -> None:

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use stockade_core::addr::{Addr, format_v4, format_v6};
 use stockade_core::bans::BanView;
 use stockade_core::canonical::HttpVersion;
-use stockade_core::ladder::{Ladder, Outcome};
+use stockade_core::ladder::{Detection, Ladder, Outcome};
 use stockade_core::{Canonicalizer, RawRequest, Request};
 
 use crate::phases::{Answer, ConnFacts, Decision, Filtered, Forward, Phases, RequestView};
@@ -173,6 +173,11 @@ pub fn decide(
     };
     let request = site.canonicalizer.canonicalize(&raw).ok()?;
     if request.host.name.is_empty() || (request.client.forwarded && !request.client.trusted) {
+        return None;
+    }
+    if matches!(site.ladder.detection, Detection::Native(_)) && request.target.as_ref() != path {
+        // Rewritten by the canonical form: detection reads the path as sent too, which the
+        // native hook is not given (rare: an ordinary path is already canonical).
         return None;
     }
     match site.ladder.decide(&request, &site.bans.load(), now, |_| None) {

@@ -7,6 +7,8 @@
 //! the hits as `(rule index, target, value)` and the uninspected byte count; Python builds
 //! its `Verdict` objects from them.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use stockade_core::detection::{
@@ -89,7 +91,7 @@ fn lower_rule(py: Python<'_>, rule: LoweredRule) -> PyResult<RuleSpec> {
 #[derive(Debug)]
 #[pyclass(frozen, module = "stockade._native")]
 pub struct DetectionEngine {
-    engine: Engine,
+    pub engine: Arc<Engine>,
 }
 
 #[pymethods]
@@ -132,7 +134,9 @@ impl DetectionEngine {
                     .map(|(_, p)| p.as_str());
                 config_error(py, &error, pattern)
             })?;
-            Ok(Self { engine })
+            Ok(Self {
+                engine: Arc::new(engine),
+            })
         })
     }
 

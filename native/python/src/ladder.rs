@@ -15,10 +15,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
-use stockade_core::ladder::{Detection, Ladder, LadderRequest, Outcome, Why};
+use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, Why};
 use stockade_front::ladder::{BanAnswer, LadderSite, Route};
 
 use crate::canonical::Canonicalizer;
+use crate::detection::DetectionEngine;
 use crate::errors::guard;
 use crate::ipset::IPSet;
 
@@ -165,7 +166,7 @@ impl NativeLadder {
     #[pyo3(signature = (
         *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
         ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
-        ban_response=None,
+        ban_response=None, engine=None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -185,11 +186,16 @@ impl NativeLadder {
         canonicalizer: Option<PyRef<'_, Canonicalizer>>,
         route: Option<(String, usize)>,
         ban_response: Option<Response>,
+        engine: Option<PyRef<'_, DetectionEngine>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let detection = match detection {
                 "off" => Detection::Off,
                 "python" => Detection::Python,
+                "native" => match engine {
+                    Some(engine) => Detection::Native(Arc::clone(&engine.engine) as Arc<dyn Detect>),
+                    None => return Err(PyValueError::new_err("detection: \"native\" needs an engine")),
+                },
                 other => return Err(PyValueError::new_err(format!("detection: {other:?}"))),
             };
             let (route, routed) = match route.as_ref().map(|(kind, index)| (kind.as_str(), *index)) {

@@ -84,6 +84,10 @@ def twin(
     events = bans.events.has_callbacks(BANS_DIRECTORY)
     detecting = settings.enabled and (bool(detector.rules) or detector.custom is not None)
     refusal = ladder.ban_refusal()
+    # A clean request is inspected natively; a hit, a body, a user's condition rule, or
+    # events for the clean requests go to Python.
+    engine = detector.engine.native() if detecting and detector.custom is None and detector.rules else None
+    detection = "native" if engine is not None and not events else "python" if detecting or events else "off"
     return _native.NativeLadder(
         bans=view.table,
         enabled=settings.enabled,
@@ -94,9 +98,10 @@ def twin(
         ban_events=events,
         # Until detection runs natively, every request it would inspect goes to Python; so
         # do all of them when someone listens to the clean requests' events.
-        detection="python" if detecting or events else "off",
+        detection=detection,
         directories=list(ladder.gates),
         canonicalizer=canonicalizer,
         route=route,
         ban_response=(refusal.status, [(bytes(n), bytes(v)) for n, v in refusal.headers], refusal.body),
+        engine=engine,
     )

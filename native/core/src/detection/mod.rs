@@ -15,6 +15,7 @@ pub mod engine;
 mod entities;
 pub mod gate;
 mod json;
+mod ladder;
 pub mod parts;
 pub mod pattern;
 pub mod shell;
