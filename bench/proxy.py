@@ -9,9 +9,14 @@ static ``hello`` from memory), and in front of it these fronts, each one worker 
 - ``native``: the native front alone (``stockade._native.NativeFront`` without a request
   filter): the data plane's own cost;
 - ``native_plain`` and ``native_guarded``: configs (a) and (b) below with
-  ``engine = "native"``: the native front, each request decided by the Python ladder;
+  ``engine = "native"``: the native front, each request decided by the native ladder first
+  (in Rust), by the Python ladder for what it cannot finish (every request of (b), whose
+  mod_block rules only the Python side reads);
+- ``native_detect``: (a) with ``[bans] rules = ["builtin"]`` on the native front: each clean
+  request inspected by the native detection engine in the front;
 - (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
-  directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on);
+  directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on, with
+  no detection rule);
 - (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
   on each request: a lockout directory on a path the benchmark does not request (the
   lockout table is consulted, no password is checked), a ``[block]`` with 100 mod_block
@@ -131,10 +136,15 @@ FRONTS = {
     "native": "native front, no checks",
     "native_plain": "stockade serve native (a) plain",
     "native_guarded": "stockade serve native (b) checks",
+    "native_detect": "stockade serve native (a) + detection",
     "plain": "stockade serve (a) plain",
     "guarded": "stockade serve (b) checks",
 }
-NATIVE_FRONTS = ("native", "native_plain", "native_guarded")
+NATIVE_FRONTS = ("native", "native_plain", "native_guarded", "native_detect")
+DETECTION = """
+[bans]
+rules = ["builtin"]
+"""
 BLOCK_RULES = 100
 BLOCKLIST_ENTRIES = 100_000
 
@@ -221,7 +231,15 @@ def write_checks_files(directory: Path) -> None:
 
 
 def stockade_config(
-    directory: Path, name: str, port: int, upstream: int, *, checks: bool, native: bool = False, threads: int = 1
+    directory: Path,
+    name: str,
+    port: int,
+    upstream: int,
+    *,
+    checks: bool,
+    native: bool = False,
+    threads: int = 1,
+    detection: bool = False,
 ) -> Path:
     own = directory / name
     own.mkdir()
@@ -231,6 +249,8 @@ def stockade_config(
     if checks:
         write_checks_files(own)
         text += STOCKADE_CHECKS
+    elif detection:
+        text += DETECTION
     path = own / "stockade.toml"
     path.write_text(text)
     return path
@@ -340,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: dict[str, list[dict[str, Any]]] = {"upstream": [], **{front: [] for front in fronts_measured}}
     ratios: dict[str, list[float]] = {f"{front}/nginx": [] for front in fronts_measured if front != "nginx"}
-    for a, b in (("guarded", "plain"), ("native_guarded", "native_plain")):
+    for a, b in (("guarded", "plain"), ("native_guarded", "native_plain"), ("native_detect", "native_plain")):
         if a in fronts_measured and b in fronts_measured:
             ratios[f"{a}/{b}"] = []
     with tempfile.TemporaryDirectory(prefix="stockade-bench-proxy-") as tmp, ExitStack() as stack:
@@ -372,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
                 checks="guarded" in front,
                 native=front in NATIVE_FRONTS,
                 threads=args.front_threads,
+                detection=front == "native_detect",
             )
             command = [args.stockade, "serve", "-c", str(config)]
             fronts[front] = (port, stack.enter_context(process(command, front, config.parent, env)))
