@@ -146,8 +146,11 @@ def test_with_detection_on_a_clean_request_is_inspected_natively(site: Site, ups
         assert fetch(running.port, "/echo/up", method="POST", body=b"comment=hello")[0] == 200
         assert fetch(running.port, "/echo/x/../a")[0] == 200
         assert counts(running) == (1, 0, 3)
+        # A header byte beyond ASCII: the Python side reads it as Latin-1, so it decides.
+        assert fetch(running.port, "/echo/c", {"User-Agent": "caf\u00e9"})[0] == 200
+        assert counts(running) == (1, 0, 4)
         found = metrics(running)
-        assert found['stockade_requests_total{outcome="allowed"}'] == 5  # the first request's too
+        assert found['stockade_requests_total{outcome="allowed"}'] == 6  # the first request's too
 
 
 def test_bodies_stream_through_a_native_pass(site: Site, upstream: Uvicorn) -> None:
