@@ -305,3 +305,22 @@ def test_a_banned_clients_body_is_not_wanted() -> None:
     asyncio.run(ladder.guard.block_ip_address("198.51.100.9", 600))
     assert ladder.body_wanted(_incoming(client="198.51.100.9")) == 0  # refused before detection
     assert ladder.body_wanted(_incoming(client="198.51.100.10")) == 64 * 1024
+
+
+def test_every_line_of_a_header_reaches_detection() -> None:
+    # A second User-Agent line was never read: a payload put there passed detection.
+    ladder = _ladder(BanSettings())
+    headers = [
+        (b"host", b"example.com"),
+        (b"user-agent", b"Mozilla/5.0"),
+        (b"user-agent", b"() { :; }; /bin/bash -c id"),
+    ]
+    request = _incoming(method="GET", headers=headers)
+    assert [value for name, value in request_from(request).headers if name == "user-agent"] == [
+        "Mozilla/5.0",
+        "() { :; }; /bin/bash -c id",
+    ]
+    assert asyncio.run(ladder.decide(request)).malicious is not None
+    built = _incoming(method="GET", headers=headers)
+    assert built.facts is not None  # the facts built first: the same lines
+    assert built.header_values("user-agent") == ["Mozilla/5.0", "() { :; }; /bin/bash -c id"]

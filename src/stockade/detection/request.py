@@ -125,10 +125,11 @@ def _from_parts(source: Any, names: tuple[str, ...], body_limit: int | None) -> 
     # The canonical request of issue 13 replaces this.
     if getattr(source, "_headers", None) is None and getattr(source, "_lookup", None) is None:
         wanted = {}
+    every = getattr(source, "header_values", None)
     for name in wanted:
-        value = source.header(name)
-        if value:
-            pairs.append((name, _text(value)))
+        for value in every(name) if every is not None else (source.header(name),):
+            if value:
+                pairs.append((name, _text(value)))
     uri = source.uri or ""
     body: bytes = getattr(source, "body", None) or b""
     uninspected: int = getattr(source, "uninspected", 0)

@@ -186,6 +186,17 @@ class Incoming:
                 return value.decode("latin-1")
         return ""
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value of a request header (``name`` in lower case), in the order sent: detection
+        reads them all (a payload in a second ``User-Agent`` line is still read)."""
+        if self._facts is None and self._lookup is not None:
+            value = self._lookup(name)
+            return [value] if value else []
+        if self._facts is not None or self._headers is None:
+            return [value for key, value in self.facts.headers if key.lower() == name and value]
+        wanted = name.encode("latin-1")
+        return [value.decode("latin-1") for key, value in self._headers if key.lower() == wanted and value]
+
     @property
     def line(self) -> str:
         if not self._line:
