@@ -111,6 +111,11 @@ def build_site(
         # The module's counters outlive reloads (BFE's do): the new table counts on in the old ones.
         block.table = BlockTable(block.table.rules, block.table.blocklist, previous.block.table.counters)
         block.errors = previous.block.errors
+    bans = guard.bans.settings
+    if bans.enabled and bans.detector.rules:
+        # The native detection engine takes about a second to compile: here (a reload builds
+        # the site in a thread), not on the site's first request.
+        bans.detector.engine.native()
     gates = {d.path: DirectoryGate(d, clock) for d in config.directories}
     ladder = AsyncLadder(
         guard,
