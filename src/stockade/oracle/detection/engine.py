@@ -34,6 +34,7 @@ import re2
 
 from stockade.detection.engine import Hit, Settings, Verdict
 from stockade.detection.pack import MAX_LEVEL, Rule, builtin_pack
+from stockade.detection.parts import GATED_TARGETS
 from stockade.detection.profiles import PROFILES, Profile
 from stockade.detection.request import Request, request_from
 from stockade.oracle.detection import parts
@@ -313,7 +314,7 @@ def _header_gate(rules: tuple[Rule, ...]) -> Gate | None:
 
 def _gates(rules: tuple[Rule, ...]) -> _Gates | None:
     """The gates of the encoded targets (query, body, cookies), or ``None`` when a rule reading them has no anchors."""
-    found = _anchors(rules, parts.GATED_TARGETS)
+    found = _anchors(rules, GATED_TARGETS)
     if found is None:
         return None
     return _Gates(

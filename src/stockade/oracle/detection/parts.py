@@ -28,21 +28,6 @@ from urllib.parse import unquote, unquote_to_bytes
 from stockade.detection.request import Request
 from stockade.oracle.detection.gate import Gate
 
-TARGETS = (
-    "path",
-    "path_raw",
-    "query_raw",
-    "args",
-    "cookies",
-    "user_agent",
-    "referer",
-    "headers",
-    "any_header",
-    "method",
-)
-VALUE_TARGETS = ("query_raw", "args", "cookies", "user_agent", "referer", "headers", "any_header")
-GATED_TARGETS = ("query_raw", "args", "cookies")  # read through the gate; headers through the memo
-DEFAULT_HEADERS = ("user-agent", "referer")
 _DECODE_ROUNDS = 3
 _WELL_KNOWN = re.compile(r"/\.well-known(?=/|$)", re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
