@@ -323,7 +323,7 @@ class BanTable:
         """Drop every ban (the feed was lost)."""
 
 class NativeLadder:
-    """The native ladder of one site: exemptions, bans, detection, lockout directories."""
+    """The native ladder of one site: exemptions, bans, mod_block, detection, lockout directories."""
 
     def __init__(
         self,
@@ -341,10 +341,14 @@ class NativeLadder:
         route: tuple[str, int] | None = None,
         ban_response: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None,
         engine: DetectionEngine | None = None,
+        block: BlockTable | None = None,
+        hosts: HostTable | None = None,
     ) -> None:
         """``detection``: ``"off"``, ``"python"`` (every request it would inspect goes to
         Python) or ``"native"`` (``engine`` inspects the front's requests; a hit, a body or a
-        rewritten path goes to Python)."""
+        rewritten path goes to Python). ``block``: mod_block's table (the front evaluates
+        its rules on its own request; a request a rule matches, or whose rules read the
+        body, goes to Python), with ``hosts`` to find a request's product."""
     def decide(
         self, client: str | None, path: str, now: float
     ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:

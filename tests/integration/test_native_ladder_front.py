@@ -3,8 +3,9 @@ refused without the Python ladder, exactly as the Python ladder would have; what
 can finish (a lockout directory) still reaches it; the counts reach the metrics.
 
 The site: an upstream, a lockout directory, bans on with detection off (``rules = []``), or
-on (a clean request is inspected natively; a hit or a body goes to Python), no mod_block, a
-SQLite store.
+on (a clean request is inspected natively; a hit or a body goes to Python), a SQLite store,
+and mod_block rules or none (a request no rule matches passes natively; one a rule matches,
+or whose rules read the body, goes to Python; the counters count each request once).
 """
 
 from __future__ import annotations
@@ -35,13 +36,36 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
         yield server
 
 
-def config(site: Site, upstream: Uvicorn, *, detection: bool = False) -> Path:
+def _rule(name: str, cond: str, cmd: str) -> dict[str, object]:
+    return {"Name": name, "Cond": cond, "Action": {"Cmd": cmd, "Params": []}}
+
+
+BLOCK_RULES = {
+    "Version": "1",
+    "Config": {
+        "global": [_rule("no_debug", 'req_path_prefix_in("/echo/debug", false)', "CLOSE")],
+        "shop": [
+            _rule("ok_status", 'req_path_in("/echo/status", false)', "ALLOW"),
+            _rule("no_tool", 'req_header_value_contain("User-Agent", "badtool", true)', "CLOSE"),
+            _rule("no_wipe", 'req_path_prefix_in("/echo/api", false) && req_body_json_in("a", "wipe", false)', "CLOSE"),
+            _rule("no_port", 'req_host_in("shop.example") && req_port_in("8080")', "CLOSE"),
+        ],
+    },
+}
+
+
+def config(site: Site, upstream: Uvicorn, *, detection: bool = False, block: bool = False) -> Path:
     directories = [{"path": "/echo/secure", "auth_user_file": site.htpasswd.name, "max_retries": 3, "block_time": 1}]
     path = site.write_config(directories=directories, audit=True)
     text = path.read_text().replace("[store]", f'upstream = "http://127.0.0.1:{upstream.port}"\n\n[store]', 1)
     rules = "" if detection else "rules = []\n"
     text += f'\n[bans]\n{rules}block_duration = 600\n\n[proxy]\ntrusted = ["127.0.0.1"]\n'
     text += f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'
+    if block:
+        (site.base / "rules.data").write_text(json.dumps(BLOCK_RULES))
+        (site.base / "ips.data").write_text("192.0.2.0/24\n")
+        text += '\n[block]\nrules = "rules.data"\nip_blocklist = "ips.data"\nwatch = false\n'
+        text += '[block.hosts]\n"shop.example" = "shop"\n'
     path.write_text(text)
     return path
 
@@ -186,3 +210,155 @@ def test_a_target_with_a_fragment_is_read_as_the_python_side_reads_it(site: Site
             assert reply.startswith(b"HTTP/1.1 " + status), reply[:80]
         assert b'"path":"/echo/a"' in reply.replace(b" ", b"")
         assert counts(running)[0] == 0  # both went to the Python side, which drops the fragment
+
+
+def block_counters(running: ServerThread) -> dict[str, int]:
+    server = running.server
+    assert isinstance(server, NativeServer)
+    site = server.app.site
+    assert site is not None
+    assert site.block is not None
+    return dict(site.block.table.counters.snapshot())
+
+
+def closed(port: int, target: str, headers: dict[str, str] | None = None) -> bool:
+    """Whether the server closed the connection without a word."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {"Host": "shop.example"}).items())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\n{lines}Connection: close\r\n\r\n".encode())
+        try:
+            return sock.recv(65536) == b""
+        except ConnectionResetError:
+            return True
+
+
+def test_mod_block_runs_natively_and_a_match_goes_to_python(site: Site, upstream: Uvicorn) -> None:
+    with serving(config(site, upstream, block=True)) as running:
+        port = running.port
+        before = block_counters(running)
+        shop = {"Host": "shop.example"}
+        # No rule matches: passed in the front, counted once.
+        assert fetch(port, "/echo/a?x=1", shop)[0] == 200
+        assert fetch(port, "/echo/a", {"Host": "other.example"})[0] == 200  # no product: global only
+        assert counts(running) == (2, 0, 0)
+        after = block_counters(running)
+        assert after["REQ_TOTAL"] - before["REQ_TOTAL"] == 2
+        assert after["REQ_ACCEPT"] - before["REQ_ACCEPT"] == 1  # the product's list ran to its end
+        assert after["REQ_TO_CHECK"] - before["REQ_TO_CHECK"] == 2
+        # A CLOSE rule (global, a header, the Host's port) and an ALLOW: decided by the Python
+        # side, which names the rule; counted once, not once a side.
+        assert closed(port, "/echo/debug/x")
+        assert closed(port, "/echo/b", {"Host": "shop.example", "User-Agent": "BadTool/1.0"})
+        assert closed(port, "/echo/b", {"Host": "shop.example:8080"})
+        assert fetch(port, "/echo/status", shop)[0] == 200
+        assert counts(running) == (2, 0, 4)
+        last = block_counters(running)
+        assert last["REQ_TOTAL"] - after["REQ_TOTAL"] == 4
+        assert last["REQ_REFUSE"] - after["REQ_REFUSE"] == 3
+        assert last["REQ_ACCEPT"] - after["REQ_ACCEPT"] == 1
+        # A rule that reads the body: the Python side decides (it reads the body for it).
+        assert fetch(port, "/echo/api/x", shop)[0] == 200
+        assert counts(running) == (2, 0, 5)
+        found = metrics(running)
+        assert found['stockade_requests_total{outcome="closed"}'] == 3
+        # The same clean request through the Python ladder: the same answer, the same counts.
+        server = running.server
+        assert isinstance(server, NativeServer)
+        assert server.front is not None
+        native = echoed(fetch(port, "/echo/a?x=1", shop))
+        server.front.set_ladder(None)
+        python = echoed(fetch(port, "/echo/a?x=1", shop))
+        assert native == python
+        final = block_counters(running)
+        assert final["REQ_TOTAL"] - last["REQ_TOTAL"] == 3
+        assert final["REQ_ACCEPT"] - last["REQ_ACCEPT"] == 3
+
+
+# Each rule closes; each request below hits one rule or just misses it. The native front and
+# the Python side must close exactly the same ones.
+DIFFERENTIAL_RULES = [
+    'req_query_value_in("q", "café", false)',
+    'req_header_value_in("X-Name", "café", false)',
+    'req_header_value_in("X-Empty", "", false) && req_path_prefix_in("/echo/empty", false)',
+    'req_cookie_value_in("sid", "abc", false)',
+    'req_cookie_key_in("tracker")',
+    'req_url_regmatch("k=caf")',
+    'req_method_in("DELETE")',
+    'req_proto_match("HTTP/1.0")',
+    'req_cip_range("203.0.113.0", "203.0.113.255")',
+    'ses_sip_range("127.0.0.1", "127.0.0.1") && req_path_prefix_in("/echo/sip", false)',
+    'req_vip_in("127.0.0.1") && req_path_prefix_in("/echo/vip", false)',
+    'req_cip_trusted() && req_path_prefix_in("/echo/trusted", false)',
+    'req_header_key_in("X-Evil")',
+    'req_query_exist() && req_path_prefix_in("/echo/qe", false)',
+    'req_host_regmatch("^evil\\\\.")',
+    'req_host_suffix_in(".bad.example")',
+    'req_path_contain("secret", true)',
+    'req_path_element_prefix_in("/echo/el", false)',
+    "req_proto_secure()",
+    'bfe_time_range("20000101000000Z", "20000102000000Z")',
+]
+
+DIFFERENTIAL_REQUESTS: list[tuple[bytes, list[tuple[bytes, bytes]]]] = [
+    (b"GET /echo/a?q=caf%C3%A9 HTTP/1.1", []),
+    (b"GET /echo/a?q=caf\xe9 HTTP/1.1", []),
+    (b"GET /echo/a?q=cafe HTTP/1.1", []),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Name", b"caf\xe9")]),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Name", "café".encode())]),
+    (b"GET /echo/empty HTTP/1.1", [(b"X-Empty", b"")]),
+    (b"GET /echo/empty HTTP/1.1", [(b"X-Empty", b"x")]),
+    (b"GET /echo/a HTTP/1.1", [(b"Cookie", b"a=1; sid=abc")]),
+    (b"GET /echo/a HTTP/1.1", [(b"Cookie", b"a=1"), (b"Cookie", b"sid=abc")]),
+    (b"GET /echo/a HTTP/1.1", [(b"Cookie", b"sid=abcd; tracker")]),
+    (b"GET /echo/u?k=cafe HTTP/1.1", []),
+    (b"GET /echo/u?k=caX HTTP/1.1", []),
+    (b"DELETE /echo/a HTTP/1.1", []),
+    (b"GET /echo/a HTTP/1.0", []),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Forwarded-For", b"203.0.113.9")]),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Forwarded-For", b"198.51.100.9")]),
+    (b"GET /echo/sip HTTP/1.1", [(b"X-Forwarded-For", b"203.0.114.1")]),
+    (b"GET /echo/vip/1 HTTP/1.1", []),
+    (b"GET /echo/trusted HTTP/1.1", []),
+    (b"GET /echo/a HTTP/1.1", [(b"x-evil", b"1")]),
+    (b"GET /echo/qe? HTTP/1.1", []),
+    (b"GET /echo/qe?x HTTP/1.1", []),
+    (b"GET /echo/a HTTP/1.1", [(b"Host", b"EVIL.example.")]),
+    (b"GET /echo/a HTTP/1.1", [(b"Host", b"www.bad.example:8443")]),
+    (b"GET /echo/SeCrEt%2Fx HTTP/1.1", []),
+    (b"GET /echo/a/../Secret HTTP/1.1", []),
+    (b"GET /echo/el HTTP/1.1", []),
+    (b"GET /echo/eleven HTTP/1.1", []),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Bfe-Debug-Time", b"20000101120000Z")]),
+    (b"GET /echo/a HTTP/1.1", [(b"X-Bfe-Debug-Time", b"")]),
+]
+
+
+def answer(port: int, line: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The status line's code, or b"" when the server closed the connection without a word."""
+    names = {name.lower() for name, _ in headers}
+    lines = [] if b"host" in names else [b"Host: shop.example"]
+    lines += [name + b": " + value for name, value in headers]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(line + b"\r\n" + b"".join(item + b"\r\n" for item in lines) + b"Connection: close\r\n\r\n")
+        try:
+            reply = sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+    assert reply == b"" or reply.startswith(b"HTTP/1."), reply[:80]
+    return reply[9:12]
+
+
+def test_mod_block_decides_natively_as_the_python_side_does(site: Site, upstream: Uvicorn) -> None:
+    rules = [_rule(f"r{i}", cond, "CLOSE") for i, cond in enumerate(DIFFERENTIAL_RULES)]
+    path = config(site, upstream, block=True)
+    (site.base / "rules.data").write_text(json.dumps({"Version": "1", "Config": {"global": rules}}))
+    with serving(path) as running:
+        server = running.server
+        assert isinstance(server, NativeServer)
+        assert server.front is not None
+        native = [answer(running.port, line, headers) for line, headers in DIFFERENTIAL_REQUESTS]
+        assert counts(running)[0] == native.count(b"200")  # every pass was the front's own
+        server.front.set_ladder(None)
+        python = [answer(running.port, line, headers) for line, headers in DIFFERENTIAL_REQUESTS]
+        assert native == python
+        assert python.count(b"") >= 15  # the requests do reach the rules

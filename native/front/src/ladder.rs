@@ -27,8 +27,10 @@ use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use stockade_core::addr::{Addr, format_v4, format_v6};
 use stockade_core::bans::BanView;
+use stockade_core::block::Counters;
 use stockade_core::canonical::HttpVersion;
-use stockade_core::ladder::{Detection, Ladder, Outcome};
+use stockade_core::ladder::{Detection, Ladder, Outcome, SiteBlock};
+use stockade_core::request::Connection;
 use stockade_core::{Canonicalizer, RawRequest, Request};
 
 use crate::phases::{Answer, ConnFacts, Decision, Filtered, Forward, Phases, RequestView};
@@ -55,6 +57,8 @@ pub struct BanAnswer {
 pub struct LadderSite {
     pub canonicalizer: Canonicalizer,
     pub ladder: Ladder,
+    /// mod_block (`None`: the site has none).
+    pub block: Option<SiteBlock>,
     pub bans: Arc<BanView>,
     pub route: Route,
     pub ban_answer: BanAnswer,
@@ -180,12 +184,23 @@ pub fn decide(
         // native hook is not given (rare: an ordinary path is already canonical).
         return None;
     }
-    match site.ladder.decide(&request, &site.bans.load(), now, |_| None) {
+    let aside = Counters::default();
+    let outcome = site
+        .ladder
+        .decide(&request, &site.bans.load(), now, |request| match &site.block {
+            None => Ok(None),
+            Some(block) => block.check(request, connection(view), now, &aside).map(Some),
+        });
+    match outcome {
+        // A rule that matched goes to the Python side, which names it in the metrics.
         Outcome::Pass {
             block_rule: None,
             allowed: false,
         } => {
             let decision = pass(site.route, &request, query)?;
+            if let Some(block) = &site.block {
+                block.commit(&aside);
+            }
             counts.allowed.fetch_add(1, Ordering::Relaxed);
             Some(decision)
         }
@@ -206,6 +221,17 @@ pub fn decide(
             }))
         }
         _ => None,
+    }
+}
+
+/// The connection's facts, as conditions read them.
+fn connection<'v>(view: &'v RequestView<'_>) -> Connection<'v> {
+    let tls = view.facts.tls.as_ref();
+    Connection {
+        vip: Some(addr_of(view.facts.local.ip())),
+        sni: tls.and_then(|tls| tls.sni.as_deref()).map(str::as_bytes),
+        client_auth: tls.is_some_and(|tls| tls.client_auth),
+        client_ca: tls.and_then(|tls| tls.client_ca.as_deref()).map(str::as_bytes),
     }
 }
 

@@ -180,7 +180,7 @@ impl Visit for Check<'_> {
 #[pyclass(frozen, module = "stockade._native")]
 #[derive(Debug)]
 pub struct BlockTable {
-    table: stockade_core::block::BlockTable<Decisions>,
+    pub table: Arc<stockade_core::block::BlockTable<Decisions>>,
     counters: Py<BlockCounters>,
     pass_decision: Py<PyAny>,
 }
@@ -198,7 +198,10 @@ impl BlockTable {
         guard(py, || {
             let shared = Arc::clone(&counters.get().counters);
             Ok(Self {
-                table: stockade_core::block::BlockTable::new(Arc::clone(&rules.get().loaded), shared),
+                table: Arc::new(stockade_core::block::BlockTable::new(
+                    Arc::clone(&rules.get().loaded),
+                    shared,
+                )),
                 counters: counters.clone().unbind(),
                 pass_decision,
             })

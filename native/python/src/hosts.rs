@@ -1,9 +1,11 @@
 //! The host table from Python: request host to product name (see `_native.pyi`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+use stockade_core::block::Products;
 
 use crate::conditions::text_bytes;
 use crate::errors::guard;
@@ -12,7 +14,7 @@ use crate::errors::guard;
 #[pyclass(frozen, module = "stockade._native")]
 #[derive(Debug)]
 pub struct HostTable {
-    table: stockade_core::block::HostTable,
+    pub table: Arc<Products>,
     products: Vec<Py<PyString>>,
 }
 
@@ -49,8 +51,15 @@ impl HostTable {
             let exact = entries(exact)?;
             let wildcards = entries(wildcards)?;
             let default = default_product.as_ref().map(&mut number).transpose()?;
+            let names = products
+                .iter()
+                .map(|name| text_bytes(name.bind(py).as_any()))
+                .collect::<PyResult<_>>()?;
             Ok(Self {
-                table: stockade_core::block::HostTable::new(exact, wildcards, default),
+                table: Arc::new(Products {
+                    table: stockade_core::block::HostTable::new(exact, wildcards, default),
+                    names,
+                }),
                 products,
             })
         })
@@ -62,8 +71,8 @@ impl HostTable {
     fn product(&self, py: Python<'_>, host: &Bound<'_, PyString>) -> PyResult<Option<Py<PyString>>> {
         guard(py, || {
             let found = match host.to_str() {
-                Ok(plain) => self.table.product(plain.as_bytes()),
-                Err(_) => self.table.product(&text_bytes(host.as_any())?),
+                Ok(plain) => self.table.table.product(plain.as_bytes()),
+                Err(_) => self.table.table.product(&text_bytes(host.as_any())?),
             };
             Ok(found
                 .and_then(|number| self.products.get(number as usize))

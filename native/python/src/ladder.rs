@@ -15,12 +15,15 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
-use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, Why};
+use stockade_core::block::RequestRules;
+use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
 use stockade_front::ladder::{BanAnswer, LadderSite, Route};
 
+use crate::block::BlockTable;
 use crate::canonical::Canonicalizer;
 use crate::detection::DetectionEngine;
 use crate::errors::guard;
+use crate::hosts::HostTable;
 use crate::ipset::IPSet;
 
 /// The view of every active ban (see `_native.pyi`).
@@ -145,6 +148,7 @@ fn why(reason: Why) -> &'static str {
         Why::IgnorePattern => "ignore_pattern",
         Why::Detection => "detection",
         Why::Lockout => "lockout",
+        Why::Block => "block",
     }
 }
 
@@ -166,7 +170,7 @@ impl NativeLadder {
     #[pyo3(signature = (
         *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
         ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
-        ban_response=None, engine=None,
+        ban_response=None, engine=None, block=None, hosts=None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -187,6 +191,8 @@ impl NativeLadder {
         route: Option<(String, usize)>,
         ban_response: Option<Response>,
         engine: Option<PyRef<'_, DetectionEngine>>,
+        block: Option<PyRef<'_, BlockTable>>,
+        hosts: Option<PyRef<'_, HostTable>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let detection = match detection {
@@ -228,6 +234,10 @@ impl NativeLadder {
                 site: Arc::new(LadderSite {
                     canonicalizer: canonicalizer.map(|c| c.inner.clone()).unwrap_or_default(),
                     ladder,
+                    block: block.map(|table| SiteBlock {
+                        rules: Arc::clone(&table.table) as Arc<dyn RequestRules>,
+                        hosts: hosts.map(|hosts| Arc::clone(&hosts.table)),
+                    }),
                     bans: Arc::clone(&bans.view),
                     route,
                     ban_answer,
@@ -259,7 +269,7 @@ impl NativeLadder {
                 path,
             };
             let bans = self.site.bans.load();
-            match self.site.ladder.decide(&request, &bans, now, |_| None) {
+            match self.site.ladder.decide(&request, &bans, now, |_| Ok(None)) {
                 Outcome::Pass { .. } => PyTuple::new(py, ["pass"]),
                 Outcome::Banned { until, retry_after } => ("banned", until, retry_after).into_pyobject(py),
                 Outcome::Close { .. } => PyTuple::new(py, ["close"]),

@@ -93,6 +93,11 @@ class BlockTable:
         self.blocklist = blocklist if blocklist is not None else IPTable()
 
     @property
+    def native(self) -> NativeBlockTable:
+        """The native table (the native front evaluates the same rules, counted in the same counters)."""
+        return self._native
+
+    @property
     def rules(self) -> RuleSet:
         """The rule set in force; assigning one puts it in force atomically."""
         return self._rules

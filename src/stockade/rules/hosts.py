@@ -87,6 +87,11 @@ class HostTable:
         self.product: Callable[[str], str | None] = self._native.product
 
     @property
+    def native(self) -> NativeHostTable:
+        """The native table (the native front looks products up in it)."""
+        return self._native
+
+    @property
     def reads_host(self) -> bool:
         """False when every request gets the default product, whatever its Host."""
         return bool(self.exact or self.wildcards)

@@ -13,7 +13,6 @@ side cannot decide for it the way the Python side does:
 
 - the guard's clock is not the system's (a test's clock: the front reads the system's);
 - the store keeps no ban view (a store of another kind);
-- mod_block has rules (they are evaluated on the Python side's request for now);
 - routes send some paths elsewhere, or there is neither an upstream nor a document root;
 - response rules watch the statuses (the response filter is a Python callback).
 """
@@ -42,7 +41,7 @@ def ban_view_of(store: object) -> BanView | None:
 def native_ladder(site: Site) -> _native.NativeLadder | None:
     """The native ladder of ``site``, or ``None`` when Python decides every request (see above)."""
     config = site.config
-    if site.block is not None or config.routes or site.guard.bans.settings.response_rules:
+    if config.routes or site.guard.bans.settings.response_rules:
         return None
     if config.upstream is not None:
         route = ("upstream", 0)
@@ -59,8 +58,8 @@ def ladder_of(
     canonicalizer: _native.Canonicalizer | None = None,
     route: tuple[str, int] | None = None,
 ) -> _native.NativeLadder | None:
-    """The native twin of a Python ladder's exemptions, bans, detection and directories (not
-    its mod_block), or ``None`` when its guard's clock or store rules it out."""
+    """The native twin of a Python ladder's exemptions, bans, mod_block, detection and
+    directories, or ``None`` when its guard's clock or store rules it out."""
     guard = ladder.guard
     bans = guard.bans
     view = ban_view_of(bans.store)
@@ -104,4 +103,6 @@ def twin(
         route=route,
         ban_response=(refusal.status, [(bytes(n), bytes(v)) for n, v in refusal.headers], refusal.body),
         engine=engine,
+        block=ladder.block.table.native if ladder.block is not None else None,
+        hosts=ladder.hosts.native if ladder.hosts is not None else None,
     )

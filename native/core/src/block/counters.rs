@@ -39,6 +39,26 @@ pub(crate) fn bump(counter: &AtomicU64) {
 impl Counters {
     /// Every counter's value, in the order of [`COUNTER_NAMES`].
     pub fn snapshot(&self) -> [u64; 8] {
+        self.all().map(|counter| counter.load(Ordering::Relaxed))
+    }
+
+    /// Set every counter (to carry values over from elsewhere), in the order of [`COUNTER_NAMES`].
+    pub fn restore(&self, values: [u64; 8]) {
+        for (counter, value) in self.all().into_iter().zip(values) {
+            counter.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Add every counter of `other` to this one's.
+    pub fn add(&self, other: &Counters) {
+        for (counter, value) in self.all().into_iter().zip(other.snapshot()) {
+            if value != 0 {
+                counter.fetch_add(value, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn all(&self) -> [&AtomicU64; 8] {
         [
             &self.conn_total,
             &self.conn_accept,
@@ -49,24 +69,6 @@ impl Counters {
             &self.wrong_command,
             &self.req_to_check,
         ]
-        .map(|counter| counter.load(Ordering::Relaxed))
-    }
-
-    /// Set every counter (to carry values over from elsewhere), in the order of [`COUNTER_NAMES`].
-    pub fn restore(&self, values: [u64; 8]) {
-        let counters = [
-            &self.conn_total,
-            &self.conn_accept,
-            &self.conn_refuse,
-            &self.req_total,
-            &self.req_accept,
-            &self.req_refuse,
-            &self.wrong_command,
-            &self.req_to_check,
-        ];
-        for (counter, value) in counters.into_iter().zip(values) {
-            counter.store(value, Ordering::Relaxed);
-        }
     }
 
     /// The connection check's increments: `listed` peers are refused.

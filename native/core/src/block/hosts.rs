@@ -79,6 +79,22 @@ impl HostTable {
     }
 }
 
+/// A host table with its products' names: where a front looks a request's product up.
+#[derive(Debug, Clone, Default)]
+pub struct Products {
+    pub table: HostTable,
+    /// The name of each product number.
+    pub names: Vec<Vec<u8>>,
+}
+
+impl Products {
+    /// The product's name of a request with this `Host` header (see [`HostTable::product`]).
+    pub fn product(&self, host: &[u8]) -> Option<&[u8]> {
+        let number = self.table.product(host)?;
+        self.names.get(number as usize).map(Vec::as_slice)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

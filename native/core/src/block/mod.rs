@@ -16,6 +16,6 @@ pub mod rules;
 pub mod table;
 
 pub use counters::{COUNTER_NAMES, Counters};
-pub use hosts::HostTable;
+pub use hosts::{HostTable, Products};
 pub use rules::{Command, GLOBAL, Outcome, ProductList, RuleSet};
-pub use table::{BlockTable, Loaded};
+pub use table::{BlockTable, Loaded, RequestRules};

@@ -66,8 +66,46 @@ impl<X> BlockTable<X> {
         answer(outcome, &loaded.extra)
     }
 
+    /// The request check with the rules in force, counted into `counters` instead of the
+    /// table's own (a caller that may still hand the request elsewhere counts aside, then
+    /// [`Counters::add`]s).
+    pub fn check_aside<R>(&self, request: &R, product: Option<&[u8]>, counters: &Counters) -> Outcome
+    where
+        R: ConditionRequest + ?Sized,
+    {
+        self.current.load().rules.check(request, product, counters)
+    }
+
     /// The connection check's counting: `listed` (the peer is in the blocklist) closes.
     pub fn check_connection(&self, listed: bool) -> bool {
         self.counters.connection(listed)
+    }
+}
+
+/// A table's request check without what travels with its rules: what a front holds, whatever
+/// the table's `extra`.
+pub trait RequestRules: Send + Sync + std::fmt::Debug {
+    /// See [`BlockTable::check_aside`].
+    fn check_aside(
+        &self,
+        request: &dyn ConditionRequest,
+        product: Option<&[u8]>,
+        counters: &Counters,
+    ) -> Outcome;
+    /// The table's own counters.
+    fn counters(&self) -> &Arc<Counters>;
+}
+
+impl<X: Send + Sync + std::fmt::Debug> RequestRules for BlockTable<X> {
+    fn check_aside(
+        &self,
+        request: &dyn ConditionRequest,
+        product: Option<&[u8]>,
+        counters: &Counters,
+    ) -> Outcome {
+        BlockTable::check_aside(self, request, product, counters)
+    }
+    fn counters(&self) -> &Arc<Counters> {
+        BlockTable::counters(self)
     }
 }

@@ -29,8 +29,11 @@ use crate::block::Outcome as Block;
 use crate::ipset::IpSet;
 use crate::request::Request;
 
+mod block;
 #[cfg(test)]
 mod tests;
+
+pub use block::SiteBlock;
 
 /// What detection says of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,8 @@ pub enum Why {
     Detection,
     /// The path is under a lockout directory: the password check is Python's.
     Lockout,
+    /// A mod_block rule read what only the Python side holds (the body).
+    Block,
 }
 
 /// The ladder's outcome.
@@ -133,13 +138,14 @@ pub struct Ladder {
 
 impl Ladder {
     /// Decide `request` at `now` with the ban view `bans`; `block` is mod_block's check
-    /// (`None`: no mod_block), called only when the request gets that far.
+    /// (`Ok(None)`: no mod_block; `Err`: only Python can tell), called only when the
+    /// request gets that far.
     pub fn decide<R: LadderRequest + ?Sized>(
         &self,
         request: &R,
         bans: &Snapshot,
         now: f64,
-        block: impl FnOnce(&R) -> Option<Block>,
+        block: impl FnOnce(&R) -> Result<Option<Block>, Why>,
     ) -> Outcome {
         let path = request.path();
         let client = request.client();
@@ -168,7 +174,11 @@ impl Ladder {
             }
         };
         // 3. mod_block.
-        let (block_rule, allowed) = match block(request) {
+        let step = match block(request) {
+            Ok(step) => step,
+            Err(why) => return Outcome::Python(why),
+        };
+        let (block_rule, allowed) = match step {
             None | Some(Block::Pass(None)) => (None, false),
             Some(Block::Pass(rule)) => (rule, false),
             Some(Block::Allow(rule)) => (Some(rule), true),

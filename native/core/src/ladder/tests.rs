@@ -20,7 +20,7 @@ fn decide(ladder: &Ladder, view: &BanView, path: &str, client: &str, block: Opti
     let Ok(request) = Canonicalizer::default().canonicalize(&raw) else {
         return Outcome::Python(Why::Lockout);
     };
-    ladder.decide(&request, &view.load(), 10.0, |_| block)
+    ladder.decide(&request, &view.load(), 10.0, |_| Ok(block))
 }
 
 fn ladder() -> Ladder {
@@ -132,4 +132,77 @@ fn retry_after_is_at_least_a_second() {
     assert_eq!(retry_after(12.5, 10.0), Some(3));
     assert_eq!(retry_after(f64::INFINITY, 10.0), None);
     assert!(under("/a/b", "/a") && under("/a", "/a") && under("/x", "/") && !under("/ab", "/a"));
+}
+
+mod block {
+    use std::sync::Arc;
+
+    use crate::addr::Addr;
+    use crate::block::{BlockTable, Command, Counters, Loaded, Outcome, RuleSet};
+    use crate::canonical::{Canonicalizer, HttpVersion, RawRequest};
+    use crate::conditions::{Item, Primitive, Program, Source, Test};
+    use crate::ladder::{SiteBlock, Why};
+    use crate::request::Connection;
+
+    fn path_rule(prefix: &str) -> Program {
+        Program::compile(&[Item::Call(Primitive::Match(
+            Source::Path,
+            Test::Prefix {
+                fold: false,
+                patterns: vec![prefix.as_bytes().to_vec()],
+            },
+        ))])
+        .unwrap()
+    }
+
+    fn site() -> (SiteBlock, Arc<Counters>) {
+        let body = Program::compile(&[Item::Call(Primitive::Match(
+            Source::BodyJson(b"a".to_vec()),
+            Test::In {
+                fold: false,
+                patterns: vec![b"x".to_vec()],
+            },
+        ))])
+        .unwrap();
+        let global = vec![(path_rule("/closed"), Command::Close), (body, Command::Close)];
+        let rules = RuleSet::new(vec![(b"global".to_vec(), global)]).unwrap();
+        let counters = Arc::new(Counters::default());
+        let table = BlockTable::new(Arc::new(Loaded { rules, extra: () }), Arc::clone(&counters));
+        (
+            SiteBlock {
+                rules: Arc::new(table),
+                hosts: None,
+            },
+            counters,
+        )
+    }
+
+    fn check(block: &SiteBlock, path: &[u8], aside: &Counters) -> Result<Outcome, Why> {
+        let headers: [(&[u8], &[u8]); 1] = [(b"host", b"example.com")];
+        let raw = RawRequest {
+            method: b"GET",
+            path,
+            query: b"",
+            headers: &headers,
+            peer: Some(Addr::V4(0x7F00_0001)),
+            secure: false,
+            version: HttpVersion::Http11,
+            body: None,
+        };
+        let request = Canonicalizer::default().canonicalize(&raw).unwrap();
+        block.check(&request, Connection::default(), 0.0, aside)
+    }
+
+    #[test]
+    fn counts_aside_until_committed_and_hands_a_body_rule_to_python() {
+        let (block, counters) = site();
+        let aside = Counters::default();
+        assert_eq!(check(&block, b"/closed/x", &aside), Ok(Outcome::Close(0)));
+        assert_eq!(counters.snapshot(), [0; 8], "nothing counted before a commit");
+        block.commit(&aside);
+        assert_eq!(counters.req_total.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(counters.req_refuse.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The second rule reads the body: only the Python side can tell.
+        assert_eq!(check(&block, b"/open", &Counters::default()), Err(Why::Block));
+    }
 }

@@ -31,9 +31,11 @@ use std::cell::OnceCell;
 use crate::canonical::{CanonicalHost, CanonicalPath, HttpVersion, RawRequest};
 use crate::client_ip::ClientIp;
 
+mod conditions;
 mod cookies;
 mod query;
 
+pub use conditions::{Conditions, Connection, latin1_utf8};
 pub use cookies::parse_cookies;
 pub use query::{parse_query, query_unescape};
 

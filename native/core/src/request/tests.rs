@@ -142,3 +142,43 @@ fn cookies_as_go_reads_them() {
         vec![(&b"a"[..], &b"1"[..]), (b"b", b"q"), (b"d", b""), (b"g", b"3")]
     );
 }
+
+#[test]
+fn conditions_read_the_values_the_python_side_holds() {
+    use crate::conditions::ConditionRequest;
+    let headers: [(&[u8], &[u8]); 6] = [
+        (b"host", b"Shop.Example.:8080"),
+        (b"x-name", b"caf\xe9"),
+        (b"x-empty", b""),
+        (b"x-bfe-debug-time", b""),
+        (b"cookie", b"a=1"),
+        (b"cookie", b"b=\xe9"),
+    ];
+    let mut request = raw(b"/a/./b%20c", &headers, "127.0.0.1");
+    request.query = b"q=caf\xe9";
+    request.secure = true;
+    let request = canonicalizer().canonicalize(&request).unwrap();
+    let connection = Connection {
+        vip: parse_text(b"192.0.2.1"),
+        sni: Some(b"shop.example"),
+        ..Connection::default()
+    };
+    let view = Conditions::new(&request, connection, 12.5);
+    assert_eq!(view.host(), b"shop.example:8080");
+    assert_eq!(view.path(), b"/a/b c");
+    assert_eq!(view.query(), "q=café".as_bytes());
+    assert_eq!(view.url(), "/a/b%20c?q=café".as_bytes());
+    assert_eq!(view.proto(), b"HTTP/1.1");
+    assert_eq!(view.header(b"x-name").as_deref(), Some("café".as_bytes()));
+    assert_eq!(view.header(b"x-empty"), None, "an empty header reads as absent");
+    assert_eq!(view.header(b"x-bfe-debug-time").as_deref(), Some(&b""[..]));
+    let cookies: Vec<Vec<u8>> = view.cookie_lines().into_iter().map(Cow::into_owned).collect();
+    assert_eq!(cookies, [b"a=1".to_vec(), "b=é".as_bytes().to_vec()]);
+    assert_eq!(view.session_proto(), Some(&b"https"[..]));
+    assert_eq!(view.tls_sni(), Some(&b"shop.example"[..]));
+    assert_eq!(view.vip(), Some(Addr::V4(0xC000_0201).to_u128().to_be_bytes()));
+    assert_eq!(view.now(), 12.5);
+    assert!(!view.unanswered());
+    assert_eq!(view.body(), None);
+    assert!(view.unanswered(), "the body is the Python side's to read");
+}
