@@ -343,12 +343,17 @@ class NativeLadder:
         engine: DetectionEngine | None = None,
         block: BlockTable | None = None,
         hosts: HostTable | None = None,
+        decision: tuple[IPSet, Canonicalizer, str] | None = None,
+        blocklist: IPSet | None = None,
     ) -> None:
         """``detection``: ``"off"``, ``"python"`` (every request it would inspect goes to
         Python) or ``"native"`` (``engine`` inspects the front's requests; a hit, a body or a
         rewritten path goes to Python). ``block``: mod_block's table (the front evaluates
         its rules on its own request; a request a rule matches, or whose rules read the
-        body, goes to Python), with ``hosts`` to find a request's product."""
+        body, goes to Python), with ``hosts`` to find a request's product. ``route``
+        ``None``: the front decides only check requests. ``decision``: the decision
+        listener's ``(proxies, canonicalizer, id prefix)``, and ``blocklist`` the check
+        requests' clients meet."""
     def decide(
         self, client: str | None, path: str, now: float
     ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:
@@ -504,6 +509,8 @@ class NativeFront:
         """Decide with this native ladder before the Python filter (``None``: every request to Python)."""
     def ladder_counts(self) -> tuple[int, int, int]:
         """The requests the native ladder decided: ``(allowed, banned, handed to Python)``."""
+    def check_counts(self) -> tuple[int, int]:
+        """The check requests the native ladder answered: ``(allowed, banned)``."""
 
 class DetectionEngine:
     """The detection rules of one configuration, lowered by :class:`stockade.detection.Engine`.

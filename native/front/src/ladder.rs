@@ -15,6 +15,9 @@
 //!   a peer that is not a trusted proxy (the Python side warns about those), and every
 //!   [`Outcome::Python`] of the ladder.
 //!
+//! A check request on the decision listener is decided by [`crate::checks`] over the same
+//! site, or handed to the fallback likewise.
+//!
 //! The counts of what was decided here reach the Python side's metrics through
 //! [`LadderCounts`]. Without a [`LadderSite`] (none given, or the Python side cannot trust
 //! a native decision for its site) every request goes to the fallback.
@@ -33,6 +36,7 @@ use stockade_core::ladder::{Detection, Ladder, Outcome, SiteBlock};
 use stockade_core::request::Connection;
 use stockade_core::{Canonicalizer, RawRequest, Request};
 
+use crate::checks::{CheckCounts, DecisionSite, decide_check};
 use crate::phases::{Answer, ConnFacts, Decision, Filtered, Forward, Phases, RequestView};
 
 /// What serves a request that passed.
@@ -60,8 +64,12 @@ pub struct LadderSite {
     /// mod_block (`None`: the site has none).
     pub block: Option<SiteBlock>,
     pub bans: Arc<BanView>,
-    pub route: Route,
+    /// Where a request that passed goes; `None`: the site is neither proxied nor files
+    /// (only check requests are decided here).
+    pub route: Option<Route>,
     pub ban_answer: BanAnswer,
+    /// The decision listener's settings, when the site has one.
+    pub decision: Option<DecisionSite>,
 }
 
 /// The requests decided here, by outcome (the Python side adds them to its metrics).
@@ -71,6 +79,8 @@ pub struct LadderCounts {
     pub banned: AtomicU64,
     /// Handed to the fallback.
     pub python: AtomicU64,
+    /// Check requests answered here.
+    pub checks: CheckCounts,
 }
 
 /// The request filter: the native ladder, then the fallback; see the module documentation.
@@ -106,9 +116,17 @@ impl<P: Phases> Phases for LadderPhases<P> {
     }
 
     fn request_filter(&self, view: &RequestView<'_>) -> Filtered {
-        // A check request describes another request: only the decision point reads it.
         if view.facts.decision {
-            return self.fallback.request_filter(view);
+            // A check request describes another request.
+            let site = self.site.load();
+            let decision = site.as_ref().and_then(|site| {
+                let settings = site.decision.as_ref()?;
+                decide_check(site, settings, view, now(), &self.counts.checks)
+            });
+            return match decision {
+                Some(decision) => Filtered::Ready(decision),
+                None => self.fallback.request_filter(view),
+            };
         }
         if let Some(site) = self.site.load().as_ref() {
             if let Some(decision) = decide(site, view, now(), &self.counts) {
@@ -132,14 +150,14 @@ fn now() -> f64 {
         .map_or(0.0, |elapsed| elapsed.as_secs_f64())
 }
 
-fn addr_of(address: std::net::IpAddr) -> Addr {
+pub(crate) fn addr_of(address: std::net::IpAddr) -> Addr {
     match address {
         std::net::IpAddr::V4(v4) => Addr::V4(u32::from(v4)),
         std::net::IpAddr::V6(v6) => Addr::from_u128(u128::from(v6)),
     }
 }
 
-fn spell(address: Addr) -> String {
+pub(crate) fn spell(address: Addr) -> String {
     match address {
         Addr::V4(v4) => format_v4(v4),
         Addr::V6(v6) => format_v6(v6),
@@ -153,6 +171,7 @@ pub fn decide(
     now: f64,
     counts: &LadderCounts,
 ) -> Option<Decision> {
+    let route = site.route?;
     let head = view.head;
     let target = head.target();
     if target.first() != Some(&b'/') || memchr::memchr(b'#', target).is_some() {
@@ -197,7 +216,7 @@ pub fn decide(
             block_rule: None,
             allowed: false,
         } => {
-            let decision = pass(site.route, &request, query)?;
+            let decision = pass(route, &request, query)?;
             if let Some(block) = &site.block {
                 block.commit(&aside);
             }

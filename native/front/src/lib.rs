@@ -27,6 +27,7 @@
 
 pub mod accept;
 pub mod accesslog;
+pub mod checks;
 pub mod decision;
 pub mod files;
 pub mod forwarding;

@@ -297,11 +297,22 @@ impl NativeFront {
     }
 
     /// Put a native ladder in force before the Python filter (`None`: every request to
-    /// Python). A ladder without a route (its site is neither proxied nor files) is `None`.
+    /// Python).
     fn set_ladder(&self, ladder: Option<PyRef<'_, NativeLadder>>) {
         if let Some(phases) = &self.ladder {
-            phases.swap(ladder.filter(|l| l.routed).map(|l| Arc::clone(&l.site)));
+            phases.swap(ladder.map(|l| Arc::clone(&l.site)));
         }
+    }
+
+    /// The check requests the native ladder answered: `(allowed, banned)`.
+    fn check_counts(&self) -> (u64, u64) {
+        self.ladder.as_ref().map_or((0, 0), |phases| {
+            let checks = &phases.counts.checks;
+            (
+                checks.allowed.load(Ordering::Relaxed),
+                checks.banned.load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// The requests the native ladder decided: `(allowed, banned, handed to Python)`.

@@ -8,6 +8,7 @@
 //! (`NativeFront.set_ladder`).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
@@ -17,6 +18,7 @@ use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
 use stockade_core::block::RequestRules;
 use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
+use stockade_front::checks::DecisionSite;
 use stockade_front::ladder::{BanAnswer, LadderSite, Route};
 
 use crate::block::BlockTable;
@@ -160,8 +162,6 @@ type Response = (u16, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
 #[derive(Debug)]
 pub struct NativeLadder {
     pub site: Arc<LadderSite>,
-    /// Whether the front may decide with it (a site served from an upstream or files).
-    pub routed: bool,
 }
 
 #[pymethods]
@@ -170,7 +170,7 @@ impl NativeLadder {
     #[pyo3(signature = (
         *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
         ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
-        ban_response=None, engine=None, block=None, hosts=None,
+        ban_response=None, engine=None, block=None, hosts=None, decision=None, blocklist=None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -193,6 +193,8 @@ impl NativeLadder {
         engine: Option<PyRef<'_, DetectionEngine>>,
         block: Option<PyRef<'_, BlockTable>>,
         hosts: Option<PyRef<'_, HostTable>>,
+        decision: Option<(PyRef<'_, IPSet>, PyRef<'_, Canonicalizer>, String)>,
+        blocklist: Option<PyRef<'_, IPSet>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let detection = match detection {
@@ -204,12 +206,19 @@ impl NativeLadder {
                 },
                 other => return Err(PyValueError::new_err(format!("detection: {other:?}"))),
             };
-            let (route, routed) = match route.as_ref().map(|(kind, index)| (kind.as_str(), *index)) {
-                None => (Route::Files, false),
-                Some(("upstream", index)) => (Route::Upstream(index), true),
-                Some(("files", _)) => (Route::Files, true),
+            let route = match route.as_ref().map(|(kind, index)| (kind.as_str(), *index)) {
+                None => None,
+                Some(("upstream", index)) => Some(Route::Upstream(index)),
+                Some(("files", _)) => Some(Route::Files),
                 Some((other, _)) => return Err(PyValueError::new_err(format!("route: {other:?}"))),
             };
+            let decision = decision.map(|(proxies, canonicalizer, prefix)| DecisionSite {
+                proxies: proxies.set().clone(),
+                canonicalizer: canonicalizer.inner.clone(),
+                blocklist: blocklist.map(|set| Arc::new(set.set().clone())),
+                prefix,
+                ids: AtomicU64::new(1),
+            });
             let ban_answer = ban_response
                 .map(|(status, headers, body)| BanAnswer {
                     status,
@@ -241,8 +250,8 @@ impl NativeLadder {
                     bans: Arc::clone(&bans.view),
                     route,
                     ban_answer,
+                    decision,
                 }),
-                routed,
             })
         })
     }

@@ -136,6 +136,8 @@ class DecisionPoint:
         self._header = settings.client_header
         self._ids = itertools.count(1)
         self._prefix = os.urandom(4).hex()
+        # The native front numbers its own decisions under another prefix: ids never repeat.
+        self.native_prefix = f"{self._prefix}-n"
         self._warned: dict[str, float] = {}
         self._callers: dict[str, str] = {}  # peer as given -> its address if it may ask, else ""
 

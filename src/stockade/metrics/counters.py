@@ -183,12 +183,12 @@ class Metrics:
         counts = self._request_counts
         counts[outcome] = counts.get(outcome, 0) + count
 
-    def count_decision(self, outcome: str) -> None:
-        """One check request answered at the decision endpoint; a decided one is a request decided too."""
+    def count_decision(self, outcome: str, n: int = 1) -> None:
+        """``n`` check requests answered at the decision endpoint; a decided one is a request decided too."""
         counts = self._decision_counts
-        counts[outcome] = counts.get(outcome, 0) + 1
+        counts[outcome] = counts.get(outcome, 0) + n
         if outcome in self._request_counts:
-            self.count_request(outcome)
+            self.count_request(outcome, n)
 
     def observe_verdict(self, verdict: Verdict) -> None:
         """The ladder's verdict on a request: its reasons, and mod_block's rule hit (a clean pass costs nothing)."""

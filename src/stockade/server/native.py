@@ -402,6 +402,7 @@ class NativeServer:
         self._pushed: tuple[int, int] = (0, 0)
         self._refused: dict[str, int] = {}
         self._decided = (0, 0)  # the native ladder's (allowed, banned) already counted
+        self._checked = (0, 0)  # and its check requests' (allowed, banned)
         self._native_site: Site | None = None  # the site the native ladder decides for
         self._waiting: tuple[Site, _native.NativeLadder] | None = None  # a ladder waiting for the warnings
 
@@ -468,6 +469,13 @@ class NativeServer:
             metrics.count_request("banned", banned - seen_banned)
             metrics.reasons.add("refused|ban", banned - seen_banned)
         self._decided = (allowed, banned)
+        checks = self.front.check_counts()
+        for outcome, count, seen in zip(("allowed", "banned"), checks, self._checked, strict=True):
+            if count > seen:
+                metrics.count_decision(outcome, count - seen)
+                if outcome == "banned":
+                    metrics.reasons.add("refused|ban", count - seen)
+        self._checked = checks
         for name, count in self.front.proxy_refusals():
             seen = self._refused.get(name, 0)
             if count > seen:
@@ -491,14 +499,16 @@ class NativeServer:
         """The native ladder of the site in force, or none (see :mod:`stockade.server.native_ladder`).
 
         While the forwarding warnings still watch whether every request comes from one
-        proxy, each request must reach them: the ladder waits (every request goes to the
-        Python side) until the first request that settles it.
+        proxy, each request must reach them: the ladder waits (every request of the site
+        goes to the Python side; only check requests are decided natively) until the first
+        request that settles it.
         """
         if self.front is None:
             return
         ladder = native_ladder(site)
         if ladder is not None and self.app.warnings.watching_peer:
-            self.front.set_ladder(None)
+            # Check requests are not the site's own: the warnings do not watch them.
+            self.front.set_ladder(native_ladder(site, routed=False))
             self._waiting = (site, ladder)
             self._native_site = None
             return

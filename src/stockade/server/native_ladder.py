@@ -8,12 +8,17 @@ The front then decides each request in Rust first; whatever the native ladder ca
 finish goes to the Python ladder (:class:`~stockade.server.native.Bridge`), which decides
 it from the start. So a native decision is always the one the Python ladder takes.
 
+With a decision listener, the native ladder answers the proxies' check requests too
+(:mod:`stockade.decision`): the decision point's trusted proxies and forwarding header,
+and mod_block's blocklist, which meets each check request's client, come along.
+
 A site gets no native ladder (every request goes to Python, as before) when the native
 side cannot decide for it the way the Python side does:
 
 - the guard's clock is not the system's (a test's clock: the front reads the system's);
 - the store keeps no ban view (a store of another kind);
-- routes send some paths elsewhere, or there is neither an upstream nor a document root;
+- routes send some paths elsewhere, or there is neither an upstream nor a document root
+  nor a decision listener;
 - response rules watch the statuses (the response filter is a Python callback).
 """
 
@@ -30,6 +35,10 @@ from stockade.stores.view import BanView
 
 __all__ = ["ban_view_of", "ladder_of", "native_ladder", "twin"]
 
+# The decision listener's part: who may ask, the decision point's canonical request, the
+# prefix of the decision ids.
+Decision = tuple[_native.IPSet, _native.Canonicalizer, str]
+
 
 def ban_view_of(store: object) -> BanView | None:
     """The ban view of a store (an offloaded store's own), if it keeps one."""
@@ -38,18 +47,29 @@ def ban_view_of(store: object) -> BanView | None:
     return view if isinstance(view, BanView) else None
 
 
-def native_ladder(site: Site) -> _native.NativeLadder | None:
-    """The native ladder of ``site``, or ``None`` when Python decides every request (see above)."""
+def native_ladder(site: Site, *, routed: bool = True) -> _native.NativeLadder | None:
+    """The native ladder of ``site``, or ``None`` when Python decides every request (see above).
+
+    ``routed=False``: a ladder for the check requests only (the site's own requests all go
+    to Python), or ``None`` without a decision listener.
+    """
     config = site.config
     if config.routes or site.guard.bans.settings.response_rules:
         return None
-    if config.upstream is not None:
+    route: tuple[str, int] | None = None
+    if routed and config.upstream is not None:
         route = ("upstream", 0)
-    elif config.document_root is not None:
+    elif routed and config.document_root is not None:
         route = ("files", 0)
-    else:
+    point = site.decision
+    if route is None and point is None:
         return None
-    return ladder_of(site.ladder, canonicalizer=site.resolver.canonicalizer(config.paths), route=route)
+    decision, blocklist = None, None
+    if point is not None:
+        decision = (ip_set(point.proxies.ranges()), point.resolver.canonicalizer(point.policy), point.native_prefix)
+        blocklist = ip_set(site.block.table.blocklist.ranges()) if site.block is not None else None
+    canonicalizer = site.resolver.canonicalizer(config.paths)
+    return ladder_of(site.ladder, canonicalizer=canonicalizer, route=route, decision=decision, blocklist=blocklist)
 
 
 def ladder_of(
@@ -57,6 +77,8 @@ def ladder_of(
     *,
     canonicalizer: _native.Canonicalizer | None = None,
     route: tuple[str, int] | None = None,
+    decision: Decision | None = None,
+    blocklist: _native.IPSet | None = None,
 ) -> _native.NativeLadder | None:
     """The native twin of a Python ladder's exemptions, bans, mod_block, detection and
     directories, or ``None`` when its guard's clock or store rules it out."""
@@ -65,7 +87,7 @@ def ladder_of(
     view = ban_view_of(bans.store)
     if view is None or type(bans.clock) is not SystemClock or type(guard.clock) is not SystemClock:
         return None
-    return twin(ladder, view, canonicalizer=canonicalizer, route=route)
+    return twin(ladder, view, canonicalizer=canonicalizer, route=route, decision=decision, blocklist=blocklist)
 
 
 def twin(
@@ -74,6 +96,8 @@ def twin(
     *,
     canonicalizer: _native.Canonicalizer | None = None,
     route: tuple[str, int] | None = None,
+    decision: Decision | None = None,
+    blocklist: _native.IPSet | None = None,
 ) -> _native.NativeLadder:
     """The native ladder of ``ladder`` over the ban view ``view``, whatever the clock (the
     caller gives each decision its time)."""
@@ -105,4 +129,6 @@ def twin(
         engine=engine,
         block=ladder.block.table.native if ladder.block is not None else None,
         hosts=ladder.hosts.native if ladder.hosts is not None else None,
+        decision=decision,
+        blocklist=blocklist,
     )
