@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from stockade.clock import ManualClock
+from stockade.server.native import NativeServer
 from stockade.server.testing import ServerThread
 from tests.integration.proxies import Caddy, Haproxy, Nginx, Upstream, ask, free_port
 
@@ -286,3 +287,32 @@ def test_the_native_front_serves_the_decision_listener(tmp_path: Path) -> None:
         assert (counts["requests"], counts["responses_2xx"], counts["responses_4xx"]) == (2, 1, 1)
         assert stockade.listeners == []
         assert stockade.app.metrics.exposition().count(b'stockade_decisions_total{outcome="allowed"} 1.0') == 1
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "caddy", "haproxy"])
+def test_the_native_ladder_answers_each_proxy_as_the_decision_point_does(tmp_path: Path, proxy: str) -> None:
+    # On the system's clock the native front decides the usual check request in Rust: a
+    # clean request and a banned client never reach the Python decision point, and each
+    # proxy understands the answers (the client and the decision id for the upstream; 403
+    # with Retry-After for the ban). The probes themselves are detection hits: Python's.
+    with Upstream() as upstream, ServerThread(stockade_config(tmp_path), engine="native") as stockade:
+        server = stockade.server
+        assert isinstance(server, NativeServer)
+        assert server.front is not None
+        port = free_port()
+        site = {"nginx": nginx_site, "caddy": caddy_site, "haproxy": haproxy_site}[proxy]
+        kind = {"nginx": Nginx, "caddy": Caddy, "haproxy": Haproxy}[proxy]
+        with kind(tmp_path / proxy, site(port, stockade.decision_port, upstream.port)):
+            status, _headers, body = ask(port, "/hello?x=1")
+            assert status == 200
+            told = upstream_headers(body)
+            assert told["x-stockade-client-ip"] == "127.0.0.2"
+            assert told["x-stockade-decision-id"]
+            assert server.front.check_counts()[0] >= 1
+            for probe in ("/.env", "/.git/config", "/wp-login.php"):
+                assert ask(port, probe)[0] == 200
+            status, headers, _ = ask(port, "/hello")
+            assert status == 403
+            assert 599 <= int(headers["retry-after"]) <= 600
+            assert server.front.check_counts()[1] == 1
+            assert ask(port, "/hello", source="127.0.0.3")[0] == 200
