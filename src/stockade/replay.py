@@ -42,7 +42,7 @@ from stockade.core.facts import RequestFacts
 from stockade.engine import AsyncGuard
 from stockade.engine._async.ladder import AsyncLadder, Incoming
 from stockade.engine.events import EventSink
-from stockade.engine.settings import GuardSettings
+from stockade.engine.settings import NO_LISTENER, GuardSettings
 from stockade.errors import BadRequest
 from stockade.netaddr import normalize_ip
 from stockade.request.hosts import canonical_host
@@ -110,7 +110,10 @@ class Replay:
         self.ladder = AsyncLadder(
             self.guard, block=self.block, hosts=block.hosts if block is not None else None, gates=gates
         )
-        self.listener = self.config.listen[0].listener if self.config.listen else self.guard.listeners[0]
+        # The site's first listener; a configuration without one (only a decision endpoint,
+        # or none at all) is replayed as the decision endpoint's requests are decided.
+        listeners = self.guard.listeners
+        self.listener = self.config.listen[0].listener if self.config.listen else (listeners or (NO_LISTENER,))[0]
         self._next_sweep = -math.inf
 
     async def run(self, lines: Iterable[str]) -> AsyncIterator[dict[str, object]]:

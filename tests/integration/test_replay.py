@@ -204,6 +204,20 @@ def test_lockout_events_in_a_replay(tmp_path: Path) -> None:
     assert [e["what"] for e in out[2]["events"]] == ["auth_fail", "user_block"]
 
 
+def test_a_configuration_without_a_site_listener_replays(tmp_path: Path) -> None:
+    # `listen = []` (a decision endpoint only, or none): the lockout is replayed as the
+    # decision endpoint keeps it, not refused with a traceback.
+    (tmp_path / "users.htpasswd").write_text("alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")  # "password"
+    config = (
+        '[server]\nlisten = []\n[store]\nurl = "memory://"\n'
+        '[[directory]]\npath = "/secure"\nauth_user_file = "users.htpasswd"\n'
+    )
+    wrong = {"Authorization": "Basic YWxpY2U6d3Jvbmc="}  # alice:wrong
+    out = replay(tmp_path, config, [request(10, "192.0.2.1", "/secure/", headers=wrong), request(11, "192.0.2.1", "/")])
+    assert [(o["decision"], o["status"]) for o in out[:2]] == [("denied", 401), ("passed_through", None)]
+    assert [e["what"] for e in out[0]["events"]] == ["auth_fail"]
+
+
 def test_access_logs_and_bad_lines(tmp_path: Path) -> None:
     log = [
         '203.0.113.8 - - [01/Dec/2026:10:00:00 +0000] "GET /.env HTTP/1.1" 404 12 "-" "curl/8.0"',
