@@ -129,7 +129,8 @@ def main() -> None:
         "replay_over_baseline": round(best_replay / best_baseline, 2),
         "load_average": os.getloadavg()[0],
     }
-    print(f"stockade replay: {figures['replay_events_per_s']:,} events/s ({best_replay:.2f} s for {args.lines:,} lines)")
+    rate = figures["replay_events_per_s"]
+    print(f"stockade replay: {rate:,} events/s ({best_replay:.2f} s for {args.lines:,} lines)")
     print(f"baseline (read, match, write JSON): {figures['baseline_events_per_s']:,} events/s")
     print(f"replay takes {figures['replay_over_baseline']} times the baseline's time")
     print(json.dumps(figures))
