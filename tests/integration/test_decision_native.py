@@ -128,3 +128,17 @@ def test_a_banned_client_is_answered_natively_with_retry_after(site: Site) -> No
         assert {**python[1], "retry-after": ""} == {**found, "retry-after": ""}
         assert python[2] == native[2]
         assert decisions(running)['stockade_decisions_total{outcome="banned"}'] == 2
+
+
+def test_response_rules_leave_check_requests_native(site: Site) -> None:
+    # Response rules need the statuses, which a proxy's log brings (the decision never sees a
+    # response): they keep the site's own requests on the Python side, not the checks.
+    path = config(site)
+    text = path.read_text().replace(
+        "[bans]\n", '[bans]\nresponse_rules = [{ name = "nf", status = [404], count = 5, window = 60 }]\n', 1
+    )
+    path.write_text(text)
+    with serving(path) as (running, server):
+        assert server.front is not None
+        assert check(running, "/index.html", "203.0.113.7")[0] == 200
+        assert native_counts(server) == (1, 0)

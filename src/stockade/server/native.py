@@ -508,9 +508,10 @@ class NativeServer:
         ladder = native_ladder(site)
         if ladder is not None and self.app.warnings.watching_peer:
             # Check requests are not the site's own: the warnings do not watch them.
-            self.front.set_ladder(native_ladder(site, routed=False))
+            checks = native_ladder(site, routed=False)
+            self.front.set_ladder(checks)
             self._waiting = (site, ladder)
-            self._native_site = None
+            self._native_site = site if checks is not None else None  # its ban view catches up
             return
         self._waiting = None
         self.front.set_ladder(ladder)

@@ -17,9 +17,9 @@ side cannot decide for it the way the Python side does:
 
 - the guard's clock is not the system's (a test's clock: the front reads the system's);
 - the store keeps no ban view (a store of another kind);
-- routes send some paths elsewhere, or there is neither an upstream nor a document root
-  nor a decision listener;
-- response rules watch the statuses (the response filter is a Python callback).
+- routes send some paths elsewhere, or response rules watch the statuses (the response
+  filter is a Python callback): then only check requests are decided natively;
+- there is neither an upstream nor a document root nor a decision listener.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def native_ladder(site: Site, *, routed: bool = True) -> _native.NativeLadder | 
     """
     config = site.config
     if config.routes or site.guard.bans.settings.response_rules:
-        return None
+        # Only the site's own requests need the routes and the response filter: a check
+        # request's response is the asking proxy's (its log feeds the response rules).
+        routed = False
     route: tuple[str, int] | None = None
     if routed and config.upstream is not None:
         route = ("upstream", 0)
