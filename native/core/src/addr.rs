@@ -52,6 +52,11 @@ impl Addr {
             Addr::V6(v6) => v6,
         }
     }
+
+    /// The 16 bytes conditions read (IPv4 as `::ffff:a.b.c.d`).
+    pub fn to_sixteen(self) -> [u8; 16] {
+        self.to_u128().to_be_bytes()
+    }
 }
 
 /// The IPv4 address of a value in `::ffff:0:0/96`, else `None`.

@@ -24,6 +24,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use stockade_core::addr::Addr;
 use stockade_core::client_ip::ClientIp as Decided;
 use stockade_core::conditions::ConditionRequest;
+use stockade_core::request::latin1_utf8;
 
 use crate::conditions::text_bytes;
 use crate::errors::guard;
@@ -79,9 +80,6 @@ pub struct Canonical<'a, 'py> {
     pub version: &'a str,
 }
 
-fn sixteen(address: Addr) -> [u8; 16] {
-    address.to_u128().to_be_bytes()
-}
 
 impl CanonicalRequest {
     fn new(parts: &Canonical<'_, '_>, lines: Lines) -> Self {
@@ -100,9 +98,9 @@ impl CanonicalRequest {
             query: parts.query.clone().unbind(),
             proto: parts.proto.clone().unbind(),
             lines,
-            client_ip: client.map(sixteen),
-            remote_ip: decided.peer.map(sixteen),
-            vip: parts.vip.map(sixteen),
+            client_ip: client.map(Addr::to_sixteen),
+            remote_ip: decided.peer.map(Addr::to_sixteen),
+            vip: parts.vip.map(Addr::to_sixteen),
             trusted: decided.trusted,
             secure: parts.secure,
             http2: parts.version.starts_with('2'),
@@ -151,18 +149,6 @@ fn str_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
         Ok(plain) => Ok(Cow::Borrowed(plain.as_bytes())),
         Err(_) => text_bytes(text.as_any()).map(Cow::Owned),
     }
-}
-
-/// Latin-1 bytes as the UTF-8 of the text they decode to (`bytes.decode("latin-1")`).
-fn latin1_utf8(bytes: &[u8]) -> Vec<u8> {
-    if bytes.is_ascii() {
-        return bytes.to_vec();
-    }
-    bytes
-        .iter()
-        .map(|&b| char::from(b))
-        .collect::<String>()
-        .into_bytes()
 }
 
 /// A pair of `bytes` from a header list (a 2-tuple, or any pair).
@@ -333,7 +319,7 @@ impl<'a, 'py: 'a> FrontView<'a, 'py> {
     /// The UTF-8 of a header value's Latin-1 text (`value.decode("latin-1")`).
     fn value_text(value: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
         let value = value.cast::<PyBytes>()?;
-        Ok(latin1_utf8(value.as_bytes()))
+        Ok(latin1_utf8(value.as_bytes()).into_owned())
     }
 
     /// The TLS facts of an ASGI request, as `facts_from_asgi` reads them.

@@ -59,9 +59,6 @@ pub fn latin1_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
     )
 }
 
-fn sixteen(address: Addr) -> [u8; 16] {
-    address.to_u128().to_be_bytes()
-}
 
 impl<'r, 'a> Conditions<'r, 'a> {
     pub fn new(request: &'r Request<'a>, connection: Connection<'r>, now: f64) -> Self {
@@ -139,13 +136,13 @@ impl ConditionRequest for Conditions<'_, '_> {
         } else {
             client.peer
         };
-        named.map(sixteen)
+        named.map(Addr::to_sixteen)
     }
     fn remote_ip(&self) -> Option<[u8; 16]> {
-        self.request.client.peer.map(sixteen)
+        self.request.client.peer.map(Addr::to_sixteen)
     }
     fn vip(&self) -> Option<[u8; 16]> {
-        self.connection.vip.map(sixteen)
+        self.connection.vip.map(Addr::to_sixteen)
     }
     fn trusted(&self) -> bool {
         self.request.client.trusted
