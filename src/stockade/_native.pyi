@@ -159,6 +159,9 @@ class BlockTable:
         """The decision for a request of ``product`` (``None``: only the global rules): the
         deciding rule's decision object, or ``pass_decision``. ``request`` is read as
         :meth:`Condition.matches` reads it."""
+    def take_hits(self) -> list[tuple[object, bool]]:
+        """The rules that matched requests the native front decided, in order, taken:
+        ``(decision, closed)`` each."""
     def check_connection(self, listed: bool, /) -> bool:
         """Count one connection (``listed``: its peer is in the blocklist); True if it is closed."""
     @property

@@ -4,8 +4,9 @@ can finish (a lockout directory) still reaches it; the counts reach the metrics.
 
 The site: an upstream, a lockout directory, bans on with detection off (``rules = []``), or
 on (a clean request is inspected natively; a hit or a body goes to Python), a SQLite store,
-and mod_block rules or none (a request no rule matches passes natively; one a rule matches,
-or whose rules read the body, goes to Python; the counters count each request once).
+and mod_block rules or none (a request no rule matches, or an ALLOW or CLOSE rule matches,
+is decided natively; one whose rules read the body goes to Python; the counters count each
+request once and the Python side names the matched rules in its metrics).
 """
 
 from __future__ import annotations
@@ -212,6 +213,18 @@ def test_a_target_with_a_fragment_is_read_as_the_python_side_reads_it(site: Site
         assert counts(running)[0] == 0  # both went to the Python side, which drops the fragment
 
 
+def rule_hits(running: ServerThread) -> dict[str, float]:
+    admin = int(running.admin_url.rsplit(":", 1)[1])
+    status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    found = {}
+    for line in body.decode().splitlines():
+        if line.startswith("stockade_block_rule_hits"):
+            name = line.split('rule="', 1)[1].split('"', 1)[0]
+            found[name] = float(line.split()[-1])
+    return found
+
+
 def block_counters(running: ServerThread) -> dict[str, int]:
     server = running.server
     assert isinstance(server, NativeServer)
@@ -232,7 +245,7 @@ def closed(port: int, target: str, headers: dict[str, str] | None = None) -> boo
             return True
 
 
-def test_mod_block_runs_natively_and_a_match_goes_to_python(site: Site, upstream: Uvicorn) -> None:
+def test_mod_block_runs_natively_and_names_its_rules_in_the_metrics(site: Site, upstream: Uvicorn) -> None:
     with serving(config(site, upstream, block=True)) as running:
         port = running.port
         before = block_counters(running)
@@ -245,22 +258,29 @@ def test_mod_block_runs_natively_and_a_match_goes_to_python(site: Site, upstream
         assert after["REQ_TOTAL"] - before["REQ_TOTAL"] == 2
         assert after["REQ_ACCEPT"] - before["REQ_ACCEPT"] == 1  # the product's list ran to its end
         assert after["REQ_TO_CHECK"] - before["REQ_TO_CHECK"] == 2
-        # A CLOSE rule (global, a header, the Host's port) and an ALLOW: decided by the Python
-        # side, which names the rule; counted once, not once a side.
+        # A CLOSE rule (global, a header, the Host's port) and an ALLOW: decided in the front
+        # too, counted once; the Python side names the rules in its metrics.
         assert closed(port, "/echo/debug/x")
         assert closed(port, "/echo/b", {"Host": "shop.example", "User-Agent": "BadTool/1.0"})
         assert closed(port, "/echo/b", {"Host": "shop.example:8080"})
         assert fetch(port, "/echo/status", shop)[0] == 200
-        assert counts(running) == (2, 0, 4)
+        assert counts(running) == (3, 0, 0)
         last = block_counters(running)
         assert last["REQ_TOTAL"] - after["REQ_TOTAL"] == 4
         assert last["REQ_REFUSE"] - after["REQ_REFUSE"] == 3
         assert last["REQ_ACCEPT"] - after["REQ_ACCEPT"] == 1
         # A rule that reads the body: the Python side decides (it reads the body for it).
         assert fetch(port, "/echo/api/x", shop)[0] == 200
-        assert counts(running) == (2, 0, 5)
+        assert counts(running) == (3, 0, 1)
         found = metrics(running)
         assert found['stockade_requests_total{outcome="closed"}'] == 3
+        hits = rule_hits(running)
+        assert {name: hits[name] for name in ("no_debug", "no_tool", "no_port", "ok_status")} == {
+            "no_debug": 1,
+            "no_tool": 1,
+            "no_port": 1,
+            "ok_status": 1,
+        }
         # The same clean request through the Python ladder: the same answer, the same counts.
         server = running.server
         assert isinstance(server, NativeServer)

@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use stockade_core::block::Counters;
 use stockade_core::canonical::HttpVersion;
 use stockade_core::ipset::IpSet;
-use stockade_core::ladder::{Detection, Outcome};
+use stockade_core::ladder::{Aside, Detection, Outcome};
 use stockade_core::request::Connection;
 use stockade_core::{Canonicalizer, RawRequest};
 
@@ -92,7 +91,7 @@ pub fn decide_check(
     if matches!(site.ladder.detection, Detection::Native(_)) && request.target.as_ref() != original.target {
         return None;
     }
-    let aside = Counters::default();
+    let aside = Aside::default();
     if let (Some(blocklist), Some(_)) = (&decision.blocklist, &site.block) {
         if aside.connection(blocklist.contains(client)) {
             return None;
@@ -133,7 +132,7 @@ pub fn decide_check(
         _ => return None,
     };
     if let Some(block) = &site.block {
-        block.commit(&aside);
+        block.commit(aside, None);
     }
     Some(Decision::Respond(answer))
 }

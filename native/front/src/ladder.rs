@@ -30,9 +30,8 @@ use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use stockade_core::addr::{Addr, format_v4, format_v6};
 use stockade_core::bans::BanView;
-use stockade_core::block::Counters;
 use stockade_core::canonical::HttpVersion;
-use stockade_core::ladder::{Detection, Ladder, Outcome, SiteBlock};
+use stockade_core::ladder::{Aside, Detection, Ladder, Outcome, SiteBlock};
 use stockade_core::request::Connection;
 use stockade_core::{Canonicalizer, RawRequest, Request};
 
@@ -203,26 +202,30 @@ pub fn decide(
         // native hook is not given (rare: an ordinary path is already canonical).
         return None;
     }
-    let aside = Counters::default();
+    let aside = Aside::default();
     let outcome = site
         .ladder
         .decide(&request, &site.bans.load(), now, |request| match &site.block {
             None => Ok(None),
             Some(block) => block.check(request, connection(view), now, &aside).map(Some),
         });
+    let commit = |hit| site.block.as_ref().is_none_or(|block| block.commit(aside, hit));
     match outcome {
-        // A rule that matched goes to the Python side, which names it in the metrics.
-        Outcome::Pass {
-            block_rule: None,
-            allowed: false,
-        } => {
+        Outcome::Pass { block_rule, allowed } => {
+            let hit = match (block_rule, allowed) {
+                (None, _) => None,
+                (Some(rule), true) => Some((rule, false)),
+                // A matched rule of another command (made in code): the Python side's.
+                (Some(_), false) => return None,
+            };
             let decision = pass(route, &request, query)?;
-            if let Some(block) = &site.block {
-                block.commit(&aside);
+            if !commit(hit) {
+                return None;
             }
             counts.allowed.fetch_add(1, Ordering::Relaxed);
             Some(decision)
         }
+        Outcome::Close { rule } => commit(Some((rule, true))).then_some(Decision::Close),
         Outcome::Banned { retry_after, .. } => {
             counts.banned.fetch_add(1, Ordering::Relaxed);
             let answer = &site.ban_answer;

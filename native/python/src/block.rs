@@ -255,6 +255,21 @@ impl BlockTable {
         })
     }
 
+    /// The rules that matched requests the native front decided, in order: `(decision,
+    /// closed)` each, taken (the Python side names them in its metrics).
+    fn take_hits<'py>(&self, py: Python<'py>) -> PyResult<Vec<(Py<PyAny>, bool)>> {
+        guard(py, || {
+            let hits = self.table.take_hits();
+            Ok(hits
+                .iter()
+                .filter_map(|hit| {
+                    let decision = hit.loaded.extra.get(hit.rule as usize)?;
+                    Some((decision.clone_ref(py), hit.closed))
+                })
+                .collect())
+        })
+    }
+
     /// Count one connection (`listed`: its peer is in the blocklist); True if it is closed.
     #[pyo3(signature = (listed, /))]
     fn check_connection(&self, py: Python<'_>, listed: bool) -> PyResult<bool> {

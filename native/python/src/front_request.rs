@@ -80,7 +80,6 @@ pub struct Canonical<'a, 'py> {
     pub version: &'a str,
 }
 
-
 impl CanonicalRequest {
     fn new(parts: &Canonical<'_, '_>, lines: Lines) -> Self {
         let decided = parts.decided;

@@ -47,6 +47,7 @@ from stockade.errors import BadRequest, ConfigError, ConfigIssue, ListenError, S
 from stockade.ipsets import ip_set, network_set
 from stockade.request.body import announced_body
 from stockade.request.incoming import TlsFacts
+from stockade.rules.decision import BlockDecision
 from stockade.server import responses
 from stockade.server.app import StockadeApp
 from stockade.server.http import BoundListener, HttpServer
@@ -403,6 +404,10 @@ class NativeServer:
         self._refused: dict[str, int] = {}
         self._decided = (0, 0)  # the native ladder's (allowed, banned) already counted
         self._checked = (0, 0)  # and its check requests' (allowed, banned)
+        # The mod_block tables of the latest native ladders: the rules that matched requests
+        # the front decided wait there to be named in the metrics (an older table may still
+        # get a few from requests in flight when its site was replaced).
+        self._hit_tables: list[_native.BlockTable] = []
         self._native_site: Site | None = None  # the site the native ladder decides for
         self._waiting: tuple[Site, _native.NativeLadder] | None = None  # a ladder waiting for the warnings
 
@@ -476,6 +481,15 @@ class NativeServer:
                 if outcome == "banned":
                     metrics.reasons.add("refused|ban", count - seen)
         self._checked = checks
+        for table in self._hit_tables:
+            for decision, closed in table.take_hits():
+                if not isinstance(decision, BlockDecision) or decision.rule is None:
+                    continue
+                rule = decision.rule
+                metrics.block_rule_hits.add(rule)
+                metrics.reasons.add(f"{'closed' if closed else 'allowed'}|mod_block:{rule}")
+                if closed:
+                    metrics.count_request("closed")
         for name, count in self.front.proxy_refusals():
             seen = self._refused.get(name, 0)
             if count > seen:
@@ -505,6 +519,8 @@ class NativeServer:
         """
         if self.front is None:
             return
+        if site.block is not None and site.block.table.native not in self._hit_tables:
+            self._hit_tables = [*self._hit_tables[-3:], site.block.table.native]
         ladder = native_ladder(site)
         if ladder is not None and self.app.warnings.watching_peer:
             # Check requests are not the site's own: the warnings do not watch them.

@@ -18,4 +18,4 @@ pub mod table;
 pub use counters::{COUNTER_NAMES, Counters};
 pub use hosts::{HostTable, Products};
 pub use rules::{Command, GLOBAL, Outcome, ProductList, RuleSet};
-pub use table::{BlockTable, Loaded, RequestRules};
+pub use table::{BlockTable, Hit, Loaded, MAX_HITS, RequestRules, Snapshot};

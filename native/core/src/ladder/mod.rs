@@ -33,7 +33,7 @@ mod block;
 #[cfg(test)]
 mod tests;
 
-pub use block::SiteBlock;
+pub use block::{Aside, SiteBlock};
 
 /// What detection says of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

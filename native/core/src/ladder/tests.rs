@@ -138,10 +138,12 @@ mod block {
     use std::sync::Arc;
 
     use crate::addr::Addr;
-    use crate::block::{BlockTable, Command, Counters, Loaded, Outcome, RuleSet};
+    use std::sync::atomic::Ordering;
+
+    use crate::block::{BlockTable, Command, Counters, Loaded, MAX_HITS, Outcome, RuleSet};
     use crate::canonical::{Canonicalizer, HttpVersion, RawRequest};
     use crate::conditions::{Item, Primitive, Program, Source, Test};
-    use crate::ladder::{SiteBlock, Why};
+    use crate::ladder::{Aside, SiteBlock, Why};
     use crate::request::Connection;
 
     fn path_rule(prefix: &str) -> Program {
@@ -155,7 +157,7 @@ mod block {
         .unwrap()
     }
 
-    fn site() -> (SiteBlock, Arc<Counters>) {
+    fn site() -> (SiteBlock, Arc<Counters>, Arc<BlockTable<()>>) {
         let body = Program::compile(&[Item::Call(Primitive::Match(
             Source::BodyJson(b"a".to_vec()),
             Test::In {
@@ -167,17 +169,15 @@ mod block {
         let global = vec![(path_rule("/closed"), Command::Close), (body, Command::Close)];
         let rules = RuleSet::new(vec![(b"global".to_vec(), global)]).unwrap();
         let counters = Arc::new(Counters::default());
-        let table = BlockTable::new(Arc::new(Loaded { rules, extra: () }), Arc::clone(&counters));
-        (
-            SiteBlock {
-                rules: Arc::new(table),
-                hosts: None,
-            },
-            counters,
-        )
+        let table = Arc::new(BlockTable::new(
+            Arc::new(Loaded { rules, extra: () }),
+            Arc::clone(&counters),
+        ));
+        let rules: Arc<dyn crate::block::RequestRules> = table.clone();
+        (SiteBlock { rules, hosts: None }, counters, table)
     }
 
-    fn check(block: &SiteBlock, path: &[u8], aside: &Counters) -> Result<Outcome, Why> {
+    fn check(block: &SiteBlock, path: &[u8], aside: &Aside) -> Result<Outcome, Why> {
         let headers: [(&[u8], &[u8]); 1] = [(b"host", b"example.com")];
         let raw = RawRequest {
             method: b"GET",
@@ -195,14 +195,35 @@ mod block {
 
     #[test]
     fn counts_aside_until_committed_and_hands_a_body_rule_to_python() {
-        let (block, counters) = site();
-        let aside = Counters::default();
+        let (block, counters, table) = site();
+        let aside = Aside::default();
         assert_eq!(check(&block, b"/closed/x", &aside), Ok(Outcome::Close(0)));
         assert_eq!(counters.snapshot(), [0; 8], "nothing counted before a commit");
-        block.commit(&aside);
-        assert_eq!(counters.req_total.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(counters.req_refuse.load(std::sync::atomic::Ordering::Relaxed), 1);
-        // The second rule reads the body: only the Python side can tell.
-        assert_eq!(check(&block, b"/open", &Counters::default()), Err(Why::Block));
+        assert!(block.commit(aside, Some((0, true))));
+        assert_eq!(counters.req_total.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.req_refuse.load(Ordering::Relaxed), 1);
+        let hits = table.take_hits();
+        assert_eq!((hits.len(), hits[0].rule, hits[0].closed), (1, 0, true));
+        // A commit without a hit counts only.
+        let aside = Aside::default();
+        assert_eq!(check(&block, b"/open/x", &Aside::default()), Err(Why::Block));
+        assert!(block.commit(aside, None));
+        assert!(table.take_hits().is_empty());
+    }
+
+    #[test]
+    fn a_full_hit_list_counts_nothing_and_keeps_the_request_for_python() {
+        let (block, counters, table) = site();
+        for _ in 0..MAX_HITS {
+            let aside = Aside::default();
+            check(&block, b"/closed/x", &aside).unwrap();
+            assert!(block.commit(aside, Some((0, true))));
+        }
+        let before = counters.snapshot();
+        let aside = Aside::default();
+        check(&block, b"/closed/x", &aside).unwrap();
+        assert!(!block.commit(aside, Some((0, true))));
+        assert_eq!(counters.snapshot(), before);
+        assert_eq!(table.take_hits().len(), MAX_HITS);
     }
 }

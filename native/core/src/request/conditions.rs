@@ -59,7 +59,6 @@ pub fn latin1_utf8(bytes: &[u8]) -> Cow<'_, [u8]> {
     )
 }
 
-
 impl<'r, 'a> Conditions<'r, 'a> {
     pub fn new(request: &'r Request<'a>, connection: Connection<'r>, now: f64) -> Self {
         Self {
