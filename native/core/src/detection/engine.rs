@@ -334,6 +334,7 @@ impl Engine {
                         encoded: true,
                         separator: Some('&'),
                         json: false,
+                        sweeps: true,
                     },
                 )
                 .map_err(internal)?,
@@ -344,6 +345,7 @@ impl Engine {
                         encoded: true,
                         separator: Some(';'),
                         json: false,
+                        sweeps: false,
                     },
                 )
                 .map_err(internal)?,
@@ -354,6 +356,7 @@ impl Engine {
                         encoded: false,
                         separator: None,
                         json: true,
+                        sweeps: true,
                     },
                 )
                 .map_err(internal)?,
