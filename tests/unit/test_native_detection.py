@@ -305,7 +305,9 @@ def body_request(kind: str, body: bytes) -> Request:
     st.lists(st.tuples(st.floats(min_value=0, max_value=1), VALUES), max_size=3),
     st.sampled_from(LEVELS),
 )
-def test_long_bodies_get_the_oracles_verdict(kind: str, size: int, payloads: list[tuple[float, str]], level: int) -> None:
+def test_long_bodies_get_the_oracles_verdict(
+    kind: str, size: int, payloads: list[tuple[float, str]], level: int
+) -> None:
     native, oracle = ENGINES[level]
     if kind == "form":
         body = long_form(size, [(share, f"x={quote(value, safe='')}") for share, value in payloads])
@@ -321,7 +323,11 @@ def test_a_payload_that_fires_only_once_decoded_is_caught_anywhere_in_a_long_bod
     payloads = ["<script>alert(1)</script>", "1' UN/**/ION SEL/**/ECT password FROM users--", "../../../../etc/passwd"]
     for payload in payloads:
         value = quote(html.escape(payload) if "<" in payload else payload, safe="")
-        body = long_form(64 * 1024, [(share, f"x={value}")]) if kind == "form" else long_json(64 * 1024, [(share, payload)])
+        body = (
+            long_form(64 * 1024, [(share, f"x={value}")])
+            if kind == "form"
+            else long_json(64 * 1024, [(share, payload)])
+        )
         request = body_request(kind, body)
         for level in LEVELS:
             native, oracle = ENGINES[level]

@@ -343,7 +343,10 @@ impl Engine {
                     for index in 0..rules.len() {
                         alone(index)?;
                     }
-                    return Err(internal(format!("the rules of target {}: {error}", target.name())));
+                    return Err(internal(format!(
+                        "the rules of target {}: {error}",
+                        target.name()
+                    )));
                 }
             };
             if let Some(list) = groups.get_mut(slot(target)) {

@@ -171,7 +171,9 @@ impl Gate {
         let mut windows: [&[u8]; REGIONS] = [&[]; REGIONS];
         for (index, window) in windows.iter_mut().enumerate() {
             let start = starts.get(index).copied()?;
-            let end = starts.get(index + 1).map_or(size, |&next| next.saturating_add(OVERLAP).min(size));
+            let end = starts
+                .get(index + 1)
+                .map_or(size, |&next| next.saturating_add(OVERLAP).min(size));
             *window = data.get(start..end)?;
         }
         let marks = streams.sweep(data, &starts, windows)?;
@@ -335,7 +337,11 @@ pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, Str
         let dfa = DFA::builder()
             .syntax(syntax)
             .thompson(thompson::Config::new().utf8(false).nfa_size_limit(Some(32 << 20)))
-            .configure(DFA::config().match_kind(MatchKind::LeftmostFirst).cache_capacity(8 << 20))
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .cache_capacity(8 << 20),
+            )
             .build(&pattern)
             .map_err(|error| error.to_string())?;
         let maker = dfa.clone();

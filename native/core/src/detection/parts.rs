@@ -247,7 +247,10 @@ pub fn body_values(
     }
     if kind.contains("json") || (kind.is_empty() && structured) {
         if let Some(gate) = gates.json {
-            if gate.find_swept(body, 0, gate.sweep(body, None).as_ref()).is_none() {
+            if gate
+                .find_swept(body, 0, gate.sweep(body, None).as_ref())
+                .is_none()
+            {
                 return Vec::new();
             }
         }
