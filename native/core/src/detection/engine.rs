@@ -274,21 +274,46 @@ impl Engine {
     /// Compiles lowered rules; a pattern that cannot compile names its rule.
     pub fn new(rules: Vec<RuleSpec>, settings: Settings) -> Result<Self, RuleError> {
         let mut translated = Vec::with_capacity(rules.len());
+        let mut untranslated = None;
         for rule in &rules {
-            let pattern = translate(&rule.pattern).map_err(|message| RuleError {
-                rule: rule.id.clone(),
-                message: format!("pattern not supported: {message}"),
-            })?;
-            let full = format!("(?m){pattern}");
-            regex::RegexBuilder::new(&full)
+            match translate(&rule.pattern) {
+                Ok(pattern) => translated.push(format!("(?m){pattern}")),
+                Err(message) => {
+                    untranslated = Some(RuleError {
+                        rule: rule.id.clone(),
+                        message: format!("pattern not supported: {message}"),
+                    });
+                    break;
+                }
+            }
+        }
+        // Each rule is compiled alone only to name the one a group cannot compile (or one no
+        // group holds): compiling every rule twice cost a third of the engine's build.
+        let alone = |index: usize| -> Result<(), RuleError> {
+            let (Some(rule), Some(full)) = (rules.get(index), translated.get(index)) else {
+                return Ok(());
+            };
+            regex::RegexBuilder::new(full)
                 .case_insensitive(true)
                 .size_limit(64 << 20)
                 .build()
+                .map(drop)
                 .map_err(|error| RuleError {
                     rule: rule.id.clone(),
                     message: format!("not a valid RE2 expression: {error}"),
-                })?;
-            translated.push(full);
+                })
+        };
+        if let Some(error) = untranslated {
+            // A rule before it that does not compile is named first, as the rules' order has it.
+            for index in 0..translated.len() {
+                alone(index)?;
+            }
+            return Err(error);
+        }
+        for (index, rule) in rules.iter().enumerate() {
+            if rule.targets.is_empty() {
+                alone(index)?;
+            }
         }
         // Groups by (target, transformation chain), in the order the rules first name them.
         let mut keyed: Vec<(Target, Vec<Transform>, Vec<usize>)> = Vec::new();
@@ -310,8 +335,20 @@ impl Engine {
                 .case_insensitive(true)
                 .size_limit(256 << 20)
                 .dfa_size_limit(16 << 20)
-                .build()
-                .map_err(|error| internal(format!("the rules of target {}: {error}", target.name())))?;
+                .build();
+            let set = match set {
+                Ok(set) => set,
+                Err(error) => {
+                    // The first rule that does not compile alone, in the rules' order.
+                    for index in 0..rules.len() {
+                        alone(index)?;
+                    }
+                    return Err(internal(format!(
+                        "the rules of target {}: {error}",
+                        target.name()
+                    )));
+                }
+            };
             if let Some(list) = groups.get_mut(slot(target)) {
                 list.push(Group {
                     transforms,
@@ -334,6 +371,7 @@ impl Engine {
                         encoded: true,
                         separator: Some('&'),
                         json: false,
+                        sweeps: true,
                     },
                 )
                 .map_err(internal)?,
@@ -344,6 +382,7 @@ impl Engine {
                         encoded: true,
                         separator: Some(';'),
                         json: false,
+                        sweeps: false,
                     },
                 )
                 .map_err(internal)?,
@@ -354,6 +393,7 @@ impl Engine {
                         encoded: false,
                         separator: None,
                         json: true,
+                        sweeps: true,
                     },
                 )
                 .map_err(internal)?,
@@ -513,10 +553,11 @@ impl Engine {
         raw_path: &str,
         known_route: bool,
     ) -> Verdict {
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        // Borrowed where the bytes are UTF-8 (nearly always): no copy of a header per request.
+        let text = String::from_utf8_lossy;
         let method = text(request.method);
         let query = text(request.query);
-        let headers: Vec<(String, String)> = request
+        let headers: Vec<(Cow<'_, str>, Cow<'_, str>)> = request
             .headers
             .iter()
             .map(|header| (text(&header.name), text(&header.value)))
@@ -524,7 +565,7 @@ impl Engine {
         let content_type = headers
             .iter()
             .find(|(name, _)| name == "content-type")
-            .map_or("", |(_, v)| v.as_str());
+            .map_or("", |(_, v)| v.as_ref());
         let body = request.body.unwrap_or_default();
         let (body, uninspected) = match self.body_limit {
             Some(limit) if body.len() > limit => {
@@ -539,7 +580,7 @@ impl Engine {
             query: &query,
             headers: headers
                 .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .map(|(name, value)| (name.as_ref(), value.as_ref()))
                 .collect(),
             content_type,
             body,

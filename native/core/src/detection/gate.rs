@@ -6,7 +6,15 @@
 //! documentation of `stockade.detection.gate` for the reading of each kind of text: still
 //! percent-encoded (a query, a form, a `Cookie` header), a JSON document, a decoded value.
 
-use regex::bytes::{Regex, RegexBuilder};
+use std::fmt;
+use std::sync::Arc;
+
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, meta};
 
 /// The anchors of the rules of one target, sorted into characters, sequences and words.
 #[derive(Debug, Clone, Default)]
@@ -49,23 +57,205 @@ impl Anchors {
 /// A compiled gate: where, in bytes, the first anchor at or after a position starts.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    regex: Regex,
+    pattern: String,
+    regex: meta::Regex,
+    /// The same expression as a lazy DFA stepped over several regions of a long text at once.
+    streams: Option<Arc<Streams>>,
+}
+
+/// A text this long or longer is first swept region by region.
+const SWEPT_LENGTH: usize = 4096;
+/// The regions swept at once: each DFA step waits on the table read of the step before it, so
+/// four independent regions keep the core busy where one would leave it waiting.
+const REGIONS: usize = 4;
+/// How far past its region a sweep reads: longer than any match that can cross a field
+/// separator (every alternative of a gate is bounded but `=[^sep=]*=`, which never crosses one).
+const OVERLAP: usize = 1024;
+/// The longest anchor, in characters, for which [`OVERLAP`] holds (at most four bytes a
+/// character: three when percent-encoded, four in UTF-8).
+const LONGEST_ANCHOR: usize = 128;
+
+type CacheMaker = Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
+struct Streams {
+    dfa: DFA,
+    caches: Pool<Cache, CacheMaker>,
+}
+
+impl fmt::Debug for Streams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streams").finish_non_exhaustive()
+    }
+}
+
+/// Which regions of a long text hold a match start (or may: a region is marked when its sweep,
+/// overlapping the next region, saw any match).
+#[derive(Debug, Clone, Default)]
+pub struct Sweep {
+    /// Each region's start and whether a match starts in it or may; the last ends at the text's end.
+    regions: Vec<(usize, bool)>,
+    size: usize,
+}
+
+impl Sweep {
+    /// The first marked region ending after `position`: where to search from, where the region
+    /// ends, and how far a search may read.
+    fn next(&self, position: usize) -> Option<(usize, usize, usize)> {
+        for (index, &(start, marked)) in self.regions.iter().enumerate() {
+            let end = self.regions.get(index + 1).map_or(self.size, |&(next, _)| next);
+            if end <= position || !marked {
+                continue;
+            }
+            let limit = end.saturating_add(OVERLAP).min(self.size);
+            return Some((start.max(position), end, limit));
+        }
+        None
+    }
 }
 
 impl Gate {
     /// The offset of the first anchor at or after `position`.
     pub fn find(&self, data: &[u8], position: usize) -> Option<usize> {
-        self.regex.find_at(data, position).map(|found| found.start())
+        if position > data.len() {
+            return None;
+        }
+        self.regex
+            .search(&Input::new(data).range(position..))
+            .map(|found| found.start())
+    }
+
+    /// [`Gate::find`] through a [`Gate::sweep`] of the same `data`: the same offset, reading
+    /// only the regions the sweep marked.
+    pub fn find_swept(&self, data: &[u8], mut position: usize, sweep: Option<&Sweep>) -> Option<usize> {
+        let Some(sweep) = sweep else {
+            return self.find(data, position);
+        };
+        while let Some((from, end, limit)) = sweep.next(position) {
+            // A match starting before `end` ends before `limit`; one found later may not be the
+            // first (an earlier one may run past `limit`): the next region's search finds it.
+            let found = self
+                .regex
+                .search(&Input::new(data).range(from..limit))
+                .map(|found| found.start());
+            if let Some(start) = found.filter(|&start| start < end) {
+                return Some(start);
+            }
+            position = end;
+        }
+        None
+    }
+
+    /// The regions of `data` a match may start in, found by sweeping them at once, or `None`
+    /// (a short text, a text without separators to cut it at, a DFA cache cleared meanwhile):
+    /// then [`Gate::find_swept`] reads the whole text. With a separator, regions start on one.
+    pub fn sweep(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
+        let streams = self.streams.as_ref()?;
+        let size = data.len();
+        if size < SWEPT_LENGTH {
+            return None;
+        }
+        let mut starts: Vec<usize> = vec![0];
+        for part in 1..REGIONS {
+            let target = size / REGIONS * part;
+            let cut = match separator {
+                Some(separator) => target + memchr::memchr(separator, data.get(target..)?)?,
+                None => target,
+            };
+            if starts.last().is_some_and(|&last| cut > last) {
+                starts.push(cut);
+            }
+        }
+        if starts.len() != REGIONS {
+            return None;
+        }
+        let mut windows: [&[u8]; REGIONS] = [&[]; REGIONS];
+        for (index, window) in windows.iter_mut().enumerate() {
+            let start = starts.get(index).copied()?;
+            let end = starts
+                .get(index + 1)
+                .map_or(size, |&next| next.saturating_add(OVERLAP).min(size));
+            *window = data.get(start..end)?;
+        }
+        let marks = streams.sweep(data, &starts, windows)?;
+        Some(Sweep {
+            regions: starts.into_iter().zip(marks).collect(),
+            size,
+        })
     }
 
     /// The expression the gate runs.
     pub fn pattern(&self) -> &str {
-        self.regex.as_str()
+        &self.pattern
     }
 
     /// Whether `text` holds an anchor.
     pub fn touches(&self, text: &str) -> bool {
         self.regex.is_match(text.as_bytes())
+    }
+}
+
+impl Streams {
+    /// Whether each window (the region at `starts[i]` and the overlap past it) holds a match:
+    /// the DFA stepped over the four windows in turn, byte by byte.
+    fn sweep(&self, data: &[u8], starts: &[usize], windows: [&[u8]; REGIONS]) -> Option<[bool; REGIONS]> {
+        let dfa = &self.dfa;
+        let mut cache = self.caches.get();
+        let cache: &mut Cache = &mut cache;
+        let clears = cache.clear_count();
+        let mut states = [LazyStateID::default(); REGIONS];
+        for (state, &start) in states.iter_mut().zip(starts) {
+            *state = dfa
+                .start_state_forward(cache, &Input::new(data).range(start..))
+                .ok()?;
+            if state.is_tagged() {
+                return None;
+            }
+        }
+        let [a, b, c, d] = windows;
+        let shortest = windows.iter().map(|w| w.len()).min().unwrap_or(0);
+        let mut stepped = 0;
+        let mut marks = [false; REGIONS];
+        // All four together while every state is an ordinary one; the first special one (a
+        // state not built yet, a match) ends the lockstep and each window is finished alone.
+        for (((&x, &y), &z), &w) in a.iter().zip(b).zip(c).zip(d).take(shortest) {
+            let [p, q, r, t] = states;
+            let next = [
+                dfa.next_state_untagged(cache, p, x),
+                dfa.next_state_untagged(cache, q, y),
+                dfa.next_state_untagged(cache, r, z),
+                dfa.next_state_untagged(cache, t, w),
+            ];
+            if next.iter().any(LazyStateID::is_tagged) {
+                break;
+            }
+            states = next;
+            stepped += 1;
+        }
+        for index in 0..REGIONS {
+            let window = windows.get(index).copied().unwrap_or_default();
+            let start = starts.get(index).copied().unwrap_or_default();
+            let mut state = states.get(index).copied()?;
+            for &byte in window.get(stepped..).unwrap_or_default() {
+                state = dfa.next_state(cache, state, byte).ok()?;
+                if state.is_tagged() {
+                    break;
+                }
+            }
+            if !state.is_tagged() {
+                // A match is seen one byte late: step over the byte after the window, or its end.
+                let end = start + window.len();
+                state = match data.get(end) {
+                    Some(&byte) => dfa.next_state(cache, state, byte).ok()?,
+                    None => dfa.next_eoi_state(cache, state).ok()?,
+                };
+            }
+            // Dead: no match can follow (a match is seen before its search dies); quit: unknown.
+            if let Some(slot) = marks.get_mut(index) {
+                *slot = state.is_match() || state.is_quit();
+            }
+        }
+        // A cleared cache invalidates the states held for the other windows meanwhile.
+        (cache.clear_count() == clears).then_some(marks)
     }
 }
 
@@ -80,10 +270,12 @@ pub struct Reading<'a> {
     pub json: bool,
     /// The character between fields (`&`, `;`), if any.
     pub separator: Option<char>,
+    /// Long texts are read (a form, a JSON document): [`Gate::sweep`] is worth its DFA.
+    pub sweeps: bool,
 }
 
 /// The gate of `anchors` for text written as `reading` says.
-pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, regex::Error> {
+pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, String> {
     let mut parts: Vec<String> = Vec::new();
     let mut class = String::from("[");
     for &c in anchors.chars.iter().filter(|c| !reading.structural.contains(**c)) {
@@ -122,12 +314,50 @@ pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, reg
     if reading.json {
         parts.push(r"[^\t\n\x0C\r :\[,]\{|\{\{|\$\{".to_owned());
     }
-    let regex = RegexBuilder::new(&parts.join("|"))
-        .case_insensitive(true)
-        .size_limit(32 << 20)
-        .dfa_size_limit(8 << 20)
-        .build()?;
-    Ok(Gate { regex })
+    let pattern = parts.join("|");
+    // What `regex::bytes::RegexBuilder` builds, case-insensitive: the oracle's RE2 meaning.
+    let syntax = syntax::Config::new().case_insensitive(true).utf8(false);
+    let regex = meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(32 << 20))
+                .hybrid_cache_capacity(8 << 20),
+        )
+        .syntax(syntax)
+        .build(&pattern)
+        .map_err(|error| error.to_string())?;
+    let bounded = anchors
+        .sequences
+        .iter()
+        .chain(&anchors.words)
+        .all(|anchor| anchor.chars().count() <= LONGEST_ANCHOR);
+    let streams = if reading.sweeps && bounded {
+        let dfa = DFA::builder()
+            .syntax(syntax)
+            .thompson(thompson::Config::new().utf8(false).nfa_size_limit(Some(32 << 20)))
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .cache_capacity(8 << 20),
+            )
+            .build(&pattern)
+            .map_err(|error| error.to_string())?;
+        let maker = dfa.clone();
+        let make: CacheMaker = Box::new(move || Cache::new(&maker));
+        Some(Arc::new(Streams {
+            dfa,
+            caches: Pool::new(make),
+        }))
+    } else {
+        None
+    };
+    Ok(Gate {
+        pattern,
+        regex,
+        streams,
+    })
 }
 
 fn class_char(out: &mut String, c: char) {

@@ -157,9 +157,10 @@ pub fn fields(data: &[u8], separator: u8, gate: Option<&Gate>, plus: bool) -> Ve
     };
     let mut out = Vec::new();
     let size = data.len();
+    let sweep = gate.sweep(data, Some(separator));
     let mut position = 0;
     while position < size {
-        let Some(mut start) = gate.find(data, position) else {
+        let Some(mut start) = gate.find_swept(data, position, sweep.as_ref()) else {
             break;
         };
         if data.get(start) == Some(&separator) {
@@ -246,7 +247,10 @@ pub fn body_values(
     }
     if kind.contains("json") || (kind.is_empty() && structured) {
         if let Some(gate) = gates.json {
-            if gate.find(body, 0).is_none() {
+            if gate
+                .find_swept(body, 0, gate.sweep(body, None).as_ref())
+                .is_none()
+            {
                 return Vec::new();
             }
         }

@@ -202,3 +202,145 @@ fn the_canonical_request_is_inspected_as_its_text() {
         Some((Target::Cookies, "f=../etc"))
     );
 }
+
+/// A clean form of about 64 KB: `field{n}=value+number+{n}+with+some+text` fields.
+fn long_form() -> Vec<u8> {
+    let fields: Vec<String> = (0..2000)
+        .map(|n| format!("field{n}=value+number+{n}+with+some+text"))
+        .collect();
+    let mut form = fields.join("&").into_bytes();
+    form.truncate(64 * 1024);
+    form
+}
+
+/// `payload` written over `form` at `at`.
+fn planted(form: &[u8], at: usize, payload: &[u8]) -> Vec<u8> {
+    let mut out = form.to_vec();
+    if let Some(slot) = out.get_mut(at..at + payload.len()) {
+        slot.copy_from_slice(payload);
+    }
+    out
+}
+
+/// Offsets around the places a sweep cuts a 64 KB text (a quarter, a half, three quarters,
+/// the overlap past each) and elsewhere.
+fn offsets(size: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = (0..size.saturating_sub(40)).step_by(1531).collect();
+    for quarter in 1..4 {
+        let cut = size / 4 * quarter;
+        for delta in [0, 1, 2, 10, 30, 40, 1000, 1030] {
+            out.push(cut.saturating_sub(delta));
+            out.push(cut + delta);
+        }
+    }
+    out.push(size.saturating_sub(40));
+    out.retain(|&at| at + 40 <= size);
+    out
+}
+
+#[test]
+fn a_swept_gate_finds_what_the_whole_scan_finds() {
+    use super::gate::{Anchors, Reading, compile_gate};
+    let anchors = Anchors::of([
+        "<", "'", "(", "..", "://", "/*", "union", "select", "etc/", "sess_", "=", "cmd",
+    ]);
+    let query = Reading {
+        structural: "&=+",
+        encoded: true,
+        separator: Some('&'),
+        json: false,
+        sweeps: true,
+    };
+    let json = Reading {
+        structural: "\"{}[],:",
+        encoded: false,
+        separator: None,
+        json: true,
+        sweeps: true,
+    };
+    let (Ok(query), Ok(json)) = (compile_gate(&anchors, query), compile_gate(&anchors, json)) else {
+        unreachable!("gates compile")
+    };
+    let form = long_form();
+    assert!(query.sweep(&form, Some(b'&')).is_some(), "a long form is swept");
+    assert_eq!(
+        query.find_swept(&form, 0, query.sweep(&form, Some(b'&')).as_ref()),
+        None
+    );
+    let payloads: [&[u8]; 10] = [
+        b"%27+or+1",
+        b"+union+",
+        b"a=b=c",
+        b"&#x3c;",
+        b"%3Cscript",
+        b"..%2f",
+        b"ETC/passwd",
+        b"%u003c",
+        b"sess_",
+        b"=cmd&",
+    ];
+    for (gate, separator) in [(&query, Some(b'&')), (&json, None)] {
+        for payload in payloads {
+            for at in offsets(form.len()) {
+                let data = planted(&form, at, payload);
+                let sweep = gate.sweep(&data, separator);
+                assert!(sweep.is_some(), "swept");
+                let mut position = 0;
+                while position < data.len() {
+                    let whole = gate.find(&data, position);
+                    let swept = gate.find_swept(&data, position, sweep.as_ref());
+                    assert_eq!(whole, swept, "{payload:?} at {at}, from {position}");
+                    position = whole.map_or(data.len(), |found| found + 1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_long_form_is_read_where_a_payload_decodes_to_an_attack() {
+    // Each payload fires only once decoded (percent escapes, entities, comments); planted in a
+    // 64 KB form near the places the gate's sweep cuts it, its field is still read.
+    let mut union = rule("union", r"union\s+select", &[Target::Args], &["union", "/*"]);
+    union.transforms = vec![Transform::Decode, Transform::ReplaceComments];
+    let rules = vec![
+        rule("markup", r"<script", &[Target::Args], &["<"]),
+        rule("traversal", r"\.\./", &[Target::Args], &[".."]),
+        union,
+    ];
+    let settings = Settings {
+        threshold: 5,
+        headers: vec![],
+        profiles: vec![],
+        body_limit: None,
+    };
+    let Ok(engine) = Engine::new(rules, settings) else {
+        unreachable!("compiles")
+    };
+    let form = long_form();
+    for payload in [
+        &b"&x=%253Cscript%253E&"[..],
+        b"&x=%26lt%3Bscript%26gt%3B&",
+        b"&x=%2e%2e%2fetc&",
+        b"&x=1+UN/**/ION+%53ELECT+2&",
+    ] {
+        for at in offsets(form.len()) {
+            let body = planted(&form, at, payload);
+            let subject = Subject {
+                method: "POST",
+                path: "/form",
+                raw_path: "/form",
+                content_type: "application/x-www-form-urlencoded",
+                body: &body,
+                ..Subject::default()
+            };
+            let verdict = engine.inspect(&subject, false);
+            let fired: Vec<&str> = verdict
+                .hits
+                .iter()
+                .filter_map(|hit| engine.rules().get(hit.rule).map(|rule| rule.id.as_str()))
+                .collect();
+            assert_eq!((verdict.score, fired.len()), (5, 1), "{payload:?} at {at}");
+        }
+    }
+}
