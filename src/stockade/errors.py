@@ -83,12 +83,15 @@ class FileFormatError(StockadeError):
 
 # The reasons for a 400 that no browser, crawler or well-meaning client ever causes: only a
 # request crafted to reach what its path hides does. The ladder counts them as malicious. Not
-# control characters: real logs hold links with a stray tab (%09) in them.
+# other control characters: real logs hold links with a stray tab (%09) in them; a null byte
+# only cuts a file name short (`/etc/passwd%00.html`).
 HOSTILE_REASONS = frozenset(
     {
         "the path climbs above the root",
+        "the path contains a null byte",
         "the path has a dot segment with parameters",
         "the path has a dot segment between escaped slashes",
+        "the path has a dot segment beside a backslash, an escaped slash or a control character",
         "the path leaves the application's mount point",
     }
 )

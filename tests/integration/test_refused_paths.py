@@ -1,11 +1,11 @@
 """A request refused before the checks (400) for a path only an attack sends counts toward a ban.
 
-A path that climbs above the root or hides a dot segment has no
-safe canonical form: every front answers 400 before the ladder runs. Such a request is still
-an attack on what the path hides, so it counts against its client as a malicious request
-does, through every front (``stockade serve`` on both engines, the ASGI and WSGI
-middlewares); a merely malformed request (an escaped slash, a backslash, a stray tab) counts
-nothing.
+A path that climbs above the root, hides a dot segment (behind parameters, a backslash, an
+escaped slash or a control character) or holds a null byte has no safe canonical form: every
+front answers 400 before the ladder runs. Such a request is still an attack on what the path
+hides, so it counts against its client as a malicious request does, through every front
+(``stockade serve`` on both engines, the ASGI and WSGI middlewares); a merely malformed
+request (an escaped slash, a backslash, a stray tab, none beside a dot segment) counts nothing.
 The fronts are those of ``test_bodies``; clients come through the trusted proxy's
 ``X-Forwarded-For``.
 """
@@ -24,7 +24,14 @@ pytestmark = pytest.mark.slow
 
 _addresses = (f"198.18.7.{n}" for n in itertools.count(1))
 
-HOSTILE = ["/echo/../../etc/passwd", "/echo/%2e%2e/%2e%2e/etc/passwd", "/echo/.%2e/.%2e/.%2e/etc/shadow"]
+HOSTILE = [
+    "/echo/../../etc/passwd",
+    "/echo/%2e%2e/%2e%2e/etc/passwd",
+    "/echo/.%2e/.%2e/.%2e/etc/shadow",
+    "/echo/..%5c..%5cwindows%5cwin.ini",  # a dot segment beside an escaped backslash
+    "/echo/x%2f..%2f..%2fetc%2fpasswd",  # beside escaped slashes
+    "/echo/php.ini%00.txt",  # a null byte
+]
 MALFORMED = ["/echo/a%5cb", "/echo/a%2fb", "/echo/a%09b"]
 
 

@@ -508,3 +508,19 @@ def test_a_path_only_an_attack_sends_is_refused_and_counts(tmp_path: Path) -> No
     assert [e["what"] for e in out[4]["events"]] == ["malicious_request", "ip_block"]
     assert out[0]["events"][0]["data"]["rule"] == "refused_path"
     assert (out[5]["status"], out[5]["malicious"], out[5]["ip_status"]) == (400, None, "safe")
+
+
+def test_a_dot_segment_beside_a_backslash_or_a_null_byte_counts_as_an_attack(tmp_path: Path) -> None:
+    # Refused for a backslash, an escaped slash or a control character: hostile only with a
+    # ".." beside it (a traversal for a backend that splits or decodes further) or a null byte.
+    paths = [
+        "/static/..\\..\\windows\\win.ini",
+        "/a%2f..%2f..%2fetc%2fpasswd",
+        "/etc/php.ini%00",
+        "/a/../../etc/passwd%09",
+    ]
+    events = [request(1000 + i, "203.0.113.60", "", uri=path) for i, path in enumerate(paths)]
+    events.append(request(1010, "203.0.113.61", "", uri="/presentations/vim/%094"))  # a stray tab, from a real log
+    out = replay(tmp_path, BANS, events)
+    assert [(o["status"], o["malicious"]) for o in out[:4]] == [(400, "refused_path")] * 4
+    assert (out[4]["status"], out[4]["malicious"], out[4]["ip_status"]) == (400, None, "safe")

@@ -7,6 +7,8 @@ same algorithm written a second way, which the differential tests hold the nativ
 
 from __future__ import annotations
 
+import re
+
 from stockade.errors import BadRequest
 from stockade.request.paths import DEFAULT_POLICY, CanonicalPath, PathPolicy
 
@@ -68,11 +70,11 @@ def _segments(raw: bytes, policy: PathPolicy) -> list[bytes]:
         if b"%" not in part and not part.translate(None, _RAW_TABLE):
             out.append(part)
             continue
-        out.append(_escape_segment(part, policy))
+        out.append(_escape_segment(part, policy, raw))
     return out
 
 
-def _escape_segment(part: bytes, policy: PathPolicy) -> bytes:
+def _escape_segment(part: bytes, policy: PathPolicy, raw: bytes) -> bytes:
     built = bytearray()
     i, size = 0, len(part)
     while i < size:
@@ -84,25 +86,43 @@ def _escape_segment(part: bytes, policy: PathPolicy) -> bytes:
                     built.append(value)
                 elif value in _SLASHES:
                     if policy.escaped_slashes == "reject":
-                        raise BadRequest("the path contains an escaped slash or backslash")
+                        raise _refusal(raw, "the path contains an escaped slash or backslash")
                     built += b"%%%02X" % value
                 elif value < 0x20 or value == 0x7F:
-                    raise BadRequest("the path contains a control character")
+                    raise _refusal(raw, _control(value))
                 else:
                     built += b"%%%02X" % value
                 i += 3
                 continue
             built += b"%25"
         elif byte == 0x5C:
-            raise BadRequest("the path contains a backslash")
+            raise _refusal(raw, "the path contains a backslash")
         elif byte < 0x20 or byte == 0x7F:
-            raise BadRequest("the path contains a control character")
+            raise _refusal(raw, _control(byte))
         elif byte in _RAW_OK:
             built.append(byte)
         else:
             built += b"%%%02X" % byte
         i += 1
     return bytes(built)
+
+
+def _control(byte: int) -> str:
+    return "the path contains a null byte" if byte == 0 else "the path contains a control character"
+
+
+_ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
+
+
+def _refusal(path: bytes, reason: str, escaped: bool = True) -> BadRequest:
+    """The refusal of a path step 1 refuses: ``reason``, or a hostile one when the path, its
+    escapes decoded once and split at slashes and backslashes, holds a ``..`` piece."""
+    if escaped:
+        path = _ESCAPE.sub(lambda found: bytes([int(found.group(1), 16)]), path)
+    for piece in path.replace(b"\\", b"/").split(b"/"):
+        if piece.replace(b"%3B", b";").split(b";", 1)[0] == b"..":
+            return BadRequest("the path has a dot segment beside a backslash, an escaped slash or a control character")
+    return BadRequest(reason)
 
 
 def _dot_name(segment: bytes, policy: PathPolicy) -> str | None:
@@ -152,9 +172,9 @@ def canonical_decoded_path(path: str, policy: PathPolicy = DEFAULT_POLICY) -> Ca
         if byte == 0x2F or byte in _RAW_OK:
             escaped.append(byte)
         elif byte == 0x5C:
-            raise BadRequest("the path contains a backslash")
+            raise _refusal(data, "the path contains a backslash", escaped=False)
         elif byte < 0x20 or byte == 0x7F:
-            raise BadRequest("the path contains a control character")
+            raise _refusal(data, _control(byte), escaped=False)
         else:
             escaped += b"%%%02X" % byte
     return canonical_path(bytes(escaped) or b"/", policy)

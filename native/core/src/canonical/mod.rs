@@ -37,9 +37,11 @@ pub enum BadRequest {
     ClimbsAboveRoot,
     EscapedSlash,
     ControlCharacter,
+    NullByte,
     Backslash,
     DotSegmentWithParameters,
     DotSegmentBetweenEscapedSlashes,
+    HiddenDotSegment,
     PathNotUtf8,
     LeavesMountPoint,
     NotAHostName,
@@ -56,10 +58,14 @@ impl BadRequest {
             BadRequest::ClimbsAboveRoot => "the path climbs above the root",
             BadRequest::EscapedSlash => "the path contains an escaped slash or backslash",
             BadRequest::ControlCharacter => "the path contains a control character",
+            BadRequest::NullByte => "the path contains a null byte",
             BadRequest::Backslash => "the path contains a backslash",
             BadRequest::DotSegmentWithParameters => "the path has a dot segment with parameters",
             BadRequest::DotSegmentBetweenEscapedSlashes => {
                 "the path has a dot segment between escaped slashes"
+            }
+            BadRequest::HiddenDotSegment => {
+                "the path has a dot segment beside a backslash, an escaped slash or a control character"
             }
             BadRequest::PathNotUtf8 => "the path is not UTF-8",
             BadRequest::LeavesMountPoint => "the path leaves the application's mount point",

@@ -6,7 +6,8 @@
 //! 1. Escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded, once; every
 //!    other escape stays, its hex digits upper-cased. A `%` that starts no escape becomes
 //!    `%25`; bytes that may not appear raw in a path are escaped. A raw backslash or a
-//!    control character (raw or escaped) is refused.
+//!    control character (raw or escaped) is refused; the refusal names a dot segment
+//!    beside it (`..\`, `..%2f`, `../x%00`: a traversal) or a null byte (hostile reasons).
 //! 2. Segments are split at `/`. An escaped slash or backslash (`%2F`, `%5C`) is refused,
 //!    since backends disagree on whether it separates segments, unless the policy keeps
 //!    it ([`EscapedSlashes::Keep`]): then it is forwarded escaped, and refused only where
@@ -194,18 +195,18 @@ fn escape(raw: &[u8], policy: PathPolicy) -> Result<Vec<u8>, BadRequest> {
                 out.push(value);
             } else if matches!(value, b'/' | b'\\') {
                 if policy.escaped_slashes == EscapedSlashes::Reject {
-                    return Err(BadRequest::EscapedSlash);
+                    return Err(refusal(raw, BadRequest::EscapedSlash));
                 }
                 push_escaped(&mut out, value);
             } else if is_control(value) {
-                return Err(BadRequest::ControlCharacter);
+                return Err(refusal(raw, control(value)));
             } else {
                 push_escaped(&mut out, value);
             }
         } else if byte == b'\\' {
-            return Err(BadRequest::Backslash);
+            return Err(refusal(raw, BadRequest::Backslash));
         } else if is_control(byte) {
-            return Err(BadRequest::ControlCharacter);
+            return Err(refusal(raw, control(byte)));
         } else if byte == b'/' || is(byte, RAW_OK) {
             out.push(byte);
         } else {
@@ -213,6 +214,64 @@ fn escape(raw: &[u8], policy: PathPolicy) -> Result<Vec<u8>, BadRequest> {
         }
     }
     Ok(out)
+}
+
+/// The refusal of a control character: a null byte has its own (no link holds one; a
+/// request that cuts a file name short with it does).
+fn control(byte: u8) -> BadRequest {
+    if byte == 0 {
+        BadRequest::NullByte
+    } else {
+        BadRequest::ControlCharacter
+    }
+}
+
+/// Why a path step 1 refuses is refused: `reason`, or [`BadRequest::HiddenDotSegment`] when
+/// the path, its escapes decoded once and split at slashes and backslashes, holds a `..`
+/// (`/..\\..\\win.ini`, `/%2e%2e%2f`, `/../etc/passwd%00`): a backend that decodes or splits
+/// further would climb, and no browser sends a dot segment (it removes them first).
+fn refusal(raw: &[u8], reason: BadRequest) -> BadRequest {
+    if hides_dot_segment(raw, true) {
+        BadRequest::HiddenDotSegment
+    } else {
+        reason
+    }
+}
+
+/// Whether a path holds a `..` piece (before any `;` parameters) once split at `/` and `\\`,
+/// its escapes decoded once first when `escaped`.
+fn hides_dot_segment(path: &[u8], escaped: bool) -> bool {
+    let mut piece: Vec<u8> = Vec::with_capacity(8);
+    let mut at = 0usize;
+    while at <= path.len() {
+        let mut byte = path.get(at).copied();
+        at += 1;
+        if escaped && byte == Some(b'%') {
+            let pair = path
+                .get(at)
+                .copied()
+                .and_then(hex_value)
+                .zip(path.get(at + 1).copied().and_then(hex_value));
+            if let Some((high, low)) = pair {
+                byte = Some(high << 4 | low);
+                at += 2;
+            }
+        }
+        match byte {
+            None | Some(b'/' | b'\\') => {
+                if before_parameters(&piece) == b".." {
+                    return true;
+                }
+                piece.clear();
+            }
+            Some(other) => {
+                if piece.len() < 8 {
+                    piece.push(other);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Steps 2 and 3 over escaped segments: the target, built in one buffer.
@@ -358,10 +417,14 @@ pub fn canonical_decoded_path(
     for &byte in decoded {
         if byte == b'/' || is(byte, RAW_OK) {
             escaped.push(byte);
-        } else if byte == b'\\' {
-            return Err(BadRequest::Backslash);
-        } else if is_control(byte) {
-            return Err(BadRequest::ControlCharacter);
+        } else if byte == b'\\' || is_control(byte) {
+            return Err(if hides_dot_segment(decoded, false) {
+                BadRequest::HiddenDotSegment
+            } else if byte == b'\\' {
+                BadRequest::Backslash
+            } else {
+                control(byte)
+            });
         } else {
             push_escaped(&mut escaped, byte);
         }

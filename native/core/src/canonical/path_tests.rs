@@ -76,21 +76,31 @@ fn refusals() {
         (b"", BadRequest::PathNotRooted),
         (b"/../x", BadRequest::ClimbsAboveRoot),
         (b"/a/../../x", BadRequest::ClimbsAboveRoot),
-        (b"/a%00b", BadRequest::ControlCharacter),
+        (b"/a%00b", BadRequest::NullByte),
+        (b"/a\x00b", BadRequest::NullByte),
+        (b"/a%01b", BadRequest::ControlCharacter),
         (b"/a%0ab", BadRequest::ControlCharacter),
         (b"/a\x7fb", BadRequest::ControlCharacter),
         (b"/a\\b", BadRequest::Backslash),
         (b"/a%5cb", BadRequest::EscapedSlash),
-        (b"/admin%2f..", BadRequest::EscapedSlash),
         (b"/admin%2F", BadRequest::EscapedSlash),
+        (b"/a.%2f.b", BadRequest::EscapedSlash),
         (b"/%ff", BadRequest::PathNotUtf8),
         (b"/x/%c0%ae%c0%ae/", BadRequest::PathNotUtf8),
         (b"/%ed%a0%80", BadRequest::PathNotUtf8),
         (b"/..;/admin", BadRequest::DotSegmentWithParameters),
         (b"/a/.;x/b", BadRequest::DotSegmentWithParameters),
         (b"/a/..%3bx/b", BadRequest::DotSegmentWithParameters),
-        // Every escape is read before any dot segment: the later byte is named.
-        (b"/../a%00", BadRequest::ControlCharacter),
+        // A dot segment beside what step 1 refuses: the refusal says so (a traversal).
+        (b"/../a%00", BadRequest::HiddenDotSegment),
+        (b"/admin%2f..", BadRequest::HiddenDotSegment),
+        (b"/..\\..\\windows\\win.ini", BadRequest::HiddenDotSegment),
+        (b"/a/%2e%2e%5cetc", BadRequest::HiddenDotSegment),
+        (b"/%252e%252e%255c%5cx", BadRequest::EscapedSlash),
+        (b"/x%2f..;y%2fetc", BadRequest::HiddenDotSegment),
+        (b"/etc/passwd%00/..", BadRequest::HiddenDotSegment),
+        (b"/a..\\b", BadRequest::Backslash),
+        (b"/...%2f", BadRequest::EscapedSlash),
     ];
     for &(raw, reason) in cases {
         assert_eq!(canon(raw, PathPolicy::default()), Err(reason), "{raw:?}");
@@ -138,6 +148,10 @@ fn a_decoded_path_is_never_decoded_again() {
     assert_eq!(decoded(b"/\xe9"), Err(BadRequest::PathNotUtf8));
     assert_eq!(decoded(b"/a\\b"), Err(BadRequest::Backslash));
     assert_eq!(decoded(b"/a\nb"), Err(BadRequest::ControlCharacter));
+    assert_eq!(decoded(b"/a\\..\\b"), Err(BadRequest::HiddenDotSegment));
+    assert_eq!(decoded(b"/../a\nb"), Err(BadRequest::HiddenDotSegment));
+    // A decoded path is not decoded again: `%2e%2e` is not `..`.
+    assert_eq!(decoded(b"/%2e%2e\\b"), Err(BadRequest::Backslash));
 }
 
 #[test]
