@@ -2,14 +2,12 @@
 
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 /// What the server needs of a client stream besides reading and writing.
 pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// The TCP socket under it.
-    fn tcp(&self) -> &TcpStream;
     /// TLS streams do not linger after a refusal (their close is the close_notify).
     fn is_tls(&self) -> bool;
     /// Ready when a read may find input (or the end of it): at once when the stream holds
@@ -18,10 +16,6 @@ pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 }
 
 impl ClientIo for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
-    }
-
     fn is_tls(&self) -> bool {
         false
     }
@@ -32,10 +26,6 @@ impl ClientIo for TcpStream {
 }
 
 impl ClientIo for TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
-    }
-
     fn is_tls(&self) -> bool {
         true
     }
@@ -49,6 +39,18 @@ impl ClientIo for TlsStream<TcpStream> {
         } else {
             Poll::Ready(Ok(()))
         }
+    }
+}
+
+/// One HTTP/2 stream's exchange, framed as HTTP/1.1 in memory (see [`crate::http2`]).
+impl ClientIo for DuplexStream {
+    /// Nothing to linger for: the stream's input ends when the HTTP/2 side says so.
+    fn is_tls(&self) -> bool {
+        true
+    }
+
+    fn poll_input(&self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
