@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h2.config
@@ -85,7 +86,8 @@ class RawH2:
         plain = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock = context.wrap_socket(plain, server_hostname="localhost")
         assert self.sock.selected_alpn_protocol() == "h2"
-        config = h2.config.H2Configuration(client_side=True, header_encoding="utf-8", validate_outbound_headers=False, normalize_outbound_headers=False
+        config = h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8", validate_outbound_headers=False, normalize_outbound_headers=False
         )
         self.conn = h2.connection.H2Connection(config=config)
         self.conn.initiate_connection()
@@ -127,27 +129,39 @@ class RawH2:
                     return status, False
 
 
+def front_counts(running: ServerThread) -> dict[str, float]:
+    admin = int(running.admin_url.rsplit(":", 1)[1])
+    status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    lines = body.decode().splitlines()
+    return {line.split()[0]: float(line.split()[1]) for line in lines if line.startswith("front_")}
+
+
 def request_headers(port: int, path: str, *extra: tuple[str, str]) -> list[tuple[str, str]]:
     return [(":method", "GET"), (":scheme", "https"), (":authority", f"localhost:{port}"), (":path", path), *extra]
 
 
-def test_a_get_over_h2_reaches_the_upstream_as_http_1_1(site: Site, upstream: Uvicorn, certificates: Certificates) -> None:
+def test_a_get_over_h2_reaches_the_upstream_as_http_1_1(
+    site: Site, upstream: Uvicorn, certificates: Certificates
+) -> None:
     log = site.base / "access.jsonl"
-    with tls_native(_config(site, upstream), certificates, access_log=str(log)) as running:
-        with client(certificates) as http:
-            response = http.get(url(running, "/echo/h2?q=1"), headers={"x-custom": "yes"})
-            assert response.http_version == "HTTP/2"
-            data = echoed(response)
-            assert data["http_version"] == "1.1"
-            assert (data["path"], data["query"]) == ("/echo/h2", "q=1")
-            assert header(data, "host") == f"localhost:{running.port}"
-            assert header(data, "x-forwarded-proto") == "https"
-            assert header(data, "x-forwarded-for") == "127.0.0.1"
-            assert header(data, "x-custom") == "yes"
-            # Several requests share the connection, at once.
-            responses = [http.get(url(running, f"/echo/{i}")) for i in range(5)]
-            assert [echoed(r)["path"] for r in responses] == [f"/echo/{i}" for i in range(5)]
-            assert http.get(url(running, "/files/a.txt")).content == b"file a\n"
+    config = _config(site, upstream)
+    with tls_native(config, certificates, access_log=str(log)) as running, client(certificates) as http:
+        response = http.get(url(running, "/echo/h2?q=1"), headers={"x-custom": "yes"})
+        assert response.http_version == "HTTP/2"
+        data = echoed(response)
+        assert data["http_version"] == "1.1"
+        assert (data["path"], data["query"]) == ("/echo/h2", "q=1")
+        assert header(data, "host") == f"localhost:{running.port}"
+        assert header(data, "x-forwarded-proto") == "https"
+        assert header(data, "x-forwarded-for") == "127.0.0.1"
+        assert header(data, "x-custom") == "yes"
+        # Streams at once on the one connection.
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda i: http.get(url(running, f"/echo/{i}")), range(16)))
+        assert [echoed(r)["path"] for r in responses] == [f"/echo/{i}" for i in range(16)]
+        assert {r.http_version for r in responses} == {"HTTP/2"}
+        assert http.get(url(running, "/files/a.txt")).content == b"file a\n"
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert (lines[0]["method"], lines[0]["path"], lines[0]["status"]) == ("GET", "/echo/h2?q=1", 200)
     assert lines[-1]["path"] == "/files/a.txt"
@@ -171,7 +185,8 @@ def test_bodies_stream_both_ways(site: Site, upstream: Uvicorn, certificates: Ce
         assert download.status_code == 200
         assert len(download.content) == 5_000_000
         chunked = http.get(url(running, "/chunked?parts=4"))
-        assert chunked.content.startswith(b"part 0 ") and b"part 3 " in chunked.content
+        assert chunked.content.startswith(b"part 0 ")
+        assert b"part 3 " in chunked.content
         assert "transfer-encoding" not in chunked.headers
 
 
@@ -193,7 +208,8 @@ def test_a_ban_and_a_close_rule_are_kept_as_over_http_1_1(
             assert get(admin, "/ips/block", headers, "POST", block)[0] == 200
             over_h2 = http.get(url(running, "/echo/b"))
             over_h1 = http1.get(url(running, "/echo/b"))
-            assert over_h2.http_version == "HTTP/2" and over_h1.http_version == "HTTP/1.1"
+            assert over_h2.http_version == "HTTP/2"
+            assert over_h1.http_version == "HTTP/1.1"
             assert over_h2.status_code == over_h1.status_code == 403
             assert over_h2.content == over_h1.content
             assert over_h2.headers["retry-after"] == over_h1.headers["retry-after"]
@@ -300,3 +316,45 @@ def test_a_rapid_reset_flood_gets_goaway_and_others_are_served(
         assert goaway.error_code == ENHANCE_YOUR_CALM
         with client(certificates) as http:
             assert echoed(http.get(url(running, "/echo/after")))["path"] == "/echo/after"
+
+
+def test_streams_reset_in_progress_count_toward_goaway(
+    site: Site, upstream: Uvicorn, certificates: Certificates
+) -> None:
+    """Streams the server accepted (and forwards) are reset: beyond the allowance, GOAWAY."""
+    with tls_native(_config(site, upstream), certificates) as running:
+        raw = RawH2(running.port, certificates)
+        goaway: h2.events.ConnectionTerminated | None = None
+        try:
+            stream_id = 1
+            for _ in range(4):
+                ids = list(range(stream_id, stream_id + 100, 2))
+                stream_id += 100
+                for opened in ids:  # bodies to come: each exchange waits for the client
+                    raw.conn.send_headers(opened, request_headers(running.port, "/echo/upload"))
+                raw.conn.ping(b"accepted")
+                raw.flush()
+                acked = False
+                while not acked and goaway is None:
+                    events = raw.receive()
+                    assert events, "the server closed the connection without GOAWAY"
+                    acked = any(isinstance(e, h2.events.PingAckReceived) for e in events)
+                    goaway = next((e for e in events if isinstance(e, h2.events.ConnectionTerminated)), None)
+                if goaway is not None:
+                    break
+                for opened in ids:
+                    raw.conn.reset_stream(opened)
+                raw.flush()
+            while goaway is None:
+                events = raw.receive()
+                if not events:
+                    break
+                goaway = next((e for e in events if isinstance(e, h2.events.ConnectionTerminated)), None)
+        finally:
+            raw.close()
+        assert goaway is not None
+        assert goaway.error_code == ENHANCE_YOUR_CALM
+        assert goaway.additional_data is None  # the front's own count, not h2's pending-accept one
+        with client(certificates) as http:
+            assert http.get(url(running, "/echo/after")).status_code == 200
+        assert front_counts(running)["front_closed"] == 1

@@ -166,6 +166,10 @@ pub struct ListenerOptions {
 impl ListenerOptions {
     #[new]
     #[pyo3(signature = (name, *, tls=None, proxy_protocol="off", proxy_from=None, admin=false, decision=false, http2=true))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keyword arguments of one Python method"
+    )]
     fn new(
         py: Python<'_>,
         name: String,
