@@ -21,6 +21,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.settings
 import httpx
 import pytest
 
@@ -80,7 +81,7 @@ def header(data: dict[str, object], name: str) -> str | None:
 class RawH2:
     """An HTTP/2 client connection on a TLS socket, frame by frame (the ``h2`` package)."""
 
-    def __init__(self, port: int, certificates: Certificates) -> None:
+    def __init__(self, port: int, certificates: Certificates, *, window: int | None = None) -> None:
         context = certificates.client_context(with_certificate=False)
         context.set_alpn_protocols(["h2"])
         plain = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -90,6 +91,9 @@ class RawH2:
             client_side=True, header_encoding="utf-8", validate_outbound_headers=False, normalize_outbound_headers=False
         )
         self.conn = h2.connection.H2Connection(config=config)
+        if window is not None:
+            initial = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window}
+            self.conn.local_settings = h2.settings.Settings(client=True, initial_values=initial)
         self.conn.initiate_connection()
         self.flush()
 
@@ -358,3 +362,20 @@ def test_streams_reset_in_progress_count_toward_goaway(
         with client(certificates) as http:
             assert http.get(url(running, "/echo/after")).status_code == 200
         assert front_counts(running)["front_closed"] == 1
+
+
+def test_a_client_that_opens_no_window_loses_the_stream(
+    site: Site, upstream: Uvicorn, certificates: Certificates
+) -> None:
+    config = _config(site, upstream, extra="\n[server.limits]\nbody_timeout = 1\n")
+    with tls_native(config, certificates) as running:
+        raw = RawH2(running.port, certificates, window=0)
+        try:
+            raw.conn.send_headers(1, request_headers(running.port, "/download?size=200000&length=1"), end_stream=True)
+            raw.flush()
+            assert raw.answer(1) == (200, True)  # the head went out, the body could not: reset
+            raw.conn.send_headers(3, request_headers(running.port, "/echo/x"), end_stream=True)
+            raw.flush()
+            assert raw.answer(3)[0] == 200  # the connection serves on
+        finally:
+            raw.close()

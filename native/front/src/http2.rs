@@ -30,14 +30,15 @@
 //! `ENHANCE_YOUR_CALM`); and a client that resets more than [`RESET_ALLOWANCE`] streams in
 //! progress beyond the ones it let finish gets the same GOAWAY. A reset stream's exchange
 //! is dropped at once (its upstream connection closed, not pooled). Memory is bounded by
-//! the flow-control windows and two small pipes a stream. An idle connection (no stream)
+//! the flow-control windows and two small pipes a stream; a client that opens no window
+//! for `body_timeout` loses the stream (reset), as one that sends no body. An idle connection (no stream)
 //! is closed gracefully after `keepalive_timeout` (`header_timeout` before its first
 //! stream); a drain sends GOAWAY and lets the streams in flight finish.
 
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use h2::server::{Builder, SendResponse};
@@ -230,6 +231,7 @@ async fn stream(
         }
     };
     let head_request = parts.method == Method::HEAD;
+    let pause = shared.site.load().limits.body_timeout;
     let (inner, outer) = tokio::io::duplex(PIPE);
     let (mut from_front, to_front) = tokio::io::split(outer);
     let conn = Conn {
@@ -248,7 +250,7 @@ async fn stream(
         }
         Ok::<(), Abort>(())
     };
-    let answered = relay_response(&mut from_front, &mut respond, head_request);
+    let answered = relay_response(&mut from_front, &mut respond, head_request, pause);
     let sending = async {
         pump_request(head, body, to_front, chunked).await;
         std::future::pending::<()>().await;
@@ -381,6 +383,7 @@ async fn relay_response(
     from: &mut ReadHalf<DuplexStream>,
     respond: &mut SendResponse<Bytes>,
     head_request: bool,
+    pause: Duration,
 ) -> Result<(), Abort> {
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let head = loop {
@@ -405,7 +408,7 @@ async fn relay_response(
     if no_body {
         return Ok(());
     }
-    let relayed = relay_body(from, &mut send, buf, framing).await;
+    let relayed = relay_body(from, &mut send, buf, framing, pause).await;
     if relayed == Err(Abort::Broken) {
         send.send_reset(Reason::INTERNAL_ERROR);
     }
@@ -435,6 +438,7 @@ async fn relay_body(
     send: &mut SendStream<Bytes>,
     mut buf: BytesMut,
     framing: Framing,
+    pause: Duration,
 ) -> Result<(), Abort> {
     let mut left = match framing {
         Framing::Length(length) => Some(length),
@@ -459,7 +463,7 @@ async fn relay_body(
             (!buf.is_empty()).then(|| buf.split().freeze())
         };
         match piece {
-            Some(piece) => send_piece(send, piece).await?,
+            Some(piece) => send_piece(send, piece, pause).await?,
             None => {
                 if read_more(from, &mut buf, |cx| send.poll_reset(cx)).await? == 0 {
                     if left.is_none() && decoder.is_none() {
@@ -473,13 +477,15 @@ async fn relay_body(
     send.send_data(Bytes::new(), true).map_err(|_| Abort::Reset)
 }
 
-/// Send a piece as the client's window allows (nothing more is buffered).
-async fn send_piece(send: &mut SendStream<Bytes>, mut piece: Bytes) -> Result<(), Abort> {
+/// Send a piece as the client's window allows (nothing more is buffered); a client that
+/// opens no window for `pause` (the body timeout) loses the stream.
+async fn send_piece(send: &mut SendStream<Bytes>, mut piece: Bytes, pause: Duration) -> Result<(), Abort> {
     while !piece.is_empty() {
         send.reserve_capacity(piece.len());
-        let granted = match poll_fn(|cx| send.poll_capacity(cx)).await {
-            Some(Ok(granted)) => granted,
-            _ => return Err(Abort::Reset),
+        let granted = match tokio::time::timeout(pause, poll_fn(|cx| send.poll_capacity(cx))).await {
+            Ok(Some(Ok(granted))) => granted,
+            Ok(_) => return Err(Abort::Reset),
+            Err(_) => return Err(Abort::Broken),
         };
         if granted == 0 {
             continue;
