@@ -235,7 +235,7 @@ async fn stream(
     let (inner, outer) = tokio::io::duplex(PIPE);
     let (mut from_front, to_front) = tokio::io::split(outer);
     let conn = Conn {
-        io: inner,
+        io: crate::io::Pipe(inner),
         buf: BytesMut::new(),
         facts,
         shared,

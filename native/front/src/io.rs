@@ -1,5 +1,6 @@
 //! A client connection's byte stream: plain TCP or TLS over it.
 
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
@@ -43,7 +44,62 @@ impl ClientIo for TlsStream<TcpStream> {
 }
 
 /// One HTTP/2 stream's exchange, framed as HTTP/1.1 in memory (see [`crate::http2`]).
-impl ClientIo for DuplexStream {
+///
+/// A vectored write goes into the pipe as one write (tokio's pipe takes only the first
+/// part of one), so that a response's head and its first bytes of body are read together
+/// and leave in one TLS write: HEADERS and DATA in the same flush.
+#[derive(Debug)]
+pub struct Pipe(pub DuplexStream);
+
+/// Parts up to this size are joined into one write.
+const JOINED: usize = 16 * 1024;
+
+impl AsyncRead for Pipe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Pipe {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total > JOINED {
+            return Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
+        }
+        let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        Pin::new(&mut self.0).poll_write(cx, &joined)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl ClientIo for Pipe {
     /// Nothing to linger for: the stream's input ends when the HTTP/2 side says so.
     fn is_tls(&self) -> bool {
         true
