@@ -155,7 +155,8 @@ pub async fn serve<S>(
                     idle_since = Instant::now();
                 }
                 match event {
-                    Event::Answered | Event::Failed => answered += 1,
+                    Event::Answered => answered += 1,
+                    Event::Failed => {}
                     Event::Reset => {
                         resets += 1;
                         if resets > RESET_ALLOWANCE + answered && !closing {
