@@ -259,7 +259,7 @@ def test_alpn_falls_back_to_http_1_1(site: Site, upstream: Uvicorn, certificates
         assert response.http_version == "HTTP/1.1"
 
 
-def test_a_host_that_differs_from_the_authority_is_refused(
+def test_a_host_that_differs_from_the_authority_and_connect_are_refused(
     site: Site, upstream: Uvicorn, certificates: Certificates
 ) -> None:
     with tls_native(_config(site, upstream), certificates) as running:
@@ -276,6 +276,10 @@ def test_a_host_that_differs_from_the_authority_is_refused(
             raw.conn.send_headers(5, request_headers(running.port, "/echo/x", ("connection", "close")), end_stream=True)
             raw.flush()
             assert raw.answer(5) == (None, True)
+            connect = [(":method", "CONNECT"), (":authority", "example.test:443")]
+            raw.conn.send_headers(7, connect, end_stream=True)
+            raw.flush()
+            assert raw.answer(7) == (501, False)
         finally:
             raw.close()
 
