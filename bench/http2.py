@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         "h2_over_http1": round(median(ratios), 3),
     }
     print(f"{'front':<10} {'req/s (median)':>15} {'CPU us/request':>15}")
-    for key in ("http1", "h2"):
-        runs = [r[key] for r in rounds]
+    for protocol in ("http1", "h2"):
+        runs = [r[protocol] for r in rounds]
         middle = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
-        print(f"{key:<10} {middle['requests_per_s']:>15.0f} {middle['cpu_us_per_request']:>15.2f}")
+        print(f"{protocol:<10} {middle['requests_per_s']:>15.0f} {middle['cpu_us_per_request']:>15.2f}")
     print(f"HTTP/2 / HTTP/1.1 (median of the rounds' ratios): {summary['h2_over_http1']}")
     print(json.dumps(summary))
     return 0

@@ -88,7 +88,7 @@ class RawH2:
         self.sock = context.wrap_socket(plain, server_hostname="localhost")
         assert self.sock.selected_alpn_protocol() == "h2"
         config = h2.config.H2Configuration(
-            client_side=True, header_encoding="utf-8", validate_outbound_headers=False, normalize_outbound_headers=False
+            client_side=True, header_encoding=None, validate_outbound_headers=False, normalize_outbound_headers=False
         )
         self.conn = h2.connection.H2Connection(config=config)
         if window is not None:
@@ -126,7 +126,7 @@ class RawH2:
                 return status, False
             for event in events:
                 if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream_id:
-                    status = int(dict(event.headers)[":status"])
+                    status = int(dict(event.headers)[b":status"])
                 elif isinstance(event, h2.events.StreamReset) and event.stream_id == stream_id:
                     return status, True
                 elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream_id:
