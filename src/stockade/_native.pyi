@@ -402,7 +402,7 @@ class FrontSite:
 
 @final
 class ListenerOptions:
-    """One listener's name (``127.0.0.1:8080``), TLS and PROXY protocol."""
+    """One listener's name (``127.0.0.1:8080``), TLS and PROXY protocol; ``http2``: offer HTTP/2 by ALPN on TLS."""
 
     def __init__(
         self,
@@ -413,6 +413,7 @@ class ListenerOptions:
         proxy_from: IPSet | None = None,
         admin: bool = False,
         decision: bool = False,
+        http2: bool = True,
     ) -> None:
         """``tls``: certificate file, key file, client CA file, client auth (``none``, ``optional``,
         ``required``). ``admin`` and ``decision`` listeners are not checked against the

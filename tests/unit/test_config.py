@@ -577,6 +577,21 @@ def test_listener_problems(base: Path) -> None:
     ]
 
 
+def test_http2_is_offered_on_tls_listeners_unless_turned_off(base: Path) -> None:
+    (base / "cert.pem").write_text("x")
+    (base / "key.pem").write_text("x")
+    config = load(
+        base,
+        "[server]\nlisten = ["
+        '{ address = "127.0.0.1:1", certfile = "cert.pem", keyfile = "key.pem" }, '
+        '{ address = "127.0.0.1:2", certfile = "cert.pem", keyfile = "key.pem", http2 = false }]\n',
+    )
+    assert [listener.tls.http2 for listener in config.listeners if listener.tls is not None] == [True, False]
+    assert issues(base, '[server]\nlisten = [{ address = "127.0.0.1:1", http2 = true }]\n') == [
+        "server.listen[0].http2: HTTP/2 is offered on TLS listeners only"
+    ]
+
+
 def test_upstream_routes_and_limits(base: Path) -> None:
     config = load(
         base,

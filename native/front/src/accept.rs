@@ -215,8 +215,14 @@ async fn serve_tls(
     let Ok(Ok(stream)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await else {
         return;
     };
-    facts.tls = Some(crate::tls::facts_of(stream.get_ref().1));
-    serve(stream, facts, shared, stop).await;
+    let tls_facts = crate::tls::facts_of(stream.get_ref().1);
+    let h2 = tls_facts.alpn.as_deref() == Some("h2");
+    facts.tls = Some(tls_facts);
+    if h2 {
+        crate::http2::serve(stream, facts, shared, stop).await;
+    } else {
+        serve(stream, facts, shared, stop).await;
+    }
 }
 
 async fn serve<S: ClientIo>(io: S, facts: ConnFacts, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
@@ -228,6 +234,7 @@ async fn serve<S: ClientIo>(io: S, facts: ConnFacts, shared: Arc<Shared>, stop: 
         shared,
         client_done: false,
         stop,
+        h2: false,
     };
     conn.run().await;
 }

@@ -19,6 +19,8 @@ pub struct Head {
     pub method: Range<usize>,
     pub target: Range<usize>,
     pub minor: u8,
+    /// The request came as an HTTP/2 stream (framed here as HTTP/1.1; `version` says `2`).
+    pub h2: bool,
     pub status: u16,
     pub names: Vec<Bytes>,
     pub values: Vec<Range<usize>>,
@@ -54,7 +56,13 @@ impl Head {
     }
 
     pub fn version(&self) -> &'static str {
-        if self.minor == 0 { "1.0" } else { "1.1" }
+        if self.h2 {
+            "2"
+        } else if self.minor == 0 {
+            "1.0"
+        } else {
+            "1.1"
+        }
     }
 }
 
@@ -175,6 +183,7 @@ fn request_with<'b>(
                 method,
                 target,
                 minor,
+                h2: false,
                 status: 0,
                 names,
                 values,
@@ -215,6 +224,7 @@ pub fn parse_response(buf: &mut BytesMut, limit: usize) -> Result<Option<Head>, 
                     method: 0..0,
                     target: 0..0,
                     minor,
+                    h2: false,
                     status,
                     names,
                     values,

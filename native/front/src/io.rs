@@ -1,15 +1,14 @@
 //! A client connection's byte stream: plain TCP or TLS over it.
 
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 /// What the server needs of a client stream besides reading and writing.
 pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// The TCP socket under it.
-    fn tcp(&self) -> &TcpStream;
     /// TLS streams do not linger after a refusal (their close is the close_notify).
     fn is_tls(&self) -> bool;
     /// Ready when a read may find input (or the end of it): at once when the stream holds
@@ -18,10 +17,6 @@ pub trait ClientIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 }
 
 impl ClientIo for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
-    }
-
     fn is_tls(&self) -> bool {
         false
     }
@@ -32,10 +27,6 @@ impl ClientIo for TcpStream {
 }
 
 impl ClientIo for TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
-    }
-
     fn is_tls(&self) -> bool {
         true
     }
@@ -49,6 +40,73 @@ impl ClientIo for TlsStream<TcpStream> {
         } else {
             Poll::Ready(Ok(()))
         }
+    }
+}
+
+/// One HTTP/2 stream's exchange, framed as HTTP/1.1 in memory (see [`crate::http2`]).
+///
+/// A vectored write goes into the pipe as one write (tokio's pipe takes only the first
+/// part of one), so that a response's head and its first bytes of body are read together
+/// and leave in one TLS write: HEADERS and DATA in the same flush.
+#[derive(Debug)]
+pub struct Pipe(pub DuplexStream);
+
+/// Parts up to this size are joined into one write.
+const JOINED: usize = 16 * 1024;
+
+impl AsyncRead for Pipe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Pipe {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total > JOINED {
+            return Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
+        }
+        let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        Pin::new(&mut self.0).poll_write(cx, &joined)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl ClientIo for Pipe {
+    /// Nothing to linger for: the stream's input ends when the HTTP/2 side says so.
+    fn is_tls(&self) -> bool {
+        true
+    }
+
+    fn poll_input(&self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`runtime`]: the runtime, its listeners, drain and stop;
 //! - [`accept`], [`proxy_protocol`], [`tls`]: a connection before its first request;
 //! - [`server`], [`http1`]: HTTP/1.1 connections and the framing of messages;
+//! - [`http2`]: HTTP/2 over TLS (ALPN `h2`), each stream an exchange of [`server`];
 //! - [`proxy`], [`upstream`], [`forwarding`]: the exchange with the upstream;
 //! - [`files`]: static files with `HEAD`, ranges and validators;
 //! - [`decision`]: the decision endpoint's check requests (the original request they describe);
@@ -32,6 +33,7 @@ pub mod decision;
 pub mod files;
 pub mod forwarding;
 pub mod http1;
+pub mod http2;
 pub mod io;
 pub mod ladder;
 pub mod pages;

@@ -32,6 +32,8 @@ pub struct TlsFacts {
     pub version: Option<String>,
     pub client_auth: bool,
     pub client_ca: Option<String>,
+    /// The protocol chosen by ALPN (`h2`, `http/1.1`), if the client offered any.
+    pub alpn: Option<String>,
 }
 
 /// The connection a request came on.

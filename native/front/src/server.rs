@@ -39,8 +39,11 @@ pub enum End {
     Close,
     /// Shut the write side, read and drop the rest for a moment, then close.
     Linger,
-    /// Close at once (a timeout, mod_block's `CLOSE`, a response that cannot complete).
+    /// Close at once (a timeout, a response that cannot complete).
     Drop,
+    /// Close at once because the request filter said so (mod_block's `CLOSE`): an HTTP/2
+    /// connection then ends as a whole, not only the stream.
+    Hangup,
 }
 
 /// What an exchange answered, for the access log and the response filter.
@@ -67,6 +70,8 @@ pub struct Conn<S: ClientIo> {
     /// The client sent its end of input after whole requests.
     pub client_done: bool,
     pub stop: watch::Receiver<bool>,
+    /// The connection carries one HTTP/2 stream (see [`crate::http2`]).
+    pub h2: bool,
 }
 
 /// Append `date: ...\r\n`, made once a second per thread.
@@ -104,11 +109,12 @@ impl<S: ClientIo> Conn<S> {
         *self.stop.borrow()
     }
 
-    /// Serve requests until the connection ends.
-    pub async fn run(mut self) {
+    /// Serve requests until the connection ends; how it ended.
+    pub async fn run(mut self) -> End {
         let end = self.requests().await;
         // Boxed, as the exchange is: see `requests`.
         Box::pin(self.finish(end)).await;
+        end
     }
 
     /// Read and answer requests in turn; how to end the connection.
@@ -153,7 +159,10 @@ impl<S: ClientIo> Conn<S> {
         let limits = &site.limits;
         loop {
             match http1::parse_request(&mut self.buf, limits.max_header_bytes) {
-                Ok(Some(head)) => return Ok(head),
+                Ok(Some(mut head)) => {
+                    head.h2 = self.h2;
+                    return Ok(head);
+                }
                 Ok(None) => {}
                 Err(HeadError::TooLarge) => return Err(self.refuse(431, false, true).await.end),
                 Err(HeadError::Malformed) => return Err(self.refuse(400, false, true).await.end),
@@ -295,7 +304,7 @@ impl<S: ClientIo> Conn<S> {
             }
             Decision::Close => {
                 Stats::add(&self.shared.stats.closed);
-                Served::new(End::Drop, 0, 0)
+                Served::new(End::Hangup, 0, 0)
             }
             Decision::Respond(answer) => {
                 let body_done = framing.body == Framing::Length(0);
@@ -365,7 +374,7 @@ impl<S: ClientIo> Conn<S> {
     /// End the connection as `end` says.
     async fn finish(mut self, end: End) {
         match end {
-            End::Drop => {}
+            End::Drop | End::Hangup => {}
             End::KeepAlive | End::Close => {
                 if self.io.is_tls() {
                     let _ = tokio::time::timeout(LINGER, self.io.shutdown()).await;

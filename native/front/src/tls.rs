@@ -1,6 +1,6 @@
 //! TLS for a listener (rustls): the server configuration, and the facts of a handshake.
 //!
-//! TLS 1.2 and 1.3, HTTP/1.1 by ALPN. With a client CA, clients are asked for a
+//! TLS 1.2 and 1.3; ALPN offers `h2` first (unless HTTP/2 is turned off), then `http/1.1`. With a client CA, clients are asked for a
 //! certificate (`optional`) or must present one (`required`); one that does not verify
 //! fails the handshake either way, so a certificate seen after it is a verified one. The
 //! facts are what the Python server gives the rules: the SNI name, the version as Python's
@@ -50,6 +50,7 @@ pub fn server_config(
     keyfile: &str,
     client_ca: Option<&str>,
     client_auth: ClientAuth,
+    http2: bool,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let key_error = |reason: String| TlsSetupError {
         what: "certificate or key",
@@ -98,7 +99,12 @@ pub fn server_config(
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| key_error(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // rustls picks the first of these the client offers: HTTP/2 when it can.
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(config))
 }
 
@@ -115,6 +121,9 @@ pub fn facts_of(connection: &ServerConnection) -> TlsFacts {
         version,
         client_auth: certificate.is_some(),
         client_ca: certificate.and_then(|c| issuer(c.as_ref())),
+        alpn: connection
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }
 

@@ -165,7 +165,11 @@ pub struct ListenerOptions {
 #[pymethods]
 impl ListenerOptions {
     #[new]
-    #[pyo3(signature = (name, *, tls=None, proxy_protocol="off", proxy_from=None, admin=false, decision=false))]
+    #[pyo3(signature = (name, *, tls=None, proxy_protocol="off", proxy_from=None, admin=false, decision=false, http2=true))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keyword arguments of one Python method"
+    )]
     fn new(
         py: Python<'_>,
         name: String,
@@ -174,6 +178,7 @@ impl ListenerOptions {
         proxy_from: Option<PyRef<'_, IPSet>>,
         admin: bool,
         decision: bool,
+        http2: bool,
     ) -> PyResult<Self> {
         guard(py, || {
             let tls = match tls {
@@ -185,9 +190,16 @@ impl ListenerOptions {
                         _ => ClientAuth::None,
                     };
                     Some(
-                        tls::server_config(&certfile, &keyfile, client_ca.as_deref(), auth).map_err(|e| {
-                            PyValueError::new_err((e.what, e.path.clone(), e.reason.clone(), e.to_string()))
-                        })?,
+                        tls::server_config(&certfile, &keyfile, client_ca.as_deref(), auth, http2).map_err(
+                            |e| {
+                                PyValueError::new_err((
+                                    e.what,
+                                    e.path.clone(),
+                                    e.reason.clone(),
+                                    e.to_string(),
+                                ))
+                            },
+                        )?,
                     )
                 }
             };

@@ -505,6 +505,8 @@ class _Loader:
         if item.certfile is None and item.keyfile is None:
             if item.client_ca is not None or item.client_auth != "none":
                 self.issues.append(ConfigIssue(where, "client certificates need certfile and keyfile (TLS)"))
+            if "http2" in item.model_fields_set:
+                self.issues.append(ConfigIssue(f"{where}.http2", "HTTP/2 is offered on TLS listeners only"))
             return None
         if item.certfile is None or item.keyfile is None:
             self.issues.append(ConfigIssue(where, "expected both certfile and keyfile for a TLS listener"))
@@ -516,7 +518,7 @@ class _Loader:
             self.issues.append(
                 ConfigIssue(f"{where}.client_auth", "expected client_ca as well", item.client_auth, True)
             )
-        return TlsSettings(certfile, keyfile, client_ca, item.client_auth)
+        return TlsSettings(certfile, keyfile, client_ca, item.client_auth, item.http2)
 
     def _readable(self, where: str, name: str) -> Path:
         file = (self.base / name).resolve()

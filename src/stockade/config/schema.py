@@ -192,6 +192,7 @@ class ListenerTable(Section):
     client_auth: Annotated[Literal["none", "optional", "required"], _choice("none", "optional", "required")] = "none"
     proxy_protocol: Annotated[Literal["off", "v1", "v2", "any"], _choice("off", "v1", "v2", "any")] = "off"
     proxy_protocol_from: StringList | None = None  # default: [proxy] trusted
+    http2: bool = True  # offer HTTP/2 by ALPN on a TLS listener (the native engine serves it)
 
 
 def _listen_items(value: object) -> object:

@@ -126,7 +126,12 @@ def listener_options(listener: NativeListener) -> _native.ListenerOptions:
         tls = (str(spec.tls.certfile), str(spec.tls.keyfile), ca, spec.tls.client_auth)
     proxy_from = network_set(spec.proxy_protocol_from) if spec.proxy_protocol != "off" else None
     return _native.ListenerOptions(
-        str(spec.address), tls=tls, proxy_protocol=spec.proxy_protocol, proxy_from=proxy_from, decision=spec.decision
+        str(spec.address),
+        tls=tls,
+        proxy_protocol=spec.proxy_protocol,
+        proxy_from=proxy_from,
+        decision=spec.decision,
+        http2=spec.tls is not None and spec.tls.http2,
     )
 
 

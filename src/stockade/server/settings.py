@@ -52,6 +52,7 @@ class TlsSettings:
     keyfile: Path
     client_ca: Path | None = None
     client_auth: ClientAuth = "none"
+    http2: bool = True  # ALPN offers h2 before http/1.1 (the native engine; the Python one speaks HTTP/1.1)
 
 
 @dataclass(frozen=True, slots=True)
