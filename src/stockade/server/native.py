@@ -187,7 +187,7 @@ class Bridge:
         self.listeners = tuple(listeners)
         self.front: _native.NativeFront | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.decided: Callable[[], None] | None = None  # told after each request this side decided
+        self.decided: Callable[[], None] | None = None  # told once each request of the site is observed
 
     def attach(self, front: _native.NativeFront) -> None:
         self.front = front
@@ -209,12 +209,14 @@ class Bridge:
     async def _decide(self, request: _native.Request) -> None:
         try:
             await self._ladder(request)
-            if self.decided is not None:
-                self.decided()
         except Exception:  # the "never a 500" promise: isolate bugs, log them, answer 500
             log.exception("internal error deciding %s %r", request.method, request.target)
             self.app.metrics.count_request("error")
             _answer(request, responses.internal_error(), head=request.method == "HEAD")
+
+    def _observed(self) -> None:
+        if self.decided is not None:
+            self.decided()
 
     def _scope(self, request: _native.Request) -> dict[str, Any]:
         raw_path, query, authority = target_parts(request.target)
@@ -263,10 +265,14 @@ class Bridge:
         try:
             incoming = app.canonical(scope, site, facts)
         except BadRequest as exc:
+            self._observed()
             app.metrics.count_request("refused")
             await site.ladder.refused(exc)
             _answer(request, responses.bad_request(str(exc)), head=head)
             return
+        # Before the answer goes: the next request of the client may already find the
+        # native ladder in force once the forwarding warnings have seen this one.
+        self._observed()
         body = request.body
         if body is not None:
             incoming.give_body(body, request.uninspected)
