@@ -209,7 +209,7 @@ class StockadeMiddleware:
             # One native call: a clean pass or a banned client is decided there, the scope
             # made canonical; anything else (None) is the Python ladder's from the start.
             answer = native.asgi(scope) if native is not None else None
-            if type(answer) is str:
+            if isinstance(answer, str):
                 scope[GUARD] = ladder.guard
                 scope[CLIENT] = answer
                 scope[PROTECTION] = self.protection
