@@ -201,18 +201,28 @@ fn read<'py>(
     })
 }
 
+/// What [`write`] hands back: the `Host` header, the target with its query, the query and
+/// the client.
+type Written<'py> = (
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    ClientIp,
+);
+
+/// Header lines as owned `(name, value)` bytes.
+type OwnedLines = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A pass's client and canonical path.
+type Passed<'py> = (Bound<'py, PyString>, Bound<'py, PyString>);
+
 /// Make the environ canonical: `(host header, uri, query, client)`.
 fn write<'py>(
     py: Python<'py>,
     environ: &Bound<'py, PyDict>,
     read: &Read<'py>,
     host: &canonical::CanonicalHost<'_>,
-) -> PyResult<(
-    Bound<'py, PyString>,
-    Bound<'py, PyString>,
-    Bound<'py, PyString>,
-    ClientIp,
-)> {
+) -> PyResult<Written<'py>> {
     let empty = intern!(py, "");
     let seen = &read.seen;
     if !read.decided.trusted {
@@ -332,7 +342,7 @@ fn header_lines(
     environ: &Bound<'_, PyDict>,
     trusted: bool,
     host: &canonical::CanonicalHost<'_>,
-) -> PyResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
+) -> PyResult<Option<OwnedLines>> {
     let mut lines = Vec::new();
     for (key, value) in environ.iter() {
         let Ok(key) = key.cast_into::<PyString>() else {
@@ -392,7 +402,7 @@ pub fn decide<'py>(
     py: Python<'py>,
     environ: &Bound<'py, PyDict>,
     decide: impl FnOnce(&Request<'_>, Connection<'_>) -> Step,
-) -> PyResult<Option<(Step, Option<(Bound<'py, PyString>, Bound<'py, PyString>)>)>> {
+) -> PyResult<Option<(Step, Option<Passed<'py>>)>> {
     let Ok(read) = read(this, py, environ) else {
         return Ok(None);
     };
