@@ -396,3 +396,35 @@ def test_wsgi_environ_is_the_same_both_ways(wsgi_pair: tuple[Wsgi, Wsgi]) -> Non
         assert native.call(made[0]) == python.call(made[1])
 
     same()
+
+
+def test_a_ban_from_another_process_refuses_natively(tmp_path: Path) -> None:
+    """Two middlewares on one SQLite file, as two worker processes: a ban one of them writes
+    reaches the other's native ladder (the store's catch-up runs before each native call)."""
+    config = write_site(tmp_path / "shared")
+    first, second = Asgi(config, native=True), Asgi(config, native=True)
+    workers = (Wsgi(config, native=True),)
+    try:
+        assert second.call(scope("/", client="203.0.113.40"))[1] is not None
+        assert workers[0].call(environ("/", client="203.0.113.40"))[1] is not None
+        guard = first.middleware.guard
+        assert guard is not None
+        first.loop.run_until_complete(guard.bans.block_ip_address("203.0.113.40", 600.0))
+        # The catch-up runs at most once a millisecond: the first calls may come before it.
+        for _ in range(10_000):
+            sent, app_scope = second.call(scope("/", client="203.0.113.40"))
+            if app_scope is None:
+                break
+        assert app_scope is None
+        assert sent[0]["status"] == 403
+        assert second.counts()[1] >= 1
+        for _ in range(10_000):
+            (started, _), app_environ = workers[0].call(environ("/", client="203.0.113.40"))
+            if app_environ is None:
+                break
+        assert app_environ is None
+        assert started[0][0].startswith("403")
+    finally:
+        first.close()
+        second.close()
+        workers[0].close()

@@ -98,6 +98,7 @@ class StockadeMiddleware:
         self.native: NativeLadder | None = None
         self._table: BlockTable | None = None
         self._blocklist: object = None
+        self._catch_up: Callable[[], None] = _nothing
         self._opening: asyncio.Lock | None = None
         bans_settings = self.protection.settings.bans
         self._detects = bans_settings is not None and bans_settings.enabled
@@ -134,12 +135,16 @@ class StockadeMiddleware:
         return guard
 
     def _build_native(self, ladder: AsyncLadder) -> None:
-        from stockade.server.native_ladder import middleware_ladder  # noqa: PLC0415 - the server's package
+        from stockade.server.native_ladder import middleware_ladder, store_catch_up  # noqa: PLC0415
 
         block = self.protection.block
         self._table = block.table if block is not None else None
         self._blocklist = block.table.blocklist if block is not None else None
         self.native = None if self._observes else middleware_ladder(ladder, self._canonicalizer)
+        # Other processes' bans reach the ban view when a request peeks through the store;
+        # the native ladder reads the view directly, so each request catches up first (at
+        # most once a millisecond, as a peek does).
+        self._catch_up = store_catch_up(ladder.guard.bans.store)
 
     @property
     def _canonicalizer(self) -> Canonicalizer:
@@ -208,6 +213,7 @@ class StockadeMiddleware:
                 native = self.native
             # One native call: a clean pass or a banned client is decided there, the scope
             # made canonical; anything else (None) is the Python ladder's from the start.
+            self._catch_up()
             answer = native.asgi(scope) if native is not None else None
             if isinstance(answer, str):
                 scope[GUARD] = ladder.guard
@@ -305,6 +311,10 @@ class StockadeMiddleware:
                 await guard.bans.observe_response(request.client, request.path, status)
 
         return observing
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Plain:

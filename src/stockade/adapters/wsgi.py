@@ -69,6 +69,7 @@ class ProcessGuard:
         self.native: NativeLadder | None = None
         self.table: BlockTable | None = None
         self.blocklist: object = None
+        self.catch_up: Callable[[], None] = _nothing
 
     def ladder(self) -> Ladder:
         ladder = self._ladder
@@ -95,12 +96,15 @@ class ProcessGuard:
 
     def rebuild(self, ladder: Ladder) -> NativeLadder | None:
         """Build the native ladder of ``ladder`` (at opening, and when the blocklist was reloaded)."""
-        from stockade.server.native_ladder import middleware_ladder  # noqa: PLC0415 - the server's package
+        from stockade.server.native_ladder import middleware_ladder, store_catch_up  # noqa: PLC0415
 
         p = self.protection
         self.table = p.block.table if p.block is not None else None
         self.blocklist = self.table.blocklist if self.table is not None else None
         self.native = middleware_ladder(ladder, p.resolver.canonicalizer(p.paths))
+        # Other processes' bans reach the ban view when a request peeks through the store;
+        # the native ladder reads the view directly, so each request catches up first.
+        self.catch_up = store_catch_up(ladder.guard.bans.store)
         return self.native
 
     def close(self) -> None:
@@ -164,6 +168,7 @@ class StockadeWSGI:
                 native = process.rebuild(ladder)
             # One native call: a clean pass or a banned client is decided there, the environ
             # made canonical; anything else (None) is the Python ladder's from the start.
+            process.catch_up()
             answer = native.wsgi(environ) if native is not None else None
             if answer is not None:
                 if len(answer) == 2:
@@ -243,6 +248,10 @@ def _refusal(response: ResponseLike, environ: Environ) -> WsgiRefusal:
     headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers]
     body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else response.body
     return WsgiRefusal(_status_line(response.status), headers, body)
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Plain:

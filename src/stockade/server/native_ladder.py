@@ -24,6 +24,8 @@ side cannot decide for it the way the Python side does:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stockade import _native
 from stockade.clock import SystemClock
 from stockade.core.events import BANS_DIRECTORY
@@ -33,7 +35,7 @@ from stockade.ipsets import ip_set
 from stockade.server.site import Site
 from stockade.stores.view import BanView
 
-__all__ = ["ban_view_of", "ladder_of", "middleware_ladder", "native_ladder", "twin"]
+__all__ = ["ban_view_of", "ladder_of", "middleware_ladder", "native_ladder", "store_catch_up", "twin"]
 
 # The decision listener's part: who may ask, the decision point's canonical request, the
 # prefix of the decision ids.
@@ -97,6 +99,19 @@ def ladder_of(
         blocklist=blocklist,
         connections=connections,
     )
+
+
+def store_catch_up(store: object) -> Callable[[], None]:
+    """What brings other processes' changes into a store's ban view (its ``catch_up``, at
+    most once a millisecond; nothing for a store without one): a reader of the view that
+    does not peek through the store calls it before each read, as a peek would."""
+    inner = getattr(store, "sync", store)
+    catch_up = getattr(inner, "catch_up", None)
+    return catch_up if callable(catch_up) else _nothing
+
+
+def _nothing() -> None:
+    return None
 
 
 def middleware_ladder(
