@@ -13,13 +13,15 @@ a burst of other load on the machine does not decide the ratio.
 
 Target: guarded throughput at least 90% of the bare one. For scale, uvicorn also runs the
 endpoint behind a middleware that does nothing but spin for 2 µs of CPU a request: what a
-fixed in-process cost does to this hello world on this machine. The last line of stdout is
+fixed in-process cost does to this hello world on this machine. A fifth variant turns the
+native ladder off (the Python ladder decides every request, as before issue 17). The last line of stdout is
 one JSON object with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -41,7 +43,7 @@ APPS = """\
 import os
 import time
 from stockade.adapters.asgi import StockadeMiddleware
-from stockade.adapters.wsgi import StockadeWSGI
+from stockade.adapters.wsgi import ProcessGuard, StockadeWSGI
 
 BODY = b"Hello, world!"
 HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
@@ -71,6 +73,24 @@ async def spin_asgi(scope, receive, send):
 
 guarded_asgi = StockadeMiddleware(hello_asgi, CONFIG, logins=LOGINS)
 guarded_wsgi = StockadeWSGI(hello_wsgi, CONFIG, logins=LOGINS)
+
+
+# The same, with the native ladder off: the Python ladder decides every request (before issue 17).
+class PythonLadderASGI(StockadeMiddleware):
+    def _build_native(self, ladder):
+        super()._build_native(ladder)
+        self.native = None
+
+
+class PythonLadderProcess(ProcessGuard):
+    def rebuild(self, ladder):
+        super().rebuild(ladder)
+        self.native = None
+
+
+python_asgi = PythonLadderASGI(hello_asgi, CONFIG, logins=LOGINS)
+python_wsgi = StockadeWSGI(hello_wsgi, CONFIG, logins=LOGINS)
+python_wsgi.process = PythonLadderProcess(python_wsgi.protection, python_wsgi.clock)
 # Without [block]: the cost of the middleware itself, bans and lockout, without the rules.
 LITE = CONFIG.replace("stockade.toml", "stockade-lite.toml")
 lite_asgi = StockadeMiddleware(hello_asgi, LITE, logins=LOGINS)
@@ -98,10 +118,12 @@ auth_user_file = "users.htpasswd"
 SERVERS = {
     ("uvicorn", "bare"): "uvicorn apps:hello_asgi",
     ("uvicorn", "stockade"): "uvicorn apps:guarded_asgi",
+    ("uvicorn", "python-ladder"): "uvicorn apps:python_asgi",
     ("uvicorn", "no-block"): "uvicorn apps:lite_asgi",
     ("uvicorn", "spin-2us"): "uvicorn apps:spin_asgi",
     ("gunicorn", "bare"): "gunicorn apps:hello_wsgi",
     ("gunicorn", "stockade"): "gunicorn apps:guarded_wsgi",
+    ("gunicorn", "python-ladder"): "gunicorn apps:python_wsgi",
     ("gunicorn", "no-block"): "gunicorn apps:lite_wsgi",
 }
 
@@ -163,6 +185,13 @@ def running(server: str, app: str, base: Path) -> Iterator[int]:
                     break
             except OSError:
                 subprocess.run(["sleep", "0.05"], check=True)
+        # The hello worlds speak no lifespan: the guard opens at the first request (the store,
+        # the native ladder, the detection engine: seconds on a loaded machine), which must
+        # not fall inside wrk's 2 s timeout.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.request("GET", "/")
+        connection.getresponse().read()
+        connection.close()
         yield port
     finally:
         process.terminate()
@@ -207,15 +236,19 @@ def main() -> None:
                     best[name] = figures
     result: dict[str, object] = {"servers": best}
     for server in ("uvicorn", "gunicorn"):
-        bare, guarded, lite = (best[f"{server}/{app}"] for app in ("bare", "stockade", "no-block"))
+        bare, guarded, lite, python = (
+            best[f"{server}/{app}"] for app in ("bare", "stockade", "no-block", "python-ladder")
+        )
         ratio = guarded["rps"] / bare["rps"]
         result[f"{server}_ratio"] = round(ratio, 3)
         result[f"{server}_no_block_ratio"] = round(lite["rps"] / bare["rps"], 3)
+        result[f"{server}_python_ladder_ratio"] = round(python["rps"] / bare["rps"], 3)
         print(
             f"{server:9} bare {bare['rps']:7.0f} req/s (p99 {bare['p99_ms']:.2f} ms)   "
             f"stockade {guarded['rps']:7.0f} req/s (p99 {guarded['p99_ms']:.2f} ms) {ratio:.1%}"
             f"{'' if ratio >= 0.9 else ' (BELOW the 90% target)'}   "
-            f"without [block] {lite['rps']:7.0f} req/s {lite['rps'] / bare['rps']:.1%}"
+            f"without [block] {lite['rps']:7.0f} req/s {lite['rps'] / bare['rps']:.1%}   "
+            f"Python ladder only {python['rps']:7.0f} req/s {python['rps'] / bare['rps']:.1%}"
         )
     spin = best["uvicorn/spin-2us"]
     spin_ratio = round(spin["rps"] / best["uvicorn/bare"]["rps"], 3)

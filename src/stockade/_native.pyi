@@ -348,6 +348,7 @@ class NativeLadder:
         hosts: HostTable | None = None,
         decision: tuple[IPSet, Canonicalizer, str] | None = None,
         blocklist: IPSet | None = None,
+        connections: IPSet | None = None,
     ) -> None:
         """``detection``: ``"off"``, ``"python"`` (every request it would inspect goes to
         Python) or ``"native"`` (``engine`` inspects the front's requests; a hit, a body or a
@@ -356,11 +357,26 @@ class NativeLadder:
         body, goes to Python), with ``hosts`` to find a request's product. ``route``
         ``None``: the front decides only check requests. ``decision``: the decision
         listener's ``(proxies, canonicalizer, id prefix)``, and ``blocklist`` the check
-        requests' clients meet."""
+        requests' clients meet. ``connections``: mod_block's IP blocklist, which each
+        middleware request's client meets (:meth:`asgi`, :meth:`wsgi`)."""
     def decide(
         self, client: str | None, path: str, now: float
     ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:
         """``("pass",)``, ``("banned", until, retry_after)`` or ``("python", why)``."""
+    def asgi(self, scope: dict[str, Any]) -> str | tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """The ASGI middleware's decision of an ``http`` scope, in one call, at the system's time.
+
+        A clean pass returns the client the guard believes (``""``: none), the scope made
+        canonical exactly as :meth:`Canonicalizer.asgi` makes it; a banned client returns
+        ``(status, headers, body)`` (``Retry-After`` included), the scope untouched; ``None``:
+        the Python ladder decides the whole request (the scope untouched, nothing counted).
+        """
+    def wsgi(self, environ: dict[str, Any]) -> tuple[str, str] | tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """:meth:`asgi` for a WSGI environ (made canonical as :meth:`Canonicalizer.wsgi` makes
+        it); a clean pass returns ``(client, canonical path)``."""
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """The middleware requests decided by :meth:`asgi` and :meth:`wsgi`: ``(allowed, banned, python)``."""
 
 class BoundSocket:
     """A listening socket bound by :func:`bind_socket`, served once a :class:`NativeFront` starts."""

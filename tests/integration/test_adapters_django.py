@@ -166,6 +166,13 @@ for i in range(5):
     assert answer.status_code == 200, answer.status_code
     assert f'value="user{i}"'.encode() in answer.content, "the view read the posted user name"
 assert prober.get("/").status_code == 403
+
+# A clean request is decided by the native ladder in one call (so is the banned prober's).
+from stockade.adapters.django import checks
+before = checks().process.native.counts
+assert alice.get("/").status_code == 200
+after = checks().process.native.counts
+assert after[0] == before[0] + 1, (before, after)
 print("ok")
 """
 

@@ -12,13 +12,15 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use stockade_core::canonical::path::quote_path;
-use stockade_core::canonical::{self, BadRequest};
+use stockade_core::canonical::{self, BadRequest, HttpVersion, RawRequest};
+use stockade_core::request::{Connection, Request};
 
 use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
 use crate::front_request::{Canonical, CanonicalRequest};
 use crate::headers::HeaderLines;
+use crate::ladder::Step;
 use crate::text::{from_latin1, holds};
 
 /// `(path, target, host, client, method, query, proto, uri, request)`, the scope made
@@ -250,4 +252,162 @@ fn proto<'py>(py: Python<'py>, version: &Bound<'py, PyString>) -> PyResult<Bound
         Ok("2") => intern!(py, "HTTP/2").clone(),
         _ => intern!(py, "HTTP/").add(version)?.cast_into::<PyString>()?,
     })
+}
+
+/// Whether a scope's `extensions` carry TLS facts (conditions would read them: the Python
+/// side decides such a request).
+fn has_tls(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<bool> {
+    match scope.get_item(intern!(py, "extensions"))? {
+        None => Ok(false),
+        Some(extensions) if extensions.is_none() => Ok(false),
+        Some(extensions) => match extensions.cast::<PyDict>() {
+            Ok(extensions) => Ok(extensions.contains(intern!(py, "tls"))?),
+            Err(_) => Ok(true),
+        },
+    }
+}
+
+/// Run `decide` (the native ladder) over the canonical request of an `http` scope, without
+/// touching the scope; on a pass, make the scope canonical exactly as [`canonicalize`]
+/// does and hand back the client the guard believes. `None`: the Python side decides the
+/// request from the start (the scope is then untouched): a request with no safe canonical
+/// form, a peer that is not an address, text beyond ASCII in the method, query or header
+/// values, an unknown HTTP version, TLS facts in the scope, or whatever `decide` hands on.
+pub fn decide<'py>(
+    this: &canonical::Canonicalizer,
+    py: Python<'py>,
+    scope: &Bound<'py, PyDict>,
+    decide: impl FnOnce(&Request<'_>, Connection<'_>) -> Step,
+) -> PyResult<Option<(Step, Option<Bound<'py, PyString>>)>> {
+    if has_tls(py, scope)? {
+        return Ok(None);
+    }
+    let raw_path = match scope.get_item(intern!(py, "raw_path"))? {
+        Some(value) if !value.is_none() => match value.cast_into::<PyBytes>() {
+            Ok(bytes) => Some(bytes),
+            Err(_) => return Ok(None),
+        },
+        _ => None,
+    };
+    let given_path = scope.get_item(intern!(py, "path"))?;
+    let quoted;
+    let raw: &[u8] = match &raw_path {
+        Some(bytes) => {
+            let bytes = bytes.as_bytes();
+            let end = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
+            bytes.get(..end).unwrap_or(bytes)
+        }
+        None => {
+            let text = match &given_path {
+                Some(path) => path.str()?,
+                None => intern!(py, "/").clone(),
+            };
+            let Ok(utf8) = text.to_str() else {
+                return Ok(None);
+            };
+            quoted = quote_path(utf8.as_bytes());
+            &quoted
+        }
+    };
+    let peer = peer_text(py, scope)?;
+    let peer_addr = peer_address(&peer);
+    if peer_addr.is_none() && !peer.to_str().is_ok_and(str::is_empty) {
+        // The Python side keys a non-address client's bans by its text.
+        return Ok(None);
+    }
+    let given_headers = match scope.get_item(intern!(py, "headers"))? {
+        Some(headers) => headers,
+        None => PyList::empty(py).into_any(),
+    };
+    let lines = HeaderLines::read_all(given_headers)?;
+    let bytes = lines.bytes();
+    if bytes.iter().any(|(_, value)| !value.is_ascii()) {
+        return Ok(None);
+    }
+    let method_text = match scope.get_item(intern!(py, "method"))? {
+        Some(method) => method.str()?,
+        None => intern!(py, "GET").clone(),
+    };
+    let Ok(method) = method_text.to_str() else {
+        return Ok(None);
+    };
+    let query_bytes = match scope.get_item(intern!(py, "query_string"))? {
+        Some(query) if !query.is_none() => match query.cast_into::<PyBytes>() {
+            Ok(query) => Some(query),
+            Err(_) => return Ok(None),
+        },
+        _ => None,
+    };
+    let query = query_bytes.as_ref().map_or(&b""[..], |query| query.as_bytes());
+    if !method.is_ascii() || !query.is_ascii() {
+        return Ok(None);
+    }
+    let version = match scope.get_item(intern!(py, "http_version"))? {
+        None => HttpVersion::Http11,
+        Some(version) => match version
+            .str()?
+            .to_str()
+            .ok()
+            .and_then(|v| HttpVersion::parse(v.as_bytes()))
+        {
+            Some(version) => version,
+            None => return Ok(None),
+        },
+    };
+    let secure = scope
+        .get_item(intern!(py, "scheme"))?
+        .as_ref()
+        .and_then(|scheme| scheme.cast::<PyString>().ok())
+        .is_some_and(|scheme| matches!(scheme.to_str(), Ok("https" | "wss")));
+    let Ok(parts) = this.parts(raw, peer_addr, &bytes) else {
+        return Ok(None);
+    };
+    let request = Request::new(
+        &RawRequest {
+            method: method.as_bytes(),
+            path: raw,
+            query,
+            headers: &bytes,
+            peer: peer_addr,
+            secure,
+            version,
+            body: None,
+        },
+        parts.path.clone(),
+        parts.headers.host.clone(),
+        parts.headers.apply(&bytes).collect(),
+        parts.client,
+        parts.headers.changed,
+    );
+    let connection = Connection {
+        vip: server_address(py, scope)?,
+        ..Connection::default()
+    };
+    let step = decide(&request, connection);
+    if !matches!(step, Step::Pass) {
+        return Ok(Some((step, None)));
+    }
+    // Passed: the scope becomes the canonical request, as `canonicalize` writes it.
+    if raw_path
+        .as_ref()
+        .is_none_or(|given| given.as_bytes() != parts.path.target.as_ref())
+    {
+        scope.set_item(intern!(py, "raw_path"), PyBytes::new(py, &parts.path.target))?;
+    }
+    let same_path = given_path
+        .as_ref()
+        .and_then(|path| path.cast::<PyString>().ok())
+        .is_some_and(|path| holds(path, &parts.path.path));
+    if !same_path {
+        scope.set_item(intern!(py, "path"), PyString::new(py, &parts.path.path))?;
+    }
+    let headers = lines.canonical(py, &parts.headers)?;
+    if !headers.is(lines.given()) {
+        scope.set_item(intern!(py, "headers"), &headers)?;
+    }
+    let client = ClientIp::of(py, &parts.client, &peer);
+    if client.named_by_header() {
+        scope.set_item(intern!(py, "client"), (client.address(py), 0))?;
+    }
+    Ok(Some((step, Some(client.address(py).clone()))))
 }

@@ -37,11 +37,21 @@ pub struct HeaderLines<'py> {
 impl<'py> HeaderLines<'py> {
     /// The lines of `headers` (a list, or any iterable of pairs of `bytes`).
     pub fn read(headers: Bound<'py, PyAny>) -> PyResult<Self> {
+        Self::read_values(headers, false)
+    }
+
+    /// The lines of `headers` with every value (the native ladder's conditions and
+    /// detection read any header).
+    pub fn read_all(headers: Bound<'py, PyAny>) -> PyResult<Self> {
+        Self::read_values(headers, true)
+    }
+
+    fn read_values(headers: Bound<'py, PyAny>, all: bool) -> PyResult<Self> {
         let line = |item: Bound<'py, PyAny>| -> PyResult<Line<'py>> {
             match item.cast_into::<PyTuple>() {
                 Ok(tuple) if tuple.len() == 2 => {
                     let name: Bound<'py, PyBytes> = tuple.get_item(0)?.cast_into()?;
-                    let value = if value_read(name.as_bytes()) {
+                    let value = if all || value_read(name.as_bytes()) {
                         Some(tuple.get_item(1)?.cast_into()?)
                     } else {
                         None

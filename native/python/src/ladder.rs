@@ -8,16 +8,20 @@
 //! (`NativeFront.set_ladder`).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
-use stockade_core::block::RequestRules;
+use stockade_core::block::{Counters, RequestRules};
+use stockade_core::ipset::IpSet;
 use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
+use stockade_core::request::{Connection, Request};
 use stockade_front::checks::DecisionSite;
 use stockade_front::ladder::{BanAnswer, LadderSite, Route};
 
@@ -27,6 +31,16 @@ use crate::detection::DetectionEngine;
 use crate::errors::guard;
 use crate::hosts::HostTable;
 use crate::ipset::IPSet;
+use crate::{asgi, wsgi};
+
+/// Seconds since the epoch: the time a middleware's request is decided at (the guard's
+/// clock is the system's whenever there is a native ladder; see
+/// `stockade.server.native_ladder`).
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
 
 /// The view of every active ban (see `_native.pyi`).
 #[pyclass(frozen, module = "stockade._native")]
@@ -157,11 +171,104 @@ fn why(reason: Why) -> &'static str {
 /// `(status, headers, body)`.
 type Response = (u16, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>);
 
+/// What the native ladder made of a middleware's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// To the application, decided here (mod_block's counters committed).
+    Pass,
+    /// A banned client: the seconds to retry after (`None` for ever).
+    Banned(Option<u64>),
+    /// The Python ladder decides the whole request.
+    Python,
+}
+
+/// The middlewares' requests decided here, by outcome.
+#[derive(Debug, Default)]
+struct Counts {
+    allowed: AtomicU64,
+    banned: AtomicU64,
+    python: AtomicU64,
+}
+
 /// The native ladder of one site (see `_native.pyi`).
 #[pyclass(frozen, module = "stockade._native")]
 #[derive(Debug)]
 pub struct NativeLadder {
     pub site: Arc<LadderSite>,
+    /// mod_block's IP blocklist, met by each middleware request's client (the middlewares
+    /// check it once a request, on the client the guard believes).
+    connections: Option<Arc<IpSet>>,
+    counts: Counts,
+}
+
+impl NativeLadder {
+    /// The ladder over a middleware's canonical request at `now`, as the Python ladder
+    /// takes it after the blocklist: a clean pass and a banned client are decided here,
+    /// everything else is the Python side's (nothing counted then).
+    fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
+        let site = &self.site;
+        let aside = Counters::default();
+        if let (Some(list), Some(_), Some(client)) = (&self.connections, &site.block, request.client.address)
+            && aside.connection(list.contains(client))
+        {
+            return Step::Python;
+        }
+        let outcome = site
+            .ladder
+            .decide(request, &site.bans.load(), now, |request| match &site.block {
+                None => Ok(None),
+                Some(block) => block.check(request, connection, now, &aside).map(Some),
+            });
+        let step = match outcome {
+            // A rule that matched goes to the Python side, which decides and counts it.
+            Outcome::Pass {
+                block_rule: None,
+                allowed: false,
+            } => Step::Pass,
+            Outcome::Banned { retry_after, .. } => Step::Banned(retry_after),
+            _ => Step::Python,
+        };
+        if step != Step::Python
+            && let Some(block) = &site.block
+        {
+            block.commit(&aside);
+        }
+        step
+    }
+
+    /// The Python form of a middleware's outcome: what the front hands back for a pass,
+    /// `(status, headers, body)` for a banned client, `None` for the Python side.
+    fn answer<'py, T: IntoPyObject<'py>>(
+        &self,
+        py: Python<'py>,
+        outcome: Option<(Step, Option<T>)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match outcome {
+            Some((Step::Pass, Some(passed))) => {
+                self.counts.allowed.fetch_add(1, Ordering::Relaxed);
+                passed.into_bound_py_any(py)
+            }
+            Some((Step::Banned(retry_after), _)) => {
+                self.counts.banned.fetch_add(1, Ordering::Relaxed);
+                let answer = &self.site.ban_answer;
+                let headers = PyList::empty(py);
+                for (name, value) in &answer.headers {
+                    headers.append((PyBytes::new(py, name), PyBytes::new(py, value)))?;
+                }
+                if let Some(seconds) = retry_after {
+                    headers.append((
+                        PyBytes::new(py, b"retry-after"),
+                        PyBytes::new(py, seconds.to_string().as_bytes()),
+                    ))?;
+                }
+                (answer.status, headers, PyBytes::new(py, &answer.body)).into_bound_py_any(py)
+            }
+            _ => {
+                self.counts.python.fetch_add(1, Ordering::Relaxed);
+                Ok(py.None().into_bound(py))
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -171,6 +278,7 @@ impl NativeLadder {
         *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
         ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
         ban_response=None, engine=None, block=None, hosts=None, decision=None, blocklist=None,
+        connections=None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -195,6 +303,7 @@ impl NativeLadder {
         hosts: Option<PyRef<'_, HostTable>>,
         decision: Option<(PyRef<'_, IPSet>, PyRef<'_, Canonicalizer>, String)>,
         blocklist: Option<PyRef<'_, IPSet>>,
+        connections: Option<PyRef<'_, IPSet>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let detection = match detection {
@@ -252,8 +361,42 @@ impl NativeLadder {
                     ban_answer,
                     decision,
                 }),
+                connections: connections.map(|set| Arc::new(set.set().clone())),
+                counts: Counts::default(),
             })
         })
+    }
+
+    /// The ASGI middleware's decision of an `http` scope (see `_native.pyi`).
+    fn asgi<'py>(&self, py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+        guard(py, || {
+            let now = now();
+            let outcome = asgi::decide(&self.site.canonicalizer, py, scope, |request, connection| {
+                self.step(request, connection, now)
+            })?;
+            self.answer(py, outcome)
+        })
+    }
+
+    /// The WSGI middleware's decision of an environ (see `_native.pyi`).
+    fn wsgi<'py>(&self, py: Python<'py>, environ: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+        guard(py, || {
+            let now = now();
+            let outcome = wsgi::decide(&self.site.canonicalizer, py, environ, |request, connection| {
+                self.step(request, connection, now)
+            })?;
+            self.answer(py, outcome)
+        })
+    }
+
+    /// The middlewares' requests decided here: `(allowed, banned, python)`.
+    #[getter]
+    fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.counts.allowed.load(Ordering::Relaxed),
+            self.counts.banned.load(Ordering::Relaxed),
+            self.counts.python.load(Ordering::Relaxed),
+        )
     }
 
     /// The decision for a client (a normalised address, or `None`) and a canonical path at

@@ -15,13 +15,17 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use stockade_core::canonical::path::{path_of_target, trim_trailing_slashes, under_mount_point};
-use stockade_core::canonical::{self, BadRequest, canonical_decoded_path, canonical_host, canonical_path};
-use stockade_core::client_ip::ForwardingHeader;
+use stockade_core::canonical::{
+    self, BadRequest, HttpVersion, RawRequest, canonical_decoded_path, canonical_host, canonical_path,
+};
+use stockade_core::client_ip::{ClientIp as Decided, ForwardingHeader};
+use stockade_core::request::{Connection, Header, Request};
 
 use crate::canonical::peer_address;
 use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
 use crate::front_request::{Canonical, CanonicalRequest};
+use crate::ladder::Step;
 use crate::text::{from_latin1, holds, holds_latin1, latin1};
 
 /// What the canonical request reads from an environ, found in one pass.
@@ -105,20 +109,32 @@ fn truthy_text<'py>(value: Option<&Bound<'py, PyAny>>) -> PyResult<Option<Bound<
     }
 }
 
-/// `(path, target, host, client, uri, query, method, protocol, request)`, the environ made
-/// canonical; `request` is the [`CanonicalRequest`] the checks read.
-pub fn canonicalize<'py>(
+/// What the canonical request of an environ is, decided before anything is written.
+struct Read<'py> {
+    seen: Seen<'py>,
+    script_bytes: Vec<u8>,
+    raw_target: Option<Bound<'py, PyString>>,
+    path: canonical::CanonicalPath<'static>,
+    peer: Bound<'py, PyString>,
+    decided: Decided,
+    raw_host: Option<Bound<'py, PyString>>,
+    host_bytes: Vec<u8>,
+}
+
+/// Read an environ and decide its canonical parts (the host's spelling is checked, and
+/// found again from `host_bytes` by the caller); nothing is written.
+fn read<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
     environ: &Bound<'py, PyDict>,
-) -> PyResult<Bound<'py, PyTuple>> {
+) -> PyResult<Read<'py>> {
     let seen = Seen::read(environ);
     let empty = intern!(py, "");
     let refuse = |error: BadRequest| bad_request(py, error);
     let not_utf8 = || bad_request(py, BadRequest::PathNotUtf8);
 
     let script = text(seen.script_name.as_ref(), empty)?;
-    let script_bytes = latin1(&script).ok_or_else(not_utf8)?;
+    let script_bytes = latin1(&script).ok_or_else(not_utf8)?.into_owned();
     let raw_target = match truthy_text(seen.raw_uri.as_ref())? {
         Some(raw) => Some(raw),
         None => truthy_text(seen.request_uri.as_ref())?,
@@ -132,7 +148,7 @@ pub fn canonicalize<'py>(
         }
         None => {
             let info = text(seen.path_info.as_ref(), empty)?;
-            let mut decoded = script_bytes.to_vec();
+            let mut decoded = script_bytes.clone();
             decoded.extend_from_slice(&latin1(&info).ok_or_else(not_utf8)?);
             canonical_decoded_path(&decoded, this.policy).map_err(refuse)?
         }
@@ -167,27 +183,61 @@ pub fn canonicalize<'py>(
         _ => None,
     };
     let host_bytes = match &raw_host {
-        Some(host) => {
-            latin1(host).unwrap_or_else(|| Cow::Owned(host.to_string_lossy().into_owned().into_bytes()))
-        }
-        None => Cow::Borrowed(&b""[..]),
+        Some(host) => latin1(host)
+            .unwrap_or_else(|| Cow::Owned(host.to_string_lossy().into_owned().into_bytes()))
+            .into_owned(),
+        None => Vec::new(),
     };
-    let host = canonical_host(&host_bytes).map_err(refuse)?;
+    canonical_host(&host_bytes).map_err(refuse)?;
+    Ok(Read {
+        seen,
+        script_bytes,
+        raw_target,
+        path,
+        peer,
+        decided,
+        raw_host,
+        host_bytes,
+    })
+}
 
-    // Everything is decided: write the environ.
-    if !decided.trusted {
+/// What [`write`] hands back: the `Host` header, the target with its query, the query and
+/// the client.
+type Written<'py> = (
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    Bound<'py, PyString>,
+    ClientIp,
+);
+
+/// Header lines as owned `(name, value)` bytes.
+type OwnedLines = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A pass's client and canonical path.
+type Passed<'py> = (Bound<'py, PyString>, Bound<'py, PyString>);
+
+/// Make the environ canonical: `(host header, uri, query, client)`.
+fn write<'py>(
+    py: Python<'py>,
+    environ: &Bound<'py, PyDict>,
+    read: &Read<'py>,
+    host: &canonical::CanonicalHost<'_>,
+) -> PyResult<Written<'py>> {
+    let empty = intern!(py, "");
+    let seen = &read.seen;
+    if !read.decided.trusted {
         for key in &seen.proxy_only {
             environ.del_item(key)?;
         }
     }
     let host_header = if host.name.is_empty() {
-        if raw_host.is_some() {
+        if read.raw_host.is_some() {
             environ.del_item(intern!(py, "HTTP_HOST"))?;
         }
         empty.clone()
     } else {
         let spelled = host.header();
-        match &raw_host {
+        match &read.raw_host {
             Some(given) if holds(given, &spelled) => given.clone(),
             _ => {
                 let spelled = PyString::new(py, &spelled);
@@ -196,10 +246,11 @@ pub fn canonicalize<'py>(
             }
         }
     };
+    let path = &read.path;
     let info = path
         .path
         .as_bytes()
-        .get(trim_trailing_slashes(&script_bytes).len()..)
+        .get(trim_trailing_slashes(&read.script_bytes).len()..)
         .unwrap_or_default();
     let info_given = seen
         .path_info
@@ -209,7 +260,7 @@ pub fn canonicalize<'py>(
         environ.set_item(intern!(py, "PATH_INFO"), from_latin1(py, info))?;
     }
     let query = text(seen.query.as_ref(), empty)?;
-    let uri = uri_of(py, &path.target, &query, raw_target.as_ref())?;
+    let uri = uri_of(py, &path.target, &query, read.raw_target.as_ref())?;
     for (key, given) in [
         (intern!(py, "RAW_URI"), &seen.raw_uri),
         (intern!(py, "REQUEST_URI"), &seen.request_uri),
@@ -223,13 +274,27 @@ pub fn canonicalize<'py>(
             environ.set_item(key, &uri)?;
         }
     }
-    let client = ClientIp::of(py, &decided, &peer);
+    let client = ClientIp::of(py, &read.decided, &read.peer);
     if client.named_by_header() {
         environ.set_item(intern!(py, "REMOTE_ADDR"), client.address(py))?;
     }
+    Ok((host_header, uri, query, client))
+}
 
-    let target = PyBytes::new(py, &path.target);
-    let path = PyString::new(py, &path.path);
+/// `(path, target, host, client, uri, query, method, protocol, request)`, the environ made
+/// canonical; `request` is the [`CanonicalRequest`] the checks read.
+pub fn canonicalize<'py>(
+    this: &canonical::Canonicalizer,
+    py: Python<'py>,
+    environ: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let read = read(this, py, environ)?;
+    let host = canonical_host(&read.host_bytes).map_err(|error| bad_request(py, error))?;
+    // Everything is decided: write the environ.
+    let (host_header, uri, query, client) = write(py, environ, &read, &host)?;
+    let seen = &read.seen;
+    let target = PyBytes::new(py, &read.path.target);
+    let path = PyString::new(py, &read.path.path);
     let method = text(seen.method.as_ref(), intern!(py, "GET"))?;
     let protocol = text(seen.protocol.as_ref(), intern!(py, "HTTP/1.1"))?;
     let secure = match environ.get_item(intern!(py, "wsgi.url_scheme"))? {
@@ -245,7 +310,7 @@ pub fn canonicalize<'py>(
             uri: &uri,
             query: &query,
             proto: &protocol,
-            decided: &decided,
+            decided: &read.decided,
             vip: None,
             secure,
             version: protocol_text.strip_prefix("HTTP/").unwrap_or(&protocol_text),
@@ -267,6 +332,137 @@ pub fn canonicalize<'py>(
             Bound::new(py, request)?.into_any(),
         ],
     )
+}
+
+/// The header lines of an environ as the checks read them, names in lower case with `-`
+/// (`HTTP_USER_AGENT` is `user-agent`), `Host` canonical, a stranger's proxy-only headers
+/// gone; `None` when the native ladder cannot read them as the Python side does (a value
+/// beyond ASCII, a key not spelled as servers spell it).
+fn header_lines(
+    environ: &Bound<'_, PyDict>,
+    trusted: bool,
+    host: &canonical::CanonicalHost<'_>,
+) -> PyResult<Option<OwnedLines>> {
+    let mut lines = Vec::new();
+    for (key, value) in environ.iter() {
+        let Ok(key) = key.cast_into::<PyString>() else {
+            continue;
+        };
+        let Ok(name) = key.to_str() else {
+            continue;
+        };
+        let header = match name {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => {
+                if !value.is_truthy()? {
+                    continue;
+                }
+                name
+            }
+            "HTTP_HOST" => {
+                if !host.name.is_empty() {
+                    lines.push((b"host".to_vec(), host.header().as_bytes().to_vec()));
+                }
+                continue;
+            }
+            _ => match name.strip_prefix("HTTP_") {
+                Some(header) => header,
+                None => continue,
+            },
+        };
+        if header.bytes().any(|b| b.is_ascii_lowercase() || b == b'-') {
+            return Ok(None);
+        }
+        if !trusted && canonical::proxy_only(header.as_bytes()) {
+            continue;
+        }
+        let value = value.str()?;
+        let Ok(value) = value.to_str() else {
+            return Ok(None);
+        };
+        if !value.is_ascii() {
+            return Ok(None);
+        }
+        let name = header
+            .bytes()
+            .map(|b| if b == b'_' { b'-' } else { b.to_ascii_lowercase() })
+            .collect();
+        lines.push((name, value.as_bytes().to_vec()));
+    }
+    Ok(Some(lines))
+}
+
+/// Run `decide` (the native ladder) over the canonical request of an environ without
+/// touching it; on a pass, make the environ canonical exactly as [`canonicalize`] does and
+/// hand back the client the guard believes and the canonical path. `None`: the Python side decides the request
+/// from the start (the environ is then untouched): a request with no safe canonical form,
+/// a peer that is not an address, text beyond ASCII, an unknown protocol, or whatever
+/// `decide` hands on.
+pub fn decide<'py>(
+    this: &canonical::Canonicalizer,
+    py: Python<'py>,
+    environ: &Bound<'py, PyDict>,
+    decide: impl FnOnce(&Request<'_>, Connection<'_>) -> Step,
+) -> PyResult<Option<(Step, Option<Passed<'py>>)>> {
+    let Ok(read) = read(this, py, environ) else {
+        return Ok(None);
+    };
+    let Ok(host) = canonical_host(&read.host_bytes) else {
+        return Ok(None);
+    };
+    let peer = read.decided.peer;
+    if peer.is_none() && !read.peer.to_str().is_ok_and(str::is_empty) {
+        // The Python side keys a non-address client's bans by its text.
+        return Ok(None);
+    }
+    let seen = &read.seen;
+    let method = text(seen.method.as_ref(), intern!(py, "GET"))?;
+    let protocol = text(seen.protocol.as_ref(), intern!(py, "HTTP/1.1"))?;
+    let query = text(seen.query.as_ref(), intern!(py, ""))?;
+    let (Ok(method), Ok(protocol), Ok(query_text)) = (method.to_str(), protocol.to_str(), query.to_str())
+    else {
+        return Ok(None);
+    };
+    if !method.is_ascii() || !query_text.is_ascii() {
+        return Ok(None);
+    }
+    let Some(version) = HttpVersion::parse(protocol.as_bytes()) else {
+        return Ok(None);
+    };
+    let secure = match environ.get_item(intern!(py, "wsgi.url_scheme"))? {
+        Some(scheme) => scheme.eq(intern!(py, "https"))?,
+        None => false,
+    };
+    let Some(owned) = header_lines(environ, read.decided.trusted, &host)? else {
+        return Ok(None);
+    };
+    let headers = owned
+        .iter()
+        .map(|(name, value)| Header::new(Cow::Borrowed(name.as_slice()), Cow::Borrowed(value.as_slice())))
+        .collect();
+    let request = Request::new(
+        &RawRequest {
+            method: method.as_bytes(),
+            path: &read.path.target,
+            query: query_text.as_bytes(),
+            headers: &[],
+            peer,
+            secure,
+            version,
+            body: None,
+        },
+        read.path.clone(),
+        host.clone(),
+        headers,
+        read.decided,
+        false,
+    );
+    let step = decide(&request, Connection::default());
+    if step != Step::Pass {
+        return Ok(Some((step, None)));
+    }
+    let (_, _, _, client) = write(py, environ, &read, &host)?;
+    let path = PyString::new(py, &read.path.path);
+    Ok(Some((step, Some((client.address(py).clone(), path)))))
 }
 
 /// The canonical target and the query: `target?query`, or the target alone. The raw

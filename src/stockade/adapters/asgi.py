@@ -13,6 +13,16 @@ the client a trusted proxy names), once a request. A mod_block ``CLOSE`` cannot 
 connection from inside an app, so it is answered with ``[block] close_status`` (403 by
 default), ``Connection: close`` and no body.
 
+Each ``http`` request first meets the native ladder
+(:meth:`stockade._native.NativeLadder.asgi`, built by
+:func:`stockade.server.native_ladder.middleware_ladder`) in one call: a clean request that
+passes is decided there, the scope made canonical exactly as above, and so is a banned
+client's answer; anything else (a mod_block rule that matches, the blocklist, a detection
+hit, a body, a lockout directory, a ban the view cannot tell...) goes to the Python ladder,
+which decides the whole request from the start, so a native answer is always the Python
+one. Without a native ladder (a test's clock, a store without a ban view, response rules)
+the Python ladder decides every request.
+
 The guard opens at lifespan startup and closes at shutdown, or at the first request when
 the server runs no lifespan. A scope that was checked is marked: a second instance of the
 middleware in the same chain passes it on untouched, so nothing is counted twice.
@@ -25,6 +35,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stockade._native import Canonicalizer, NativeLadder
 from stockade.adapters.basic import AsyncBasicGate
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher, starlette_routes
@@ -39,6 +50,7 @@ from stockade.errors import BadRequest
 from stockade.request.asgi import from_asgi
 from stockade.request.body import announced_body, read_ahead
 from stockade.request.incoming import Incoming
+from stockade.rules.block import BlockTable
 from stockade.stores import open_async_store, open_directory_stores
 
 Scope = MutableMapping[str, Any]
@@ -81,6 +93,12 @@ class StockadeMiddleware:
         self._auto_routes: dict[int, RouteMatcher] = {}
         self.guard: AsyncGuard | None = None
         self.ladder: AsyncLadder | None = None
+        # The native ladder (None: the Python ladder decides every request) and the
+        # blocklist it was built with (a reload assigns a new one: the ladder is rebuilt).
+        self.native: NativeLadder | None = None
+        self._table: BlockTable | None = None
+        self._blocklist: object = None
+        self._catch_up: Callable[[], None] = _nothing
         self._opening: asyncio.Lock | None = None
         bans_settings = self.protection.settings.bans
         self._detects = bans_settings is not None and bans_settings.enabled
@@ -111,12 +129,29 @@ class StockadeMiddleware:
         own = open_directory_stores(store, p.store_url, p.directory_store_urls, open_async_store)
         guard = AsyncGuard(p.settings, store, clock=self.clock, sinks=p.sinks(), directory_stores=own)
         gates = {d.path: AsyncBasicGate(d, self.clock) for d in p.directories}
-        self.ladder = AsyncLadder(guard, block=p.block, hosts=p.hosts, gates=gates)
+        self.ladder = ladder = AsyncLadder(guard, block=p.block, hosts=p.hosts, gates=gates)
+        self._build_native(ladder)
         self.guard = guard
         return guard
 
+    def _build_native(self, ladder: AsyncLadder) -> None:
+        from stockade.server.native_ladder import middleware_ladder, store_catch_up  # noqa: PLC0415
+
+        block = self.protection.block
+        self._table = block.table if block is not None else None
+        self._blocklist = block.table.blocklist if block is not None else None
+        self.native = None if self._observes else middleware_ladder(ladder, self._canonicalizer)
+        # Other processes' bans reach the ban view when a request peeks through the store;
+        # the native ladder reads the view directly, so each request catches up first (at
+        # most once a millisecond, as a peek does).
+        self._catch_up = store_catch_up(ladder.guard.bans.store)
+
+    @property
+    def _canonicalizer(self) -> Canonicalizer:
+        return self.protection.resolver.canonicalizer(self.protection.paths)
+
     async def shutdown(self) -> None:
-        guard, self.guard, self.ladder = self.guard, None, None
+        guard, self.guard, self.ladder, self.native = self.guard, None, None, None
         if guard is not None:
             await guard.aclose()
 
@@ -170,6 +205,32 @@ class StockadeMiddleware:
             await self.startup()
             ladder = self.ladder
             assert ladder is not None
+        native = self.native
+        if native is not None and kind == "http" and type(scope) is dict:
+            table = self._table
+            if table is not None and table.blocklist is not self._blocklist:
+                self._build_native(ladder)  # the blocklist was reloaded
+                native = self.native
+            # One native call: a clean pass or a banned client is decided there, the scope
+            # made canonical; anything else (None) is the Python ladder's from the start.
+            self._catch_up()
+            answer = native.asgi(scope) if native is not None else None
+            if isinstance(answer, str):
+                scope[GUARD] = ladder.guard
+                scope[CLIENT] = answer
+                scope[PROTECTION] = self.protection
+                await self.app(scope, receive, send)
+                return
+            if answer is not None:
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
+                return
+        await self._decide(scope, receive, send, ladder)
+
+    async def _decide(self, scope: Scope, receive: Receive, send: Send, ladder: AsyncLadder) -> None:
+        """The Python ladder's decision of the whole request, and the app if it passes."""
+        kind = scope["type"]
         try:
             request = self._incoming(scope)
         except BadRequest as exc:
@@ -250,6 +311,10 @@ class StockadeMiddleware:
                 await guard.bans.observe_response(request.client, request.path, status)
 
         return observing
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Plain:

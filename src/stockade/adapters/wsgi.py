@@ -9,6 +9,11 @@ own. The SQLite store shares blocks, failures and bans between the processes.
 When detection inspects a request, the first ``[bans] body_limit`` bytes of its body are
 read from ``wsgi.input`` before the checks decide, and ``wsgi.input`` becomes a stream that
 gives them and then the rest (:mod:`stockade.request.body`).
+
+As in the ASGI middleware, each request first meets the native ladder
+(:meth:`stockade._native.NativeLadder.wsgi`, one per process): a clean pass and a banned
+client are decided there, the environ made canonical as :func:`~stockade.request.wsgi.from_wsgi`
+makes it; anything else goes to the Python ladder, from the start.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from stockade._native import NativeLadder
 from stockade.adapters.basic import BasicGate
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher
@@ -35,6 +41,7 @@ from stockade.errors import BadRequest
 from stockade.request.body import read_ahead_wsgi, wsgi_has_body
 from stockade.request.incoming import Incoming
 from stockade.request.wsgi import from_wsgi
+from stockade.rules.block import BlockTable
 from stockade.stores import open_directory_stores, open_store
 
 Environ = dict[str, Any]
@@ -57,6 +64,12 @@ class ProcessGuard:
         self._lock = threading.Lock()
         self._pid = 0
         self._ladder: Ladder | None = None
+        # This process's native ladder (None: the Python ladder decides every request), and
+        # the blocklist it was built with (a reload assigns a new one: it is rebuilt).
+        self.native: NativeLadder | None = None
+        self.table: BlockTable | None = None
+        self.blocklist: object = None
+        self.catch_up: Callable[[], None] = _nothing
 
     def ladder(self) -> Ladder:
         ladder = self._ladder
@@ -77,7 +90,22 @@ class ProcessGuard:
         own = open_directory_stores(store, p.store_url, p.directory_store_urls, open_store)
         guard = Guard(p.settings, store, clock=self.clock, sinks=p.sinks(), directory_stores=own)
         gates = {d.path: BasicGate(d, self.clock) for d in p.directories}
-        return Ladder(guard, block=p.block, hosts=p.hosts, gates=gates)
+        ladder = Ladder(guard, block=p.block, hosts=p.hosts, gates=gates)
+        self.rebuild(ladder)
+        return ladder
+
+    def rebuild(self, ladder: Ladder) -> NativeLadder | None:
+        """Build the native ladder of ``ladder`` (at opening, and when the blocklist was reloaded)."""
+        from stockade.server.native_ladder import middleware_ladder, store_catch_up  # noqa: PLC0415
+
+        p = self.protection
+        self.table = p.block.table if p.block is not None else None
+        self.blocklist = self.table.blocklist if self.table is not None else None
+        self.native = middleware_ladder(ladder, p.resolver.canonicalizer(p.paths))
+        # Other processes' bans reach the ban view when a request peeks through the store;
+        # the native ladder reads the view directly, so each request catches up first.
+        self.catch_up = store_catch_up(ladder.guard.bans.store)
+        return self.native
 
     def close(self) -> None:
         with self._lock:
@@ -131,7 +159,25 @@ class StockadeWSGI:
         A passed request carries the guard, the client and the protection in the environ.
         """
         environ[CHECKED] = True
-        ladder = self.process.ladder()
+        process = self.process
+        ladder = process.ladder()
+        native = process.native
+        if native is not None and type(environ) is dict:
+            table = process.table
+            if table is not None and table.blocklist is not process.blocklist:
+                native = process.rebuild(ladder)
+            # One native call: a clean pass or a banned client is decided there, the environ
+            # made canonical; anything else (None) is the Python ladder's from the start.
+            process.catch_up()
+            answer = native.wsgi(environ) if native is not None else None
+            if answer is not None:
+                if len(answer) == 2:
+                    environ[GUARD] = ladder.guard
+                    environ[CLIENT], environ[PATH] = answer
+                    environ[PROTECTION] = self.protection
+                    return None
+                status, headers, body = answer
+                return _refusal(_Plain(status, body, headers), environ)
         try:
             request = self._incoming(environ)
         except BadRequest as exc:
@@ -204,11 +250,19 @@ def _refusal(response: ResponseLike, environ: Environ) -> WsgiRefusal:
     return WsgiRefusal(_status_line(response.status), headers, body)
 
 
+def _nothing() -> None:
+    return None
+
+
 class _Plain:
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] | None = None) -> None:
         self.status = status
         self.body = body
-        self.headers = ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
+        self.headers = (
+            tuple(headers)
+            if headers is not None
+            else ((b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()))
+        )
 
 
 _BAD_REQUEST = _Plain(400, b"Bad Request")

@@ -24,6 +24,8 @@ side cannot decide for it the way the Python side does:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stockade import _native
 from stockade.clock import SystemClock
 from stockade.core.events import BANS_DIRECTORY
@@ -33,7 +35,7 @@ from stockade.ipsets import ip_set
 from stockade.server.site import Site
 from stockade.stores.view import BanView
 
-__all__ = ["ban_view_of", "ladder_of", "native_ladder", "twin"]
+__all__ = ["ban_view_of", "ladder_of", "middleware_ladder", "native_ladder", "store_catch_up", "twin"]
 
 # The decision listener's part: who may ask, the decision point's canonical request, the
 # prefix of the decision ids.
@@ -81,6 +83,7 @@ def ladder_of(
     route: tuple[str, int] | None = None,
     decision: Decision | None = None,
     blocklist: _native.IPSet | None = None,
+    connections: _native.IPSet | None = None,
 ) -> _native.NativeLadder | None:
     """The native twin of a Python ladder's exemptions, bans, mod_block, detection and
     directories, or ``None`` when its guard's clock or store rules it out."""
@@ -89,7 +92,42 @@ def ladder_of(
     view = ban_view_of(bans.store)
     if view is None or type(bans.clock) is not SystemClock or type(guard.clock) is not SystemClock:
         return None
-    return twin(ladder, view, canonicalizer=canonicalizer, route=route, decision=decision, blocklist=blocklist)
+    return twin(
+        ladder,
+        view,
+        canonicalizer=canonicalizer,
+        route=route,
+        decision=decision,
+        blocklist=blocklist,
+        connections=connections,
+    )
+
+
+def store_catch_up(store: object) -> Callable[[], None]:
+    """What brings other processes' changes into a store's ban view (its ``catch_up``, at
+    most once a millisecond; nothing for a store without one): a reader of the view that
+    does not peek through the store calls it before each read, as a peek would."""
+    inner = getattr(store, "sync", store)
+    catch_up = getattr(inner, "catch_up", None)
+    return catch_up if callable(catch_up) else _nothing
+
+
+def _nothing() -> None:
+    return None
+
+
+def middleware_ladder(
+    ladder: AsyncLadder | Ladder, canonicalizer: _native.Canonicalizer
+) -> _native.NativeLadder | None:
+    """The native ladder of a middleware (:meth:`~stockade._native.NativeLadder.asgi`,
+    ``wsgi``): the middleware's canonical request, and mod_block's IP blocklist met by each
+    request's client, as the middleware checks it. ``None`` when the Python ladder decides
+    every request (see :func:`ladder_of`), or when response rules watch the statuses (the
+    middleware then notes each response for them)."""
+    if ladder.guard.bans.settings.response_rules:
+        return None
+    connections = ip_set(ladder.block.table.blocklist.ranges()) if ladder.block is not None else None
+    return ladder_of(ladder, canonicalizer=canonicalizer, connections=connections)
 
 
 def twin(
@@ -100,6 +138,7 @@ def twin(
     route: tuple[str, int] | None = None,
     decision: Decision | None = None,
     blocklist: _native.IPSet | None = None,
+    connections: _native.IPSet | None = None,
 ) -> _native.NativeLadder:
     """The native ladder of ``ladder`` over the ban view ``view``, whatever the clock (the
     caller gives each decision its time)."""
@@ -133,4 +172,5 @@ def twin(
         hosts=ladder.hosts.native if ladder.hosts is not None else None,
         decision=decision,
         blocklist=blocklist,
+        connections=connections,
     )
