@@ -46,6 +46,12 @@ RULES = [
     {"Name": "no_evil", "Cond": 'req_path_prefix_in("/evil", false)', "Action": {"Cmd": "CLOSE", "Params": []}},
     {"Name": "let_in", "Cond": 'req_path_prefix_in("/allowed", false)', "Action": {"Cmd": "ALLOW", "Params": []}},
     {"Name": "bad_agent", "Cond": 'req_ua_regmatch("bad-agent/")', "Action": {"Cmd": "CLOSE", "Params": []}},
+    # A header named with `_`: the WSGI environ's HTTP_X_STAGE holds X-Stage and X_Stage alike.
+    {
+        "Name": "no_stage",
+        "Cond": 'req_header_value_in("X_Stage", "debug", false)',
+        "Action": {"Cmd": "CLOSE", "Params": []},
+    },
 ]
 LOGINS = [{"path": "/login", "max_retries": 3}]
 SKIP = {GUARD, PROTECTION}  # objects of each middleware's own
@@ -352,6 +358,7 @@ WSGI_CASES = {
     "mod_block ALLOW": environ("/allowed/x"),
     "a CLOSE on the user agent": environ("/", headers={"HTTP_HOST": "a", "HTTP_USER_AGENT": "bad-agent/1"}),
     "the IP blocklist": environ("/", client="192.0.2.99"),
+    "a CLOSE on a header named with an underscore": environ("/", headers={"HTTP_HOST": "a", "HTTP_X_STAGE": "debug"}),
     "a lockout directory": environ("/secure/page"),
     "a detection hit": environ("/.env", client="203.0.113.77"),
     "a body": environ("/form", method="POST", headers={"HTTP_HOST": "a", "CONTENT_LENGTH": "3"}),

@@ -254,6 +254,7 @@ fn connection<'v>(view: &'v RequestView<'_>) -> Connection<'v> {
         sni: tls.and_then(|tls| tls.sni.as_deref()).map(str::as_bytes),
         client_auth: tls.is_some_and(|tls| tls.client_auth),
         client_ca: tls.and_then(|tls| tls.client_ca.as_deref()).map(str::as_bytes),
+        environ_names: false,
     }
 }
 

@@ -18,9 +18,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
-use stockade_core::block::{Counters, RequestRules};
+use stockade_core::block::RequestRules;
 use stockade_core::ipset::IpSet;
-use stockade_core::ladder::{Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
+use stockade_core::ladder::{Aside, Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
 use stockade_core::request::{Connection, Request};
 use stockade_front::checks::DecisionSite;
 use stockade_front::ladder::{BanAnswer, LadderSite, Route};
@@ -207,7 +207,7 @@ impl NativeLadder {
     /// everything else is the Python side's (nothing counted then).
     fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
         let site = &self.site;
-        let aside = Counters::default();
+        let aside = Aside::default();
         if let (Some(list), Some(_), Some(client)) = (&self.connections, &site.block, request.client.address)
             && aside.connection(list.contains(client))
         {
@@ -231,7 +231,7 @@ impl NativeLadder {
         if step != Step::Python
             && let Some(block) = &site.block
         {
-            block.commit(&aside);
+            block.commit(aside, None);
         }
         step
     }

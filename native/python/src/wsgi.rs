@@ -456,7 +456,11 @@ pub fn decide<'py>(
         read.decided,
         false,
     );
-    let step = decide(&request, Connection::default());
+    let connection = Connection {
+        environ_names: true,
+        ..Connection::default()
+    };
+    let step = decide(&request, connection);
     if step != Step::Pass {
         return Ok(Some((step, None)));
     }

@@ -26,6 +26,9 @@ pub struct Connection<'c> {
     pub client_auth: bool,
     /// The name of the CA that issued the client's certificate.
     pub client_ca: Option<&'c [u8]>,
+    /// Header names as a WSGI environ spells them: `_` reads as `-` (`HTTP_X_FOO` is both
+    /// `X-Foo` and `X_Foo`, as the Python side's lookup has it).
+    pub environ_names: bool,
 }
 
 /// A canonical request and its connection, read by conditions at `now`.
@@ -118,6 +121,13 @@ impl ConditionRequest for Conditions<'_, '_> {
         }
     }
     fn header(&self, name: &[u8]) -> Option<Cow<'_, [u8]>> {
+        let dashed: Vec<u8>;
+        let name = if self.connection.environ_names && name.contains(&b'_') {
+            dashed = name.iter().map(|&b| if b == b'_' { b'-' } else { b }).collect();
+            &dashed
+        } else {
+            name
+        };
         let value = self.request.header(name)?;
         // Only the debug time tells an empty header from an absent one.
         if value.is_empty() && name != b"x-bfe-debug-time" {
