@@ -348,7 +348,6 @@ class NativeLadder:
         hosts: HostTable | None = None,
         decision: tuple[IPSet, Canonicalizer, str] | None = None,
         blocklist: IPSet | None = None,
-        connections: IPSet | None = None,
     ) -> None:
         """``detection``: ``"off"``, ``"python"`` (every request it would inspect goes to
         Python) or ``"native"`` (``engine`` inspects the front's requests; a hit, a body or a
@@ -356,9 +355,9 @@ class NativeLadder:
         its rules on its own request; a request a rule matches, or whose rules read the
         body, goes to Python), with ``hosts`` to find a request's product. ``route``
         ``None``: the front decides only check requests. ``decision``: the decision
-        listener's ``(proxies, canonicalizer, id prefix)``, and ``blocklist`` the check
-        requests' clients meet. ``connections``: mod_block's IP blocklist, which each
-        middleware request's client meets (:meth:`asgi`, :meth:`wsgi`)."""
+        listener's ``(proxies, canonicalizer, id prefix)``. ``blocklist``: mod_block's IP
+        blocklist, which the client of each check request and of each middleware request
+        (:meth:`asgi`, :meth:`wsgi`) meets."""
     def decide(
         self, client: str | None, path: str, now: float
     ) -> tuple[str] | tuple[str, str] | tuple[str, float, int | None]:

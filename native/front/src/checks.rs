@@ -13,7 +13,6 @@
 //! to the Python decision point, which answers it from the start; nothing is counted here
 //! for those, so the Python side counts each request once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -34,8 +33,6 @@ pub struct DecisionSite {
     pub proxies: IpSet,
     /// The decision point's canonical request: its trusted proxies and forwarding header.
     pub canonicalizer: Canonicalizer,
-    /// mod_block's IP blocklist (checked on each check request's client).
-    pub blocklist: Option<Arc<IpSet>>,
     /// Decision ids are `<prefix><number>` (the number in hex).
     pub prefix: String,
     pub ids: AtomicU64,
@@ -92,7 +89,7 @@ pub fn decide_check(
         return None;
     }
     let aside = Aside::default();
-    if let (Some(blocklist), Some(_)) = (&decision.blocklist, &site.block) {
+    if let (Some(blocklist), Some(_)) = (&site.blocklist, &site.block) {
         if aside.connection(blocklist.contains(client)) {
             return None;
         }

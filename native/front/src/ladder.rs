@@ -31,6 +31,7 @@ use bytes::Bytes;
 use stockade_core::addr::{Addr, format_v4, format_v6};
 use stockade_core::bans::BanView;
 use stockade_core::canonical::HttpVersion;
+use stockade_core::ipset::IpSet;
 use stockade_core::ladder::{Aside, Detection, Ladder, Outcome, SiteBlock};
 use stockade_core::request::Connection;
 use stockade_core::{Canonicalizer, RawRequest, Request};
@@ -69,6 +70,9 @@ pub struct LadderSite {
     pub ban_answer: BanAnswer,
     /// The decision listener's settings, when the site has one.
     pub decision: Option<DecisionSite>,
+    /// mod_block's IP blocklist, met by the client of each check request and middleware
+    /// request (a front's own connections meet it when they are accepted).
+    pub blocklist: Option<Arc<IpSet>>,
 }
 
 /// The requests decided here, by outcome (the Python side adds them to its metrics).

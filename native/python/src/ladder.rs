@@ -19,7 +19,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use stockade_core::addr::{Addr, parse_text, parse_v4, parse_v6};
 use stockade_core::bans::{BanKey, BanView, Peek};
 use stockade_core::block::RequestRules;
-use stockade_core::ipset::IpSet;
 use stockade_core::ladder::{Aside, Detect, Detection, Ladder, LadderRequest, Outcome, SiteBlock, Why};
 use stockade_core::request::{Connection, Request};
 use stockade_front::checks::DecisionSite;
@@ -195,9 +194,6 @@ struct Counts {
 #[derive(Debug)]
 pub struct NativeLadder {
     pub site: Arc<LadderSite>,
-    /// mod_block's IP blocklist, met by each middleware request's client (the middlewares
-    /// check it once a request, on the client the guard believes).
-    connections: Option<Arc<IpSet>>,
     counts: Counts,
 }
 
@@ -208,7 +204,7 @@ impl NativeLadder {
     fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
         let site = &self.site;
         let aside = Aside::default();
-        if let (Some(list), Some(_), Some(client)) = (&self.connections, &site.block, request.client.address)
+        if let (Some(list), Some(_), Some(client)) = (&site.blocklist, &site.block, request.client.address)
             && aside.connection(list.contains(client))
         {
             return Step::Python;
@@ -278,7 +274,6 @@ impl NativeLadder {
         *, bans, enabled, ipv6_prefix, allow=None, ignore_paths=Vec::new(), ignore_patterns=false,
         ban_events=false, detection="off", directories=Vec::new(), canonicalizer=None, route=None,
         ban_response=None, engine=None, block=None, hosts=None, decision=None, blocklist=None,
-        connections=None,
     ))]
     #[allow(
         clippy::too_many_arguments,
@@ -303,7 +298,6 @@ impl NativeLadder {
         hosts: Option<PyRef<'_, HostTable>>,
         decision: Option<(PyRef<'_, IPSet>, PyRef<'_, Canonicalizer>, String)>,
         blocklist: Option<PyRef<'_, IPSet>>,
-        connections: Option<PyRef<'_, IPSet>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let detection = match detection {
@@ -324,7 +318,6 @@ impl NativeLadder {
             let decision = decision.map(|(proxies, canonicalizer, prefix)| DecisionSite {
                 proxies: proxies.set().clone(),
                 canonicalizer: canonicalizer.inner.clone(),
-                blocklist: blocklist.map(|set| Arc::new(set.set().clone())),
                 prefix,
                 ids: AtomicU64::new(1),
             });
@@ -360,8 +353,8 @@ impl NativeLadder {
                     route,
                     ban_answer,
                     decision,
+                    blocklist: blocklist.map(|set| Arc::new(set.set().clone())),
                 }),
-                connections: connections.map(|set| Arc::new(set.set().clone())),
                 counts: Counts::default(),
             })
         })

@@ -83,7 +83,6 @@ def ladder_of(
     route: tuple[str, int] | None = None,
     decision: Decision | None = None,
     blocklist: _native.IPSet | None = None,
-    connections: _native.IPSet | None = None,
 ) -> _native.NativeLadder | None:
     """The native twin of a Python ladder's exemptions, bans, mod_block, detection and
     directories, or ``None`` when its guard's clock or store rules it out."""
@@ -99,7 +98,6 @@ def ladder_of(
         route=route,
         decision=decision,
         blocklist=blocklist,
-        connections=connections,
     )
 
 
@@ -126,8 +124,8 @@ def middleware_ladder(
     middleware then notes each response for them)."""
     if ladder.guard.bans.settings.response_rules:
         return None
-    connections = ip_set(ladder.block.table.blocklist.ranges()) if ladder.block is not None else None
-    return ladder_of(ladder, canonicalizer=canonicalizer, connections=connections)
+    blocklist = ip_set(ladder.block.table.blocklist.ranges()) if ladder.block is not None else None
+    return ladder_of(ladder, canonicalizer=canonicalizer, blocklist=blocklist)
 
 
 def twin(
@@ -138,7 +136,6 @@ def twin(
     route: tuple[str, int] | None = None,
     decision: Decision | None = None,
     blocklist: _native.IPSet | None = None,
-    connections: _native.IPSet | None = None,
 ) -> _native.NativeLadder:
     """The native ladder of ``ladder`` over the ban view ``view``, whatever the clock (the
     caller gives each decision its time)."""
@@ -172,5 +169,4 @@ def twin(
         hosts=ladder.hosts.native if ladder.hosts is not None else None,
         decision=decision,
         blocklist=blocklist,
-        connections=connections,
     )
