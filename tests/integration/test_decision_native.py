@@ -19,6 +19,7 @@ from stockade.server.native import NativeServer
 from stockade.server.testing import ServerThread
 from tests.integration.conftest import Site
 from tests.integration.proxies import ask
+from tests.integration.test_native_ladder_front import metrics
 from tests.integration.test_protecting_server import TOKEN, get
 
 RULES = {
@@ -72,14 +73,7 @@ def native_counts(server: NativeServer) -> tuple[int, int]:
 
 
 def decisions(running: ServerThread) -> dict[str, float]:
-    admin = int(running.admin_url.rsplit(":", 1)[1])
-    status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
-    assert status == 200
-    return {
-        line.split()[0]: float(line.split()[1])
-        for line in body.decode().splitlines()
-        if line.startswith("stockade_decisions_total")
-    }
+    return metrics(running, "stockade_decisions_total")
 
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

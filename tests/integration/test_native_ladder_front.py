@@ -88,15 +88,12 @@ def counts(running: ServerThread) -> tuple[int, int, int]:
     return server.front.ladder_counts()
 
 
-def metrics(running: ServerThread) -> dict[str, float]:
+def metrics(running: ServerThread, family: str = "stockade_requests_total") -> dict[str, float]:
+    """The samples of one metric family, from the admin API's ``/metrics``."""
     admin = int(running.admin_url.rsplit(":", 1)[1])
     status, _, body = get(admin, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
     assert status == 200
-    return {
-        line.split()[0]: float(line.split()[1])
-        for line in body.decode().splitlines()
-        if line.startswith("stockade_requests_total")
-    }
+    return {line.split()[0]: float(line.split()[1]) for line in body.decode().splitlines() if line.startswith(family)}
 
 
 def admin_post(running: ServerThread, path: str, body: dict[str, object]) -> int:

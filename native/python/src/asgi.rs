@@ -33,32 +33,12 @@ pub fn canonicalize<'py>(
     require_host: bool,
     tls: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let raw_path = scope
-        .get_item(intern!(py, "raw_path"))?
-        .filter(|value| !value.is_none())
-        .map(Bound::cast_into::<PyBytes>)
-        .transpose()?;
-    let given_path = scope.get_item(intern!(py, "path"))?;
-    let quoted;
-    let raw: &[u8] = match &raw_path {
-        Some(bytes) => {
-            let bytes = bytes.as_bytes();
-            let end = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
-            bytes.get(..end).unwrap_or(bytes)
-        }
-        None => {
-            // A server that gives only the decoded path: escape it, never decode it again.
-            let text = match &given_path {
-                Some(path) => path.str()?,
-                None => intern!(py, "/").clone(),
-            };
-            let utf8 = text
-                .to_str()
-                .map_err(|_| bad_request(py, BadRequest::PathNotUtf8))?;
-            quoted = quote_path(utf8.as_bytes());
-            &quoted
-        }
+    let sent = match SentPath::read(py, scope)? {
+        Ok(sent) => sent,
+        Err(PathProblem::NotBytes(error)) => return Err(error),
+        Err(PathProblem::NotUtf8) => return Err(bad_request(py, BadRequest::PathNotUtf8)),
     };
+    let (raw_path, given_path, raw) = (&sent.raw_path, &sent.given, sent.bytes());
     let peer = peer_text(py, scope)?;
     let given_headers = match scope.get_item(intern!(py, "headers"))? {
         Some(headers) => headers,
@@ -174,6 +154,62 @@ pub fn canonicalize<'py>(
     )
 }
 
+/// The scope's path as sent: its `raw_path` up to any `?`, or, from a server that gives only
+/// the decoded `path`, that path escaped (never decoded again).
+struct SentPath<'py> {
+    raw_path: Option<Bound<'py, PyBytes>>,
+    given: Option<Bound<'py, PyAny>>,
+    quoted: Vec<u8>,
+}
+
+/// Why a scope's path cannot be read.
+enum PathProblem {
+    /// `raw_path` is not `bytes`.
+    NotBytes(PyErr),
+    /// The decoded `path` is not UTF-8 text.
+    NotUtf8,
+}
+
+impl<'py> SentPath<'py> {
+    fn read(py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Result<Self, PathProblem>> {
+        let raw_path = match scope.get_item(intern!(py, "raw_path"))? {
+            Some(value) if !value.is_none() => match value.cast_into::<PyBytes>() {
+                Ok(bytes) => Some(bytes),
+                Err(error) => return Ok(Err(PathProblem::NotBytes(error.into()))),
+            },
+            _ => None,
+        };
+        let given = scope.get_item(intern!(py, "path"))?;
+        let mut quoted = Vec::new();
+        if raw_path.is_none() {
+            let text = match &given {
+                Some(path) => path.str()?,
+                None => intern!(py, "/").clone(),
+            };
+            let Ok(utf8) = text.to_str() else {
+                return Ok(Err(PathProblem::NotUtf8));
+            };
+            quoted = quote_path(utf8.as_bytes());
+        }
+        Ok(Ok(Self {
+            raw_path,
+            given,
+            quoted,
+        }))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.raw_path {
+            Some(bytes) => {
+                let bytes = bytes.as_bytes();
+                let end = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
+                bytes.get(..end).unwrap_or(bytes)
+            }
+            None => &self.quoted,
+        }
+    }
+}
+
 /// `target?query` as text (the target alone without a query); the path's own `str` when
 /// it spells the target (an ordinary path has no escape).
 fn uri_of<'py>(
@@ -282,33 +318,10 @@ pub fn decide<'py>(
     if has_tls(py, scope)? {
         return Ok(None);
     }
-    let raw_path = match scope.get_item(intern!(py, "raw_path"))? {
-        Some(value) if !value.is_none() => match value.cast_into::<PyBytes>() {
-            Ok(bytes) => Some(bytes),
-            Err(_) => return Ok(None),
-        },
-        _ => None,
+    let Ok(sent) = SentPath::read(py, scope)? else {
+        return Ok(None);
     };
-    let given_path = scope.get_item(intern!(py, "path"))?;
-    let quoted;
-    let raw: &[u8] = match &raw_path {
-        Some(bytes) => {
-            let bytes = bytes.as_bytes();
-            let end = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
-            bytes.get(..end).unwrap_or(bytes)
-        }
-        None => {
-            let text = match &given_path {
-                Some(path) => path.str()?,
-                None => intern!(py, "/").clone(),
-            };
-            let Ok(utf8) = text.to_str() else {
-                return Ok(None);
-            };
-            quoted = quote_path(utf8.as_bytes());
-            &quoted
-        }
-    };
+    let (raw_path, given_path, raw) = (&sent.raw_path, &sent.given, sent.bytes());
     let peer = peer_text(py, scope)?;
     let peer_addr = peer_address(&peer);
     if peer_addr.is_none() && !peer.to_str().is_ok_and(str::is_empty) {
