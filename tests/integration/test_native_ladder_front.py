@@ -26,7 +26,7 @@ from stockade.server.testing import ServerThread
 from stockade.stores.sqlite import SQLiteStore
 from tests.integration.conftest import PUBLIC, Site
 from tests.integration.test_native_front import fetch
-from tests.integration.test_protecting_server import TOKEN, get
+from tests.integration.test_protecting_server import TOKEN, _rule, get
 from tests.integration.test_proxy import Uvicorn
 
 
@@ -35,10 +35,6 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
     log = tmp_path_factory.mktemp("upstream") / "upstream.log"
     with Uvicorn("tests.integration.upstream_app:app", log) as server:
         yield server
-
-
-def _rule(name: str, cond: str, cmd: str) -> dict[str, object]:
-    return {"Name": name, "Cond": cond, "Action": {"Cmd": cmd, "Params": []}}
 
 
 BLOCK_RULES = {
