@@ -129,6 +129,21 @@ def test_without_aggregation_each_address_counts_alone(store_factory: object) ->
         guard.close()
 
 
+def test_a_peer_that_is_no_address_counts_as_given(store_factory: object) -> None:
+    """A server on a Unix socket may name its peer ``unix:/...``: with IPv6 aggregation on, that
+    name must not be read as an IPv6 address (an exception, a 500 for every such request)."""
+    guard, _ = guard_with(store_factory)
+    try:
+        peer = "unix:/run/app.sock"
+        assert guard.bans.refusal(peer, "/") is None
+        for _ in range(5):
+            probe(guard, peer)
+        assert guard.bans.refusal(peer, "/") is not None
+        assert [b.ip for b in guard.list_banned_ips()] == [peer]
+    finally:
+        guard.close()
+
+
 def test_the_allow_list_always_wins(store_factory: object) -> None:
     guard, _ = guard_with(store_factory, allow=NetworkSet.from_strings(["10.0.0.0/8", "127.0.0.1"]))
     try:

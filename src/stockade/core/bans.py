@@ -188,11 +188,16 @@ def status(state: BanState, now: float, policy: BanPolicy) -> BanStatus:
 def ban_key(ip: str, ipv6_prefix: int = 128) -> str:
     """What strikes and bans count against: the address, or its IPv6 prefix (``2001:db8::/64``).
 
-    ``ip`` is a normalised address (IPv4-mapped IPv6 already folded to IPv4).
+    ``ip`` is a normalised address (IPv4-mapped IPv6 already folded to IPv4); a peer that is
+    no address (a Unix socket's name, such as ``unix:/run/app.sock``) counts as given.
     """
     if ":" not in ip or ipv6_prefix >= 128:
         return ip
-    value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, ip)
+    except OSError:
+        return ip
+    value = int.from_bytes(packed, "big")
     value &= ~((1 << (128 - ipv6_prefix)) - 1)
     return f"{socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, 'big'))}/{ipv6_prefix}"
 
