@@ -10,8 +10,16 @@ a burst of other load on the machine does not decide the ratio.
 
     .venv/bin/python bench/middleware.py                 # 3 rounds of 5 s each
     .venv/bin/python bench/middleware.py --seconds 2 --rounds 1
+    .venv/bin/python bench/middleware.py --only starlette,django   # the frameworks' rows
 
-Target: guarded throughput at least 90% of the bare one. For scale, uvicorn also runs the
+The issue's own hello worlds run too, each bare and guarded the way its README section says:
+Starlette's (one route, ``PlainTextResponse``) under uvicorn with ``protect(app, ...)``,
+and Django's (``startproject``'s middleware and apps, one view) under gunicorn with the
+Django middleware and backend first, and with django-axes instead when it is installed
+(``pip install django-axes``; its column is left out otherwise).
+
+Target: guarded throughput at least 90% of the bare one under uvicorn (Starlette's hello
+world) and 95% under gunicorn (Django's). For scale, uvicorn also runs the
 endpoint behind a middleware that does nothing but spin for 2 µs of CPU a request: what a
 fixed in-process cost does to this hello world on this machine. A fifth variant turns the
 native ladder off (the Python ladder decides every request, as before issue 17). The last line of stdout is
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import platform
@@ -97,6 +106,73 @@ lite_asgi = StockadeMiddleware(hello_asgi, LITE, logins=LOGINS)
 lite_wsgi = StockadeWSGI(hello_wsgi, LITE, logins=LOGINS)
 """
 
+STARLETTE = """\
+import os
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from stockade.adapters.fastapi import protect
+
+
+async def hello(request):
+    return PlainTextResponse("Hello, world!")
+
+
+bare = Starlette(routes=[Route("/", hello)])
+guarded = Starlette(routes=[Route("/", hello)])
+protect(guarded, os.environ["STOCKADE_CONFIG"], logins=[{"path": "/login", "max_retries": 3}])
+"""
+
+# One module a variant: ``kind`` is bare, stockade or axes (django-axes, as its docs set it up).
+DJANGO = """\
+import os
+from django.conf import settings
+
+KIND = "{kind}"
+middleware = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+apps = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions", "django.contrib.messages"]
+backends = ["django.contrib.auth.backends.ModelBackend"]
+if KIND == "stockade":
+    middleware.insert(0, "stockade.adapters.django.StockadeMiddleware")
+    backends.insert(0, "stockade.adapters.django.StockadeBackend")
+elif KIND == "axes":
+    apps.append("axes")
+    middleware.append("axes.middleware.AxesMiddleware")
+    backends.insert(0, "axes.backends.AxesStandaloneBackend")
+settings.configure(
+    DEBUG=False,
+    ALLOWED_HOSTS=["*"],
+    SECRET_KEY="bench-only",
+    ROOT_URLCONF=__name__,
+    MIDDLEWARE=middleware,
+    INSTALLED_APPS=apps,
+    AUTHENTICATION_BACKENDS=backends,
+    DATABASES={{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": "django-{kind}.db"}}}},
+    STOCKADE={{"config": os.environ["STOCKADE_CONFIG"], "logins": [{{"path": "/login", "max_retries": 3}}]}},
+    USE_TZ=True,
+)
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.urls import path  # noqa: E402
+
+
+def hello(request):
+    return HttpResponse(b"Hello, world!", content_type="text/plain")
+
+
+urlpatterns = [path("", hello)]
+application = get_wsgi_application()
+"""
+
 CONFIG = """\
 [store]
 url = "sqlite:///stockade.db"
@@ -125,11 +201,30 @@ SERVERS = {
     ("gunicorn", "stockade"): "gunicorn apps:guarded_wsgi",
     ("gunicorn", "python-ladder"): "gunicorn apps:python_wsgi",
     ("gunicorn", "no-block"): "gunicorn apps:lite_wsgi",
+    ("uvicorn", "starlette-bare"): "uvicorn starlette_apps:bare",
+    ("uvicorn", "starlette-stockade"): "uvicorn starlette_apps:guarded",
+    ("gunicorn", "django-bare"): "gunicorn django_bare:application",
+    ("gunicorn", "django-stockade"): "gunicorn django_stockade:application",
+    ("gunicorn", "django-axes"): "gunicorn django_axes:application",
 }
+# The rows of each --only group.
+GROUPS = {
+    "asgi": ["bare", "stockade", "python-ladder", "no-block", "spin-2us"],
+    "wsgi": ["bare", "stockade", "python-ladder", "no-block"],
+    "starlette": ["starlette-bare", "starlette-stockade"],
+    "django": ["django-bare", "django-stockade", "django-axes"],
+}
+
+
+def has_axes() -> bool:
+    return importlib.util.find_spec("axes") is not None
 
 
 def write_site(base: Path) -> None:
     (base / "apps.py").write_text(APPS)
+    (base / "starlette_apps.py").write_text(STARLETTE)
+    for kind in ("bare", "stockade", "axes"):
+        (base / f"django_{kind}.py").write_text(DJANGO.format(kind=kind))
     (base / "stockade.toml").write_text(CONFIG)
     (base / "stockade-lite.toml").write_text(
         CONFIG.split("[block]", maxsplit=1)[0] + "[[directory]]" + CONFIG.split("[[directory]]")[1]
@@ -212,22 +307,52 @@ def wrk(port: int, seconds: float, connections: int) -> dict[str, float]:
     }
 
 
+def selected(only: str) -> list[tuple[str, str]]:
+    """The (server, app) pairs of the ``--only`` groups (every group by default)."""
+    groups = [name.strip() for name in only.split(",") if name.strip()] or list(GROUPS)
+    unknown = [name for name in groups if name not in GROUPS]
+    if unknown:
+        sys.exit(f"--only: unknown group {unknown[0]!r} (groups: {', '.join(GROUPS)})")
+    pairs: list[tuple[str, str]] = []
+    for group in groups:
+        server = "gunicorn" if group in ("wsgi", "django") else "uvicorn"
+        pairs += [(server, app) for app in GROUPS[group] if app != "django-axes" or has_axes()]
+    return pairs
+
+
+def ratio_line(best: dict[str, dict[str, float]], server: str, bare: str, rows: dict[str, str], target: float) -> str:
+    base = best[f"{server}/{bare}"]
+    line = f"{server:9} {bare} {base['rps']:7.0f} req/s (p99 {base['p99_ms']:.2f} ms)"
+    for label, app in rows.items():
+        figures = best.get(f"{server}/{app}")
+        if figures is None:
+            continue
+        ratio = figures["rps"] / base["rps"]
+        below = " (BELOW the target)" if label == "stockade" and ratio < target else ""
+        line += f"   {label} {figures['rps']:7.0f} req/s {ratio:.1%}{below}"
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", default="", help=f"comma-separated groups: {', '.join(GROUPS)} (default: all)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/middleware.py needs wrk (apt-get install wrk)")
+    pairs = selected(args.only)
     print(f"{platform.python_implementation()} {platform.python_version()}, wrk -t2 -c{args.connections}")
     print(f"guarded: lockout, {RULES} rules, {BLOCKLIST:,}-entry blocklist, built-in ban rules, SQLite store")
+    if not has_axes():
+        print("django-axes is not installed: its row is left out (pip install django-axes)")
     best: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         write_site(base)
         for _ in range(args.rounds):
-            for server, app in SERVERS:
+            for server, app in pairs:
                 with running(server, app, base) as port:
                     wrk(port, 1, args.connections)  # warm-up
                     figures = wrk(port, args.seconds, args.connections)
@@ -235,25 +360,34 @@ def main() -> None:
                 if name not in best or figures["rps"] > best[name]["rps"]:
                     best[name] = figures
     result: dict[str, object] = {"servers": best}
-    for server in ("uvicorn", "gunicorn"):
-        bare, guarded, lite, python = (
-            best[f"{server}/{app}"] for app in ("bare", "stockade", "no-block", "python-ladder")
-        )
-        ratio = guarded["rps"] / bare["rps"]
-        result[f"{server}_ratio"] = round(ratio, 3)
-        result[f"{server}_no_block_ratio"] = round(lite["rps"] / bare["rps"], 3)
-        result[f"{server}_python_ladder_ratio"] = round(python["rps"] / bare["rps"], 3)
-        print(
-            f"{server:9} bare {bare['rps']:7.0f} req/s (p99 {bare['p99_ms']:.2f} ms)   "
-            f"stockade {guarded['rps']:7.0f} req/s (p99 {guarded['p99_ms']:.2f} ms) {ratio:.1%}"
-            f"{'' if ratio >= 0.9 else ' (BELOW the 90% target)'}   "
-            f"without [block] {lite['rps']:7.0f} req/s {lite['rps'] / bare['rps']:.1%}   "
-            f"Python ladder only {python['rps']:7.0f} req/s {python['rps'] / bare['rps']:.1%}"
-        )
-    spin = best["uvicorn/spin-2us"]
-    spin_ratio = round(spin["rps"] / best["uvicorn/bare"]["rps"], 3)
-    result["uvicorn_spin_2us_ratio"] = spin_ratio
-    print(f"uvicorn   a middleware spinning 2 us a request: {spin['rps']:7.0f} req/s {spin_ratio:.1%}")
+    plain = {"stockade": "stockade", "without [block]": "no-block", "Python ladder only": "python-ladder"}
+    for server, target in (("uvicorn", 0.90), ("gunicorn", 0.95)):
+        if f"{server}/bare" in best:
+            print(ratio_line(best, server, "bare", plain, target))
+            for app in plain.values():
+                if f"{server}/{app}" in best:
+                    result[f"{server}_{app.replace('-', '_')}_ratio"] = round(
+                        best[f"{server}/{app}"]["rps"] / best[f"{server}/bare"]["rps"], 3
+                    )
+    if "uvicorn/spin-2us" in best:
+        spin = best["uvicorn/spin-2us"]
+        spin_ratio = round(spin["rps"] / best["uvicorn/bare"]["rps"], 3)
+        result["uvicorn_spin_2us_ratio"] = spin_ratio
+        print(f"uvicorn   a middleware spinning 2 us a request: {spin['rps']:7.0f} req/s {spin_ratio:.1%}")
+    frameworks = (
+        ("uvicorn", "starlette", {"stockade": "starlette-stockade"}, 0.90),
+        ("gunicorn", "django", {"stockade": "django-stockade", "django-axes": "django-axes"}, 0.95),
+    )
+    for server, framework, rows, target in frameworks:
+        bare = f"{framework}-bare"
+        if f"{server}/{bare}" not in best:
+            continue
+        print(ratio_line(best, server, bare, rows, target))
+        for app in rows.values():
+            if f"{server}/{app}" in best:
+                result[f"{app.replace('-', '_')}_ratio"] = round(
+                    best[f"{server}/{app}"]["rps"] / best[f"{server}/{bare}"]["rps"], 3
+                )
     print(json.dumps(result))
 
 

@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -435,3 +436,26 @@ def test_a_ban_from_another_process_refuses_natively(tmp_path: Path) -> None:
         first.close()
         second.close()
         workers[0].close()
+
+
+def test_a_forked_worker_opens_its_own_guard(tmp_path: Path) -> None:
+    """A WSGI guard opened before a fork (gunicorn's --preload) is the parent's: the child
+    opens its own store and native ladder at its first request, as a worker must."""
+    middleware = StockadeWSGI(lambda environ, start: [b""], write_site(tmp_path))
+    parent = middleware.process.ladder()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got a guard of its own, then leave at once
+        os.close(read)
+        child = middleware.process.ladder()
+        own = child is not parent and middleware.process.native is not None
+        os.write(write, b"own" if own and middleware.process.ladder() is child else b"shared")
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as answer:
+            assert answer.read() == b"own"
+    finally:
+        os.waitpid(pid, 0)
+    assert middleware.process.ladder() is parent
+    middleware.process.close()

@@ -26,7 +26,7 @@ use crate::client_ip::ClientIp;
 use crate::errors::bad_request;
 use crate::front_request::{Canonical, CanonicalRequest};
 use crate::ladder::Step;
-use crate::text::{from_latin1, holds, holds_latin1, latin1};
+use crate::text::{from_latin1, holds_latin1, latin1};
 
 /// What the canonical request reads from an environ, found in one pass.
 #[derive(Default)]
@@ -43,6 +43,9 @@ struct Seen<'py> {
     forwarding: Vec<(ForwardingHeader, Bound<'py, PyAny>)>,
     /// Keys of headers only a trusted proxy may send (`HTTP_X_REAL_IP`...).
     proxy_only: Vec<Bound<'py, PyString>>,
+    /// The header entries (`HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH`), in the environ's
+    /// order, so that the native ladder's header lines need no second pass.
+    headers: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> Seen<'py> {
@@ -64,7 +67,11 @@ impl<'py> Seen<'py> {
                 "QUERY_STRING" => seen.query = Some(value),
                 "REQUEST_METHOD" => seen.method = Some(value),
                 "SERVER_PROTOCOL" => seen.protocol = Some(value),
-                "HTTP_HOST" => seen.host = Some(value),
+                "HTTP_HOST" => {
+                    seen.host = Some(value.clone());
+                    seen.headers.push((key, value));
+                }
+                "CONTENT_TYPE" | "CONTENT_LENGTH" => seen.headers.push((key, value)),
                 _ => {
                     let Some(header) = name.strip_prefix("HTTP_") else {
                         continue;
@@ -76,13 +83,14 @@ impl<'py> Seen<'py> {
                         _ => None,
                     };
                     if let Some(forwarding) = forwarding {
-                        seen.forwarding.push((forwarding, value));
+                        seen.forwarding.push((forwarding, value.clone()));
                     }
                     // The environ's own spelling of a header (upper case, `_`), as servers write it.
                     let spelled = !header.bytes().any(|b| b.is_ascii_lowercase() || b == b'-');
                     if spelled && canonical::proxy_only(header.as_bytes()) {
-                        seen.proxy_only.push(key);
+                        seen.proxy_only.push(key.clone());
                     }
+                    seen.headers.push((key, value));
                 }
             }
         }
@@ -121,8 +129,8 @@ struct Read<'py> {
     host_bytes: Vec<u8>,
 }
 
-/// Read an environ and decide its canonical parts (the host's spelling is checked, and
-/// found again from `host_bytes` by the caller); nothing is written.
+/// Read an environ and decide its canonical parts (the caller checks the host's spelling
+/// from `host_bytes`); nothing is written.
 fn read<'py>(
     this: &canonical::Canonicalizer,
     py: Python<'py>,
@@ -188,7 +196,6 @@ fn read<'py>(
             .into_owned(),
         None => Vec::new(),
     };
-    canonical_host(&host_bytes).map_err(refuse)?;
     Ok(Read {
         seen,
         script_bytes,
@@ -236,11 +243,16 @@ fn write<'py>(
         }
         empty.clone()
     } else {
-        let spelled = host.header();
         match &read.raw_host {
-            Some(given) if holds(given, &spelled) => given.clone(),
+            Some(given)
+                if given
+                    .to_str()
+                    .is_ok_and(|given| host.spelled_as(given.as_bytes())) =>
+            {
+                given.clone()
+            }
             _ => {
-                let spelled = PyString::new(py, &spelled);
+                let spelled = PyString::new(py, &host.header());
                 environ.set_item(intern!(py, "HTTP_HOST"), &spelled)?;
                 spelled
             }
@@ -339,15 +351,12 @@ pub fn canonicalize<'py>(
 /// gone; `None` when the native ladder cannot read them as the Python side does (a value
 /// beyond ASCII, a key not spelled as servers spell it).
 fn header_lines(
-    environ: &Bound<'_, PyDict>,
+    seen: &Seen<'_>,
     trusted: bool,
     host: &canonical::CanonicalHost<'_>,
 ) -> PyResult<Option<OwnedLines>> {
-    let mut lines = Vec::new();
-    for (key, value) in environ.iter() {
-        let Ok(key) = key.cast_into::<PyString>() else {
-            continue;
-        };
+    let mut lines = Vec::with_capacity(seen.headers.len());
+    for (key, value) in &seen.headers {
         let Ok(name) = key.to_str() else {
             continue;
         };
@@ -360,7 +369,7 @@ fn header_lines(
             }
             "HTTP_HOST" => {
                 if !host.name.is_empty() {
-                    lines.push((b"host".to_vec(), host.header().as_bytes().to_vec()));
+                    lines.push((b"host".to_vec(), host_value(host)));
                 }
                 continue;
             }
@@ -389,6 +398,17 @@ fn header_lines(
         lines.push((name, value.as_bytes().to_vec()));
     }
     Ok(Some(lines))
+}
+
+/// The `Host` value [`canonical::CanonicalHost::header`] spells, built straight into bytes.
+fn host_value(host: &canonical::CanonicalHost<'_>) -> Vec<u8> {
+    let mut value = Vec::with_capacity(host.name.len() + 1 + host.port.len());
+    value.extend_from_slice(host.name.as_bytes());
+    if !host.port.is_empty() {
+        value.push(b':');
+        value.extend_from_slice(host.port.as_bytes());
+    }
+    value
 }
 
 /// Run `decide` (the native ladder) over the canonical request of an environ without
@@ -432,7 +452,7 @@ pub fn decide<'py>(
         Some(scheme) => scheme.eq(intern!(py, "https"))?,
         None => false,
     };
-    let Some(owned) = header_lines(environ, read.decided.trusted, &host)? else {
+    let Some(owned) = header_lines(&read.seen, read.decided.trusted, &host)? else {
         return Ok(None);
     };
     let headers = owned

@@ -45,6 +45,20 @@ from stockade.rules.block import BlockTable
 from stockade.stores import open_directory_stores, open_store
 
 Environ = dict[str, Any]
+
+# Counts the forks this process is a child of: a guard opened in another generation belongs
+# to the parent (its store connections too), and the child opens its own. Kept up to date by
+# a fork hook rather than a getpid() system call on every request.
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation  # noqa: PLW0603 (one count per process)
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
@@ -62,7 +76,7 @@ class ProcessGuard:
         self.protection = protection
         self.clock = clock
         self._lock = threading.Lock()
-        self._pid = 0
+        self._generation = -1  # the fork generation the ladder was opened in
         self._ladder: Ladder | None = None
         # This process's native ladder (None: the Python ladder decides every request), and
         # the blocklist it was built with (a reload assigns a new one: it is rebuilt).
@@ -73,12 +87,12 @@ class ProcessGuard:
 
     def ladder(self) -> Ladder:
         ladder = self._ladder
-        if ladder is not None and self._pid == os.getpid():
+        if ladder is not None and self._generation == _fork_generation:
             return ladder
         with self._lock:
-            if self._ladder is None or self._pid != os.getpid():
+            if self._ladder is None or self._generation != _fork_generation:
                 self._ladder = self._open()
-                self._pid = os.getpid()
+                self._generation = _fork_generation
             return self._ladder
 
     def guard(self) -> Guard:
@@ -110,7 +124,7 @@ class ProcessGuard:
     def close(self) -> None:
         with self._lock:
             ladder, self._ladder = self._ladder, None
-            if ladder is not None and self._pid == os.getpid():
+            if ladder is not None and self._generation == _fork_generation:
                 ladder.guard.close()
 
 
