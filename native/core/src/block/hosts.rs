@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use crate::conditions::fold::host_key;
 
 /// The Host header without its port: `a.b:80` gives `a.b`, `[::1]:80` gives `[::1]`; a bare
@@ -33,8 +35,9 @@ pub fn key(name: &[u8]) -> Vec<u8> {
 /// Request host to product number.
 #[derive(Debug, Clone, Default)]
 pub struct HostTable {
-    exact: HashMap<Vec<u8>, u32>,
-    wildcards: HashMap<Vec<u8>, u32>,
+    // The operator's names: foldhash, seeded at random, keeps the per-request lookup cheap.
+    exact: HashMap<Vec<u8>, u32, RandomState>,
+    wildcards: HashMap<Vec<u8>, u32, RandomState>,
     default: Option<u32>,
 }
 

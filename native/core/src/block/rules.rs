@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use super::counters::{Counters, bump};
 use crate::conditions::{ConditionRequest, Context, LowerError, Program, RuleList};
 
@@ -53,7 +55,7 @@ struct Rules {
 /// Every product's rules, as one immutable value that a reload replaces whole.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
-    products: HashMap<Vec<u8>, Rules>,
+    products: HashMap<Vec<u8>, Rules, RandomState>,
     count: u32,
 }
 

@@ -42,13 +42,15 @@ static ENGINES: AtomicU64 = AtomicU64::new(1);
 
 /// What a short value fired, by engine, target and the value's hash (with the value, to tell
 /// collisions apart).
-type Memo = HashMap<(u64, u8, u64), (Box<str>, Vec<Hit>)>;
+// The key already holds the value's hash: foldhash (seeded at random) mixes it cheaply; the
+// memo is bounded and emptied when full.
+type Memo = HashMap<(u64, u8, u64), (Box<str>, Vec<Hit>), foldhash::fast::RandomState>;
 
 thread_local! {
     // Most requests repeat values seen a moment ago (the User-Agent, the Referer, the path):
     // what a short value fires is remembered per thread (no lock on the read path), in a
     // bounded memo emptied when full.
-    static MEMO: RefCell<Memo> = RefCell::new(HashMap::new());
+    static MEMO: RefCell<Memo> = RefCell::new(HashMap::default());
 }
 
 /// How a rule decides on a value its pattern selected.
