@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from stockade.errors import InvalidArgument
 from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import Limits, ListenerSpec, ProxyProtocol, TlsSettings
@@ -296,3 +297,11 @@ def test_connection_close_is_honoured(site: Site, upstream: Uvicorn) -> None:
         answers = responses(conn.read_all())
     assert [json.loads(a.body)["path"] for a in answers] == ["/echo/one"]  # type: ignore[attr-defined]
     assert answers[0].getheader("connection") == "close"
+
+
+def test_the_python_engines_hooks_are_refused_not_ignored(site: Site) -> None:
+    path = site.write_config()
+    with pytest.raises(InvalidArgument, match="connection_check"):
+        ServerThread(path, engine="native", connection_check=lambda app: app.admit)
+    with pytest.raises(InvalidArgument, match="access_log"):
+        ServerThread(path, engine="native", access_log=lambda entry: None)
