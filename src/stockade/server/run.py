@@ -1,6 +1,8 @@
-"""``stockade serve``: bind the listen sockets, then serve with one or several worker processes.
+"""``stockade serve``: bind the listen sockets, then serve.
 
-The parent binds every socket itself (so ``:0`` and the lockout listeners agree on the
+On the native engine (the default, :mod:`stockade.server.native`) the front serves on
+``workers`` threads of this process. On the Python engine (``[server] engine = "python"``)
+the parent binds every socket itself (so ``:0`` and the lockout listeners agree on the
 real port) and loads every TLS certificate before anything is served. With one worker it
 serves in this process; with several it forks them (see
 :mod:`stockade.server.http.workers`), and each builds its own :class:`StockadeApp`, so
