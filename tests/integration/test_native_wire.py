@@ -16,6 +16,7 @@ import ssl
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import Limits, ListenerSpec, ProxyProtocol, TlsSettings
 from stockade.server.testing import ServerThread
-from tests.integration.conftest import Site
+from tests.integration.conftest import Site, new_site
 from tests.integration.http_support import (
     Certificates,
     TlsWire,
@@ -67,6 +68,35 @@ def proxied(versions: ProxyProtocol, *, tls: TlsSettings | None = None) -> Liste
     return ListenerSpec(LOCAL, tls=tls, proxy_protocol=versions, proxy_protocol_from=TRUSTED)
 
 
+@dataclass
+class Front:
+    """One native front for the module (each start costs seconds): a listener of each kind."""
+
+    running: ServerThread
+    ports: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory, upstream: Uvicorn, certificates: Certificates) -> Iterator[Front]:
+    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+    required = TlsSettings(certificates.server_cert, certificates.server_key, certificates.ca, "required")
+    kinds = {
+        "plain": ListenerSpec(LOCAL),
+        "any": proxied("any"),
+        "v1": proxied("v1"),
+        "v2": proxied("v2"),
+        "tls": ListenerSpec(LOCAL, tls=tls),
+        "tls required": ListenerSpec(LOCAL, tls=required),
+        "tls v1": proxied("v1", tls=tls),
+        "ipv6": ListenerSpec(ListenAddress("::1", 0)),
+        "ipv6 wildcard": ListenerSpec(ListenAddress("::", 0)),
+    }
+    site = new_site(tmp_path_factory.mktemp("front"))
+    with native(config(site, upstream), list(kinds.values())) as running:
+        ports = [int(url.rsplit(":", 1)[1]) for url in running.urls]
+        yield Front(running, dict(zip(kinds, ports, strict=True)))
+
+
 def v1_header(source: str, port: int) -> bytes:
     kind = "TCP6" if ":" in source else "TCP4"
     destination = "::1" if ":" in source else "127.0.0.1"
@@ -104,9 +134,9 @@ PROXY_CASES = {
 
 
 @pytest.mark.parametrize("case", list(PROXY_CASES.values()), ids=list(PROXY_CASES))
-def test_proxy_protocol_sets_the_client(site: Site, upstream: Uvicorn, case: tuple[str, bytes, str]) -> None:
+def test_proxy_protocol_sets_the_client(front: Front, case: tuple[str, bytes, str]) -> None:
     versions, header, client = case
-    with native(config(site, upstream), [proxied(versions)]) as running, wire(running.port) as conn:  # type: ignore[arg-type]
+    with wire(front.ports[versions]) as conn:
         conn.send(header + request("GET", "/echo/a") + request("GET", "/echo/b"))
         first, second = conn.response(), conn.response()
     assert forwarded_for(first) == forwarded_for(second) == client
@@ -137,9 +167,9 @@ def test_a_proxy_header_from_an_untrusted_peer_is_closed_unread(
     ]
 
 
-def test_proxy_header_sent_in_pieces(site: Site, upstream: Uvicorn) -> None:
+def test_proxy_header_sent_in_pieces(front: Front) -> None:
     header = v2_header("198.51.100.23", 1234)
-    with native(config(site, upstream), [proxied("any")]) as running, wire(running.port) as conn:
+    with wire(front.ports["any"]) as conn:
         for i in range(0, len(header), 5):
             conn.send(header[i : i + 5])
             time.sleep(0.01)  # pieces on the wire, not a wait for the server
@@ -147,64 +177,55 @@ def test_proxy_header_sent_in_pieces(site: Site, upstream: Uvicorn) -> None:
         assert forwarded_for(conn.response()) == "198.51.100.23"
 
 
-def test_proxy_local_command_keeps_the_peer(site: Site, upstream: Uvicorn) -> None:
+def test_proxy_local_command_keeps_the_peer(front: Front) -> None:
     local = V2_SIGNATURE + b"\x20\x00\x00\x00"
-    with native(config(site, upstream), [proxied("v2")]) as running, wire(running.port) as conn:
+    with wire(front.ports["v2"]) as conn:
         conn.send(local + request("GET", "/echo/local"))
         assert forwarded_for(conn.response()) == "127.0.0.1"
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        request("GET", "/echo"),  # no header at all
-        b"PROXY TCP4 192.0.2.1 192.0.2.2 1 99999\r\n" + request("GET", "/echo"),
-        b"PROXY TCP4 " + b"1" * 120 + b"\r\n",
-        V2_SIGNATURE + b"\x21\x51\x00\x00" + request("GET", "/echo"),  # address family 5
-        v2_header("192.0.2.1", 1)[:20],  # the connection ends inside the header
-    ],
-    ids=["plain HTTP", "bad port", "too long", "bad v2 family", "cut short"],
-)
-def test_malformed_proxy_headers_are_closed_with_zero_bytes(site: Site, upstream: Uvicorn, data: bytes) -> None:
-    with native(config(site, upstream), [proxied("any")]) as running, wire(running.port) as conn:
-        conn.send(data)
-        if data.startswith(V2_SIGNATURE) and len(data) == 20:
-            conn.half_close()
-        assert closed_without_a_byte(conn.sock)
+MALFORMED_PROXY = {
+    "plain HTTP": request("GET", "/echo"),
+    "bad port": b"PROXY TCP4 192.0.2.1 192.0.2.2 1 99999\r\n" + request("GET", "/echo"),
+    "too long": b"PROXY TCP4 " + b"1" * 120 + b"\r\n",
+    "bad v2 family": V2_SIGNATURE + b"\x21\x51\x00\x00" + request("GET", "/echo"),  # address family 5
+}
 
 
-@pytest.mark.parametrize("versions", ["v1", "v2"])
-def test_wrong_proxy_version_is_closed(site: Site, upstream: Uvicorn, versions: ProxyProtocol) -> None:
-    header = v2_header("192.0.2.1", 1) if versions == "v1" else v1_header("192.0.2.1", 1)
-    with native(config(site, upstream), [proxied(versions)]) as running, wire(running.port) as conn:
-        conn.send(header + request("GET", "/echo"))
+def test_malformed_proxy_headers_and_wrong_versions_are_closed_with_zero_bytes(front: Front) -> None:
+    for name, data in MALFORMED_PROXY.items():
+        with wire(front.ports["any"]) as conn:
+            conn.send(data)
+            assert closed_without_a_byte(conn.sock), name
+    with wire(front.ports["any"]) as conn:  # the connection ends inside the header
+        conn.send(v2_header("192.0.2.1", 1)[:20])
+        conn.half_close()
         assert closed_without_a_byte(conn.sock)
+    for versions, header in (("v1", v2_header("192.0.2.1", 1)), ("v2", v1_header("192.0.2.1", 1))):
+        with wire(front.ports[versions]) as conn:
+            conn.send(header + request("GET", "/echo"))
+            assert closed_without_a_byte(conn.sock), versions
 
 
 # -- TLS ---------------------------------------------------------------------------------------
 
 
-def test_tls_required_client_certificate(site: Site, upstream: Uvicorn, certificates: Certificates) -> None:
-    tls = TlsSettings(certificates.server_cert, certificates.server_key, certificates.ca, "required")
-    with native(config(site, upstream), [ListenerSpec(LOCAL, tls=tls)]) as running:
-        with TlsWire(running.port, certificates.client_context(with_certificate=True)) as conn:
-            conn.send(request("GET", "/echo/cert", [("Connection", "close")]))
-            data, _ = conn.read_all()
-            assert responses(data)[0].status == 200
-        refused = pytest.raises((ssl.SSLError, ConnectionResetError))
-        # The refusal may come in the handshake or at the first read (TLS 1.3 checks the certificate after).
-        with refused, TlsWire(running.port, certificates.client_context(with_certificate=False)) as conn:
-            conn.send(request("GET", "/echo/cert", [("Connection", "close")]))
-            conn.read_all()
+def test_tls_required_client_certificate(front: Front, certificates: Certificates) -> None:
+    port = front.ports["tls required"]
+    with TlsWire(port, certificates.client_context(with_certificate=True)) as conn:
+        conn.send(request("GET", "/echo/cert", [("Connection", "close")]))
+        data, _ = conn.read_all()
+        assert responses(data)[0].status == 200
+    refused = pytest.raises((ssl.SSLError, ConnectionResetError))
+    # The refusal may come in the handshake or at the first read (TLS 1.3 checks the certificate after).
+    with refused, TlsWire(port, certificates.client_context(with_certificate=False)) as conn:
+        conn.send(request("GET", "/echo/cert", [("Connection", "close")]))
+        conn.read_all()
 
 
-def test_tls_behind_proxy_protocol(site: Site, upstream: Uvicorn, certificates: Certificates) -> None:
-    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+def test_tls_behind_proxy_protocol(front: Front, certificates: Certificates) -> None:
     context = certificates.client_context(with_certificate=False)
-    with (
-        native(config(site, upstream), [proxied("v1", tls=tls)]) as running,
-        socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw,
-    ):
+    with socket.create_connection(("127.0.0.1", front.ports["tls v1"]), timeout=10) as raw:
         raw.sendall(v1_header("203.0.113.5", 777))
         with context.wrap_socket(raw, server_hostname="example.test") as sock:
             conn = Wire(sock)
@@ -232,27 +253,21 @@ def test_tls_handshakes_that_stall_or_are_not_tls_are_closed(
 
 @pytest.mark.parametrize("ending", ["close_notify", "half_close"])
 def test_a_tls_client_done_sending_mid_request_gets_nothing(
-    site: Site, upstream: Uvicorn, certificates: Certificates, ending: str
+    front: Front, certificates: Certificates, ending: str
 ) -> None:
-    tls = TlsSettings(certificates.server_cert, certificates.server_key)
-    with (
-        native(config(site, upstream), [ListenerSpec(LOCAL, tls=tls)]) as running,
-        TlsWire(running.port, certificates.client_context(with_certificate=False)) as conn,
-    ):
+    with TlsWire(front.ports["tls"], certificates.client_context(with_certificate=False)) as conn:
         conn.send(request("POST", "/echo/a", body=b"0123456789")[:-3])
         conn.close_notify() if ending == "close_notify" else conn.half_close()
         data, _ = conn.read_all()
         assert data == b""
 
 
-def test_tls_large_bodies_both_ways(site: Site, upstream: Uvicorn, certificates: Certificates) -> None:
-    tls = TlsSettings(certificates.server_cert, certificates.server_key)
+def test_tls_large_bodies_both_ways(front: Front, certificates: Certificates) -> None:
     body = os.urandom(3_000_000)
     size = 3_000_000
     context = certificates.client_context(with_certificate=False)
     with (
-        native(config(site, upstream), [ListenerSpec(LOCAL, tls=tls)]) as running,
-        socket.create_connection(("127.0.0.1", running.port), timeout=10) as raw,
+        socket.create_connection(("127.0.0.1", front.ports["tls"]), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname="example.test") as sock,
         Wire(sock) as conn,
     ):
@@ -269,14 +284,12 @@ def test_tls_large_bodies_both_ways(site: Site, upstream: Uvicorn, certificates:
 # -- listeners and ends of input ---------------------------------------------------------------
 
 
-def test_ipv6_listeners(site: Site, upstream: Uvicorn) -> None:
+def test_ipv6_listeners(front: Front) -> None:
     # A wildcard IPv6 listener is IPv6 only (IPV6_V6ONLY, as on the Python server): no mapped peers.
-    listeners = [ListenerSpec(ListenAddress("::1", 0)), ListenerSpec(ListenAddress("::", 0))]
-    with native(config(site, upstream), listeners) as running:
-        for url in running.urls:
-            with wire(int(url.rsplit(":", 1)[1]), host="::1") as conn:
-                conn.send(request("GET", "/echo/v6"))
-                assert forwarded_for(conn.response()) == "::1"
+    for kind in ("ipv6", "ipv6 wildcard"):
+        with wire(front.ports[kind], host="::1") as conn:
+            conn.send(request("GET", "/echo/v6"))
+            assert forwarded_for(conn.response()) == "::1"
 
 
 @pytest.mark.parametrize(
@@ -284,15 +297,15 @@ def test_ipv6_listeners(site: Site, upstream: Uvicorn) -> None:
     [b"GET /echo HTTP/1.1\r\nHost: a\r\n", b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"],
     ids=["inside the head", "inside the body"],
 )
-def test_an_end_of_input_inside_a_request_closes_without_an_answer(site: Site, upstream: Uvicorn, data: bytes) -> None:
-    with native(config(site, upstream)) as running, wire(running.port) as conn:
+def test_an_end_of_input_inside_a_request_closes_without_an_answer(front: Front, data: bytes) -> None:
+    with wire(front.ports["plain"]) as conn:
         conn.send(data)
         conn.half_close()
         assert closed_without_a_byte(conn.sock)
 
 
-def test_connection_close_is_honoured(site: Site, upstream: Uvicorn) -> None:
-    with native(config(site, upstream)) as running, wire(running.port) as conn:
+def test_connection_close_is_honoured(front: Front) -> None:
+    with wire(front.ports["plain"]) as conn:
         conn.send(request("GET", "/echo/one", [("Connection", "close")]) + request("GET", "/echo/two"))
         answers = responses(conn.read_all())
     assert [json.loads(a.body)["path"] for a in answers] == ["/echo/one"]  # type: ignore[attr-defined]
