@@ -246,6 +246,8 @@ def stockade_config(
     text = STOCKADE_PLAIN.format(port=port, upstream=upstream, name=name)
     if native:
         text = text.replace("workers = 1\n", f'workers = {threads}\nengine = "native"\n')
+    else:  # the Python server's rows: no longer the default engine
+        text = text.replace("workers = 1\n", 'workers = 1\nengine = "python"\n')
     if checks:
         write_checks_files(own)
         text += STOCKADE_CHECKS

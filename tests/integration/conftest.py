@@ -101,6 +101,16 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
+    made = new_site(tmp_path)
+    monkeypatch.setenv("STOCKADE_TEST_EVENTS", str(made.events))
+    return made
+
+
+def new_site(tmp_path: Path) -> Site:
+    """The files of a :class:`Site` under ``tmp_path``.
+
+    The ``site`` fixture also points the test callback at its events.
+    """
     docroot = tmp_path / "htdocs"
     (docroot / "secure" / "sub").mkdir(parents=True)
     (docroot / "pub").mkdir()
@@ -112,7 +122,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
     htpasswd = tmp_path / "users.htpasswd"
     htpasswd.write_text(htpasswd_text())
     events = tmp_path / "events.jsonl"
-    monkeypatch.setenv("STOCKADE_TEST_EVENTS", str(events))
     return Site(tmp_path, docroot, htpasswd, tmp_path / "stockade.db", events)
 
 

@@ -13,6 +13,12 @@ from tests.integration.test_server_workers import serving, wait_for_workers, wai
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def _python_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes are the Python engine's (the native front runs threads in one process)."""
+    monkeypatch.setenv("STOCKADE_ENGINE", "python")
+
+
 def test_a_banned_ip_is_refused_by_every_worker_without_waiting(site: Site) -> None:
     config = site.write_config(audit=False)
     config.write_text(

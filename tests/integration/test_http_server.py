@@ -1099,6 +1099,7 @@ def test_access_log(tmp_path: Path) -> None:
 
 
 # -- signals, reload and workers (real processes) ---------------------------------------------------
+# ``serve`` itself: SIGTERM's drain and SIGHUP's reload on both engines (the ``engine`` fixture).
 
 SERVE_SCRIPT = textwrap.dedent(
     """
@@ -1120,8 +1121,10 @@ SERVE_SCRIPT = textwrap.dedent(
 def spawn(site: Site) -> Iterator[Any]:
     processes: list[subprocess.Popen[str]] = []
 
-    def start(workers: int = 1, *, fail_reload: bool = False) -> tuple[subprocess.Popen[str], int]:
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    def start(
+        workers: int = 1, *, fail_reload: bool = False, engine: str = "python"
+    ) -> tuple[subprocess.Popen[str], int]:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "STOCKADE_ENGINE": engine}
         if fail_reload:
             env["FAIL_RELOAD"] = "1"
         if workers > 1:
@@ -1164,10 +1167,10 @@ def wait_ready(port: int) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_drains_a_request_in_flight(site: Site, spawn: Any) -> None:
+def test_sigterm_drains_a_request_in_flight(site: Site, spawn: Any, engine: str) -> None:
     data = os.urandom(20 * MIB)
     (site.docroot / "big.bin").write_bytes(data)
-    process, port = spawn()
+    process, port = spawn(engine=engine)
     wait_ready(port)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -1187,8 +1190,8 @@ def test_sigterm_drains_a_request_in_flight(site: Site, spawn: Any) -> None:
 
 
 @pytest.mark.slow
-def test_sighup_reloads_and_a_failed_reload_keeps_serving(spawn: Any) -> None:
-    process, port = spawn(fail_reload=True)
+def test_sighup_reloads_and_a_failed_reload_keeps_serving(spawn: Any, engine: str) -> None:
+    process, port = spawn(fail_reload=True, engine=engine)
     wait_ready(port)
     process.send_signal(signal.SIGHUP)
     assert process.stdout.readline() == f"reloaded {process.pid}\n"

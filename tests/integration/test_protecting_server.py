@@ -3,6 +3,7 @@
 A real upstream (the proxy tests' ASGI app under uvicorn, in a process of its own) sits
 behind the protecting server (ServerThread), configured with lockout directories, BFE
 mod_block files, IP bans, trusted proxies, PROXY protocol listeners and the admin API.
+Every test runs on both engines: the native front (the default), then the Python server.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ RULES = {
         ],
     },
 }
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine of every server this module starts (``STOCKADE_ENGINE``, which ``ServerThread`` reads)."""
+    monkeypatch.setenv("STOCKADE_ENGINE", request.param)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

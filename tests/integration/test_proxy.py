@@ -552,6 +552,32 @@ def test_stale_pooled_connection_is_not_retried_for_post(front: Front, scripted:
     assert scripted.accepted - accepted == 1
 
 
+def test_a_pooled_connection_the_upstream_closed_while_idle_is_not_used(
+    front: Front, scripted: ScriptedUpstream
+) -> None:
+    # An upstream's keep-alive timeout (uvicorn's 5 s, gunicorn's 2 s) closes an idle connection:
+    # a POST after that must not meet it (it would not be retried: a 502).
+    closed = threading.Event()
+
+    def answers_once_then_closes(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(answer_ok(b"first"))
+        conn.shutdown(socket.SHUT_RDWR)
+        closed.set()
+
+    def answers(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(answer_ok(b"second"))
+
+    scripted.scripts += [answers_once_then_closes, answers]
+    accepted = scripted.accepted
+    assert request(front.port, "/1", headers={"x-test-front": "raw"}).body == b"first"
+    assert closed.wait(10)
+    reply = request(front.port, "/2", method="POST", body=b"x", headers={"x-test-front": "raw"})
+    assert (reply.status, reply.body) == (200, b"second")
+    assert scripted.accepted - accepted == 2
+
+
 def test_client_disconnect_mid_download_closes_the_upstream_connection(front: Front, upstream: Uvicorn) -> None:
     before = stats(upstream)
     with socket.create_connection(("127.0.0.1", front.port), timeout=10) as sock:

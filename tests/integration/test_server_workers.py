@@ -132,7 +132,30 @@ def test_concurrent_failures_across_two_workers_are_counted_exactly(site: Site) 
     assert process.pid not in workers
 
 
-def test_sigkill_never_loses_an_answered_block(site: Site) -> None:
+def test_concurrent_failures_on_two_native_threads_are_counted_exactly(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The native front's ``workers = 2`` are threads of one process: the same exact counts."""
+    monkeypatch.setenv("STOCKADE_ENGINE", "native")
+    config = site.write_config(audit=False)
+    with serving(config, workers=2) as (process, port):
+        client = HttpClient(port)
+        wait_until_ready(client)
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            statuses = list(pool.map(lambda _: client.get("/secure/", auth=("alice", "wrong")).status, range(50)))
+        assert statuses == [401] * 50
+        assert client.get("/secure/", auth=("alice", "wonderland")).status == 403
+        process.send_signal(signal.SIGINT)  # a graceful stop delivers every queued event
+        assert process.wait(timeout=20) == 0
+    failures = [e for e in site.read_events("auth_fail") if e["data"]["user"] == "alice"]  # type: ignore[index]
+    assert len(failures) == 50
+    assert len(site.read_events("user_block")) == 16
+    assert blocked_users(site) == ["alice"]
+    assert {int(str(e["pid"])) for e in failures} == {process.pid}  # one process
+
+
+def test_sigkill_never_loses_an_answered_block(site: Site, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKADE_ENGINE", engine)  # one worker: either engine
     config = site.write_config(audit=False, callback=[])
     users = [f"user{i:03d}" for i in range(300)]
     answered: list[str] = []

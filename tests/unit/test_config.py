@@ -272,16 +272,16 @@ def test_server_values(base: Path, text: str, expected: str) -> None:
     assert issues(base, f"[server]\n{text}\n") == [expected]
 
 
-def test_the_engine_is_python_unless_chosen(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_engine_is_native_unless_chosen(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from stockade.server.run import engine_of  # noqa: PLC0415
 
     monkeypatch.delenv("STOCKADE_ENGINE", raising=False)
-    assert engine_of(load(base, "")) == "python"
-    assert engine_of(load(base, '[server]\nengine = "native"\n')) == "native"
-    monkeypatch.setenv("STOCKADE_ENGINE", "native")
     assert engine_of(load(base, "")) == "native"
+    assert engine_of(load(base, '[server]\nengine = "python"\n')) == "python"
     monkeypatch.setenv("STOCKADE_ENGINE", "python")
-    assert engine_of(load(base, '[server]\nengine = "native"\n')) == "python"
+    assert engine_of(load(base, "")) == "python"
+    monkeypatch.setenv("STOCKADE_ENGINE", "native")
+    assert engine_of(load(base, '[server]\nengine = "python"\n')) == "native"
 
 
 def test_document_root_must_be_a_directory(base: Path) -> None:

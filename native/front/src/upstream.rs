@@ -3,14 +3,20 @@
 //! Idle connections are kept per worker thread (a socket belongs to the event loop of the
 //! thread that opened it), most recently used first, at most `max_idle` of them on each; a
 //! connection goes back only when its response was read to the end and neither side said
-//! `close`. A connection the upstream closed while idle is found out by the next request
-//! on it, which the proxy then retries once on a fresh connection when that is safe.
+//! `close`. A connection the upstream closed while idle (at its keep-alive timeout, say) is
+//! left in the pool when it is taken: a peek finds its end (as the Python proxy drops it the
+//! moment the upstream closes it), so a request that is not safe to retry never meets it.
+//! One the upstream closes just as a request goes out is found out by that request, which
+//! the proxy then retries once on a fresh connection when that is safe.
 
 use std::fmt;
+use std::io;
+use std::mem::MaybeUninit;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use socket2::SockRef;
 use tokio::net::TcpStream;
 
 use crate::site::UpstreamSpec;
@@ -46,6 +52,13 @@ impl fmt::Display for UpstreamError {
             }
         }
     }
+}
+
+/// Whether an idle `stream` is still open: a peek finds nothing to read yet (it would block).
+/// Its end, bytes nobody asked for or an error each mean it cannot carry a request.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut byte = [MaybeUninit::<u8>::uninit(); 1];
+    matches!(SockRef::from(stream).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// One connection to the upstream and the bytes read from it but not yet used.
@@ -106,10 +119,16 @@ impl Upstream {
         self.spec.read_timeout
     }
 
-    /// An idle connection of this worker's, most recently used first.
+    /// An idle connection of this worker's that the upstream left open, most recently used first.
     pub fn take(&self) -> Option<UpConn> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.get_mut(worker()).and_then(Vec::pop)
+        let pool = idle.get_mut(worker())?;
+        while let Some(conn) = pool.pop() {
+            if still_open(&conn.stream) {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     /// Keep `conn` for the next request, if there is room.

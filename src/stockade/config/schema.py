@@ -244,8 +244,9 @@ class ServerSection(Section):
     upstream: Annotated[UpstreamTable | None, BeforeValidator(_upstream)] = None
     route: list[RouteTable] = Field(default_factory=list)
     workers: Annotated[int, BeforeValidator(_workers)] = 1
-    # "native": the request path in the native front (threads, not processes); see stockade.server.native.
-    engine: Annotated[Literal["python", "native"], _choice("python", "native")] = "python"
+    # "native" (the default): the request path in the native front (threads, not processes), see
+    # stockade.server.native; "python": the Python HTTP server and proxy (worker processes).
+    engine: Annotated[Literal["python", "native"], _choice("python", "native")] = "native"
     access_log: NonEmpty | None = None  # a file, or "-" for standard output
     limits: LimitsSection = Field(default_factory=LimitsSection)
     merge_slashes: bool = True

@@ -461,11 +461,14 @@ class NativeServer:
             left = await asyncio.to_thread(self.front.drain, self.limits.drain_timeout)
             if left:
                 log.warning("%d connections still busy after %.0f s: closing them", left, self.limits.drain_timeout)
+            # The front's last messages and counters are read before it stops: a stopped
+            # front has none to give (a warning of the last second would be lost).
+            self._log_messages()
+            self._sync_counters()
             await asyncio.to_thread(self.front.stop)
             bridge.detach()
             ticker.cancel()
             catching_up.cancel()
-            self._log_messages()
             if admin is not None and admin_task is not None:
                 admin.request_exit()
                 await admin_task

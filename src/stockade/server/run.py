@@ -1,6 +1,8 @@
-"""``stockade serve``: bind the listen sockets, then serve with one or several worker processes.
+"""``stockade serve``: bind the listen sockets, then serve.
 
-The parent binds every socket itself (so ``:0`` and the lockout listeners agree on the
+On the native engine (the default, :mod:`stockade.server.native`) the front serves on
+``workers`` threads of this process. On the Python engine (``[server] engine = "python"``)
+the parent binds every socket itself (so ``:0`` and the lockout listeners agree on the
 real port) and loads every TLS certificate before anything is served. With one worker it
 serves in this process; with several it forks them (see
 :mod:`stockade.server.http.workers`), and each builds its own :class:`StockadeApp`, so
@@ -21,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from stockade.config import Config, load_config
+from stockade.errors import InvalidArgument
 from stockade.server.app import StockadeApp
 from stockade.server.cluster import ClusterHub
 from stockade.server.http import (
@@ -72,6 +75,7 @@ def serve(
     for url in {config.store_url, *config.directory_store_urls.values()}:
         open_store(url, config.base, watch=False).close()
     if engine_of(config) == "native":
+        refuse_python_hooks(connection_check, access_log)
         _serve_native(
             config, count, specs=listener_specs(config, listeners), limits=limits, reload=reload, access_log=access_log
         )
@@ -120,6 +124,18 @@ def engine_of(config: Config) -> str:
     """``[server] engine``, unless ``STOCKADE_ENGINE`` names one (to run a test suite on either)."""
     chosen = os.environ.get(ENGINE_VARIABLE, "").strip().lower()
     return chosen if chosen in ("python", "native") else config.raw.server.engine
+
+
+def refuse_python_hooks(connection_check: object, access_log: object) -> None:
+    """The native engine takes no Python hook on its request path: say so rather than ignore one.
+
+    It checks connections itself (the blocklist at accept) and writes its access log to a
+    file; a ``connection_check`` or an access log sink is the Python engine's.
+    """
+    if connection_check is not None:
+        raise InvalidArgument("connection_check", connection_check, 'None on the native engine (or engine = "python")')
+    if access_log is not None and callable(access_log):
+        raise InvalidArgument("access_log", access_log, 'a file or "-" on the native engine (or engine = "python")')
 
 
 def _serve_native(

@@ -29,6 +29,7 @@ from stockade.server.run import (
     engine_of,
     listener_specs,
     native_access_log,
+    refuse_python_hooks,
     served_addresses,
     server_for,
 )
@@ -69,6 +70,7 @@ class ServerThread:
         hook = reload or (lambda app: app.reload())
         self.native: list[NativeListener] = []
         if self.engine == "native":
+            refuse_python_hooks(connection_check, access_log)
             # The admin API stays on a Python listener beside the native front.
             self.native = bind_native([spec for spec in specs if not spec.admin])
             self.listeners = bind_listeners([spec for spec in specs if spec.admin])
