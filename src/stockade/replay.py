@@ -106,6 +106,8 @@ class Replay:
     store_url: str | None = None
     clock: ManualClock = field(default_factory=lambda: ManualClock(0.0))
     callbacks: bool = False
+    # False: every line replayed in Python (the fast path's oracle, ``--no-fast``).
+    native: bool = True
 
     def __post_init__(self) -> None:
         self.collector = _Collector()
@@ -132,7 +134,7 @@ class Replay:
         self._next_sweep = -math.inf
         # The fast path, built on the first access-log line (building it compiles the
         # detection rules: a replay of JSON events alone never pays for it); False: not yet.
-        self.fast: _native.ReplayLog | None | bool = False
+        self.fast: _native.ReplayLog | None | bool = False if self.native else None
         self._untold: set[str] = set()
 
     async def run(self, lines: Iterable[str]) -> AsyncIterator[dict[str, object]]:

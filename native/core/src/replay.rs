@@ -4,25 +4,13 @@
 //! also gives the errors), so the two never disagree on a line.
 //!
 //! - [`combined`]: a line as the driver's regular expression reads it, only for lines of
-//!   printable ASCII (there Python's `\S` and `\d` are the ASCII classes);
+//!   printable ASCII (there Python's `\S` and `\d` are the ASCII classes) that it reads
+//!   without backtracking;
 //! - [`log_time`]: `10/Oct/2000:13:55:36 -0700` as `strptime("%d/%b/%Y:%H:%M:%S %z")`
 //!   reads it, in its strict spelling (two-digit fields, the month as written in logs);
 //! - [`trim`]: `str.strip()` of an ASCII line;
 //! - [`push_json_str`] and [`push_seconds`]: `json.dumps` of a string and of a whole
 //!   number of seconds as a float.
-
-use std::sync::LazyLock;
-
-use regex::bytes::{Captures, Regex};
-
-/// The driver's `_COMBINED`, over bytes with ASCII classes (see the module docs).
-static COMBINED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r#"(?-u)^(\S+) \S+ \S+ \[([^\]]+)\] "([A-Z]+) (\S+)(?: (HTTP/[0-9.]+))?" "#,
-        r#"([0-9]{3}) \S+(?: "([^"]*)" "([^"]*)")?"#,
-    ))
-    .ok()
-});
 
 /// A combined access-log line, as the driver's regular expression reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,17 +32,110 @@ pub fn printable(line: &[u8]) -> bool {
 }
 
 /// `line`, read by the driver's regular expression; `None` when it does not match or is
-/// not printable ASCII (the driver then reads it itself).
+/// not printable ASCII, or when the expression would backtrack into the target (a line
+/// without a protocol, say): the driver then reads it itself.
+///
+/// The reading is the expression's first path: each `\S+` and `[^x]+` takes all it can,
+/// and where that path fails this returns `None` rather than backtrack, so whatever it
+/// returns is what the expression matches (a test compares the two).
 pub fn combined(line: &[u8]) -> Option<Combined<'_>> {
     if !printable(line) {
         return None;
     }
-    let found: Captures<'_> = COMBINED.as_ref()?.captures(line)?;
-    let group = |n: usize| found.get(n).map(|m| m.as_bytes());
-    let status = group(6)?;
-    let status = status
+    let mut rest = line;
+    let ip = word(&mut rest)?;
+    expect(&mut rest, b" ")?;
+    word(&mut rest)?;
+    expect(&mut rest, b" ")?;
+    word(&mut rest)?;
+    expect(&mut rest, b" [")?;
+    let time = until(&mut rest, b']')?;
+    expect(&mut rest, b"] \"")?;
+    let method = span(&mut rest, |b| b.is_ascii_uppercase())?;
+    expect(&mut rest, b" ")?;
+    let target = word(&mut rest)?;
+    expect(&mut rest, b" ")?;
+    let proto_start = rest;
+    expect(&mut rest, b"HTTP/")?;
+    let version = span(&mut rest, |b| b.is_ascii_digit() || b == b'.')?;
+    let proto = proto_start.get(..5 + version.len())?;
+    expect(&mut rest, b"\" ")?;
+    let digits = rest.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    rest = rest.get(3..)?;
+    expect(&mut rest, b" ")?;
+    word(&mut rest)?;
+    let status = digits
         .iter()
-        .try_fold(0u16, |acc, &b| Some(acc * 10 + u16::from(b.checked_sub(b'0')?)))?;
+        .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
+    let (referer, agent) = quoted_pair(rest).map_or((None, None), |(r, a)| (Some(r), Some(a)));
+    Some(Combined {
+        ip,
+        time,
+        method,
+        target,
+        proto: Some(proto),
+        status,
+        referer,
+        agent,
+    })
+}
+
+/// ` "referer" "agent"` at the start of `rest`.
+fn quoted_pair(mut rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    expect(&mut rest, b" \"")?;
+    let referer = until(&mut rest, b'"').unwrap_or_default();
+    expect(&mut rest, b"\" \"")?;
+    let agent = until(&mut rest, b'"').unwrap_or_default();
+    expect(&mut rest, b"\"")?;
+    Some((referer, agent))
+}
+
+/// `\S+` (of printable ASCII: not a space), all it can take.
+fn word<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    span(rest, |b| b != b' ')
+}
+
+/// `[^stop]+`, all it can take.
+fn until<'a>(rest: &mut &'a [u8], stop: u8) -> Option<&'a [u8]> {
+    span(rest, |b| b != stop)
+}
+
+fn span<'a>(rest: &mut &'a [u8], keep: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+    let end = rest.iter().position(|&b| !keep(b)).unwrap_or(rest.len());
+    if end == 0 {
+        return None;
+    }
+    let (taken, left) = rest.split_at_checked(end)?;
+    *rest = left;
+    Some(taken)
+}
+
+fn expect(rest: &mut &[u8], text: &[u8]) -> Option<()> {
+    *rest = rest.strip_prefix(text)?;
+    Some(())
+}
+
+/// The driver's `_COMBINED`, over bytes with ASCII classes: the oracle of [`combined`]'s
+/// tests (see the module docs).
+#[cfg(test)]
+fn by_regex(line: &[u8]) -> Option<Combined<'_>> {
+    use regex::bytes::Regex;
+    let pattern = Regex::new(concat!(
+        r#"(?-u)^(\S+) \S+ \S+ \[([^\]]+)\] "([A-Z]+) (\S+)(?: (HTTP/[0-9.]+))?" "#,
+        r#"([0-9]{3}) \S+(?: "([^"]*)" "([^"]*)")?"#,
+    ))
+    .ok()?;
+    if !printable(line) {
+        return None;
+    }
+    let found = pattern.captures(line)?;
+    let group = |n: usize| found.get(n).map(|m| m.as_bytes());
+    let status = group(6)?
+        .iter()
+        .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
     Some(Combined {
         ip: group(1)?,
         time: group(2)?,

@@ -39,11 +39,18 @@ PROGRESS_EVERY = 0.5
 @click.option("--store", "store_url", metavar="URL", help="Replay on this store instead of a fresh in-memory one.")
 @click.option("--callbacks", is_flag=True, help="Call the configured event callbacks (never called by default).")
 @click.option(
+    "--fast/--no-fast",
+    default=True,
+    help="Replay the clean access-log lines natively [default]; --no-fast: every line in Python (same output).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr [default: when stderr is a terminal].",
 )
-def replay(config_path: Path, events: Path, store_url: str | None, callbacks: bool, progress: bool | None) -> None:
+def replay(
+    config_path: Path, events: Path, store_url: str | None, callbacks: bool, fast: bool, progress: bool | None
+) -> None:
     """Feed EVENTS (JSON lines or a combined access log; - for stdin) through the guard.
 
     One JSON line per event, with the client's address (ip) and the request's path, then
@@ -60,7 +67,8 @@ def replay(config_path: Path, events: Path, store_url: str | None, callbacks: bo
         fail(f"error: cannot read {events}: {exc.strerror or exc}", EXIT_CONFIG)
     meter = Progress(_size(source), sys.stderr, asked=progress)
     try:
-        asyncio.run(_run(Replay(config, store_url, callbacks=callbacks), meter.chunks(source), meter))
+        session = Replay(config, store_url, callbacks=callbacks, native=fast)
+        asyncio.run(_run(session, meter.chunks(source), meter))
     except (StoreError, InvalidArgument) as exc:
         fail(f"error: {exc}")
     except OSError as exc:

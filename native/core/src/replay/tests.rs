@@ -17,11 +17,13 @@ fn a_combined_line_reads_as_the_driver_reads_it() {
 
 #[test]
 fn optional_parts_and_backtracking() {
-    let line = combined(br#"10.0.0.1 - - [t] "GET /a" 404 -"#).unwrap();
+    // Without a protocol the expression backtracks into the target: the driver reads it.
+    let line = by_regex(br#"10.0.0.1 - - [t] "GET /a" 404 -"#).unwrap();
     assert_eq!((line.target, line.proto, line.referer), (&b"/a"[..], None, None));
-    // The target may hold a quote: the regular expression backtracks into it.
+    assert!(combined(br#"10.0.0.1 - - [t] "GET /a" 404 -"#).is_none());
     let line = combined(br#"10.0.0.1 - - [t] "GET /a"b HTTP/1.0" 200 1 trailing"#).unwrap();
     assert_eq!((line.target, line.proto), (&b"/a\"b"[..], Some(&b"HTTP/1.0"[..])));
+    assert_eq!(line.referer, None);
     assert!(combined(b"not a log line").is_none());
     assert!(combined(br#"10.0.0.1 - - [t] "get /a" 200 1"#).is_none());
     // Beyond printable ASCII: the Python driver reads the line.
@@ -61,4 +63,60 @@ fn strip_and_json_as_python_spells_them() {
     assert!(push_seconds(&mut out, -5));
     assert_eq!(out, "1800000000.0-5.0");
     assert!(!push_seconds(&mut out, 10_000_000_000_000_000));
+}
+
+/// Lines near the usual shape, with the characters that matter to the expression.
+fn near_lines() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let piece = prop::sample::select(vec![
+        &b"10.0.0.1"[..],
+        b" ",
+        b"-",
+        b"[",
+        b"]",
+        b"\"",
+        b"GET",
+        b"/a",
+        b"HTTP/",
+        b"1.1",
+        b"200",
+        b"4040",
+        b"x",
+        b"01/Jan/2027:00:00:00 +0000",
+    ]);
+    let shaped = (
+        prop::collection::vec(piece.clone(), 0..4),
+        prop::collection::vec(piece, 0..6),
+    )
+        .prop_map(|(a, b)| {
+            let mut line = br#"10.0.0.1 - - [01/Jan/2027:00:00:00 +0000] "GET /a"#.to_vec();
+            line.extend(a.concat());
+            line.extend_from_slice(br#" HTTP/1.1" 200 512"#);
+            line.extend(b.concat());
+            line
+        });
+    prop_oneof![shaped, prop::collection::vec(0x20u8..0x7f, 0..80)]
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_reading_is_the_expression_s_whenever_there_is_one(line in near_lines()) {
+        if let Some(read) = combined(&line) {
+            proptest::prop_assert_eq!(Some(read), by_regex(&line));
+        }
+    }
+}
+
+#[test]
+fn the_usual_lines_are_read_without_the_driver() {
+    for line in [
+        LINE,
+        br#"::1 - - [t] "POST /a?b=c HTTP/1.0" 404 - "" """#,
+        br#"10.0.0.1 - - [t] "GET /a HTTP/2.0" 200 1"#,
+        br#"10.0.0.1 - - [t] "GET /a HTTP/1.1" 200 1 "ref" "agent" extra"#,
+        br#"10.0.0.1 - - [t] "GET /a HTTP/1.1" 200 1 "ref" unterminated"#,
+    ] {
+        assert_eq!(combined(line), by_regex(line));
+        assert!(combined(line).is_some());
+    }
 }
