@@ -134,7 +134,7 @@ class Replay:
         self._next_sweep = -math.inf
         # The fast path, built on the first access-log line (building it compiles the
         # detection rules: a replay of JSON events alone never pays for it); False: not yet.
-        self.fast: _native.ReplayLog | None | bool = False if self.native else None
+        self.fast: _native.ReplayLog | bool | None = False if self.native else None
         self._untold: set[str] = set()
 
     async def run(self, lines: Iterable[str]) -> AsyncIterator[dict[str, object]]:

@@ -96,7 +96,8 @@ def generated_log(seed: int, lines: int) -> str:
         elif odd < 0.06:
             line = rng.choice(["", "   ", "# a comment", "\t"])
         elif odd < 0.07:
-            line = line.replace(log_time(moment, zone), rng.choice(["31/Feb/2027:00:00:00 +0000", "1/Jan/2027:00:00:00 +0000"]))
+            bad_time = rng.choice(["31/Feb/2027:00:00:00 +0000", "1/Jan/2027:00:00:00 +0000"])
+            line = line.replace(log_time(moment, zone), bad_time)
         elif odd < 0.08:
             line = line.replace("Mozilla", "Mözilla")
         elif odd < 0.085:

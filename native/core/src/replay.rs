@@ -67,9 +67,7 @@ pub fn combined(line: &[u8]) -> Option<Combined<'_>> {
     rest = rest.get(3..)?;
     expect(&mut rest, b" ")?;
     word(&mut rest)?;
-    let status = digits
-        .iter()
-        .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
+    let status = digits.iter().fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'));
     let (referer, agent) = quoted_pair(rest).map_or((None, None), |(r, a)| (Some(r), Some(a)));
     Some(Combined {
         ip,
@@ -164,8 +162,34 @@ const MONTHS: [&[u8; 3]; 12] = [
 /// `datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()` gives it; `None` for
 /// any other spelling or an invalid date (the driver then reads the line itself).
 pub fn log_time(text: &[u8]) -> Option<i64> {
-    let [d1, d2, b'/', m1, m2, m3, b'/', y1, y2, y3, y4, b':', h1, h2, b':', n1, n2, b':', s1, s2, b' ', sign, zh1, zh2, zm1, zm2] =
-        *text
+    let [
+        d1,
+        d2,
+        b'/',
+        m1,
+        m2,
+        m3,
+        b'/',
+        y1,
+        y2,
+        y3,
+        y4,
+        b':',
+        h1,
+        h2,
+        b':',
+        n1,
+        n2,
+        b':',
+        s1,
+        s2,
+        b' ',
+        sign,
+        zh1,
+        zh2,
+        zm1,
+        zm2,
+    ] = *text
     else {
         return None;
     };
@@ -183,7 +207,13 @@ pub fn log_time(text: &[u8]) -> Option<i64> {
         _ => return None,
     };
     // Years where Python's datetime raises nothing for any offset.
-    if !(2..=9998).contains(&year) || hour > 23 || minute > 59 || second > 59 || zone_hours > 23 || zone_minutes > 59 {
+    if !(2..=9998).contains(&year)
+        || hour > 23
+        || minute > 59
+        || second > 59
+        || zone_hours > 23
+        || zone_minutes > 59
+    {
         return None;
     }
     let month = i64::try_from(month).ok()? + 1;

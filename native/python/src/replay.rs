@@ -69,7 +69,14 @@ fn dotted_quad(text: &[u8]) -> Option<u32> {
 
 impl State {
     /// The JSON lines of one log line, or `None` when the driver must read it.
-    fn line(&self, line: &[u8], now: f64, next_sweep: f64, this: &ReplayLog, out: &mut String) -> Option<f64> {
+    fn line(
+        &self,
+        line: &[u8],
+        now: f64,
+        next_sweep: f64,
+        this: &ReplayLog,
+        out: &mut String,
+    ) -> Option<f64> {
         if line.first() == Some(&b'{') {
             return None;
         }
@@ -79,7 +86,10 @@ impl State {
         if !push_seconds(&mut seconds, at) {
             return None;
         }
-        #[allow(clippy::cast_precision_loss, reason = "whole seconds of years 2 to 9998: exact")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "whole seconds of years 2 to 9998: exact"
+        )]
         let clock = (at as f64).max(now);
         if clock >= next_sweep || this.watched.contains(&found.status) {
             return None;
@@ -106,7 +116,10 @@ impl State {
             None => (found.target, &b""[..]),
         };
         let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(2);
-        for (name, value) in [(&b"referer"[..], found.referer), (&b"user-agent"[..], found.agent)] {
+        for (name, value) in [
+            (&b"referer"[..], found.referer),
+            (&b"user-agent"[..], found.agent),
+        ] {
             if let Some(value) = value.filter(|value| !value.is_empty()) {
                 headers.push((name, value));
             }
@@ -129,7 +142,10 @@ impl State {
         let connection = Connection::default();
         let aside = Aside::default();
         if site.block.is_some() {
-            let listed = site.blocklist.as_ref().is_some_and(|list| list.contains(Addr::V4(address)));
+            let listed = site
+                .blocklist
+                .as_ref()
+                .is_some_and(|list| list.contains(Addr::V4(address)));
             if aside.connection(listed) {
                 return None;
             }

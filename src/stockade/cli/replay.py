@@ -49,7 +49,7 @@ PROGRESS_EVERY = 0.5
     help="Show progress on stderr [default: when stderr is a terminal].",
 )
 def replay(
-    config_path: Path, events: Path, store_url: str | None, callbacks: bool, fast: bool, progress: bool | None
+    *, config_path: Path, events: Path, store_url: str | None, callbacks: bool, fast: bool, progress: bool | None
 ) -> None:
     """Feed EVENTS (JSON lines or a combined access log; - for stdin) through the guard.
 

@@ -9,10 +9,16 @@ fn a_combined_line_reads_as_the_driver_reads_it() {
     let line = combined(LINE).unwrap();
     assert_eq!(line.ip, b"198.51.0.7");
     assert_eq!(line.time, b"15/Jan/2027:08:00:00 +0000");
-    assert_eq!((line.method, line.target), (&b"GET"[..], &b"/shop/item/3?q=1"[..]));
+    assert_eq!(
+        (line.method, line.target),
+        (&b"GET"[..], &b"/shop/item/3?q=1"[..])
+    );
     assert_eq!(line.proto, Some(&b"HTTP/1.1"[..]));
     assert_eq!(line.status, 200);
-    assert_eq!((line.referer, line.agent), (Some(&b"-"[..]), Some(&b"Mozilla/5.0"[..])));
+    assert_eq!(
+        (line.referer, line.agent),
+        (Some(&b"-"[..]), Some(&b"Mozilla/5.0"[..]))
+    );
 }
 
 #[test]
@@ -34,7 +40,10 @@ fn optional_parts_and_backtracking() {
 fn log_times_as_strptime_reads_them() {
     assert_eq!(log_time(b"01/Jan/1970:00:00:00 +0000"), Some(0));
     assert_eq!(log_time(b"10/Oct/2000:13:55:36 -0700"), Some(971_211_336));
-    assert_eq!(log_time(b"29/Feb/2024:23:59:59 +0530"), Some(1_709_251_199 - 19_800));
+    assert_eq!(
+        log_time(b"29/Feb/2024:23:59:59 +0530"),
+        Some(1_709_251_199 - 19_800)
+    );
     assert_eq!(log_time(b"31/Dec/1969:23:59:59 +0000"), Some(-1));
     for bad in [
         &b"29/Feb/2023:00:00:00 +0000"[..],
