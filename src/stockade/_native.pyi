@@ -402,6 +402,11 @@ class ReplayLog:
         replayed, how many lines were (blank and comment lines included) and the time
         after them. A line at or after ``next_sweep`` goes to the driver, which sweeps."""
 
+def replay_log_time(text: str, /) -> float | None:
+    """Seconds since the epoch of an access-log time ``10/Oct/2000:13:55:36 -0700``, as
+    ``datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()`` gives it, for the
+    strict spelling only (two-digit fields, ``Jan``, ``+HHMM``); ``None`` otherwise."""
+
 class BoundSocket:
     """A listening socket bound by :func:`bind_socket`, served once a :class:`NativeFront` starts."""
 

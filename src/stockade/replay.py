@@ -388,10 +388,13 @@ class Replay:
         return {"reload": "ok"} if result.ok else {"reload": "error", "error": result.message}
 
     async def _log_line(self, found: re.Match[str]) -> list[dict[str, object]]:
-        try:
-            at = datetime.strptime(found["time"], _LOG_TIME).timestamp()
-        except ValueError:
-            raise _BadEvent(f"invalid time {found['time']!r}: expected 10/Oct/2000:13:55:36 -0700") from None
+        # The native reading of the usual spelling is strptime's, at a tenth of its cost.
+        at = _native.replay_log_time(found["time"])
+        if at is None:
+            try:
+                at = datetime.strptime(found["time"], _LOG_TIME).timestamp()
+            except ValueError:
+                raise _BadEvent(f"invalid time {found['time']!r}: expected 10/Oct/2000:13:55:36 -0700") from None
         await self._advance(at)
         peer = _peer(found["ip"])
         target = found["target"]

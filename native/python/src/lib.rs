@@ -53,6 +53,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<ladder::BanTable>()?;
     module.add_class::<ladder::NativeLadder>()?;
     module.add_class::<replay::ReplayLog>()?;
+    module.add_function(wrap_pyfunction!(replay::replay_log_time, module)?)?;
     module.add_class::<front::BoundSocket>()?;
     module.add_class::<front::FrontSite>()?;
     module.add_class::<front::ListenerOptions>()?;

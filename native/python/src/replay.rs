@@ -60,11 +60,14 @@ struct Batch {
     now: f64,
 }
 
-/// A canonical dotted quad: the address, when its text is the one Python normalises to.
+/// A canonical dotted quad (no leading zero): the address, when its text is the one
+/// Python normalises to.
 fn dotted_quad(text: &[u8]) -> Option<u32> {
     let address = parse_v4(text)?;
-    let [a, b, c, d] = address.to_be_bytes();
-    (format!("{a}.{b}.{c}.{d}").as_bytes() == text).then_some(address)
+    let canonical = text
+        .split(|&b| b == b'.')
+        .all(|part| part.len() == 1 || part.first() != Some(&b'0'));
+    canonical.then_some(address)
 }
 
 impl State {
@@ -231,6 +234,16 @@ impl ReplayLog {
         }
         Batch { out, at, lines, now }
     }
+}
+
+/// Seconds since the epoch of a log time in its strict spelling (see `_native.pyi`).
+#[pyfunction]
+pub fn replay_log_time(text: &str) -> Option<f64> {
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "whole seconds of years 2 to 9998: exact"
+    )]
+    log_time(text.as_bytes()).map(|seconds| seconds as f64)
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
