@@ -60,7 +60,7 @@ def test_lines_the_fast_path_leaves_get_the_driver_s_errors(tmp_path: Path) -> N
     out, at, lines, _ = fast.run(data, 0, 0.0, -math.inf)
     assert (out, at, lines) == ("", 0, 0)
     out, at, lines, now = fast.run(data, 0, 0.0, math.inf)
-    assert out.count("\n") == 2 and lines == 1 and now == 1798761600.0
+    assert (out.count("\n"), lines, now) == (2, 1, 1798761600.0)
     assert fast.run(data, at, now, math.inf)[1:3] == (at, 0)  # "not a log line": the driver's
 
     async def replayed() -> list[str]:
