@@ -10,6 +10,7 @@
 //! rule, a ban, a detection hit or a lockout directory. Nothing is counted for a line
 //! handed back: the driver decides it from the start, as before.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -102,7 +103,11 @@ impl State {
             None => None,
             Some(Known::Python) => return None,
             Some(Known::Strikes(strikes)) => {
-                let live = strikes.iter().filter(|&&t| !(clock - t > this.window)).count();
+                // Python's `not now - t > window`: a strike counts unless it is older.
+                let live = strikes
+                    .iter()
+                    .filter(|&&t| (clock - t).partial_cmp(&this.window) != Some(Ordering::Greater))
+                    .count();
                 (live > 0).then_some(live)
             }
         };
