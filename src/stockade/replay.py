@@ -32,7 +32,8 @@ back here and is replayed by :meth:`Replay.run`'s own steps, then the fast path 
 The driver tells the fast path each client's ban status after every line it replays
 itself, so a clean line's ``ip_status`` is the store's. The output is the same either way
 (a differential test keeps them equal); the fast path is off with ``--store`` (a store
-that may hold bans already) and when something listens to the clean requests' events.
+that may hold bans already), when something listens to the clean requests' events, and
+when detection samples (``inspect_percentage`` below 100).
 """
 
 from __future__ import annotations
