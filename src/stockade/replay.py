@@ -32,8 +32,9 @@ back here and is replayed by :meth:`Replay.run`'s own steps, then the fast path 
 The driver tells the fast path each client's ban status after every line it replays
 itself, so a clean line's ``ip_status`` is the store's. The output is the same either way
 (a differential test keeps them equal); the fast path is off with ``--store`` (a store
-that may hold bans already), when something listens to the clean requests' events, and
-when detection samples (``inspect_percentage`` below 100).
+that may hold bans already), when something listens to the clean requests' events,
+when detection samples (``inspect_percentage`` below 100), and when a mod_block rule
+reads the response (a log line's status).
 """
 
 from __future__ import annotations
@@ -207,12 +208,22 @@ class Replay:
         settings = bans.settings
         if self.store_url or bans.events.has_callbacks(BANS_DIRECTORY) or settings.inspect_percentage < 100:
             return None
+        if self._rules_read_responses():
+            return None
         ladder = self._native_ladder()
         if ladder is None:
             return None
         watched = sorted({status for rule in settings.response_rules for status in rule.statuses})
         fast = self.fast = _native.ReplayLog(ladder, window=bans.policy.window, watched=watched)
         return fast
+
+    def _rules_read_responses(self) -> bool:
+        """Whether a mod_block rule may read the response (``res_code_in``, ...): a log line's
+        status is a response here, which the native request does not carry."""
+        if self.block is None:
+            return False
+        products = self.block.table.rules.products.values()
+        return any("res_" in rule.condition.text for rules in products for rule in rules.rules)
 
     def _native_ladder(self) -> _native.NativeLadder | None:
         view = ban_view_of(self.guard.bans.store)
@@ -241,9 +252,11 @@ class Replay:
         named: set[str] = set()
         for output in outputs:
             if output.get("type") == "reload" and isinstance(fast, _native.ReplayLog):
-                ladder = self._native_ladder()
-                if ladder is not None:
-                    fast.set_ladder(ladder)
+                ladder = None if self._rules_read_responses() else self._native_ladder()
+                if ladder is None:
+                    self.fast = fast = None
+                    return
+                fast.set_ladder(ladder)
             ip = output.get("ip")
             if isinstance(ip, str):
                 named.add(ip)

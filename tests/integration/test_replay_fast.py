@@ -197,3 +197,27 @@ def test_a_replay_on_a_named_store_streams_the_same_in_python(tmp_path: Path) ->
             await session.close()
 
     assert asyncio.run(run()) == oracle(config, text, "memory://")
+
+
+def test_rules_that_read_the_response_replay_in_python(tmp_path: Path) -> None:
+    # A log line's status is a response that mod_block's res_* primitives read: only the
+    # Python replay gives it to them.
+    config = setup(tmp_path)
+    rules = json.loads((tmp_path / "rules.data").read_text())
+    rules["Config"]["global"].append(
+        {"Name": "no_404", "Cond": 'res_code_in("404")', "Action": {"Cmd": "CLOSE", "Params": []}}
+    )
+    (tmp_path / "rules.data").write_text(json.dumps(rules))
+    text = generated_log(3, 400)
+    session = Replay(load_config(config))
+    assert session.fast_path() is None
+
+    async def run() -> str:
+        try:
+            return "".join([piece async for piece in session.stream([text.encode()])])
+        finally:
+            await session.close()
+
+    got = asyncio.run(run())
+    assert got == oracle(config, text)
+    assert '"rule": "no_404"' in got
