@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-python", action="store_true", help="do not time --no-fast (slow: every line in Python)")
     args = parser.parse_args()
     python = sys.executable
     stockade = str(Path(python).with_name("stockade"))
@@ -115,11 +116,16 @@ def main() -> None:
         log = directory / "access.log"
         write_log(log, args.lines)
         (directory / "baseline.py").write_text(BASELINE)
-        replay, baseline = [], []
+        (directory / "short.log").write_text("".join(log.open().readlines()[:100]))
+        command = [stockade, "replay", "-c", "stockade.toml", "--no-progress"]
+        replay, python_only, baseline, start = [], [], [], []
         for _ in range(args.repeats):
             baseline.append(timed([python, "baseline.py", str(log)], directory))
-            replay.append(timed([stockade, "replay", "-c", "stockade.toml", "--no-progress", str(log)], directory))
-    best_replay, best_baseline = min(replay), min(baseline)
+            replay.append(timed([*command, str(log)], directory))
+            if not args.skip_python:
+                python_only.append(timed([*command, "--no-fast", str(log)], directory))
+            start.append(timed([*command, "short.log"], directory))
+    best_replay, best_baseline, best_start = min(replay), min(baseline), min(start)
     figures = {
         "lines": args.lines,
         "replay_s": round(best_replay, 3),
@@ -127,12 +133,21 @@ def main() -> None:
         "baseline_s": round(best_baseline, 3),
         "baseline_events_per_s": round(args.lines / best_baseline),
         "replay_over_baseline": round(best_replay / best_baseline, 2),
+        "start_s": round(best_start, 3),
+        "replay_beyond_start_events_per_s": round(args.lines / max(best_replay - best_start, 1e-9)),
         "load_average": os.getloadavg()[0],
     }
+    if python_only:
+        figures["python_only_s"] = round(min(python_only), 3)
+        figures["python_only_events_per_s"] = round(args.lines / min(python_only))
     rate = figures["replay_events_per_s"]
     print(f"stockade replay: {rate:,} events/s ({best_replay:.2f} s for {args.lines:,} lines)")
     print(f"baseline (read, match, write JSON): {figures['baseline_events_per_s']:,} events/s")
     print(f"replay takes {figures['replay_over_baseline']} times the baseline's time")
+    beyond = figures["replay_beyond_start_events_per_s"]
+    print(f"start-up (a 100-line log): {best_start:.2f} s; beyond it {beyond:,} events/s")
+    if python_only:
+        print(f"stockade replay --no-fast (every line in Python): {figures['python_only_events_per_s']:,} events/s")
     print(json.dumps(figures))
 
 

@@ -377,6 +377,36 @@ class NativeLadder:
     def counts(self) -> tuple[int, int, int]:
         """The middleware requests decided by :meth:`asgi` and :meth:`wsgi`: ``(allowed, banned, python)``."""
 
+class ReplayLog:
+    """``stockade replay``'s fast path over a site's native ladder (see :mod:`stockade.replay`).
+
+    ``window``: ``[bans] window``; ``watched``: the statuses the response rules count
+    (those lines go back to the driver)."""
+
+    def __init__(self, ladder: NativeLadder, *, window: float, watched: list[int] = ...) -> None: ...
+    def set_ladder(self, ladder: NativeLadder) -> None:
+        """Put another ladder in force (after a reload); what was told of the clients stays."""
+    def set_status(self, ip: str, strikes: list[float] | None) -> None:
+        """An IPv4 client the driver knows not to be banned, with the times of its strikes
+        (its ``ip_status`` is then ``warning`` and how many are in the window, or ``safe``);
+        ``None``: only the driver can tell (a ban, or one that ended before the sweep). A
+        client never told is ``"safe"``. Anything but a dotted quad is ignored (its lines
+        go to the driver)."""
+    def run(
+        self, data: bytes, start: int, now: float, next_sweep: float, *, last: bool = False
+    ) -> tuple[str, int, int, float]:
+        """Replay the lines of ``data`` from offset ``start`` at the simulated time ``now``
+        (never earlier), up to the first line the driver must replay itself, or a last line
+        without its newline unless ``last``: ``(output, offset, lines, now)``, the JSON
+        lines written (each ending with a newline), the offset of the first line not
+        replayed, how many lines were (blank and comment lines included) and the time
+        after them. A line at or after ``next_sweep`` goes to the driver, which sweeps."""
+
+def replay_log_time(text: str, /) -> float | None:
+    """Seconds since the epoch of an access-log time ``10/Oct/2000:13:55:36 -0700``, as
+    ``datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").timestamp()`` gives it, for the
+    strict spelling only (two-digit fields, ``Jan``, ``+HHMM``); ``None`` otherwise."""
+
 class BoundSocket:
     """A listening socket bound by :func:`bind_socket`, served once a :class:`NativeFront` starts."""
 

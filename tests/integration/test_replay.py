@@ -11,6 +11,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -403,17 +404,21 @@ def test_the_replay_streams_its_input_and_its_output(tmp_path: Path, monkeypatch
     total = 5000
     first_output_at: list[int] = []
 
-    def lines() -> Iterator[str]:
+    def chunks() -> Iterator[bytes]:
         for i in range(total):
             if written.getvalue() and not first_output_at:
                 first_output_at.append(i)
-            yield json.dumps({"at": i, "type": "connection", "peer": f"192.0.2.{i % 250}"})
+            if i % 2:
+                yield json.dumps({"at": i, "type": "connection", "peer": f"192.0.2.{i % 250}"}).encode() + b"\n"
+            else:  # through the fast path
+                moment = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(1_800_000_000 + i))
+                yield f'192.0.2.{i % 250} - - [{moment}] "GET /a HTTP/1.1" 200 1 "-" "x"\n'.encode()
 
     session = Replay(load_config(tmp_path / "stockade.toml"))
-    asyncio.run(replay_command._run(session, lines(), replay_command.Progress(None, io.StringIO(), asked=False)))
+    asyncio.run(replay_command._run(session, chunks(), replay_command.Progress(None, io.StringIO(), asked=False)))
     assert first_output_at
     assert first_output_at[0] < total
-    assert len(written.getvalue().splitlines()) == total + 1
+    assert len(written.getvalue().splitlines()) == total + total // 2 + 1
 
 
 PROGRESS = re.compile(r"replay: (?:(\d+)% of [\d.]+ (?:bytes|kB|MB), )?([\d,]+) lines, [\d,]+ lines/s")

@@ -12,6 +12,7 @@
 //! - [`client_ip`]: the client a request comes from, over trusted proxies;
 //! - [`bans`]: the view of every active ban;
 //! - [`ladder`]: the order of the checks, and what only Python can finish;
+//! - [`replay`]: `stockade replay`'s reading of access-log lines and its JSON output;
 //! - [`request`]: the canonical request as every native check reads it.
 
 pub mod addr;
@@ -24,6 +25,7 @@ pub mod conditions;
 pub mod detection;
 pub mod ipset;
 pub mod ladder;
+pub mod replay;
 pub mod request;
 
 pub use addr::Addr;

@@ -18,6 +18,7 @@ mod hosts;
 mod ipset;
 mod ladder;
 mod parts;
+mod replay;
 mod text;
 mod wsgi;
 
@@ -51,6 +52,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
     module.add_class::<ladder::BanTable>()?;
     module.add_class::<ladder::NativeLadder>()?;
+    module.add_class::<replay::ReplayLog>()?;
+    module.add_function(wrap_pyfunction!(replay::replay_log_time, module)?)?;
     module.add_class::<front::BoundSocket>()?;
     module.add_class::<front::FrontSite>()?;
     module.add_class::<front::ListenerOptions>()?;

@@ -1,7 +1,7 @@
 """``stockade replay``: recorded traffic through the guard with a simulated clock.
 
-The input is read as a stream, one line at a time (a log of millions of lines never sits
-in memory whole), and the output goes out in large writes. With ``--progress``, or when
+The input is read as a stream, in pieces of about a megabyte (a log of millions of lines
+never sits in memory whole), and the output goes out in large writes. With ``--progress``, or when
 stderr is a terminal and the replay takes a while, a line on stderr tells how far it got
 (the share of the file read, when its size is known) and how fast (lines a second).
 """
@@ -9,7 +9,6 @@ stderr is a terminal and the replay takes a while, a line on stderr tells how fa
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,8 @@ from stockade.replay import Replay
 
 # Output is written in pieces of about this many characters.
 _CHUNK = 1 << 16
+# Input is read in pieces of at most this many bytes (whatever a pipe has ready, up to it).
+_READ = 1 << 20
 # A progress line at most this often (seconds); when it shows by itself (a terminal), the
 # first one only after this long, so that short replays stay quiet.
 PROGRESS_EVERY = 0.5
@@ -38,11 +39,18 @@ PROGRESS_EVERY = 0.5
 @click.option("--store", "store_url", metavar="URL", help="Replay on this store instead of a fresh in-memory one.")
 @click.option("--callbacks", is_flag=True, help="Call the configured event callbacks (never called by default).")
 @click.option(
+    "--fast/--no-fast",
+    default=True,
+    help="Replay the clean access-log lines natively [default]; --no-fast: every line in Python (same output).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show progress on stderr [default: when stderr is a terminal].",
 )
-def replay(config_path: Path, events: Path, store_url: str | None, callbacks: bool, progress: bool | None) -> None:
+def replay(
+    *, config_path: Path, events: Path, store_url: str | None, callbacks: bool, fast: bool, progress: bool | None
+) -> None:
     """Feed EVENTS (JSON lines or a combined access log; - for stdin) through the guard.
 
     One JSON line per event, with the client's address (ip) and the request's path, then
@@ -59,7 +67,8 @@ def replay(config_path: Path, events: Path, store_url: str | None, callbacks: bo
         fail(f"error: cannot read {events}: {exc.strerror or exc}", EXIT_CONFIG)
     meter = Progress(_size(source), sys.stderr, asked=progress)
     try:
-        asyncio.run(_run(Replay(config, store_url, callbacks=callbacks), meter.lines(source), meter))
+        session = Replay(config, store_url, callbacks=callbacks, native=fast)
+        asyncio.run(_run(session, meter.chunks(source), meter))
     except (StoreError, InvalidArgument) as exc:
         fail(f"error: {exc}")
     except OSError as exc:
@@ -69,14 +78,13 @@ def replay(config_path: Path, events: Path, store_url: str | None, callbacks: bo
             source.close()
 
 
-async def _run(session: Replay, lines: Iterator[str], meter: Progress) -> None:
+async def _run(session: Replay, chunks: Iterator[bytes], meter: Progress) -> None:
     out: list[str] = []
     size = 0
     try:
-        async for output in session.run(lines):
-            text = json.dumps(output, separators=(", ", ": "))
+        async for text in session.stream(chunks):
             out.append(text)
-            size += len(text) + 1
+            size += len(text)
             if size >= _CHUNK:
                 _write(out)
                 size = 0
@@ -89,7 +97,7 @@ async def _run(session: Replay, lines: Iterator[str], meter: Progress) -> None:
 
 def _write(out: list[str]) -> None:
     if out:
-        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.write("".join(out))
         out.clear()
     sys.stdout.flush()
 
@@ -125,12 +133,18 @@ class Progress:
         self._next = self.started + PROGRESS_EVERY
         self._reported = False
 
-    def lines(self, source: BinaryIO) -> Iterator[str]:
-        """The decoded lines of ``source``, counted as they are read."""
-        for raw in source:
-            self.read += len(raw)
+    def chunks(self, source: BinaryIO) -> Iterator[bytes]:
+        """The bytes of ``source`` in pieces (what is ready, up to :data:`_READ`), their
+        lines counted as they are read (a last line without a newline too)."""
+        ended = True
+        read = getattr(source, "read1", source.read)  # read1: what a pipe has, not a full piece
+        while chunk := read(_READ):
+            self.read += len(chunk)
+            self.count += chunk.count(b"\n")
+            ended = chunk.endswith(b"\n")
+            yield chunk
+        if not ended:
             self.count += 1
-            yield raw.decode("utf-8", "replace")
 
     def tick(self) -> None:
         if self.shown and monotonic() >= self._next:

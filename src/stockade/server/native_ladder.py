@@ -25,6 +25,7 @@ side cannot decide for it the way the Python side does:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from stockade import _native
 from stockade.clock import SystemClock
@@ -32,8 +33,12 @@ from stockade.core.events import BANS_DIRECTORY
 from stockade.engine._async.ladder import AsyncLadder
 from stockade.engine._sync.ladder import Ladder
 from stockade.ipsets import ip_set
-from stockade.server.site import Site
 from stockade.stores.view import BanView
+
+if TYPE_CHECKING:
+    # For the annotations only: `stockade replay` builds its ladder here without the
+    # servers' site (and the console it mounts), which cost it a quarter of its imports.
+    from stockade.server.site import Site
 
 __all__ = ["ban_view_of", "ladder_of", "middleware_ladder", "native_ladder", "store_catch_up", "twin"]
 
