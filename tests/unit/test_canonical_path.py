@@ -188,6 +188,7 @@ PIECES = st.sampled_from(
         b"%",
         b"%c0%ae",
         b"%c1%9c",
+        b"%c0.",
         b"%e0%80%af",
         b"%f8%80%80%80%ae",
         b"%25c0%25ae",
@@ -276,6 +277,7 @@ def test_a_gate_is_never_passed_by_a_path_under_it(segments: list[bytes], traili
         (b"/static/....\\....\\boot.ini", PathPolicy(), True),
         (b"/%252e%252e\\%252e%252e\\x", PathPolicy(), True),
         (b"/static/C:\\boot.ini", PathPolicy(), True),
+        (b"/%c0%2e%c0%2e%c0%5c%c0%2e%c0%2e%c0%5cx", PathPolicy(), True),
         (b"/static/AC:\\x", PathPolicy(), False),
         # Bytes that are not UTF-8 hiding dot segments (overlong "." "/" "\\"); one such
         # segment in bytes EUC-JP text holds is not enough (%c0%ae is a character of EUC-JP).

@@ -136,6 +136,7 @@ _DRIVE = re.compile(rb"(?:^|[/\\])[A-Za-z]:\\")
 _OVERLONG = re.compile(
     rb"\xc0[\x80-\xbf]|\xc1[\x80-\xbf]|\xe0[\x80-\xbf]{2}|\xf0[\x80-\xbf]{3}|\xf8[\x80-\xbf]{4}|\xfc[\x80-\xbf]{5}"
 )
+_DROPPED = re.compile(rb"[\xc0\xc1](?=[\x00-\x7f])")
 _LEAD_MASK = {0xC0: 0x1F, 0xC1: 0x1F, 0xE0: 0x0F, 0xF0: 0x07, 0xF8: 0x03, 0xFC: 0x01}
 _EUC_JP = re.compile(rb"(?:[\x00-\x7f]|\x8e[\xa1-\xdf]|\x8f[\xa1-\xfe]{2}|[\xa1-\xfe]{2})*")
 
@@ -151,7 +152,9 @@ def _is_dot_run(piece: bytes) -> bool:
 
 
 def _fold_overlong(data: bytes) -> bytes:
-    """Overlong UTF-8 encodings of ASCII read as the ASCII byte they spell."""
+    """Overlong UTF-8 encodings of ASCII read as the ASCII byte they spell, and a ``C0`` or
+    ``C1`` before an ASCII byte dropped (decoders that skip what they cannot read leave it)."""
+    data = _DROPPED.sub(b"", data)
 
     def fold(found: re.Match[bytes]) -> bytes:
         sequence = found.group(0)

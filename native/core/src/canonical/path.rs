@@ -306,11 +306,16 @@ fn hides_encoded_dots(bytes: &[u8]) -> bool {
 }
 
 /// Overlong UTF-8 encodings of ASCII (`C0 AE`, `E0 80 AF`, `F8 80 80 80 AE`) read as the
-/// ASCII byte they spell; every other byte stays.
+/// ASCII byte they spell, and a `C0` or `C1` before an ASCII byte dropped (`C0 2E`: decoders
+/// that skip what they cannot read leave the `.`); every other byte stays.
 fn fold_overlong(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0usize;
     while let Some(&lead) = bytes.get(at) {
+        if matches!(lead, 0xC0 | 0xC1) && bytes.get(at + 1).is_some_and(u8::is_ascii) {
+            at += 1;
+            continue;
+        }
         let (count, mask) = match lead {
             0xC0 | 0xC1 => (1usize, 0x1Fu32),
             0xE0 => (2, 0x0F),

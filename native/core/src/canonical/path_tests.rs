@@ -107,6 +107,7 @@ fn refusals() {
         (b"/%252e%252e\\%252e%252e\\x", BadRequest::HiddenDotSegment),
         (b"/%c0%ae%c0%ae\\%c0%ae%c0%ae\\x", BadRequest::HiddenDotSegment),
         (b"/static/C:\\boot.ini", BadRequest::WindowsDrive),
+        (b"/%c0%2e%c0%2e%c0%5c%c0%2e%c0%2e%c0%5cx", BadRequest::HiddenDotSegment),
         (b"/static/C%3a%5cboot.ini", BadRequest::WindowsDrive),
         (b"/static/AC:\\x", BadRequest::Backslash),
         (b"/a:\\", BadRequest::WindowsDrive),
