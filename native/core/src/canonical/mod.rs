@@ -71,9 +71,7 @@ impl BadRequest {
             }
             BadRequest::WindowsDrive => "the path names a Windows drive beside a backslash",
             BadRequest::PathNotUtf8 => "the path is not UTF-8",
-            BadRequest::OverlongDotSegment => {
-                "the path hides dot segments in bytes that are not UTF-8"
-            }
+            BadRequest::OverlongDotSegment => "the path hides dot segments in bytes that are not UTF-8",
             BadRequest::LeavesMountPoint => "the path leaves the application's mount point",
             BadRequest::NotAHostName => "the Host header is not a host name",
             BadRequest::BadPort => "the Host header has a bad port",

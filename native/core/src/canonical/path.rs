@@ -326,9 +326,9 @@ fn fold_overlong(bytes: &[u8]) -> Vec<u8> {
         };
         let tail = bytes.get(at + 1..at + 1 + count).unwrap_or_default();
         if count > 0 && tail.len() == count && tail.iter().all(|&b| (0x80..=0xBF).contains(&b)) {
-            let value = tail
-                .iter()
-                .fold(u32::from(lead) & mask, |value, &b| value << 6 | u32::from(b & 0x3F));
+            let value = tail.iter().fold(u32::from(lead) & mask, |value, &b| {
+                value << 6 | u32::from(b & 0x3F)
+            });
             if let Some(ascii) = u8::try_from(value).ok().filter(u8::is_ascii) {
                 out.push(ascii);
                 at += 1 + count;
