@@ -84,7 +84,9 @@ class FileFormatError(StockadeError):
 # The reasons for a 400 that no browser, crawler or well-meaning client ever causes: only a
 # request crafted to reach what its path hides does. The ladder counts them as malicious. Not
 # other control characters: real logs hold links with a stray tab (%09) in them; a null byte
-# only cuts a file name short (`/etc/passwd%00.html`).
+# only cuts a file name short (`/etc/passwd%00.html`). Bytes that are not UTF-8 only when they
+# hide dot segments (`%c0%ae%c0%ae%c0%af`; EUC-JP text spells `%c0%ae`, so one such segment in
+# bytes EUC-JP could hold is not enough).
 HOSTILE_REASONS = frozenset(
     {
         "the path climbs above the root",
@@ -92,6 +94,8 @@ HOSTILE_REASONS = frozenset(
         "the path has a dot segment with parameters",
         "the path has a dot segment between escaped slashes",
         "the path has a dot segment beside a backslash, an escaped slash or a control character",
+        "the path names a Windows drive beside a backslash",
+        "the path hides dot segments in bytes that are not UTF-8",
         "the path leaves the application's mount point",
     }
 )

@@ -1,7 +1,8 @@
 """A request refused before the checks (400) for a path only an attack sends counts toward a ban.
 
 A path that climbs above the root, hides a dot segment (behind parameters, a backslash, an
-escaped slash or a control character) or holds a null byte has no safe canonical form: every
+escaped slash or a control character, or in overlong UTF-8), names a Windows drive behind a
+backslash or holds a null byte has no safe canonical form: every
 front answers 400 before the ladder runs. Such a request is still an attack on what the path
 hides, so it counts against its client as a malicious request does, through every front
 (``stockade serve`` on both engines, the ASGI and WSGI middlewares); a merely malformed
@@ -31,8 +32,12 @@ HOSTILE = [
     "/echo/..%5c..%5cwindows%5cwin.ini",  # a dot segment beside an escaped backslash
     "/echo/x%2f..%2f..%2fetc%2fpasswd",  # beside escaped slashes
     "/echo/php.ini%00.txt",  # a null byte
+    "/echo/....%5c....%5cboot.ini",  # runs of dots beside escaped backslashes
+    "/echo/C:%5cboot.ini",  # a Windows drive behind a backslash
+    "/echo/%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc%c0%afpasswd",  # overlong "../../"
 ]
-MALFORMED = ["/echo/a%5cb", "/echo/a%2fb", "/echo/a%09b"]
+# (One overlong "..": two characters of EUC-JP text as well.)
+MALFORMED = ["/echo/a%5cb", "/echo/a%2fb", "/echo/a%09b", "/echo/%c0%ae%c0%ae/x", "/echo/AC:%5cx"]
 
 
 @pytest.mark.parametrize("path", HOSTILE)

@@ -116,13 +116,62 @@ _ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
 
 def _refusal(path: bytes, reason: str, escaped: bool = True) -> BadRequest:
     """The refusal of a path step 1 refuses: ``reason``, or a hostile one when the path, its
-    escapes decoded once and split at slashes and backslashes, holds a ``..`` piece."""
-    if escaped:
-        path = _ESCAPE.sub(lambda found: bytes([int(found.group(1), 16)]), path)
-    for piece in path.replace(b"\\", b"/").split(b"/"):
-        if piece.replace(b"%3B", b";").split(b";", 1)[0] == b"..":
+    escapes decoded once and split at slashes and backslashes, holds a piece of dots (or,
+    for a raw path, holds them once decoded further, or names a Windows drive behind a
+    backslash)."""
+    decoded = _unescape(path) if escaped else path
+    for piece in decoded.replace(b"\\", b"/").split(b"/"):
+        if _is_dot_run(piece[:8]):
             return BadRequest("the path has a dot segment beside a backslash, an escaped slash or a control character")
+    if escaped and _hides_encoded_dots(decoded):
+        return BadRequest("the path has a dot segment beside a backslash, an escaped slash or a control character")
+    if escaped and _DRIVE.search(decoded):
+        return BadRequest("the path names a Windows drive beside a backslash")
     return BadRequest(reason)
+
+
+# A drive letter as a whole piece right before a backslash: /static/C:\boot.ini.
+_DRIVE = re.compile(rb"(?:^|[/\\])[A-Za-z]:\\")
+# Overlong UTF-8 encodings (a lead byte, then continuation bytes) and the mask of the lead.
+_OVERLONG = re.compile(
+    rb"\xc0[\x80-\xbf]|\xc1[\x80-\xbf]|\xe0[\x80-\xbf]{2}|\xf0[\x80-\xbf]{3}|\xf8[\x80-\xbf]{4}|\xfc[\x80-\xbf]{5}"
+)
+_DROPPED = re.compile(rb"[\xc0\xc1](?=[\x00-\x7f])")
+_LEAD_MASK = {0xC0: 0x1F, 0xC1: 0x1F, 0xE0: 0x0F, 0xF0: 0x07, 0xF8: 0x03, 0xFC: 0x01}
+_EUC_JP = re.compile(rb"(?:[\x00-\x7f]|\x8e[\xa1-\xdf]|\x8f[\xa1-\xfe]{2}|[\xa1-\xfe]{2})*")
+
+
+def _unescape(data: bytes) -> bytes:
+    return _ESCAPE.sub(lambda found: bytes([int(found.group(1), 16)]), data)
+
+
+def _is_dot_run(piece: bytes) -> bool:
+    """``..``, ``...``, ``....`` (before any ``;`` parameters): what a traversal climbs with."""
+    piece = piece.replace(b"%3B", b";").split(b";", 1)[0]
+    return len(piece) >= 2 and not piece.strip(b".")
+
+
+def _fold_overlong(data: bytes) -> bytes:
+    """Overlong UTF-8 encodings of ASCII read as the ASCII byte they spell, and a ``C0`` or
+    ``C1`` before an ASCII byte dropped (decoders that skip what they cannot read leave it)."""
+    data = _DROPPED.sub(b"", data)
+
+    def fold(found: re.Match[bytes]) -> bytes:
+        sequence = found.group(0)
+        value = sequence[0] & _LEAD_MASK[sequence[0]]
+        for byte in sequence[1:]:
+            value = value << 6 | (byte & 0x3F)
+        return bytes([value]) if value < 0x80 else sequence[:1] + _fold_overlong(sequence[1:])
+
+    return _OVERLONG.sub(fold, data)
+
+
+def _hides_encoded_dots(data: bytes) -> bool:
+    """Two pieces of dots once overlong encodings are read as ASCII and escapes decoded
+    twice, or one in bytes that are not EUC-JP either (EUC-JP text spells ``%c0%ae``)."""
+    read = _fold_overlong(_unescape(_fold_overlong(data)))
+    runs = sum(1 for piece in read.replace(b"\\", b"/").split(b"/") if _is_dot_run(piece))
+    return runs >= 2 or (runs == 1 and _EUC_JP.fullmatch(data) is None)
 
 
 def _dot_name(segment: bytes, policy: PathPolicy) -> str | None:
@@ -154,6 +203,8 @@ def _decode(target: bytes) -> str:
     try:
         return decoded.decode("utf-8")
     except UnicodeDecodeError:
+        if _hides_encoded_dots(bytes(decoded)):
+            raise BadRequest("the path hides dot segments in bytes that are not UTF-8") from None
         raise BadRequest("the path is not UTF-8") from None
 
 

@@ -42,7 +42,9 @@ pub enum BadRequest {
     DotSegmentWithParameters,
     DotSegmentBetweenEscapedSlashes,
     HiddenDotSegment,
+    WindowsDrive,
     PathNotUtf8,
+    OverlongDotSegment,
     LeavesMountPoint,
     NotAHostName,
     BadPort,
@@ -67,7 +69,9 @@ impl BadRequest {
             BadRequest::HiddenDotSegment => {
                 "the path has a dot segment beside a backslash, an escaped slash or a control character"
             }
+            BadRequest::WindowsDrive => "the path names a Windows drive beside a backslash",
             BadRequest::PathNotUtf8 => "the path is not UTF-8",
+            BadRequest::OverlongDotSegment => "the path hides dot segments in bytes that are not UTF-8",
             BadRequest::LeavesMountPoint => "the path leaves the application's mount point",
             BadRequest::NotAHostName => "the Host header is not a host name",
             BadRequest::BadPort => "the Host header has a bad port",

@@ -7,7 +7,8 @@
 //!    other escape stays, its hex digits upper-cased. A `%` that starts no escape becomes
 //!    `%25`; bytes that may not appear raw in a path are escaped. A raw backslash or a
 //!    control character (raw or escaped) is refused; the refusal names a dot segment
-//!    beside it (`..\`, `..%2f`, `../x%00`: a traversal) or a null byte (hostile reasons).
+//!    beside it (`..\`, `....\`, `%252e%252e\`, `..%2f`, `../x%00`: a traversal), a Windows
+//!    drive behind a backslash (`/C:\boot.ini`) or a null byte (hostile reasons).
 //! 2. Segments are split at `/`. An escaped slash or backslash (`%2F`, `%5C`) is refused,
 //!    since backends disagree on whether it separates segments, unless the policy keeps
 //!    it ([`EscapedSlashes::Keep`]): then it is forwarded escaped, and refused only where
@@ -16,7 +17,9 @@
 //!    rather than dropped, and so is a dot segment with parameters (`..;x`, which Java
 //!    servers read as `..`). Empty segments are merged unless the policy keeps them.
 //! 4. The decoded path is the target with every escape decoded; it must be UTF-8 (so the
-//!    overlong `%c0%ae` is refused).
+//!    overlong `%c0%ae` is refused). The refusal is hostile when the bytes, their overlong
+//!    encodings of ASCII read as ASCII, hide dot segments (`%c0%ae%c0%ae%c0%af`): two of
+//!    them, or one in bytes that are not EUC-JP either (EUC-JP text spells `%c0%ae`).
 //!
 //! Step 1 runs over the whole path before step 3 looks at any segment, so the first
 //! refusal is the one a reader from left to right meets first in each step. Decoding the
@@ -226,20 +229,24 @@ fn control(byte: u8) -> BadRequest {
     }
 }
 
-/// Why a path step 1 refuses is refused: `reason`, or [`BadRequest::HiddenDotSegment`] when
-/// the path, its escapes decoded once and split at slashes and backslashes, holds a `..`
-/// (`/..\\..\\win.ini`, `/%2e%2e%2f`, `/../etc/passwd%00`): a backend that decodes or splits
-/// further would climb, and no browser sends a dot segment (it removes them first).
+/// Why a path step 1 refuses is refused: `reason`, or a hostile reason when the path, its
+/// escapes decoded once and split at slashes and backslashes, holds a piece of dots
+/// (`/..\\..\\win.ini`, `/....\\`, `/%2e%2e%2f`, `/../etc/passwd%00`; also once decoded
+/// further, `/%252e%252e\\`): a backend that decodes or splits further would climb, and no
+/// browser sends a dot segment (it removes them first); or a Windows drive behind a
+/// backslash (`/C:\\boot.ini`).
 fn refusal(raw: &[u8], reason: BadRequest) -> BadRequest {
-    if hides_dot_segment(raw, true) {
+    if hides_dot_segment(raw, true) || hides_encoded_dots(&unescape(raw)) {
         BadRequest::HiddenDotSegment
+    } else if names_drive(raw) {
+        BadRequest::WindowsDrive
     } else {
         reason
     }
 }
 
-/// Whether a path holds a `..` piece (before any `;` parameters) once split at `/` and `\\`,
-/// its escapes decoded once first when `escaped`.
+/// Whether a path holds a piece of two dots or more (before any `;` parameters) once split
+/// at `/` and `\\`, its escapes decoded once first when `escaped`.
 fn hides_dot_segment(path: &[u8], escaped: bool) -> bool {
     let mut piece: Vec<u8> = Vec::with_capacity(8);
     let mut at = 0usize;
@@ -259,7 +266,7 @@ fn hides_dot_segment(path: &[u8], escaped: bool) -> bool {
         }
         match byte {
             None | Some(b'/' | b'\\') => {
-                if before_parameters(&piece) == b".." {
+                if is_dot_run(before_parameters(&piece)) {
                     return true;
                 }
                 piece.clear();
@@ -269,6 +276,128 @@ fn hides_dot_segment(path: &[u8], escaped: bool) -> bool {
                     piece.push(other);
                 }
             }
+        }
+    }
+    false
+}
+
+/// `..`, `...`, `....`: what a traversal climbs with (Windows reads a run of dots as `..`).
+fn is_dot_run(piece: &[u8]) -> bool {
+    piece.len() >= 2 && piece.iter().all(|&b| b == b'.')
+}
+
+/// How many pieces of dots `bytes` holds once its overlong encodings of ASCII are read as
+/// ASCII and its escapes decoded, twice (`%c0%ae%c0%ae%c1%9c`, `%25c0%25ae`, `%252e`).
+fn encoded_dot_runs(bytes: &[u8]) -> usize {
+    let read = fold_overlong(&unescape(&fold_overlong(bytes)));
+    read.split(|&b| b == b'/' || b == b'\\')
+        .filter(|piece| is_dot_run(before_parameters(piece)))
+        .count()
+}
+
+/// Whether bytes hide a traversal in encodings no honest client writes: two pieces of dots,
+/// or one in bytes that EUC-JP text cannot hold either (`%c0%ae` is a character of EUC-JP).
+fn hides_encoded_dots(bytes: &[u8]) -> bool {
+    match encoded_dot_runs(bytes) {
+        0 => false,
+        1 => !is_euc_jp(bytes),
+        _ => true,
+    }
+}
+
+/// Overlong UTF-8 encodings of ASCII (`C0 AE`, `E0 80 AF`, `F8 80 80 80 AE`) read as the
+/// ASCII byte they spell, and a `C0` or `C1` before an ASCII byte dropped (`C0 2E`: decoders
+/// that skip what they cannot read leave the `.`); every other byte stays.
+fn fold_overlong(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0usize;
+    while let Some(&lead) = bytes.get(at) {
+        if matches!(lead, 0xC0 | 0xC1) && bytes.get(at + 1).is_some_and(u8::is_ascii) {
+            at += 1;
+            continue;
+        }
+        let (count, mask) = match lead {
+            0xC0 | 0xC1 => (1usize, 0x1Fu32),
+            0xE0 => (2, 0x0F),
+            0xF0 => (3, 0x07),
+            0xF8 => (4, 0x03),
+            0xFC => (5, 0x01),
+            _ => (0, 0),
+        };
+        let tail = bytes.get(at + 1..at + 1 + count).unwrap_or_default();
+        if count > 0 && tail.len() == count && tail.iter().all(|&b| (0x80..=0xBF).contains(&b)) {
+            let value = tail.iter().fold(u32::from(lead) & mask, |value, &b| {
+                value << 6 | u32::from(b & 0x3F)
+            });
+            if let Some(ascii) = u8::try_from(value).ok().filter(u8::is_ascii) {
+                out.push(ascii);
+                at += 1 + count;
+                continue;
+            }
+        }
+        out.push(lead);
+        at += 1;
+    }
+    out
+}
+
+/// Every well-formed escape of `bytes` decoded; the rest as it stands.
+fn unescape(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0usize;
+    while let Some(&byte) = bytes.get(at) {
+        let pair = if byte == b'%' {
+            bytes
+                .get(at + 1)
+                .copied()
+                .and_then(hex_value)
+                .zip(bytes.get(at + 2).copied().and_then(hex_value))
+        } else {
+            None
+        };
+        match pair {
+            Some((high, low)) => {
+                out.push(high << 4 | low);
+                at += 3;
+            }
+            None => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether bytes read as EUC-JP: ASCII, two bytes of `A1`-`FE`, `8E` and one, `8F` and two.
+fn is_euc_jp(bytes: &[u8]) -> bool {
+    let high = |b: Option<&u8>| b.is_some_and(|&b| (0xA1..=0xFE).contains(&b));
+    let mut at = 0usize;
+    while let Some(&byte) = bytes.get(at) {
+        let width = match byte {
+            0x00..=0x7F => 1,
+            0x8E if bytes.get(at + 1).is_some_and(|&b| (0xA1..=0xDF).contains(&b)) => 2,
+            0x8F if high(bytes.get(at + 1)) && high(bytes.get(at + 2)) => 3,
+            0xA1..=0xFE if high(bytes.get(at + 1)) => 2,
+            _ => return false,
+        };
+        at += width;
+    }
+    true
+}
+
+/// Whether a path, its escapes decoded once, holds a Windows drive (`C:`) as a whole piece
+/// right before a backslash: `/static/C:\\boot.ini`.
+fn names_drive(raw: &[u8]) -> bool {
+    let bytes = unescape(raw);
+    let mut start = 0usize;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let drive = matches!(bytes.get(start..at), Some(&[letter, b':']) if letter.is_ascii_alphabetic());
+        if byte == b'\\' && drive {
+            return true;
+        }
+        if byte == b'/' || byte == b'\\' {
+            start = at + 1;
         }
     }
     false
@@ -374,7 +503,7 @@ fn split_escaped_slash(segment: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// Step 4: every escape of a canonical target decoded (they are all well formed).
 fn decode(target: &[u8]) -> Result<String, BadRequest> {
     if !target.contains(&b'%') {
-        return String::from_utf8(target.to_vec()).map_err(|_| BadRequest::PathNotUtf8);
+        return String::from_utf8(target.to_vec()).map_err(|err| not_utf8(err.as_bytes()));
     }
     let mut bytes = Vec::with_capacity(target.len());
     let mut at = 0usize;
@@ -399,7 +528,16 @@ fn decode(target: &[u8]) -> Result<String, BadRequest> {
             }
         }
     }
-    String::from_utf8(bytes).map_err(|_| BadRequest::PathNotUtf8)
+    String::from_utf8(bytes).map_err(|err| not_utf8(err.as_bytes()))
+}
+
+/// The refusal of a decoded path that is not UTF-8: hostile when it hides dot segments.
+fn not_utf8(bytes: &[u8]) -> BadRequest {
+    if hides_encoded_dots(bytes) {
+        BadRequest::OverlongDotSegment
+    } else {
+        BadRequest::PathNotUtf8
+    }
 }
 
 /// The canonical form of a path a server has already percent-decoded once (a WSGI

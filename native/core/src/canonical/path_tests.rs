@@ -100,7 +100,38 @@ fn refusals() {
         (b"/x%2f..;y%2fetc", BadRequest::HiddenDotSegment),
         (b"/etc/passwd%00/..", BadRequest::HiddenDotSegment),
         (b"/a..\\b", BadRequest::Backslash),
-        (b"/...%2f", BadRequest::EscapedSlash),
+        (b"/a...%2f", BadRequest::EscapedSlash),
+        // Runs of dots, dots encoded twice, a drive behind a backslash: traversals too.
+        (b"/...%2f", BadRequest::HiddenDotSegment),
+        (b"/static/....\\....\\boot.ini", BadRequest::HiddenDotSegment),
+        (b"/%252e%252e\\%252e%252e\\x", BadRequest::HiddenDotSegment),
+        (b"/%c0%ae%c0%ae\\%c0%ae%c0%ae\\x", BadRequest::HiddenDotSegment),
+        (b"/static/C:\\boot.ini", BadRequest::WindowsDrive),
+        (
+            b"/%c0%2e%c0%2e%c0%5c%c0%2e%c0%2e%c0%5cx",
+            BadRequest::HiddenDotSegment,
+        ),
+        (b"/static/C%3a%5cboot.ini", BadRequest::WindowsDrive),
+        (b"/static/AC:\\x", BadRequest::Backslash),
+        (b"/a:\\", BadRequest::WindowsDrive),
+        // Bytes that are not UTF-8 hiding dot segments once overlong encodings are read.
+        (
+            b"/%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc",
+            BadRequest::OverlongDotSegment,
+        ),
+        (b"/static/..%c1%9c..%c1%9cx", BadRequest::OverlongDotSegment),
+        (b"/%e0%80%ae%e0%80%ae/x", BadRequest::OverlongDotSegment),
+        (
+            b"/%f8%80%80%80%ae%f8%80%80%80%ae/x",
+            BadRequest::OverlongDotSegment,
+        ),
+        (
+            b"/s/%c0%ae%c0%ae%25c1%259c%c0%ae%c0%ae%25c1%259cetc",
+            BadRequest::OverlongDotSegment,
+        ),
+        // One such segment in bytes EUC-JP holds is a Japanese word: not hostile.
+        (b"/%c0%ae%c0%ae/%a4%a2", BadRequest::PathNotUtf8),
+        (b"/static/etc%c0%afpasswd", BadRequest::PathNotUtf8),
     ];
     for &(raw, reason) in cases {
         assert_eq!(canon(raw, PathPolicy::default()), Err(reason), "{raw:?}");
