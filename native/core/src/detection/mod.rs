@@ -19,6 +19,7 @@ mod ladder;
 pub mod parts;
 pub mod pattern;
 pub mod shell;
+mod sweep;
 pub mod sqli;
 pub mod text;
 pub mod transforms;
