@@ -1,9 +1,10 @@
 //! What the gate of encoded text costs over a long clean form: the whole scan against the sweep,
-//! in one run (CPU time is what the caller's clock gives; run on a quiet machine, compare ratios).
+//! in one run, timed with the thread's CPU clock (compare the ratio: the machine's load moves both).
 //!
-//! `cargo run --release -p stockade-core --example gate_sweep -- RULES` where RULES holds one
-//! line a rule, `id<TAB>targets,...<TAB>anchors` with the anchors separated by U+001F (what
-//! `bench/detection_speed.py --dump-rules` writes).
+//! `cargo run --release -p stockade-core --example gate_sweep -- RULES [FORM]` where RULES holds
+//! one line a rule, `id<TAB>targets,...<TAB>anchors` with the anchors separated by U+001F (what
+//! `python bench/detection_speed.py --dump-rules RULES` writes), and FORM a form body to read
+//! instead of the benchmark's (cut to 64 KB).
 #![allow(clippy::print_stdout)]
 
 use std::time::Instant;
@@ -39,7 +40,11 @@ fn main() -> Result<(), String> {
     let mut anchors: Vec<&str> = Vec::new();
     for line in text.lines() {
         let mut columns = line.split('\t');
-        let (_, targets, list) = (columns.next(), columns.next().unwrap_or(""), columns.next().unwrap_or(""));
+        let (_, targets, list) = (
+            columns.next(),
+            columns.next().unwrap_or(""),
+            columns.next().unwrap_or(""),
+        );
         if targets.split(',').filter_map(Target::named).any(Target::gated) {
             anchors.extend(list.split('\u{1f}').filter(|anchor| !anchor.is_empty()));
         }
@@ -52,30 +57,30 @@ fn main() -> Result<(), String> {
         sweeps: true,
     };
     let gate = compile_gate(&Anchors::of(anchors), reading)?;
-    let fields: Vec<String> = (0..2000).map(|i| format!("field{i}=value+number+{i}+with+some+text")).collect();
-    let mut form = match std::env::var("FORM_TEXT") {
-        Ok(file) => std::fs::read(&file).map_err(|error| format!("{file}: {error}"))?,
-        Err(_) => fields.join("&").into_bytes(),
+    let fields: Vec<String> = (0..2000)
+        .map(|i| format!("field{i}=value+number+{i}+with+some+text"))
+        .collect();
+    let mut form = match std::env::args().nth(2) {
+        Some(file) => std::fs::read(&file).map_err(|error| format!("{file}: {error}"))?,
+        None => fields.join("&").into_bytes(),
     };
     form.truncate(64 * 1024);
     let sweep = gate.sweep(&form, Some(b'&'));
-    println!("swept: {}, found: {:?}", sweep.is_some(), gate.find_swept(&form, 0, sweep.as_ref()));
-    if std::env::args().nth(2).as_deref() == Some("profile") {
-        for _ in 0..3 {
-            let (four, _) = best(5, 300, || gate.sweep_regions::<4>(&form, Some(b'&')).map_or(0, |_| 1));
-            let (six, _) = best(5, 300, || gate.sweep_regions::<6>(&form, Some(b'&')).map_or(0, |_| 1));
-            let (eight, _) = best(5, 300, || gate.sweep_regions::<8>(&form, Some(b'&')).map_or(0, |_| 1));
-            println!("sweep alone: 4 regions {four:7.1} µs, 6 {six:7.1} µs, 8 {eight:7.1} µs");
-        }
-        return Ok(());
-    }
+    println!(
+        "swept: {}, found: {:?}",
+        sweep.is_some(),
+        gate.find_swept(&form, 0, sweep.as_ref())
+    );
     for _ in 0..3 {
         let (whole, _) = best(5, 100, || gate.find(&form, 0).map_or(0, |at| at));
         let (swept, _) = best(5, 300, || {
             let sweep = gate.sweep(&form, Some(b'&'));
             gate.find_swept(&form, 0, sweep.as_ref()).map_or(0, |at| at)
         });
-        println!("64 KB form: whole scan {whole:7.1} µs, sweep {swept:7.1} µs, ratio {:.2}", swept / whole);
+        println!(
+            "64 KB form: whole scan {whole:7.1} µs, sweep {swept:7.1} µs, ratio {:.2}",
+            swept / whole
+        );
     }
     Ok(())
 }

@@ -138,8 +138,7 @@ impl Gate {
         self.sweep_regions::<REGIONS>(data, separator)
     }
 
-    /// [`Gate::sweep`] with `R` regions.
-    pub fn sweep_regions<const R: usize>(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
+    fn sweep_regions<const R: usize>(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
         let streams = self.streams.as_ref()?;
         let size = data.len();
         if size < SWEPT_LENGTH {

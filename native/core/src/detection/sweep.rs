@@ -26,6 +26,8 @@ const ROWS_END: usize = 1 << 16;
 const TABLE: usize = ROWS_END + 256;
 /// Bytes stepped in every region between two looks at the states.
 const BLOCK: usize = 256;
+/// How many times a sweep may empty a full table before it gives the text to the whole scan.
+const RENUMBERINGS: usize = 4;
 /// A transition not copied yet: row 0, every entry of which is 0 again.
 const UNKNOWN: u16 = 0;
 
@@ -174,7 +176,9 @@ impl Lanes {
                 next
             } else {
                 let from = self.state_of(state).ok_or(Stop::Lost)?;
-                let to = dfa.next_state(&mut self.cache, from, byte).map_err(|_| Stop::Lost)?;
+                let to = dfa
+                    .next_state(&mut self.cache, from, byte)
+                    .map_err(|_| Stop::Lost)?;
                 let row = self.row(to)?;
                 if let Some(entry) = self.table.get_mut(slot) {
                     *entry = row;
@@ -277,6 +281,7 @@ fn sweep<const R: usize>(
         };
     }
     let shortest = windows.iter().map(|window| window.len()).min().unwrap_or(0);
+    let mut renumberings = 0;
     let mut done = 0;
     while done < shortest {
         let end = (done + BLOCK).min(shortest);
@@ -284,10 +289,12 @@ fn sweep<const R: usize>(
         let mut before = states;
         lockstep(lanes, &mut states, &blocks, end - done);
         // Each region left in the row not copied yet is walked again; a full table is emptied
-        // once for a walk, keeping the rows of every region's state.
+        // once for a walk (a few times a sweep at most), keeping the rows of every region's state.
         let mut lane = 0;
         let mut renumbered = false;
-        while let (Some(state), Some(&from), Some(&block)) = (states.get(lane), before.get(lane), blocks.get(lane)) {
+        while let (Some(state), Some(&from), Some(&block)) =
+            (states.get(lane), before.get(lane), blocks.get(lane))
+        {
             if *state != UNKNOWN {
                 lane += 1;
                 continue;
@@ -300,7 +307,8 @@ fn sweep<const R: usize>(
                     lane += 1;
                     renumbered = false;
                 }
-                Err(Stop::Full) if !renumbered => {
+                Err(Stop::Full) if !renumbered && renumberings < RENUMBERINGS => {
+                    renumberings += 1;
                     let mut held: Vec<u16> = states.iter().chain(&before).copied().collect();
                     lanes.renumber(&mut held).ok()?;
                     let (now, then) = held.split_at(R);
@@ -322,13 +330,14 @@ fn sweep<const R: usize>(
         let from = states.get(lane).copied()?;
         let state = match lanes.walk(dfa, from, rest) {
             Ok(state) => state,
-            Err(Stop::Full) => {
+            Err(Stop::Full) if renumberings < RENUMBERINGS => {
+                renumberings += 1;
                 let mut held = states.to_vec();
                 lanes.renumber(&mut held).ok()?;
                 states.copy_from_slice(&held);
                 lanes.walk(dfa, states.get(lane).copied()?, rest).ok()?
             }
-            Err(Stop::Lost) => return None,
+            Err(_) => return None,
         };
         if let Some(slot) = states.get_mut(lane) {
             *slot = state;
