@@ -211,6 +211,9 @@ impl Lanes {
         if state == self.dead() {
             return Ok(false);
         }
+        if self.cache.clear_count() != self.clears {
+            return Err(Stop::Lost);
+        }
         let from = self.state_of(state).ok_or(Stop::Lost)?;
         let to = match data.get(end) {
             Some(&byte) => dfa.next_state(&mut self.cache, from, byte),
@@ -269,17 +272,14 @@ fn sweep<const R: usize>(
             .start_state_forward(&mut lanes.cache, &Input::new(data).range(start..))
             .ok()?;
     }
-    let mut states = [UNKNOWN; R];
-    for (state, &start) in states.iter_mut().zip(&starting) {
-        *state = match lanes.row(start) {
-            Ok(row) => row,
-            Err(Stop::Full) => {
-                lanes.reset();
-                lanes.row(start).ok()?
-            }
-            Err(Stop::Lost) => return None,
-        };
-    }
+    let mut states = match rows(lanes, &starting) {
+        Ok(states) => states,
+        Err(Stop::Full) => {
+            lanes.reset();
+            rows(lanes, &starting).ok()?
+        }
+        Err(Stop::Lost) => return None,
+    };
     let shortest = windows.iter().map(|window| window.len()).min().unwrap_or(0);
     let mut renumberings = 0;
     let mut done = 0;
@@ -348,6 +348,15 @@ fn sweep<const R: usize>(
         }
     }
     (lanes.cache.clear_count() == lanes.clears).then_some(marks)
+}
+
+/// The rows of the lazy DFA's `states`.
+fn rows<const R: usize>(lanes: &mut Lanes, states: &[LazyStateID; R]) -> Result<[u16; R], Stop> {
+    let mut rows = [UNKNOWN; R];
+    for (row, &state) in rows.iter_mut().zip(states) {
+        *row = lanes.row(state)?;
+    }
+    Ok(rows)
 }
 
 /// Steps every region over its block (`length` bytes each) through the copied table alone.
