@@ -138,6 +138,7 @@ impl Gate {
         self.sweep_regions::<REGIONS>(data, separator)
     }
 
+    /// [`Gate::sweep`] over `R` regions.
     fn sweep_regions<const R: usize>(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
         let streams = self.streams.as_ref()?;
         let size = data.len();
