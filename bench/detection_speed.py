@@ -2,6 +2,8 @@
 
 python bench/detection_speed.py
 python bench/detection_speed.py --cpu     # the process's CPU time instead of the wall clock
+python bench/detection_speed.py --dump-rules FILE  # the pack's rules, targets and anchors, for
+                                                   # native/core/examples/gate_sweep.rs
 
 Prints µs per inspection (the request already built) of:
 
@@ -60,8 +62,18 @@ def line(label: str, native: float, oracle: float, baseline: float, unit: str = 
     )
 
 
+def dump_rules(engine: Engine, path: str) -> None:
+    """One line a rule: its id, its targets and its anchors (separated by U+001F)."""
+    with open(path, "w", encoding="utf-8") as out:
+        for rule in engine.rules:
+            out.write(f"{rule.id}\t{','.join(rule.targets)}\t{chr(0x1F).join(rule.anchors)}\n")
+
+
 def main() -> None:
     engine = Engine()
+    if "--dump-rules" in sys.argv[1:]:
+        dump_rules(engine, sys.argv[sys.argv.index("--dump-rules") + 1])
+        return
     clean = Request(
         path="/shop/search", raw_path="/shop/search", query="q=hiking+boots&size=42&page=2&sort=price", headers=HEADERS
     )

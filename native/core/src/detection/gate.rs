@@ -6,15 +6,14 @@
 //! documentation of `stockade.detection.gate` for the reading of each kind of text: still
 //! percent-encoded (a query, a form, a `Cookie` header), a JSON document, a decoded value.
 
-use std::fmt;
 use std::sync::Arc;
 
-use regex_automata::hybrid::LazyStateID;
-use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson;
-use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, meta};
+
+use super::sweep::Streams;
 
 /// The anchors of the rules of one target, sorted into characters, sequences and words.
 #[derive(Debug, Clone, Default)]
@@ -74,19 +73,6 @@ const OVERLAP: usize = 1024;
 /// The longest anchor, in characters, for which [`OVERLAP`] holds (at most four bytes a
 /// character: three when percent-encoded, four in UTF-8).
 const LONGEST_ANCHOR: usize = 128;
-
-type CacheMaker = Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
-
-struct Streams {
-    dfa: DFA,
-    caches: Pool<Cache, CacheMaker>,
-}
-
-impl fmt::Debug for Streams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Streams").finish_non_exhaustive()
-    }
-}
 
 /// Which regions of a long text hold a match start (or may: a region is marked when its sweep,
 /// overlapping the next region, saw any match).
@@ -149,14 +135,21 @@ impl Gate {
     /// (a short text, a text without separators to cut it at, a DFA cache cleared meanwhile):
     /// then [`Gate::find_swept`] reads the whole text. With a separator, regions start on one.
     pub fn sweep(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
+        self.sweep_regions::<REGIONS>(data, separator)
+    }
+
+    /// [`Gate::sweep`] over `R` regions.
+    fn sweep_regions<const R: usize>(&self, data: &[u8], separator: Option<u8>) -> Option<Sweep> {
         let streams = self.streams.as_ref()?;
         let size = data.len();
         if size < SWEPT_LENGTH {
             return None;
         }
+        // Regions of equal windows: every region but the last is read `OVERLAP` bytes further.
+        let length = (size - OVERLAP) / R;
         let mut starts: Vec<usize> = vec![0];
-        for part in 1..REGIONS {
-            let target = size / REGIONS * part;
+        for part in 1..R {
+            let target = length * part;
             let cut = match separator {
                 Some(separator) => target + memchr::memchr(separator, data.get(target..)?)?,
                 None => target,
@@ -165,10 +158,10 @@ impl Gate {
                 starts.push(cut);
             }
         }
-        if starts.len() != REGIONS {
+        if starts.len() != R {
             return None;
         }
-        let mut windows: [&[u8]; REGIONS] = [&[]; REGIONS];
+        let mut windows: [&[u8]; R] = [&[]; R];
         for (index, window) in windows.iter_mut().enumerate() {
             let start = starts.get(index).copied()?;
             let end = starts
@@ -176,6 +169,7 @@ impl Gate {
                 .map_or(size, |&next| next.saturating_add(OVERLAP).min(size));
             *window = data.get(start..end)?;
         }
+        let starts: [usize; R] = starts.try_into().ok()?;
         let marks = streams.sweep(data, &starts, windows)?;
         Some(Sweep {
             regions: starts.into_iter().zip(marks).collect(),
@@ -191,71 +185,6 @@ impl Gate {
     /// Whether `text` holds an anchor.
     pub fn touches(&self, text: &str) -> bool {
         self.regex.is_match(text.as_bytes())
-    }
-}
-
-impl Streams {
-    /// Whether each window (the region at `starts[i]` and the overlap past it) holds a match:
-    /// the DFA stepped over the four windows in turn, byte by byte.
-    fn sweep(&self, data: &[u8], starts: &[usize], windows: [&[u8]; REGIONS]) -> Option<[bool; REGIONS]> {
-        let dfa = &self.dfa;
-        let mut cache = self.caches.get();
-        let cache: &mut Cache = &mut cache;
-        let clears = cache.clear_count();
-        let mut states = [LazyStateID::default(); REGIONS];
-        for (state, &start) in states.iter_mut().zip(starts) {
-            *state = dfa
-                .start_state_forward(cache, &Input::new(data).range(start..))
-                .ok()?;
-            if state.is_tagged() {
-                return None;
-            }
-        }
-        let [a, b, c, d] = windows;
-        let shortest = windows.iter().map(|w| w.len()).min().unwrap_or(0);
-        let mut stepped = 0;
-        let mut marks = [false; REGIONS];
-        // All four together while every state is an ordinary one; the first special one (a
-        // state not built yet, a match) ends the lockstep and each window is finished alone.
-        for (((&x, &y), &z), &w) in a.iter().zip(b).zip(c).zip(d).take(shortest) {
-            let [p, q, r, t] = states;
-            let next = [
-                dfa.next_state_untagged(cache, p, x),
-                dfa.next_state_untagged(cache, q, y),
-                dfa.next_state_untagged(cache, r, z),
-                dfa.next_state_untagged(cache, t, w),
-            ];
-            if next.iter().any(LazyStateID::is_tagged) {
-                break;
-            }
-            states = next;
-            stepped += 1;
-        }
-        for index in 0..REGIONS {
-            let window = windows.get(index).copied().unwrap_or_default();
-            let start = starts.get(index).copied().unwrap_or_default();
-            let mut state = states.get(index).copied()?;
-            for &byte in window.get(stepped..).unwrap_or_default() {
-                state = dfa.next_state(cache, state, byte).ok()?;
-                if state.is_tagged() {
-                    break;
-                }
-            }
-            if !state.is_tagged() {
-                // A match is seen one byte late: step over the byte after the window, or its end.
-                let end = start + window.len();
-                state = match data.get(end) {
-                    Some(&byte) => dfa.next_state(cache, state, byte).ok()?,
-                    None => dfa.next_eoi_state(cache, state).ok()?,
-                };
-            }
-            // Dead: no match can follow (a match is seen before its search dies); quit: unknown.
-            if let Some(slot) = marks.get_mut(index) {
-                *slot = state.is_match() || state.is_quit();
-            }
-        }
-        // A cleared cache invalidates the states held for the other windows meanwhile.
-        (cache.clear_count() == clears).then_some(marks)
     }
 }
 
@@ -344,12 +273,7 @@ pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, Str
             )
             .build(&pattern)
             .map_err(|error| error.to_string())?;
-        let maker = dfa.clone();
-        let make: CacheMaker = Box::new(move || Cache::new(&maker));
-        Some(Arc::new(Streams {
-            dfa,
-            caches: Pool::new(make),
-        }))
+        Some(Arc::new(Streams::new(dfa)))
     } else {
         None
     };

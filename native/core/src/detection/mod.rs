@@ -20,6 +20,7 @@ pub mod parts;
 pub mod pattern;
 pub mod shell;
 pub mod sqli;
+mod sweep;
 pub mod text;
 pub mod transforms;
 pub mod xss;

@@ -222,15 +222,23 @@ fn planted(form: &[u8], at: usize, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Offsets around the places a sweep cuts a 64 KB text (a quarter, a half, three quarters,
-/// the overlap past each) and elsewhere.
-fn offsets(size: usize) -> Vec<usize> {
+/// Offsets around the places a sweep cuts a 64 KB text (equal windows of four regions, each
+/// read 1 KB past its end, cut at the next `&` of the form; a quarter of the text too), the
+/// overlap past each, and elsewhere.
+fn offsets(form: &[u8]) -> Vec<usize> {
+    let size = form.len();
     let mut out: Vec<usize> = (0..size.saturating_sub(40)).step_by(1531).collect();
-    for quarter in 1..4 {
-        let cut = size / 4 * quarter;
-        for delta in [0, 1, 2, 10, 30, 40, 1000, 1030] {
-            out.push(cut.saturating_sub(delta));
-            out.push(cut + delta);
+    for part in 1..4 {
+        let even = (size - 1024) / 4 * part;
+        let after = form
+            .get(even..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'&'))
+            .map_or(even, |at| even + at);
+        for cut in [size / 4 * part, even, after] {
+            for delta in [0, 1, 2, 10, 30, 40, 1000, 1023, 1024, 1030] {
+                out.push(cut.saturating_sub(delta));
+                out.push(cut + delta);
+            }
         }
     }
     out.push(size.saturating_sub(40));
@@ -281,7 +289,7 @@ fn a_swept_gate_finds_what_the_whole_scan_finds() {
     ];
     for (gate, separator) in [(&query, Some(b'&')), (&json, None)] {
         for payload in payloads {
-            for at in offsets(form.len()) {
+            for at in offsets(&form) {
                 let data = planted(&form, at, payload);
                 let sweep = gate.sweep(&data, separator);
                 assert!(sweep.is_some(), "swept");
@@ -324,7 +332,7 @@ fn a_long_form_is_read_where_a_payload_decodes_to_an_attack() {
         b"&x=%2e%2e%2fetc&",
         b"&x=1+UN/**/ION+%53ELECT+2&",
     ] {
-        for at in offsets(form.len()) {
+        for at in offsets(&form) {
             let body = planted(&form, at, payload);
             let subject = Subject {
                 method: "POST",
@@ -341,6 +349,65 @@ fn a_long_form_is_read_where_a_payload_decodes_to_an_attack() {
                 .filter_map(|hit| engine.rules().get(hit.rule).map(|rule| rule.id.as_str()))
                 .collect();
             assert_eq!((verdict.score, fired.len()), (5, 1), "{payload:?} at {at}");
+        }
+    }
+}
+
+/// Words of `length` letters drawn from `letters` by a fixed linear congruential sequence.
+fn drawn_words(count: usize, length: usize, letters: &[u8], seed: u64) -> Vec<String> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(state >> 33).unwrap_or_default()
+    };
+    (0..count)
+        .map(|_| {
+            (0..length)
+                .map(|_| char::from(letters.get(next() % letters.len()).copied().unwrap_or(b'a')))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sweep_meeting_more_states_than_its_table_holds_finds_what_the_whole_scan_finds() {
+    use super::gate::{Anchors, Reading, compile_gate};
+    // Thousands of words over a few letters: a text of such words walks through more states
+    // of the gate's DFA than the sweep's table holds at once, so the table is emptied and
+    // refilled during a sweep.
+    let letters = b"abcdefgh";
+    let words = drawn_words(4000, 7, letters, 7);
+    let anchors = Anchors::of(words.iter().map(String::as_str).chain(["<", ".."]));
+    let reading = Reading {
+        structural: "&=+",
+        encoded: true,
+        separator: Some('&'),
+        json: false,
+        sweeps: true,
+    };
+    let Ok(gate) = compile_gate(&anchors, reading) else {
+        unreachable!("the gate compiles")
+    };
+    let text: Vec<String> = drawn_words(12_000, 6, letters, 11);
+    let fields: Vec<String> = text
+        .chunks(4)
+        .map(|chunk| format!("f={}", chunk.join("+")))
+        .collect();
+    let mut form = fields.join("&").into_bytes();
+    form.truncate(64 * 1024);
+    for payload in [&b"+abcdefg+"[..], b"%3c", b"..", b"+hgfedcb+"] {
+        for at in offsets(&form).into_iter().step_by(5) {
+            let data = planted(&form, at, payload);
+            let sweep = gate.sweep(&data, Some(b'&'));
+            let mut position = 0;
+            while position < data.len() {
+                let whole = gate.find(&data, position);
+                let swept = gate.find_swept(&data, position, sweep.as_ref());
+                assert_eq!(whole, swept, "{payload:?} at {at}, from {position}");
+                position = whole.map_or(data.len(), |found| found + 1);
+            }
         }
     }
 }
