@@ -24,6 +24,7 @@ pub mod client_ip;
 pub mod conditions;
 pub mod detection;
 pub mod ipset;
+pub mod json_text;
 pub mod ladder;
 pub mod replay;
 pub mod request;

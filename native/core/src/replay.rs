@@ -9,8 +9,8 @@
 //! - [`log_time`]: `10/Oct/2000:13:55:36 -0700` as `strptime("%d/%b/%Y:%H:%M:%S %z")`
 //!   reads it, in its strict spelling (two-digit fields, the month as written in logs);
 //! - [`trim`]: `str.strip()` of an ASCII line;
-//! - [`push_json_str`] and [`push_seconds`]: `json.dumps` of a string and of a whole
-//!   number of seconds as a float.
+//! - [`push_seconds`]: `json.dumps` of a whole number of seconds as a float (strings:
+//!   [`crate::json_text`]).
 
 /// A combined access-log line, as the driver's regular expression reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,31 +242,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let of_year = (153 * shifted + 2) / 5 + day - 1;
     let of_era_days = of_era * 365 + of_era / 4 - of_era / 100 + of_year;
     era * 146_097 + of_era_days - 719_468
-}
-
-/// `json.dumps(str)` (`ensure_ascii`): `"`, `\`, the control characters and everything
-/// beyond ASCII escaped as Python escapes them.
-pub fn push_json_str(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 /// `json.dumps(float(seconds))` for a whole number of seconds (`1800000000.0`); `false`

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime};
 
+use stockade_core::json_text::{Beyond, push_json_str};
+
 use crate::stats::Stats;
 
 const QUEUE: usize = 16 * 1024;
@@ -83,11 +85,11 @@ pub fn line(entry: &Entry<'_>) -> Vec<u8> {
     out.push_str("{\"time\":\"");
     out.push_str(&iso_millis(since));
     out.push_str("\",\"client\":");
-    json_string(&entry.client.to_string(), &mut out);
+    push_json_str(&mut out, &entry.client.to_string(), Beyond::Kept);
     out.push_str(",\"method\":");
-    json_string(&String::from_utf8_lossy(entry.method), &mut out);
+    push_json_str(&mut out, &String::from_utf8_lossy(entry.method), Beyond::Kept);
     out.push_str(",\"path\":");
-    json_string(&latin1(entry.path), &mut out);
+    push_json_str(&mut out, &latin1(entry.path), Beyond::Kept);
     out.push_str(&format!(
         ",\"status\":{},\"bytes\":{},\"duration_ms\":",
         entry.status, entry.bytes
@@ -96,7 +98,7 @@ pub fn line(entry: &Entry<'_>) -> Vec<u8> {
         (entry.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
     ));
     out.push_str(",\"listener\":");
-    json_string(entry.listener, &mut out);
+    push_json_str(&mut out, entry.listener, Beyond::Kept);
     out.push_str("}\n");
     out.into_bytes()
 }
@@ -113,25 +115,6 @@ fn python_float(value: f64) -> String {
     } else {
         format!("{text}.0")
     }
-}
-
-/// A JSON string literal; non-ASCII kept as it is, as `json.encoder.encode_basestring` does.
-fn json_string(text: &str, out: &mut String) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// `2026-12-01T10:11:12.345Z`.

@@ -18,8 +18,9 @@ use pyo3::prelude::*;
 use stockade_core::Addr;
 use stockade_core::addr::parse_v4;
 use stockade_core::canonical::{HttpVersion, RawRequest};
+use stockade_core::json_text::{Beyond, push_json_str};
 use stockade_core::ladder::{Aside, LadderRequest, Outcome};
-use stockade_core::replay::{combined, log_time, push_json_str, push_seconds, trim};
+use stockade_core::replay::{combined, log_time, push_seconds, trim};
 use stockade_core::request::Connection;
 use stockade_front::ladder::LadderSite;
 
@@ -185,7 +186,7 @@ impl State {
         out.push_str(", \"type\": \"request\", \"ip\": \"");
         out.push_str(ip);
         out.push_str("\", \"path\": ");
-        push_json_str(out, request.path());
+        push_json_str(out, request.path(), Beyond::Escaped);
         out.push_str(
             ", \"decision\": \"passed_through\", \"status\": null, \"rule\": null, \"malicious\": null, \"ip_status\": ",
         );
