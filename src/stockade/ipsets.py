@@ -18,9 +18,10 @@ from collections.abc import Iterable
 
 from stockade._native import IPSet, parse_ip_blocklist
 from stockade.errors import BlocklistError
+from stockade.ipranges import IPRanges
 from stockade.netaddr import parse_network
 
-__all__ = ["IPSet", "MAPPED_START", "ip_set", "load_blocklist", "network_set", "parse_blocklist"]
+__all__ = ["IPSet", "MAPPED_START", "as_ip_set", "ip_set", "load_blocklist", "network_set", "parse_blocklist"]
 
 MAPPED_START = 0xFFFF << 32  # ::ffff:0.0.0.0, where the 16-byte form puts IPv4
 
@@ -28,6 +29,11 @@ MAPPED_START = 0xFFFF << 32  # ::ffff:0.0.0.0, where the 16-byte form puts IPv4
 def ip_set(ranges: Iterable[tuple[int, int]]) -> IPSet:
     """A set of inclusive ranges of the 16-byte space (IPv4 as ``::ffff:a.b.c.d``)."""
     return IPSet.from_ranges(ranges)
+
+
+def as_ip_set(table: IPSet | IPRanges) -> IPSet:
+    """``table`` as a native set: itself, or a copy of a Python table's ranges (the oracle's)."""
+    return table if isinstance(table, IPSet) else IPSet.from_ranges(table.ranges())
 
 
 def network_set(entries: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network]) -> IPSet:

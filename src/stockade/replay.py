@@ -59,7 +59,6 @@ from stockade.engine._async.ladder import AsyncLadder, Incoming
 from stockade.engine.events import EventSink
 from stockade.engine.settings import NO_LISTENER, GuardSettings
 from stockade.errors import BadRequest
-from stockade.ipsets import ip_set
 from stockade.netaddr import normalize_ip
 from stockade.request.hosts import canonical_host
 from stockade.request.paths import PathPolicy, canonical_decoded_path, canonical_path
@@ -233,7 +232,7 @@ class Replay:
         canonicalizer = _native.Canonicalizer(
             merge_slashes=policy.merge_slashes, escaped_slashes=policy.escaped_slashes
         )
-        blocklist = ip_set(self.block.table.blocklist.ranges()) if self.block is not None else None
+        blocklist = self.block.table.blocklist if self.block is not None else None
         return twin(self.ladder, view, canonicalizer=canonicalizer, blocklist=blocklist)
 
     async def _start_fast_path(self) -> None:

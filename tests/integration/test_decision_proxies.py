@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,7 +284,10 @@ def test_the_native_front_serves_the_decision_listener(tmp_path: Path) -> None:
         assert ask(stockade.decision_port, "/nginx", source="127.0.0.1", headers={"Host": "x"})[0] == 400
         front = stockade.app.front_stats
         assert front is not None
-        counts = front()
+        # The front counts a response once it is written, which may be after the client read it.
+        deadline = time.monotonic() + 10
+        while (counts := front())["responses_4xx"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert (counts["requests"], counts["responses_2xx"], counts["responses_4xx"]) == (2, 1, 1)
         assert stockade.listeners == []
         assert stockade.app.metrics.exposition().count(b'stockade_decisions_total{outcome="allowed"} 1.0') == 1

@@ -10,6 +10,7 @@ import pytest
 
 from stockade.core.facts import RequestFacts
 from stockade.errors import BlocklistError, RuleFileError
+from stockade.ipsets import IPSet
 from stockade.rules.reload import BlockReloader, ReloadResult
 from stockade.rules.watch import watch_files
 
@@ -33,6 +34,18 @@ def test_open_loads_both_files(files: tuple[Path, Path]) -> None:
     reloader = BlockReloader.open(str(files[0]), str(files[1]))
     assert reloader.table.check_connection("192.0.2.1") == "close"
     assert reloader.table.check_request(RequestFacts(), "pn").rule == "first"
+
+
+def test_the_blocklist_in_force_is_the_native_set_every_front_reads(files: tuple[Path, Path]) -> None:
+    # Loaded natively (the Python loader is the oracle only), and the same object the native
+    # ladders are given, with no copy: a reload puts a new native set in force.
+    reloader = BlockReloader.open(str(files[0]), str(files[1]))
+    assert type(reloader.table.blocklist) is IPSet
+    files[1].write_text("192.0.2.2\n")
+    reloader.reload_ip_blocklist()
+    assert type(reloader.table.blocklist) is IPSet
+    assert reloader.table.check_connection("::ffff:192.0.2.2") == "close"
+    assert reloader.table.check_connection("192.0.2.1") == "accept"
 
 
 def test_open_raises_on_a_bad_file_blocklist_first(files: tuple[Path, Path]) -> None:

@@ -64,12 +64,12 @@ from stockade.engine.settings import (
     ResponseRule,
 )
 from stockade.errors import BlockFileError, ConfigError, ConfigIssue, FileFormatError, InvalidArgument
+from stockade.ipsets import load_blocklist
 from stockade.netaddr import NetworkSet
 from stockade.request.paths import PathPolicy
 from stockade.rules import BlockReloader, HostTable
 from stockade.rules.bfe_conf import load_module_conf
 from stockade.rules.block import BlockTable
-from stockade.rules.ip_blocklist import load_ip_blocklist
 from stockade.rules.rule_file import load_rule_file
 from stockade.server.listen import ListenAddress, parse_listen
 from stockade.server.settings import (
@@ -837,9 +837,7 @@ class _Loader:
         if self.load_block:
             # Both files, each on its own, so that a bad blocklist does not hide a bad rule file.
             conf = block.conf is not None
-            blocklist = self._block_file(
-                "block.conf" if conf else "block.ip_blocklist", load_ip_blocklist, blocklist_path
-            )
+            blocklist = self._block_file("block.conf" if conf else "block.ip_blocklist", load_blocklist, blocklist_path)
             rules = self._block_file("block.conf" if conf else "block.rules", load_rule_file, rules_path)
             if blocklist is None or rules is None:
                 return None

@@ -43,8 +43,9 @@ from typing import Literal, cast
 from stockade._native import BlockCounters
 from stockade._native import BlockTable as NativeBlockTable
 from stockade.conditions.ruleset import RequestParts
+from stockade.ipranges import IPRanges
+from stockade.ipsets import IPSet, as_ip_set
 from stockade.rules.decision import PASS, BlockDecision
-from stockade.rules.iptable import IPTable
 from stockade.rules.rule_file import RuleSet
 
 __all__ = ["COUNTER_NAMES", "PASS", "BlockCounters", "BlockDecision", "BlockTable", "ConnectionDecision"]
@@ -84,13 +85,16 @@ class BlockTable:
     __slots__ = ("_native", "_rules", "blocklist", "check_request", "counters")
 
     def __init__(
-        self, rules: RuleSet | None = None, blocklist: IPTable | None = None, counters: BlockCounters | None = None
+        self,
+        rules: RuleSet | None = None,
+        blocklist: IPSet | IPRanges | None = None,
+        counters: BlockCounters | None = None,
     ) -> None:
         self.counters = counters if counters is not None else BlockCounters()
         self._rules = rules if rules is not None else RuleSet.empty()
         self._native = NativeBlockTable(self._rules.native, self.counters, PASS)
         self.check_request = cast(RequestCheck, self._native.check_request)
-        self.blocklist = blocklist if blocklist is not None else IPTable()
+        self.blocklist = as_ip_set(blocklist) if blocklist is not None else IPSet.from_ranges(())
 
     @property
     def native(self) -> NativeBlockTable:

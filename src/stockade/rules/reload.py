@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from stockade.errors import BlockFileError
+from stockade.ipsets import load_blocklist
 from stockade.rules.bfe_conf import ModuleConf, load_module_conf
 from stockade.rules.block import BlockTable
-from stockade.rules.ip_blocklist import load_ip_blocklist
 from stockade.rules.iptable import DEFAULT_CACHE_SIZE
 from stockade.rules.rule_file import load_rule_file
 
@@ -77,6 +77,8 @@ class BlockReloader:
 
     ``rules_path`` and ``blocklist_path`` are the configured files (as resolved from
     ``mod_block.conf`` or given directly); ``errors`` counts failed reloads per target.
+    The blocklist is the native set (:func:`stockade.ipsets.load_blocklist`), which keeps
+    no cache of answers: ``cache_size`` is accepted for the Python table's callers and unused.
     """
 
     def __init__(
@@ -93,7 +95,7 @@ class BlockReloader:
     @classmethod
     def open(cls, rules_path: str, blocklist_path: str, *, cache_size: int = DEFAULT_CACHE_SIZE) -> BlockReloader:
         """Load both files (the blocklist first, as BFE) into a new table; raise the first :class:`BlockFileError`."""
-        blocklist = load_ip_blocklist(blocklist_path, cache_size=cache_size)
+        blocklist = load_blocklist(blocklist_path)
         rules = load_rule_file(rules_path)
         return cls(BlockTable(rules, blocklist), rules_path, blocklist_path, cache_size=cache_size)
 
@@ -119,7 +121,7 @@ class BlockReloader:
         source = path or self.blocklist_path
         with self._lock:
             try:
-                blocklist = load_ip_blocklist(source, cache_size=self.cache_size)
+                blocklist = load_blocklist(source)
             except BlockFileError as exc:
                 return self._failed("ip_blocklist", source, exc)
             self.table.blocklist = blocklist

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from stockade.core.facts import RequestFacts
 from stockade.errors import BlockFileError, BlocklistError, RuleFileError
+from stockade.ipsets import parse_blocklist
 from stockade.rules.block import BlockTable
 from stockade.rules.hosts import HostTable
-from stockade.rules.ip_blocklist import parse_ip_blocklist
 from stockade.rules.reload import BlockReloader, ReloadResult
 from stockade.rules.rule_file import parse_rule_file
 
@@ -202,7 +202,7 @@ def check_invalid_rules(case: Mapping[str, object]) -> RuleFileError | None:
 def check_invalid_blocklist(case: Mapping[str, object]) -> BlocklistError | None:
     """The error for an ``invalid_ip_blocklists`` case, or None if it loads (a failure)."""
     try:
-        parse_ip_blocklist(_blocklist_text(case) or "")
+        parse_blocklist(_blocklist_text(case) or "")
     except BlocklistError as exc:
         return exc
     return None

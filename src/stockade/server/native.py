@@ -44,7 +44,7 @@ from stockade.clock import Clock, SystemClock
 from stockade.decision.point import Answer
 from stockade.engine.verdict import Verdict
 from stockade.errors import BadRequest, ConfigError, ConfigIssue, ListenError, StoreError
-from stockade.ipsets import ip_set, network_set
+from stockade.ipsets import network_set
 from stockade.request.body import announced_body
 from stockade.request.incoming import TlsFacts
 from stockade.rules.decision import BlockDecision
@@ -156,7 +156,7 @@ def front_site(site: Site, limits: Limits, *, access_log: bool) -> _native.Front
         upstreams.append(_upstream_tuple(up.url, up.connect_timeout, up.read_timeout, up.max_idle_connections))
     blocklist = None
     if site.block is not None:
-        blocklist = ip_set(site.block.table.blocklist.ranges())
+        blocklist = site.block.table.blocklist
     return _native.FrontSite(
         limits=(
             limits.max_header_bytes,

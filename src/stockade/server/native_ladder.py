@@ -76,7 +76,7 @@ def native_ladder(site: Site, *, routed: bool = True) -> _native.NativeLadder | 
     decision, blocklist = None, None
     if point is not None:
         decision = (ip_set(point.proxies.ranges()), point.resolver.canonicalizer(point.policy), point.native_prefix)
-        blocklist = ip_set(site.block.table.blocklist.ranges()) if site.block is not None else None
+        blocklist = site.block.table.blocklist if site.block is not None else None
     canonicalizer = site.resolver.canonicalizer(config.paths)
     return ladder_of(site.ladder, canonicalizer=canonicalizer, route=route, decision=decision, blocklist=blocklist)
 
@@ -129,7 +129,7 @@ def middleware_ladder(
     middleware then notes each response for them)."""
     if ladder.guard.bans.settings.response_rules:
         return None
-    blocklist = ip_set(ladder.block.table.blocklist.ranges()) if ladder.block is not None else None
+    blocklist = ladder.block.table.blocklist if ladder.block is not None else None
     return ladder_of(ladder, canonicalizer=canonicalizer, blocklist=blocklist)
 
 
