@@ -145,6 +145,7 @@ fn admit(
         listener_name: config.name.clone(),
         scheme: if config.tls.is_some() { "https" } else { "http" },
         decision: config.decision,
+        admin: config.admin,
     };
     if !allowed(&facts, config, shared) {
         return;

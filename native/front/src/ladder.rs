@@ -119,6 +119,10 @@ impl<P: Phases> Phases for LadderPhases<P> {
     }
 
     fn request_filter(&self, view: &RequestView<'_>) -> Filtered {
+        if view.facts.admin {
+            // The admin API and the console answer there, never the site's checks.
+            return self.fallback.request_filter(view);
+        }
         if view.facts.decision {
             // A check request describes another request.
             let site = self.site.load();

@@ -48,6 +48,8 @@ pub struct ConnFacts {
     pub scheme: &'static str,
     /// The decision endpoint's listener: its requests are a proxy's check requests.
     pub decision: bool,
+    /// The admin API's listener: every request goes to the Python side, unchecked.
+    pub admin: bool,
 }
 
 impl ConnFacts {

@@ -4,8 +4,8 @@ The request path runs in the native module (:class:`stockade._native.NativeFront
 tokio runtime of ``workers`` threads, its own HTTP/1.1 server, TLS, the PROXY protocol,
 the connection blocklist, the reverse proxy with its keep-alive pool, static files and
 the access log). This process keeps everything an operator touches: the configuration,
-the stores, the admin API and the console on their own listener (the Python HTTP
-server, on this event loop), reloads, and for now the checks themselves.
+the stores, the admin API and the console, reloads, and the checks the native ladder
+cannot finish.
 
 The front asks this side for each request's decision through a narrow channel
 (:class:`Bridge`): the front queues the request and wakes this event loop through a
@@ -19,7 +19,11 @@ cannot finish comes here, and is decided from the start.
 
 The decision endpoint's listeners (``[decision]``) are the front's too: a proxy's check
 request is read by the front (the original request it describes, in Rust) and decided by
-the same decision point as on the Python server (:meth:`Bridge._check`).
+the same decision point as on the Python server (:meth:`Bridge._check`). So is the admin
+API's listener: the front reads its requests (never checked against the blocklist or the
+site's rules) and hands each to this event loop, where the admin API and the console
+answer it (:meth:`Bridge._admin`); one process, one HTTP server, so metrics, status and
+reloads are whole by construction.
 
 Every swap of the site (SIGHUP, ``POST /reload``, the watcher of mod_block's files) is
 pushed to the front (:func:`front_site`): the upstream, the limits, the document root
@@ -34,12 +38,13 @@ import inspect
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from stockade import _native
+from stockade.admin.http import MAX_BODY_BYTES
 from stockade.clock import Clock, SystemClock
 from stockade.decision.point import Answer
 from stockade.engine.verdict import Verdict
@@ -50,7 +55,6 @@ from stockade.request.incoming import TlsFacts
 from stockade.rules.decision import BlockDecision
 from stockade.server import responses
 from stockade.server.app import StockadeApp
-from stockade.server.http import BoundListener, HttpServer
 from stockade.server.http.exchange import target_parts
 from stockade.server.http.lifespan import Lifespan
 from stockade.server.http.proxy_peers import check_proxy_listener
@@ -131,6 +135,7 @@ def listener_options(listener: NativeListener) -> _native.ListenerOptions:
         proxy_protocol=spec.proxy_protocol,
         proxy_from=proxy_from,
         decision=spec.decision,
+        admin=spec.admin,
         http2=spec.tls is not None and spec.tls.http2,
     )
 
@@ -254,14 +259,10 @@ class Bridge:
             await self._check(request, site)
             return
         scope = self._scope(request)
-        tls = request.tls
-        facts = ConnectionFacts(
-            peer=request.peer,
-            local=request.local,
-            listener=self.listeners[request.listener],
-            source=request.source,
-            tls=TlsFacts(sni=tls[0], version=tls[1], client_auth=tls[2], client_ca=tls[3]) if tls else None,
-        )
+        facts = self._facts(request)
+        if listener.admin:
+            await self._admin(request, scope, facts)
+            return
         try:
             incoming = app.canonical(scope, site, facts)
         except BadRequest as exc:
@@ -312,6 +313,34 @@ class Bridge:
             _answer(request, responses.method_not_allowed(), head=head)
             return
         request.files(incoming.path, observe=observe)
+
+    def _facts(self, request: _native.Request) -> ConnectionFacts:
+        tls = request.tls
+        return ConnectionFacts(
+            peer=request.peer,
+            local=request.local,
+            listener=self.listeners[request.listener],
+            source=request.source,
+            tls=TlsFacts(sni=tls[0], version=tls[1], client_auth=tls[2], client_ca=tls[3]) if tls else None,
+        )
+
+    async def _admin(self, request: _native.Request, scope: dict[str, Any], facts: ConnectionFacts) -> None:
+        """A request on the admin API's listener: the admin API and the console answer it
+        through the application, with its body read whole first (one byte past the API's
+        limit at most, so that the API itself answers 413)."""
+        body = request.body
+        if body is None and announced_body(scope["headers"], request.http_version)[0]:
+            request.read_body(MAX_BODY_BYTES + 1)
+            return
+        scope["extensions"] = {"stockade": facts}
+        exchange = _Exchange(body or b"")
+        await self.app(scope, exchange.receive, exchange.send)
+        answer = b"".join(exchange.body)
+        headers = exchange.headers
+        if request.method != "HEAD":
+            headers = [(n, v) for n, v in headers if n.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(answer)).encode()))
+        request.answer(exchange.status, headers, answer)
 
     async def _check(self, request: _native.Request, site: Site) -> None:
         """A proxy's check request on the decision listener (:mod:`stockade.decision`).
@@ -374,12 +403,42 @@ class Bridge:
         task.add_done_callback(self._tasks.discard)
 
 
+class _Exchange:
+    """One buffered ASGI exchange: the request body given at once, the response collected."""
+
+    __slots__ = ("body", "headers", "request_body", "status")
+
+    def __init__(self, request_body: bytes) -> None:
+        self.request_body: bytes | None = request_body
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+
+    async def receive(self) -> dict[str, Any]:
+        body, self.request_body = self.request_body, None
+        if body is None:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            # The whole body is known: it goes with its length, never chunked.
+            self.headers = [
+                (bytes(name), bytes(value))
+                for name, value in message.get("headers", ())
+                if bytes(name).lower() != b"transfer-encoding"
+            ]
+        elif message["type"] == "http.response.body":
+            self.body.append(bytes(message.get("body", b"")))
+
+
 def _answer(request: _native.Request, response: responses.Response, *, head: bool) -> None:
     request.answer(response.status, [(bytes(n), bytes(v)) for n, v in response.headers], response.body)
 
 
 class NativeServer:
-    """Serves one :class:`StockadeApp` on the native front; the admin API on a Python listener.
+    """Serves one :class:`StockadeApp` on the native front, the admin API's listener included.
 
     The interface of :class:`~stockade.server.http.HttpServer` that the runners use:
     :meth:`serve`, :meth:`request_exit`, ``started``, signal handlers, :meth:`reload_now`.
@@ -389,7 +448,6 @@ class NativeServer:
         self,
         app: StockadeApp,
         listeners: Sequence[NativeListener],
-        admin: Sequence[BoundListener] = (),
         *,
         limits: Limits,
         workers: int = 1,
@@ -399,7 +457,6 @@ class NativeServer:
     ) -> None:
         self.app = app
         self.listeners = tuple(listeners)
-        self.admin = tuple(admin)
         self.limits = limits
         self.workers = workers
         self.reload = reload
@@ -448,13 +505,9 @@ class NativeServer:
         self.app.front_stats = self.front.stats
         self.app.front_sync = self._sync_counters
         self.app.on_swap.append(self._push)
-        admin = HttpServer(self.app, self.admin, limits=self.limits) if self.admin else None
-        admin_task = loop.create_task(admin.serve()) if admin is not None else None
         ticker = loop.create_task(self._tick())
         catching_up = loop.create_task(self._catch_up())
         try:
-            if admin is not None:
-                await asyncio.to_thread(admin.started.wait, 30)
             self.started.set()
             await self._exit.wait()
         finally:
@@ -469,9 +522,6 @@ class NativeServer:
             bridge.detach()
             ticker.cancel()
             catching_up.cancel()
-            if admin is not None and admin_task is not None:
-                admin.request_exit()
-                await admin_task
             await lifespan.shutdown()
 
     def _sync_counters(self) -> None:

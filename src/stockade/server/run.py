@@ -147,30 +147,24 @@ def _serve_native(
     reload: ReloadHook | None,
     access_log: str | Path | AccessLogSink | None,
 ) -> None:
-    """The native front (``workers`` threads in this process, the decision endpoint's listeners too);
-    the admin API on a Python listener."""
+    """The native front (``workers`` threads in this process), the decision endpoint's and the
+    admin API's listeners too."""
     from stockade.server.native import NativeServer, bind_native, run_native  # noqa: PLC0415
 
-    served = bind_native([s for s in specs if not s.admin])
-    try:
-        admin = bind_listeners([s for s in specs if s.admin])
-    except BaseException:
-        for listener in served:
-            listener.socket.close()
-        raise
+    served = bind_native(specs)
     try:
         for listener in served:
-            what = "decision endpoint" if listener.spec.decision else "listening"
+            spec = listener.spec
+            what = "admin API" if spec.admin else "decision endpoint" if spec.decision else "listening"
             print(f"stockade: {what} on {listener.url}/", flush=True)
-        for bound_admin in admin:
-            print(f"stockade: admin API on {bound_admin.url}/", flush=True)
-        addresses = tuple(listener.spec.address for listener in served if not listener.spec.decision)
+        addresses = tuple(
+            listener.spec.address for listener in served if not (listener.spec.decision or listener.spec.admin)
+        )
         app = StockadeApp(config, listen=addresses, freeze_heap=True)
         hook = reload or _reload
         server = NativeServer(
             app,
             served,
-            admin,
             limits=limits or config.limits,
             workers=threads,
             reload=lambda: hook(app),
@@ -178,8 +172,6 @@ def _serve_native(
         )
         run_native(server)
     finally:
-        for bound_admin in admin:
-            bound_admin.sock.close()
         sys.stdout.flush()
 
 

@@ -71,22 +71,25 @@ class ServerThread:
         self.native: list[NativeListener] = []
         if self.engine == "native":
             refuse_python_hooks(connection_check, access_log)
-            # The admin API stays on a Python listener beside the native front.
-            self.native = bind_native([spec for spec in specs if not spec.admin])
-            self.listeners = bind_listeners([spec for spec in specs if spec.admin])
-            self.listen = tuple(listener.spec.address for listener in self.native if not listener.spec.decision)
+            self.native = bind_native(specs)
+            self.listeners = []
+            self.listen = tuple(
+                listener.spec.address for listener in self.native if not (listener.spec.decision or listener.spec.admin)
+            )
             self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
             self.server: HttpServer | NativeServer = NativeServer(
                 self.app,
                 self.native,
-                self.listeners,
                 limits=limits,
                 workers=self.config.raw.server.workers,
                 reload=lambda: hook(self.app),
                 access_log=native_access_log(self.config, access_log),
             )
-            self.urls = tuple(listener.url for listener in self.native if not listener.spec.decision)
+            self.urls = tuple(
+                listener.url for listener in self.native if not (listener.spec.decision or listener.spec.admin)
+            )
             decision = [(listener.spec, listener.url) for listener in self.native if listener.spec.decision]
+            admin_urls = [listener.url for listener in self.native if listener.spec.admin]
         else:
             self.listeners = bind_listeners(specs)
             self.listen = tuple(served_addresses(self.listeners))
@@ -102,8 +105,8 @@ class ServerThread:
             served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
             self.urls = tuple(listener.url for listener in served)
             decision = [(listener.spec, listener.url) for listener in self.listeners if listener.spec.decision]
-        admin = [listener for listener in self.listeners if listener.spec.admin]
-        self.admin_url = admin[0].url if admin else ""
+            admin_urls = [listener.url for listener in self.listeners if listener.spec.admin]
+        self.admin_url = admin_urls[0] if admin_urls else ""
         self.decision_urls = tuple(url for _, url in decision)
         self.decision_port = decision[0][0].address.port if decision else 0
         self.url = self.urls[0] if self.urls else ""
