@@ -2,10 +2,11 @@
 
 :class:`stockade._native.IPSet` is one type for every IP table: sorted merged ranges of
 IPv4 and IPv6 (IPv4-mapped IPv6 is IPv4), built once here and then asked about addresses
-as text or as packed bytes, in well under a microsecond. It can stand for both Python
+as text or as packed bytes, in well under a microsecond. It stands for both Python
 tables, :class:`stockade.netaddr.NetworkSet` (trusted proxies, allow lists) and
-:class:`stockade.rules.iptable.IPTable` (BFE's blocklist); until the request path moves
-to it, the differential tests (``tests/unit/test_native_ipset.py``) keep it equal to them.
+:class:`stockade.rules.iptable.IPTable` (BFE's blocklist). The blocklist in force is one
+(:func:`load_blocklist`, from the configuration and every reload); the Python tables stay
+as the oracle of the differential tests (``tests/unit/test_native_ipset.py``).
 
 Reading a file stays here (I/O belongs to the shell, and an open error reads as the
 Python loader words it); parsing the blocklist is native, with the GIL released.

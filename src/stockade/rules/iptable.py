@@ -3,8 +3,10 @@
 :class:`IPTable` is a :class:`~stockade.ipranges.IPRanges` (the merged ranges, the bucket
 index and the cache shared with the configuration's network sets; see that module) that
 also says which file it came from: the meta header's version and how many single
-addresses and pairs the loader read. ``contains`` is its cached lookup, the one the
-connection check calls. :mod:`stockade.rules.ip_blocklist` reads BFE's file format.
+addresses and pairs the loader read. ``contains`` is its cached lookup.
+:mod:`stockade.rules.ip_blocklist` reads BFE's file format. The blocklist in force is the
+native set (:func:`stockade.ipsets.load_blocklist`); this table and its loader are the
+oracle its differential tests compare it with.
 """
 
 from __future__ import annotations
