@@ -49,14 +49,7 @@ fn main() -> Result<(), String> {
             anchors.extend(list.split('\u{1f}').filter(|anchor| !anchor.is_empty()));
         }
     }
-    let reading = Reading {
-        structural: "&=+",
-        encoded: true,
-        separator: Some('&'),
-        json: false,
-        sweeps: true,
-    };
-    let gate = compile_gate(&Anchors::of(anchors), reading)?;
+    let gate = compile_gate(&Anchors::of(anchors), Reading::QUERY)?;
     let fields: Vec<String> = (0..2000)
         .map(|i| format!("field{i}=value+number+{i}+with+some+text"))
         .collect();

@@ -366,39 +366,9 @@ impl Engine {
         let gates = match anchors(&rules, |t| t.gated()) {
             None => None,
             Some(found) => Some(Gates {
-                query: compile_gate(
-                    &found,
-                    Reading {
-                        structural: "&=+",
-                        encoded: true,
-                        separator: Some('&'),
-                        json: false,
-                        sweeps: true,
-                    },
-                )
-                .map_err(internal)?,
-                cookie: compile_gate(
-                    &found,
-                    Reading {
-                        structural: ";=",
-                        encoded: true,
-                        separator: Some(';'),
-                        json: false,
-                        sweeps: false,
-                    },
-                )
-                .map_err(internal)?,
-                json: compile_gate(
-                    &found,
-                    Reading {
-                        structural: "\"{}[],:",
-                        encoded: false,
-                        separator: None,
-                        json: true,
-                        sweeps: true,
-                    },
-                )
-                .map_err(internal)?,
+                query: compile_gate(&found, Reading::QUERY).map_err(internal)?,
+                cookie: compile_gate(&found, Reading::COOKIE).map_err(internal)?,
+                json: compile_gate(&found, Reading::JSON).map_err(internal)?,
                 value: compile_gate(&found, Reading::default()).map_err(internal)?,
             }),
         };

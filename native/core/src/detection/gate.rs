@@ -203,6 +203,33 @@ pub struct Reading<'a> {
     pub sweeps: bool,
 }
 
+impl Reading<'static> {
+    /// A query string or a urlencoded form.
+    pub const QUERY: Self = Self {
+        structural: "&=+",
+        encoded: true,
+        separator: Some('&'),
+        json: false,
+        sweeps: true,
+    };
+    /// A `Cookie` header.
+    pub const COOKIE: Self = Self {
+        structural: ";=",
+        encoded: true,
+        separator: Some(';'),
+        json: false,
+        sweeps: false,
+    };
+    /// A JSON document.
+    pub const JSON: Self = Self {
+        structural: "\"{}[],:",
+        encoded: false,
+        separator: None,
+        json: true,
+        sweeps: true,
+    };
+}
+
 /// The gate of `anchors` for text written as `reading` says.
 pub fn compile_gate(anchors: &Anchors, reading: Reading<'_>) -> Result<Gate, String> {
     let mut parts: Vec<String> = Vec::new();

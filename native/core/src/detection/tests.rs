@@ -246,27 +246,30 @@ fn offsets(form: &[u8]) -> Vec<usize> {
     out
 }
 
+/// Every match of `gate` in `data`, found from each match on, is the same swept as scanned
+/// whole; whether `data` was swept at all.
+fn sweep_agrees(gate: &super::gate::Gate, data: &[u8], separator: Option<u8>, what: &str) -> bool {
+    let sweep = gate.sweep(data, separator);
+    let mut position = 0;
+    while position < data.len() {
+        let whole = gate.find(data, position);
+        let swept = gate.find_swept(data, position, sweep.as_ref());
+        assert_eq!(whole, swept, "{what}, from {position}");
+        position = whole.map_or(data.len(), |found| found + 1);
+    }
+    sweep.is_some()
+}
+
 #[test]
 fn a_swept_gate_finds_what_the_whole_scan_finds() {
     use super::gate::{Anchors, Reading, compile_gate};
     let anchors = Anchors::of([
         "<", "'", "(", "..", "://", "/*", "union", "select", "etc/", "sess_", "=", "cmd",
     ]);
-    let query = Reading {
-        structural: "&=+",
-        encoded: true,
-        separator: Some('&'),
-        json: false,
-        sweeps: true,
-    };
-    let json = Reading {
-        structural: "\"{}[],:",
-        encoded: false,
-        separator: None,
-        json: true,
-        sweeps: true,
-    };
-    let (Ok(query), Ok(json)) = (compile_gate(&anchors, query), compile_gate(&anchors, json)) else {
+    let (Ok(query), Ok(json)) = (
+        compile_gate(&anchors, Reading::QUERY),
+        compile_gate(&anchors, Reading::JSON),
+    ) else {
         unreachable!("gates compile")
     };
     let form = long_form();
@@ -291,15 +294,8 @@ fn a_swept_gate_finds_what_the_whole_scan_finds() {
         for payload in payloads {
             for at in offsets(&form) {
                 let data = planted(&form, at, payload);
-                let sweep = gate.sweep(&data, separator);
-                assert!(sweep.is_some(), "swept");
-                let mut position = 0;
-                while position < data.len() {
-                    let whole = gate.find(&data, position);
-                    let swept = gate.find_swept(&data, position, sweep.as_ref());
-                    assert_eq!(whole, swept, "{payload:?} at {at}, from {position}");
-                    position = whole.map_or(data.len(), |found| found + 1);
-                }
+                let swept = sweep_agrees(gate, &data, separator, &format!("{payload:?} at {at}"));
+                assert!(swept, "swept");
             }
         }
     }
@@ -380,14 +376,7 @@ fn a_sweep_meeting_more_states_than_its_table_holds_finds_what_the_whole_scan_fi
     let letters = b"abcdefgh";
     let words = drawn_words(4000, 7, letters, 7);
     let anchors = Anchors::of(words.iter().map(String::as_str).chain(["<", ".."]));
-    let reading = Reading {
-        structural: "&=+",
-        encoded: true,
-        separator: Some('&'),
-        json: false,
-        sweeps: true,
-    };
-    let Ok(gate) = compile_gate(&anchors, reading) else {
+    let Ok(gate) = compile_gate(&anchors, Reading::QUERY) else {
         unreachable!("the gate compiles")
     };
     let text: Vec<String> = drawn_words(12_000, 6, letters, 11);
@@ -400,14 +389,7 @@ fn a_sweep_meeting_more_states_than_its_table_holds_finds_what_the_whole_scan_fi
     for payload in [&b"+abcdefg+"[..], b"%3c", b"..", b"+hgfedcb+"] {
         for at in offsets(&form).into_iter().step_by(5) {
             let data = planted(&form, at, payload);
-            let sweep = gate.sweep(&data, Some(b'&'));
-            let mut position = 0;
-            while position < data.len() {
-                let whole = gate.find(&data, position);
-                let swept = gate.find_swept(&data, position, sweep.as_ref());
-                assert_eq!(whole, swept, "{payload:?} at {at}, from {position}");
-                position = whole.map_or(data.len(), |found| found + 1);
-            }
+            sweep_agrees(&gate, &data, Some(b'&'), &format!("{payload:?} at {at}"));
         }
     }
 }
