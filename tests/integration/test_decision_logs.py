@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import tomllib
 from pathlib import Path
 
@@ -113,7 +114,12 @@ def test_watch_log_bans_and_a_separate_decision_endpoint_enforces(tmp_path: Path
                 for i in range(6):
                     out.write(f'203.0.113.7 - - [10/Oct/2026:13:55:36 +0000] "GET /nope/{i} HTTP/1.1" 404 9 "-" "x"\n')
             wait_for_text(tmp_path / "audit.jsonl", '"ip_block"')
-            status, headers, _ = ask(serve.decision_port, "/nginx", source="127.0.0.1", headers=check)
+            # The serving process catches up with the file every few milliseconds, on its own loop.
+            deadline = time.monotonic() + WAIT
+            while (answer := ask(serve.decision_port, "/nginx", source="127.0.0.1", headers=check))[0] == 200:
+                assert time.monotonic() < deadline, "the ban watch-log wrote never reached the decision endpoint"
+                time.sleep(0.01)
+            status, headers, _ = answer
             assert (status, headers["retry-after"]) == (403, "600")
         finally:
             watching.terminate()
