@@ -201,7 +201,7 @@ impl NativeLadder {
     /// The ladder over a middleware's canonical request at `now`, as the Python ladder
     /// takes it after the blocklist: a clean pass and a banned client are decided here,
     /// everything else is the Python side's (nothing counted then).
-    fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
+    pub(crate) fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
         let site = &self.site;
         let aside = Aside::default();
         if let (Some(list), Some(_), Some(client)) = (&site.blocklist, &site.block, request.client.address)
@@ -234,7 +234,7 @@ impl NativeLadder {
 
     /// The Python form of a middleware's outcome: what the front hands back for a pass,
     /// `(status, headers, body)` for a banned client, `None` for the Python side.
-    fn answer<'py, T: IntoPyObject<'py>>(
+    pub(crate) fn answer<'py, T: IntoPyObject<'py>>(
         &self,
         py: Python<'py>,
         outcome: Option<(Step, Option<T>)>,
