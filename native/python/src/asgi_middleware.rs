@@ -134,9 +134,13 @@ impl AsgiMiddleware {
         scope.set_item(checked, true)?;
         let ladder = armed.ladder.get();
         let now = now();
-        let outcome = asgi::decide(&ladder.site.canonicalizer, py, scope, |request, connection| {
-            ladder.step(request, connection, now)
-        })?;
+        let outcome = asgi::decide(
+            &ladder.site.canonicalizer,
+            &ladder.addresses,
+            py,
+            scope,
+            |request, connection| ladder.step(request, connection, now),
+        )?;
         let step = outcome.as_ref().map(|(step, _)| *step);
         let answer = ladder.answer(py, outcome)?;
         Ok(match step {

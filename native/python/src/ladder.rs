@@ -195,6 +195,8 @@ struct Counts {
 pub struct NativeLadder {
     pub site: Arc<LadderSite>,
     counts: Counts,
+    /// The middleware's last `client` and `server` addresses (see `asgi::AddressCache`).
+    pub addresses: asgi::AddressCache,
 }
 
 impl NativeLadder {
@@ -356,6 +358,7 @@ impl NativeLadder {
                     blocklist: blocklist.map(|set| Arc::new(set.set().clone())),
                 }),
                 counts: Counts::default(),
+                addresses: asgi::AddressCache::default(),
             })
         })
     }
@@ -364,9 +367,13 @@ impl NativeLadder {
     fn asgi<'py>(&self, py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
         guard(py, || {
             let now = now();
-            let outcome = asgi::decide(&self.site.canonicalizer, py, scope, |request, connection| {
-                self.step(request, connection, now)
-            })?;
+            let outcome = asgi::decide(
+                &self.site.canonicalizer,
+                &self.addresses,
+                py,
+                scope,
+                |request, connection| self.step(request, connection, now),
+            )?;
             self.answer(py, outcome)
         })
     }
