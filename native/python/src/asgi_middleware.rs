@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use pyo3::PyTraverseError;
@@ -26,7 +26,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::asgi;
 use crate::errors::guard;
-use crate::ladder::{NativeLadder, Step};
+use crate::ladder::{NativeLadder, Step, now};
 
 /// How often, at most, other processes' changes are brought into the ban view (the SQLite
 /// store's own pace).
@@ -79,14 +79,6 @@ fn started() -> Instant {
 /// Nanoseconds since [`started`] (saturating: a process does not live 584 years).
 fn monotonic_nanos() -> u64 {
     u64::try_from(started().elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Seconds since the epoch: the time the request is decided at (the guard's clock is the
-/// system's whenever there is a native ladder).
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
 }
 
 /// Whether `value` is the text `expected` (an interned string: the same object, usually).
@@ -144,7 +136,7 @@ impl AsgiMiddleware {
         let step = outcome.as_ref().map(|(step, _)| *step);
         let answer = ladder.answer(py, outcome)?;
         Ok(match step {
-            Some(Step::Pass) => {
+            Some(Step::Pass) if !answer.is_none() => {
                 scope.set_item(intern!(py, "stockade.guard"), armed.guard.bind(py))?;
                 scope.set_item(intern!(py, "stockade.client"), answer)?;
                 scope.set_item(intern!(py, "stockade.protection"), armed.protection.bind(py))?;

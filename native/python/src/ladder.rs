@@ -35,7 +35,7 @@ use crate::{asgi, wsgi};
 /// Seconds since the epoch: the time a middleware's request is decided at (the guard's
 /// clock is the system's whenever there is a native ladder; see
 /// `stockade.server.native_ladder`).
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |elapsed| elapsed.as_secs_f64())
