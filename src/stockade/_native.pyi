@@ -5,7 +5,7 @@ Python side against the boundary. Native errors are the classes of :mod:`stockad
 (a panic inside a call is :class:`~stockade.errors.NativeError`).
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, final
 
 @final
@@ -376,6 +376,43 @@ class NativeLadder:
     @property
     def counts(self) -> tuple[int, int, int]:
         """The middleware requests decided by :meth:`asgi` and :meth:`wsgi`: ``(allowed, banned, python)``."""
+
+class AsgiMiddleware:
+    """The native part of the ASGI middleware (``StockadeMiddleware`` subclasses it).
+
+    ``__call__`` takes a clean ``http`` request (a ``dict`` scope not yet checked, once
+    :meth:`_arm` gave it a native ladder) without a Python frame: the store's catch-up at
+    most once a millisecond, the native ladder's decision at the system's time, the scope
+    made canonical exactly as :meth:`NativeLadder.asgi` makes it, ``stockade.checked``,
+    ``stockade.guard``, ``stockade.client`` and ``stockade.protection`` set, and the app's
+    own ``app(scope, receive, send)`` returned. Otherwise it returns the subclass's
+    ``_slow(scope, receive, send)`` (the scope untouched), ``_python(scope, receive, send)``
+    (the native ladder handed the request on; ``stockade.checked`` set) or
+    ``_banned(scope, send, (status, headers, body))``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Any arguments: the subclass reads them."""
+    def _arm(
+        self,
+        *,
+        app: Callable[..., Awaitable[None]],
+        ladder: NativeLadder,
+        guard: object,
+        protection: object,
+        catch_up: Callable[[], None] | None,
+        table: object | None,
+        blocklist: object,
+    ) -> None:
+        """Decide clean requests natively, passing them to ``app``; ``table``: mod_block's
+        table, whose ``blocklist`` must still be ``blocklist`` (else ``_slow``)."""
+    def _disarm(self) -> None:
+        """Send every request to ``_slow``."""
+    @property
+    def _armed(self) -> bool:
+        """Whether clean requests are decided natively."""
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[None]:
+        """The ASGI application: an awaitable for the server (see above)."""
 
 class ReplayLog:
     """``stockade replay``'s fast path over a site's native ladder (see :mod:`stockade.replay`).

@@ -8,9 +8,13 @@
 //! client. Objects the scope already holds are handed back as they are when they are
 //! canonical (the usual request allocates only the `ClientIp` and the tuple).
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use stockade_core::Addr;
 use stockade_core::canonical::path::quote_path;
 use stockade_core::canonical::{self, BadRequest, HttpVersion, RawRequest};
 use stockade_core::request::{Connection, Request};
@@ -22,6 +26,39 @@ use crate::front_request::{Canonical, CanonicalRequest};
 use crate::headers::HeaderLines;
 use crate::ladder::Step;
 use crate::text::{from_latin1, holds};
+
+/// The address last parsed from a scope's `client` and `server` text, by the very `str`
+/// object it came from (held here, so that no other object can take its place): a server
+/// hands every request of a connection the same strings, which are then parsed once.
+#[derive(Debug, Default)]
+pub struct AddressCache {
+    peer: ArcSwapOption<(Py<PyString>, Option<Addr>)>,
+    server: ArcSwapOption<(Py<PyString>, Option<Addr>)>,
+}
+
+impl AddressCache {
+    fn peer(&self, text: &Bound<'_, PyString>) -> Option<Addr> {
+        Self::parsed(&self.peer, text)
+    }
+
+    fn server(&self, text: &Bound<'_, PyString>) -> Option<Addr> {
+        Self::parsed(&self.server, text)
+    }
+
+    fn parsed(
+        slot: &ArcSwapOption<(Py<PyString>, Option<Addr>)>,
+        text: &Bound<'_, PyString>,
+    ) -> Option<Addr> {
+        if let Some(entry) = &*slot.load()
+            && entry.0.is(text)
+        {
+            return entry.1;
+        }
+        let address = peer_address(text);
+        slot.store(Some(Arc::new((text.clone().unbind(), address))));
+        address
+    }
+}
 
 /// `(path, target, host, client, method, query, proto, uri, request)`, the scope made
 /// canonical; `request` is the [`CanonicalRequest`] the checks read (`tls`: the TLS facts
@@ -244,6 +281,26 @@ fn uri_of<'py>(
     }
 }
 
+/// [`server_address`], its text parsed once a `str` object (see [`AddressCache`]).
+fn cached_server_address(
+    py: Python<'_>,
+    scope: &Bound<'_, PyDict>,
+    cache: &AddressCache,
+) -> PyResult<Option<stockade_core::Addr>> {
+    if let Some(server) = scope.get_item(intern!(py, "server"))?
+        && let Ok(pair) = server.cast::<PyTuple>()
+        && !pair.is_empty()
+        && let Ok(first) = pair.get_item(0)?.cast_into_exact::<PyString>()
+    {
+        return Ok(if first.to_str().is_ok_and(str::is_empty) {
+            None
+        } else {
+            cache.server(&first)
+        });
+    }
+    server_address(py, scope)
+}
+
 /// The address of the scope's `server` (`str(server[0])`), as the facts read it.
 fn server_address(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<stockade_core::Addr>> {
     let Some(server) = scope.get_item(intern!(py, "server"))? else {
@@ -311,6 +368,7 @@ fn has_tls(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<bool> {
 /// values, an unknown HTTP version, TLS facts in the scope, or whatever `decide` hands on.
 pub fn decide<'py>(
     this: &canonical::Canonicalizer,
+    addresses: &AddressCache,
     py: Python<'py>,
     scope: &Bound<'py, PyDict>,
     decide: impl FnOnce(&Request<'_>, Connection<'_>) -> Step,
@@ -323,7 +381,7 @@ pub fn decide<'py>(
     };
     let (raw_path, given_path, raw) = (&sent.raw_path, &sent.given, sent.bytes());
     let peer = peer_text(py, scope)?;
-    let peer_addr = peer_address(&peer);
+    let peer_addr = addresses.peer(&peer);
     if peer_addr.is_none() && !peer.to_str().is_ok_and(str::is_empty) {
         // The Python side keys a non-address client's bans by its text.
         return Ok(None);
@@ -393,7 +451,7 @@ pub fn decide<'py>(
         parts.headers.changed,
     );
     let connection = Connection {
-        vip: server_address(py, scope)?,
+        vip: cached_server_address(py, scope, addresses)?,
         ..Connection::default()
     };
     let step = decide(&request, connection);
@@ -418,9 +476,9 @@ pub fn decide<'py>(
     if !headers.is(lines.given()) {
         scope.set_item(intern!(py, "headers"), &headers)?;
     }
-    let client = ClientIp::of(py, &parts.client, &peer);
-    if client.named_by_header() {
-        scope.set_item(intern!(py, "client"), (client.address(py), 0))?;
+    let (client, named_by_header) = ClientIp::address_of(py, &parts.client, &peer);
+    if named_by_header {
+        scope.set_item(intern!(py, "client"), (&client, 0))?;
     }
-    Ok(Some((step, Some(client.address(py).clone()))))
+    Ok(Some((step, Some(client))))
 }

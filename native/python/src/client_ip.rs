@@ -52,6 +52,20 @@ impl ClientIp {
         }
     }
 
+    /// Only the address of [`ClientIp::of`], and whether a header named it: what a
+    /// middleware's clean pass hands on (no `ClientIp` made).
+    pub fn address_of<'py>(
+        py: Python<'py>,
+        decided: &Decided,
+        peer_text: &Bound<'py, PyString>,
+    ) -> (Bound<'py, PyString>, bool) {
+        match (decided.address, decided.header, decided.peer) {
+            (Some(address), Some(_), _) => (spell(py, address, peer_text), true),
+            (_, named, Some(peer)) => (spell(py, peer, peer_text), named.is_some()),
+            (_, named, None) => (peer_text.clone(), named.is_some()),
+        }
+    }
+
     pub fn address<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
         self.address.bind(py)
     }

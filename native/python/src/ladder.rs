@@ -35,7 +35,7 @@ use crate::{asgi, wsgi};
 /// Seconds since the epoch: the time a middleware's request is decided at (the guard's
 /// clock is the system's whenever there is a native ladder; see
 /// `stockade.server.native_ladder`).
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |elapsed| elapsed.as_secs_f64())
@@ -195,13 +195,15 @@ struct Counts {
 pub struct NativeLadder {
     pub site: Arc<LadderSite>,
     counts: Counts,
+    /// The middleware's last `client` and `server` addresses (see `asgi::AddressCache`).
+    pub addresses: asgi::AddressCache,
 }
 
 impl NativeLadder {
     /// The ladder over a middleware's canonical request at `now`, as the Python ladder
     /// takes it after the blocklist: a clean pass and a banned client are decided here,
     /// everything else is the Python side's (nothing counted then).
-    fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
+    pub(crate) fn step(&self, request: &Request<'_>, connection: Connection<'_>, now: f64) -> Step {
         let site = &self.site;
         let aside = Aside::default();
         if let (Some(list), Some(_), Some(client)) = (&site.blocklist, &site.block, request.client.address)
@@ -234,7 +236,7 @@ impl NativeLadder {
 
     /// The Python form of a middleware's outcome: what the front hands back for a pass,
     /// `(status, headers, body)` for a banned client, `None` for the Python side.
-    fn answer<'py, T: IntoPyObject<'py>>(
+    pub(crate) fn answer<'py, T: IntoPyObject<'py>>(
         &self,
         py: Python<'py>,
         outcome: Option<(Step, Option<T>)>,
@@ -356,6 +358,7 @@ impl NativeLadder {
                     blocklist: blocklist.map(|set| Arc::new(set.set().clone())),
                 }),
                 counts: Counts::default(),
+                addresses: asgi::AddressCache::default(),
             })
         })
     }
@@ -364,9 +367,13 @@ impl NativeLadder {
     fn asgi<'py>(&self, py: Python<'py>, scope: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
         guard(py, || {
             let now = now();
-            let outcome = asgi::decide(&self.site.canonicalizer, py, scope, |request, connection| {
-                self.step(request, connection, now)
-            })?;
+            let outcome = asgi::decide(
+                &self.site.canonicalizer,
+                &self.addresses,
+                py,
+                scope,
+                |request, connection| self.step(request, connection, now),
+            )?;
             self.answer(py, outcome)
         })
     }

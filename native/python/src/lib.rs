@@ -3,6 +3,7 @@
 //! panics become Python exceptions.
 
 mod asgi;
+mod asgi_middleware;
 mod block;
 mod blocklist;
 mod canonical;
@@ -52,6 +53,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(canonical::proxy_only_headers, module)?)?;
     module.add_class::<ladder::BanTable>()?;
     module.add_class::<ladder::NativeLadder>()?;
+    module.add_class::<asgi_middleware::AsgiMiddleware>()?;
     module.add_class::<replay::ReplayLog>()?;
     module.add_function(wrap_pyfunction!(replay::replay_log_time, module)?)?;
     module.add_class::<front::BoundSocket>()?;

@@ -23,6 +23,16 @@ which decides the whole request from the start, so a native answer is always the
 one. Without a native ladder (a test's clock, a store without a ban view, response rules)
 the Python ladder decides every request.
 
+The middleware's class is a subclass of the native :class:`stockade._native.AsgiMiddleware`,
+whose ``__call__`` takes a clean ``http`` request through the native ladder with no Python
+frame: it catches up with other processes' bans (at most once a millisecond), decides,
+writes the scope's entries and returns the app's own awaitable. Whatever it does not finish
+goes to this class's coroutines: :meth:`StockadeMiddleware._slow` (everything the native
+entry leaves alone: lifespan, websocket, a scope that is no ``dict`` or was checked
+already, a guard not yet open, a reloaded blocklist, no native ladder),
+:meth:`~StockadeMiddleware._python` (the native ladder handed the request on) and
+:meth:`~StockadeMiddleware._banned`.
+
 The guard opens at lifespan startup and closes at shutdown, or at the first request when
 the server runs no lifespan. A scope that was checked is marked: a second instance of the
 middleware in the same chain passes it on untouched, so nothing is counted twice.
@@ -35,7 +45,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stockade._native import Canonicalizer, NativeLadder
+from stockade._native import AsgiMiddleware, Canonicalizer, NativeLadder
 from stockade.adapters.basic import AsyncBasicGate
 from stockade.adapters.protection import Login, Protection, protection
 from stockade.adapters.routes import RouteMatcher, starlette_routes
@@ -65,7 +75,7 @@ CLIENT = "stockade.client"  # the client address the guard believes
 PROTECTION = "stockade.protection"
 
 
-class StockadeMiddleware:
+class StockadeMiddleware(AsgiMiddleware):
     """Pure ASGI middleware; ``config`` is a TOML file or a loaded ``Config``, keywords as in
     :func:`stockade.adapters.protection.protection`.
 
@@ -95,7 +105,7 @@ class StockadeMiddleware:
         self.ladder: AsyncLadder | None = None
         # The native ladder (None: the Python ladder decides every request) and the
         # blocklist it was built with (a reload assigns a new one: the ladder is rebuilt).
-        self.native: NativeLadder | None = None
+        self._native: NativeLadder | None = None
         self._table: BlockTable | None = None
         self._blocklist: object = None
         self._catch_up: Callable[[], None] = _nothing
@@ -108,6 +118,14 @@ class StockadeMiddleware:
             "status": self.protection.close_status,
             "headers": [(b"connection", b"close"), (b"content-length", b"0")],
         }
+        # Servers tell ASGI 3 from ASGI 2 by whether ``app.__call__`` is a coroutine function
+        # (uvicorn, hypercorn); the native ``__call__`` is not one. They read the instance's
+        # own attribute, a coroutine function that does the same; calling the instance still
+        # runs the native ``__call__`` (a call looks ``__call__`` up on the type only).
+        self.__dict__["__call__"] = self._asgi
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await AsgiMiddleware.__call__(self, scope, receive, send)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -140,11 +158,33 @@ class StockadeMiddleware:
         block = self.protection.block
         self._table = block.table if block is not None else None
         self._blocklist = block.table.blocklist if block is not None else None
-        self.native = None if self._observes else middleware_ladder(ladder, self._canonicalizer)
         # Other processes' bans reach the ban view when a request peeks through the store;
         # the native ladder reads the view directly, so each request catches up first (at
         # most once a millisecond, as a peek does).
         self._catch_up = store_catch_up(ladder.guard.bans.store)
+        self.native = None if self._observes else middleware_ladder(ladder, self._canonicalizer)
+
+    @property
+    def native(self) -> NativeLadder | None:
+        """The native ladder (``None``: the Python ladder decides every request)."""
+        return self._native
+
+    @native.setter
+    def native(self, native: NativeLadder | None) -> None:
+        self._native = native
+        ladder = self.ladder
+        if native is None or ladder is None:
+            self._disarm()
+            return
+        self._arm(
+            app=self.app,
+            ladder=native,
+            guard=ladder.guard,
+            protection=self.protection,
+            catch_up=self._catch_up,
+            table=self._table,
+            blocklist=self._blocklist,
+        )
 
     @property
     def _canonicalizer(self) -> Canonicalizer:
@@ -191,7 +231,11 @@ class StockadeMiddleware:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    # The native ``__call__`` (:class:`~stockade._native.AsgiMiddleware`) decides a clean
+    # request; these coroutines are what it hands everything else to.
+
+    async def _slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The whole middleware in Python: every scope the native entry leaves alone."""
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
@@ -222,11 +266,24 @@ class StockadeMiddleware:
                 await self.app(scope, receive, send)
                 return
             if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
+                await self._banned(scope, send, answer)
                 return
         await self._decide(scope, receive, send, ladder)
+
+    async def _python(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The Python ladder's decision of a request the native ladder handed on (marked checked)."""
+        ladder = self.ladder
+        if ladder is None:  # the guard closed in between
+            await self.startup()
+            ladder = self.ladder
+            assert ladder is not None
+        await self._decide(scope, receive, send, ladder)
+
+    async def _banned(self, scope: Scope, send: Send, answer: tuple[int, list[tuple[bytes, bytes]], bytes]) -> None:
+        """A banned client's answer, as the native ladder words it."""
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
 
     async def _decide(self, scope: Scope, receive: Receive, send: Send, ladder: AsyncLadder) -> None:
         """The Python ladder's decision of the whole request, and the app if it passes."""
