@@ -3,7 +3,7 @@ server's own layer (keep-alive, pipelining, limits, timeouts, malformed requests
 what only the native front does (static files with ranges and validators, its access
 log, TLS facts reaching the rules, its counters in the admin API).
 
-Each test runs ``stockade serve``'s native engine in-process (``ServerThread``) in front of
+Each test runs ``stockade serve``'s native front in-process (``ServerThread``) in front of
 the proxy tests' upstream (``upstream_app``, under uvicorn).
 """
 
@@ -48,7 +48,7 @@ def fetch(
 
 
 def native(config: Path, **kwargs: object) -> ServerThread:
-    return ServerThread(config, engine="native", **kwargs)  # type: ignore[arg-type]
+    return ServerThread(config, **kwargs)  # type: ignore[arg-type]
 
 
 def wire(running: ServerThread) -> Wire:
@@ -265,9 +265,8 @@ serve(sys.argv[1])
 def test_sigterm_drains_a_download_in_flight(site: Site, upstream: Uvicorn) -> None:
     data = os.urandom(20 * MIB)
     config = _config(site, upstream)
-    config.write_text(config.read_text().replace("[server]", '[server]\nengine = "native"', 1))
     (site.docroot / "files" / "big.bin").write_bytes(data)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "STOCKADE_ENGINE": "native"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

@@ -21,12 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from stockade.errors import InvalidArgument
-from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import Limits, ListenerSpec, ProxyProtocol, TlsSettings
 from stockade.server.testing import ServerThread
-from tests.integration.conftest import Site, new_site
+from tests.integration.conftest import V2_SIGNATURE, Site, new_site
 from tests.integration.http_support import (
     Certificates,
     TlsWire,
@@ -60,7 +58,7 @@ def config(site: Site, upstream: Uvicorn) -> Path:
 
 
 def native(path: Path, listeners: list[ListenerSpec] | None = None, limits: Limits | None = None) -> ServerThread:
-    return ServerThread(path, engine="native", listeners=listeners, limits=limits)
+    return ServerThread(path, listeners=listeners, limits=limits)
 
 
 def proxied(versions: ProxyProtocol, *, tls: TlsSettings | None = None) -> ListenerSpec:
@@ -310,11 +308,3 @@ def test_connection_close_is_honoured(front: Front) -> None:
         answers = responses(conn.read_all())
     assert [json.loads(a.body)["path"] for a in answers] == ["/echo/one"]  # type: ignore[attr-defined]
     assert answers[0].getheader("connection") == "close"
-
-
-def test_the_python_engines_hooks_are_refused_not_ignored(site: Site) -> None:
-    path = site.write_config()
-    with pytest.raises(InvalidArgument, match="connection_check"):
-        ServerThread(path, engine="native", connection_check=lambda app: app.admit)
-    with pytest.raises(InvalidArgument, match="access_log"):
-        ServerThread(path, engine="native", access_log=lambda entry: None)

@@ -1,6 +1,6 @@
-"""The reverse proxy over real sockets: a test upstream and the proxy, each under uvicorn in its own process.
+"""The native front's reverse proxy over real sockets: a test upstream under uvicorn and the front, each a process.
 
-The proxy (``tests.integration.upstream_app:front``) picks a variant per request from the
+The front (``tests.integration.native_front``) picks a variant per request from the
 ``x-test-front`` header; see that module. A scripted raw-socket upstream on a thread plays
 the upstreams no ASGI app can be: one that sends garbage, or closes a kept-alive
 connection just as the next request arrives.
@@ -44,26 +44,15 @@ def bound_socket() -> socket.socket:
 
 
 class Uvicorn:
-    """A server in a subprocess on a socket bound here (so the port is known at once).
+    """uvicorn serving ``target`` in a subprocess on a socket bound here (so the port is known at once)."""
 
-    uvicorn serving ``target``, or with ``own``, the test front on stockade's own server.
-    """
-
-    def __init__(
-        self, target: str, log: Path, *, factory: bool = False, own: bool = False, env: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, target: str, log: Path, *, env: dict[str, str] | None = None) -> None:
         self.sock = bound_socket()
         self.port: int = self.sock.getsockname()[1]
-        self.own = own
         fd = self.sock.fileno()
-        if own:
-            command = [sys.executable, "-m", "tests.integration.upstream_app", str(fd)]
-        else:
-            command = [sys.executable, "-m", "uvicorn", target, "--fd", str(fd), "--http", "httptools"]
-            command += ["--loop", "uvloop", "--log-level", "warning", "--no-access-log", "--no-server-header"]
-            command += ["--no-proxy-headers"]
-            if factory:
-                command.append("--factory")
+        command = [sys.executable, "-m", "uvicorn", target, "--fd", str(fd), "--http", "httptools"]
+        command += ["--loop", "uvloop", "--log-level", "warning", "--no-access-log", "--no-server-header"]
+        command += ["--no-proxy-headers"]
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -97,8 +86,6 @@ class Uvicorn:
 
 class NativeFront:
     """The proxy tests' front on the native front, in a process of its own (``tests.integration.native_front``)."""
-
-    own = True  # stockade's own server: it refuses WebSocket upgrades itself
 
     def __init__(self, log: Path, env: dict[str, str]) -> None:
         self.log = log
@@ -135,7 +122,7 @@ class NativeFront:
         raise AssertionError("no VmHWM in /proc/<pid>/status")
 
 
-Front = Uvicorn | NativeFront
+Front = NativeFront
 Script = Callable[[socket.socket], None]
 
 
@@ -217,13 +204,9 @@ def scripted() -> Iterator[ScriptedUpstream]:
     server.close()
 
 
-@pytest.fixture(
-    scope="module", params=["uvicorn", "own", "native"], ids=["on-uvicorn", "on-own-server", "on-native-front"]
-)
-def front(
-    request: pytest.FixtureRequest, upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path
-) -> Iterator[Uvicorn | NativeFront]:
-    """The proxy under test, on uvicorn, on stockade's own server and on the native front."""
+@pytest.fixture(scope="module")
+def front(upstream: Uvicorn, scripted: ScriptedUpstream, logs: Path) -> Iterator[NativeFront]:
+    """The proxy under test: the native front."""
     dead = socket.socket()  # bound, never listening: connecting to it is refused
     dead.bind(("127.0.0.1", 0))
     env = {
@@ -231,14 +214,8 @@ def front(
         "PROXY_TEST_DEAD": f"http://127.0.0.1:{dead.getsockname()[1]}",
         "PROXY_TEST_RAW": f"http://127.0.0.1:{scripted.port}",
     }
-    own = request.param == "own"
-    log = logs / f"front-{request.param}.log"
-    if request.param == "native":
-        with NativeFront(log, env) as native:
-            yield native
-    else:
-        with Uvicorn("tests.integration.upstream_app:front", log, factory=True, own=own, env=env) as server:
-            yield server
+    with NativeFront(logs / "front.log", env) as native:
+        yield native
     dead.close()
 
 
@@ -517,7 +494,7 @@ def test_malformed_upstream_response_is_502(front: Front, scripted: ScriptedUpst
 
 
 def test_stale_pooled_connection_is_retried_once_for_idempotent_requests(
-    front: Uvicorn, scripted: ScriptedUpstream
+    front: Front, scripted: ScriptedUpstream
 ) -> None:
     requests_on_first: list[bytes] = []
 
@@ -646,14 +623,14 @@ def test_streamed_body_over_the_limit_is_413(front: Front, upstream: Uvicorn) ->
     assert request(front.port, "/echo", headers={"x-test-front": "small"}, body=b"x" * MB).json()["body_size"] == MB
 
 
-def test_websocket_upgrade_is_501(front: Front) -> None:
+def test_websocket_upgrade_is_403(front: Front) -> None:
     answer = raw_exchange(
         front.port,
         b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     )
-    # stockade's own server refuses WebSocket upgrades itself, before any application runs.
-    assert answer.startswith(b"HTTP/1.1 403 " if front.own else b"HTTP/1.1 501 ")
+    # The front refuses WebSocket upgrades itself, before any check or upstream.
+    assert answer.startswith(b"HTTP/1.1 403 ")
 
 
 def test_other_upgrade_is_501(front: Front) -> None:

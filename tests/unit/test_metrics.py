@@ -88,13 +88,6 @@ def test_records_a_full_store_refused_are_counted() -> None:
     assert samples(metrics)[("stockade_store_records_refused_total", ())] == 2
 
 
-def test_proxy_protocol_refusals_are_counted_by_listener() -> None:
-    metrics = Metrics(process=False)
-    for _ in range(3):
-        metrics.count_proxy_refused("0.0.0.0:8443")
-    assert samples(metrics)[("stockade_proxy_protocol_refused_total", (("listener", "0.0.0.0:8443"),))] == 3
-
-
 def test_scrape_reads_the_guard() -> None:
     class Failing(OffloadedStore):
         async def status(self) -> StoreStatus:

@@ -236,10 +236,6 @@ class Metrics:
         """The requests decided so far, by outcome."""
         return dict(self._request_counts)
 
-    def count_proxy_refused(self, listener: str) -> None:
-        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
-        self.proxy_refused.labels(listener).inc()
-
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""
         child = self._events.get(what)
