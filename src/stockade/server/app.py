@@ -27,7 +27,7 @@ from stockade.engine import AsyncGuard
 from stockade.engine.audit import iso_utc
 from stockade.errors import StockadeError, StoreError, problems
 from stockade.metrics import Metrics
-from stockade.metrics.merge import snapshot
+from stockade.metrics.snapshot import snapshot
 from stockade.request.asgi import from_asgi
 from stockade.request.incoming import Incoming
 from stockade.rules.reload import Target
@@ -258,7 +258,7 @@ class StockadeApp:
     # -- what the admin API asks of the server -----------------------------------------------
 
     async def snapshot(self) -> dict[str, Any]:
-        """The metrics (:func:`~stockade.metrics.merge.snapshot`) and the status of this server."""
+        """The metrics (:func:`~stockade.metrics.snapshot.snapshot`) and the status of this server."""
         site = self.site
         if site is not None:
             await self.metrics.refresh(site.guard)

@@ -90,7 +90,7 @@ class UpstreamSettings:
     url: str  # http://host:port, optionally with a base path
     connect_timeout: float = 5.0
     read_timeout: float = 60.0  # until the first response byte, and between two pieces of it
-    max_idle_connections: int = 64  # keep-alive connections kept per worker process
+    max_idle_connections: int = 64  # keep-alive connections kept to the upstream
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from stockade.errors import ReloadFailed
-from stockade.metrics.merge import render
+from stockade.metrics.snapshot import render
 from stockade.rules import BlockReloader
 
 __all__ = ["ServerView", "block_files"]
