@@ -6,14 +6,10 @@ The process tests run :func:`stockade.server.run.serve` in a real process, as th
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import socket
-import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +20,7 @@ from stockade.server.native import bind_native
 from stockade.server.settings import ListenerSpec, TlsSettings
 from stockade.server.tls import TlsSetupError
 from tests.integration.conftest import HttpClient, Site
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.test_server_workers import running
 
 
 def test_a_bad_certificate_fails_before_anything_is_bound(tmp_path: Path) -> None:
@@ -62,32 +57,10 @@ SERVE_SCRIPT = textwrap.dedent(
 )
 
 
-@contextlib.contextmanager
-def serving(site: Site, *, fail_reload: bool) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if fail_reload:
-        env["FAIL_RELOAD"] = "1"
-    command = [sys.executable, "-c", SERVE_SCRIPT, str(site.write_config(audit=False))]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("stockade: listening on http://127.0.0.1:"), (line, process.stderr)
-        yield process, int(line.rstrip().rstrip("/").rsplit(":", 1)[1])
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.mark.slow
 def test_sighup_runs_the_reload_hook_and_a_failed_reload_keeps_serving(site: Site) -> None:
-    with serving(site, fail_reload=True) as (process, port):
+    command = [sys.executable, "-c", SERVE_SCRIPT, str(site.write_config(audit=False))]
+    with running(command, FAIL_RELOAD="1") as (process, port):
         client = HttpClient(port)
         assert client.get("/").status == 200
         assert process.stdout is not None

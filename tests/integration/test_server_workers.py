@@ -37,12 +37,17 @@ def _command(config: Path, workers: int) -> list[str]:
     return [str(Path(sys.executable).with_name("stockade")), "serve", "-c", str(config), "--workers", str(workers)]
 
 
+def serving(config: Path, workers: int) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], int]]:
+    """Run ``stockade serve``; yields the process and its port once it printed its listening line."""
+    return running(_command(config, workers))
+
+
 @contextmanager
-def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """Run the server process; yields it and its port once it printed its listening line."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def running(command: list[str], **env: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Run a server process (``env`` added to the environment); yields it and its port once it is listening."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **env}
     process = subprocess.Popen(
-        _command(config, workers),
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -62,7 +67,7 @@ def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str],
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        # Whatever happened, no worker process outlives the test.
+        # Whatever happened, no process of the test outlives it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         assert process.stdout is not None
