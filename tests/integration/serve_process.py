@@ -160,7 +160,7 @@ class ServeProcess:
         if self.process is None:
             return
         self.stop()
-        # Whatever happened, no worker process outlives the test.
+        # Whatever happened, no process of the test outlives it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         if self._reader is not None:

@@ -283,7 +283,7 @@ def test_tls_large_bodies_both_ways(front: Front, certificates: Certificates) ->
 
 
 def test_ipv6_listeners(front: Front) -> None:
-    # A wildcard IPv6 listener is IPv6 only (IPV6_V6ONLY, as on the Python server): no mapped peers.
+    # A wildcard IPv6 listener is IPv6 only (IPV6_V6ONLY): no mapped peers.
     for kind in ("ipv6", "ipv6 wildcard"):
         with wire(front.ports[kind], host="::1") as conn:
             conn.send(request("GET", "/echo/v6"))

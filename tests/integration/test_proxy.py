@@ -576,7 +576,7 @@ def test_client_disconnect_while_waiting_closes_the_upstream_connection(front: F
         sock.sendall(b"GET /slow?delay=0.9 HTTP/1.1\r\nHost: test\r\n\r\n")
         time.sleep(0.2)  # the proxy is waiting for the upstream's answer
         # A client that is gone resets; a mere end of input (FIN) could be a half-close,
-        # which stockade's own server answers (see test_protecting_server).
+        # which the front answers (see test_protecting_server).
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     deadline = time.monotonic() + 15
     while stats(upstream)["slow_abandoned"] == before:
