@@ -401,7 +401,8 @@ def _upload(port: int, size: int) -> dict[str, object]:
     return reply.json()
 
 
-def _download(port: int, size: int, *, length: bool) -> tuple[int, str, http.client.HTTPMessage]:
+def _download(port: int, size: int, *, length: bool, pace: float = 0.0) -> tuple[int, str, http.client.HTTPMessage]:
+    """Download ``size`` bytes of the pattern; ``pace`` seconds between pieces make a slow reader."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=START_TIMEOUT)
     try:
         conn.request("GET", f"/download?size={size}" + ("&length=1" if length else ""))
@@ -411,6 +412,8 @@ def _download(port: int, size: int, *, length: bool) -> tuple[int, str, http.cli
         while piece := response.read(PIECE):
             digest.update(piece)
             total += len(piece)
+            if pace:
+                time.sleep(pace)  # the client's pace, not a wait for the server
         return total, digest.hexdigest(), response.headers
     finally:
         conn.close()
@@ -435,6 +438,17 @@ def test_50_mb_upload_and_downloads_stream_in_bounded_memory(front: Front) -> No
 
     growth = front.peak_rss_kib() - before
     assert growth < 16 * 1024, f"the proxy's peak RSS grew by {growth} KiB over 3 x 50 MB bodies"
+
+
+def test_a_slow_reader_holds_the_upstream_back_in_bounded_memory(front: Front) -> None:
+    """A client reading far slower than the upstream sends: the front passes the pressure back."""
+    _download(front.port, 2 * MB, length=True)  # warm up the buffers before the baseline
+    before = front.peak_rss_kib()
+    size = 32 * MB
+    total, digest, _ = _download(front.port, size, length=True, pace=0.002)
+    assert (total, digest) == (size, pattern_sha256(size))
+    growth = front.peak_rss_kib() - before
+    assert growth < 16 * 1024, f"the proxy's peak RSS grew by {growth} KiB under a slow reader of 32 MB"
 
 
 # -- failures -------------------------------------------------------------------------------------
