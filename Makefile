@@ -57,7 +57,6 @@ bench: install
 	$(BIN)/python bench/stores.py
 	$(BIN)/python bench/blocklist.py
 	$(BIN)/python bench/bans.py
-	$(BIN)/python bench/http_server.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/decision.py
 

@@ -9,9 +9,9 @@ in-run baseline. The fronts:
   that reads the whole body and answers ``hello``;
 - ``wsgi``: the WSGI middleware under gunicorn (one gthread worker, 4 threads) around the
   same app;
-- ``serve``: ``stockade serve`` (one worker, ``engine = "python"``, as recorded in
-  BENCHMARKS.md) as a reverse proxy in front of nginx answering ``hello`` (nginx reads and
-  drops the body).
+- ``serve``: ``stockade serve`` (the native front, one thread; the rows of BENCHMARKS.md
+  recorded before the Python engine was removed ran it on the Python server) as a reverse
+  proxy in front of nginx answering ``hello`` (nginx reads and drops the body).
 
 Three requests: ``GET /`` without a body; ``POST`` with a small urlencoded form (three
 fields, about 60 bytes, a counter in one of them so that no memo answers it); ``POST`` with
@@ -76,7 +76,6 @@ SERVE = """\
 listen = ["127.0.0.1:{port}"]
 upstream = {{ url = "http://127.0.0.1:{upstream}", max_idle_connections = 64 }}
 workers = 1
-engine = "python"
 
 """
 NGINX = """\

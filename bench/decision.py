@@ -6,25 +6,22 @@ Speed is measured, not asserted. In one run: an upstream (nginx, one worker, a s
 - ``nginx``: nginx alone as the reverse proxy (``proxy_pass``, a ``keepalive`` pool);
 - ``nginx+stockade``: the same nginx asking stockade about every request (``auth_request``,
   the configuration of docs/decision.md, keep-alive to the decision endpoint), the decision
-  endpoint on the native front (``engine = "native"``);
-- ``nginx+stockade-py``: the same, the decision endpoint on the Python server
-  (``engine = "python"``);
+  endpoint on the native front (older runs in BENCHMARKS.md also measured it on the
+  Python server, since removed);
 - ``nginx+crs``: the same nginx with ModSecurity and the OWASP CRS at paranoia level 1
   (Debian's ``libnginx-mod-http-modsecurity`` and ``modsecurity-crs``, ``SecRuleEngine On``,
   the recommended configuration otherwise, the audit log off);
 - ``caddy``: Caddy alone as the reverse proxy, and ``caddy+stockade`` with ``forward_auth``
   (the native front).
 
-Stockade is a ``stockade serve`` process (one per engine) with only a decision listener, a SQLite store
+Stockade is a ``stockade serve`` process with only a decision listener, a SQLite store
 and every check of the ladder in force (the configuration (b) of ``bench/proxy.py``: a
 lockout directory the benchmark does not request, 100 mod_block rules that do not match, a
 100,000-entry IP blocklist, the built-in detection rules). wrk sends a browser's request
 (``GET /index.html?id=42`` with ``User-Agent`` and ``Accept``) after a short warm-up. The
 fronts are measured in alternating rounds (3 by default) and the median of each round's
 ratio is reported: nginx+stockade / nginx (target on the native front: at least 0.50),
-nginx+stockade / nginx+crs (target: at least 10), nginx+stockade-py / nginx (the decision
-endpoint on the Python listener), nginx+stockade / nginx+stockade-py (native over Python),
-caddy+stockade / caddy. Next to each
+nginx+stockade / nginx+crs (target: at least 10), caddy+stockade / caddy. Next to each
 figure: the CPU time (user and system, from ``/proc``) the front's process spent per
 request, and stockade's per decision.
 
@@ -179,7 +176,6 @@ CADDY_FORWARD = """\
 FRONTS = {
     "nginx": "nginx alone",
     "nginx+stockade": "nginx + stockade (auth_request)",
-    "nginx+stockade-py": "nginx + stockade, Python listener",
     "nginx+crs": "nginx + ModSecurity CRS PL1",
     "caddy": "caddy alone",
     "caddy+stockade": "caddy + stockade (forward_auth)",
@@ -344,34 +340,28 @@ def main(argv: list[str] | None = None) -> int:
     ratios: dict[str, list[float]] = {
         "nginx+stockade/nginx": [],
         "nginx+stockade/nginx+crs": [],
-        "nginx+stockade-py/nginx": [],
-        "nginx+stockade/nginx+stockade-py": [],
         "caddy+stockade/caddy": [],
     }
     with tempfile.TemporaryDirectory(prefix="stockade-bench-decision-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
         upstream = proxy.free_port()
         stack.enter_context(proxy.nginx("upstream", proxy.UPSTREAM.format(port=upstream), directory))
-        decisions: dict[str, tuple[int, int]] = {}  # engine -> (decision port, pid)
-        for engine in ("native", "python"):
-            decision = proxy.free_port()
-            own = directory / f"stockade-{engine}"
-            own.mkdir()
-            proxy.write_checks_files(own)
-            (own / "stockade.toml").write_text(STOCKADE.format(decision=decision) + proxy.STOCKADE_CHECKS)
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "STOCKADE_ENGINE": engine}
-            command = [args.stockade, "serve", "-c", str(own / "stockade.toml")]
-            decisions[engine] = (decision, stack.enter_context(proxy.process(command, f"stockade-{engine}", own, env)))
+        decision = proxy.free_port()
+        own = directory / "stockade-native"
+        own.mkdir()
+        proxy.write_checks_files(own)
+        (own / "stockade.toml").write_text(STOCKADE.format(decision=decision) + proxy.STOCKADE_CHECKS)
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        command = [args.stockade, "serve", "-c", str(own / "stockade.toml")]
+        stockade = stack.enter_context(proxy.process(command, "stockade-native", own, env))
         fronts: dict[str, tuple[int, dict[str, int]]] = {}
-        for front in ("nginx", "nginx+stockade", "nginx+stockade-py", "nginx+crs"):
+        for front in ("nginx", "nginx+stockade", "nginx+crs"):
             port = proxy.free_port()
-            uses, stockade = decisions["python"] if front == "nginx+stockade-py" else decisions["native"]
-            uses = uses if front.startswith("nginx+stockade") else 0
+            uses = decision if front == "nginx+stockade" else 0
             body = nginx_front(front, port, upstream, directory, decision=uses, crs=front == "nginx+crs")
             start = nginx_with_module if front == "nginx+crs" else proxy.nginx
             worker = stack.enter_context(start(front, body, directory))
             fronts[front] = (port, {"front": worker, **({"stockade": stockade} if uses else {})})
-        decision, stockade = decisions["native"]
         for front in ("caddy", "caddy+stockade"):
             port = proxy.free_port()
             forward = CADDY_FORWARD.format(decision=decision) if front == "caddy+stockade" else ""
@@ -388,8 +378,6 @@ def main(argv: list[str] | None = None) -> int:
             rps = {front: runs[front][-1]["requests_per_s"] for front in FRONTS}
             ratios["nginx+stockade/nginx"].append(rps["nginx+stockade"] / rps["nginx"])
             ratios["nginx+stockade/nginx+crs"].append(rps["nginx+stockade"] / rps["nginx+crs"])
-            ratios["nginx+stockade-py/nginx"].append(rps["nginx+stockade-py"] / rps["nginx"])
-            ratios["nginx+stockade/nginx+stockade-py"].append(rps["nginx+stockade"] / rps["nginx+stockade-py"])
             ratios["caddy+stockade/caddy"].append(rps["caddy+stockade"] / rps["caddy"])
         proxy.log("in-process: DecisionPoint.decide in a loop")
         inside = in_process(directory / "stockade-native" / "stockade.toml")

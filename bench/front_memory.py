@@ -369,7 +369,6 @@ def main(argv: list[str] | None = None) -> int:
                 config = own / "stockade.toml"
                 config.write_text(STOCKADE_CONF.format(port=port, upstream=up_port, keepalive=args.keepalive))
                 env = {**os.environ, "PYTHONPATH": str(src)}
-                env.pop("STOCKADE_ENGINE", None)
                 command = [args.stockade, "serve", "-c", str(config)]
                 pid = stack.enter_context(process(command, front, own, env))
             else:

@@ -8,31 +8,30 @@ static ``hello`` from memory), and in front of it these fronts, each one worker 
   forwarding headers stockade sets);
 - ``native``: the native front alone (``stockade._native.NativeFront`` without a request
   filter): the data plane's own cost;
-- ``native_plain`` and ``native_guarded``: configs (a) and (b) below with
-  ``engine = "native"``: the native front, each request decided by the native ladder first
-  (in Rust), by the Python ladder for what it cannot finish (every request of (b), whose
-  mod_block rules only the Python side reads);
-- ``native_detect``: (a) with ``[bans] rules = ["builtin"]`` on the native front: each clean
-  request inspected by the native detection engine in the front;
-- (a) ``stockade serve -c plain.toml``: the protecting server as a plain proxy (no
-  directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults, on, with
-  no detection rule);
-- (b) ``stockade serve -c guarded.toml``: the same with every check of the ladder in force
-  on each request: a lockout directory on a path the benchmark does not request (the
-  lockout table is consulted, no password is checked), a ``[block]`` with 100 mod_block
-  rules that do not match and a 100,000-entry ``ip_blocklist.data`` without 127.0.0.1,
-  and ``[bans]`` with the built-in detection rules.
+- ``native_plain``: (a) ``stockade serve -c plain.toml``, the protecting server as a plain
+  proxy (no directories, no ``[block]``, no ``[bans]`` section: bans keep their defaults,
+  on, with no detection rule), each request decided by the native ladder (in Rust);
+- ``native_guarded``: (b) ``stockade serve -c guarded.toml``, the same with every check of
+  the ladder in force on each request: a lockout directory on a path the benchmark does not
+  request (the lockout table is consulted, no password is checked), a ``[block]`` with 100
+  mod_block rules that do not match and a 100,000-entry ``ip_blocklist.data`` without
+  127.0.0.1, and ``[bans]`` with the built-in detection rules; the native ladder first, the
+  Python ladder for what it cannot finish (every request of (b), whose mod_block rules only
+  the Python side reads);
+- ``native_detect``: (a) with ``[bans] rules = ["builtin"]``: each clean request inspected
+  by the native detection engine in the front.
 
-Both stockade fronts use a SQLite store in the run's temporary directory. wrk drives each
-front (``wrk -t2 -c64 -d10s --latency`` after a short warm-up). The fronts are measured in
-alternating rounds (3 by default), since the machine's load moves all of them, and the
-median of each round's ratio is reported: (a) / nginx (target: at least 0.40), (b) / nginx,
-and (b) / (a) (target: at least 0.90). The upstream alone is measured once, for scale. The
-CPU time the serving process spent per request (user and system, from ``/proc``) is
-printed next to each figure.
+(The rows ``plain`` and ``guarded`` of older runs in BENCHMARKS.md were (a) and (b) on the
+Python HTTP server and proxy, since removed.) Every stockade front uses a SQLite store in
+the run's temporary directory. wrk drives each front (``wrk -t2 -c64 -d10s --latency``
+after a short warm-up). The fronts are measured in alternating rounds (3 by default), since
+the machine's load moves all of them, and the median of each round's ratio is reported
+(targets: the native front and (a) at least 0.80 of nginx, (b) at least 0.95 of (a)). The
+upstream alone is measured once, for scale. The CPU time the serving process spent per
+request (user and system, from ``/proc``) is printed next to each figure.
 
-Run with ``python bench/proxy.py`` (about 4 min; ``--duration 3 --rounds 1`` for a quick
-look; ``--only native,plain`` for some fronts, nginx always). Needs ``nginx`` and ``wrk``
+Run with ``python bench/proxy.py`` (about 3 min; ``--duration 3 --rounds 1`` for a quick
+look; ``--only native,native_plain`` for some fronts, nginx always). Needs ``nginx`` and ``wrk``
 (Debian packages). Progress goes to stderr; stdout gets a table and, as its last line, one
 JSON object with every figure.
 """
@@ -137,10 +136,7 @@ FRONTS = {
     "native_plain": "stockade serve native (a) plain",
     "native_guarded": "stockade serve native (b) checks",
     "native_detect": "stockade serve native (a) + detection",
-    "plain": "stockade serve (a) plain",
-    "guarded": "stockade serve (b) checks",
 }
-NATIVE_FRONTS = ("native", "native_plain", "native_guarded", "native_detect")
 DETECTION = """
 [bans]
 rules = ["builtin"]
@@ -237,17 +233,13 @@ def stockade_config(
     upstream: int,
     *,
     checks: bool,
-    native: bool = False,
     threads: int = 1,
     detection: bool = False,
 ) -> Path:
     own = directory / name
     own.mkdir()
     text = STOCKADE_PLAIN.format(port=port, upstream=upstream, name=name)
-    if native:
-        text = text.replace("workers = 1\n", f'workers = {threads}\nengine = "native"\n')
-    else:  # the Python server's rows: no longer the default engine
-        text = text.replace("workers = 1\n", 'workers = 1\nengine = "python"\n')
+    text = text.replace("workers = 1\n", f"workers = {threads}\n")
     if checks:
         write_checks_files(own)
         text += STOCKADE_CHECKS
@@ -362,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: dict[str, list[dict[str, Any]]] = {"upstream": [], **{front: [] for front in fronts_measured}}
     ratios: dict[str, list[float]] = {f"{front}/nginx": [] for front in fronts_measured if front != "nginx"}
-    for a, b in (("guarded", "plain"), ("native_guarded", "native_plain"), ("native_detect", "native_plain")):
+    for a, b in (("native_guarded", "native_plain"), ("native_detect", "native_plain")):
         if a in fronts_measured and b in fronts_measured:
             ratios[f"{a}/{b}"] = []
     with tempfile.TemporaryDirectory(prefix="stockade-bench-proxy-") as tmp, ExitStack() as stack:
@@ -392,7 +384,6 @@ def main(argv: list[str] | None = None) -> int:
                 port,
                 up_port,
                 checks="guarded" in front,
-                native=front in NATIVE_FRONTS,
                 threads=args.front_threads,
                 detection=front == "native_detect",
             )

@@ -30,6 +30,8 @@ from stockade.server.testing import ServerThread
 from tests.integration import callbacks
 from tests.integration.toml_text import toml_value
 
+# The twelve bytes that open a PROXY protocol v2 header.
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 PASSWORDS = {"alice": "wonderland", "bob": "builder", "carol": "c:o:l:o:n"}
 SECRET = b"<h1>top secret</h1>\n"
 PUBLIC = b"<h1>public</h1>\n"
@@ -123,12 +125,6 @@ def new_site(tmp_path: Path) -> Site:
     htpasswd.write_text(htpasswd_text())
     events = tmp_path / "events.jsonl"
     return Site(tmp_path, docroot, htpasswd, tmp_path / "stockade.db", events)
-
-
-@pytest.fixture(params=["python", "native"])
-def engine(request: pytest.FixtureRequest) -> str:
-    """Both engines, for a test that asks for this: the Python server, then the native front."""
-    return str(request.param)
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
-"""Helpers for the HTTP server tests: a server on a thread, raw-socket clients, test certificates.
+"""Helpers for the server tests over real sockets: raw-socket clients, test certificates.
 
-- :func:`serving` runs an ASGI app under :class:`~stockade.server.http.HttpServer` on a
-  background thread, on freshly bound listeners, and yields the bound listeners.
 - :class:`Wire` is a raw connection that reads responses with the stdlib parser
   (``http.client.HTTPResponse``) from one shared buffer, so pipelined answers can be read
   one after the other.
@@ -18,68 +16,10 @@ import socket
 import ssl
 import struct
 import subprocess
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from stockade.server.asgi import ASGIApp
-from stockade.server.http import AccessLogSink, BackgroundServer, BoundListener, HttpServer, bind_listeners
-from stockade.server.http.acceptor import ProxyRefused
-from stockade.server.http.server import Reload
-from stockade.server.listen import ListenAddress
-from stockade.server.settings import ConnectionCheck, Limits, ListenerSpec
-
-LOCAL = ListenAddress("127.0.0.1", 0)
-
-
-@dataclass
-class Running:
-    server: HttpServer
-    listeners: list[BoundListener]
-
-    @property
-    def port(self) -> int:
-        return self.listeners[0].spec.address.port
-
-    def wire(self, index: int = 0, timeout: float = 5.0, *, source: str | None = None) -> Wire:
-        """A raw connection to listener ``index``; ``source`` binds the client's side (``127.0.0.2``)."""
-        address = self.listeners[index].spec.address
-        bind = (source, 0) if source is not None else None
-        return Wire(socket.create_connection((address.host, address.port), timeout=timeout, source_address=bind))
-
-
-@contextmanager
-def serving(
-    app: ASGIApp,
-    *,
-    listeners: Sequence[ListenerSpec] = (ListenerSpec(LOCAL),),
-    bound: Sequence[BoundListener] = (),
-    limits: Limits | None = None,
-    check: ConnectionCheck | None = None,
-    reload: Reload | None = None,
-    access_log: AccessLogSink | None = None,
-    proxy_refused: ProxyRefused | None = None,
-) -> Iterator[Running]:
-    bound = list(bound) or bind_listeners(listeners)
-    server = HttpServer(
-        app,
-        bound,
-        limits=limits,
-        connection_check=check,
-        reload=reload,
-        access_log=access_log,
-        proxy_refused=proxy_refused,
-    )
-    background = BackgroundServer(server)
-    try:
-        background.start(10)
-        yield Running(server, bound)
-    finally:
-        background.stop(10)
-        for listener in bound:
-            listener.sock.close()
 
 
 class _OneFile:

@@ -1,6 +1,6 @@
 """The proxy tests' front on the native front: ``python -m tests.integration.native_front``.
 
-The same variants as ``upstream_app.front``, chosen per request by ``x-test-front``: each
+Variants of the front, chosen per request by ``x-test-front``: each
 variant is an upstream of the native front (``slow`` has a 0.3 s read timeout, ``dead``,
 ``raw`` and ``prefix`` point elsewhere), ``small`` limits the body to 1 MiB, ``trusted``
 believes the peer and takes the client from ``x-test-client-ip``. The request filter is a

@@ -30,9 +30,8 @@ _LISTENING = re.compile(
 class ServeProcess:
     """``stockade serve -c CONFIG [ARGS]``; a context manager that stops it (SIGINT, then SIGKILL)."""
 
-    def __init__(self, config: Path, *args: str, token: str = "", engine: str | None = None) -> None:
+    def __init__(self, config: Path, *args: str, token: str = "") -> None:
         self.config = config
-        self.engine = engine
         self.token = token
         self.args = args
         self.port = 0
@@ -45,8 +44,6 @@ class ServeProcess:
 
     def __enter__(self) -> ServeProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        if self.engine is not None:
-            env["STOCKADE_ENGINE"] = self.engine
         command = [str(Path(sys.executable).with_name("stockade")), "serve", "-c", str(self.config), *self.args]
         self.process = subprocess.Popen(
             command,
@@ -163,7 +160,7 @@ class ServeProcess:
         if self.process is None:
             return
         self.stop()
-        # Whatever happened, no worker process outlives the test.
+        # Whatever happened, no process of the test outlives it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         if self._reader is not None:

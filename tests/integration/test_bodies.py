@@ -154,14 +154,10 @@ def _gunicorn(base: Path, env: dict[str, str]) -> Iterator[Front]:
         sock.close()
 
 
-@pytest.fixture(scope="module", params=["server", "native", "asgi", "wsgi"])
+@pytest.fixture(scope="module", params=["server", "asgi", "wsgi"])
 def front(request: pytest.FixtureRequest, base: Path, server_config: Path, upstream: Uvicorn) -> Iterator[Front]:
-    if request.param in ("server", "native"):
-        config = server_config
-        if request.param == "native":  # stockade serve on the native front
-            section = _server_section(base / "native", upstream).replace("[server]\n", '[server]\nengine = "native"\n')
-            config = _site(base / "native", "serve", BANS_ON, section)
-        with ServeProcess(config) as serving:
+    if request.param == "server":
+        with ServeProcess(server_config) as serving:
             yield Front(request.param, serving.port, serving.pid)
         return
     env = {
@@ -271,7 +267,7 @@ def test_a_malicious_payload_beyond_the_limit_passes_uninspected(front: Front) -
 def test_mod_block_rules_read_the_body_read_ahead(front: Front) -> None:
     client = fresh_client()
     answer = post(front, b'{"action": "wipe"}', "application/json", client=client)
-    assert answer.status == (0 if front.name in ("server", "native") else CLOSE_STATUS)
+    assert answer.status == (0 if front.name == "server" else CLOSE_STATUS)
     assert_echoed(post(front, b'{"action": "keep"}', "application/json", client=client), b'{"action": "keep"}')
 
 

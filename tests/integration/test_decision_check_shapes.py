@@ -43,8 +43,8 @@ class Proxy:
 
 
 @pytest.fixture
-def proxy(tmp_path: Path, engine: str) -> Iterator[Proxy]:
-    with ServerThread(stockade_config(tmp_path), clock=ManualClock(1_800_000_000.0), engine=engine) as server:
+def proxy(tmp_path: Path) -> Iterator[Proxy]:
+    with ServerThread(stockade_config(tmp_path), clock=ManualClock(1_800_000_000.0)) as server:
         proxy = Proxy(server.decision_port)
         try:
             yield proxy

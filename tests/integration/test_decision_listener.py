@@ -31,8 +31,8 @@ def check(port: int, client: str, method: str = "GET") -> tuple[int, dict[str, s
     return ask(port, "/nginx", source="127.0.0.1", method=method, headers={**CHECK, "X-Forwarded-For": client})
 
 
-def test_the_decision_listener_answers_proxies_the_blocklist_cannot_close(site: Site, engine: str) -> None:
-    with ServeProcess(config(site), token=TOKEN, engine=engine) as server:
+def test_the_decision_listener_answers_proxies_the_blocklist_cannot_close(site: Site) -> None:
+    with ServeProcess(config(site), token=TOKEN) as server:
         assert server.request("/index.html") == 0  # the site's listener: a blocklisted peer is closed
         assert check(server.decision_port, "203.0.113.7")[0] == 200  # the proxy's peer is not the client
         status, headers, body = check(server.decision_port, "127.0.0.5")  # the client is blocklisted
@@ -45,9 +45,9 @@ def test_the_decision_listener_answers_proxies_the_blocklist_cannot_close(site: 
         assert server.metric("mod_block_CONN_REFUSE") == 2
 
 
-def test_a_reload_changes_who_may_ask(site: Site, engine: str) -> None:
+def test_a_reload_changes_who_may_ask(site: Site) -> None:
     path = config(site)
-    with ServeProcess(path, token=TOKEN, engine=engine) as server:
+    with ServeProcess(path, token=TOKEN) as server:
         assert check(server.decision_port, "203.0.113.7")[0] == 200
         path.write_text(path.read_text().replace('proxies = ["127.0.0.1"]', 'proxies = ["127.0.0.9"]'))
         mark = server.mark()
@@ -66,7 +66,7 @@ def test_a_reload_changes_who_may_ask(site: Site, engine: str) -> None:
             conn.close()
 
 
-def test_check_requests_reach_the_decision_point_when_the_front_decides_natively(site: Site, engine: str) -> None:
+def test_check_requests_reach_the_decision_point_when_the_front_decides_natively(site: Site) -> None:
     # No mod_block, no directories, detection off and the proxy trusted by the site too: the
     # native front decides the site's requests in Rust; a check request must still be read as
     # one, never served as a path.
@@ -77,7 +77,7 @@ def test_check_requests_reach_the_decision_point_when_the_front_decides_natively
         + '\n[decision]\nlisten = "127.0.0.1:0"\nproxies = ["127.0.0.1"]\n'
         + f'\n[admin]\nlisten = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'
     )
-    with ServeProcess(path, token=TOKEN, engine=engine) as server:
+    with ServeProcess(path, token=TOKEN) as server:
         server.request("/index.html")  # the site's first request settles the forwarding warnings
         for _ in range(3):
             status, headers, _ = check(server.decision_port, "203.0.113.7")

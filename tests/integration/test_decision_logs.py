@@ -42,12 +42,12 @@ def config_with_logs(base: Path, log: Path) -> Path:
     return path
 
 
-def test_a_ban_from_the_access_log_is_enforced_across_rotations(tmp_path: Path, engine: str) -> None:
+def test_a_ban_from_the_access_log_is_enforced_across_rotations(tmp_path: Path) -> None:
     nginx_dir = tmp_path / "nginx"
     nginx_dir.mkdir()
     log = nginx_dir / "access.log"
     clock = ManualClock(1_800_000_000.0)
-    with Upstream() as upstream, ServerThread(config_with_logs(tmp_path, log), clock=clock, engine=engine) as stockade:
+    with Upstream() as upstream, ServerThread(config_with_logs(tmp_path, log), clock=clock) as stockade:
         watcher = stockade.app.log_watcher
         assert watcher is not None
         port = free_port()
@@ -91,14 +91,14 @@ def test_watch_log_needs_a_log(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (2, "error: no log to follow: give FILES or a [logs] section\n")
 
 
-def test_watch_log_bans_and_a_separate_decision_endpoint_enforces(tmp_path: Path, engine: str) -> None:
+def test_watch_log_bans_and_a_separate_decision_endpoint_enforces(tmp_path: Path) -> None:
     config = stockade_config(tmp_path, extra='\n[audit]\njson = "audit.jsonl"\n')
     text = config.read_text().replace('url = "memory://"', 'url = "sqlite:///state.db"')
     config.write_text(text.replace("[bans]\nmalicious_req_threshold = 3\nblock_duration = 600\n", RESPONSE_RULE))
     log = tmp_path / "access.log"
     log.touch()
     stockade = str(Path(sys.executable).with_name("stockade"))
-    with ServeProcess(config, engine=engine) as serve:
+    with ServeProcess(config) as serve:
         watching = subprocess.Popen(
             [stockade, "watch-log", "-c", str(config), str(log)],
             stdout=subprocess.PIPE,
@@ -137,7 +137,7 @@ def documented_caddy_fields() -> str:
     return "[logs.fields]\n" + "".join(f"{name} = {json.dumps(key)}\n" for name, key in fields.items())
 
 
-def test_caddy_json_access_log_with_the_documented_field_map(tmp_path: Path, engine: str) -> None:
+def test_caddy_json_access_log_with_the_documented_field_map(tmp_path: Path) -> None:
     """Caddy's own JSON access log, read through the field map of docs/decision.md, bans a 404 flood."""
     caddy_dir = tmp_path / "caddy"
     caddy_dir.mkdir()
@@ -146,7 +146,7 @@ def test_caddy_json_access_log_with_the_documented_field_map(tmp_path: Path, eng
     path = config_with_logs(tmp_path, log)
     path.write_text(path.read_text() + 'format = "json"\n\n' + documented_caddy_fields())
     clock = ManualClock(1_800_000_000.0)
-    with Upstream() as upstream, ServerThread(path, clock=clock, engine=engine) as stockade:
+    with Upstream() as upstream, ServerThread(path, clock=clock) as stockade:
         watcher = stockade.app.log_watcher
         assert watcher is not None
         port = free_port()

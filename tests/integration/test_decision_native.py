@@ -49,7 +49,7 @@ def config(site: Site) -> Path:
 
 @contextmanager
 def serving(path: Path) -> Iterator[tuple[ServerThread, NativeServer]]:
-    with ServerThread(path, engine="native") as running:
+    with ServerThread(path) as running:
         server = running.server
         assert isinstance(server, NativeServer)
         yield running, server

@@ -1,15 +1,15 @@
-"""The native front over real sockets: what ``test_http_server`` checks of the Python HTTP
-server's own layer (keep-alive, pipelining, limits, timeouts, malformed requests), and
-what only the native front does (static files with ranges and validators, its access
-log, TLS facts reaching the rules, its counters in the admin API).
+"""The native front over real sockets: its HTTP/1.1 layer (keep-alive, pipelining, limits,
+timeouts, malformed requests, random input), static files with ranges and validators, its
+access log, TLS facts reaching the rules, its counters in the admin API.
 
-Each test runs ``stockade serve``'s native engine in-process (``ServerThread``) in front of
+Each test runs ``stockade serve``'s native front in-process (``ServerThread``) in front of
 the proxy tests' upstream (``upstream_app``, under uvicorn).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stockade.server.listen import ListenAddress
 from stockade.server.native import NativeServer
@@ -48,7 +50,7 @@ def fetch(
 
 
 def native(config: Path, **kwargs: object) -> ServerThread:
-    return ServerThread(config, engine="native", **kwargs)  # type: ignore[arg-type]
+    return ServerThread(config, **kwargs)  # type: ignore[arg-type]
 
 
 def wire(running: ServerThread) -> Wire:
@@ -138,6 +140,39 @@ def test_malformed_requests_are_400(site: Site, upstream: Uvicorn) -> None:
             assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (name, reply)
             assert reply.endswith(b"\r\n\r\nBad Request\n"), name
         assert get(running.port, "/echo/after")[0] == 200
+
+
+_FRAGMENTS = [b"Host: x\r\n", b"Transfer-Encoding: chunked\r\n", b"Expect: 100-continue\r\n", b"\r\n"]
+_FRAGMENTS += [b"0\r\n\r\n", b"5\r\nhello\r\n", b"Content-Length: 2\r\n", b"Connection: close\r\n"]
+_FRAGMENTS += [b"GET /echo/next HTTP/1.1\r\n", b"Upgrade: h2c\r\n", b"X-A: \xff\r\n"]
+_FRAGMENT = st.sampled_from(_FRAGMENTS)
+_HEADS = [b"GET /echo HTTP/1.1\r\n", b"POST /echo/x HTTP/1.1\r\nContent-Length: 3\r\n", b"", b"PROXY "]
+
+
+def test_no_input_makes_an_error(site: Site, upstream: Uvicorn, caplog: pytest.LogCaptureFixture) -> None:
+    """Random bytes after a request line, sent in random pieces: 1xx, 200 or 4xx, never a 5xx or a logged error."""
+    pieces = st.lists(st.one_of(_FRAGMENT, _FRAGMENT, _FRAGMENT, st.binary(min_size=1, max_size=40)), max_size=8)
+    limits = Limits(max_header_bytes=512, max_body_bytes=64, header_timeout=1.0)
+    with native(_config(site, upstream), limits=limits) as running:
+
+        @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(head=st.sampled_from(_HEADS), tail=pieces, end=st.sampled_from([b"", b"\r\n\r\n", b"\r\n\r\nabc"]))
+        def check(head: bytes, tail: list[bytes], end: bytes) -> None:
+            with wire(running) as conn:
+                try:
+                    for piece in [head, *tail, end]:
+                        conn.send(piece)
+                    conn.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass  # the front refused and closed early
+                reply = conn.read_all()
+            lines = reply.split(b"\r\n")
+            statuses = [int(line.split(b" ")[1]) for line in lines if line.startswith(b"HTTP/1.1 ")]
+            assert all(s in (100, 200) or 400 <= s < 500 for s in statuses), reply
+
+        check()
+        assert get(running.port, "/echo/after")[0] == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_timeouts_close_without_an_answer(site: Site, upstream: Uvicorn) -> None:
@@ -265,9 +300,8 @@ serve(sys.argv[1])
 def test_sigterm_drains_a_download_in_flight(site: Site, upstream: Uvicorn) -> None:
     data = os.urandom(20 * MIB)
     config = _config(site, upstream)
-    config.write_text(config.read_text().replace("[server]", '[server]\nengine = "native"', 1))
     (site.docroot / "files" / "big.bin").write_bytes(data)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "STOCKADE_ENGINE": "native"}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

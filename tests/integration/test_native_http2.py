@@ -1,6 +1,6 @@
 """HTTP/2 over TLS on the native front, over real sockets with real clients.
 
-``httpx`` (with ``h2``) talks to ``stockade serve --engine native`` on a TLS listener that
+``httpx`` (with ``h2``) talks to ``stockade serve`` on a TLS listener that
 offers ``h2`` by ALPN; raw ``h2`` connections over a TLS socket send what a client library
 would not (a host that differs from ``:authority``, oversized headers, a rapid-reset flood).
 Each stream goes through the same checks as an HTTP/1.1 request and reaches the upstream
@@ -52,7 +52,7 @@ def certificates(tmp_path: Path) -> Certificates:
 def tls_native(config: Path, certificates: Certificates, *, http2: bool = True, **kwargs: object) -> ServerThread:
     tls = TlsSettings(certificates.server_cert, certificates.server_key, http2=http2)
     listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), tls=tls)]
-    return ServerThread(config, engine="native", listeners=listeners, **kwargs)  # type: ignore[arg-type]
+    return ServerThread(config, listeners=listeners, **kwargs)  # type: ignore[arg-type]
 
 
 def client(certificates: Certificates, *, http2: bool = True) -> httpx.Client:

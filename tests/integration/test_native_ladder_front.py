@@ -71,7 +71,7 @@ def config(site: Site, upstream: Uvicorn, *, detection: bool = False, block: boo
 def serving(path: Path) -> Iterator[ServerThread]:
     """The server, after a first request: that one goes to Python (the forwarding warnings
     watch until a request settles whether every client comes through one proxy)."""
-    with ServerThread(path, engine="native") as running:
+    with ServerThread(path) as running:
         assert fetch(running.port, "/echo/first")[0] in (200, 404)
         assert counts(running) == (0, 0, 0)
         yield running

@@ -21,12 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from stockade.errors import InvalidArgument
-from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import Limits, ListenerSpec, ProxyProtocol, TlsSettings
 from stockade.server.testing import ServerThread
-from tests.integration.conftest import Site, new_site
+from tests.integration.conftest import V2_SIGNATURE, Site, new_site
 from tests.integration.http_support import (
     Certificates,
     TlsWire,
@@ -60,7 +58,7 @@ def config(site: Site, upstream: Uvicorn) -> Path:
 
 
 def native(path: Path, listeners: list[ListenerSpec] | None = None, limits: Limits | None = None) -> ServerThread:
-    return ServerThread(path, engine="native", listeners=listeners, limits=limits)
+    return ServerThread(path, listeners=listeners, limits=limits)
 
 
 def proxied(versions: ProxyProtocol, *, tls: TlsSettings | None = None) -> ListenerSpec:
@@ -184,19 +182,79 @@ def test_proxy_local_command_keeps_the_peer(front: Front) -> None:
         assert forwarded_for(conn.response()) == "127.0.0.1"
 
 
-MALFORMED_PROXY = {
-    "plain HTTP": request("GET", "/echo"),
-    "bad port": b"PROXY TCP4 192.0.2.1 192.0.2.2 1 99999\r\n" + request("GET", "/echo"),
-    "too long": b"PROXY TCP4 " + b"1" * 120 + b"\r\n",
-    "bad v2 family": V2_SIGNATURE + b"\x21\x51\x00\x00" + request("GET", "/echo"),  # address family 5
+def v2(command: int = 1, family: int = 1, transport: int = 1, body: bytes = b"") -> bytes:
+    """A v2 header from its parts: command (0 LOCAL, 1 PROXY), address family, transport, the rest."""
+    return V2_SIGNATURE + bytes([0x20 | command, family << 4 | transport]) + struct.pack("!H", len(body)) + body
+
+
+IPV4_PAIR = socket.inet_pton(socket.AF_INET, "192.0.2.10") + bytes(4) + struct.pack("!HH", 56324, 443)
+
+# Headers the front believes: the client they name (the peer itself when they name none).
+UNUSUAL_PROXY = {
+    "v1 TCP6 long form, mapped": (b"PROXY TCP6 0:0:0:0:0:ffff:c000:20a 2001:DB8:0:0:0:0:0:2 1 0\r\n", "192.0.2.10"),
+    "v1 UNKNOWN": (b"PROXY UNKNOWN\r\n", "127.0.0.1"),
+    "v1 UNKNOWN with addresses": (b"PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n", "127.0.0.1"),
+    "v1 longest": (
+        b"PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    "v1 UNKNOWN of 107 bytes": (b"PROXY UNKNOWN " + b"x" * 91 + b"\r\n", "127.0.0.1"),
+    "v2 LOCAL with addresses": (v2(command=0, body=IPV4_PAIR), "127.0.0.1"),
+    "v2 UNSPEC": (v2(family=0, transport=0), "127.0.0.1"),
+    "v2 UNIX": (v2(family=3, body=b"/run/a".ljust(108, b"\0") + b"/run/b".ljust(108, b"\0")), "127.0.0.1"),
+    "v2 TLVs skipped": (v2(body=IPV4_PAIR + b"\x02\x00\x0bexample.org" + b"\x04\x00\x00"), "192.0.2.10"),
 }
 
 
-def test_malformed_proxy_headers_and_wrong_versions_are_closed_with_zero_bytes(front: Front) -> None:
-    for name, data in MALFORMED_PROXY.items():
-        with wire(front.ports["any"]) as conn:
-            conn.send(data)
-            assert closed_without_a_byte(conn.sock), name
+@pytest.mark.parametrize("case", list(UNUSUAL_PROXY.values()), ids=list(UNUSUAL_PROXY))
+def test_unusual_proxy_headers_name_their_client(front: Front, case: tuple[bytes, str]) -> None:
+    header, client = case
+    with wire(front.ports["any"]) as conn:
+        conn.send(header + request("GET", "/echo/unusual"))
+        assert forwarded_for(conn.response()) == client
+
+
+MALFORMED_PROXY = {
+    "plain HTTP": request("GET", "/echo"),
+    "TLS": b"\x16\x03\x01\x02\x00",
+    "almost PROXY": b"PROXZ TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+    "almost v2": b"\r\n\r\n\x00\r\nQUIX\n\x21\x11\x00\x00",
+    "v1 too long": b"PROXY TCP4 " + b"1" * 120 + b"\r\n",
+    "v1 UNKNOWN of 108 bytes": b"PROXY UNKNOWN " + b"x" * 92 + b"\r\n",
+    "v1 lower case": b"proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
+    "v1 unknown protocol": b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",
+    "v1 missing port": b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",
+    "v1 extra field": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",
+    "v1 double space": b"PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n",
+    "v1 IPv6 in TCP4": b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
+    "v1 IPv4 in TCP6": b"PROXY TCP6 1.2.3.4 ::1 1 2\r\n",
+    "v1 bad address": b"PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n",
+    "v1 port too large": b"PROXY TCP4 192.0.2.1 192.0.2.2 1 99999\r\n",
+    "v1 leading zero port": b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
+    "v1 signed port": b"PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n",
+    "v1 not ascii": b"PROXY TCP4 1.2.3.4 5.6.7.8 \xd9\xa1 2\r\n",
+    "v1 nothing": b"PROXY \r\n",
+    "v2 version 1 nibble": V2_SIGNATURE + b"\x11\x11\x00\x0c" + bytes(12),
+    "v2 version 3 nibble": V2_SIGNATURE + b"\x31\x11\x00\x0c" + bytes(12),
+    "v2 command 2": v2(command=2, body=bytes(12)),
+    "v2 family 4": v2(family=4),
+    "v2 family 5": V2_SIGNATURE + b"\x21\x51\x00\x00",
+    "v2 transport 3": v2(transport=3, body=bytes(12)),
+    "v2 too short for IPv4": v2(body=bytes(11)),
+    "v2 too short for IPv6": v2(family=2, body=bytes(35)),
+    "v2 truncated TLV": v2(body=bytes(12) + b"\x02\x00"),
+    "v2 TLV longer than the header": v2(body=bytes(12) + b"\x02\x00\x09short"),
+}
+
+
+@pytest.mark.parametrize("data", list(MALFORMED_PROXY.values()), ids=list(MALFORMED_PROXY))
+def test_malformed_proxy_headers_are_closed_with_zero_bytes(front: Front, data: bytes) -> None:
+    with wire(front.ports["any"]) as conn:
+        conn.send(data + request("GET", "/echo"))
+        assert closed_without_a_byte(conn.sock)
+
+
+def test_cut_proxy_headers_and_wrong_versions_are_closed_with_zero_bytes(front: Front) -> None:
     with wire(front.ports["any"]) as conn:  # the connection ends inside the header
         conn.send(v2_header("192.0.2.1", 1)[:20])
         conn.half_close()
@@ -285,7 +343,7 @@ def test_tls_large_bodies_both_ways(front: Front, certificates: Certificates) ->
 
 
 def test_ipv6_listeners(front: Front) -> None:
-    # A wildcard IPv6 listener is IPv6 only (IPV6_V6ONLY, as on the Python server): no mapped peers.
+    # A wildcard IPv6 listener is IPv6 only (IPV6_V6ONLY): no mapped peers.
     for kind in ("ipv6", "ipv6 wildcard"):
         with wire(front.ports[kind], host="::1") as conn:
             conn.send(request("GET", "/echo/v6"))
@@ -310,11 +368,3 @@ def test_connection_close_is_honoured(front: Front) -> None:
         answers = responses(conn.read_all())
     assert [json.loads(a.body)["path"] for a in answers] == ["/echo/one"]  # type: ignore[attr-defined]
     assert answers[0].getheader("connection") == "close"
-
-
-def test_the_python_engines_hooks_are_refused_not_ignored(site: Site) -> None:
-    path = site.write_config()
-    with pytest.raises(InvalidArgument, match="connection_check"):
-        ServerThread(path, engine="native", connection_check=lambda app: app.admit)
-    with pytest.raises(InvalidArgument, match="access_log"):
-        ServerThread(path, engine="native", access_log=lambda entry: None)

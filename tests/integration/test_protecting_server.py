@@ -3,7 +3,6 @@
 A real upstream (the proxy tests' ASGI app under uvicorn, in a process of its own) sits
 behind the protecting server (ServerThread), configured with lockout directories, BFE
 mod_block files, IP bans, trusted proxies, PROXY protocol listeners and the admin API.
-Every test runs on both engines: the native front (the default), then the Python server.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from pathlib import Path
 import pytest
 
 from stockade.clock import ManualClock
-from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import ListenerSpec, TlsSettings
 from stockade.server.testing import ServerThread
-from tests.integration.conftest import PASSWORDS, Site, basic
+from tests.integration.conftest import PASSWORDS, V2_SIGNATURE, Site, basic
 from tests.integration.http_support import TlsWire, Wire, make_certificates, responses
 from tests.integration.test_proxy import Uvicorn
 from tests.redis_servers import free_port
@@ -48,13 +46,6 @@ RULES = {
         ],
     },
 }
-
-
-@pytest.fixture(autouse=True, params=["native", "python"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The engine of every server this module starts (``STOCKADE_ENGINE``, which ``ServerThread`` reads)."""
-    monkeypatch.setenv("STOCKADE_ENGINE", request.param)
-    return str(request.param)
 
 
 @pytest.fixture(scope="module")

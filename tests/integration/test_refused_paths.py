@@ -5,7 +5,7 @@ escaped slash or a control character, or in overlong UTF-8), names a Windows dri
 backslash or holds a null byte has no safe canonical form: every
 front answers 400 before the ladder runs. Such a request is still an attack on what the path
 hides, so it counts against its client as a malicious request does, through every front
-(``stockade serve`` on both engines, the ASGI and WSGI middlewares); a merely malformed
+(``stockade serve``, the ASGI and WSGI middlewares); a merely malformed
 request (an escaped slash, a backslash, a stray tab, none beside a dot segment) counts nothing.
 The fronts are those of ``test_bodies``; clients come through the trusted proxy's
 ``X-Forwarded-For``.

@@ -20,13 +20,6 @@ from tests.integration.serve_process import ServeProcess
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True, params=["native", "python"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The engine of the ``stockade serve`` process (``STOCKADE_ENGINE``): the native front, then the Python server."""
-    monkeypatch.setenv("STOCKADE_ENGINE", request.param)
-    return str(request.param)
-
-
 TOKEN = "a-token-of-sixteen-or-more"
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING|ERROR) stockade[\w.]*\[\d+\]: ")
 

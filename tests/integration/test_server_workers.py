@@ -1,4 +1,8 @@
-"""``stockade serve`` as a real process: several workers sharing one SQLite file, SIGKILL, and one admin API."""
+"""``stockade serve`` as a real process: the native front's threads sharing one SQLite file, SIGKILL, the admin API.
+
+``workers`` are threads of one process: every count is that process's, and the admin API
+answers for all of them at once.
+"""
 
 from __future__ import annotations
 
@@ -28,23 +32,22 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _python_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Worker processes and their supervisor are the Python engine's (the native front runs threads)."""
-    monkeypatch.setenv("STOCKADE_ENGINE", "python")
-
-
 def _command(config: Path, workers: int) -> list[str]:
     """The ``stockade`` console script of the interpreter running the tests."""
     return [str(Path(sys.executable).with_name("stockade")), "serve", "-c", str(config), "--workers", str(workers)]
 
 
+def serving(config: Path, workers: int) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], int]]:
+    """Run ``stockade serve``; yields the process and its port once it printed its listening line."""
+    return running(_command(config, workers))
+
+
 @contextmanager
-def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """Run the server process; yields it and its port once it printed its listening line."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def running(command: list[str], **env: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Run a server process (``env`` added to the environment); yields it and its port once it is listening."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **env}
     process = subprocess.Popen(
-        _command(config, workers),
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,7 +67,7 @@ def serving(config: Path, workers: int) -> Iterator[tuple[subprocess.Popen[str],
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        # Whatever happened, no worker process outlives the test.
+        # Whatever happened, no process of the test outlives it.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         assert process.stdout is not None
@@ -86,57 +89,7 @@ def blocked_users(site: Site) -> list[str]:
         store.close()
 
 
-def failure_pids(site: Site, *, probe: bool) -> set[int]:
-    """The processes whose callbacks reported ``auth_fail`` for the probe users, or for the others."""
-    events = site.read_events("auth_fail")
-    return {int(str(e["pid"])) for e in events if str(e["data"]["user"]).startswith("probe") == probe}  # type: ignore[index]
-
-
-def wait_for_workers(site: Site, client: HttpClient, pool: ThreadPoolExecutor, count: int) -> set[int]:
-    """Send one-off failures for throwaway users until ``count`` worker processes have answered.
-
-    The listening socket exists before the workers do, so a burst sent as soon as the first
-    worker answers may all land on it; once every worker is accepting, they share the load.
-    Each probe user fails once, far below ``max_retries``, so no probe blocks anybody.
-    """
-    deadline = time.monotonic() + 60
-    sent = 0
-    while len(pids := failure_pids(site, probe=True)) < count:
-        assert time.monotonic() < deadline, f"only workers {pids} answered {sent} probes"
-        batch = range(sent, sent + 8)
-        assert set(pool.map(lambda i: client.get("/secure/", auth=(f"probe{i}", "wrong")).status, batch)) == {401}
-        sent += len(batch)
-        time.sleep(0.05)  # the workers write events from a background thread
-    return pids
-
-
-def test_concurrent_failures_across_two_workers_are_counted_exactly(site: Site) -> None:
-    config = site.write_config(audit=False)
-    with serving(config, workers=2) as (process, port):
-        client = HttpClient(port)
-        wait_until_ready(client)
-        with ThreadPoolExecutor(max_workers=25) as pool:
-            workers = wait_for_workers(site, client, pool, 2)
-            statuses = list(pool.map(lambda _: client.get("/secure/", auth=("alice", "wrong")).status, range(50)))
-        assert statuses == [401] * 50
-        assert client.get("/secure/", auth=("alice", "wonderland")).status == 403
-        process.send_signal(signal.SIGINT)  # a graceful stop delivers every queued event
-        assert process.wait(timeout=20) == 0
-    failures = [e for e in site.read_events("auth_fail") if e["data"]["user"] == "alice"]  # type: ignore[index]
-    assert len(failures) == 50
-    assert len(site.read_events("user_block")) == 16
-    assert blocked_users(site) == ["alice"]
-    # Both worker processes (not the supervisor) answered part of the burst.
-    assert failure_pids(site, probe=False) == workers
-    assert len(workers) == 2
-    assert process.pid not in workers
-
-
-def test_concurrent_failures_on_two_native_threads_are_counted_exactly(
-    site: Site, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The native front's ``workers = 2`` are threads of one process: the same exact counts."""
-    monkeypatch.setenv("STOCKADE_ENGINE", "native")
+def test_concurrent_failures_on_two_threads_are_counted_exactly(site: Site) -> None:
     config = site.write_config(audit=False)
     with serving(config, workers=2) as (process, port):
         client = HttpClient(port)
@@ -154,8 +107,28 @@ def test_concurrent_failures_on_two_native_threads_are_counted_exactly(
     assert {int(str(e["pid"])) for e in failures} == {process.pid}  # one process
 
 
-def test_sigkill_never_loses_an_answered_block(site: Site, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STOCKADE_ENGINE", engine)  # one worker: either engine
+def test_a_banned_ip_is_refused_on_every_thread_without_waiting(site: Site) -> None:
+    config = site.write_config(audit=False)
+    config.write_text(
+        config.read_text()
+        + "\n[bans]\nmalicious_req_threshold = 3\nblock_duration = 600\n"
+        + 'callback = "tests.integration.callbacks:record"\n'
+    )
+    with serving(config, workers=2) as (process, port):
+        client = HttpClient(port)
+        wait_until_ready(client)
+        for path in ("/.env", "/.git/config", "/wp-login.php"):
+            assert client.get(path).status == 404  # probes are answered; they count
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            # The very next requests, on fresh connections spread over both threads: all refused.
+            statuses = list(pool.map(lambda _: client.get("/index.html").status, range(60)))
+        assert statuses == [403] * 60
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    assert len(site.read_events("ip_block")) == 1
+
+
+def test_sigkill_never_loses_an_answered_block(site: Site) -> None:
     config = site.write_config(audit=False, callback=[])
     users = [f"user{i:03d}" for i in range(300)]
     answered: list[str] = []
@@ -190,12 +163,13 @@ def test_sigkill_never_loses_an_answered_block(site: Site, engine: str, monkeypa
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-# -- the admin API of two workers -------------------------------------------------------------
+# -- the admin API of two threads ---------------------------------------------------------------
 
 TOKEN = "a-token-of-sixteen-or-more"
+ALLOWED = 'stockade_requests_total{outcome="allowed"}'
 
 
-def two_workers(site: Site) -> Path:
+def two_threads(site: Site) -> Path:
     (site.base / "mod_block").mkdir()
     write_rules(site.base / "mod_block" / "rules.data", "/blocked")
     (site.base / "mod_block" / "ips.data").write_text("192.0.2.1\n")
@@ -209,100 +183,61 @@ def two_workers(site: Site) -> Path:
     return config
 
 
-def requests_per_worker(server: ServeProcess) -> dict[int, int]:
-    status, body = server.admin("GET", "/status")
-    assert status == 200, body
-    return {w["pid"]: sum(w["requests"].values()) for w in body["workers"]}
-
-
-ALLOWED = 'stockade_requests_total{outcome="allowed"}'
-
-
-def test_metrics_sum_every_worker_and_never_go_backwards(site: Site) -> None:
-    with ServeProcess(two_workers(site), token=TOKEN) as server, ThreadPoolExecutor(max_workers=16) as pool:
-        server.wait_for_log(r"worker \d \(pid \d+\) ready", count=2)
+def test_the_admin_api_counts_every_thread_and_never_goes_backwards(site: Site) -> None:
+    with ServeProcess(two_threads(site), token=TOKEN) as server, ThreadPoolExecutor(max_workers=16) as pool:
         sent = refused = 0
         scrapes: list[float] = []
-        # Until both workers have served some: the kernel decides which accepts a connection.
-        deadline = time.monotonic() + 60
-        while not all(served := requests_per_worker(server).values()) or len(scrapes) < 10:
-            assert time.monotonic() < deadline, served
+        for _ in range(5):
             statuses = list(pool.map(server.request, ["/"] * 16 + ["/blocked"] * 4))
             assert statuses == [200] * 16 + [0] * 4
             sent, refused = sent + 16, refused + 4
             scrapes.append(server.metric(ALLOWED))
-        assert len(served) == 2
         assert scrapes == sorted(scrapes)  # successive scrapes never go backwards
-        assert scrapes[-1] == sent  # and sum both workers
-        assert sum(requests_per_worker(server).values()) == sent + refused
+        assert scrapes[-1] == sent  # and count both threads' requests
         assert server.metric("mod_block_REQ_REFUSE") == refused
-        _, status = server.admin("GET", "/status")
-        assert status["mod_block"]["mod_block_REQ_REFUSE"] == refused
-        assert [w["state"] for w in status["workers"]] == ["ready", "ready"]
+        status, body = server.admin("GET", "/status")
+        assert status == 200, body
+        assert body["mod_block"]["mod_block_REQ_REFUSE"] == refused
+        (process,) = body["workers"]  # one process, whatever its threads
+        assert (process["pid"], process["state"]) == (server.pid, "ready")
+        assert sum(process["requests"].values()) == sent + refused
 
 
-def test_a_replaced_worker_never_makes_a_counter_go_down(site: Site) -> None:
-    with ServeProcess(two_workers(site), token=TOKEN) as server, ThreadPoolExecutor(max_workers=16) as pool:
-        server.wait_for_log(r"worker \d \(pid \d+\) ready", count=2)
-        deadline = time.monotonic() + 60
-        sent = 0
-        while not all((served := requests_per_worker(server)).values()):
-            assert time.monotonic() < deadline, served
-            assert set(pool.map(server.request, ["/"] * 16)) == {200}
-            sent += 16
-        before = server.metric(ALLOWED)
-        assert before == sent
-        victim = next(iter(served))
-        mark = server.mark()
-        os.kill(victim, signal.SIGKILL)
-        (ready,) = server.wait_for_log(r"worker (\d) \(pid (\d+)\) ready", after=mark)
-        assert int(ready[2]) not in served
-        # The victim's counts stay in the totals; its replacement starts from zero.
-        assert server.metric(ALLOWED) == before
-        assert set(pool.map(server.request, ["/"] * 16)) == {200}
-        assert server.metric(ALLOWED) == before + 16
-        _, status = server.admin("GET", "/status")
-        assert sorted(w["restarts"] for w in status["workers"]) == [0, 1]
-        assert victim not in {w["pid"] for w in status["workers"]}
-
-
-def test_reloads_reach_every_worker(site: Site) -> None:
+def test_reloads_under_two_threads(site: Site) -> None:
     rules = site.base / "mod_block" / "rules.data"
-    with ServeProcess(two_workers(site), token=TOKEN) as server:
-        ready = server.wait_for_log(r"worker \d \(pid (\d+)\) ready", count=2)
-        workers = {int(match[1]) for match in ready}
-        server.wait_for_log(r"\[(\d+)\]: watching ", count=2)
+    with ServeProcess(two_threads(site), token=TOKEN) as server:
+        server.wait_for_log(r"\[(\d+)\]: watching ")
 
-        # POST /reload: done in both, each worker's answer listed.
+        # POST /reload: done, this process's answer listed.
         write_rules(rules, "/blocked", "/also")
         status, answer = server.admin("POST", "/reload")
         assert status == 200, answer
-        assert {w["pid"] for w in answer["workers"]} == workers
-        assert {w["reload"] for w in answer["workers"]} == {"ok"}
+        assert [(w["pid"], w["reload"]) for w in answer["workers"]] == [(server.pid, "ok")]
         assert str(rules) in answer["changed"]["files"]
+        assert server.request("/also") == 0
 
-        # SIGHUP to the supervisor: every worker reloads.
+        # SIGHUP: reloaded once.
         mark = server.mark()
         server.signal(signal.SIGHUP)
-        reloaded = server.wait_for_log(r"\[(\d+)\]: reloaded .*stockade\.toml \(signal\)", count=2, after=mark)
-        assert {int(match[1]) for match in reloaded} == workers
+        server.wait_for_log(r"reloaded .*stockade\.toml \(signal\)", after=mark)
 
-        # The watcher: every worker applies the edit, after those reloads too.
+        # The watcher applies the edit, after those reloads too.
         mark = server.mark()
         write_rules(rules, "/blocked", "/also", "/third")
-        reloaded = server.wait_for_log(r"\[(\d+)\]: reloaded .*rules\.data \(watch\)", count=2, after=mark)
-        assert {int(match[1]) for match in reloaded} == workers
+        server.wait_for_log(r"reloaded .*rules\.data \(watch\)", after=mark)
         _, status = server.admin("GET", "/status")
-        assert [w["block"]["rules"] for w in status["workers"]] == [3, 3]
+        assert [w["block"]["rules"] for w in status["workers"]] == [3]
+        assert server.request("/third") == 0
 
-        # A broken file fails in both workers (the watcher, then the API): counted once each time.
+        # A broken file fails (the watcher, then the API): counted once each time, the old rules stay.
         mark = server.mark()
         write_rules(rules, "/blocked", cond="req_pth_in()")
-        server.wait_for_log(r"reload of .*rules\.data refused \(watch\)", count=2, after=mark)
+        server.wait_for_log(r"reload of .*rules\.data refused \(watch\)", after=mark)
         status, answer = server.admin("POST", "/reload")
         assert status == 409
         assert len(answer["errors"]) == 1
-        assert [w["reload"] for w in answer["workers"]] == ["error", "error"]
+        assert [w["reload"] for w in answer["workers"]] == ["error"]
         assert server.metric("stockade_reload_errors_total") == 2
         assert server.metric("mod_block_RELOAD_ERROR_PRODUCT_RULE_TABLE") == 2
+        assert server.request("/third") == 0
         assert server.stop() == 0

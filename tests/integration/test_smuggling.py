@@ -3,7 +3,7 @@
 Each is refused with a 400 and nothing of it reaches the upstream: CL.TE, TE.CL, two
 ``Content-Length`` lines, obfuscated ``Transfer-Encoding``, malformed chunking. The
 upstream is a raw socket that records every byte it receives, so "nothing reached it" is
-read from what it saw, not from the front's word. Run on both engines.
+read from what it saw, not from the front's word.
 """
 
 from __future__ import annotations
@@ -87,12 +87,12 @@ def recorder() -> Iterator[RecordingUpstream]:
     upstream.sock.close()
 
 
-@pytest.fixture(params=["python", "native"])
-def front(request: pytest.FixtureRequest, site: Site, recorder: RecordingUpstream) -> Iterator[ServerThread]:
+@pytest.fixture
+def front(site: Site, recorder: RecordingUpstream) -> Iterator[ServerThread]:
     config = site.write_config(directories=[])
     text = config.read_text().replace("[server]\n", f'[server]\nupstream = "http://127.0.0.1:{recorder.port}"\n', 1)
     Path(config).write_text(text)
-    with ServerThread(config, engine=request.param) as running:
+    with ServerThread(config) as running:
         yield running
 
 

@@ -1,6 +1,4 @@
-"""The two ASGI apps of the proxy tests, each run under uvicorn in a process of its own.
-
-``app`` is the test upstream:
+"""The upstream of the proxy tests (``app``), run under uvicorn in a process of its own:
 
 - ``/echo`` (any method, any suffix): reads the body as it streams and answers JSON with the
   method, path, raw path, query, headers, body size and SHA-256, the peer (the proxy's port:
@@ -15,12 +13,7 @@
 - ``/close``: answers with ``Connection: close``.
 - ``/stats``: the counters as JSON.
 
-``front`` builds the proxy under test from the environment (``PROXY_TEST_*`` URLs); a test
-picks a variant with the ``x-test-front`` header (``trusted`` believes the peer and takes
-the client IP from ``x-test-client-ip``; ``small`` limits bodies to 1 MiB; ``slow`` has a
-0.3 s read timeout; ``dead``, ``raw`` and ``prefix`` point at another upstream). Both test
-headers are removed before the proxy sees the request. uvicorn runs it as a factory;
-``python -m tests.integration.upstream_app FD`` runs it on stockade's own server.
+The front under test is :mod:`tests.integration.native_front`.
 """
 
 from __future__ import annotations
@@ -28,17 +21,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import socket
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
-
-from stockade.server.http import BoundListener, HttpServer, run
-from stockade.server.listen import ListenAddress
-from stockade.server.proxy import ReverseProxy
-from stockade.server.settings import ListenerSpec, UpstreamSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -207,50 +192,3 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _json(send, STATS)
     else:
         await _json(send, {"error": "not found"}, 404)
-
-
-# -- the front: the proxy under test -----------------------------------------------------------
-
-_TEST_HEADERS = frozenset({b"x-test-front", b"x-test-client-ip"})
-
-
-def front() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """The proxy under test, in variants chosen per request by ``x-test-front`` (a factory)."""
-    upstream = os.environ["PROXY_TEST_UPSTREAM"]
-    proxies = {
-        b"": ReverseProxy(UpstreamSettings(upstream, connect_timeout=2, read_timeout=5)),
-        b"small": ReverseProxy(UpstreamSettings(upstream, read_timeout=5), max_body_bytes=1024 * 1024),
-        b"slow": ReverseProxy(UpstreamSettings(upstream, read_timeout=0.3)),
-        b"dead": ReverseProxy(UpstreamSettings(os.environ["PROXY_TEST_DEAD"], connect_timeout=2)),
-        b"raw": ReverseProxy(UpstreamSettings(os.environ["PROXY_TEST_RAW"], read_timeout=5)),
-        b"prefix": ReverseProxy(UpstreamSettings(upstream + "/base/")),
-    }
-    proxies[b"trusted"] = proxies[b""]
-
-    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await proxies[b""](scope, receive, send)
-            return
-        chosen = {n: v for n, v in scope.get("headers", ()) if n in _TEST_HEADERS}
-        if chosen:
-            scope = dict(scope)
-            scope["headers"] = [(n, v) for n, v in scope["headers"] if n not in _TEST_HEADERS]
-        variant = chosen.get(b"x-test-front", b"")
-        if variant == b"trusted":
-            scope["stockade.peer_trusted"] = True
-            scope["stockade.peer"] = chosen.get(b"x-test-client-ip", b"192.0.2.7").decode()
-        await proxies[variant](scope, receive, send)
-
-    return dispatch
-
-
-def serve_front_on_own_server(fd: int) -> None:
-    """Run :func:`front` on stockade's own HTTP server, on the listening socket ``fd`` (inherited)."""
-    sock = socket.socket(fileno=fd)
-    host, port = sock.getsockname()[:2]
-    listener = BoundListener(ListenerSpec(ListenAddress(host, port)), sock)
-    run(HttpServer(front(), [listener]), handle_signals=True)
-
-
-if __name__ == "__main__":
-    serve_front_on_own_server(int(sys.argv[1]))

@@ -265,23 +265,21 @@ def test_required_keys(base: Path) -> None:
             "server.port: unknown key: expected one of listen, document_root, upstream, route, workers,"
             " engine, access_log, limits, merge_slashes, escaped_slashes",
         ),
-        ('engine = "rust"', 'server.engine: expected "python" or "native" (got \'rust\')'),
+        ('engine = "rust"', "server.engine: expected \"native\" (got 'rust')"),
+        (
+            'engine = "python"',
+            "server.engine: the Python engine was removed in favour of the native front:"
+            " delete the line or write \"native\" (got 'python')",
+        ),
     ],
 )
 def test_server_values(base: Path, text: str, expected: str) -> None:
     assert issues(base, f"[server]\n{text}\n") == [expected]
 
 
-def test_the_engine_is_native_unless_chosen(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stockade.server.run import engine_of  # noqa: PLC0415
-
-    monkeypatch.delenv("STOCKADE_ENGINE", raising=False)
-    assert engine_of(load(base, "")) == "native"
-    assert engine_of(load(base, '[server]\nengine = "python"\n')) == "python"
-    monkeypatch.setenv("STOCKADE_ENGINE", "python")
-    assert engine_of(load(base, "")) == "python"
-    monkeypatch.setenv("STOCKADE_ENGINE", "native")
-    assert engine_of(load(base, '[server]\nengine = "python"\n')) == "native"
+def test_the_engine_is_native(base: Path) -> None:
+    assert load(base, "").raw.server.engine == "native"
+    assert load(base, '[server]\nengine = "native"\n').raw.server.engine == "native"
 
 
 def test_document_root_must_be_a_directory(base: Path) -> None:

@@ -43,7 +43,7 @@ def test_a_forged_or_tampered_cookie_is_refused() -> None:
 def test_another_token_makes_other_sessions() -> None:
     cookie = Sessions(TOKEN).issue(T0)
     assert Sessions(TOKEN + "-changed").verify(cookie, T0) is None
-    assert Sessions(TOKEN).verify(cookie, T0) is not None  # every worker process derives the same key
+    assert Sessions(TOKEN).verify(cookie, T0) is not None  # every server with the token derives the same key
 
 
 def test_an_empty_token_refuses_every_login_and_session() -> None:

@@ -15,12 +15,17 @@ from stockade.core.lockout import LockoutKey
 from stockade.engine import GuardSettings
 from stockade.errors import StoreError
 from stockade.metrics import Metrics
+from stockade.metrics.snapshot import render, snapshot
 from stockade.stores import MemoryStore, OffloadedStore
 from stockade.stores.records import StoreStatus
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = metrics.exposition().decode()
+    return parsed(metrics.exposition())
+
+
+def parsed(exposition: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = exposition.decode()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -88,13 +93,6 @@ def test_records_a_full_store_refused_are_counted() -> None:
     assert samples(metrics)[("stockade_store_records_refused_total", ())] == 2
 
 
-def test_proxy_protocol_refusals_are_counted_by_listener() -> None:
-    metrics = Metrics(process=False)
-    for _ in range(3):
-        metrics.count_proxy_refused("0.0.0.0:8443")
-    assert samples(metrics)[("stockade_proxy_protocol_refused_total", (("listener", "0.0.0.0:8443"),))] == 3
-
-
 def test_scrape_reads_the_guard() -> None:
     class Failing(OffloadedStore):
         async def status(self) -> StoreStatus:
@@ -119,3 +117,20 @@ def test_each_metrics_has_its_own_registry() -> None:
     first, second = Metrics(process=False), Metrics(process=False)
     first.count_request("allowed")
     assert samples(second)[("stockade_requests_total", (("outcome", "allowed"),))] == 0
+
+
+def test_a_snapshot_renders_every_count_and_gauge_without_creation_times() -> None:
+    """What ``GET /metrics`` renders from the admin API's snapshot."""
+    metrics = Metrics(process=False)
+    for _ in range(5):
+        metrics.count_request("allowed")
+    metrics.reload_errors.inc(2)
+    metrics.pending_writes.set(3)
+    metrics.add_counters("mod_block", lambda: {"REQ_TOTAL": 5}, "")
+    rendered = parsed(render(snapshot(metrics.registry)))
+    assert rendered[("stockade_requests_total", (("outcome", "allowed"),))] == 5
+    assert rendered[("stockade_reload_errors_total", ())] == 2
+    assert rendered[("mod_block_REQ_TOTAL", ())] == 5
+    assert rendered[("stockade_store_pending_writes", ())] == 3
+    assert math.isnan(rendered[("stockade_view_lag_seconds", ())])
+    assert not any(name.endswith("_created") for name, _labels in rendered)

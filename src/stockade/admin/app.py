@@ -11,7 +11,7 @@ made it, what it asked and how it ended.
 
 Metrics, status and reload are about the whole server, not the process that happens to
 answer: they go through a :class:`ServerControl` (the protecting server gives one that
-asks every worker process). A failed reload is 409 ``{"error": "reload_failed", "message":
+answers for its one process). A failed reload is 409 ``{"error": "reload_failed", "message":
 ..., "errors": [one line per error, file:line:column where known]}``, nothing changed.
 
 Other applications can be mounted under a path prefix (:meth:`AdminApp.mount`; the

@@ -14,8 +14,8 @@ from typing import Any
 from stockade.admin.http import MAX_SECONDS
 from stockade.engine._async.guard import MAX_USER_LENGTH
 
-API_VERSION = "1.1.0"
-WORKER_STATES = ("ready", "starting", "silent", "ended")
+API_VERSION = "2.0.0"
+WORKER_STATES = ("ready",)
 
 _TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 _NAME = {**_TEXT, "minLength": 1}
@@ -248,7 +248,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                         {"type": "null", "description": "No [block] section"},
                         {
                             "type": "object",
-                            "description": "BFE mod_block counters over every worker (mod_block_CONN_TOTAL ...)",
+                            "description": "BFE mod_block counters (mod_block_CONN_TOTAL ...)",
                             "additionalProperties": {"type": "integer"},
                         },
                     ]
@@ -280,7 +280,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                 "directories": {"type": "array", "items": {"type": "string"}},
                 "workers": {
                     "type": "array",
-                    "description": "Each worker process, by its slot",
+                    "description": "The server process (one entry: the front's threads are in it)",
                     "items": _ref("WorkerStatus"),
                 },
             },
@@ -289,18 +289,16 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
             "type": "object",
             "required": ["worker", "pid", "state"],
             "properties": {
-                "worker": {"type": "integer", "description": "The worker's slot, kept when it is replaced"},
+                "worker": {"type": "integer", "description": "Always 0"},
                 "pid": {"type": "integer"},
                 "state": {
                     "enum": list(WORKER_STATES),
-                    "description": "ready; starting (not asked yet); silent (no answer in time); ended",
                 },
                 "started": {"type": "string", "description": "ISO 8601 UTC"},
-                "restarts": {"type": "integer", "description": "How often this slot's worker was replaced"},
                 "config": {"type": "string"},
                 "requests": {
                     "type": "object",
-                    "description": "Requests this worker decided, by outcome",
+                    "description": "Requests decided, by outcome",
                     "additionalProperties": {"type": "integer"},
                 },
                 "reloads": {
@@ -317,7 +315,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                         {"type": "null", "description": "No [block] section"},
                         {
                             "type": "object",
-                            "description": "The mod_block files in force in this worker",
+                            "description": "The mod_block files in force",
                             "properties": {
                                 "rules": {"type": "integer"},
                                 "rules_path": {"type": "string"},
@@ -353,7 +351,7 @@ def _schemas(directory: dict[str, Any]) -> dict[str, Any]:
                 "worker": {"type": "integer"},
                 "pid": {"type": "integer"},
                 "state": {"enum": list(WORKER_STATES)},
-                "reload": {"enum": ["ok", "error", "starting"]},
+                "reload": {"enum": ["ok", "error"]},
                 "changed": _ref("Changed"),
                 "errors": {"type": "array", "items": {"type": "string"}},
             },
@@ -417,7 +415,7 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             },
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics of the whole server: every worker process, summed",
+                    "summary": "Prometheus metrics of the whole server, the native front's counters included",
                     "responses": {
                         "200": {
                             "description": "The Prometheus text format",
@@ -429,7 +427,7 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             },
             "/status": {
                 "get": {
-                    "summary": "The store (URL, latency, local view), mod_block's counters and every worker",
+                    "summary": "The store (URL, latency, local view), mod_block's counters and the server process",
                     "responses": {
                         "200": _json(_ref("Status"), "The store answered"),
                         "400": _error("A query parameter (none is accepted)"),
@@ -521,9 +519,9 @@ def openapi(directories: Sequence[str] = ()) -> dict[str, Any]:
             ),
             "/reload": {
                 "post": {
-                    "summary": "Reload the configuration and its files in every worker; on any error nothing changes",
+                    "summary": "Reload the configuration and its files; on any error nothing changes",
                     "responses": {
-                        "200": _json(_ref("Reloaded"), "Every worker reloaded; what changed"),
+                        "200": _json(_ref("Reloaded"), "Reloaded; what changed"),
                         "400": _error("A body that is not a JSON object"),
                         "401": _UNAUTHORIZED,
                         "409": _json(

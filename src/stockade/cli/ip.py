@@ -1,6 +1,6 @@
 """``stockade ip``: the status of client addresses, and bans made and lifted by hand.
 
-The commands act on the configured store, so a running server (every worker, every host
+The commands act on the configured store, so a running server (every process, every host
 on a shared Redis) enforces a ban made here at once. Exit status 1 for ``invalid_ip_address``
 and ``not_banned``, as for the other runtime errors.
 

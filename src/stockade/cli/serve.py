@@ -21,7 +21,7 @@ from stockade.server.run import serve as run_server
     "--workers",
     type=click.IntRange(1, 256),
     default=None,
-    help='Threads of the native front, or worker processes of engine = "python" (default: [server] workers).',
+    help="Threads of the native front (default: [server] workers).",
 )
 @log_options
 def serve(config_path: Path, workers: int | None, log_level: LogLevel | None, log_format: LogFormat | None) -> None:

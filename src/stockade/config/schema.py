@@ -64,6 +64,17 @@ def _non_empty(value: object) -> str:
     return value
 
 
+def _engine(value: object) -> str:
+    if value == "python" and isinstance(value, str):
+        raise PydanticCustomError(
+            "engine",
+            'the Python engine was removed in favour of the native front: delete the line or write "native"',
+        )
+    if not (isinstance(value, str) and value == "native"):
+        raise PydanticCustomError("choice", "expected {accepted}", {"accepted": one_of(("native",))})
+    return value
+
+
 def _workers(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
         raise PydanticCustomError("workers", f"expected an integer from 1 to {MAX_WORKERS}")
@@ -244,9 +255,8 @@ class ServerSection(Section):
     upstream: Annotated[UpstreamTable | None, BeforeValidator(_upstream)] = None
     route: list[RouteTable] = Field(default_factory=list)
     workers: Annotated[int, BeforeValidator(_workers)] = 1
-    # "native" (the default): the request path in the native front (threads, not processes), see
-    # stockade.server.native; "python": the Python HTTP server and proxy (worker processes).
-    engine: Annotated[Literal["python", "native"], _choice("python", "native")] = "native"
+    # The native front is the only engine; the field stays so that an old "python" fails loudly.
+    engine: Annotated[Literal["native"], BeforeValidator(_engine)] = "native"
     access_log: NonEmpty | None = None  # a file, or "-" for standard output
     limits: LimitsSection = Field(default_factory=LimitsSection)
     merge_slashes: bool = True

@@ -1,8 +1,8 @@
 """The end of the audit log (its JSON lines), read back for the console's Audit page.
 
 Only the last :data:`TAIL_BYTES` of the file are read, whatever its size; a line cut by
-that window, or one that is not a JSON object, is skipped. Every worker process appends to
-the same file, so the page shows what all of them wrote. Blocking I/O: run it in a thread.
+that window, or one that is not a JSON object, is skipped. Every process sharing the
+file appends to it, so the page shows what all of them wrote. Blocking I/O: run it in a thread.
 """
 
 from __future__ import annotations

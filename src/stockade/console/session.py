@@ -2,8 +2,8 @@
 
 Logging in with the admin token gives a session cookie ``<issued>.<nonce>.<mac>``: the
 moment it was issued, a random nonce and an HMAC-SHA256 of both under a key derived from
-the token. Nothing is stored on the server, so every worker process accepts the sessions
-of the others, and changing the token (and reloading) ends every session. A session lasts
+the token. Nothing is stored on the server, so every server with the same token accepts
+the sessions of the others, and changing the token (and reloading) ends every session. A session lasts
 :data:`LIFETIME` seconds from the login.
 
 Each form of a page carries a CSRF token, the HMAC of the session's nonce under the same
@@ -12,8 +12,8 @@ value in a short-lived cookie that the form repeats (the double-submit pattern),
 there is no session yet.
 
 Logging out clears the cookie and revokes the nonce in this process (a copied cookie then
-stops working here at once, across reloads too; with several worker processes, the others
-accept it until it expires). The token itself is never kept: only its digest and the
+stops working here at once, across reloads too; other servers with the same token accept
+it until it expires). The token itself is never kept: only its digest and the
 derived key.
 """
 

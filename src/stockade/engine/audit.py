@@ -3,7 +3,7 @@
 Optionally the same facts as text lines in the form of the inets security log
 (``[21/Nov/2026:12:55:03 +0000] 127.0.0.1 : Failed authentication : GET /secure/ HTTP/1.1 : alice``),
 never with a password. Each line is written with one ``write`` on a file opened for
-appending, so several worker processes can share the files.
+appending, so several processes can share the files.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class AuditLog:
         """One reload (``trigger``: ``signal``, ``api`` or ``watch``) and how it ended (JSON lines only).
 
         ``target`` is what was reloaded (the configuration file, or a mod_block file); a
-        success says what ``changed``, a failure its ``errors``. Each worker process
+        success says what ``changed``, a failure its ``errors``. Each server process
         reloads on its own and writes its own line (``pid``).
         """
         if self._json_fd is None:

@@ -11,11 +11,10 @@ are counted by an event sink (:attr:`Metrics.sink`), which runs only for logins.
 gauges and the store error counter cost nothing until a scrape: :meth:`Metrics.refresh`
 reads ``guard.store_status()`` then.
 
-Several worker processes: every process has its own registry, and the admin API merges them
-(:mod:`stockade.metrics.merge`, gathered by the supervisor): a scrape shows the whole
-server's numbers whichever worker answers it. prometheus-client's multiprocess mode, which
-shares counters through files in ``PROMETHEUS_MULTIPROC_DIR`` at 1-1.5 µs an increment, is
-not used: a worker counts in plain integers and is asked only at a scrape.
+``stockade serve`` is one process (the native front's threads serve its requests), so one
+registry holds the whole server's numbers; the native front's own counters are brought
+into it at each scrape. The admin API renders them from a snapshot
+(:mod:`stockade.metrics.snapshot`).
 
 For the console: :meth:`Metrics.observe_verdict` counts, for each request the ladder did
 not simply pass, its outcome by reason (``closed|mod_block:<rule>``, ``refused|ban``,
@@ -24,8 +23,7 @@ sink counts detection hits by rule and category and keeps each address's recent 
 (:mod:`stockade.metrics.history`); :meth:`Metrics.keep_timeline` samples the running
 totals once a minute into a day of per-minute buckets (:mod:`stockade.metrics.timeline`)
 and reads the store's latency then; :attr:`Metrics.reloads` remembers the last reloads.
-A clean request costs one more method call and nothing else. The console's timeline,
-hits and histories are each worker's own (the admin API's counters are merged).
+A clean request costs one more method call and nothing else.
 """
 
 from __future__ import annotations
@@ -235,10 +233,6 @@ class Metrics:
     def request_counts(self) -> dict[str, int]:
         """The requests decided so far, by outcome."""
         return dict(self._request_counts)
-
-    def count_proxy_refused(self, listener: str) -> None:
-        """One connection refused by ``listener`` because its peer may not send a PROXY header."""
-        self.proxy_refused.labels(listener).inc()
 
     def count_event(self, what: str) -> None:
         """One lockout event (``auth_fail``, ``user_block``...)."""

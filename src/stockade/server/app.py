@@ -1,26 +1,15 @@
-"""The protecting server as an ASGI application: reverse proxy and static files behind the guard.
+"""The protecting server's application: its site, its reloads, and the admin API's listener.
 
-Each request becomes one canonical request (:mod:`stockade.request`): its path, host,
-headers and client, decided once, and the first ``[bans] body_limit`` bytes of its body
-when detection inspects it (:mod:`stockade.request.body`). The checks run in their one order
-(:mod:`stockade.engine._async.ladder`) on it, and the upstream or the document root then
-serves exactly it: a request can learn nothing about a protected file or reach the
-upstream without passing the checks, in the form they read. Then the route decides
-between the upstream and the document root.
-
-The connection-level check (:meth:`StockadeApp.admit`) runs in the server's accept loop on
-the peer, or the PROXY-protocol source, before a byte of HTTP is read: a blocklisted
-connection is closed without a response. mod_block's ``CLOSE`` drops a request's
-connection the same way. The admin API answers on its own listener, for every worker
-process at once (:mod:`stockade.server.cluster`).
+The native front (:mod:`stockade.server.native`) serves the requests. This is what it
+serves them from: the configuration built into a :class:`~stockade.server.site.Site` (the
+guard, the checks, mod_block's files, the admin API), the canonical request of each request
+the Python side decides (:meth:`StockadeApp.canonical`), and the ASGI application that
+answers on the admin API's listener (the admin API and the console).
 
 A reload (SIGHUP, the admin API, or a change of a mod_block file seen by the watcher)
 builds aside and swaps the site whole; every reload is logged and audited with what it
 changed or its errors. Reloads are serialised, so the watcher always reloads the files of
 the site in force, and follows the files a reload names.
-
-No input can produce a 500: every request is answered inside a guard that logs and answers
-500 only for true internal bugs.
 """
 
 from __future__ import annotations
@@ -28,40 +17,32 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from stockade.accesslogs.watcher import LogWatcher
 from stockade.clock import Clock, SystemClock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
 from stockade.engine.audit import iso_utc
-from stockade.engine.verdict import Verdict
-from stockade.errors import BadRequest, ConfigError, StockadeError, StoreError, problems
+from stockade.errors import StockadeError, StoreError, problems
 from stockade.metrics import Metrics
-from stockade.metrics.merge import snapshot
+from stockade.metrics.snapshot import snapshot
 from stockade.request.asgi import from_asgi
-from stockade.request.body import announced_body, read_ahead
 from stockade.request.incoming import Incoming
 from stockade.rules.reload import Target
-from stockade.server import files, responses
-from stockade.server.asgi import Message, Receive, Scope, Send
-from stockade.server.cluster import ClusterHub, Peers, ServerView, block_files
+from stockade.server import responses
+from stockade.server.asgi import Receive, Scope, Send
 from stockade.server.forwarding import ForwardingWarnings
-from stockade.server.http.workers import Answer, Worker
 from stockade.server.listen import ListenAddress
 from stockade.server.listeners import ListenerMap
 from stockade.server.reloading import Changes, ReloadLog, count_failed_files, fingerprint
 from stockade.server.settings import ConnectionFacts
 from stockade.server.site import Site, Stores, build_site
+from stockade.server.view import ServerView, block_files
 from stockade.server.watching import BlockFileWatcher
 
 log = logging.getLogger("stockade.server")
-
-_URL_SAFE = "/!$&'()*+,;=:@-._~"
-_FILE_METHODS = frozenset({"GET", "HEAD"})
 
 
 class StockadeApp:
@@ -69,10 +50,8 @@ class StockadeApp:
 
     ``listen`` are the addresses actually bound (real ports, not ``:0``) of the server's own
     listeners (the admin listener not among them); the lockout keys of each request use the
-    one that accepted it. Each worker process builds its own app, so each opens its own store
-    connections; ``worker`` says which one it is and links it to the supervisor, so that the
-    admin API answers for every worker. ``watching`` is set once the watcher of the
-    mod_block files is in place.
+    one that accepted it. ``watching`` is set once the watcher of the mod_block files is in
+    place.
     """
 
     def __init__(
@@ -82,7 +61,6 @@ class StockadeApp:
         clock: Clock | None = None,
         listen: Sequence[ListenAddress] = (),
         freeze_heap: bool = False,
-        worker: Worker | None = None,
     ) -> None:
         self.config = config
         self.freeze_heap = freeze_heap
@@ -94,10 +72,9 @@ class StockadeApp:
         self.site: Site | None = None
         self.stores: Stores | None = None
         self.startup_error: Exception | None = None
-        self.worker = worker or Worker(0)
-        self.peers = Peers(self.worker.sock) if self.worker.sock is not None else None
-        self.hub = ClusterHub()  # a lone process combines its own answers
-        self.view = ServerView(self.gather, lambda: self.site is not None and self.site.block is not None)
+        self.view = ServerView(
+            self.snapshot, self.reload, lambda: self.site is not None and self.site.block is not None
+        )
         self.started = self.clock.now()
         self.reloads = ReloadLog(self.metrics.reload_errors.inc)
         self.watcher = BlockFileWatcher(self._block_files_changed)
@@ -111,8 +88,7 @@ class StockadeApp:
         self.on_swap: list[Callable[[Site], None]] = []
         self.metrics.add_counters("mod_block", self._block_counters, "BFE mod_block counter of this process.")
         self.log_watcher: LogWatcher | None = None
-        if config.logs is not None and self.worker.index == 0:
-            # One process follows the logs: every worker doing it would count each line once each.
+        if config.logs is not None:
             self.log_watcher = LogWatcher(
                 config.logs,
                 lambda: self.guard,
@@ -165,8 +141,6 @@ class StockadeApp:
                 self._tasks.append(asyncio.create_task(self._sweep_periodically()))
                 self._tasks.append(asyncio.create_task(self.metrics.keep_timeline(self.clock, lambda: self.guard)))
                 self.watcher.follow(self.site)
-                if self.peers is not None:
-                    self._tasks.append(asyncio.create_task(self.peers.serve(self.answer)))
                 if self.log_watcher is not None:
                     following = asyncio.create_task(self.log_watcher.run())
                     following.add_done_callback(_log_watcher_ended)
@@ -174,24 +148,9 @@ class StockadeApp:
             return self.site
 
     def _open(self) -> Site:
-        if self.worker.restarts:
-            self.config = self._current_config()
         stores = Stores.open(self.config)
         self.stores = stores
         return self._build(self.config, None)
-
-    def _current_config(self) -> Config:
-        """A replaced worker serves the configuration on disk, as the others do since their reloads."""
-        try:
-            return load_config(self.config.path)
-        except ConfigError as exc:
-            log.error(
-                "worker %d: %s is invalid; serving the one the server started with: %s",
-                self.worker.index,
-                self.config.path,
-                " ".join(str(exc).splitlines()),
-            )
-            return self.config
 
     def _build(self, config: Config, previous: Site | None) -> Site:
         assert self.stores is not None
@@ -216,8 +175,6 @@ class StockadeApp:
         site, self.site = self.site, None
         if site is not None:
             site.close_events()
-            if site.proxy is not None:
-                site.proxy.close()
         stores, self.stores = self.stores, None
         if stores is not None:
             await stores.aclose()
@@ -249,8 +206,6 @@ class StockadeApp:
             self.site, self.config = site, config
             self._swapped(site)
             old.close_events()
-            if old.proxy is not None and old.proxy is not site.proxy:
-                old.proxy.close()
             changes = Changes.between(old.config, config, old.files, site.files)
             del old
             self._settle_heap()
@@ -300,37 +255,25 @@ class StockadeApp:
                 self._swapped(site)
                 self.reloads.succeeded(result.path, "watch", Changes(files=(result.path,)), site.audit, now)
 
-    # -- the admin API's questions to every worker ----------------------------------------------
+    # -- what the admin API asks of the server -----------------------------------------------
 
-    async def gather(self, op: str, args: Mapping[str, object], timeout: float) -> Any:
-        """Every worker's answer to ``op``, combined (by the supervisor, or here for a lone process)."""
-        if self.peers is not None:
-            return await self.peers.gather(op, args, timeout)
-        answer = Answer(self.worker.index, os.getpid(), "ready", await self.answer(op, args))
-        return self.hub.combine(op, [answer])
-
-    async def answer(self, op: str, args: Mapping[str, object]) -> object:
-        """This worker's answer to one of the supervisor's questions (``snapshot``, ``reload``)."""
-        if op == "reload":
-            return await self.reload(str(args.get("trigger", "api")))
-        if op == "snapshot":
-            site = self.site
-            if site is not None:
-                await self.metrics.refresh(site.guard)
-            if self.front_sync is not None:
-                self.front_sync()
-            status = {
-                "started": iso_utc(self.started),
-                "restarts": self.worker.restarts,
-                "config": str(self.config.path),
-                "requests": self.metrics.request_counts(),
-                "reloads": self.reloads.as_dict(),
-                "block": block_files(site.block if site is not None else None),
-            }
-            if self.front_stats is not None:
-                status["front"] = dict(self.front_stats())
-            return {"metrics": snapshot(self.metrics.registry), "status": status}
-        return {"error": f"unknown question {op!r}"}
+    async def snapshot(self) -> dict[str, Any]:
+        """The metrics (:func:`~stockade.metrics.snapshot.snapshot`) and the status of this server."""
+        site = self.site
+        if site is not None:
+            await self.metrics.refresh(site.guard)
+        if self.front_sync is not None:
+            self.front_sync()
+        status: dict[str, Any] = {
+            "started": iso_utc(self.started),
+            "config": str(self.config.path),
+            "requests": self.metrics.request_counts(),
+            "reloads": self.reloads.as_dict(),
+            "block": block_files(site.block if site is not None else None),
+        }
+        if self.front_stats is not None:
+            status["front"] = dict(self.front_stats())
+        return {"metrics": snapshot(self.metrics.registry), "status": status}
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -348,128 +291,29 @@ class StockadeApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    # -- connections -----------------------------------------------------------------------
-
-    def admit(self, connection: ConnectionFacts) -> bool:
-        """The connection check: False closes a blocklisted peer (or PROXY source) before a byte is read."""
-        site = self.site
-        listener = connection.listener
-        if site is None or site.block is None or listener.admin or listener.decision:
-            return True  # the peer of these is an operator's tool or a proxy, not a client
-        source = connection.source or connection.peer
-        return site.block.table.check_connection(source[0]) == "accept"
-
-    # -- requests --------------------------------------------------------------------------
+    # -- requests on the admin API's listener ------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The lifespan, and the requests of the admin API's listener: the admin API and the console.
+
+        The native front hands this application nothing else (:meth:`stockade.server.native.Bridge._admin`).
+        """
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1003})
             return
-        started = False
-
-        def tracked(message: Message) -> Awaitable[None]:
-            # A plain function handing back send's awaitable: no coroutine of its own per message.
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
-
-        try:
-            await self._http(scope, receive, tracked)
-        except Exception:  # the "never a 500" promise: isolate bugs, log them, answer if still possible
-            log.exception("internal error answering %s %r", scope.get("method"), scope.get("raw_path"))
-            self.metrics.count_request("error")
-            if not started:
-                await responses.send_response(send, responses.internal_error())
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        connection: ConnectionFacts | None = (scope.get("extensions") or {}).get("stockade")
+        head = scope["method"] == "HEAD"
         try:
             site = self.site or await self.startup()
         except StoreError:
-            await responses.send_response(send, responses.unavailable(), head=scope["method"] == "HEAD")
+            await responses.send_response(send, responses.unavailable(), head=head)
             return
-        if connection is not None and connection.listener.admin:
-            if site.admin is not None:
-                await site.admin(scope, receive, send)
-            else:
-                await responses.send_response(send, responses.not_found())
-            return
-        if connection is not None and connection.listener.decision:
-            await self._decide(scope, site, connection, receive, send)
-            return
-        method: str = scope["method"]
-        head = method == "HEAD"
-        try:
-            request = self.canonical(scope, site, connection)
-        except BadRequest as exc:
-            self.metrics.count_request("refused")
-            await site.ladder.refused(exc)
-            await responses.send_response(send, responses.bad_request(str(exc)), head=head)
-            return
-        if site.ladder.reads_bodies:
-            has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
-            wanted = site.ladder.body_wanted(request) if has_body else 0
-            if wanted:
-                # Detection reads the body's first bytes before the checks decide; the upstream
-                # then gets them and the rest through ``receive`` as before.
-                ahead = await read_ahead(receive, wanted, length)
-                if ahead is None:
-                    return  # the client went away (or timed out) in the middle of its body
-                request.give_body(ahead.body, ahead.uninspected)
-                receive = ahead.replay(receive)
-        verdict = await site.ladder.decide(request)
-        self.metrics.observe_verdict(verdict)
-        if verdict.action != "pass":
-            await self._refuse(verdict, connection, send, head=head)
-            return
-        self.metrics.count_request("allowed")
-        path = request.path
-        target = site.target(path)
-        if site.guard.bans.settings.response_rules:
-            send = self._observed(site, request, send)
-        if target == "upstream" and site.proxy is not None:
-            # The upstream hears of this hop's peer: appended to a trusted peer's list, alone otherwise.
-            decided = request.decided
-            scope["stockade.client_ip"] = request.client
-            scope["stockade.peer"] = decided.peer if decided is not None else request.client
-            scope["stockade.peer_trusted"] = decided is not None and decided.trusted
-            await site.proxy.forward(scope, receive, send)
-            return
-        if method not in _FILE_METHODS:
-            await responses.send_response(send, responses.method_not_allowed(), head=head)
-            return
-        await self._serve_file(path, send, head=head)
-
-    async def _decide(
-        self, scope: Scope, site: Site, connection: ConnectionFacts, receive: Receive, send: Send
-    ) -> None:
-        """A proxy's check request (:mod:`stockade.decision`): decided by the site in force."""
-        head = scope["method"] == "HEAD"
-        if site.decision is None:  # a reload removed [decision]: its listener stays until a restart
+        connection: ConnectionFacts | None = (scope.get("extensions") or {}).get("stockade")
+        if connection is None or not connection.listener.admin or site.admin is None:
             await responses.send_response(send, responses.not_found(), head=head)
             return
-        target: bytes = scope.get("raw_path") or scope["path"].encode()
-        query: bytes = scope.get("query_string", b"")
-        if query and b"?" not in target:
-            target += b"?" + query
-        has_body, length = announced_body(scope["headers"], str(scope.get("http_version", "1.1")))
-
-        async def read_body(limit: int) -> tuple[bytes, int] | None:
-            ahead = await read_ahead(receive, limit, length)
-            return None if ahead is None else (ahead.body, ahead.uninspected)
-
-        answer = await site.decision.decide(
-            connection.peer[0], scope["method"], target, scope["headers"], read_body if has_body else None
-        )
-        if answer.verdict is not None:
-            self.metrics.observe_verdict(answer.verdict)
-        self.metrics.count_decision(answer.outcome)
-        await responses.send_response(send, responses.Response(answer.status, answer.headers, answer.body), head=head)
+        await site.admin(scope, receive, send)  # a bug is logged and answered 500 by the bridge
 
     def canonical(self, scope: Scope, site: Site, connection: ConnectionFacts | None) -> Incoming:
         """The canonical request; the scope becomes what the upstream receives."""
@@ -486,57 +330,6 @@ class StockadeApp:
         if request.decided is not None:
             self.warnings.observe(request.decided)
         return request
-
-    async def _refuse(self, verdict: Verdict, connection: ConnectionFacts | None, send: Send, *, head: bool) -> None:
-        if verdict.action == "close":
-            self.metrics.count_request("closed")
-            if connection is not None:
-                connection.close()  # BFE's CLOSE: no response at all
-                return
-            close_status = self.config.block.close_status if self.config.block is not None else 403
-            closing = responses.Response(close_status, ((b"connection", b"close"), (b"content-length", b"0")), b"")
-            await responses.send_response(send, closing, head=head)
-            return
-        self.metrics.count_request({"ban": "banned", "lockout": "challenged"}.get(verdict.stage, "refused"))
-        answer = verdict.response
-        if answer is not None:
-            await responses.send_response(
-                send, responses.Response(answer.status, answer.headers, answer.body), head=head
-            )
-
-    def _observed(self, site: Site, request: Incoming, send: Send) -> Send:
-        """``send``, noting the response status for the response rules once the response has gone."""
-        status = 0
-
-        async def observing(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False) and status:
-                await site.guard.bans.observe_response(request.client, request.path, status)
-
-        return observing
-
-    async def _serve_file(self, path: str, send: Send, *, head: bool) -> None:
-        root = self.config.document_root
-        found = None if root is None else await asyncio.to_thread(files.lookup, root, path)
-        if found is None:
-            await responses.send_response(send, responses.not_found(), head=head)
-            return
-        if isinstance(found, files.Redirect):
-            await responses.send_response(send, responses.redirect(quote(found.location, safe=_URL_SAFE)), head=head)
-            return
-        handle = None if head else await files.open_file(found.path)
-        if handle is None and not head:
-            await responses.send_response(send, responses.not_found())
-            return
-        headers = [(b"content-type", found.content_type.encode()), (b"content-length", str(found.size).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        if handle is not None:
-            async for chunk in files.read_chunks(handle, found.size):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def _log_watcher_ended(task: asyncio.Task[None]) -> None:

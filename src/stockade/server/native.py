@@ -1,4 +1,4 @@
-"""``stockade serve`` on the native front (``[server] engine = "native"``).
+"""``stockade serve`` on the native front.
 
 The request path runs in the native module (:class:`stockade._native.NativeFront`, Rust: a
 tokio runtime of ``workers`` threads, its own HTTP/1.1 server, TLS, the PROXY protocol,
@@ -9,17 +9,17 @@ cannot finish.
 
 The front asks this side for each request's decision through a narrow channel
 (:class:`Bridge`): the front queues the request and wakes this event loop through a
-descriptor, without the GIL; the decision is taken here by the same code as the Python
-server's (the canonical request and the ladder, :class:`~stockade.server.app.StockadeApp`),
-and handed back. When detection inspects the body, the first answer asks the front to read
-its first ``[bans] body_limit`` bytes, and the request comes back with them to be decided.
+descriptor, without the GIL; the decision is taken here (the canonical request and the
+ladder, :class:`~stockade.server.app.StockadeApp`), and handed back. When detection inspects
+the body, the first answer asks the front to read its first ``[bans] body_limit`` bytes,
+and the request comes back with them to be decided.
 The native ladder (:mod:`stockade.server.native_ladder`) decides first, in the front: a
 request it passes is forwarded, and a banned client refused, without the GIL; only what it
 cannot finish comes here, and is decided from the start.
 
 The decision endpoint's listeners (``[decision]``) are the front's too: a proxy's check
 request is read by the front (the original request it describes, in Rust) and decided by
-the same decision point as on the Python server (:meth:`Bridge._check`). So is the admin
+the site's decision point (:meth:`Bridge._check`). So is the admin
 API's listener: the front reads its requests (never checked against the blocklist or the
 site's rules) and hands each to this event loop, where the admin API and the console
 answer it (:meth:`Bridge._admin`); one process, one HTTP server, so metrics, status and
@@ -55,13 +55,14 @@ from stockade.request.incoming import TlsFacts
 from stockade.rules.decision import BlockDecision
 from stockade.server import responses
 from stockade.server.app import StockadeApp
-from stockade.server.http.exchange import target_parts
-from stockade.server.http.lifespan import Lifespan
-from stockade.server.http.proxy_peers import check_proxy_listener
-from stockade.server.http.tls import server_context
+from stockade.server.lifespan import Lifespan
+from stockade.server.listener_checks import check_proxy_listener
+from stockade.server.loop import new_event_loop
 from stockade.server.native_ladder import ban_view_of, native_ladder
 from stockade.server.settings import ConnectionFacts, Limits, ListenerSpec
 from stockade.server.site import Site
+from stockade.server.target import target_parts
+from stockade.server.tls import check_tls
 
 log = logging.getLogger("stockade.server.native")
 
@@ -93,13 +94,12 @@ class NativeListener:
 def bind_native(specs: Sequence[ListenerSpec]) -> list[NativeListener]:
     """Check every TLS certificate and PROXY listener, then bind every address (none stays bound on error).
 
-    Raises ``ConfigError``, ``TlsSetupError`` or :class:`ListenError`, as the Python server's
-    ``bind_listeners`` does.
+    Raises ``ConfigError``, :class:`~stockade.server.tls.TlsSetupError` or :class:`ListenError`.
     """
     for spec in specs:
         check_proxy_listener(spec)
         if spec.tls is not None:
-            server_context(spec.tls)  # the Python server's errors, word for word
+            check_tls(spec.tls)
     bound: list[NativeListener] = []
     try:
         for spec in specs:
@@ -440,8 +440,8 @@ def _answer(request: _native.Request, response: responses.Response, *, head: boo
 class NativeServer:
     """Serves one :class:`StockadeApp` on the native front, the admin API's listener included.
 
-    The interface of :class:`~stockade.server.http.HttpServer` that the runners use:
-    :meth:`serve`, :meth:`request_exit`, ``started``, signal handlers, :meth:`reload_now`.
+    What the runners use: :meth:`serve`, :meth:`request_exit`, ``started``, signal
+    handlers, :meth:`reload_now`.
     """
 
     def __init__(
@@ -525,8 +525,8 @@ class NativeServer:
             await lifespan.shutdown()
 
     def _sync_counters(self) -> None:
-        """The front's PROXY refusals into the metric the Python server counts them in, and
-        the requests the native ladder decided into the request counts."""
+        """The front's PROXY refusals into their metric, and the requests the native ladder
+        decided into the request counts."""
         if self.front is None:
             return
         allowed, banned, _ = self.front.ladder_counts()
@@ -691,7 +691,6 @@ class NativeServer:
 
 def run_native(server: NativeServer) -> None:
     """Serve until SIGTERM or SIGINT (main thread); SIGHUP reloads."""
-    from stockade.server.http.runner import new_event_loop  # noqa: PLC0415
 
     async def main() -> None:
         server.install_signal_handlers()

@@ -60,16 +60,6 @@ def method_not_allowed() -> Response:
     return page(405, "Method Not Allowed", "Only GET and HEAD are allowed here.", (b"allow", b"GET, HEAD"))
 
 
-def redirect(location: str) -> Response:
-    escaped = html.escape(location, quote=True)
-    return page(
-        301,
-        "Moved Permanently",
-        f'The document has moved <a href="{escaped}">here</a>.',
-        (b"location", location.encode()),
-    )
-
-
 def unavailable() -> Response:
     return page(503, "Service Unavailable", "Please try again in a few seconds.", (b"retry-after", b"5"))
 

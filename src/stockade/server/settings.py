@@ -1,20 +1,17 @@
 """What the protecting server needs to know, independent of how it was configured.
 
-The configuration (``stockade.config``) builds these; the HTTP server
-(``stockade.server.http``), the reverse proxy (``stockade.server.proxy``) and the admin API
-(``stockade.admin``) take them. Durations are seconds; ``None`` for a size means no limit.
+The configuration (``stockade.config``) builds these; the native front
+(``stockade.server.native``) and the admin API (``stockade.admin``) take them. Durations
+are seconds; ``None`` for a size means no limit.
 
-The HTTP server hands each request to an ASGI application with the usual scope, plus
-``scope["extensions"]["stockade"]``, a :class:`ConnectionFacts` of the connection the request
-came on: the socket peer, the PROXY-protocol source when the listener speaks it, the TLS
-facts, and ``close()``, which drops the connection at once without a response (BFE's
-``CLOSE``). ``scope["client"]`` is the PROXY-protocol source when there is one, else the
+Each request the Python side decides comes with a :class:`ConnectionFacts` of the
+connection it came on: the socket peer, the PROXY-protocol source when the listener speaks
+it, and the TLS facts. The PROXY-protocol source is the client when there is one, else the
 socket peer; which client IP the guard believes is decided later, from the trusted proxies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,7 +23,6 @@ from stockade.server.listen import ListenAddress
 __all__ = [
     "AdminSettings",
     "ClientAuth",
-    "ConnectionCheck",
     "ConnectionFacts",
     "Limits",
     "ListenerSpec",
@@ -94,7 +90,7 @@ class UpstreamSettings:
     url: str  # http://host:port, optionally with a base path
     connect_timeout: float = 5.0
     read_timeout: float = 60.0  # until the first response byte, and between two pieces of it
-    max_idle_connections: int = 64  # keep-alive connections kept per worker process
+    max_idle_connections: int = 64  # keep-alive connections kept to the upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +111,10 @@ class AdminSettings:
 
 @dataclass(slots=True)
 class ConnectionFacts:
-    """The connection a request came on (``scope["extensions"]["stockade"]``)."""
+    """The connection a request came on (on the admin listener also ``scope["extensions"]["stockade"]``)."""
 
     peer: tuple[str, int]  # the socket peer
     local: tuple[str, int]  # the socket's own address
     listener: ListenerSpec
     source: tuple[str, int] | None = None  # the PROXY-protocol source address, if any
     tls: TlsFacts | None = None
-    close: Callable[[], None] = lambda: None  # drop the connection now, without a response
-
-
-# Runs when a connection is accepted (after its PROXY header, if the listener has one) and
-# before any HTTP byte is read: False closes the connection without a response. It must not
-# block: it runs on the event loop for every connection.
-ConnectionCheck = Callable[[ConnectionFacts], bool]

@@ -1,7 +1,7 @@
 """Everything the protecting server builds from one configuration, swapped whole on reload.
 
 A :class:`Site` holds the guard, the checks (:class:`~stockade.engine.AsyncLadder`), the
-mod_block files, the reverse proxy, the client-IP resolver, the routes, the decision
+mod_block files, the client-IP resolver, the routes, the decision
 endpoint and the admin API of one :class:`~stockade.config.Config`. A reload builds a new site aside, on the
 same stores (their connections and local views stay), and the server swaps it in with
 one assignment: a request sees the old site or the new one, never a mix. The mod_block
@@ -32,7 +32,6 @@ from stockade.metrics import Metrics
 from stockade.rules import BlockReloader, BlockTable
 from stockade.server.listen import ListenAddress
 from stockade.server.protect import DirectoryGate
-from stockade.server.proxy import ReverseProxy
 from stockade.server.reloading import Fingerprint, fingerprints
 from stockade.server.settings import RouteTarget
 from stockade.stores import AsyncLockoutStore, open_async_store, open_directory_stores
@@ -64,7 +63,6 @@ class Site:
     guard: AsyncGuard
     ladder: AsyncLadder
     block: BlockReloader | None
-    proxy: ReverseProxy | None
     resolver: ClientIpResolver
     routes: DirectoryTable[RouteTarget]
     default_target: RouteTarget | None
@@ -123,13 +121,6 @@ def build_site(
         hosts=config.block.hosts if config.block is not None else None,
         gates=gates,
     )
-    proxy = None
-    if config.upstream is not None:
-        same = previous is not None and previous.proxy is not None and _same_upstream(previous.config, config)
-        # An unchanged upstream keeps its proxy, and with it the pooled keep-alive connections.
-        proxy = previous.proxy if same and previous is not None else None
-        if proxy is None:
-            proxy = ReverseProxy(config.upstream, max_body_bytes=config.limits.max_body_bytes)
     routes: DirectoryTable[RouteTarget] = DirectoryTable((route.path, route.to) for route in config.routes)
     default: RouteTarget | None = "files" if config.document_root is not None else None
     if config.upstream is not None:
@@ -148,7 +139,6 @@ def build_site(
         guard=guard,
         ladder=ladder,
         block=block,
-        proxy=proxy,
         resolver=ClientIpResolver(config.trusted),
         routes=routes,
         default_target=default,
@@ -157,7 +147,3 @@ def build_site(
         decision=decision,
         files=fingerprints(config),
     )
-
-
-def _same_upstream(old: Config, new: Config) -> bool:
-    return old.upstream == new.upstream and old.limits.max_body_bytes == new.limits.max_body_bytes

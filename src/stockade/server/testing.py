@@ -20,19 +20,9 @@ from stockade.clock import Clock
 from stockade.config import Config, load_config
 from stockade.engine import AsyncGuard
 from stockade.server.app import StockadeApp
-from stockade.server.http import AccessLogSink, BackgroundServer, HttpServer, bind_listeners
+from stockade.server.background import BackgroundServer
 from stockade.server.native import NativeListener, NativeServer, bind_native
-from stockade.server.run import (
-    ConnectionCheckFactory,
-    ReloadHook,
-    access_log_sink,
-    engine_of,
-    listener_specs,
-    native_access_log,
-    refuse_python_hooks,
-    served_addresses,
-    server_for,
-)
+from stockade.server.run import ReloadHook, access_log_file, listener_specs
 from stockade.server.settings import Limits, ListenerSpec
 
 START_TIMEOUT = 15.0
@@ -46,9 +36,9 @@ class ServerThread:
     ``url``/``port`` name the first listen address; ``urls`` all of them. ``guard`` is the
     running :class:`AsyncGuard` (call :meth:`flush_events` before reading callback output).
     ``listeners`` replace the config's listen addresses (for TLS and PROXY protocol);
-    ``limits``, ``connection_check``, ``reload`` and ``access_log`` are those of
-    :func:`stockade.server.run.serve`. Without ``limits``, requests in flight get
-    ``DRAIN_TIMEOUT`` seconds to finish on :meth:`stop`.
+    ``limits``, ``reload`` and ``access_log`` are those of :func:`stockade.server.run.serve`.
+    Without ``limits``, requests in flight get ``DRAIN_TIMEOUT`` seconds to finish on
+    :meth:`stop`.
     """
 
     def __init__(
@@ -58,57 +48,31 @@ class ServerThread:
         clock: Clock | None = None,
         listeners: Sequence[ListenerSpec] | None = None,
         limits: Limits | None = None,
-        connection_check: ConnectionCheckFactory | None = None,
         reload: ReloadHook | None = None,
-        access_log: str | Path | AccessLogSink | None = None,
-        engine: str | None = None,
+        access_log: str | Path | None = None,
     ) -> None:
         self.config: Config = load_config(config_path)
-        self.engine = engine or engine_of(self.config)
         specs = listener_specs(self.config, listeners)
         limits = limits or dataclasses.replace(self.config.limits, drain_timeout=DRAIN_TIMEOUT)
         hook = reload or (lambda app: app.reload())
-        self.native: list[NativeListener] = []
-        if self.engine == "native":
-            refuse_python_hooks(connection_check, access_log)
-            self.native = bind_native(specs)
-            self.listeners = []
-            self.listen = tuple(
-                listener.spec.address for listener in self.native if not (listener.spec.decision or listener.spec.admin)
-            )
-            self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
-            self.server: HttpServer | NativeServer = NativeServer(
-                self.app,
-                self.native,
-                limits=limits,
-                workers=self.config.raw.server.workers,
-                reload=lambda: hook(self.app),
-                access_log=native_access_log(self.config, access_log),
-            )
-            self.urls = tuple(
-                listener.url for listener in self.native if not (listener.spec.decision or listener.spec.admin)
-            )
-            decision = [(listener.spec, listener.url) for listener in self.native if listener.spec.decision]
-            admin_urls = [listener.url for listener in self.native if listener.spec.admin]
-        else:
-            self.listeners = bind_listeners(specs)
-            self.listen = tuple(served_addresses(self.listeners))
-            self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
-            self.server = server_for(
-                self.app,
-                self.listeners,
-                limits=limits,
-                connection_check=connection_check or (lambda app: app.admit),
-                reload=hook,
-                access_log=access_log_sink(self.config, access_log),
-            )
-            served = [listener for listener in self.listeners if not listener.spec.admin and not listener.spec.decision]
-            self.urls = tuple(listener.url for listener in served)
-            decision = [(listener.spec, listener.url) for listener in self.listeners if listener.spec.decision]
-            admin_urls = [listener.url for listener in self.listeners if listener.spec.admin]
+        self.native: list[NativeListener] = bind_native(specs)
+        own = [listener for listener in self.native if not (listener.spec.decision or listener.spec.admin)]
+        self.listen = tuple(listener.spec.address for listener in own)
+        self.app = StockadeApp(self.config, clock=clock, listen=self.listen)
+        self.server = NativeServer(
+            self.app,
+            self.native,
+            limits=limits,
+            workers=self.config.raw.server.workers,
+            reload=lambda: hook(self.app),
+            access_log=access_log_file(self.config, access_log),
+        )
+        self.urls = tuple(listener.url for listener in own)
+        decision = [listener for listener in self.native if listener.spec.decision]
+        admin_urls = [listener.url for listener in self.native if listener.spec.admin]
         self.admin_url = admin_urls[0] if admin_urls else ""
-        self.decision_urls = tuple(url for _, url in decision)
-        self.decision_port = decision[0][0].address.port if decision else 0
+        self.decision_urls = tuple(listener.url for listener in decision)
+        self.decision_port = decision[0].spec.address.port if decision else 0
         self.url = self.urls[0] if self.urls else ""
         self.port = self.listen[0].port if self.listen else 0
         self._background = BackgroundServer(self.server, name="stockade-server")
@@ -155,8 +119,6 @@ class ServerThread:
             asyncio.run(self.app.shutdown())
 
     def _close_sockets(self) -> None:
-        for listener in self.listeners:
-            listener.sock.close()
         for native in self.native:
             native.socket.close()
 

@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from stockade.server.http.proxy_protocol import V2_SIGNATURE
 from stockade.server.listen import ListenAddress
 from stockade.server.settings import ListenerSpec
 from stockade.server.testing import ServerThread
 from tests.integration.bypass.apps import handler_of
 from tests.integration.bypass.cases import BANNED, SPOOFED, Case, all_cases, protected
-from tests.integration.conftest import htpasswd_text
+from tests.integration.conftest import V2_SIGNATURE, htpasswd_text
 from tests.integration.test_adapters_examples import free_port
 from tests.unit.test_canonical_path import backend_reads
 
@@ -249,14 +248,10 @@ class Echo:
         self.sock.close()
 
 
-ENGINES = pytest.mark.parametrize("engine", ["python", "native"])
-
-
-@ENGINES
-def test_server_before_a_raw_echo_upstream(tmp_path: Path, engine: str) -> None:
+def test_server_before_a_raw_echo_upstream(tmp_path: Path) -> None:
     echo = Echo()
     try:
-        with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{echo.port}"), engine=engine) as server:
+        with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{echo.port}")) as server:
             sent = send_all(server.port)
         records = echo.records
         for record in records:
@@ -280,15 +275,14 @@ def proxy_headers(source: str) -> list[bytes]:
     ]
 
 
-@ENGINES
-def test_proxy_headers_are_believed_from_trusted_peers_only(tmp_path: Path, engine: str) -> None:
+def test_proxy_headers_are_believed_from_trusted_peers_only(tmp_path: Path) -> None:
     echo = Echo()
     try:
         config = write_guard(tmp_path, f"http://127.0.0.1:{echo.port}")
         with config.open("a") as file:
             file.write('\n[proxy]\ntrusted = ["127.0.0.1"]\n')
         listeners = [ListenerSpec(ListenAddress("127.0.0.1", 0), proxy_protocol="any")]
-        with ServerThread(config, listeners=listeners, engine=engine) as server:
+        with ServerThread(config, listeners=listeners) as server:
             sent: list[Sent] = []
             for n, header in enumerate(proxy_headers(SPOOFED)):
                 # The banned client is no proxy: whatever its header says, it is closed unanswered.
@@ -365,11 +359,10 @@ def gunicorn(app: str, port: int, workers: int = 1) -> list[str]:
     return [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
 
 
-@ENGINES
-def test_server_before_flask_under_gunicorn(tmp_path: Path, spawn, engine: str) -> None:  # type: ignore[no-untyped-def]
+def test_server_before_flask_under_gunicorn(tmp_path: Path, spawn) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
     backend = spawn(gunicorn("tests.integration.bypass.apps:flask_app()", port), {}, port)
-    with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{port}"), engine=engine) as server:
+    with ServerThread(write_guard(tmp_path, f"http://127.0.0.1:{port}")) as server:
         sent = send_all(server.port)
     judge(read_records(backend.log), sent)
 

@@ -14,7 +14,7 @@ from typing import Any
 from stockade.errors import StockadeError
 from stockade.server.asgi import ASGIApp, Message
 
-log = logging.getLogger("stockade.server.http")
+log = logging.getLogger("stockade.server")
 
 
 class StartupFailed(StockadeError):

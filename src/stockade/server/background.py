@@ -1,4 +1,4 @@
-"""An :class:`HttpServer` on a background thread with its own event loop (tests, embedding).
+"""The native front's server on a background thread with its own event loop (tests, embedding).
 
 No signal handlers are installed: signals belong to the main thread.
 """
@@ -9,13 +9,13 @@ import asyncio
 import threading
 from typing import Protocol
 
-from stockade.server.http.runner import new_event_loop
+from stockade.server.loop import new_event_loop
 
 POLL_SECONDS = 0.01
 
 
 class Servable(Protocol):
-    """What a background thread runs: the HTTP server, or the native front's server."""
+    """What a background thread runs (:class:`~stockade.server.native.NativeServer`)."""
 
     started: threading.Event
 
@@ -27,7 +27,7 @@ class Servable(Protocol):
 class BackgroundServer:
     """Runs ``server`` on a daemon thread; :meth:`start` returns once it accepts connections."""
 
-    def __init__(self, server: Servable, *, name: str = "stockade-http") -> None:
+    def __init__(self, server: Servable, *, name: str = "stockade-server") -> None:
         self.server = server
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
