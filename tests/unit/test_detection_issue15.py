@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 
 import pytest
 
@@ -168,3 +170,49 @@ def test_a_body_of_many_suspicious_values_costs_a_bounded_time_and_counts_the_re
             content_type="application/x-www-form-urlencoded",
         )
     ).malicious
+
+
+def binary_files() -> list[bytes]:
+    """Stand-ins for uploaded images, documents and archives: their known first bytes, then
+    compressed data, which reads as random bytes (seeded: the same files every run)."""
+    rng = random.Random(15)
+    heads = [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+        b"GIF89a",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        b"PK\x03\x04",
+        b"\x1f\x8b\x08\x00",
+    ]
+    return [heads[i % len(heads)] + rng.randbytes(rng.randrange(512, 16384)) for i in range(240)]
+
+
+@pytest.mark.parametrize("kind", ["multipart", "raw"])
+def test_binary_uploads_are_never_flagged(kind: str) -> None:
+    # Read as text, about half of such files matched some injection shape by chance (and a
+    # NUL byte, which nearly every one holds, the null byte rule): every photo uploaded a strike.
+    flagged = []
+    for number, content in enumerate(binary_files()):
+        if kind == "raw":
+            upload = request("/api/files", method="PUT", content_type="application/octet-stream")
+        else:
+            upload = request("/upload", method="POST", content_type="multipart/form-data; boundary=XyZ")
+            content = (
+                b'--XyZ\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n\r\n'
+                + content
+                + b"\r\n--XyZ--\r\n"
+            )
+        verdict = ENGINE.inspect(dataclasses.replace(upload, body=content))
+        if verdict.malicious:
+            flagged.append((number, [hit.rule.id for hit in verdict.hits]))
+    assert flagged == []
+
+
+def test_an_uploaded_text_file_is_still_read_and_its_name_always() -> None:
+    shell = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="x.php"\r\n\r\n<?php system($_GET["c"]); ?>\r\n--XyZ--\r\n'
+    upload = request("/upload", method="POST", content_type="multipart/form-data; boundary=XyZ")
+    assert "php_injection" in {hit.rule.id for hit in ENGINE.inspect(dataclasses.replace(upload, body=shell)).hits}
+    named = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="../../../etc/passwd"\r\n\r\n\x89PNG\x00\xff\r\n--XyZ--\r\n'
+    assert ENGINE.inspect(dataclasses.replace(upload, body=named)).malicious
+    # A query or form value with a NUL is still the null byte trick.
+    assert ENGINE.inspect(request("/download?file=report.pdf%00.php")).malicious

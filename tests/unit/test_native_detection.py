@@ -336,3 +336,29 @@ def test_a_payload_that_fires_only_once_decoded_is_caught_anywhere_in_a_long_bod
             # A JSON document's values are read up to 256 of them: past that, the payload's
             # value is counted as uninspected, which still shows the gate opened for it.
             assert verdict.malicious or (kind == "json" and verdict.uninspected > 0), (payload, level)
+
+
+def upload(kind: str, content: bytes) -> Request:
+    """``content`` as an uploaded file (``multipart``) or as the whole body of another type (``raw``)."""
+    if kind == "raw":
+        return Request(
+            method="PUT", path="/files/a", raw_path="/files/a", content_type="application/octet-stream", body=content
+        )
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\n\r\n' + content + b"\r\n--XyZ--\r\n"
+    return Request(
+        method="POST", path="/upload", raw_path="/upload", content_type="multipart/form-data; boundary=XyZ", body=body
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["raw", "multipart"]),
+    st.one_of(st.binary(max_size=2048), VALUES.map(lambda v: v.encode("utf-8", "surrogatepass"))),
+    st.sampled_from([b"", b"\x00", b"\xff", b"\xe2\x82", "<?php system($_GET['c']); ?>".encode()]),
+    st.sampled_from(LEVELS),
+)
+def test_uploaded_content_binary_or_text_gets_the_oracles_verdict(
+    kind: str, content: bytes, tail: bytes, level: int
+) -> None:
+    native, oracle = ENGINES[level]
+    same(native, oracle, upload(kind, content + tail))

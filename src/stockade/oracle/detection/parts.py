@@ -121,7 +121,12 @@ def body_values(
             values.append(f"{found.group(1)}={found.group(2) if found.group(2) is not None else found.group(3)}")
         values += [m.group(1) for m in _XML_TEXT.finditer(text) if m.group(1).strip()]
         return _gated(values, value_gate)
-    return _gated([text], value_gate)
+    return [] if _is_binary(text) else _gated([text], value_gate)
+
+
+def _is_binary(text: str) -> bool:
+    """A NUL, or bytes that are not UTF-8 before the last character (the limit may cut one)."""
+    return "\0" in text or "\ufffd" in text.rstrip("\ufffd")
 
 
 def _gated(values: list[str], gate: Gate | None) -> list[str]:
@@ -152,9 +157,12 @@ def _multipart_lines(text: str, boundary: str) -> Iterator[str]:
             continue
         found = dict((key.lower(), value) for key, value in _DISPOSITION.findall(head))
         name = found.get("name", "")
+        content = content.removesuffix("\r\n").removesuffix("\n")
         if "filename" in found:
             yield f"{name}.filename={found['filename']}"
-        yield f"{name}={content.removesuffix(chr(13) + chr(10)).removesuffix(chr(10))}"
+            if _is_binary(content):
+                continue
+        yield f"{name}={content}"
 
 
 def cookie_values(request: Request, gate: Gate | None) -> list[str]:
