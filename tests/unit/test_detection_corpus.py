@@ -22,7 +22,8 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "detection"
 # Recall per category (share of attacks flagged) must not fall below these; they sit a little
 # under the figures measured when they were recorded (bench/detection.py prints the current ones).
 RECALL_FLOORS = {
-    "admin_cms": 0.97,
+    # API descriptions (/v2/api-docs, /swagger-ui.html) count from level 2: an API's own users load them.
+    "admin_cms": 0.94,
     "command_injection": 0.97,
     "cve_exploits": 0.85,
     "other_injection": 0.96,

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 
 from stockade.core.facts import RequestFacts
-from stockade.detection import Engine, builtin_pack
+from stockade.detection import MAX_LEVEL, Engine, Settings, builtin_pack
 from stockade.replay import canonical_vector
 from stockade.request.paths import DEFAULT_POLICY
 
@@ -20,6 +20,12 @@ CASES = [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").spl
 ENGINE = Engine()
 OPEN = Engine()
 OPEN.gated = False
+# A rule above level 1 is checked at its own level (a case names it: "level": 2).
+LEVELS = {level: Engine(Settings(level=level)) for level in range(2, MAX_LEVEL + 1)}
+
+
+def engine_for(case: dict[str, Any]) -> Engine:
+    return LEVELS[case["level"]] if case.get("level", 1) > 1 else ENGINE
 
 
 def facts_of(case: dict[str, Any]) -> RequestFacts:
@@ -53,14 +59,14 @@ def test_every_case_names_a_rule_of_the_pack_and_each_rule_has_both_kinds() -> N
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["expect"] == "hit"], ids=_id)
 def test_the_rule_catches_its_attack(case: dict[str, Any]) -> None:
-    verdict = ENGINE.inspect_facts(facts_of(case))
+    verdict = engine_for(case).inspect_facts(facts_of(case))
     assert case["rule"] in {hit.rule.id for hit in verdict.hits}
     assert verdict.malicious
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["expect"] == "miss"], ids=_id)
 def test_the_ordinary_request_next_to_it_is_left_alone(case: dict[str, Any]) -> None:
-    verdict = ENGINE.inspect_facts(facts_of(case))
+    verdict = engine_for(case).inspect_facts(facts_of(case))
     assert case["rule"] not in {hit.rule.id for hit in verdict.hits}
     assert not verdict.malicious, [hit.rule.id for hit in verdict.hits]
 
