@@ -6,7 +6,7 @@ import asyncio
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A uvloop loop if uvloop is importable (``uvicorn[standard]`` installs it), else asyncio's."""
+    """A uvloop loop if uvloop is importable (a dependency on every platform but Windows), else asyncio's."""
     try:
         import uvloop  # noqa: PLC0415 - optional
     except ImportError:
