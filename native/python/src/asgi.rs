@@ -61,7 +61,10 @@ impl AddressCache {
         if !entry.text.is(text) || entry.address != Some(address) {
             return None;
         }
-        entry.spelled.as_ref().map(|spelled| spelled.bind(text.py()).clone())
+        entry
+            .spelled
+            .as_ref()
+            .map(|spelled| spelled.bind(text.py()).clone())
     }
 
     fn parsed(slot: &ArcSwapOption<Parsed>, text: &Bound<'_, PyString>, spell: bool) -> Option<Addr> {
