@@ -20,7 +20,7 @@ use stockade_core::canonical::{self, BadRequest, HttpVersion, RawRequest};
 use stockade_core::request::{Connection, Request};
 
 use crate::canonical::peer_address;
-use crate::client_ip::ClientIp;
+use crate::client_ip::{self, ClientIp};
 use crate::errors::bad_request;
 use crate::front_request::{Canonical, CanonicalRequest};
 use crate::headers::HeaderLines;
@@ -29,33 +29,59 @@ use crate::text::{from_latin1, holds};
 
 /// The address last parsed from a scope's `client` and `server` text, by the very `str`
 /// object it came from (held here, so that no other object can take its place): a server
-/// hands every request of a connection the same strings, which are then parsed once.
+/// hands every request of a connection the same strings, which are then parsed once (and
+/// the client's spelled once: see [`AddressCache::spelled_peer`]).
 #[derive(Debug, Default)]
 pub struct AddressCache {
-    peer: ArcSwapOption<(Py<PyString>, Option<Addr>)>,
-    server: ArcSwapOption<(Py<PyString>, Option<Addr>)>,
+    peer: ArcSwapOption<Parsed>,
+    server: ArcSwapOption<Parsed>,
+}
+
+/// One text, its address, and (for a peer) that address's normal spelling.
+#[derive(Debug)]
+struct Parsed {
+    text: Py<PyString>,
+    address: Option<Addr>,
+    spelled: Option<Py<PyString>>,
 }
 
 impl AddressCache {
     fn peer(&self, text: &Bound<'_, PyString>) -> Option<Addr> {
-        Self::parsed(&self.peer, text)
+        Self::parsed(&self.peer, text, true)
     }
 
     fn server(&self, text: &Bound<'_, PyString>) -> Option<Addr> {
-        Self::parsed(&self.server, text)
+        Self::parsed(&self.server, text, false)
     }
 
-    fn parsed(
-        slot: &ArcSwapOption<(Py<PyString>, Option<Addr>)>,
-        text: &Bound<'_, PyString>,
-    ) -> Option<Addr> {
+    /// `spell(address, text)` when `text` is the peer text last parsed, as that `address`.
+    fn spelled_peer<'py>(&self, text: &Bound<'py, PyString>, address: Addr) -> Option<Bound<'py, PyString>> {
+        let entry = self.peer.load();
+        let entry = entry.as_ref()?;
+        if !entry.text.is(text) || entry.address != Some(address) {
+            return None;
+        }
+        entry
+            .spelled
+            .as_ref()
+            .map(|spelled| spelled.bind(text.py()).clone())
+    }
+
+    fn parsed(slot: &ArcSwapOption<Parsed>, text: &Bound<'_, PyString>, spell: bool) -> Option<Addr> {
         if let Some(entry) = &*slot.load()
-            && entry.0.is(text)
+            && entry.text.is(text)
         {
-            return entry.1;
+            return entry.address;
         }
         let address = peer_address(text);
-        slot.store(Some(Arc::new((text.clone().unbind(), address))));
+        let spelled = address
+            .filter(|_| spell)
+            .map(|address| client_ip::spell(text.py(), address, text).unbind());
+        slot.store(Some(Arc::new(Parsed {
+            text: text.clone().unbind(),
+            address,
+            spelled,
+        })));
         address
     }
 }
@@ -301,6 +327,14 @@ fn cached_server_address(
     server_address(py, scope)
 }
 
+/// `str(value)`: a `str` as it is, without a call.
+fn text_of(value: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyString>> {
+    match value.cast_into_exact::<PyString>() {
+        Ok(text) => Ok(text),
+        Err(error) => error.into_inner().str(),
+    }
+}
+
 /// The address of the scope's `server` (`str(server[0])`), as the facts read it.
 fn server_address(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<stockade_core::Addr>> {
     let Some(server) = scope.get_item(intern!(py, "server"))? else {
@@ -396,7 +430,7 @@ pub fn decide<'py>(
         return Ok(None);
     }
     let method_text = match scope.get_item(intern!(py, "method"))? {
-        Some(method) => method.str()?,
+        Some(method) => text_of(method)?,
         None => intern!(py, "GET").clone(),
     };
     let Ok(method) = method_text.to_str() else {
@@ -415,8 +449,7 @@ pub fn decide<'py>(
     }
     let version = match scope.get_item(intern!(py, "http_version"))? {
         None => HttpVersion::Http11,
-        Some(version) => match version
-            .str()?
+        Some(version) => match text_of(version)?
             .to_str()
             .ok()
             .and_then(|v| HttpVersion::parse(v.as_bytes()))
@@ -476,7 +509,15 @@ pub fn decide<'py>(
     if !headers.is(lines.given()) {
         scope.set_item(intern!(py, "headers"), &headers)?;
     }
-    let (client, named_by_header) = ClientIp::address_of(py, &parts.client, &peer);
+    // The usual client: the peer itself, spelled once per connection's text.
+    let cached = match (&parts.client.header, parts.client.peer) {
+        (None, Some(address)) => addresses.spelled_peer(&peer, address),
+        _ => None,
+    };
+    let (client, named_by_header) = match cached {
+        Some(client) => (client, false),
+        None => ClientIp::address_of(py, &parts.client, &peer),
+    };
     if named_by_header {
         scope.set_item(intern!(py, "client"), (&client, 0))?;
     }

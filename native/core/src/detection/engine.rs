@@ -529,15 +529,34 @@ impl Engine {
         let text = String::from_utf8_lossy;
         let method = text(request.method);
         let query = text(request.query);
-        let headers: Vec<(Cow<'_, str>, Cow<'_, str>)> = request
+        let borrowed: Option<Vec<(&str, &str)>> = request
             .headers
             .iter()
-            .map(|header| (text(&header.name), text(&header.value)))
+            .map(|header| {
+                let name = std::str::from_utf8(&header.name).ok()?;
+                Some((name, std::str::from_utf8(&header.value).ok()?))
+            })
             .collect();
+        // Only a header beyond UTF-8 has its text made (lossily) apart.
+        let lossy: Vec<(Cow<'_, str>, Cow<'_, str>)> = match borrowed {
+            Some(_) => Vec::new(),
+            None => request
+                .headers
+                .iter()
+                .map(|header| (text(&header.name), text(&header.value)))
+                .collect(),
+        };
+        let headers: Vec<(&str, &str)> = match borrowed {
+            Some(headers) => headers,
+            None => lossy
+                .iter()
+                .map(|(name, value)| (name.as_ref(), value.as_ref()))
+                .collect(),
+        };
         let content_type = headers
             .iter()
-            .find(|(name, _)| name == "content-type")
-            .map_or("", |(_, v)| v.as_ref());
+            .find(|(name, _)| *name == "content-type")
+            .map_or("", |(_, v)| v);
         let body = request.body.unwrap_or_default();
         let (body, uninspected) = match self.body_limit {
             Some(limit) if body.len() > limit => {
@@ -550,10 +569,7 @@ impl Engine {
             path: &request.path,
             raw_path,
             query: &query,
-            headers: headers
-                .iter()
-                .map(|(name, value)| (name.as_ref(), value.as_ref()))
-                .collect(),
+            headers,
             content_type,
             body,
             uninspected,

@@ -109,10 +109,7 @@ pub fn path_forms<'a>(path: &'a str, raw_path: &'a str) -> Vec<Cow<'a, str>> {
         }
         last = Cow::Owned(decoded);
     }
-    if forms
-        .iter()
-        .any(|form| form.to_lowercase().contains(".well-known"))
-    {
+    if forms.iter().any(|form| names_well_known(form)) {
         forms = forms
             .into_iter()
             .map(|form| without_well_known(&form))
@@ -120,6 +117,20 @@ pub fn path_forms<'a>(path: &'a str, raw_path: &'a str) -> Vec<Cow<'a, str>> {
             .collect();
     }
     forms
+}
+
+/// Whether `form`, lower-cased, holds `.well-known`; an ASCII form (nearly every path) is
+/// searched in place, any other lower-cased first (a non-ASCII letter may lower-case into
+/// ASCII: the Kelvin sign is `k`).
+fn names_well_known(form: &str) -> bool {
+    const NEEDLE: &[u8] = b".well-known";
+    if form.is_ascii() {
+        return form
+            .as_bytes()
+            .windows(NEEDLE.len())
+            .any(|window| window.eq_ignore_ascii_case(NEEDLE));
+    }
+    form.to_lowercase().contains(".well-known")
 }
 
 /// `form` without each `/.well-known` segment (followed by `/` or the end).

@@ -393,3 +393,22 @@ fn a_sweep_meeting_more_states_than_its_table_holds_finds_what_the_whole_scan_fi
         }
     }
 }
+
+#[test]
+fn a_path_names_well_known_as_its_lower_case_does() {
+    use super::parts::path_forms;
+    // An ASCII path is searched in place, any other lower-cased first (the Kelvin sign
+    // lower-cases to `k`): the forms are those the lower-cased search gave (a segment is
+    // then cut only where its letters are ASCII).
+    for (path, stripped) in [
+        ("/.well-known/security.txt", "/security.txt"),
+        ("/.WELL-KNOWN/security.txt", "/security.txt"),
+        ("/.well-\u{212a}nown/x", "/.well-\u{212a}nown/x"),
+        ("/.well-know", "/.well-know"),
+        ("/", "/"),
+        ("/caf\u{e9}", "/caf\u{e9}"),
+    ] {
+        let forms = path_forms(path, path);
+        assert_eq!(forms.first().map(AsRef::as_ref), Some(stripped), "{path}");
+    }
+}
