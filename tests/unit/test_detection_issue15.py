@@ -192,14 +192,15 @@ def test_binary_uploads_are_never_flagged(kind: str) -> None:
     # Read as text, about half of such files matched some injection shape by chance (and a
     # NUL byte, which nearly every one holds, the null byte rule): every photo uploaded a strike.
     flagged = []
-    for number, content in enumerate(binary_files()):
+    for number, data in enumerate(binary_files()):
+        content = data
         if kind == "raw":
             upload = request("/api/files", method="PUT", content_type="application/octet-stream")
         else:
             upload = request("/upload", method="POST", content_type="multipart/form-data; boundary=XyZ")
             content = (
                 b'--XyZ\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n\r\n'
-                + content
+                + data
                 + b"\r\n--XyZ--\r\n"
             )
         verdict = ENGINE.inspect(dataclasses.replace(upload, body=content))
@@ -209,10 +210,16 @@ def test_binary_uploads_are_never_flagged(kind: str) -> None:
 
 
 def test_an_uploaded_text_file_is_still_read_and_its_name_always() -> None:
-    shell = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="x.php"\r\n\r\n<?php system($_GET["c"]); ?>\r\n--XyZ--\r\n'
+    shell = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="x.php"\r\n\r\n'
+        b'<?php system($_GET["c"]); ?>\r\n--XyZ--\r\n'
+    )
     upload = request("/upload", method="POST", content_type="multipart/form-data; boundary=XyZ")
     assert "php_injection" in {hit.rule.id for hit in ENGINE.inspect(dataclasses.replace(upload, body=shell)).hits}
-    named = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="../../../etc/passwd"\r\n\r\n\x89PNG\x00\xff\r\n--XyZ--\r\n'
+    named = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="../../../etc/passwd"\r\n\r\n'
+        b"\x89PNG\x00\xff\r\n--XyZ--\r\n"
+    )
     assert ENGINE.inspect(dataclasses.replace(upload, body=named)).malicious
     # A query or form value with a NUL is still the null byte trick.
     assert ENGINE.inspect(request("/download?file=report.pdf%00.php")).malicious
