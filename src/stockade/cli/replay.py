@@ -9,7 +9,9 @@ The configuration's schema, the guard and the stores are imported only when a re
 after the built-in detection rules began compiling on another thread
 (:func:`stockade.detection.engine.build_ahead`): the two overlap, and the replay's first
 access-log line finds the engine built when the configuration keeps the default
-detection settings (any other configuration builds its own, as before).
+detection settings (any other configuration builds its own, as before). The price: a
+replay of JSON events alone, or a configuration that fails to load, now waits for that
+build (a fraction of a second, on the other core) before the command exits.
 """
 
 from __future__ import annotations
