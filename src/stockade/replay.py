@@ -39,6 +39,7 @@ reads the response (a log line's status).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -72,6 +73,8 @@ _COMBINED = re.compile(
     r'(?P<status>\d{3}) \S+(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?'
 )
 _LOG_TIME = "%d/%b/%Y:%H:%M:%S %z"
+# One encoder for every output line: ``json.dumps`` with separators builds one per call.
+_ENCODER = json.JSONEncoder(separators=(", ", ": "))
 
 
 class _Collector:
@@ -175,10 +178,10 @@ class Replay:
                 outputs = await self._line(number, data[at:stop].decode("utf-8", "replace"))
                 at = stop
                 if outputs:
-                    yield "".join(json.dumps(output, separators=(", ", ": ")) + "\n" for output in outputs)
+                    yield "".join(_ENCODER.encode(output) + "\n" for output in outputs)
                     await self._tell(outputs)
             rest = data[at:]
-        yield json.dumps({"counters": self.counters()}, separators=(", ", ": ")) + "\n"
+        yield _ENCODER.encode({"counters": self.counters()}) + "\n"
 
     def counters(self) -> dict[str, int]:
         if self.block is None:
@@ -237,6 +240,9 @@ class Replay:
 
     async def _start_fast_path(self) -> None:
         fast = self.fast_path()
+        # What start-up built (modules, the configuration, the tables) lives as long as the
+        # replay: out of the collector's sight, a full collection no longer walks it.
+        gc.freeze()
         if fast is not None:
             for ip in self._untold:
                 await self._tell_status(fast, ip)

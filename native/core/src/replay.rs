@@ -12,6 +12,8 @@
 //! - [`push_seconds`]: `json.dumps` of a whole number of seconds as a float (strings:
 //!   [`crate::json_text`]).
 
+use std::fmt::Write as _;
+
 /// A combined access-log line, as the driver's regular expression reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Combined<'a> {
@@ -250,8 +252,8 @@ pub fn push_seconds(out: &mut String, seconds: i64) -> bool {
     if seconds.unsigned_abs() >= 10_000_000_000_000_000 {
         return false;
     }
-    out.push_str(&seconds.to_string());
-    out.push_str(".0");
+    // Writing an integer into a String cannot fail.
+    let _ = write!(out, "{seconds}.0");
     true
 }
 

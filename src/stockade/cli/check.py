@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import config_option
+from stockade.cli.config_file import config_option
 from stockade.cli.exits import EXIT_CONFIG
 from stockade.config import Config, ProtectedDirectory, load_config
 from stockade.errors import ConfigError

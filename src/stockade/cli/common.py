@@ -1,18 +1,20 @@
 """What every ``stockade`` command shares: the ``-c`` option, loading, the guard.
 
-Exit statuses and the one-line failure live in :mod:`stockade.cli.exits`.
+Exit statuses and the one-line failure live in :mod:`stockade.cli.exits`; the ``-c``
+option itself in :mod:`stockade.cli.config_file` (light: a command can take it before it
+imports the configuration's schema).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
+from stockade.cli.config_file import one_line
 from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.clock import ManualClock, SystemClock
 from stockade.config import Config, load_config
@@ -22,39 +24,8 @@ from stockade.engine.events import EventSink
 from stockade.errors import BanError, ConfigError, InvalidArgument, LockoutError, StoreError
 from stockade.stores import open_directory_stores, open_store
 
-F = TypeVar("F", bound=Callable[..., object])
-
 # How long the CLI waits for configured callbacks to receive its events before exiting.
 EVENT_FLUSH_SECONDS = 10.0
-
-
-CONFIG_ENV = "STOCKADE_CONFIG"
-DEFAULT_CONFIG = "stockade.toml"
-
-
-def config_option(function: F) -> F:
-    """``-c/--config FILE``: the configuration file; else ``$STOCKADE_CONFIG``, else ``./stockade.toml``."""
-    option = click.option(
-        "-c",
-        "--config",
-        "config_path",
-        envvar=CONFIG_ENV,
-        default=DEFAULT_CONFIG,
-        show_envvar=True,
-        callback=_config_given,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"The configuration file [default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG}].",
-    )
-    return option(function)
-
-
-def _config_given(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
-    """The default ``./stockade.toml`` that does not exist is a usage error that says what to do."""
-    if ctx.get_parameter_source("config_path") == click.core.ParameterSource.DEFAULT and not value.exists():
-        raise click.UsageError(
-            f"no configuration file: give -c FILE, set {CONFIG_ENV}, or create ./{DEFAULT_CONFIG}", ctx
-        )
-    return value
 
 
 def seconds_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -70,16 +41,6 @@ def seconds_value(ctx: click.Context, param: click.Parameter, value: str | None)
     if math.isnan(number) or number < 0:
         raise click.BadParameter(f'expected a number of seconds >= 0 or "infinity" (got {value!r})', ctx, param)
     return number
-
-
-def one_line(exc: ConfigError) -> str:
-    """A configuration error on one line: ``FILE: 2 problems: a: ...; b: ...``."""
-    head = f"{exc.file}: " if exc.file else ""
-    if len(exc.issues) == 1:
-        text = f"{head}{exc.issues[0]}"
-    else:
-        text = f"{head}{len(exc.issues)} problems: " + "; ".join(str(issue) for issue in exc.issues)
-    return " ".join(text.splitlines())
 
 
 def load(path: Path, *, admin: bool = False) -> Config:

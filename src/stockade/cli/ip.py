@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import config_option, load, open_guard, seconds_value
+from stockade.cli.common import load, open_guard, seconds_value
+from stockade.cli.config_file import config_option
 from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.engine.views import iso_utc
 from stockade.errors import NotBanned

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stockade.cli.common import config_option, one_line
+from stockade.cli.config_file import config_option, one_line
 from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.cli.options import log_options
 from stockade.config import Config

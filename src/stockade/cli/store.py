@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from stockade.cli.common import config_option, load
+from stockade.cli.common import load
+from stockade.cli.config_file import config_option
 from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.clock import SystemClock
 from stockade.config import Config

@@ -18,7 +18,7 @@ import click
 
 from stockade.accesslogs.settings import LogSettings
 from stockade.accesslogs.watcher import LogWatcher
-from stockade.cli.common import config_option, one_line
+from stockade.cli.config_file import config_option, one_line
 from stockade.cli.exits import EXIT_CONFIG, fail
 from stockade.cli.options import log_options
 from stockade.clock import SystemClock

@@ -21,9 +21,10 @@ The Python implementation this replaced stays as the test oracle
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 from stockade._native import DetectionEngine
 from stockade.detection import parts
@@ -88,6 +89,15 @@ class Verdict:
 
 CLEAN = Verdict(0, DEFAULT_THRESHOLD, ())
 
+# What ``DetectionEngine`` is built from: the lowered rules, threshold, headers, profiles, body limit.
+_NativeArguments: TypeAlias = tuple[
+    list[tuple[str, str, str, list[str], list[str], int, bool, list[str]]],
+    int,
+    list[str],
+    list[tuple[list[str], list[str], str]],
+    int | None,
+]
+
 
 class Engine:
     """The rules of one configuration, compiled; :meth:`inspect` decides on a request."""
@@ -114,29 +124,35 @@ class Engine:
         self._clean = Verdict(0, settings.threshold, ())
 
     def native(self) -> DetectionEngine:
-        """The native engine, built on first use (a command that never inspects never pays)."""
+        """The native engine, built on first use (a command that never inspects never pays),
+        or taken from a build :func:`build_ahead` began for the same rules and settings."""
         engine = self._native
         if engine is None:
-            engine = self._native = DetectionEngine(
-                [
-                    (
-                        rule.id,
-                        rule.pattern,
-                        rule.kind,
-                        list(rule.targets),
-                        list(rule.transforms),
-                        rule.score,
-                        rule.probe,
-                        list(rule.anchors),
-                    )
-                    for rule in self.rules
-                ],
-                self.settings.threshold,
-                list(self.headers),
-                [(list(p.prefixes), list(p.files), p.pattern) for p in self.profiles],
-                self.settings.body_limit,
-            )
+            arguments = self._native_arguments()
+            ahead = _take_ahead(arguments)
+            engine = self._native = ahead if ahead is not None else DetectionEngine(*arguments)
         return engine
+
+    def _native_arguments(self) -> _NativeArguments:
+        return (
+            [
+                (
+                    rule.id,
+                    rule.pattern,
+                    rule.kind,
+                    list(rule.targets),
+                    list(rule.transforms),
+                    rule.score,
+                    rule.probe,
+                    list(rule.anchors),
+                )
+                for rule in self.rules
+            ],
+            self.settings.threshold,
+            list(self.headers),
+            [(list(p.prefixes), list(p.files), p.pattern) for p in self.profiles],
+            self.settings.body_limit,
+        )
 
     def inspect_facts(self, facts: Any, *, known_route: bool = False) -> Verdict:
         """:meth:`inspect` of a :class:`~stockade.core.facts.RequestFacts` or a ladder request."""
@@ -163,3 +179,49 @@ class Engine:
         rules = self.rules
         hits = tuple(Hit(rules[index], target, value) for index, target, value in found)
         return Verdict(score, self.settings.threshold, hits, uninspected)
+
+
+class _Ahead:
+    """A native engine being built on a thread of its own (the build releases the GIL)."""
+
+    def __init__(self, arguments: _NativeArguments) -> None:
+        self.arguments = arguments
+        self.engine: DetectionEngine | None = None
+        # Not a daemon: an interpreter never exits under a build still running natively.
+        self.thread = threading.Thread(target=self._build, name="stockade-detection-build")
+        self.thread.start()
+
+    def _build(self) -> None:
+        try:
+            self.engine = DetectionEngine(*self.arguments)
+        except Exception:  # the engine that needs it builds again and reports the error
+            self.engine = None
+
+    def take(self) -> DetectionEngine | None:
+        self.thread.join()
+        return self.engine
+
+
+# At most one build ahead; the first engine with the same arguments takes it.
+_AHEAD: list[_Ahead] = []
+_AHEAD_LOCK = threading.Lock()
+
+
+def build_ahead(settings: Settings | None = None) -> None:
+    """Begin building, on another thread, the native engine of ``Engine(settings)`` (the
+    built-in pack), so that it compiles while the caller goes on (importing the
+    configuration's schema, loading it). The first :meth:`Engine.native` built from the
+    very same rules and settings takes it; any other builds its own, as without it."""
+    arguments = Engine(settings)._native_arguments()
+    with _AHEAD_LOCK:
+        if not _AHEAD:
+            _AHEAD.append(_Ahead(arguments))
+
+
+def _take_ahead(arguments: _NativeArguments) -> DetectionEngine | None:
+    with _AHEAD_LOCK:
+        found = next((ahead for ahead in _AHEAD if ahead.arguments == arguments), None)
+        if found is None:
+            return None
+        _AHEAD.remove(found)
+    return found.take()

@@ -9,6 +9,7 @@ settings, never by editing the shipped file.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ class Rule:
     anchors: tuple[str, ...] = ()
 
 
+@functools.cache
 def builtin_pack() -> tuple[Rule, ...]:
-    """The rules shipped in the package."""
+    """The rules shipped in the package (read once: the rules are frozen, the tuple too)."""
     return parse_pack(_builtin_text(), "stockade/detection/rules.toml", check_patterns=False)
 
 
