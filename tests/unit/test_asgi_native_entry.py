@@ -18,7 +18,7 @@ import pytest
 from stockade.adapters.asgi import CHECKED, CLIENT, GUARD, PROTECTION, StockadeMiddleware
 from stockade.engine import Guard
 from stockade.stores.sqlite import SQLiteStore
-from tests.unit.test_middleware_native import LOGINS, SKIP, Asgi, scope, write_site
+from tests.unit.test_middleware_native import LOGINS, Asgi, scope, write_site
 
 
 class Entry(Asgi):
@@ -28,21 +28,9 @@ class Entry(Asgi):
         super().__init__(config, native=native)
         self.returned: list[str] = []
 
-    def call(self, scope: Any, body: bytes = b"") -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        sent: list[dict[str, Any]] = []
-        self.seen.clear()
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        awaitable = self.middleware(scope, receive, send)
+    def called(self, awaitable: Any) -> Any:
         self.returned.append(coroutine_name(awaitable))
-        self.loop.run_until_complete(awaitable)  # type: ignore[arg-type]
-        app_scope = {k: v for k, v in self.seen[0].items() if k not in SKIP} if self.seen else None
-        return sent, app_scope
+        return awaitable
 
 
 def coroutine_name(awaitable: Awaitable[None]) -> str:

@@ -98,9 +98,13 @@ class Asgi:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        self.loop.run_until_complete(self.middleware(scope, receive, send))
+        self.loop.run_until_complete(self.called(self.middleware(scope, receive, send)))
         app_scope = {k: v for k, v in self.seen[0].items() if k not in SKIP} if self.seen else None
         return sent, app_scope
+
+    def called(self, awaitable: Any) -> Any:
+        """What the middleware's call returned, before it runs (a subclass may look at it)."""
+        return awaitable
 
     def counts(self) -> tuple[int, int, int]:
         native = self.middleware.native
